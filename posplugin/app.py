@@ -1,0 +1,46 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, g, request
+
+from .config import Settings
+from .metrics import Metrics
+from .ratelimit import RateLimiter
+from .store import Store
+from .web import MAX_BODY, handle_error
+
+
+def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
+    """Build the store service for ``settings`` (or around an existing ``store``)."""
+    if store is None:
+        store = Store(settings)
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions["posplugin"] = store
+    app.extensions["posplugin.metrics"] = metrics = Metrics(lambda: store.tiers.info().rows)
+    app.extensions["posplugin.ratelimit"] = RateLimiter(store.settings.rate_limit_per_s,
+                                                        store.settings.rate_limit_burst)
+    from . import api
+    app.register_blueprint(api.bp)
+    app.register_blueprint(api.root)
+    app.register_error_handler(Exception, handle_error)
+
+    @app.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def record(response):
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.observe_request(route, request.method, response.status_code,
+                                time.perf_counter() - g.get("started", time.perf_counter()))
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    return app

@@ -1,0 +1,95 @@
+"""In-process publish/subscribe for live events (``prompt``, ``queue``).
+
+Publishers never block: each subscriber has a bounded queue, and a subscriber
+that falls behind loses its oldest events and is told so (``overflowed``), so a
+slow tablet cannot hold up the till.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import threading
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    kind: str
+    data: dict
+
+
+class Subscription:
+    def __init__(self, bus: "Bus", maxlen: int):
+        self._bus = bus
+        self._events: collections.deque[Event] = collections.deque(maxlen=maxlen)
+        self._ready = threading.Condition(threading.Lock())
+        self.overflowed = False
+
+    def _put(self, event: Event) -> None:
+        with self._ready:
+            if len(self._events) == self._events.maxlen:
+                self.overflowed = True
+            self._events.append(event)
+            self._ready.notify()
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        """The next event, or None after ``timeout`` seconds without one."""
+        with self._ready:
+            if not self._events:
+                self._ready.wait(timeout)
+            return self._events.popleft() if self._events else None
+
+    def close(self) -> None:
+        self._bus._unsubscribe(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Bus:
+    """Numbered events fanned out to subscribers; keeps the last ``history`` for replay."""
+
+    def __init__(self, history: int = 1000, per_subscriber: int = 500):
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._subscribers: set[Subscription] = set()
+        self._history: collections.deque[Event] = collections.deque(maxlen=history)
+        self._per_subscriber = per_subscriber
+
+    def publish(self, kind: str, data: dict) -> Event:
+        with self._lock:
+            event = Event(next(self._ids), kind, data)
+            self._history.append(event)
+            subscribers = list(self._subscribers)
+        for sub in subscribers:
+            sub._put(event)
+        return event
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self, self._per_subscriber)
+        with self._lock:
+            self._subscribers.add(sub)
+        return sub
+
+    def since(self, last_id: int) -> list[Event] | None:
+        """Events after ``last_id`` still held, or None if some were already dropped."""
+        with self._lock:
+            events = [e for e in self._history if e.id > last_id]
+            oldest = self._history[0].id if self._history else None
+        if oldest is not None and last_id < oldest - 1:
+            return None
+        return events
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subscribers.discard(sub)
+
+    @property
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return len(self._subscribers)

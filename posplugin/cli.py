@@ -1,0 +1,189 @@
+"""The ``posplugin`` command line. Each command is a small function over the
+domain modules; argument parsing stays here."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import __version__, config
+from .errors import ConfigError, ImportRefused, PospluginError
+
+log = logging.getLogger("posplugin")
+
+
+def _settings(args, **overrides) -> config.Settings:
+    host = getattr(args, "host", None)
+    port = getattr(args, "port", None)
+    return config.load(getattr(args, "data", None), host=host, port=port, **overrides)
+
+
+def cmd_serve(args) -> int:
+    from .app import create_app
+    from .server import Housekeeper, make_server
+    from .store import Store
+
+    settings = _settings(args)
+    config.require_id_key(settings)
+    store = Store(settings)
+    app = create_app(store=store)
+    housekeeper = Housekeeper([store.purge, store.tiers.cleanup])
+    housekeeper.start()
+    server = make_server(app, settings.host, settings.port, settings.threads)
+    info = store.tiers.info()
+    log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
+             __version__, settings.host, server.effective_port, settings.data_dir,
+             info.version, info.rows)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        housekeeper.stop()
+        server.close()
+    return 0
+
+
+def cmd_token_create(args) -> int:
+    from . import auth
+    from .db import Database
+
+    settings = _settings(args)
+    db = Database(settings.db_path)
+    with db.write() as conn:
+        token = auth.create_token(conn, args.role, args.name)
+    print(token)
+    return 0
+
+
+def cmd_token_list(args) -> int:
+    from . import auth
+    from .db import Database
+    from .timeutil import iso
+
+    db = Database(_settings(args).db_path)
+    for t in auth.list_tokens(db.conn):
+        state = f"revoked {iso(t['revoked_at'])}" if t["revoked_at"] else "active"
+        print(f"{t['id']}\t{t['role']}\t{t['name']}\tcreated {iso(t['created_at'])}\t{state}")
+    return 0
+
+
+def cmd_token_revoke(args) -> int:
+    from . import auth
+    from .db import Database
+
+    db = Database(_settings(args).db_path)
+    with db.write() as conn:
+        count = auth.revoke_token(conn, args.name)
+    print(f"revoked {count} token(s) named {args.name!r}", file=sys.stderr)
+    return 0 if count else 1
+
+
+def cmd_tiers_import(args) -> int:
+    from .db import Database
+    from .identity import Hasher
+    from .tiers import TierLists, import_csv, open_text
+
+    settings = _settings(args)
+    config.require_id_key(settings)
+    lists = TierLists(Database(settings.db_path))
+    with open_text(args.file) as stream:
+        result = import_csv(lists, stream, Hasher(settings.id_key, settings.default_region),
+                            skip_bad=args.skip_bad)
+    for line, reason in result.skipped:
+        print(f"skipped line {line}: {reason}", file=sys.stderr)
+    print(f"{result.rows} rows loaded (version {result.version}; {result.opted_out} opted out, "
+          f"{result.duplicates} duplicates merged)")
+    return 0
+
+
+def cmd_config(args) -> int:
+    for name, value in config.describe(_settings(args)).items():
+        print(f"{name} = {value}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from . import demo
+    return demo.run(data=args.data, port=args.port, host=args.host, duration=args.duration,
+                    seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="posplugin", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"posplugin {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def data(p):
+        p.add_argument("--data", metavar="DIR", help="data folder (default $POSPLUGIN_DATA or ./data)")
+
+    def server(p, port):
+        p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, default=None, help=f"port (default {port})")
+
+    p = commands.add_parser("serve", help="run the store service")
+    data(p), server(p, 8765)
+    p.set_defaults(func=cmd_serve)
+
+    token = commands.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
+    p = token.add_parser("create", help="print a new token, alone on stdout")
+    p.add_argument("--role", required=True, choices=("till", "queue", "staff", "admin"))
+    p.add_argument("--name", required=True, help="who or what uses it, e.g. till-3")
+    data(p)
+    p.set_defaults(func=cmd_token_create)
+    p = token.add_parser("list", help="list tokens (never the tokens themselves)")
+    data(p)
+    p.set_defaults(func=cmd_token_list)
+    p = token.add_parser("revoke", help="revoke tokens by name")
+    p.add_argument("--name", required=True)
+    data(p)
+    p.set_defaults(func=cmd_token_revoke)
+
+    tiers = commands.add_parser("tiers", help="tier lists").add_subparsers(dest="action", required=True)
+    p = tiers.add_parser("import", help="load a tier list CSV; prints rows loaded")
+    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="load the good rows even when some rows are bad (they are listed)")
+    data(p)
+    p.set_defaults(func=cmd_tiers_import)
+
+    p = commands.add_parser("config", help="show the settings in effect (secrets masked)")
+    data(p)
+    p.set_defaults(func=cmd_config)
+
+    p = commands.add_parser("demo", help="a whole store with simulated traffic")
+    p.add_argument("--data", metavar="DIR", help="keep the demo's data here (default: a temporary folder)")
+    server(p, 8765)
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"posplugin: configuration: {problem}", file=sys.stderr)
+        return 2
+    except ImportRefused as exc:
+        print(f"posplugin: refused: {exc.message}", file=sys.stderr)
+        return 1
+    except PospluginError as exc:
+        print(f"posplugin: {exc.message}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:
+        print(f"posplugin: no such file: {exc.filename}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

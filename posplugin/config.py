@@ -1,0 +1,191 @@
+"""Settings: defaults, then ``posplugin.ini`` (section ``[posplugin]``), then
+``POSPLUGIN_<NAME>`` environment variables, which win.
+
+Everything is validated at once so a store manager sees every problem in one go,
+each with what to fix.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import os
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import phonenumbers
+
+from .errors import ConfigError
+
+INI_NAME = "posplugin.ini"
+SECTION = "posplugin"
+ENV_PREFIX = "POSPLUGIN_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of posplugin's settings. Build with :func:`load`, or directly in tests."""
+
+    data_dir: Path = Path("data")
+    # The chain's identifier key: never stored in the database.
+    id_key: str = ""
+    # Phone region for numbers written without a country code (ISO 3166 code).
+    default_region: str = ""
+    # IANA time zone of the store; empty means the machine's.
+    timezone: str = ""
+    language: str = "en"
+    host: str = "127.0.0.1"
+    port: int = 8765
+    threads: int = 32
+    retention_days: int = 30
+    prompt_dedupe_minutes: int = 30
+    # Tier policy (DESIGN.md "Default tier policy").
+    tier_nano: int = 1_000
+    tier_micro: int = 10_000
+    tier_macro: int = 100_000
+    tier_mega: int = 1_000_000
+    level_priority: int = 50
+    level_murdoch: int = 200
+    # Requests per second per token; 0 turns rate limiting off.
+    rate_limit_per_s: float = 200.0
+    rate_limit_burst: int = 400
+    # Head office.
+    hq_url: str = ""
+    hq_token: str = ""
+    hq_public_key: str = ""
+    sync_interval_s: int = 300
+    hooks_dir: str = ""
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "posplugin.db"
+
+    def tz(self) -> zoneinfo.ZoneInfo | None:
+        """The store's time zone, or None for the machine's local time."""
+        return zoneinfo.ZoneInfo(self.timezone) if self.timezone else None
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("data_dir", "extra")}
+_SECRET = {"id_key", "hq_token"}
+
+
+def load(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None,
+         **overrides) -> Settings:
+    """Read settings for ``data_dir`` (or ``POSPLUGIN_DATA``, or ``./data``).
+
+    ``overrides`` (e.g. from command-line flags) win over everything; ``None``
+    values are ignored. Raises :class:`ConfigError` listing every problem.
+    """
+    environ = os.environ if environ is None else environ
+    data = Path(data_dir or environ.get(ENV_PREFIX + "DATA") or "data")
+    raw: dict[str, tuple[str, str]] = {}  # name -> (value, where it came from)
+    extra: dict[str, str] = {}
+    ini = data / INI_NAME
+    if ini.exists():
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(ini, encoding="utf-8")
+        except configparser.Error as exc:
+            raise ConfigError([f"{ini}: cannot be read ({exc.__class__.__name__}); fix its syntax"])
+        if parser.has_section(SECTION):
+            for name, value in parser.items(SECTION):
+                if name in _FIELDS:
+                    raw[name] = (value, f"{ini} [{SECTION}] {name}")
+                else:
+                    extra[name] = value
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "DATA":
+            name = key[len(ENV_PREFIX):].lower()
+            if name in _FIELDS:
+                raw[name] = (value, key)
+            else:
+                extra[name] = value
+    for name, value in overrides.items():
+        if value is not None:
+            raw[name] = (str(value), f"--{name.replace('_', '-')}")
+
+    values, problems = {}, []
+    for name, (text, where) in raw.items():
+        try:
+            values[name] = _convert(_FIELDS[name], text.strip())
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+    settings = Settings(data_dir=data, extra=extra, **values)
+    problems += validate(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _convert(f: dataclasses.Field, text: str):
+    if f.type in ("int", int):
+        try:
+            return int(text.replace("_", ""))
+        except ValueError:
+            raise ValueError(f"expected a whole number, got {text!r}") from None
+    if f.type in ("float", float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+    return text
+
+
+def validate(s: Settings) -> list[str]:
+    """Return a list of problems with ``s``, each saying what to fix."""
+    problems = []
+    if s.default_region and s.default_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        problems.append(f"default_region {s.default_region!r} is not a phone region; "
+                        "use a two-letter country code such as NO, GB or US")
+    if s.timezone:
+        try:
+            zoneinfo.ZoneInfo(s.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            problems.append(f"timezone {s.timezone!r} is not an IANA time zone; "
+                            "use a name such as Europe/Oslo")
+    if not 0 < s.port < 65536:
+        problems.append(f"port {s.port} is out of range; use 1-65535")
+    if s.threads < 1:
+        problems.append("threads must be at least 1")
+    if s.retention_days < 1:
+        problems.append("retention_days must be at least 1")
+    if s.prompt_dedupe_minutes < 0:
+        problems.append("prompt_dedupe_minutes cannot be negative")
+    if not (0 < s.tier_nano < s.tier_micro < s.tier_macro < s.tier_mega):
+        problems.append("tier thresholds must rise: 0 < tier_nano < tier_micro < tier_macro < tier_mega")
+    if not (0 < s.level_priority < s.level_murdoch):
+        problems.append("service thresholds must rise: 0 < level_priority < level_murdoch")
+    if s.rate_limit_per_s < 0 or s.rate_limit_burst < 1:
+        problems.append("rate_limit_per_s must be ≥ 0 (0 turns it off) and rate_limit_burst ≥ 1")
+    if s.sync_interval_s < 5:
+        problems.append("sync_interval_s must be at least 5 seconds")
+    if s.language not in ("en", "nb"):
+        problems.append(f"language {s.language!r} is not available; use en or nb")
+    return problems
+
+
+def require_id_key(s: Settings) -> None:
+    """Raise :class:`ConfigError` unless an identifier key is set, saying how to set it."""
+    if not s.id_key:
+        raise ConfigError([
+            "no identifier key: set POSPLUGIN_ID_KEY in the environment, or id_key under "
+            f"[{SECTION}] in {s.data_dir / INI_NAME}; use the chain's key so hashes match head office"])
+    if len(s.id_key) < 16:
+        raise ConfigError(["the identifier key is too short: use at least 16 characters "
+                           "(for example the output of `python -c 'import secrets; print(secrets.token_hex(32))'`)"])
+
+
+def describe(s: Settings) -> dict:
+    """Settings as a dict for display, with secrets masked."""
+    out = {}
+    for name in _FIELDS:
+        value = getattr(s, name)
+        out[name] = "***" if name in _SECRET and value else value
+    out["data_dir"] = str(s.data_dir)
+    return out

@@ -1,0 +1,171 @@
+"""The store's SQLite database: schema, migrations and connections.
+
+One file in WAL mode so readers never wait for the writer. Each thread gets its
+own connection; writes from this process go through one lock so concurrent
+requests queue in Python instead of sleeping in SQLite's busy handler, which
+would add milliseconds at the till.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from pathlib import Path
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 5_000
+
+# (name, script) pairs, applied once each in this order and recorded by name in
+# ``migrations``; never edit a released entry, add a new one.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("core", """
+    CREATE TABLE tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        revoked_at REAL
+    );
+    CREATE TABLE tier_list (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        file TEXT NOT NULL,
+        activated_at REAL NOT NULL
+    );
+    CREATE TABLE prompts (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        level TEXT NOT NULL,
+        lane TEXT,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        taken_by TEXT,
+        taken_at REAL,
+        resolved_by TEXT,
+        resolved_at REAL,
+        note TEXT,
+        customer BLOB,
+        display_name TEXT,
+        details TEXT NOT NULL DEFAULT '{}',
+        expires_at REAL
+    );
+    CREATE INDEX prompts_dedupe ON prompts (customer, lane, created_at);
+    CREATE INDEX prompts_status ON prompts (status, created_at);
+    CREATE INDEX prompts_created ON prompts (created_at);
+    CREATE TABLE prompt_events (
+        id INTEGER PRIMARY KEY,
+        prompt_id INTEGER NOT NULL,
+        at REAL NOT NULL,
+        action TEXT NOT NULL,
+        by TEXT,
+        note TEXT
+    );
+    CREATE INDEX prompt_events_prompt ON prompt_events (prompt_id);
+    CREATE TABLE visits (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        lane TEXT NOT NULL,
+        customer BLOB NOT NULL,
+        stage TEXT NOT NULL,
+        known INTEGER NOT NULL,
+        tier TEXT NOT NULL,
+        service_level TEXT NOT NULL,
+        engaged_reach INTEGER NOT NULL,
+        prompt_id INTEGER,
+        sale_id TEXT,
+        left_at REAL
+    );
+    CREATE INDEX visits_at ON visits (at);
+    CREATE INDEX visits_waiting ON visits (stage, left_at, lane);
+    CREATE INDEX visits_customer ON visits (customer, stage);
+    """),
+]
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open ``path`` with the settings posplugin relies on (WAL, busy timeout)."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True,
+                               isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode is durable against application crashes and only
+        # risks the last transactions on power loss; FULL costs an fsync per visit.
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, str]] | None = None) -> list[str]:
+    """Apply the migrations not yet applied; returns their names."""
+    applied = []
+    with transaction(conn):
+        conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        done = {row[0] for row in conn.execute("SELECT name FROM migrations")}
+        for name, script in MIGRATIONS if migrations is None else migrations:
+            if name in done:
+                continue
+            for statement in script.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO migrations VALUES (?, strftime('%s', 'now'))", (name,))
+            applied.append(name)
+    return applied
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection):
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+class Database:
+    """The store database at ``path``: per-thread connections and a write lock."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        migrate(self.conn)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+        return conn
+
+    @property
+    def utils(self) -> sqlite_utils.Database:
+        """This thread's connection wrapped for sqlite-utils' table API."""
+        return sqlite_utils.Database(self.conn)
+
+    @contextlib.contextmanager
+    def write(self):
+        """A write transaction; yields the connection. Serialised within the process."""
+        with self._write_lock, transaction(self.conn) as conn:
+            yield conn
+
+    def execute(self, sql: str, params=()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

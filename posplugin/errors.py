@@ -1,0 +1,104 @@
+"""Typed errors. Each maps to one HTTP status and the JSON error shape in DESIGN.md.
+
+Domain code raises these; the web layer turns them into
+``{"error": {"code", "message", "field"?}}`` in one place (``posplugin.app``).
+"""
+
+from __future__ import annotations
+
+
+class PospluginError(Exception):
+    """Base class. ``status`` and ``code`` say how the API reports it."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+    def to_dict(self) -> dict:
+        error = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+        return {"error": error}
+
+
+class BadRequest(PospluginError):
+    status = 400
+    code = "invalid_json"
+
+
+class Unauthorized(PospluginError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(PospluginError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(PospluginError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(PospluginError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(PospluginError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(PospluginError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class ValidationError(PospluginError):
+    """Valid JSON (or CSV) that breaks the schema or the domain rules."""
+
+    status = 422
+    code = "invalid"
+
+
+class InvalidIdentifier(ValidationError):
+    code = "invalid_identifier"
+
+
+class RateLimited(PospluginError):
+    status = 429
+    code = "rate_limited"
+
+
+class ConfigError(PospluginError):
+    """Settings that cannot be used; ``problems`` lists each with what to fix."""
+
+    code = "config_error"
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+class ImportRefused(PospluginError):
+    """A file refused whole; ``problems`` are ``(line_number, reason)`` pairs."""
+
+    status = 422
+    code = "import_refused"
+
+    def __init__(self, problems: list[tuple[int, str]], *, total_bad: int | None = None):
+        self.problems = problems
+        self.total_bad = total_bad if total_bad is not None else len(problems)
+        lines = [f"line {n}: {reason}" for n, reason in problems]
+        more = self.total_bad - len(problems)
+        if more > 0:
+            lines.append(f"... and {more} more bad rows")
+        super().__init__(f"{self.total_bad} bad rows, nothing loaded\n" + "\n".join(lines))

@@ -1,0 +1,76 @@
+"""Running the service under waitress, a production WSGI server that also runs
+on Windows tills, plus the housekeeping thread that runs beside it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from waitress.server import create_server
+
+log = logging.getLogger("posplugin.server")
+
+
+class Housekeeper(threading.Thread):
+    """Runs ``tasks`` (callables) every ``interval_s`` seconds until stopped.
+    A failing task is logged and retried next round; it never stops the service."""
+
+    def __init__(self, tasks, interval_s: float = 3600.0, name: str = "posplugin-housekeeper"):
+        super().__init__(name=name, daemon=True)
+        self.tasks = list(tasks)
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            for task in self.tasks:
+                try:
+                    task()
+                except Exception:
+                    log.exception("housekeeping task %s failed", getattr(task, "__name__", task))
+            if self._stop.wait(self.interval_s):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def make_server(app, host: str, port: int, threads: int, **options):
+    """A waitress server bound to ``host:port`` (port 0 picks a free one).
+
+    Threads: identify is short, but every open live stream (Server-Sent
+    Events) holds one thread, so the pool is sized for tablets plus tills.
+    """
+    return create_server(app, host=host, port=port, threads=threads,
+                         connection_limit=max(100, threads * 2),
+                         channel_timeout=120, ident="posplugin", clear_untrusted_proxy_headers=True,
+                         **options)
+
+
+class BackgroundServer:
+    """A server in a thread of this process: for the demo and for tests."""
+
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16):
+        # A short loop timeout lets stop() finish quickly.
+        self.server = make_server(app, host, port, threads, asyncore_loop_timeout=0.1)
+        self.host = host
+        self.port = self.server.effective_port
+        self.thread = threading.Thread(target=self.server.run, name="posplugin-http", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> "BackgroundServer":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop accepting, close every connection, and end the server thread."""
+        # waitress's loop runs until its socket map is empty; close() alone
+        # leaves the wake-up trigger and keep-alive connections in it.
+        self.server.close()
+        for channel in list(self.server._map.values()):
+            channel.close()
+        self.server.task_dispatcher.shutdown(timeout=2)
+        self.thread.join(timeout=5)

@@ -1,0 +1,141 @@
+"""The store: one object that wires settings, database, tier list and bus, and
+carries out what a till or a member of staff asks. No Flask in here, so it can
+be tested and benchmarked on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import prompts, texts
+from .bus import Bus
+from .config import Settings
+from .db import Database
+from .identity import Hasher
+from .policy import EVERYDAY, Policy, needs_prompt
+from .tiers import TierLists
+from .timeutil import Clock, system_clock
+
+DAY = 86_400.0
+
+
+@dataclass
+class IdentifyResult:
+    visit_id: int
+    known: bool
+    tier: str
+    service_level: str
+    followers: int
+    engagement_rate: float
+    engaged_reach: int
+    niches: list[str]
+    prompt: dict | None
+    prompt_created: bool = False
+
+    def to_json(self) -> dict:
+        return {"visit_id": self.visit_id, "known": self.known, "tier": self.tier,
+                "service_level": self.service_level, "followers": self.followers,
+                "engagement_rate": self.engagement_rate, "engaged_reach": self.engaged_reach,
+                "niches": self.niches, "prompt": self.prompt}
+
+
+class Store:
+    """A store's posplugin: build with settings, use from any thread."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = system_clock, bus: Bus | None = None):
+        self.settings = settings
+        self.clock = clock
+        self.db = Database(settings.db_path)
+        self.tiers = TierLists(self.db)
+        self.policy = Policy.from_settings(settings)
+        self.bus = bus or Bus()
+        self._hasher = Hasher(settings.id_key, settings.default_region) if settings.id_key else None
+
+    @property
+    def hasher(self) -> Hasher:
+        from .config import require_id_key
+        if self._hasher is None:
+            require_id_key(self.settings)
+        return self._hasher
+
+    def identify(self, lane: str, id_type: str, value: str, *, stage: str = "till",
+                 display_name: str | None = None, sale_id: str | None = None) -> IdentifyResult:
+        """A customer is at ``lane``: look up their tier, record the visit, and for
+        priority and murdoch service at a till return a prompt (the same one again
+        within ``prompt_dedupe_minutes``)."""
+        customer = self.hasher(id_type, value)
+        record = self.tiers.lookup(customer)
+        score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
+        now = self.clock()
+        prompt, created = None, False
+        with self.db.write() as conn:
+            if stage == "till":
+                # Identified at the till: no longer waiting in the queue.
+                conn.execute("UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue'"
+                             " AND left_at IS NULL", (now, customer))
+                if record and needs_prompt(score.service_level):
+                    since = now - self.settings.prompt_dedupe_minutes * 60
+                    prompt = prompts.recent_for_customer(conn, customer, lane, since)
+                    if prompt is None:
+                        prompt = self._service_prompt(conn, lane, customer, record, score,
+                                                      display_name, now)
+                        created = True
+            visit_id = conn.execute(
+                "INSERT INTO visits (at, lane, customer, stage, known, tier, service_level,"
+                " engaged_reach, prompt_id, sale_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, lane, customer, stage, record is not None, score.tier, score.service_level,
+                 score.engaged_reach, prompt and prompt["id"], sale_id)).lastrowid
+        if created:
+            self.bus.publish("prompt", prompt)
+        return IdentifyResult(
+            visit_id=visit_id, known=record is not None, tier=score.tier,
+            service_level=score.service_level,
+            followers=record.followers if record else 0,
+            engagement_rate=record.engagement_rate if record else 0.0,
+            engaged_reach=score.engaged_reach, niches=list(record.niches) if record else [],
+            prompt=prompt, prompt_created=created)
+
+    def _service_prompt(self, conn, lane, customer, record, score, display_name, now) -> dict:
+        words = texts.service_prompt(
+            level=score.service_level, tier=score.tier, followers=record.followers,
+            engagement_rate=record.engagement_rate, engaged_reach=score.engaged_reach,
+            niches=record.niches, display_name=display_name, language=self.settings.language)
+        details = {"tier": score.tier, "followers": record.followers,
+                   "engagement_rate": record.engagement_rate,
+                   "engaged_reach": score.engaged_reach, "niches": list(record.niches),
+                   "who": words["who"], "action": words["action"]}
+        return prompts.create(conn, kind="service", level=score.service_level, lane=lane,
+                              title=words["title"], body=words["body"], now=now,
+                              customer=customer, display_name=display_name, details=details)
+
+    # -- prompt lifecycle ----------------------------------------------------
+
+    def list_prompts(self, status: str | None = None, lane: str | None = None) -> list[dict]:
+        return prompts.list_prompts(self.db.conn, status=status, lane=lane)
+
+    def ack(self, prompt_id: int, by: str) -> dict:
+        with self.db.write() as conn:
+            prompt, changed = prompts.ack(conn, prompt_id, by, self.clock())
+        if changed:
+            self.bus.publish("prompt", prompt)
+        return prompt
+
+    def resolve(self, prompt_id: int, by: str | None, note: str | None = None) -> dict:
+        with self.db.write() as conn:
+            prompt, changed = prompts.resolve(conn, prompt_id, by, note, self.clock())
+        if changed:
+            self.bus.publish("prompt", prompt)
+        return prompt
+
+    # -- housekeeping --------------------------------------------------------
+
+    def purge(self) -> dict:
+        """Delete visits and prompts older than ``retention_days``."""
+        before = self.clock() - self.settings.retention_days * DAY
+        with self.db.write() as conn:
+            visits = conn.execute("DELETE FROM visits WHERE at < ?", (before,)).rowcount
+            removed = prompts.purge(conn, before)
+        return {"visits": visits, "prompts": removed}
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,29 @@
+"""Time helpers: epoch seconds inside, ISO-8601 UTC at the edges."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Callable
+
+Clock = Callable[[], float]
+
+
+def system_clock() -> float:
+    return time.time()
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds → ``2026-11-23T10:15:00.123Z`` (None stays None)."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds") \
+        .replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> float:
+    """ISO-8601 with a zone (``Z`` or ``+01:00``) → epoch seconds; ValueError otherwise."""
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError("timestamp needs a time zone, e.g. 2026-11-23T10:15:00Z")
+    return value.timestamp()

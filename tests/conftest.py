@@ -1,0 +1,107 @@
+"""Shared fixtures: a real store over a real SQLite file, served by waitress on
+127.0.0.1, and HTTP clients holding tokens of each role."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+import requests
+
+from posplugin import auth
+from posplugin.app import create_app
+from posplugin.config import Settings
+from posplugin.server import BackgroundServer
+from posplugin.store import Store
+from posplugin.tiers import import_csv
+
+ID_KEY = "test-identifier-key-0123456789abcdef"
+TIER_COLUMNS = ["identifier_type", "identifier", "followers", "engagement_rate", "niches", "consent"]
+
+# A small tier list with one customer per interesting case (DESIGN.md examples).
+TIER_ROWS = [
+    ["phone", "+47 412 34 567", "4200", "6.2%", "running;coffee", "yes"],        # murdoch, nano
+    ["email", "Micro.Mia@Example.com", "45000", "0.003", "skincare", "yes"],     # priority, micro
+    ["handle", "@BigBen", "2000000", "0.5%", "football;travel", "yes"],           # murdoch, mega
+    ["loyalty_id", "L-1001", "800", "0.02", "", "yes"],                          # standard, everyday
+    ["email", "optout@example.com", "90000", "9%", "wine", "no"],                # opted out
+]
+
+
+class Client:
+    """A requests session against the live server, authenticated as one role."""
+
+    def __init__(self, base_url: str, token: str | None):
+        self.base_url = base_url
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+
+def tier_csv(rows=TIER_ROWS, header=TIER_COLUMNS) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "store", id_key=ID_KEY, default_region="NO",
+                    timezone="Europe/Oslo", rate_limit_per_s=0)
+
+
+@pytest.fixture
+def store(settings):
+    s = Store(settings)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def loaded_store(store):
+    """A store with TIER_ROWS as its tier list."""
+    import_csv(store.tiers, io.StringIO(tier_csv()), store.hasher)
+    return store
+
+
+@pytest.fixture
+def tokens(store) -> dict[str, str]:
+    with store.db.write() as conn:
+        return {role: auth.create_token(conn, role, f"test-{role}") for role in auth.ROLES}
+
+
+@pytest.fixture
+def server(loaded_store):
+    srv = BackgroundServer(create_app(store=loaded_store), threads=8).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def clients(server, tokens) -> dict[str, Client]:
+    """``clients["till"]`` etc.: HTTP clients of each role; ``clients[None]`` has no token."""
+    out = {role: Client(server.url, token) for role, token in tokens.items()}
+    out[None] = Client(server.url, None)
+    return out
+
+
+@pytest.fixture
+def output_dir(request) -> Path:
+    """A folder under test-output/ for artefacts a person looks at (screenshots)."""
+    path = Path(__file__).resolve().parent.parent / "test-output" / request.node.name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
