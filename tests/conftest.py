@@ -105,3 +105,21 @@ def output_dir(request) -> Path:
     path = Path(__file__).resolve().parent.parent / "test-output" / request.node.name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 60,
+            cwd: Path | None = None):
+    """Run ``python -m posplugin ARGS`` as a separate process against this
+    checkout's code; returns the CompletedProcess (text mode)."""
+    import os
+    import subprocess
+    import sys
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
+    full_env["PYTHONPATH"] = str(REPO)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "posplugin", *args], env=full_env, input=input,
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO)

@@ -1,0 +1,7 @@
+"""``python -m posplugin`` is the ``posplugin`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())
