@@ -6,6 +6,7 @@ import time
 
 from flask import Flask, g, request
 
+from . import auth
 from .config import Settings
 from .metrics import Metrics
 from .ratelimit import RateLimiter
@@ -23,6 +24,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.json.ensure_ascii = False
     app.extensions["posplugin"] = store
     app.extensions["posplugin.metrics"] = metrics = Metrics(lambda: store.tiers.info().rows)
+    app.extensions["posplugin.auth"] = auth.Authenticator(lambda: store.db.conn)
     app.extensions["posplugin.ratelimit"] = RateLimiter(store.settings.rate_limit_per_s,
                                                         store.settings.rate_limit_burst)
     from . import api

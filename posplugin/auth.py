@@ -59,6 +59,29 @@ def authenticate(conn: sqlite3.Connection, token: str | None) -> Caller:
     return Caller(row[0], row[1], row[2])
 
 
+class Authenticator:
+    """:func:`authenticate` with a short-lived cache: a till's token is checked
+    against the database at most every ``ttl_s`` seconds, so a revoked token
+    stops working within that time."""
+
+    def __init__(self, conn_factory, ttl_s: float = 5.0, clock=time.monotonic):
+        self._conn = conn_factory
+        self._ttl = ttl_s
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Caller]] = {}
+
+    def __call__(self, token: str | None) -> Caller:
+        if token:
+            hit = self._cache.get(token)
+            if hit and hit[0] > self._clock():
+                return hit[1]
+        caller = authenticate(self._conn(), token)
+        if len(self._cache) > 10_000:  # bounded: tokens are few, junk tokens are not cached
+            self._cache.clear()
+        self._cache[token] = (self._clock() + self._ttl, caller)
+        return caller
+
+
 def require_role(caller: Caller, allowed: tuple[str, ...]) -> None:
     """Raise :class:`Forbidden` unless the caller's role is allowed (admin always is)."""
     if caller.role != "admin" and caller.role not in allowed:

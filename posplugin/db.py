@@ -29,11 +29,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         created_at REAL NOT NULL,
         revoked_at REAL
     );
-    CREATE TABLE tier_list (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        file TEXT NOT NULL,
-        activated_at REAL NOT NULL
-    );
     CREATE TABLE prompts (
         id INTEGER PRIMARY KEY,
         kind TEXT NOT NULL,

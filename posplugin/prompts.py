@@ -42,13 +42,18 @@ def create(conn: sqlite3.Connection, *, kind: str, level: str, lane: str | None,
            body: str, now: float, customer: bytes | None = None, display_name: str | None = None,
            details: dict | None = None, expires_at: float | None = None, by: str | None = None) -> dict:
     """Insert an open prompt and its ``created`` audit event; returns the PROMPT."""
+    details_json = json.dumps(details or {}, ensure_ascii=False)
     cursor = conn.execute(
         "INSERT INTO prompts (kind, level, lane, title, body, status, created_at, updated_at,"
         " customer, display_name, details, expires_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
-        (kind, level, lane, title, body, now, now, customer, display_name,
-         json.dumps(details or {}, ensure_ascii=False), expires_at))
+        (kind, level, lane, title, body, now, now, customer, display_name, details_json, expires_at))
     _audit(conn, cursor.lastrowid, now, "created", by, None)
-    return get(conn, cursor.lastrowid)
+    # Built from what was just written rather than read back: this is on the till's path.
+    return to_json({"id": cursor.lastrowid, "kind": kind, "level": level, "lane": lane, "title": title,
+                    "body": body, "status": "open", "created_at": now, "updated_at": now,
+                    "taken_by": None, "taken_at": None, "resolved_by": None, "resolved_at": None,
+                    "note": None, "display_name": display_name, "details": details_json,
+                    "expires_at": expires_at})
 
 
 def get(conn: sqlite3.Connection, prompt_id: int) -> dict:

@@ -68,9 +68,14 @@ class BackgroundServer:
     def stop(self) -> None:
         """Stop accepting, close every connection, and end the server thread."""
         # waitress's loop runs until its socket map is empty; close() alone
-        # leaves the wake-up trigger and keep-alive connections in it.
-        self.server.close()
-        for channel in list(self.server._map.values()):
-            channel.close()
-        self.server.task_dispatcher.shutdown(timeout=2)
+        # leaves the wake-up trigger and keep-alive connections in it. Closing
+        # them from this thread would race the loop's select(), so the loop
+        # thread does it.
+        def close_all():
+            self.server.close()
+            for channel in list(self.server._map.values()):
+                channel.close()
+
+        self.server.trigger.pull_trigger(close_all)
         self.thread.join(timeout=5)
+        self.server.task_dispatcher.shutdown(timeout=2)

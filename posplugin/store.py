@@ -14,6 +14,7 @@ from .db import Database
 from .identity import Hasher
 from .policy import EVERYDAY, Policy, needs_prompt
 from .tiers import TierLists
+from .visits import VisitLog
 from .timeutil import Clock, system_clock
 
 DAY = 86_400.0
@@ -50,6 +51,12 @@ class Store:
         self.policy = Policy.from_settings(settings)
         self.bus = bus or Bus()
         self._hasher = Hasher(settings.id_key, settings.default_region) if settings.id_key else None
+        self.visits = VisitLog(self.db)
+        # Customers who may be waiting in a queue (identified with stage "queue").
+        # A hint that spares the till a database read: a stale entry only costs
+        # one write that finds nothing; every queue visit adds to it.
+        self._maybe_waiting: set[bytes] = {row[0] for row in self.db.execute(
+            "SELECT customer FROM visits WHERE stage = 'queue' AND left_at IS NULL")}
 
     @property
     def hasher(self) -> Hasher:
@@ -67,24 +74,36 @@ class Store:
         record = self.tiers.lookup(customer)
         score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
         now = self.clock()
+        visit_id = self.visits.next_id()
+        row = [visit_id, now, lane, customer, stage, record is not None, score.tier,
+               score.service_level, score.engaged_reach, None, sale_id]
         prompt, created = None, False
-        with self.db.write() as conn:
-            if stage == "till":
-                # Identified at the till: no longer waiting in the queue.
-                conn.execute("UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue'"
-                             " AND left_at IS NULL", (now, customer))
-                if record and needs_prompt(score.service_level):
-                    since = now - self.settings.prompt_dedupe_minutes * 60
+        at_till = stage == "till"
+        wants_prompt = at_till and record is not None and needs_prompt(score.service_level)
+        if wants_prompt:
+            since = now - self.settings.prompt_dedupe_minutes * 60
+            prompt = prompts.recent_for_customer(self.db.conn, customer, lane, since)
+        leaves_queue = at_till and customer in self._maybe_waiting
+        if stage == "queue" or leaves_queue or (wants_prompt and prompt is None):
+            with self.db.write() as conn:
+                if leaves_queue:
+                    conn.execute("UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue'"
+                                 " AND left_at IS NULL", (now, customer))
+                    self._maybe_waiting.discard(customer)
+                elif stage == "queue":
+                    self._maybe_waiting.add(customer)
+                if wants_prompt:
+                    # Checked again under the write lock: two tills may race.
                     prompt = prompts.recent_for_customer(conn, customer, lane, since)
                     if prompt is None:
                         prompt = self._service_prompt(conn, lane, customer, record, score,
                                                       display_name, now)
                         created = True
-            visit_id = conn.execute(
-                "INSERT INTO visits (at, lane, customer, stage, known, tier, service_level,"
-                " engaged_reach, prompt_id, sale_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (now, lane, customer, stage, record is not None, score.tier, score.service_level,
-                 score.engaged_reach, prompt and prompt["id"], sale_id)).lastrowid
+                row[9] = prompt and prompt["id"]
+                self.visits.insert(conn, tuple(row))
+        else:
+            row[9] = prompt and prompt["id"]
+            self.visits.defer(tuple(row))
         if created:
             self.bus.publish("prompt", prompt)
         return IdentifyResult(
@@ -107,6 +126,10 @@ class Store:
         return prompts.create(conn, kind="service", level=score.service_level, lane=lane,
                               title=words["title"], body=words["body"], now=now,
                               customer=customer, display_name=display_name, details=details)
+
+    def flush(self) -> None:
+        """Wait until every visit recorded so far is in the database."""
+        self.visits.flush()
 
     # -- prompt lifecycle ----------------------------------------------------
 
@@ -132,10 +155,12 @@ class Store:
     def purge(self) -> dict:
         """Delete visits and prompts older than ``retention_days``."""
         before = self.clock() - self.settings.retention_days * DAY
+        self.flush()
         with self.db.write() as conn:
-            visits = conn.execute("DELETE FROM visits WHERE at < ?", (before,)).rowcount
+            visits = self.visits.purge(conn, before)
             removed = prompts.purge(conn, before)
         return {"visits": visits, "prompts": removed}
 
     def close(self) -> None:
+        self.flush()
         self.db.close()

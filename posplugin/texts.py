@@ -6,7 +6,9 @@ and numbers are formatted for the store's language.
 
 from __future__ import annotations
 
-from babel.numbers import format_decimal, format_percent
+import functools
+
+from babel import Locale
 
 LEVEL_TITLES = {
     "murdoch": "Murdoch-level service",
@@ -26,12 +28,28 @@ ACTIONS = {
 }
 
 
+@functools.lru_cache(maxsize=None)
+def _symbols(language: str) -> tuple[str, str, str]:
+    """Group separator, decimal sign and percent pattern from the locale's CLDR data.
+    Babel's own formatters re-read the locale on every call, which costs more
+    than the rest of identify; a prompt only needs integers and one-decimal percents."""
+    locale = Locale.parse(language)
+    symbols = locale.number_symbols.get("latn", locale.number_symbols)
+    pattern = locale.percent_formats[None].pattern.split(";")[0]
+    return symbols["group"], symbols["decimal"], pattern
+
+
 def number(n: int | float, language: str = "en") -> str:
-    return format_decimal(n, locale=language)
+    """A whole number with the locale's grouping, e.g. 4,200 (en) or 4 200 (nb)."""
+    group, _, _ = _symbols(language)
+    return f"{round(n):,}".replace(",", group)
 
 
 def percent(rate: float, language: str = "en") -> str:
-    return format_percent(rate, format="#,##0.#%", locale=language)
+    """A fraction as a percentage with at most one decimal, e.g. 6.2% (en) or 6,2 % (nb)."""
+    _, decimal, pattern = _symbols(language)
+    digits = f"{rate * 100:.1f}".rstrip("0").rstrip(".").replace(".", decimal)
+    return pattern.replace("#,##0", digits).replace("#0", digits)
 
 
 def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: float,

@@ -2,10 +2,11 @@
 
 Each list lives in its own SQLite file (``tiers-*.db`` in the data folder). An
 import builds a new file beside the one in use, and only a finished, synced
-file is made current, by one small write to the store database. Lookups
-therefore see the old list or the new one, never half of either, and a refused
-or interrupted import leaves the old list serving. A list applied by another
-process is seen by a running service at its next lookup.
+file is made current, by atomically replacing the small pointer file
+``tiers-current`` that names it. Lookups therefore see the old list or the new
+one, never half of either, and a refused or interrupted import leaves the old
+list serving. A list applied by another process is seen by a running service at
+its next lookup: a lookup checks the pointer with one ``stat``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -23,8 +25,10 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from . import identity
-from .db import Database, transaction
+from .db import Database
 from .errors import ImportRefused, InvalidIdentifier
+
+log = logging.getLogger("posplugin.tiers")
 
 COLUMNS = ("identifier_type", "identifier", "followers", "engagement_rate", "niches", "consent")
 CONSENT = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
@@ -33,6 +37,7 @@ MAX_NICHES = 20
 MAX_REPORTED = 50
 BATCH = 5_000
 FILE_GLOB = "tiers-*.db"
+POINTER = "tiers-current"
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,20 @@ class ListBuilder:
                     os.remove(str(self.path) + suffix)
 
 
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -285,20 +304,27 @@ class TierLists:
     def __init__(self, db: Database):
         self.db = db
         self.data_dir = db.path.parent
+        self.pointer = self.data_dir / POINTER
         self._local = threading.local()
 
     def current_file(self) -> Path | None:
-        row = self.db.execute("SELECT file FROM tier_list WHERE id = 1").fetchone()
-        return self.data_dir / row[0] if row else None
+        try:
+            name = self.pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return self.data_dir / name if name else None
 
     def activate(self, path: Path) -> None:
-        """Make the finished list file at ``path`` current, in one small write."""
+        """Make the finished list file at ``path`` current, atomically."""
         previous = self.current_file()
-        with self.db.write() as conn:
-            conn.execute("INSERT INTO tier_list (id, file, activated_at) VALUES (1, ?, ?)"
-                         " ON CONFLICT (id) DO UPDATE SET file = excluded.file,"
-                         " activated_at = excluded.activated_at", (path.name, time.time()))
-        if previous and previous != path:
+        temporary = self.pointer.with_name(f"{POINTER}.{uuid.uuid4().hex[:8]}.tmp")
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(Path(path).name)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, self.pointer)
+        _fsync_dir(self.data_dir)
+        if previous and previous != Path(path):
             # Another thread or process may still read it; where the OS refuses
             # (Windows), cleanup() retries later.
             with _ignore_missing():
@@ -309,7 +335,7 @@ class TierLists:
         leftovers of interrupted imports. Returns how many were removed."""
         current = self.current_file()
         removed = 0
-        for path in self.data_dir.glob(FILE_GLOB):
+        for path in list(self.data_dir.glob(FILE_GLOB)) + list(self.data_dir.glob(POINTER + ".*.tmp")):
             if path != current and time.time() - path.stat().st_mtime > older_than_s:
                 with _ignore_missing():
                     os.remove(path)
@@ -317,17 +343,28 @@ class TierLists:
         return removed
 
     def _reader(self) -> sqlite3.Connection | None:
-        """This thread's connection to the current list, reopened when it changes."""
-        name_row = self.db.execute("SELECT file FROM tier_list WHERE id = 1").fetchone()
+        """This thread's connection to the current list, reopened when the pointer changes."""
         local = self._local
-        if name_row is None:
+        try:
+            st = os.stat(self.pointer)
+        except FileNotFoundError:
             return None
-        if getattr(local, "name", None) != name_row[0]:
+        # os.replace gives the pointer a new inode, so (inode, mtime) changes on every switch.
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if getattr(local, "stamp", None) != stamp:
+            path = self.current_file()
             if getattr(local, "conn", None) is not None:
                 local.conn.close()
-            local.conn = sqlite3.connect(f"file:{(self.data_dir / name_row[0]).as_posix()}?mode=ro",
-                                         uri=True, isolation_level=None, check_same_thread=False)
-            local.name = name_row[0]
+                local.conn = None
+            if path is None:
+                return None
+            try:
+                local.conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True,
+                                             isolation_level=None, check_same_thread=False)
+            except sqlite3.OperationalError:
+                log.error("the current tier list %s cannot be opened; serving without one", path.name)
+                return None
+            local.stamp = stamp
         return local.conn
 
     def lookup(self, key: bytes) -> TierRecord | None:

@@ -64,7 +64,7 @@ def endpoint(blueprint, method: str, path: str, *, summary: str, roles: tuple[st
         @wraps(handler)
         def view(**kwargs):
             if roles is not None:
-                caller = auth.authenticate(store().db.conn, bearer_token())
+                caller = current_app.extensions["posplugin.auth"](bearer_token())
                 auth.require_role(caller, roles)
                 current_app.extensions["posplugin.ratelimit"].check(caller.token_id)
                 g.caller = caller

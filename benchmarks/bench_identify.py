@@ -1,0 +1,232 @@
+"""Identify path figures, each beside a floor measured in the same run.
+
+1. Tier import of N email rows (rows/s, peak RSS) vs a bare loop that only
+   hashes and inserts with plain sqlite3.
+2. In-process identify vs a bare HMAC + indexed SELECT on the same list.
+3. Identify over real HTTP on loopback (waitress): p50/p99 at a steady rate,
+   and peak throughput, vs a bare endpoint on the same server.
+
+Run: python benchmarks/bench_identify.py [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import json
+import os
+import resource
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+KEY = "benchmark-identifier-key-0123456789"
+
+
+def write_csv(path: Path, rows: int) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("identifier_type,identifier,followers,engagement_rate,niches,consent\n")
+        for i in range(rows):
+            f.write(f"email,Customer{i}@Example.com,{(i * 7919) % 3_000_000},{(i % 90) / 1000:.3f},"
+                    f"running;coffee,yes\n")
+
+
+def measure_in_child(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter so peak RSS is that step's alone."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+IMPORT_CODE = """
+import io, json, resource, sys, time
+from pathlib import Path
+from posplugin.config import Settings
+from posplugin.store import Store
+from posplugin.tiers import import_csv, open_text
+s = Settings(data_dir=Path({data!r}), id_key={key!r})
+store = Store(s)
+t = time.perf_counter()
+with open_text({csv!r}) as f:
+    result = import_csv(store.tiers, f, store.hasher)
+elapsed = time.perf_counter() - t
+print(json.dumps({{"rows": result.rows, "seconds": elapsed,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+BARE_IMPORT_CODE = """
+import csv, hashlib, hmac, json, resource, sqlite3, time
+key = {key!r}.encode()
+conn = sqlite3.connect({db!r}, isolation_level=None)
+conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                   "CREATE TABLE t (hash BLOB PRIMARY KEY, followers INT, rate REAL, niches TEXT) WITHOUT ROWID")
+t = time.perf_counter()
+conn.execute("BEGIN")
+batch = []
+with open({csv!r}, newline="") as f:
+    r = csv.reader(f); next(r)
+    for row in r:
+        h = hmac.new(key, ("email:" + row[1].strip().casefold()).encode(), hashlib.sha256).digest()
+        batch.append((h, int(row[2]), float(row[3]), row[4]))
+        if len(batch) >= 5000:
+            conn.executemany("INSERT OR REPLACE INTO t VALUES (?,?,?,?)", batch); batch.clear()
+conn.executemany("INSERT OR REPLACE INTO t VALUES (?,?,?,?)", batch)
+conn.execute("COMMIT")
+elapsed = time.perf_counter() - t
+print(json.dumps({{"seconds": elapsed,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+
+def bench_import(work: Path, rows: int) -> Path:
+    csv_path = work / "tiers.csv"
+    write_csv(csv_path, rows)
+    data = work / "store"
+    ours = measure_in_child(IMPORT_CODE.format(data=str(data), key=KEY, csv=str(csv_path)))
+    bare = measure_in_child(BARE_IMPORT_CODE.format(db=str(work / "bare.db"), key=KEY, csv=str(csv_path)))
+    print(f"import {rows:,} email rows: {rows / ours['seconds']:,.0f} rows/s, peak RSS "
+          f"{ours['peak_rss_mb']:.0f} MB | floor (hash + insert, plain sqlite3): "
+          f"{rows / bare['seconds']:,.0f} rows/s, peak RSS {bare['peak_rss_mb']:.0f} MB "
+          f"| ratio {bare['seconds'] / ours['seconds']:.2f}")
+    return data
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p / 100))]
+
+
+def bench_in_process(data: Path, rows: int, n: int = 20_000) -> None:
+    """Three kinds of identify, each against the same floor: customers not on the
+    list, customers on it whose prompt already exists (same lane within 30
+    minutes: the common case for a returning influencer), and new prompts."""
+    from posplugin.config import Settings
+    from posplugin.store import Store
+
+    store = Store(Settings(data_dir=data, id_key=KEY))
+    key = KEY.encode()
+    conn = sqlite3.connect(str(store.tiers.current_file()))
+
+    def floor(emails):
+        t = time.perf_counter()
+        for email in emails:
+            h = hmac.new(key, ("email:" + email.strip().casefold()).encode(), hashlib.sha256).digest()
+            conn.execute("SELECT followers, engagement_rate, niches FROM tiers WHERE hash = ?",
+                         (h,)).fetchone()
+        return (time.perf_counter() - t) / len(emails)
+
+    def ours(emails):
+        t = time.perf_counter()
+        for i, email in enumerate(emails):
+            store.identify(str(i % 8), "email", email)
+        return (time.perf_counter() - t) / len(emails)
+
+    unknown = [f"stranger{i}@example.com" for i in range(n)]
+    known = [f"customer{(i * 104729) % rows}@example.com" for i in range(n // 10)]
+    ours(known[:10] + unknown[:10])  # warm up connections and the visit writer
+    cases = [("not on the list", unknown, unknown),
+             ("new prompt", known, known),
+             ("on the list, prompt already made", known, known)]
+    for label, emails, floor_emails in cases:
+        a, b = ours(emails), floor(floor_emails)
+        print(f"in-process identify, {label}: {a * 1e6:.1f} µs/call | floor (HMAC + indexed "
+              f"SELECT): {b * 1e6:.1f} µs | ratio {a / b:.2f}")
+    store.close()
+
+
+def bench_http(data: Path, rows: int, rate: float = 100.0, seconds: float = 10.0,
+               burst_s: float = 5.0) -> None:
+    import requests
+    from flask import jsonify
+
+    from posplugin import auth
+    from posplugin.app import create_app
+    from posplugin.config import Settings
+    from posplugin.server import BackgroundServer
+    from posplugin.store import Store
+
+    store = Store(Settings(data_dir=data, id_key=KEY, rate_limit_per_s=0))
+    with store.db.write() as conn:
+        token = auth.create_token(conn, "till", "bench")
+    app = create_app(store=store)
+
+    @app.post("/bare")
+    def bare():  # the floor: same server, same JSON in and out, no work
+        from flask import request
+        return jsonify({"lane": request.get_json()["lane"]})
+
+    server = BackgroundServer(app, threads=store.settings.threads).start()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def body(i):
+        return {"lane": str(i % 8), "identifier": {"type": "email",
+                                                   "value": f"customer{(i * 104729) % rows}@example.com"}}
+
+    def steady(path):
+        s = requests.Session()
+        lat = []
+        interval = 1 / rate
+        start = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            target = start + i * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            t = time.perf_counter()
+            r = s.post(server.url + path, json=body(i), headers=headers)
+            lat.append(time.perf_counter() - t)
+            assert r.status_code == 200, r.text
+        return lat
+
+    def peak(path, clients=4):
+        count = [0] * clients
+        stop = time.perf_counter() + burst_s
+
+        def worker(k):
+            s = requests.Session()
+            i = k
+            while time.perf_counter() < stop:
+                s.post(server.url + path, json=body(i), headers=headers)
+                i += clients
+                count[k] += 1
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        return sum(count) / burst_s
+
+    steady("/bare")  # warm up
+    ours, floor = steady("/api/v1/identify"), steady("/bare")
+    print(f"HTTP identify at {rate:.0f} req/s: p50 {percentile(ours, 50) * 1e3:.2f} ms, p99 "
+          f"{percentile(ours, 99) * 1e3:.2f} ms | bare endpoint: p50 {percentile(floor, 50) * 1e3:.2f} ms,"
+          f" p99 {percentile(floor, 99) * 1e3:.2f} ms")
+    ours_peak, floor_peak = peak("/api/v1/identify"), peak("/bare")
+    print(f"HTTP identify peak: {ours_peak:,.0f} req/s | bare endpoint: {floor_peak:,.0f} req/s "
+          f"| ratio {ours_peak / floor_peak:.2f}")
+    server.stop()
+    store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="steady-rate phase length")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="posplugin-bench-") as tmp:
+        data = bench_import(Path(tmp), args.rows)
+        bench_in_process(data, args.rows)
+        bench_http(data, args.rows, seconds=args.seconds)
+
+
+if __name__ == "__main__":
+    main()
