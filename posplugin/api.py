@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import openapi
-from .errors import ValidationError
+from . import openapi, schemas
 from .web import endpoint, store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -35,16 +34,10 @@ def identify(body):
 @_api("GET", "/prompts", summary="Prompts, most urgent first", roles=PROMPTS, response="PromptList",
       parameters=[{"name": "status", "in": "query", "required": False,
                    "schema": {"enum": ["open", "taken", "resolved", "expired"]}},
-                  {"name": "lane", "in": "query", "required": False,
-                   "schema": {"type": "string", "maxLength": 32}}])
+                  {"name": "lane", "in": "query", "required": False, "schema": schemas.LANE_QUERY}])
 def list_prompts():
-    status = request.args.get("status")
-    if status and status not in ("open", "taken", "resolved", "expired"):
-        raise ValidationError("status must be one of open, taken, resolved, expired", field="status")
-    lane = request.args.get("lane")
-    if lane is not None and len(lane) > 32:
-        raise ValidationError("lane must be at most 32 characters", field="lane")
-    return jsonify({"prompts": store().list_prompts(status=status, lane=lane)})
+    return jsonify({"prompts": store().list_prompts(status=request.args.get("status"),
+                                                    lane=request.args.get("lane"))})
 
 
 @_api("POST", "/prompts/<int:prompt_id>/ack", summary="Take a prompt (\"on it\")", roles=PROMPTS,

@@ -14,6 +14,12 @@ from .store import Store
 from .web import MAX_BODY, handle_error
 
 
+def blueprints() -> list:
+    """Every blueprint of the store service (importing them declares their routes)."""
+    from . import api
+    return [api.bp, api.root]
+
+
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
     """Build the store service for ``settings`` (or around an existing ``store``)."""
     if store is None:
@@ -27,9 +33,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.extensions["posplugin.auth"] = auth.Authenticator(lambda: store.db.conn)
     app.extensions["posplugin.ratelimit"] = RateLimiter(store.settings.rate_limit_per_s,
                                                         store.settings.rate_limit_burst)
-    from . import api
-    app.register_blueprint(api.bp)
-    app.register_blueprint(api.root)
+    for blueprint in blueprints():
+        app.register_blueprint(blueprint)
     app.register_error_handler(Exception, handle_error)
 
     @app.before_request

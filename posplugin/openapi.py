@@ -15,6 +15,8 @@ STATUS_TEXT = {400: "Unreadable JSON", 401: "No or bad token", 403: "Wrong role"
 
 def document() -> dict:
     """The whole OpenAPI document for the store service."""
+    from .app import blueprints
+    blueprints()  # make sure every route is declared
     paths: dict[str, dict] = {}
     for op in OPERATIONS:
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", op.path)
@@ -61,6 +63,7 @@ def document() -> dict:
 
 def _ok(op) -> dict:
     if op.response is None:
-        return {"description": "OK", "content": {op.response_type: {"schema": {"type": "string"}}}}
+        schema = {"type": "object"} if op.response_type == "application/json" else {"type": "string"}
+        return {"description": "OK", "content": {op.response_type: {"schema": schema}}}
     return {"description": "OK", "content": {
         op.response_type: {"schema": {"$ref": f"#/components/schemas/{op.response}"}}}}

@@ -58,6 +58,8 @@ def create(conn: sqlite3.Connection, *, kind: str, level: str, lane: str | None,
 
 def get(conn: sqlite3.Connection, prompt_id: int) -> dict:
     """The PROMPT with ``prompt_id``; raises :class:`NotFound`."""
+    if not 0 < prompt_id < 2**63:  # beyond SQLite's integers: cannot exist
+        raise NotFound(f"no prompt with id {prompt_id}")
     row = conn.execute(f"SELECT {_COLUMNS} FROM prompts WHERE id = ?", (prompt_id,)).fetchone()
     if row is None:
         raise NotFound(f"no prompt with id {prompt_id}")

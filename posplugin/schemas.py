@@ -170,6 +170,29 @@ def validate(name: str, body) -> dict:
     raise ValidationError(f"{field or 'the body'} {_describe(error)}", field=field)
 
 
+_value_validators: dict[str, object] = {}
+
+
+def check_value(schema: dict, value) -> bool:
+    """Whether ``value`` satisfies a small inline ``schema`` (query parameters)."""
+    import json
+    key = json.dumps(schema, sort_keys=True)
+    fast = _value_validators.get(key)
+    if fast is None:
+        fast = _value_validators[key] = jsonschema_rs.validator_for(schema)
+    return fast.is_valid(value)
+
+
+def describe_value(schema: dict) -> str:
+    """What a value must be, in words, for a small inline schema."""
+    if "enum" in schema:
+        return "must be one of " + ", ".join(map(str, schema["enum"]))
+    return "is not valid here"
+
+
+LANE_QUERY = {"type": "string", "pattern": LANE["pattern"], "description": LANE["description"]}
+
+
 def _describe(error) -> str:
     schema = error.schema
     kind = error.validator

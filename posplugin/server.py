@@ -51,6 +51,7 @@ class BackgroundServer:
     """A server in a thread of this process: for the demo and for tests."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16):
+        self.app = app
         # A short loop timeout lets stop() finish quickly.
         self.server = make_server(app, host, port, threads, asyncore_loop_timeout=0.1)
         self.host = host

@@ -16,7 +16,7 @@ from flask import current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from . import auth, schemas
-from .errors import BadRequest, PayloadTooLarge, PospluginError, UnsupportedMediaType
+from .errors import BadRequest, PayloadTooLarge, PospluginError, UnsupportedMediaType, ValidationError
 
 log = logging.getLogger("posplugin.web")
 MAX_BODY = 64 * 1024
@@ -52,13 +52,16 @@ def endpoint(blueprint, method: str, path: str, *, summary: str, roles: tuple[st
     ``roles`` None means no token is needed. With ``body`` the handler gets the
     validated JSON body as its ``body`` argument.
     """
-    errors = (400, 413, 415, 422) if body else ()
+    errors = (400, 413, 415, 422) if body else (422,)
     if roles is not None:
         errors += (401, 403, 429)
     if "<" in path:
         errors += (404,)
     OPERATIONS.append(Operation(method, prefix + path, summary, roles, body, response, errors,
                                 parameters or [], response_type, tag))
+
+    query = [p for p in parameters or [] if p["in"] == "query"]
+    known_query = {p["name"] for p in query} | {"access_token"}
 
     def decorate(handler):
         @wraps(handler)
@@ -68,6 +71,12 @@ def endpoint(blueprint, method: str, path: str, *, summary: str, roles: tuple[st
                 auth.require_role(caller, roles)
                 current_app.extensions["posplugin.ratelimit"].check(caller.token_id)
                 g.caller = caller
+            unknown = set(request.args) - known_query
+            if unknown:
+                name = sorted(unknown)[0][:40]
+                raise ValidationError(f"unknown query parameter {name!r}", field=name)
+            for param in query:
+                check_query(param)
             if body:
                 kwargs["body"] = json_body(body)
             return handler(**kwargs)
@@ -76,6 +85,16 @@ def endpoint(blueprint, method: str, path: str, *, summary: str, roles: tuple[st
         return view
 
     return decorate
+
+
+def check_query(param: dict) -> None:
+    """Validate one declared query parameter against its schema (422 naming it)."""
+    name = param["name"]
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise ValidationError(f"{name} may be given once", field=name)
+    if values and not schemas.check_value(param["schema"], values[0]):
+        raise ValidationError(f"{name} {schemas.describe_value(param['schema'])}", field=name)
 
 
 def bearer_token() -> str | None:
@@ -123,7 +142,10 @@ def handle_error(exc: Exception):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code, "http_error")
         message = {404: "no such route; see /api/v1/openapi.json",
                    405: f"{request.method} is not allowed here"}.get(exc.code, exc.description)
-        return jsonify({"error": {"code": code, "message": message}}), exc.code
+        response = jsonify({"error": {"code": code, "message": message}})
+        if getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response, exc.code
     log.exception("unhandled error on %s %s", request.method, request.path)
     return jsonify({"error": {"code": "internal_error",
                               "message": "something went wrong on our side; it has been logged"}}), 500

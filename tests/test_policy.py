@@ -1,0 +1,58 @@
+"""The tier policy of DESIGN.md: labels by followers, service by engaged reach."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from posplugin.policy import SERVICE_LEVELS, TIERS, Policy, engaged_reach, needs_prompt
+
+policy = Policy()
+
+
+@pytest.mark.parametrize("followers,tier", [
+    (0, "everyday"), (999, "everyday"), (1_000, "nano"), (9_999, "nano"), (10_000, "micro"),
+    (99_999, "micro"), (100_000, "macro"), (999_999, "macro"), (1_000_000, "mega"),
+])
+def test_tier_boundaries(followers, tier):
+    assert policy.tier(followers) == tier
+
+
+@pytest.mark.parametrize("reach,level", [
+    (0, "standard"), (49, "standard"), (50, "priority"), (199, "priority"), (200, "murdoch"),
+])
+def test_service_level_boundaries(reach, level):
+    assert policy.service_level(reach) == level
+
+
+@pytest.mark.parametrize("followers,rate,tier,level,reach", [
+    (4_200, 0.062, "nano", "murdoch", 260),      # DESIGN.md: small but engaged
+    (45_000, 0.003, "micro", "priority", 135),   # DESIGN.md: big but disengaged
+    (2_000_000, 0.00001, "mega", "standard", 20),
+])
+def test_design_examples(followers, rate, tier, level, reach):
+    score = policy.score(followers, rate)
+    assert (score.tier, score.service_level, score.engaged_reach) == (tier, level, reach)
+
+
+def test_thresholds_are_configurable():
+    strict = Policy(priority=100, murdoch=1_000)
+    assert strict.score(4_200, 0.062).service_level == "priority"
+
+
+@given(st.integers(0, 10**10), st.floats(0, 1))
+def test_reach_is_rounded_product(followers, rate):
+    reach = engaged_reach(followers, rate)
+    assert abs(reach - followers * rate) <= 0.5 + 1e-6 * followers
+
+
+@given(st.integers(0, 10**9), st.integers(0, 10**9), st.floats(0, 1))
+def test_more_followers_never_lowers_tier_or_service(a, b, rate):
+    low, high = sorted((a, b))
+    s_low, s_high = policy.score(low, rate), policy.score(high, rate)
+    assert TIERS.index(s_low.tier) <= TIERS.index(s_high.tier)
+    assert SERVICE_LEVELS.index(s_low.service_level) <= SERVICE_LEVELS.index(s_high.service_level)
+
+
+@pytest.mark.parametrize("level,prompt", [("standard", False), ("priority", True), ("murdoch", True)])
+def test_prompts_only_above_standard(level, prompt):
+    assert needs_prompt(level) is prompt

@@ -1,0 +1,207 @@
+"""Tier list import: validation with line numbers, refusal of whole files,
+atomic switch-over, opt-outs, and lists applied by other processes."""
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from posplugin.errors import ImportRefused
+from posplugin.tiers import import_csv, parse_engagement
+
+from conftest import ID_KEY, REPO, TIER_COLUMNS, run_cli, tier_csv
+
+
+def load(store, text, **kw):
+    return import_csv(store.tiers, io.StringIO(text), store.hasher, **kw)
+
+
+def followers_of(store, id_type, value):
+    record = store.tiers.lookup(store.hasher(id_type, value))
+    return record and record.followers
+
+
+@pytest.mark.parametrize("text,rate", [("0.062", 0.062), ("6.2%", 0.062), (" 6.2 % ", 0.062),
+                                       ("0", 0.0), ("1", 1.0), ("100%", 1.0)])
+def test_engagement_as_fraction_or_percentage(text, rate):
+    assert parse_engagement(text) == pytest.approx(rate)
+
+
+@pytest.mark.parametrize("text", ["1.5", "-0.1", "150%", "abc", "nan", ""])
+def test_engagement_out_of_range_is_refused(text):
+    with pytest.raises(ValueError):
+        parse_engagement(text)
+
+
+def test_import_loads_rows_and_drops_opted_out(store):
+    result = load(store, tier_csv())
+    assert result.rows == 4 and result.opted_out == 1
+    assert followers_of(store, "phone", "+47 41234567") == 4200
+    assert followers_of(store, "email", "optout@example.com") is None
+    assert store.tiers.info().rows == 4
+
+
+@pytest.mark.parametrize("consent", ["yes", "YES", "true", "1", "True"])
+def test_consent_spellings_that_load(store, consent):
+    load(store, tier_csv([["email", "a@b.no", "5000", "3%", "", consent]]))
+    assert followers_of(store, "email", "a@b.no") == 5000
+
+
+@pytest.mark.parametrize("consent", ["no", "false", "0", "NO"])
+def test_consent_spellings_that_opt_out(store, consent):
+    result = load(store, tier_csv([["email", "a@b.no", "5000", "3%", "", consent]]))
+    assert result.rows == 0 and followers_of(store, "email", "a@b.no") is None
+
+
+def test_bad_rows_refuse_the_whole_file_with_line_numbers(loaded_store):
+    rows = [
+        ["email", "fine@example.com", "100", "1%", "", "yes"],
+        ["phone", "not-a-phone", "100", "1%", "", "yes"],
+        ["email", "x@example.com", "lots", "1%", "", "yes"],
+        ["email", "y@example.com", "100", "2", "", "yes"],
+        ["email", "z@example.com", "100", "1%", "", "maybe"],
+        ["email", "w@example.com", "100", "1%", ""],
+    ]
+    with pytest.raises(ImportRefused) as info:
+        load(loaded_store, tier_csv(rows))
+    lines = dict(info.value.problems)
+    assert sorted(lines) == [3, 4, 5, 6, 7]
+    assert "phone" in lines[3] or "number" in lines[3]
+    assert "followers" in lines[4]
+    assert "engagement_rate" in lines[5]
+    assert "consent" in lines[6]
+    assert "columns" in lines[7]
+    # The old list keeps serving, and nothing of the new one leaked in.
+    assert followers_of(loaded_store, "phone", "+4741234567") == 4200
+    assert followers_of(loaded_store, "email", "fine@example.com") is None
+    assert len(list(loaded_store.tiers.data_dir.glob("tiers-*.db"))) == 1
+
+
+def test_skip_bad_loads_the_good_rows_and_lists_the_bad(store):
+    rows = [["email", "fine@example.com", "100", "1%", "", "yes"],
+            ["email", "bad", "100", "1%", "", "yes"]]
+    result = load(store, tier_csv(rows), skip_bad=True)
+    assert result.rows == 1 and [line for line, _ in result.skipped] == [3]
+
+
+def test_quoted_fields_with_newlines_keep_true_line_numbers(store):
+    text = ",".join(TIER_COLUMNS) + '\nemail,a@b.no,10,1%,"multi\nline",yes\nemail,bad,10,1%,,yes\n'
+    with pytest.raises(ImportRefused) as info:
+        load(store, text)
+    assert [line for line, _ in info.value.problems] == [4]
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("", "empty"),
+    ("identifier_type,identifier,followers\nemail,a@b.no,1\n", "missing columns"),
+])
+def test_unusable_files_are_refused(store, text, reason):
+    with pytest.raises(ImportRefused, match=reason):
+        load(store, text)
+
+
+def test_header_order_and_bom_do_not_matter(store):
+    text = "\ufeffconsent,niches,engagement_rate,followers,identifier,identifier_type\nyes,,2%,3000,a@b.no,email\n"
+    load(store, text)
+    assert followers_of(store, "email", "A@B.no") == 3000
+
+
+def test_duplicates_keep_the_last_row_and_opt_out_wins(store):
+    rows = [["email", "dup@example.com", "100", "1%", "", "yes"],
+            ["email", "DUP@example.com", "200", "1%", "", "yes"],
+            ["email", "gone@example.com", "300", "1%", "", "yes"],
+            ["email", "gone@example.com", "", "", "", "no"],
+            ["email", "gone@example.com", "400", "1%", "", "yes"]]
+    result = load(store, tier_csv(rows))
+    assert followers_of(store, "email", "dup@example.com") == 200
+    assert followers_of(store, "email", "gone@example.com") is None
+    assert result.rows == 1
+
+
+def test_a_new_list_replaces_the_old_one_whole(loaded_store):
+    version = loaded_store.tiers.info().version
+    load(loaded_store, tier_csv([["email", "new@example.com", "5000", "1%", "", "yes"]]))
+    assert followers_of(loaded_store, "email", "new@example.com") == 5000
+    assert followers_of(loaded_store, "phone", "+4741234567") is None
+    assert loaded_store.tiers.info().version == version + 1
+    assert len(list(loaded_store.tiers.data_dir.glob("tiers-*.db"))) == 1
+
+
+def test_no_raw_identifier_reaches_the_disk(loaded_store):
+    loaded_store.identify("1", "email", "micro.mia@example.com")
+    loaded_store.flush()
+    for path in loaded_store.tiers.data_dir.iterdir():
+        data = path.read_bytes().lower()
+        for raw in (b"micro.mia", b"41234567", b"bigben", b"optout@"):
+            assert raw not in data, (path.name, raw)
+
+
+def test_cli_import_seen_by_running_server_at_once(clients, settings, tmp_path):
+    csv_path = tmp_path / "list.csv"
+    csv_path.write_text(tier_csv([["email", "fresh@example.com", "7000", "5%", "", "yes"]]))
+    before = clients["till"].post("/api/v1/identify", json={
+        "lane": "1", "identifier": {"type": "email", "value": "fresh@example.com"}}).json()
+    assert before["known"] is False
+    done = run_cli("tiers", "import", str(csv_path), "--data", str(settings.data_dir),
+                   env={"POSPLUGIN_ID_KEY": ID_KEY})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("1 rows loaded")
+    after = clients["till"].post("/api/v1/identify", json={
+        "lane": "1", "identifier": {"type": "email", "value": "fresh@example.com"}}).json()
+    assert after["known"] is True and after["followers"] == 7000
+    health = clients[None].get("/healthz").json()
+    assert health["tier_list"]["rows"] == 1
+
+
+def test_cli_refuses_a_bad_file_and_names_lines(settings, tmp_path):
+    csv_path = tmp_path / "bad.csv"
+    csv_path.write_text(tier_csv([["email", "a@b.no", "10", "1%", "", "yes"],
+                                  ["email", "nope", "10", "1%", "", "yes"]]))
+    done = run_cli("tiers", "import", str(csv_path), "--data", str(settings.data_dir),
+                   env={"POSPLUGIN_ID_KEY": ID_KEY})
+    assert done.returncode == 1
+    assert "line 3" in done.stderr and "nothing loaded" in done.stderr
+    assert done.stdout == ""
+
+
+KILL_SCRIPT = """
+import io, sys, time
+from pathlib import Path
+from posplugin.config import Settings
+from posplugin.store import Store
+from posplugin.tiers import import_csv
+
+def slow(lines):
+    # Announce the import is under way, then crawl so the parent can kill it.
+    for i, line in enumerate(lines):
+        if i == 500:
+            print("importing", flush=True)
+        if i > 500:
+            time.sleep(0.001)
+        yield line
+
+store = Store(Settings(data_dir=Path(sys.argv[1]), id_key=sys.argv[2]))
+rows = "".join(f"email,new{i}@example.com,5000,5%,,yes\\n" for i in range(100000))
+header = "identifier_type,identifier,followers,engagement_rate,niches,consent\\n"
+import_csv(store.tiers, slow(io.StringIO(header + rows)), store.hasher)
+"""
+
+
+def test_import_killed_midway_leaves_the_old_list_serving(loaded_store):
+    data = loaded_store.tiers.data_dir
+    child = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(data), ID_KEY],
+                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert child.stdout.readline().strip() == "importing"
+    time.sleep(0.2)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert followers_of(loaded_store, "phone", "+4741234567") == 4200
+    assert followers_of(loaded_store, "email", "new1@example.com") is None
+    leftovers = [p for p in data.glob("tiers-*.db") if p != loaded_store.tiers.current_file()]
+    assert leftovers, "the killed import should have left its partial file"
+    assert loaded_store.tiers.cleanup(older_than_s=0) == len(leftovers)
+    assert followers_of(loaded_store, "phone", "+4741234567") == 4200
