@@ -107,7 +107,7 @@ def cmd_config(args) -> int:
 def cmd_demo(args) -> int:
     from . import demo
     return demo.run(data=args.data, port=args.port, host=args.host, duration=args.duration,
-                    seed=args.seed)
+                    seed=args.seed, pace_s=args.pace)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="DIR", help="keep the demo's data here (default: a temporary folder)")
     server(p, 8765)
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seed", type=int, default=42, help="seed for the made-up customers and traffic")
+    p.add_argument("--pace", type=float, default=3.0, help="seconds between customers at the tills")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -82,6 +82,7 @@ class DemoStore:
     server: BackgroundServer
     tokens: dict[str, str]
     customers: list[DemoCustomer]
+    example: DemoCustomer
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -100,10 +101,13 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     store = Store(settings)
     customers = synthetic_customers(seed=seed)
     if store.tiers.info().rows == 0:
-        csv_path = data_dir / "demo-tiers.csv"
-        write_tier_csv(csv_path, customers)
-        with open_text(csv_path) as stream:
-            import_csv(store.tiers, stream, Hasher(settings.id_key, settings.default_region))
+        # The made-up list passes through a temporary file only: even fake
+        # identifiers do not stay at rest in the data folder.
+        with tempfile.TemporaryDirectory(prefix="posplugin-demo-list-") as tmp:
+            csv_path = Path(tmp) / "demo-tiers.csv"
+            write_tier_csv(csv_path, customers)
+            with open_text(csv_path) as stream:
+                import_csv(store.tiers, stream, Hasher(settings.id_key, settings.default_region))
     tokens = {}
     with store.db.write() as conn:
         for role in auth.ROLES:
@@ -113,7 +117,8 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     except OSError:
         server = BackgroundServer(create_app(store=store), host, 0, threads=settings.threads)
     server.start()
-    return DemoStore(data_dir, store, server, tokens, [c for c, _ in customers])
+    return DemoStore(data_dir, store, server, tokens, [c for c, _ in customers],
+                     banner_customer(customers)[0])
 
 
 def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:
@@ -152,8 +157,22 @@ def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: f
         demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5))
 
 
+def banner_customer(customers) -> tuple[DemoCustomer, dict]:
+    """The first made-up customer who gets Murdoch-level service: the curl example."""
+    from .policy import Policy
+    from .tiers import parse_engagement
+
+    policy = Policy()
+    for customer, row in customers:
+        if row["consent"] == "yes" and policy.score(
+                int(row["followers"]), parse_engagement(str(row["engagement_rate"]))).service_level == "murdoch":
+            return customer, row
+    return customers[0]
+
+
 def banner(demo: DemoStore) -> str:
     t = demo.tokens
+    example = demo.example
     return "\n".join([
         "posplugin demo store is running",
         f"  data folder   {demo.data_dir}",
@@ -167,21 +186,22 @@ def banner(demo: DemoStore) -> str:
         "  try it:",
         f"    curl -s -X POST {demo.url}/api/v1/identify -H 'Authorization: Bearer {t['till']}' \\",
         "      -H 'Content-Type: application/json' \\",
-        f"      -d '{{\"lane\": \"3\", \"identifier\": {{\"type\": \"{demo.customers[1].id_type}\", "
-        f"\"value\": \"{demo.customers[1].value}\"}}, \"display_name\": \"Sam\"}}'",
+        f"      -d '{{\"lane\": \"3\", \"identifier\": {{\"type\": \"{example.id_type}\", "
+        f"\"value\": \"{example.value}\"}}, \"display_name\": \"{example.name}\"}}'",
         "  press Ctrl-C to stop",
         "",
     ])
 
 
 def run(data: str | None = None, host: str | None = None, port: int | None = None,
-        duration: float | None = None, seed: int = 42, out=sys.stdout) -> int:
+        duration: float | None = None, seed: int = 42, pace_s: float = 3.0, out=sys.stdout) -> int:
     """Run the demo until Ctrl-C (or for ``duration`` seconds)."""
     temporary = data is None
     data_dir = Path(data) if data else Path(tempfile.mkdtemp(prefix="posplugin-demo-"))
     demo = start(data_dir, host or "127.0.0.1", 8765 if port is None else port, seed)
     print(banner(demo), file=out, flush=True)
-    till = threading.Thread(target=simulate_till, args=(demo, random.Random(seed), out), daemon=True)
+    till = threading.Thread(target=simulate_till, args=(demo, random.Random(seed), out, pace_s),
+                            daemon=True)
     till.start()
     try:
         deadline = None if duration is None else time.monotonic() + duration

@@ -1,0 +1,91 @@
+"""The command line as an operator uses it: separate processes, real files."""
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import ID_KEY, run_cli, tier_csv
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_token_create_prints_only_the_token(tmp_path):
+    done = run_cli("token", "create", "--role", "till", "--name", "till-3", "--data", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert done.stdout == token + "\n" and token.startswith("pp_") and len(token) > 30
+    # Stored hashed: the token itself is nowhere in the data folder.
+    for path in tmp_path.iterdir():
+        assert token.encode() not in path.read_bytes()
+    listed = run_cli("token", "list", "--data", str(tmp_path)).stdout
+    assert "till-3" in listed and token not in listed
+
+
+def test_token_create_refuses_unknown_roles(tmp_path):
+    done = run_cli("token", "create", "--role", "boss", "--name", "x", "--data", str(tmp_path))
+    assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+def test_serve_refuses_to_start_without_a_key(tmp_path):
+    done = run_cli("serve", "--data", str(tmp_path), "--port", str(free_port()), timeout=20)
+    assert done.returncode == 2
+    assert "POSPLUGIN_ID_KEY" in done.stderr and "posplugin.ini" in done.stderr
+
+
+def test_serve_reports_bad_settings(tmp_path):
+    done = run_cli("serve", "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY,
+                                                          "POSPLUGIN_TIMEZONE": "Nowhere/Land"})
+    assert done.returncode == 2 and "timezone" in done.stderr
+
+
+def test_tiers_import_prints_rows_loaded(tmp_path):
+    csv_path = tmp_path / "tiers.csv"
+    csv_path.write_text(tier_csv())
+    done = run_cli("tiers", "import", str(csv_path), "--data", str(tmp_path / "d"),
+                   env={"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("4 rows loaded")
+
+
+def test_tiers_import_of_a_missing_file(tmp_path):
+    done = run_cli("tiers", "import", str(tmp_path / "nope.csv"), "--data", str(tmp_path),
+                   env={"POSPLUGIN_ID_KEY": ID_KEY})
+    assert done.returncode == 1 and "no such file" in done.stderr
+
+
+def serve(cmd, tmp_path, port, env):
+    proc = subprocess.Popen(cmd + ["serve", "--data", str(tmp_path), "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=tmp_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            return proc, requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(proc.stdout.read())
+
+
+@pytest.mark.skipif(shutil.which("posplugin") is None, reason="the package is not installed")
+def test_installed_console_script_serves(tmp_path):
+    """The installed package (not this checkout) starts and answers; run from
+    another folder so the checkout is not importable."""
+    import os
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSPLUGIN_", "PYTHONPATH"))}
+    env["POSPLUGIN_ID_KEY"] = ID_KEY
+    port = free_port()
+    proc, health = serve([shutil.which("posplugin")], tmp_path, port, env)
+    try:
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,0 +1,75 @@
+"""Settings from defaults, posplugin.ini and POSPLUGIN_* variables, validated at once."""
+
+import pytest
+
+from posplugin import config
+from posplugin.errors import ConfigError
+
+
+def write_ini(folder, text):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "posplugin.ini").write_text("[posplugin]\n" + text, encoding="utf-8")
+
+
+def test_defaults_without_a_file(tmp_path):
+    s = config.load(tmp_path, environ={})
+    assert (s.port, s.retention_days, s.level_murdoch, s.data_dir) == (8765, 30, 200, tmp_path)
+
+
+def test_environment_wins_over_the_file(tmp_path):
+    write_ini(tmp_path, "default_region = SE\nretention_days = 10\n")
+    s = config.load(tmp_path, environ={"POSPLUGIN_DEFAULT_REGION": "NO"})
+    assert (s.default_region, s.retention_days) == ("NO", 10)
+
+
+def test_data_folder_from_the_environment(tmp_path):
+    write_ini(tmp_path, "port = 9000\n")
+    assert config.load(None, environ={"POSPLUGIN_DATA": str(tmp_path)}).port == 9000
+
+
+def test_flags_win_over_everything(tmp_path):
+    write_ini(tmp_path, "port = 9000\n")
+    assert config.load(tmp_path, environ={"POSPLUGIN_PORT": "9001"}, port=9002).port == 9002
+
+
+@pytest.mark.parametrize("setting,value,words", [
+    ("port", "eighty", "whole number"),
+    ("port", "70000", "1-65535"),
+    ("default_region", "XX", "two-letter country code"),
+    ("timezone", "Mars/Olympus", "IANA"),
+    ("retention_days", "0", "at least 1"),
+    ("tier_micro", "500", "must rise"),
+    ("level_murdoch", "10", "must rise"),
+    ("language", "klingon", "en or nb"),
+])
+def test_bad_values_say_what_to_fix(tmp_path, setting, value, words):
+    with pytest.raises(ConfigError) as info:
+        config.load(tmp_path, environ={f"POSPLUGIN_{setting.upper()}": value})
+    assert words in str(info.value)
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    write_ini(tmp_path, "port = x\nretention_days = 0\n")
+    with pytest.raises(ConfigError) as info:
+        config.load(tmp_path, environ={})
+    assert len(info.value.problems) == 2
+    assert "posplugin.ini" in info.value.problems[0]
+
+
+def test_unreadable_ini_is_a_config_error(tmp_path):
+    (tmp_path / "posplugin.ini").write_text("this is not ini", encoding="utf-8")
+    with pytest.raises(ConfigError, match="syntax"):
+        config.load(tmp_path, environ={})
+
+
+@pytest.mark.parametrize("key,fragment", [("", "POSPLUGIN_ID_KEY"), ("short", "at least 16")])
+def test_identifier_key_is_required_and_long_enough(tmp_path, key, fragment):
+    s = config.load(tmp_path, environ={"POSPLUGIN_ID_KEY": key} if key else {})
+    with pytest.raises(ConfigError, match=fragment):
+        config.require_id_key(s)
+
+
+def test_describe_masks_secrets(tmp_path):
+    s = config.load(tmp_path, environ={"POSPLUGIN_ID_KEY": "k" * 32, "POSPLUGIN_HQ_TOKEN": "t" * 20})
+    shown = config.describe(s)
+    assert shown["id_key"] == "***" and shown["hq_token"] == "***"

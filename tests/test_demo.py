@@ -1,0 +1,30 @@
+"""`posplugin demo` as a new user runs it: one command, a store that answers."""
+
+from conftest import run_cli
+
+
+def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
+    done = run_cli("demo", "--data", str(tmp_path / "demo"), "--port", "0", "--duration", "6",
+                   "--pace", "0.2", timeout=90)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "posplugin demo store is running" in out
+    assert "curl -s -X POST http://127.0.0.1:" in out and "Authorization: Bearer pp_" in out
+    lanes = [line for line in out.splitlines() if line.startswith("lane ")]
+    assert len(lanes) >= 5
+    assert any("PROMPT #" in line for line in lanes)
+    assert {"everyday", "nano"} & {line.split()[3] for line in lanes}
+    # The data folder holds hashes only, never the made-up phone numbers or emails.
+    for path in (tmp_path / "demo").iterdir():
+        data = path.read_bytes()
+        assert b"@example.com" not in data and b"+47 4" not in data, path.name
+
+
+def test_demo_curl_example_is_a_prompted_customer(tmp_path):
+    from posplugin.demo import banner_customer, synthetic_customers
+    from posplugin.policy import Policy
+    from posplugin.tiers import parse_engagement
+
+    customer, row = banner_customer(synthetic_customers())
+    score = Policy().score(int(row["followers"]), parse_engagement(str(row["engagement_rate"])))
+    assert score.service_level == "murdoch" and row["consent"] == "yes"

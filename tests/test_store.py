@@ -1,0 +1,91 @@
+"""The store's own behaviour beyond one request: visits, retention, restarts."""
+
+import pytest
+
+from posplugin.store import DAY, Store
+
+
+class Clock:
+    def __init__(self, now=1_800_000_000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clocked(settings, loaded_store):
+    loaded_store.close()
+    clock = Clock()
+    store = Store(settings, clock=clock)
+    yield store, clock
+    store.close()
+
+
+def count(store, table):
+    store.flush()
+    return store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_every_identify_records_a_visit_with_hashes_only(clocked):
+    store, _ = clocked
+    first = store.identify("1", "email", "stranger@example.com")
+    second = store.identify("1", "phone", "+4741234567")
+    assert second.visit_id > first.visit_id
+    assert count(store, "visits") == 2
+    rows = store.db.execute("SELECT customer, known, tier FROM visits ORDER BY id").fetchall()
+    assert [(len(r[0]), r[1], r[2]) for r in rows] == [(32, 0, "everyday"), (32, 1, "nano")]
+
+
+def test_visit_ids_keep_rising_after_a_restart(settings, clocked):
+    store, _ = clocked
+    last = store.identify("1", "email", "a@example.com").visit_id
+    store.close()
+    again = Store(settings)
+    try:
+        assert again.identify("1", "email", "a@example.com").visit_id > last
+    finally:
+        again.close()
+
+
+def test_dedupe_window_is_thirty_minutes(clocked):
+    store, clock = clocked
+    first = store.identify("3", "phone", "+4741234567").prompt
+    clock.now += 29 * 60
+    assert store.identify("3", "phone", "+4741234567").prompt["id"] == first["id"]
+    clock.now += 2 * 60
+    assert store.identify("3", "phone", "+4741234567").prompt["id"] != first["id"]
+
+
+def test_queue_stage_gets_no_till_prompt_and_leaves_at_the_till(clocked):
+    store, _ = clocked
+    waiting = store.identify("2", "phone", "+4741234567", stage="queue")
+    assert waiting.prompt is None and waiting.service_level == "murdoch"
+    assert store.db.execute("SELECT count(*) FROM visits WHERE stage = 'queue' AND left_at IS NULL"
+                            ).fetchone()[0] == 1
+    at_till = store.identify("2", "phone", "+4741234567")
+    assert at_till.prompt is not None
+    assert store.db.execute("SELECT count(*) FROM visits WHERE stage = 'queue' AND left_at IS NULL"
+                            ).fetchone()[0] == 0
+
+
+def test_retention_purges_old_visits_and_prompts(clocked):
+    store, clock = clocked
+    store.identify("1", "phone", "+4741234567")
+    clock.now += 20 * DAY
+    store.identify("1", "email", "micro.mia@example.com")
+    clock.now += 11 * DAY  # the first visit is now 31 days old, the second 11
+    removed = store.purge()
+    assert removed == {"visits": 1, "prompts": 1}
+    assert count(store, "visits") == 1 and count(store, "prompts") == 1
+    assert count(store, "prompt_events") == 1
+
+
+def test_publishes_new_prompts_on_the_bus(clocked):
+    store, _ = clocked
+    with store.bus.subscribe() as sub:
+        prompt = store.identify("1", "phone", "+4741234567").prompt
+        event = sub.get(timeout=1)
+        store.identify("1", "phone", "+4741234567")  # the same prompt again: no new event
+        assert sub.get(timeout=0.1) is None
+    assert event.kind == "prompt" and event.data["id"] == prompt["id"]
