@@ -82,8 +82,9 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open ``path`` with the settings posplugin relies on (WAL, busy timeout)."""
+def connect(path: str | Path, *, readonly: bool = False, autocheckpoint: bool = True) -> sqlite3.Connection:
+    """Open ``path`` with the settings posplugin relies on (WAL, busy timeout).
+    Without ``autocheckpoint`` the caller must checkpoint the WAL itself."""
     if readonly:
         conn = sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True,
                                isolation_level=None, check_same_thread=False)
@@ -93,6 +94,8 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
         # NORMAL in WAL mode is durable against application crashes and only
         # risks the last transactions on power loss; FULL costs an fsync per visit.
         conn.execute("PRAGMA synchronous=NORMAL")
+        if not autocheckpoint:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.row_factory = sqlite3.Row
     return conn
@@ -128,22 +131,42 @@ def transaction(conn: sqlite3.Connection):
 
 
 class Database:
-    """The store database at ``path``: per-thread connections and a write lock."""
+    """The store database at ``path``: per-thread connections and a write lock.
 
-    def __init__(self, path: str | Path):
+    With ``background_checkpoint`` the WAL is checkpointed by a thread of its
+    own every ``checkpoint_s`` seconds instead of by whichever commit crosses
+    SQLite's threshold, which would put a checkpoint's fsync on a till's request.
+    """
+
+    def __init__(self, path: str | Path, *, background_checkpoint: bool = False,
+                 checkpoint_s: float = 1.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._autocheckpoint = not background_checkpoint
+        self._closed = threading.Event()
         migrate(self.conn)
+        if background_checkpoint:
+            threading.Thread(target=self._checkpoint_loop, args=(checkpoint_s,),
+                             name="posplugin-checkpoint", daemon=True).start()
 
     @property
     def conn(self) -> sqlite3.Connection:
         """This thread's connection."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = connect(self.path)
+            conn = self._local.conn = connect(self.path, autocheckpoint=self._autocheckpoint)
         return conn
+
+    def _checkpoint_loop(self, every_s: float) -> None:
+        conn = connect(self.path)
+        try:
+            while not self._closed.wait(every_s):
+                # PASSIVE never blocks readers or writers; it copies what it can.
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     @property
     def utils(self) -> sqlite_utils.Database:
@@ -160,6 +183,8 @@ class Database:
         return self.conn.execute(sql, params)
 
     def close(self) -> None:
+        """Close this thread's connection and stop the checkpoint thread."""
+        self._closed.set()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -46,7 +46,7 @@ class Store:
     def __init__(self, settings: Settings, *, clock: Clock = system_clock, bus: Bus | None = None):
         self.settings = settings
         self.clock = clock
-        self.db = Database(settings.db_path)
+        self.db = Database(settings.db_path, background_checkpoint=True)
         self.tiers = TierLists(self.db)
         self.policy = Policy.from_settings(settings)
         self.bus = bus or Bus()
@@ -74,45 +74,51 @@ class Store:
         record = self.tiers.lookup(customer)
         score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
         now = self.clock()
-        visit_id = self.visits.next_id()
-        row = [visit_id, now, lane, customer, stage, record is not None, score.tier,
-               score.service_level, score.engaged_reach, None, sale_id]
-        prompt, created = None, False
-        at_till = stage == "till"
-        wants_prompt = at_till and record is not None and needs_prompt(score.service_level)
-        if wants_prompt:
-            since = now - self.settings.prompt_dedupe_minutes * 60
-            prompt = prompts.recent_for_customer(self.db.conn, customer, lane, since)
-        leaves_queue = at_till and customer in self._maybe_waiting
+        visit = [self.visits.next_id(), now, lane, customer, stage, record is not None, score.tier,
+                 score.service_level, score.engaged_reach, None, sale_id]
+        wants_prompt = stage == "till" and record is not None and needs_prompt(score.service_level)
+        prompt = self._recent_prompt(self.db.conn, customer, lane, now) if wants_prompt else None
+        leaves_queue = stage == "till" and customer in self._maybe_waiting
+        created = False
         if stage == "queue" or leaves_queue or (wants_prompt and prompt is None):
+            # Something others read at once changes: write it all now, in one transaction.
             with self.db.write() as conn:
-                if leaves_queue:
-                    conn.execute("UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue'"
-                                 " AND left_at IS NULL", (now, customer))
-                    self._maybe_waiting.discard(customer)
-                elif stage == "queue":
-                    self._maybe_waiting.add(customer)
+                self._track_queue(conn, customer, stage, leaves_queue, now)
                 if wants_prompt:
                     # Checked again under the write lock: two tills may race.
-                    prompt = prompts.recent_for_customer(conn, customer, lane, since)
+                    prompt = self._recent_prompt(conn, customer, lane, now)
                     if prompt is None:
                         prompt = self._service_prompt(conn, lane, customer, record, score,
                                                       display_name, now)
                         created = True
-                row[9] = prompt and prompt["id"]
-                self.visits.insert(conn, tuple(row))
+                visit[9] = prompt and prompt["id"]
+                self.visits.insert(conn, tuple(visit))
         else:
-            row[9] = prompt and prompt["id"]
-            self.visits.defer(tuple(row))
+            visit[9] = prompt and prompt["id"]
+            self.visits.defer(tuple(visit))
         if created:
             self.bus.publish("prompt", prompt)
         return IdentifyResult(
-            visit_id=visit_id, known=record is not None, tier=score.tier,
+            visit_id=visit[0], known=record is not None, tier=score.tier,
             service_level=score.service_level,
             followers=record.followers if record else 0,
             engagement_rate=record.engagement_rate if record else 0.0,
             engaged_reach=score.engaged_reach, niches=list(record.niches) if record else [],
             prompt=prompt, prompt_created=created)
+
+    def _recent_prompt(self, conn, customer: bytes, lane: str, now: float) -> dict | None:
+        since = now - self.settings.prompt_dedupe_minutes * 60
+        return prompts.recent_for_customer(conn, customer, lane, since)
+
+    def _track_queue(self, conn, customer: bytes, stage: str, leaves_queue: bool, now: float) -> None:
+        """A customer identified at the till stops waiting in the queue; one
+        identified in the queue starts."""
+        if leaves_queue:
+            conn.execute("UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue'"
+                         " AND left_at IS NULL", (now, customer))
+            self._maybe_waiting.discard(customer)
+        elif stage == "queue":
+            self._maybe_waiting.add(customer)
 
     def _service_prompt(self, conn, lane, customer, record, score, display_name, now) -> dict:
         words = texts.service_prompt(

@@ -17,8 +17,9 @@ def iso(ts: float | None) -> str | None:
     """Epoch seconds → ``2026-11-23T10:15:00.123Z`` (None stays None)."""
     if ts is None:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds") \
-        .replace("+00:00", "Z")
+    millis = int(round(ts * 1000))
+    seconds, ms = divmod(millis, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{ms:03d}Z"
 
 
 def parse_iso(text: str) -> float:
