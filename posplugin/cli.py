@@ -35,6 +35,7 @@ def cmd_serve(args) -> int:
     log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
              __version__, settings.host, server.effective_port, settings.data_dir,
              info.version, info.rows)
+    _stop_on_sigterm()
     try:
         server.run()
     except KeyboardInterrupt:
@@ -42,7 +43,20 @@ def cmd_serve(args) -> int:
     finally:
         housekeeper.stop()
         server.close()
+        store.close()  # writes the visits still queued
+        log.info("posplugin stopped")
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (service managers, `kill`) shut down as cleanly as Ctrl-C."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def cmd_token_create(args) -> int:

@@ -89,3 +89,32 @@ def test_installed_console_script_serves(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
+    """`posplugin serve` from this checkout: answers identify, and SIGTERM keeps
+    the visits it had queued."""
+    import os
+    import signal
+    import sys
+
+    from conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
+    env.update(PYTHONPATH=str(REPO), POSPLUGIN_ID_KEY=ID_KEY)
+    token = run_cli("token", "create", "--role", "till", "--name", "t", "--data", str(tmp_path)).stdout.strip()
+    port = free_port()
+    proc, health = serve([sys.executable, "-m", "posplugin"], tmp_path, port, env)
+    try:
+        assert health.json()["tier_list"]["rows"] == 0
+        for i in range(5):
+            r = requests.post(f"http://127.0.0.1:{port}/api/v1/identify", json={
+                "lane": "1", "identifier": {"type": "email", "value": f"c{i}@example.com"}},
+                headers={"Authorization": f"Bearer {token}"}, timeout=5)
+            assert r.status_code == 200 and r.json()["known"] is False
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    import sqlite3
+    conn = sqlite3.connect(tmp_path / "posplugin.db")
+    assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 5
