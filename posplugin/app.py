@@ -16,8 +16,8 @@ from .web import MAX_BODY, handle_error
 
 def blueprints() -> list:
     """Every blueprint of the store service (importing them declares their routes)."""
-    from . import api
-    return [api.bp, api.root]
+    from . import api, api_queues
+    return [api.bp, api.root, api_queues.bp]
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:

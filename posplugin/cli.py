@@ -30,6 +30,8 @@ def cmd_serve(args) -> int:
     app = create_app(store=store)
     housekeeper = Housekeeper([store.purge, store.tiers.cleanup])
     housekeeper.start()
+    ticker = Housekeeper([store.tick], interval_s=15, name="posplugin-ticker")
+    ticker.start()
     server = make_server(app, settings.host, settings.port, settings.threads)
     info = store.tiers.info()
     log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
@@ -42,6 +44,7 @@ def cmd_serve(args) -> int:
         pass
     finally:
         housekeeper.stop()
+        ticker.stop()
         server.close()
         store.close()  # writes the visits still queued
         log.info("posplugin stopped")
@@ -112,6 +115,17 @@ def cmd_tiers_import(args) -> int:
     return 0
 
 
+def cmd_queues_import(args) -> int:
+    from .store import Store
+    from .tiers import open_text
+
+    store = Store(_settings(args))
+    with open_text(args.file) as stream:
+        loaded = store.queues.import_csv(stream)
+    print(f"{loaded} readings loaded")
+    return 0
+
+
 def cmd_config(args) -> int:
     for name, value in config.describe(_settings(args)).items():
         print(f"{name} = {value}")
@@ -162,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="load the good rows even when some rows are bad (they are listed)")
     data(p)
     p.set_defaults(func=cmd_tiers_import)
+
+    queues = commands.add_parser("queues", help="queue history").add_subparsers(dest="action",
+                                                                                 required=True)
+    p = queues.add_parser("import", help="back-fill queue history from lane,at,length rows")
+    p.add_argument("file", metavar="FILE.csv")
+    data(p)
+    p.set_defaults(func=cmd_queues_import)
 
     p = commands.add_parser("config", help="show the settings in effect (secrets masked)")
     data(p)

@@ -48,6 +48,23 @@ class Settings:
     tier_mega: int = 1_000_000
     level_priority: int = 50
     level_murdoch: int = 200
+    # Queues (DESIGN.md "Queue semantics").
+    queue_default_normal: float = 3.0
+    baseline_weeks: int = 8
+    baseline_min_samples: int = 12
+    long_factor: float = 1.5
+    long_margin: float = 2.0
+    # A lane must stay at or under normal this long before its pain prompt closes.
+    pain_calm_s: int = 300
+    service_time_s: float = 90.0
+    target_wait_s: float = 180.0
+    # Readings older than this are history: they feed baselines and raise nothing.
+    history_after_s: int = 300
+    # Customers identified in a queue stop counting as waiting after this long.
+    waiting_max_s: int = 3600
+    # Untaken service prompts expire; untaken urgent prompts escalate.
+    prompt_expire_minutes: int = 15
+    escalate_after_s: int = 120
     # Requests per second per token; 0 turns rate limiting off.
     rate_limit_per_s: float = 200.0
     rate_limit_burst: int = 400
@@ -163,6 +180,17 @@ def validate(s: Settings) -> list[str]:
         problems.append("service thresholds must rise: 0 < level_priority < level_murdoch")
     if s.rate_limit_per_s < 0 or s.rate_limit_burst < 1:
         problems.append("rate_limit_per_s must be ≥ 0 (0 turns it off) and rate_limit_burst ≥ 1")
+    if s.queue_default_normal < 0:
+        problems.append("queue_default_normal cannot be negative")
+    if s.baseline_weeks < 1 or s.baseline_min_samples < 1:
+        problems.append("baseline_weeks and baseline_min_samples must be at least 1")
+    if s.long_factor < 1 or s.long_margin < 0:
+        problems.append("long_factor must be at least 1 and long_margin at least 0")
+    if s.service_time_s <= 0 or s.target_wait_s <= 0:
+        problems.append("service_time_s and target_wait_s must be positive (seconds)")
+    if min(s.pain_calm_s, s.history_after_s, s.waiting_max_s, s.prompt_expire_minutes,
+           s.escalate_after_s) < 0:
+        problems.append("queue and prompt timings cannot be negative")
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
     if s.language not in ("en", "nb"):

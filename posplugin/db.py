@@ -79,6 +79,29 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE INDEX visits_waiting ON visits (stage, left_at, lane);
     CREATE INDEX visits_customer ON visits (customer, stage);
     """),
+    ("queues", """
+    CREATE TABLE queue_history (
+        id INTEGER PRIMARY KEY,
+        lane TEXT NOT NULL,
+        at REAL NOT NULL,
+        slot INTEGER NOT NULL,
+        length INTEGER NOT NULL,
+        event TEXT
+    );
+    CREATE INDEX queue_history_slot ON queue_history (lane, slot, at);
+    CREATE INDEX queue_history_store_slot ON queue_history (slot, at);
+    CREATE INDEX queue_history_events ON queue_history (event, lane, at);
+    CREATE TABLE lanes (
+        lane TEXT PRIMARY KEY,
+        open INTEGER NOT NULL DEFAULT 1,
+        length INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'ok',
+        calm_since REAL,
+        pain_prompt_id INTEGER,
+        last_served_at REAL
+    );
+    """),
 ]
 
 

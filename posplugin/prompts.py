@@ -142,3 +142,41 @@ def purge(conn: sqlite3.Connection, before: float) -> int:
     conn.execute("DELETE FROM prompt_events WHERE prompt_id IN (SELECT id FROM prompts WHERE created_at < ?)",
                  (before,))
     return conn.execute("DELETE FROM prompts WHERE created_at < ?", (before,)).rowcount
+
+
+def update(conn: sqlite3.Connection, prompt_id: int, *, title: str, body: str, level: str,
+           details: dict, now: float) -> dict:
+    """Rewrite an open prompt's words and figures (a long queue that changes).
+    Audited only when its level changes, not for every new figure."""
+    before = get(conn, prompt_id)
+    conn.execute("UPDATE prompts SET title = ?, body = ?, level = ?, details = ?, updated_at = ?"
+                 " WHERE id = ?", (title, body, level, json.dumps(details, ensure_ascii=False), now,
+                                   prompt_id))
+    if before["level"] != level:
+        _audit(conn, prompt_id, now, "level", None, f"{before['level']} -> {level}")
+    return get(conn, prompt_id)
+
+
+def expire(conn: sqlite3.Connection, created_before: float, now: float) -> list[dict]:
+    """Expire open (untaken) service prompts created before ``created_before``:
+    the customer has long left the till."""
+    ids = [r[0] for r in conn.execute(
+        "SELECT id FROM prompts WHERE kind = 'service' AND status = 'open' AND created_at < ?",
+        (created_before,))]
+    for prompt_id in ids:
+        conn.execute("UPDATE prompts SET status = 'expired', updated_at = ? WHERE id = ?",
+                     (now, prompt_id))
+        _audit(conn, prompt_id, now, "expired", None, None)
+    return [get(conn, i) for i in ids]
+
+
+def escalate(conn: sqlite3.Connection, created_before: float, now: float) -> list[dict]:
+    """Escalate urgent prompts that nobody took since ``created_before``, once each."""
+    ids = [r[0] for r in conn.execute(
+        "SELECT id FROM prompts WHERE level = 'urgent' AND status = 'open' AND created_at < ?"
+        " AND json_extract(details, '$.escalated') IS NULL", (created_before,))]
+    for prompt_id in ids:
+        conn.execute("UPDATE prompts SET details = json_set(details, '$.escalated', json('true')),"
+                     " updated_at = ? WHERE id = ?", (now, prompt_id))
+        _audit(conn, prompt_id, now, "escalated", None, None)
+    return [get(conn, i) for i in ids]

@@ -123,6 +123,62 @@ SCHEMAS: dict[str, dict] = {
     },
 }
 
+QUEUE_STATUSES = ["ok", "busy", "long"]
+PAIN_KINDS = ["queue", "instructions", "staff", "stock", "other"]
+
+SCHEMAS.update({
+    "QueueInput": {
+        "type": "object", "required": ["lane"],
+        "description": "Either a length reading (length, optional at) or an event.",
+        "properties": {
+            "lane": LANE,
+            "length": {"type": "integer", "minimum": 0, "maximum": 10_000},
+            "at": {"type": "string", "format": "date-time", "maxLength": 64,
+                   "description": "When the reading was taken; more than 5 minutes ago is history."},
+            "event": {"enum": ["join", "leave", "served", "open", "close"]},
+        },
+        "oneOf": [{"required": ["length"], "not": {"required": ["event"]}},
+                  {"required": ["event"], "not": {"anyOf": [{"required": ["length"]},
+                                                            {"required": ["at"]}]}}],
+        "x-error": "give either length (a reading, with an optional at) or event, not both",
+    },
+    "QueueAnswer": {
+        "type": "object", "required": ["lane", "length", "normal", "status", "wait_s", "prompt"],
+        "properties": {
+            "lane": {"type": "string"},
+            "length": {"type": "integer"},
+            "normal": {"type": "number"},
+            "status": {"enum": QUEUE_STATUSES},
+            "wait_s": {"type": ["integer", "null"]},
+            "prompt": {"anyOf": [{"$ref": "#/components/schemas/Prompt"}, {"type": "null"}]},
+            "open": {"type": "boolean"},
+            "history": {"type": "boolean"},
+        },
+    },
+    "QueuesOverview": {
+        "type": "object", "required": ["lanes", "waiting_reach", "recommendation"],
+        "properties": {
+            "lanes": {"type": "array", "items": {
+                "type": "object", "required": ["lane", "open", "length", "normal", "status", "wait_s"],
+                "properties": {"lane": {"type": "string"}, "open": {"type": "boolean"},
+                               "length": {"type": "integer"}, "normal": {"type": "number"},
+                               "status": {"enum": QUEUE_STATUSES}, "wait_s": {"type": "integer"},
+                               "waiting_reach": {"type": "integer"},
+                               "pain_prompt_id": {"type": ["integer", "null"]},
+                               "updated_at": nullable(TIMESTAMP)}}},
+            "waiting_reach": {"type": "integer"},
+            "recommendation": {"type": "object", "required": ["open_lanes", "reason"],
+                               "properties": {"open_lanes": {"type": "integer", "minimum": 0},
+                                              "reason": {"type": "string"}}},
+        },
+    },
+    "PainpointRequest": {
+        "type": "object", "required": ["kind"],
+        "properties": {"kind": {"enum": PAIN_KINDS}, "lane": LANE,
+                       "note": nullable(text(500)), "by": nullable(text(64))},
+    },
+})
+
 _validators: dict[str, Draft202012Validator] = {}
 _fast: dict[str, object] = {}
 
@@ -211,5 +267,5 @@ def _describe(error) -> str:
     if kind in ("minimum", "maximum"):
         return f"must be between {schema.get('minimum', '-∞')} and {schema.get('maximum', '∞')}"
     if kind in ("anyOf", "oneOf"):
-        return "has the wrong shape"
+        return schema.get("x-error", "has the wrong shape")
     return "is not valid"

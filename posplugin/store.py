@@ -15,6 +15,7 @@ from .identity import Hasher
 from .policy import EVERYDAY, Policy, needs_prompt
 from .tiers import TierLists
 from .visits import VisitLog
+from .queues import Queues
 from .timeutil import Clock, system_clock
 
 DAY = 86_400.0
@@ -52,6 +53,7 @@ class Store:
         self.bus = bus or Bus()
         self._hasher = Hasher(settings.id_key, settings.default_region) if settings.id_key else None
         self.visits = VisitLog(self.db)
+        self.queues = Queues(settings, self.db, self.bus, clock)
         # Customers who may be waiting in a queue (identified with stage "queue").
         # A hint that spares the till a database read: a stale entry only costs
         # one write that finds nothing; every queue visit adds to it.
@@ -136,6 +138,45 @@ class Store:
     def flush(self) -> None:
         """Wait until every visit recorded so far is in the database."""
         self.visits.flush()
+
+    # -- queues and pain points ---------------------------------------------
+
+    def queue_reading(self, lane: str, length: int, at: str | float | None = None) -> dict:
+        """A length reading for ``lane`` (see :meth:`Queues.reading`)."""
+        return self.queues.reading(lane, length, at)
+
+    def queue_event(self, lane: str, event: str) -> dict:
+        """A queue event for ``lane`` (see :meth:`Queues.event`)."""
+        return self.queues.event(lane, event)
+
+    def queues_overview(self) -> dict:
+        """Every lane, the reach waiting, and the staffing recommendation."""
+        return self.queues.overview()
+
+    def report_painpoint(self, kind: str, lane: str | None = None, note: str | None = None,
+                         by: str | None = None) -> dict:
+        """Staff saw something that hurts customers: a pain prompt for the floor."""
+        words = texts.painpoint_prompt(kind=kind, lane=lane, note=note, by=by,
+                                       language=self.settings.language)
+        level = "urgent" if kind in ("queue", "staff") else "priority"
+        with self.db.write() as conn:
+            prompt = prompts.create(conn, kind="pain", level=level, lane=lane, title=words["title"],
+                                    body=words["body"], now=self.clock(), by=by,
+                                    details={"painpoint": kind, "note": note, "reported_by": by})
+        self.bus.publish("prompt", prompt)
+        return prompt
+
+    def tick(self) -> dict:
+        """Periodic work: expire untaken service prompts, escalate untaken urgent
+        ones, close pain prompts of lanes that have calmed down."""
+        now = self.clock()
+        with self.db.write() as conn:
+            expired = prompts.expire(conn, now - self.settings.prompt_expire_minutes * 60, now)
+            escalated = prompts.escalate(conn, now - self.settings.escalate_after_s, now)
+        for prompt in expired + escalated:
+            self.bus.publish("prompt", prompt)
+        calmed = self.queues.tick()
+        return {"expired": len(expired), "escalated": len(escalated), "calmed": len(calmed)}
 
     # -- prompt lifecycle ----------------------------------------------------
 

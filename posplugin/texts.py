@@ -65,3 +65,61 @@ def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: fl
     if niches:
         body += " Into: " + ", ".join(niches) + "."
     return {"title": title, "body": body, "who": who, "action": action}
+
+
+PAIN_KINDS = {
+    "queue": "a long queue",
+    "instructions": "instructions that confuse customers",
+    "staff": "not enough staff",
+    "stock": "missing stock",
+    "other": "a problem",
+}
+
+
+def minutes(seconds: float, language: str = "en") -> str:
+    """A wait in words: "under a minute" or "about 6 minutes"."""
+    if seconds < 60:
+        return "under a minute"
+    return f"about {number(round(seconds / 60), language)} minutes"
+
+
+def queue_pain_prompt(*, lane: str, length: int, normal: float, wait_s: float, influencers: int,
+                      reach: int, language: str = "en") -> dict:
+    """A queue longer than normal: which lane, how long versus normal, the wait,
+    and the reach waiting in it."""
+    title = f"Long queue at lane {lane}: {number(length, language)} waiting"
+    body = (f"{number(length, language)} waiting at lane {lane} (normal now: "
+            f"{number(normal, language)}), {minutes(wait_s, language)}.")
+    if influencers:
+        who = "1 known influencer" if influencers == 1 else \
+            f"{number(influencers, language)} known influencers"
+        between = "" if influencers == 1 else " between them"
+        body += f" {who} waiting, {number(reach, language)} engaged followers{between}."
+    body += " Open another till or go help."
+    return {"title": title, "body": body}
+
+
+def painpoint_prompt(*, kind: str, lane: str | None, note: str | None, by: str | None,
+                     language: str = "en") -> dict:
+    """A pain point reported by staff."""
+    where = f" at lane {lane}" if lane else ""
+    title = f"Pain point{where}: {PAIN_KINDS[kind]}"
+    body = f"Reported by {by}" if by else "Reported"
+    body += f": {note}" if note else "."
+    if not body.endswith("."):
+        body += "."
+    body += " Fix it, then mark it done."
+    return {"title": title, "body": body}
+
+
+def recommendation(*, extra: int, waiting: int, wait_s: float, target_s: float, open_lanes: int,
+                   basis: str, language: str = "en") -> str:
+    """Why the recommendation says what it says, in one sentence."""
+    if waiting == 0:
+        return "No one is waiting."
+    now = (f"{number(waiting, language)} waiting at {number(open_lanes, language)} open "
+           f"till{'s' if open_lanes != 1 else ''}, {minutes(wait_s, language)} expected")
+    if extra <= 0:
+        return f"{now}: within the {minutes(target_s, language).replace('about ', '')} target."
+    return (f"{now} ({basis}): open {number(extra, language)} more till{'s' if extra != 1 else ''} "
+            f"to get under {minutes(target_s, language).replace('about ', '')}.")

@@ -1,0 +1,386 @@
+"""Queues: lane lengths from readings and events, what is normal, when a lane is
+long, the pain prompt that gets staff to fix it, waits and staffing.
+
+One open pain prompt per lane at a time: raised when the lane turns long, kept
+(with its figures updated) while the lane is above normal, and closed by itself
+only after the lane has stayed at or under normal for ``pain_calm_s``, so a
+reading that wobbles around a threshold raises nothing new.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+import threading
+from dataclasses import dataclass
+from typing import IO, Callable
+
+from . import baseline, erlang, prompts, texts
+from .bus import Bus
+from .config import Settings
+from .db import Database
+from .errors import ImportRefused, ValidationError
+from .timeutil import iso, parse_iso
+
+EVENTS = ("join", "leave", "served", "open", "close")
+MAX_LENGTH = 10_000
+BASELINE_TTL_S = 300.0
+SERVICE_SAMPLES = 50
+SERVICE_WINDOW_S = 2 * 3600.0
+ARRIVAL_WINDOW_S = 15 * 60.0
+IDLE_GAP_S = 15 * 60.0
+SYSTEM = "posplugin"
+
+
+@dataclass
+class Lane:
+    lane: str
+    open: bool
+    length: int
+    updated_at: float
+    status: str
+    calm_since: float | None
+    pain_prompt_id: int | None
+
+
+class Queues:
+    """Every lane of one store. Thread-safe; writes go through ``db.write()``."""
+
+    def __init__(self, settings: Settings, db: Database, bus: Bus, clock: Callable[[], float]):
+        self.settings = settings
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self._tz = settings.tz()
+        self._normals: dict[tuple[str, int], tuple[float, float]] = {}
+        self._service: dict[str, float] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- input ---------------------------------------------------------------
+
+    def reading(self, lane: str, length: int, at: str | float | None = None) -> dict:
+        """A people counter or queue system says ``length`` are waiting at ``lane``.
+        A reading more than ``history_after_s`` old only feeds the baseline."""
+        if not 0 <= length <= MAX_LENGTH:
+            raise ValidationError(f"length must be between 0 and {MAX_LENGTH:,}", field="length")
+        now = self.clock()
+        when = self._when(at, now)
+        if when < now - self.settings.history_after_s:
+            with self.db.write() as conn:
+                self._record(conn, lane, when, length, None)
+            normal = self.normal(lane, when)
+            return {"lane": lane, "length": length, "normal": normal,
+                    "status": self._status(length, normal), "wait_s": None, "prompt": None,
+                    "history": True}
+        with self.db.write() as conn:
+            state = self._lane(conn, lane, now)
+            self._record(conn, lane, when, length, None)
+            answer, changed = self._apply(conn, state, length, now)
+        self._publish(answer, changed)
+        return answer
+
+    def event(self, lane: str, event: str) -> dict:
+        """A queue system's event: ``join``, ``leave``, ``served``, ``open`` or ``close``."""
+        if event not in EVENTS:
+            raise ValidationError(f"event must be one of {', '.join(EVENTS)}", field="event")
+        now = self.clock()
+        with self.db.write() as conn:
+            state = self._lane(conn, lane, now)
+            length = state.length
+            if event == "join":
+                length = min(MAX_LENGTH, length + 1)
+            elif event in ("leave", "served"):
+                length = max(0, length - 1)
+            if event in ("open", "close"):
+                conn.execute("UPDATE lanes SET open = ? WHERE lane = ?", (event == "open", lane))
+                state.open = event == "open"
+            if event == "served":
+                self._end_oldest_wait(conn, lane, now)
+                conn.execute("UPDATE lanes SET last_served_at = ? WHERE lane = ?", (now, lane))
+                with self._cache_lock:
+                    self._service.pop(lane, None)
+            self._record(conn, lane, now, length, event)
+            answer, changed = self._apply(conn, state, length, now)
+        self._publish(answer, True)
+        return answer
+
+    def import_csv(self, stream: IO[str], *, max_reported: int = 50) -> int:
+        """Back-fill history from ``lane,at,length`` rows; all or nothing.
+        Returns the rows loaded; raises :class:`ImportRefused` with line numbers."""
+        reader = csv.reader(stream)
+        header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
+        if not header:
+            raise ImportRefused([(1, "the file is empty; expected a header row: lane,at,length")])
+        missing = [c for c in ("lane", "at", "length") if c not in header]
+        if missing:
+            raise ImportRefused([(1, f"missing columns: {', '.join(missing)}; expected lane,at,length")])
+        at_col = {c: header.index(c) for c in ("lane", "at", "length")}
+        now = self.clock()
+        bad, bad_count, batch, loaded = [], 0, [], 0
+        with self.db.write() as conn:
+            try:
+                for cells in reader:
+                    line = reader.line_num
+                    if not cells or cells == [""]:
+                        continue
+                    row = self._import_row(cells, at_col, len(header), now)
+                    if isinstance(row, str):
+                        bad_count += 1
+                        if len(bad) < max_reported:
+                            bad.append((line, row))
+                        continue
+                    batch.append(row)
+                    if len(batch) >= 5_000:
+                        loaded += self._insert_history(conn, batch)
+                if bad_count:
+                    raise ImportRefused(bad, total_bad=bad_count)
+                loaded += self._insert_history(conn, batch)
+            except csv.Error as exc:
+                raise ImportRefused([(reader.line_num, f"unreadable CSV: {exc}")]) from None
+        with self._cache_lock:
+            self._normals.clear()
+        return loaded
+
+    def _import_row(self, cells, at_col, width, now):
+        if len(cells) != width:
+            return f"expected {width} columns, found {len(cells)}"
+        lane = cells[at_col["lane"]].strip()
+        if not lane or len(lane) > 32 or not all(c.isalnum() or c in " _.-" for c in lane):
+            return f"lane {lane!r} is not a lane name (letters, digits, space, _ . -; at most 32)"
+        try:
+            when = parse_iso(cells[at_col["at"]].strip())
+        except ValueError:
+            return f"at {cells[at_col['at']]!r} is not an ISO-8601 time with a zone"
+        if when > now + 60:
+            return "at is in the future"
+        try:
+            length = int(cells[at_col["length"]].strip())
+        except ValueError:
+            return f"length {cells[at_col['length']]!r} is not a whole number"
+        if not 0 <= length <= MAX_LENGTH:
+            return f"length must be between 0 and {MAX_LENGTH:,}"
+        return lane, when, length
+
+    def _insert_history(self, conn, batch) -> int:
+        conn.executemany("INSERT INTO queue_history (lane, at, slot, length) VALUES (?, ?, ?, ?)",
+                         [(lane, at, baseline.slot(at, self._tz), length) for lane, at, length in batch])
+        n = len(batch)
+        batch.clear()
+        return n
+
+    # -- what staff see --------------------------------------------------------
+
+    def overview(self) -> dict:
+        """Every lane with its status and wait, the reach waiting, and how many
+        more tills would bring the expected wait under target."""
+        now = self.clock()
+        conn = self.db.conn
+        reach_by_lane = self._waiting_reach(conn, now)
+        lanes = []
+        for row in conn.execute("SELECT lane FROM lanes ORDER BY length(lane), lane"):
+            state = self._lane(conn, row[0], now, create=False)
+            normal = self.normal(state.lane, now)
+            lanes.append({
+                "lane": state.lane, "open": state.open, "length": state.length, "normal": normal,
+                "status": self._status(state.length, normal),
+                "wait_s": round(self._wait(conn, state)),
+                "waiting_reach": reach_by_lane.get(state.lane, (0, 0))[1],
+                "pain_prompt_id": state.pain_prompt_id, "updated_at": iso(state.updated_at)})
+        total_reach = sum(r for _, r in reach_by_lane.values())
+        return {"lanes": lanes, "waiting_reach": total_reach,
+                "recommendation": self._recommend(conn, lanes, now)}
+
+    def normal(self, lane: str, at: float) -> float:
+        """What ``lane`` usually has at ``at``'s hour of the week (cached a few minutes)."""
+        slot = baseline.slot(at, self._tz)
+        key = (lane, slot)
+        now = self.clock()
+        with self._cache_lock:
+            hit = self._normals.get(key)
+        if hit and now - hit[1] < BASELINE_TTL_S:
+            return hit[0]
+        value, _ = baseline.normal_for(
+            self.db.conn, lane, slot, now, weeks=self.settings.baseline_weeks,
+            min_samples=self.settings.baseline_min_samples, default=self.settings.queue_default_normal)
+        with self._cache_lock:
+            self._normals[key] = (value, now)
+        return value
+
+    def service_time(self, lane: str) -> float:
+        """Seconds per customer at ``lane``, learned from the gaps between
+        ``served`` events (the median, ignoring idle gaps), else the default."""
+        with self._cache_lock:
+            if lane in self._service:
+                return self._service[lane]
+        times = [r[0] for r in self.db.conn.execute(
+            "SELECT at FROM queue_history WHERE event = 'served' AND lane = ? AND at >= ?"
+            " ORDER BY at DESC LIMIT ?", (lane, self.clock() - SERVICE_WINDOW_S, SERVICE_SAMPLES + 1))]
+        gaps = [a - b for a, b in zip(times, times[1:]) if 0 < a - b < IDLE_GAP_S]
+        value = statistics.median(gaps) if len(gaps) >= 5 else self.settings.service_time_s
+        with self._cache_lock:
+            self._service[lane] = value
+        return value
+
+    # -- periodic ------------------------------------------------------------------
+
+    def tick(self) -> list[dict]:
+        """Close pain prompts of lanes that have been calm long enough even when
+        no reading arrives (an event-driven lane goes quiet when empty)."""
+        now = self.clock()
+        changed = []
+        with self.db.write() as conn:
+            for row in conn.execute("SELECT lane FROM lanes WHERE pain_prompt_id IS NOT NULL"
+                                    " AND calm_since IS NOT NULL AND calm_since <= ?",
+                                    (now - self.settings.pain_calm_s,)).fetchall():
+                state = self._lane(conn, row[0], now)
+                answer, did = self._apply(conn, state, state.length, now)
+                if did:
+                    changed.append(answer)
+        for answer in changed:
+            self._publish(answer, True)
+        return changed
+
+    # -- inside ----------------------------------------------------------------
+
+    def _when(self, at, now: float) -> float:
+        if at is None:
+            return now
+        if isinstance(at, (int, float)):
+            return float(at)
+        try:
+            when = parse_iso(at)
+        except ValueError as exc:
+            raise ValidationError(f"at must be an ISO-8601 time with a zone: {exc}", field="at") from None
+        if when > now + 60:
+            raise ValidationError("at is in the future; check the sender's clock", field="at")
+        return when
+
+    def _lane(self, conn, lane: str, now: float, create: bool = True) -> Lane:
+        row = conn.execute("SELECT lane, open, length, updated_at, status, calm_since, pain_prompt_id"
+                           " FROM lanes WHERE lane = ?", (lane,)).fetchone()
+        if row is None:
+            if create:
+                conn.execute("INSERT INTO lanes (lane, updated_at) VALUES (?, ?)", (lane, now))
+            return Lane(lane, True, 0, now, "ok", now, None)
+        return Lane(row[0], bool(row[1]), row[2], row[3], row[4], row[5], row[6])
+
+    def _record(self, conn, lane: str, at: float, length: int, event: str | None) -> None:
+        conn.execute("INSERT INTO queue_history (lane, at, slot, length, event) VALUES (?, ?, ?, ?, ?)",
+                     (lane, at, baseline.slot(at, self._tz), length, event))
+
+    def _status(self, length: int, normal: float) -> str:
+        return baseline.status(length, normal, factor=self.settings.long_factor,
+                               margin=self.settings.long_margin)
+
+    def _wait(self, conn, state: Lane) -> float:
+        return erlang.wait_by_littles_law(state.length, self.service_time(state.lane))
+
+    def _apply(self, conn, state: Lane, length: int, now: float) -> tuple[dict, bool]:
+        """Set the lane's length and run detection; returns (answer, prompt changed)."""
+        normal = self.normal(state.lane, now)
+        status = self._status(length, normal)
+        calm_since = (state.calm_since or now) if status == "ok" else None
+        state.length = length
+        wait = self._wait(conn, state)
+        prompt, changed = None, False
+        pain = prompts.get(conn, state.pain_prompt_id) if state.pain_prompt_id else None
+        pain_id = state.pain_prompt_id
+        calm_enough = calm_since is not None and now - calm_since >= self.settings.pain_calm_s
+        if pain is None and status == "long":
+            prompt = self._raise_pain(conn, state.lane, length, normal, wait, now)
+            pain_id, changed = prompt["id"], True
+        elif pain is not None and pain["status"] in ("open", "taken"):
+            if calm_enough:
+                prompt, _ = prompts.resolve(conn, pain["id"], SYSTEM, "lane back to normal", now)
+                pain_id, changed, prompt = None, True, prompt
+            elif status != "ok":
+                prompt = self._update_pain(conn, pain, state.lane, length, normal, wait, now)
+                changed = prompt["body"] != pain["body"]
+            else:
+                prompt = pain
+        elif pain is not None and calm_enough:
+            pain_id = None  # staff closed it and the lane has calmed: the next long is news
+        conn.execute("UPDATE lanes SET length = ?, updated_at = ?, status = ?, calm_since = ?,"
+                     " pain_prompt_id = ? WHERE lane = ?",
+                     (length, now, status, calm_since, pain_id, state.lane))
+        open_prompt = prompt if prompt and prompt["status"] in ("open", "taken") else None
+        answer = {"lane": state.lane, "length": length, "normal": normal, "status": status,
+                  "wait_s": round(wait), "prompt": open_prompt, "open": state.open}
+        if changed and prompt is not None:
+            answer["_changed_prompt"] = prompt
+        return answer, changed
+
+    def _pain_words(self, conn, lane, length, normal, wait, now):
+        influencers, reach = self._waiting_reach(conn, now).get(lane, (0, 0))
+        words = texts.queue_pain_prompt(lane=lane, length=length, normal=normal, wait_s=wait,
+                                        influencers=influencers, reach=reach,
+                                        language=self.settings.language)
+        urgent = length >= 2 * max(normal, 1) or reach >= self.settings.level_murdoch
+        details = {"queue": {"length": length, "normal": normal, "wait_s": round(wait),
+                             "influencers": influencers, "waiting_reach": reach}}
+        return words, "urgent" if urgent else "priority", details
+
+    def _raise_pain(self, conn, lane, length, normal, wait, now) -> dict:
+        words, level, details = self._pain_words(conn, lane, length, normal, wait, now)
+        return prompts.create(conn, kind="pain", level=level, lane=lane, title=words["title"],
+                              body=words["body"], now=now, details=details, by=SYSTEM)
+
+    def _update_pain(self, conn, pain, lane, length, normal, wait, now) -> dict:
+        words, level, details = self._pain_words(conn, lane, length, normal, wait, now)
+        if words["body"] == pain["body"] and level == pain["level"]:
+            return pain
+        keep = {"escalated": pain["escalated"]} if pain.get("escalated") else {}
+        return prompts.update(conn, pain["id"], title=words["title"], body=words["body"],
+                              level=level, details={**details, **keep}, now=now)
+
+    def _waiting_reach(self, conn, now: float) -> dict[str, tuple[int, int]]:
+        """Per lane: (known influencers waiting, their summed engaged reach)."""
+        rows = conn.execute(
+            "SELECT lane, sum(known AND tier != 'everyday'), sum(engaged_reach) FROM visits"
+            " WHERE stage = 'queue' AND left_at IS NULL AND at >= ? GROUP BY lane",
+            (now - self.settings.waiting_max_s,))
+        return {r[0]: (r[1] or 0, r[2] or 0) for r in rows}
+
+    def _end_oldest_wait(self, conn, lane: str, now: float) -> None:
+        conn.execute("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE"
+                     " stage = 'queue' AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)",
+                     (now, lane, now - self.settings.waiting_max_s))
+
+    def _recommend(self, conn, lanes: list[dict], now: float) -> dict:
+        open_lanes = [l for l in lanes if l["open"]]
+        waiting = sum(l["length"] for l in lanes)
+        servers = max(1, len(open_lanes))
+        service = statistics.median([self.service_time(l["lane"]) for l in open_lanes]) \
+            if open_lanes else self.settings.service_time_s
+        target = self.settings.target_wait_s
+        since = now - ARRIVAL_WINDOW_S
+        # Arrivals are joins where the queue system reports them, else those served.
+        arrivals = self._count_events(conn, "join", since) or self._count_events(conn, "served", since)
+        if arrivals >= 5:
+            rate = arrivals / ARRIVAL_WINDOW_S
+            needed = erlang.tills_needed(rate, service, target)
+            expected = erlang.expected_wait(servers, rate, service)
+            basis = f"{rate * 3600:.0f} arrivals an hour, {service:.0f} s a customer"
+        else:
+            # No arrival events: enough tills to clear who is waiting within the target.
+            needed = max(1, math.ceil(waiting * service / target))
+            expected = erlang.wait_by_littles_law(waiting, service, servers)
+            basis = f"{service:.0f} s a customer"
+        extra = max(0, needed - len(open_lanes)) if waiting else 0
+        return {"open_lanes": extra, "reason": texts.recommendation(
+            extra=extra, waiting=waiting, wait_s=0 if math.isinf(expected) else expected,
+            target_s=target, open_lanes=len(open_lanes), basis=basis,
+            language=self.settings.language)}
+
+    @staticmethod
+    def _count_events(conn, event: str, since: float) -> int:
+        return conn.execute("SELECT count(*) FROM queue_history WHERE event = ? AND at >= ?",
+                            (event, since)).fetchone()[0]
+
+    def _publish(self, answer: dict, changed: bool) -> None:
+        prompt = answer.pop("_changed_prompt", None)
+        self.bus.publish("queue", {k: answer[k] for k in ("lane", "length", "normal", "status",
+                                                          "wait_s", "open")})
+        if changed and prompt is not None:
+            self.bus.publish("prompt", prompt)

@@ -1,0 +1,249 @@
+"""Queues over whole simulated days with a clock the test controls: history,
+a rush, recovery; the pain prompts raised, updated and closed."""
+
+import datetime as dt
+import io
+import zoneinfo
+
+import pytest
+
+from posplugin.errors import ImportRefused, ValidationError
+from posplugin.store import Store
+
+OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
+
+
+class Clock:
+    def __init__(self, when: dt.datetime):
+        self.now = when.timestamp()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+def local(day: str, hhmm: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"{day}T{hhmm}:00").replace(tzinfo=OSLO)
+
+
+@pytest.fixture
+def day(settings, loaded_store):
+    """A store on Tuesday 2026-11-24 09:00 in Oslo, with the small tier list."""
+    loaded_store.close()
+    clock = Clock(local("2026-11-24", "09:00"))
+    store = Store(settings.replace(pain_calm_s=300, baseline_min_samples=12), clock=clock)
+    yield store, clock
+    store.close()
+
+
+def backfill(store, weeks, pattern):
+    """Minute readings for ``weeks`` past weeks: ``pattern(weekday, hour) -> length``."""
+    now = dt.datetime.fromtimestamp(store.clock(), OSLO)
+    lines = ["lane,at,length"]
+    for lane in ("1", "2"):
+        for d in range(1, weeks * 7 + 1):
+            date = now - dt.timedelta(days=d)
+            for hour in range(8, 21):
+                for minute in range(0, 60, 5):
+                    at = date.replace(hour=hour, minute=minute, second=0)
+                    lines.append(f"{lane},{at.isoformat()},{pattern(at.weekday(), hour)}")
+    return store.queues.import_csv(io.StringIO("\n".join(lines) + "\n"))
+
+
+def saturday_noon_rush(weekday, hour):
+    return 8 if weekday == 5 and hour == 12 else 2
+
+
+def test_normal_is_learned_per_hour_of_week(day):
+    store, clock = day
+    assert backfill(store, 4, saturday_noon_rush) > 0
+    tuesday_ten = local("2026-11-24", "10:30").timestamp()
+    saturday_noon = local("2026-11-28", "12:30").timestamp()
+    assert store.queues.normal("1", tuesday_ten) == 2
+    assert store.queues.normal("1", saturday_noon) == 8
+    # The same 8 is long on Tuesday at ten and normal on Saturday at noon.
+    clock.now = tuesday_ten
+    assert store.queue_reading("1", 8)["status"] == "long"
+    clock.now = saturday_noon
+    assert store.queue_reading("2", 8)["status"] == "ok"
+
+
+def test_normal_falls_back_to_other_lanes_then_default(day):
+    store, clock = day
+    assert store.queues.normal("1", clock.now) == store.settings.queue_default_normal
+    backfill(store, 2, lambda w, h: 4)
+    assert store.queues.normal("9", clock.now) == 4  # lane 9 has no history: the store's
+
+
+def test_a_burst_or_broken_sensor_barely_moves_normal(day):
+    store, clock = day
+    backfill(store, 3, lambda w, h: 3)
+    # One morning of a stuck sensor reporting 500 at lane 1, two weeks ago.
+    stuck = dt.datetime.fromtimestamp(clock.now, OSLO) - dt.timedelta(days=14)
+    rows = "\n".join(f"1,{stuck.replace(minute=m).isoformat()},500" for m in range(0, 60, 5))
+    store.queues.import_csv(io.StringIO("lane,at,length\n" + rows + "\n"))
+    assert store.queues.normal("1", clock.now) == 3
+
+
+def test_rush_raises_one_prompt_updates_it_and_recovery_closes_it(day):
+    store, clock = day
+    backfill(store, 2, lambda w, h: 2)
+    with store.bus.subscribe() as events:
+        answers = []
+        for length in (2, 3, 7, 6, 8, 7):  # the rush: busy, then long and wobbling
+            answers.append(store.queue_reading("2", length))
+            clock.advance(60)
+        assert [a["status"] for a in answers] == ["ok", "busy", "long", "long", "long", "long"]
+        pain = answers[2]["prompt"]
+        assert pain["kind"] == "pain" and pain["lane"] == "2"
+        assert {a["prompt"]["id"] for a in answers[2:]} == {pain["id"]}
+        assert "8 waiting at lane 2" in answers[4]["prompt"]["body"]
+        assert "normal now: 2" in answers[4]["prompt"]["body"]
+        assert "Open another till" in pain["body"]
+        # Recovery that wobbles: back to normal, a blip above, then calm.
+        for length in (2, 1, 4, 2, 2, 1, 2, 2, 1, 2):
+            answer = store.queue_reading("2", length)
+            clock.advance(60)
+        prompt_events = []
+        while (e := events.get(timeout=0)) is not None:
+            if e.kind == "prompt":
+                prompt_events.append(e.data)
+    closed = store.list_prompts(status="resolved")
+    assert [p["id"] for p in closed] == [pain["id"]]
+    assert closed[0]["resolved_by"] == "posplugin" and closed[0]["note"] == "lane back to normal"
+    assert answer["prompt"] is None
+    assert prompt_events[0]["status"] == "open" and prompt_events[-1]["status"] == "resolved"
+    assert len(store.list_prompts()) == 1  # one episode, one prompt
+
+
+def test_no_prompt_flapping_around_the_threshold(day):
+    store, clock = day
+    backfill(store, 2, lambda w, h: 4)  # long from max(6, 6) = 6
+    for length in (6, 5, 6, 5, 6, 5, 6, 5, 6):
+        store.queue_reading("1", length)
+        clock.advance(30)
+    assert len(store.list_prompts()) == 1
+
+
+def test_staff_resolving_it_early_is_respected_until_the_lane_calms(day):
+    store, clock = day
+    pain = store.queue_reading("1", 9)["prompt"]
+    store.resolve(pain["id"], "Ana", "opened lane 3")
+    clock.advance(60)
+    assert store.queue_reading("1", 9)["prompt"] is None  # no nagging during the same episode
+    for _ in range(7):
+        store.queue_reading("1", 0)
+        clock.advance(60)
+    assert store.queue_reading("1", 9)["prompt"]["id"] != pain["id"]  # a new episode
+
+
+def test_calm_lane_closes_its_prompt_on_tick_without_new_readings(day):
+    store, clock = day
+    pain = store.queue_event("1", "join")  # length 1: ok
+    for _ in range(8):
+        pain = store.queue_event("1", "join")
+    assert pain["status"] == "long"
+    for _ in range(9):
+        store.queue_event("1", "served")
+    clock.advance(301)
+    assert store.tick()["calmed"] == 1
+    assert store.list_prompts(status="open") == []
+
+
+def test_back_filled_readings_raise_nothing(day):
+    store, clock = day
+    old = dt.datetime.fromtimestamp(clock.now - 600, OSLO).isoformat()
+    answer = store.queue_reading("1", 50, at=old)
+    assert answer["prompt"] is None and answer["history"] is True and answer["status"] == "long"
+    assert store.list_prompts() == []
+    assert store.queues_overview()["lanes"] == []
+
+
+@pytest.mark.parametrize("at,field", [("yesterday", "at"), ("2026-11-24T09:00:00", "at"),
+                                      ("2099-01-01T00:00:00Z", "at")])
+def test_bad_times_are_refused(day, at, field):
+    store, _ = day
+    with pytest.raises(ValidationError) as info:
+        store.queue_reading("1", 3, at=at)
+    assert info.value.field == field
+
+
+def test_events_move_the_length_and_open_state(day):
+    store, _ = day
+    for event in ("join", "join", "join", "leave", "served"):
+        answer = store.queue_event("4", event)
+    assert answer["length"] == 1
+    assert store.queue_event("4", "close")["open"] is False
+    assert store.queue_event("4", "served")["length"] == 0
+    assert store.queue_event("4", "leave")["length"] == 0  # never below zero
+
+
+def test_service_time_is_learned_from_served_events(day):
+    store, clock = day
+    for _ in range(12):
+        store.queue_event("1", "join")
+    for _ in range(8):
+        clock.advance(40)
+        store.queue_event("1", "served")
+    assert store.queues.service_time("1") == 40
+    assert store.queues_overview()["lanes"][0]["wait_s"] == 4 * 40
+
+
+def test_waiting_reach_counts_customers_identified_in_the_queue(day):
+    store, clock = day
+    store.identify("2", "phone", "+4741234567", stage="queue")      # 260 engaged
+    store.identify("2", "handle", "bigben", stage="queue")           # 10,000 engaged
+    store.identify("2", "email", "nobody@example.com", stage="queue")
+    overview = store.queues_overview()
+    assert overview["waiting_reach"] == 10_260
+    for _ in range(7):
+        store.queue_event("2", "join")
+    pain = store.queue_reading("2", 7)["prompt"]
+    assert "2 known influencers waiting, 10,260 engaged followers between them" in pain["body"]
+    assert pain["level"] == "urgent"
+    store.identify("2", "handle", "@BigBen")  # at the till now: no longer waiting
+    store.queue_event("2", "served")          # the oldest waiting one is served
+    assert store.queues_overview()["waiting_reach"] == 0
+
+
+def test_recommendation_uses_erlang_c_with_arrivals(day):
+    store, clock = day
+    for lane in ("1", "2", "3"):
+        store.queue_event(lane, "open")
+    store.queue_event("3", "close")
+    for i in range(30):  # 30 joins and services over 15 minutes at two open lanes
+        store.queue_event("1" if i % 2 else "2", "join")
+        clock.advance(30)
+    for lane in ("1", "2"):
+        for _ in range(6):
+            store.queue_event(lane, "served")
+    overview = store.queues_overview()
+    rec = overview["recommendation"]
+    assert rec["open_lanes"] >= 1
+    assert "arrivals an hour" in rec["reason"] and "open" in rec["reason"]
+
+
+def test_recommendation_is_zero_when_nobody_waits(day):
+    store, _ = day
+    store.queue_reading("1", 0)
+    assert store.queues_overview()["recommendation"] == {"open_lanes": 0, "reason": "No one is waiting."}
+
+
+def test_import_refuses_bad_rows_with_line_numbers_and_loads_nothing(day):
+    store, _ = day
+    text = ("lane,at,length\n1,2026-11-01T10:00:00Z,3\n1,not-a-time,3\n2,2026-11-01T10:00:00Z,-1\n"
+            "bad lane!,2026-11-01T10:00:00Z,1\n3,2099-01-01T00:00:00Z,1\n")
+    with pytest.raises(ImportRefused) as info:
+        store.queues.import_csv(io.StringIO(text))
+    assert [line for line, _ in info.value.problems] == [3, 4, 5, 6]
+    assert store.db.execute("SELECT count(*) FROM queue_history").fetchone()[0] == 0
+
+
+def test_painpoints_become_prompts(day):
+    store, _ = day
+    prompt = store.report_painpoint("instructions", "3", "self-checkout sign says 'insert card' twice", "Ana")
+    assert prompt["kind"] == "pain" and prompt["level"] == "priority" and prompt["lane"] == "3"
+    assert "Ana" in prompt["body"] and "insert card" in prompt["body"]
+    assert store.report_painpoint("staff")["level"] == "urgent"
