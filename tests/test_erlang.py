@@ -1,0 +1,43 @@
+"""Little's law and Erlang C: known values and the properties staffing relies on."""
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from posplugin import baseline, erlang
+
+
+def test_erlang_c_textbook_value():
+    # 2 servers, 1 erlang offered: P(wait) = 1/3.
+    assert erlang.erlang_c(2, 1.0) == pytest.approx(1 / 3)
+
+
+def test_overloaded_is_infinite_wait():
+    assert erlang.expected_wait(2, arrival_rate=1 / 30, service_time_s=90) == math.inf
+
+
+@given(st.floats(0.0001, 0.5), st.floats(5, 600), st.integers(1, 30))
+def test_more_tills_never_wait_longer(rate, service, servers):
+    assert erlang.expected_wait(servers + 1, rate, service) <= erlang.expected_wait(servers, rate, service)
+
+
+@given(st.floats(0.0001, 0.2), st.floats(5, 300), st.floats(10, 900))
+def test_tills_needed_meets_the_target_with_the_fewest(rate, service, target):
+    needed = erlang.tills_needed(rate, service, target)
+    if needed < 50:
+        assert erlang.expected_wait(needed, rate, service) <= target
+    if needed > 1:
+        assert erlang.expected_wait(needed - 1, rate, service) > target
+
+
+@given(st.integers(0, 10_000), st.floats(0, 1000))
+def test_status_is_ordered(length, normal):
+    s = baseline.status(length, normal, factor=1.5, margin=2)
+    assert s == ("long" if length >= max(1.5 * normal, normal + 2) else
+                 "busy" if length > normal else "ok")
+
+
+def test_littles_law():
+    assert erlang.wait_by_littles_law(6, 60) == 360 and erlang.wait_by_littles_law(0, 60) == 0

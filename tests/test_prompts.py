@@ -1,0 +1,82 @@
+"""The prompt lifecycle over HTTP: take, resolve, expire, escalate, audited."""
+
+import pytest
+
+from posplugin import prompts
+
+
+def identify(client, value="+4741234567", lane="3", id_type="phone"):
+    return client.post("/api/v1/identify", json={"lane": lane, "identifier": {"type": id_type,
+                                                                              "value": value}}).json()
+
+
+def test_take_then_resolve(clients):
+    prompt = identify(clients["till"])["prompt"]
+    taken = clients["staff"].post(f"/api/v1/prompts/{prompt['id']}/ack", json={"by": "Ana"}).json()
+    assert taken["status"] == "taken" and taken["taken_by"] == "Ana" and taken["taken_at"]
+    done = clients["till"].post(f"/api/v1/prompts/{prompt['id']}/resolve",
+                                json={"by": "Ola", "note": "gave a sample"}).json()
+    assert done["status"] == "resolved" and done["resolved_by"] == "Ola"
+    assert done["taken_by"] == "Ana" and done["note"] == "gave a sample"
+
+
+def test_repeating_a_transition_is_harmless(clients):
+    prompt = identify(clients["till"])["prompt"]
+    path = f"/api/v1/prompts/{prompt['id']}"
+    first = clients["staff"].post(path + "/ack", json={"by": "Ana"}).json()
+    again = clients["staff"].post(path + "/ack", json={"by": "Kari"})
+    assert again.status_code == 200 and again.json()["taken_by"] == "Ana" == first["taken_by"]
+    clients["staff"].post(path + "/resolve", json={"by": "Ana"})
+    assert clients["staff"].post(path + "/resolve", json={"by": "Ana"}).status_code == 200
+    late = clients["staff"].post(path + "/ack", json={"by": "Kari"})
+    assert late.status_code == 409 and late.json()["error"]["code"] == "prompt_closed"
+
+
+def test_resolving_without_taking_counts_as_taken(clients):
+    prompt = identify(clients["till"])["prompt"]
+    done = clients["staff"].post(f"/api/v1/prompts/{prompt['id']}/resolve", json={"by": "Ana"}).json()
+    assert done["taken_by"] == "Ana" and done["taken_at"] == done["resolved_at"]
+
+
+@pytest.mark.parametrize("status,count", [("open", 1), ("taken", 0), ("resolved", 0), (None, 1)])
+def test_list_by_status(clients, status, count):
+    identify(clients["till"])
+    query = f"?status={status}" if status else ""
+    assert len(clients["staff"].get("/api/v1/prompts" + query).json()["prompts"]) == count
+
+
+def test_list_puts_murdoch_and_urgent_first(clients):
+    identify(clients["till"], "micro.mia@example.com", id_type="email")  # priority, created first
+    clients["staff"].post("/api/v1/painpoints", json={"kind": "staff", "lane": "2"})
+    identify(clients["till"])                           # murdoch
+    levels = [p["level"] for p in clients["staff"].get("/api/v1/prompts").json()["prompts"]]
+    assert levels == ["murdoch", "urgent", "priority"]
+
+
+def test_expiry_and_escalation_are_audited(loaded_store):
+    store = loaded_store
+    service = store.identify("3", "phone", "+4741234567").prompt
+    pain = store.report_painpoint("queue", "2")
+    start = store.clock()
+    store.clock = lambda: start + 3600
+    assert store.tick() == {"expired": 1, "escalated": 1, "calmed": 0}
+    assert store.tick() == {"expired": 0, "escalated": 0, "calmed": 0}  # once each
+    conn = store.db.conn
+    assert prompts.get(conn, service["id"])["status"] == "expired"
+    assert prompts.get(conn, pain["id"])["escalated"] is True
+    assert [e["action"] for e in prompts.history(conn, service["id"])] == ["created", "expired"]
+    assert [e["action"] for e in prompts.history(conn, pain["id"])] == ["created", "escalated"]
+    with pytest.raises(Exception) as info:
+        store.resolve(service["id"], "Ana")
+    assert getattr(info.value, "status", None) == 409
+
+
+def test_every_transition_is_in_the_audit_trail(loaded_store):
+    store = loaded_store
+    prompt = store.identify("3", "phone", "+4741234567").prompt
+    store.ack(prompt["id"], "Ana")
+    store.ack(prompt["id"], "Ana")
+    store.resolve(prompt["id"], "Ana", "done")
+    trail = prompts.history(store.db.conn, prompt["id"])
+    assert [(e["action"], e["by"]) for e in trail] == [("created", None), ("taken", "Ana"),
+                                                        ("resolved", "Ana")]
