@@ -8,6 +8,9 @@ identifies customers every few seconds over real HTTP.
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import io
+import math
 import random
 import secrets
 import shutil
@@ -23,7 +26,7 @@ import requests
 from . import auth, config
 from .app import create_app
 from .identity import Hasher
-from .server import BackgroundServer
+from .server import BackgroundServer, Housekeeper
 from .store import Store
 from .tiers import import_csv, open_text
 
@@ -33,6 +36,7 @@ NICHES = ["running", "coffee", "parenting", "gaming", "vegan food", "sneakers", 
           "home decor", "hiking", "budget tips", "wine", "cycling", "fashion", "tech reviews",
           "baking", "pets", "football", "books", "travel", "DIY"]
 LANES = ["1", "2", "3", "4"]
+_OSLO = __import__("zoneinfo").ZoneInfo("Europe/Oslo")
 
 
 @dataclass
@@ -62,6 +66,33 @@ def synthetic_customers(count: int = 10_000, seed: int = 42) -> list[tuple[DemoC
                "consent": "no" if rng.random() < 0.03 else "yes"}
         out.append((DemoCustomer(kind, value, rng.choice(FIRST_NAMES)), row))
     return out
+
+
+def usual_length(hour: float, weekday: int) -> float:
+    """A made-up store's usual queue: quiet mornings, a lunchtime rush, an
+    after-work peak, busier on Saturdays."""
+    lunch = 5 * math.exp(-((hour - 12.5) ** 2) / 0.8)
+    evening = 4 * math.exp(-((hour - 17.5) ** 2) / 1.2)
+    return (1 + lunch + evening) * (1.5 if weekday == 5 else 1.0)
+
+
+def queue_history_csv(now: float, weeks: int = 4, seed: int = 42) -> str:
+    """``lane,at,length`` readings every 10 minutes of opening hours for past weeks."""
+    rng = random.Random(seed)
+    tz = dt.timezone.utc
+    lines = ["lane,at,length"]
+    start = dt.datetime.fromtimestamp(now, tz).replace(minute=0, second=0, microsecond=0)
+    for hours_back in range(weeks * 7 * 24, 0, -1):
+        at = start - dt.timedelta(hours=hours_back)
+        local = at.astimezone(_OSLO)
+        if not 8 <= local.hour < 21:
+            continue
+        for minute in range(0, 60, 10):
+            when = at + dt.timedelta(minutes=minute)
+            for lane in LANES:
+                usual = usual_length(local.hour + minute / 60, local.weekday())
+                lines.append(f"{lane},{when.isoformat()},{max(0, round(rng.gauss(usual, 1)))}")
+    return "\n".join(lines) + "\n"
 
 
 def write_tier_csv(path: Path, customers) -> None:
@@ -95,8 +126,10 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     data_dir.mkdir(parents=True, exist_ok=True)
     ini = data_dir / config.INI_NAME
     if not ini.exists():
+        # A short calm period so a visitor sees pain prompts close within a minute.
         ini.write_text(f"[posplugin]\nid_key = {secrets.token_hex(32)}\ndefault_region = NO\n"
-                       "timezone = Europe/Oslo\nrate_limit_per_s = 0\n", encoding="utf-8")
+                       "timezone = Europe/Oslo\nrate_limit_per_s = 0\npain_calm_s = 20\n",
+                       encoding="utf-8")
     settings = config.load(data_dir, environ={})
     store = Store(settings)
     customers = synthetic_customers(seed=seed)
@@ -108,6 +141,8 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
             write_tier_csv(csv_path, customers)
             with open_text(csv_path) as stream:
                 import_csv(store.tiers, stream, Hasher(settings.id_key, settings.default_region))
+    if store.db.execute("SELECT count(*) FROM queue_history").fetchone()[0] == 0:
+        store.queues.import_csv(io.StringIO(queue_history_csv(store.clock(), weeks=4, seed=seed)))
     tokens = {}
     with store.db.write() as conn:
         for role in auth.ROLES:
@@ -117,6 +152,8 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     except OSError:
         server = BackgroundServer(create_app(store=store), host, 0, threads=settings.threads)
     server.start()
+    ticker = Housekeeper([store.tick], interval_s=2, name="posplugin-demo-ticker")
+    ticker.start()
     return DemoStore(data_dir, store, server, tokens, [c for c, _ in customers],
                      banner_customer(customers)[0])
 
@@ -157,6 +194,55 @@ def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: f
         demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5))
 
 
+def simulate_queues(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:
+    """Readings from a made-up people counter at every lane, around what is
+    usual for the hour, with a rush at one lane now and then; some customers in
+    the queue scan their loyalty card. Prints when a lane changes status and
+    when pain prompts are raised or closed. Runs until ``demo.stop`` is set."""
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {demo.tokens['queue']}"
+    staff = requests.Session()
+    staff.headers["Authorization"] = f"Bearer {demo.tokens['staff']}"
+    lengths = {lane: 1 for lane in LANES}
+    status = {lane: "ok" for lane in LANES}
+    prompt_of = {lane: None for lane in LANES}
+    rush_lane, rush_left = None, 0
+    while not demo.stop.is_set():
+        local = dt.datetime.now(_OSLO)
+        if rush_left <= 0 and rng.random() < 0.08:
+            rush_lane, rush_left = rng.choice(LANES), rng.randint(6, 12)
+            print(f"queue: a rush starts at lane {rush_lane}", file=out, flush=True)
+        for lane in LANES:
+            usual = usual_length(local.hour + local.minute / 60, local.weekday())
+            target = usual + (8 if lane == rush_lane and rush_left > 0 else 0)
+            lengths[lane] = max(0, round(lengths[lane] + (target - lengths[lane]) * 0.5
+                                         + rng.gauss(0, 0.7)))
+            try:
+                answer = http.post(f"{demo.url}/api/v1/queue", timeout=5,
+                                   json={"lane": lane, "length": lengths[lane]}).json()
+            except requests.RequestException:
+                continue
+            if answer["status"] != status[lane]:
+                print(f"queue: lane {lane} {answer['length']} waiting (normal {answer['normal']:g})"
+                      f" → {answer['status'].upper()}, about {answer['wait_s']} s wait",
+                      file=out, flush=True)
+                status[lane] = answer["status"]
+            prompt = answer.get("prompt")
+            if prompt and prompt_of[lane] != prompt["id"]:
+                print(f"queue: PAIN PROMPT #{prompt['id']} raised: {prompt['body']}", file=out, flush=True)
+            if prompt is None and prompt_of[lane] is not None:
+                print(f"queue: lane {lane} back to normal, pain prompt #{prompt_of[lane]} closed",
+                      file=out, flush=True)
+            prompt_of[lane] = prompt["id"] if prompt else None
+            if lane == rush_lane and rush_left > 0 and rng.random() < 0.5:
+                customer = rng.choice(demo.customers)
+                http.post(f"{demo.url}/api/v1/identify", timeout=5, json={
+                    "lane": lane, "stage": "queue", "identifier": {
+                        "type": customer.id_type, "value": customer.value}})
+        rush_left -= 1
+        demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5))
+
+
 def banner_customer(customers) -> tuple[DemoCustomer, dict]:
     """The first made-up customer who gets Murdoch-level service: the curl example."""
     from .policy import Policy
@@ -179,6 +265,7 @@ def banner(demo: DemoStore) -> str:
         f"  service       {demo.url}",
         f"  health        {demo.url}/healthz",
         f"  API document  {demo.url}/api/v1/openapi.json",
+        f"  queues        curl -s {demo.url}/api/v1/queues -H 'Authorization: Bearer {t['staff']}'",
         f"  tokens        till={t['till']}",
         f"                staff={t['staff']}",
         f"                queue={t['queue']}",
@@ -203,6 +290,9 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
     till = threading.Thread(target=simulate_till, args=(demo, random.Random(seed), out, pace_s),
                             daemon=True)
     till.start()
+    queues = threading.Thread(target=simulate_queues, args=(demo, random.Random(seed + 1), out, pace_s),
+                              daemon=True)
+    queues.start()
     try:
         deadline = None if duration is None else time.monotonic() + duration
         while deadline is None or time.monotonic() < deadline:
@@ -212,6 +302,7 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
     finally:
         demo.stop.set()
         till.join(timeout=6)
+        queues.join(timeout=6)
         demo.server.stop()
         demo.store.close()
         if temporary:

@@ -14,6 +14,12 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert len(lanes) >= 5
     assert any("PROMPT #" in line for line in lanes)
     assert {"everyday", "nano"} & {line.split()[3] for line in lanes}
+    # Weeks of queue history were back-filled, and the queue simulator posts readings.
+    import sqlite3
+    conn = sqlite3.connect(tmp_path / "demo" / "posplugin.db")
+    assert conn.execute("SELECT count(*) FROM queue_history").fetchone()[0] > 4 * 7 * 13 * 6 * 4 * 0.9
+    assert conn.execute("SELECT count(*) FROM lanes").fetchone()[0] == 4
+    conn.close()
     # The data folder holds hashes only, never the made-up phone numbers or emails.
     for path in (tmp_path / "demo").iterdir():
         data = path.read_bytes()
