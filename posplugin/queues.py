@@ -9,11 +9,12 @@ reading that wobbles around a threshold raises nothing new.
 
 from __future__ import annotations
 
+import collections
 import csv
 import math
 import statistics
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Callable
 
 from . import baseline, erlang, prompts, texts
@@ -31,6 +32,13 @@ SERVICE_WINDOW_S = 2 * 3600.0
 ARRIVAL_WINDOW_S = 15 * 60.0
 IDLE_GAP_S = 15 * 60.0
 SYSTEM = "posplugin"
+HISTORY_INSERT = "INSERT INTO queue_history (lane, at, slot, length, event) VALUES (?, ?, ?, ?, ?)"
+LANE_UPSERT = ("INSERT INTO lanes (lane, open, length, updated_at, status, calm_since, pain_prompt_id)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lane) DO UPDATE SET open = excluded.open,"
+               " length = excluded.length, updated_at = excluded.updated_at, status = excluded.status,"
+               " calm_since = excluded.calm_since, pain_prompt_id = excluded.pain_prompt_id")
+END_OLDEST_WAIT = ("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE stage = 'queue'"
+                   " AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)")
 
 
 @dataclass
@@ -54,8 +62,10 @@ class Queues:
         self.clock = clock
         self._tz = settings.tz()
         self._normals: dict[tuple[str, int], tuple[float, float]] = {}
-        self._service: dict[str, float] = {}
+        self._served: dict[str, collections.deque] = {}
         self._cache_lock = threading.Lock()
+        self._lanes: dict[str, Lane] | None = None
+        self._lock = threading.RLock()
 
     # -- input ---------------------------------------------------------------
 
@@ -67,43 +77,33 @@ class Queues:
         now = self.clock()
         when = self._when(at, now)
         if when < now - self.settings.history_after_s:
-            with self.db.write() as conn:
-                self._record(conn, lane, when, length, None)
+            self.db.deferred.defer(HISTORY_INSERT, (lane, when, baseline.slot(when, self._tz), length,
+                                                    None))
             normal = self.normal(lane, when)
             return {"lane": lane, "length": length, "normal": normal,
                     "status": self._status(length, normal), "wait_s": None, "prompt": None,
                     "history": True}
-        with self.db.write() as conn:
-            state = self._lane(conn, lane, now)
-            self._record(conn, lane, when, length, None)
-            answer, changed = self._apply(conn, state, length, now)
-        self._publish(answer, changed)
-        return answer
+        return self._update(lane, now, lambda state: length, None, when)
 
     def event(self, lane: str, event: str) -> dict:
         """A queue system's event: ``join``, ``leave``, ``served``, ``open`` or ``close``."""
         if event not in EVENTS:
             raise ValidationError(f"event must be one of {', '.join(EVENTS)}", field="event")
         now = self.clock()
-        with self.db.write() as conn:
-            state = self._lane(conn, lane, now)
-            length = state.length
+
+        def length_after(state: Lane) -> int:
             if event == "join":
-                length = min(MAX_LENGTH, length + 1)
-            elif event in ("leave", "served"):
-                length = max(0, length - 1)
-            if event in ("open", "close"):
-                conn.execute("UPDATE lanes SET open = ? WHERE lane = ?", (event == "open", lane))
-                state.open = event == "open"
-            if event == "served":
-                self._end_oldest_wait(conn, lane, now)
-                conn.execute("UPDATE lanes SET last_served_at = ? WHERE lane = ?", (now, lane))
-                with self._cache_lock:
-                    self._service.pop(lane, None)
-            self._record(conn, lane, now, length, event)
-            answer, changed = self._apply(conn, state, length, now)
-        self._publish(answer, True)
-        return answer
+                return min(MAX_LENGTH, state.length + 1)
+            if event in ("leave", "served"):
+                return max(0, state.length - 1)
+            state.open = event == "open" if event in ("open", "close") else state.open
+            return state.length
+
+        if event == "served":
+            self.db.deferred.defer(END_OLDEST_WAIT, (now, lane, now - self.settings.waiting_max_s))
+            with self._cache_lock:
+                self._served_times(lane).append(now)
+        return self._update(lane, now, length_after, event, now)
 
     def import_csv(self, stream: IO[str], *, max_reported: int = 50) -> int:
         """Back-fill history from ``lane,at,length`` rows; all or nothing.
@@ -175,16 +175,19 @@ class Queues:
         """Every lane with its status and wait, the reach waiting, and how many
         more tills would bring the expected wait under target."""
         now = self.clock()
+        self.db.flush()  # served customers leave the waiting count through deferred writes
         conn = self.db.conn
         reach_by_lane = self._waiting_reach(conn, now)
         lanes = []
-        for row in conn.execute("SELECT lane FROM lanes ORDER BY length(lane), lane"):
-            state = self._lane(conn, row[0], now, create=False)
+        with self._lock:
+            states = sorted((replace(s) for s in self._all_states(now)),
+                            key=lambda s: (len(s.lane), s.lane))
+        for state in states:
             normal = self.normal(state.lane, now)
             lanes.append({
                 "lane": state.lane, "open": state.open, "length": state.length, "normal": normal,
                 "status": self._status(state.length, normal),
-                "wait_s": round(self._wait(conn, state)),
+                "wait_s": round(erlang.wait_by_littles_law(state.length, self.service_time(state.lane))),
                 "waiting_reach": reach_by_lane.get(state.lane, (0, 0))[1],
                 "pain_prompt_id": state.pain_prompt_id, "updated_at": iso(state.updated_at)})
         total_reach = sum(r for _, r in reach_by_lane.values())
@@ -208,19 +211,23 @@ class Queues:
         return value
 
     def service_time(self, lane: str) -> float:
-        """Seconds per customer at ``lane``, learned from the gaps between
+        """Seconds per customer at ``lane``, learned from the gaps between recent
         ``served`` events (the median, ignoring idle gaps), else the default."""
         with self._cache_lock:
-            if lane in self._service:
-                return self._service[lane]
-        times = [r[0] for r in self.db.conn.execute(
-            "SELECT at FROM queue_history WHERE event = 'served' AND lane = ? AND at >= ?"
-            " ORDER BY at DESC LIMIT ?", (lane, self.clock() - SERVICE_WINDOW_S, SERVICE_SAMPLES + 1))]
-        gaps = [a - b for a, b in zip(times, times[1:]) if 0 < a - b < IDLE_GAP_S]
-        value = statistics.median(gaps) if len(gaps) >= 5 else self.settings.service_time_s
-        with self._cache_lock:
-            self._service[lane] = value
-        return value
+            times = self._served_times(lane)
+            gaps = [b - a for a, b in zip(times, list(times)[1:]) if 0 < b - a < IDLE_GAP_S]
+        return statistics.median(gaps) if len(gaps) >= 5 else self.settings.service_time_s
+
+    def _served_times(self, lane: str) -> collections.deque:
+        """Recent ``served`` times at ``lane``, oldest first (loaded from history once)."""
+        times = self._served.get(lane)
+        if times is None:
+            rows = self.db.execute(
+                "SELECT at FROM queue_history WHERE event = 'served' AND lane = ? AND at >= ?"
+                " ORDER BY at DESC LIMIT ?", (lane, self.clock() - SERVICE_WINDOW_S, SERVICE_SAMPLES + 1))
+            times = self._served[lane] = collections.deque(sorted(r[0] for r in rows),
+                                                           maxlen=SERVICE_SAMPLES + 1)
+        return times
 
     # -- periodic ------------------------------------------------------------------
 
@@ -228,18 +235,10 @@ class Queues:
         """Close pain prompts of lanes that have been calm long enough even when
         no reading arrives (an event-driven lane goes quiet when empty)."""
         now = self.clock()
-        changed = []
-        with self.db.write() as conn:
-            for row in conn.execute("SELECT lane FROM lanes WHERE pain_prompt_id IS NOT NULL"
-                                    " AND calm_since IS NOT NULL AND calm_since <= ?",
-                                    (now - self.settings.pain_calm_s,)).fetchall():
-                state = self._lane(conn, row[0], now)
-                answer, did = self._apply(conn, state, state.length, now)
-                if did:
-                    changed.append(answer)
-        for answer in changed:
-            self._publish(answer, True)
-        return changed
+        with self._lock:
+            calm = [s.lane for s in self._all_states(now) if s.pain_prompt_id is not None
+                    and s.calm_since is not None and now - s.calm_since >= self.settings.pain_calm_s]
+        return [self._update(lane, now, lambda state: state.length, None, now) for lane in calm]
 
     # -- inside ----------------------------------------------------------------
 
@@ -256,60 +255,77 @@ class Queues:
             raise ValidationError("at is in the future; check the sender's clock", field="at")
         return when
 
-    def _lane(self, conn, lane: str, now: float, create: bool = True) -> Lane:
-        row = conn.execute("SELECT lane, open, length, updated_at, status, calm_since, pain_prompt_id"
-                           " FROM lanes WHERE lane = ?", (lane,)).fetchone()
-        if row is None:
-            if create:
-                conn.execute("INSERT INTO lanes (lane, updated_at) VALUES (?, ?)", (lane, now))
-            return Lane(lane, True, 0, now, "ok", now, None)
-        return Lane(row[0], bool(row[1]), row[2], row[3], row[4], row[5], row[6])
+    def _state(self, lane: str, now: float) -> Lane:
+        """The in-memory state of ``lane`` (loaded from the database once)."""
+        if self._lanes is None:
+            self._lanes = {row[0]: Lane(row[0], bool(row[1]), row[2], row[3], row[4], row[5], row[6])
+                           for row in self.db.execute(
+                               "SELECT lane, open, length, updated_at, status, calm_since,"
+                               " pain_prompt_id FROM lanes")}
+        state = self._lanes.get(lane)
+        if state is None:
+            state = self._lanes[lane] = Lane(lane, True, 0, now, "ok", now, None)
+        return state
 
-    def _record(self, conn, lane: str, at: float, length: int, event: str | None) -> None:
-        conn.execute("INSERT INTO queue_history (lane, at, slot, length, event) VALUES (?, ?, ?, ?, ?)",
-                     (lane, at, baseline.slot(at, self._tz), length, event))
 
     def _status(self, length: int, normal: float) -> str:
         return baseline.status(length, normal, factor=self.settings.long_factor,
                                margin=self.settings.long_margin)
 
-    def _wait(self, conn, state: Lane) -> float:
-        return erlang.wait_by_littles_law(state.length, self.service_time(state.lane))
-
-    def _apply(self, conn, state: Lane, length: int, now: float) -> tuple[dict, bool]:
-        """Set the lane's length and run detection; returns (answer, prompt changed)."""
-        normal = self.normal(state.lane, now)
-        status = self._status(length, normal)
-        calm_since = (state.calm_since or now) if status == "ok" else None
-        state.length = length
-        wait = self._wait(conn, state)
-        prompt, changed = None, False
-        pain = prompts.get(conn, state.pain_prompt_id) if state.pain_prompt_id else None
-        pain_id = state.pain_prompt_id
-        calm_enough = calm_since is not None and now - calm_since >= self.settings.pain_calm_s
-        if pain is None and status == "long":
-            prompt = self._raise_pain(conn, state.lane, length, normal, wait, now)
-            pain_id, changed = prompt["id"], True
-        elif pain is not None and pain["status"] in ("open", "taken"):
-            if calm_enough:
-                prompt, _ = prompts.resolve(conn, pain["id"], SYSTEM, "lane back to normal", now)
-                pain_id, changed, prompt = None, True, prompt
-            elif status != "ok":
-                prompt = self._update_pain(conn, pain, state.lane, length, normal, wait, now)
-                changed = prompt["body"] != pain["body"]
+    def _update(self, lane: str, now: float, length_after, event: str | None, at: float) -> dict:
+        """Move ``lane`` to its new length and run detection. Writes that others
+        must see at once (a pain prompt raised, rewritten or closed) commit now;
+        the rest (history, the lane's length) are deferred."""
+        with self._lock:
+            state = self._state(lane, now)
+            length = length_after(state)
+            normal = self.normal(lane, now)
+            status = self._status(length, normal)
+            calm_since = (state.calm_since or now) if status == "ok" else None
+            wait = erlang.wait_by_littles_law(length, self.service_time(lane))
+            pain = prompts.get(self.db.conn, state.pain_prompt_id) if state.pain_prompt_id else None
+            calm_enough = calm_since is not None and now - calm_since >= self.settings.pain_calm_s
+            history = (lane, at, baseline.slot(at, self._tz), length, event)
+            prompt, changed, pain_id = pain, False, state.pain_prompt_id
+            live = pain is not None and pain["status"] in ("open", "taken")
+            if (pain is None and status == "long") or (live and (calm_enough or status != "ok")):
+                with self.db.write() as conn:
+                    if pain is None:
+                        prompt = self._raise_pain(conn, lane, length, normal, wait, now)
+                        pain_id = prompt["id"]
+                    elif calm_enough:
+                        prompt, _ = prompts.resolve(conn, pain["id"], SYSTEM, "lane back to normal", now)
+                        pain_id = None
+                    else:
+                        prompt = self._update_pain(conn, pain, lane, length, normal, wait, now)
+                    changed = prompt is not pain
+                    conn.execute(HISTORY_INSERT, history)
+                    self._save(state, length, now, status, calm_since, pain_id, conn.execute)
             else:
-                prompt = pain
-        elif pain is not None and calm_enough:
-            pain_id = None  # staff closed it and the lane has calmed: the next long is news
-        conn.execute("UPDATE lanes SET length = ?, updated_at = ?, status = ?, calm_since = ?,"
-                     " pain_prompt_id = ? WHERE lane = ?",
-                     (length, now, status, calm_since, pain_id, state.lane))
+                if pain is not None and not live and calm_enough:
+                    pain_id = None  # staff closed it and the lane has calmed: the next long is news
+                self.db.deferred.defer(HISTORY_INSERT, history)
+                self._save(state, length, now, status, calm_since, pain_id, self.db.deferred.defer)
         open_prompt = prompt if prompt and prompt["status"] in ("open", "taken") else None
-        answer = {"lane": state.lane, "length": length, "normal": normal, "status": status,
+        answer = {"lane": lane, "length": length, "normal": normal, "status": status,
                   "wait_s": round(wait), "prompt": open_prompt, "open": state.open}
+        self.bus.publish("queue", {k: answer[k] for k in ("lane", "length", "normal", "status",
+                                                          "wait_s", "open")})
         if changed and prompt is not None:
-            answer["_changed_prompt"] = prompt
-        return answer, changed
+            self.bus.publish("prompt", prompt)
+        return answer
+
+    def _all_states(self, now: float) -> list[Lane]:
+        if self._lanes is None:
+            self._state("", now)
+            self._lanes.pop("", None)
+        return list(self._lanes.values())
+
+    @staticmethod
+    def _save(state: Lane, length, now, status, calm_since, pain_id, write) -> None:
+        state.length, state.updated_at, state.status = length, now, status
+        state.calm_since, state.pain_prompt_id = calm_since, pain_id
+        write(LANE_UPSERT, (state.lane, state.open, length, now, status, calm_since, pain_id))
 
     def _pain_words(self, conn, lane, length, normal, wait, now):
         influencers, reach = self._waiting_reach(conn, now).get(lane, (0, 0))
@@ -342,11 +358,6 @@ class Queues:
             (now - self.settings.waiting_max_s,))
         return {r[0]: (r[1] or 0, r[2] or 0) for r in rows}
 
-    def _end_oldest_wait(self, conn, lane: str, now: float) -> None:
-        conn.execute("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE"
-                     " stage = 'queue' AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)",
-                     (now, lane, now - self.settings.waiting_max_s))
-
     def _recommend(self, conn, lanes: list[dict], now: float) -> dict:
         open_lanes = [l for l in lanes if l["open"]]
         waiting = sum(l["length"] for l in lanes)
@@ -378,9 +389,3 @@ class Queues:
         return conn.execute("SELECT count(*) FROM queue_history WHERE event = ? AND at >= ?",
                             (event, since)).fetchone()[0]
 
-    def _publish(self, answer: dict, changed: bool) -> None:
-        prompt = answer.pop("_changed_prompt", None)
-        self.bus.publish("queue", {k: answer[k] for k in ("lane", "length", "normal", "status",
-                                                          "wait_s", "open")})
-        if changed and prompt is not None:
-            self.bus.publish("prompt", prompt)
