@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from . import openapi, schemas
+from .errors import ValidationError
+from .timeutil import parse_iso
 from .web import endpoint, store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -34,10 +36,17 @@ def identify(body):
 @_api("GET", "/prompts", summary="Prompts, most urgent first", roles=PROMPTS, response="PromptList",
       parameters=[{"name": "status", "in": "query", "required": False,
                    "schema": {"enum": ["open", "taken", "resolved", "expired"]}},
-                  {"name": "lane", "in": "query", "required": False, "schema": schemas.LANE_QUERY}])
+                  {"name": "lane", "in": "query", "required": False, "schema": schemas.LANE_QUERY},
+                  {"name": "since", "in": "query", "required": False,
+                   "schema": {"type": "string", "format": "date-time", "maxLength": 64}}])
 def list_prompts():
+    since = request.args.get("since")
+    try:
+        since_ts = parse_iso(since) if since is not None else None
+    except ValueError:
+        raise ValidationError("since must be an ISO-8601 time with a zone", field="since") from None
     return jsonify({"prompts": store().list_prompts(status=request.args.get("status"),
-                                                    lane=request.args.get("lane"))})
+                                                    lane=request.args.get("lane"), since=since_ts)})
 
 
 @_api("POST", "/prompts/<int:prompt_id>/ack", summary="Take a prompt (\"on it\")", roles=PROMPTS,

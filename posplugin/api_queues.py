@@ -35,3 +35,9 @@ def painpoint(body):
     by = body.get("by") or g.caller.name
     return jsonify(store().report_painpoint(body["kind"], None if lane is None else str(lane),
                                             body.get("note"), by))
+
+
+@_api("GET", "/queues/today", summary="Today's lengths per lane beside the normal band, for charts",
+      roles=("staff",), response="QueuesToday")
+def queues_today():
+    return jsonify(store().queues.today())

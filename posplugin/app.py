@@ -16,8 +16,8 @@ from .web import MAX_BODY, handle_error
 
 def blueprints() -> list:
     """Every blueprint of the store service (importing them declares their routes)."""
-    from . import api, api_queues
-    return [api.bp, api.root, api_queues.bp]
+    from . import api, api_queues, pages, stream
+    return [api.bp, api.root, api_queues.bp, stream.bp, pages.bp]
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
@@ -30,6 +30,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.json.ensure_ascii = False
     app.extensions["posplugin"] = store
     app.extensions["posplugin.metrics"] = metrics = Metrics(lambda: store.tiers.info().rows)
+    from .stream import StreamLimit
+    app.extensions["posplugin.streams"] = StreamLimit(store.settings.max_streams)
     app.extensions["posplugin.auth"] = auth.Authenticator(lambda: store.db.conn)
     app.extensions["posplugin.ratelimit"] = RateLimiter(store.settings.rate_limit_per_s,
                                                         store.settings.rate_limit_burst)

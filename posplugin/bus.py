@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import collections
 import itertools
+import secrets
 import threading
+import time
 from dataclasses import dataclass
 
 
@@ -18,6 +20,9 @@ class Event:
     id: int
     kind: str
     data: dict
+
+    def sse_id(self, epoch: str) -> str:
+        return f"{epoch}.{self.id}"
 
 
 class Subscription:
@@ -52,9 +57,14 @@ class Subscription:
 
 
 class Bus:
-    """Numbered events fanned out to subscribers; keeps the last ``history`` for replay."""
+    """Numbered events fanned out to subscribers; keeps the last ``history`` for replay.
+
+    ``epoch`` names this run of the process: event ids restart at 1 with every
+    run, so a client's last id means something only within the same epoch.
+    """
 
     def __init__(self, history: int = 1000, per_subscriber: int = 500):
+        self.epoch = f"{int(time.time() * 1000):x}{secrets.token_hex(2)}"
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._subscribers: set[Subscription] = set()
@@ -76,6 +86,16 @@ class Bus:
             self._subscribers.add(sub)
         return sub
 
+    def replay(self, last_event_id: str | None) -> list[Event] | None:
+        """Events after an SSE ``Last-Event-ID``; None when the client must
+        reload its state instead (another epoch, or events already dropped)."""
+        if not last_event_id:
+            return []
+        epoch, _, number = last_event_id.partition(".")
+        if epoch != self.epoch or not number.isdigit():
+            return None
+        return self.since(int(number))
+
     def since(self, last_id: int) -> list[Event] | None:
         """Events after ``last_id`` still held, or None if some were already dropped."""
         with self._lock:
@@ -84,6 +104,11 @@ class Bus:
         if oldest is not None and last_id < oldest - 1:
             return None
         return events
+
+    def last_id(self) -> int:
+        """The id of the newest event (0 before the first)."""
+        with self._lock:
+            return self._history[-1].id if self._history else 0
 
     def _unsubscribe(self, sub: Subscription) -> None:
         with self._lock:

@@ -32,7 +32,7 @@ def cmd_serve(args) -> int:
     housekeeper.start()
     ticker = Housekeeper([store.tick], interval_s=15, name="posplugin-ticker")
     ticker.start()
-    server = make_server(app, settings.host, settings.port, settings.threads)
+    server = make_server(app, settings.host, settings.port, settings.threads, settings.max_streams)
     info = store.tiers.info()
     log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
              __version__, settings.host, server.effective_port, settings.data_dir,

@@ -38,7 +38,9 @@ class Settings:
     language: str = "en"
     host: str = "127.0.0.1"
     port: int = 8765
-    threads: int = 32
+    # Worker threads for ordinary requests; every open live stream holds one more.
+    threads: int = 24
+    max_streams: int = 120
     retention_days: int = 30
     prompt_dedupe_minutes: int = 30
     # Tier policy (DESIGN.md "Default tier policy").

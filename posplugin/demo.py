@@ -148,9 +148,11 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
         for role in auth.ROLES:
             tokens[role] = auth.create_token(conn, role, f"demo-{role}")
     try:
-        server = BackgroundServer(create_app(store=store), host, port, threads=settings.threads)
+        server = BackgroundServer(create_app(store=store), host, port, settings.threads,
+                                  settings.max_streams)
     except OSError:
-        server = BackgroundServer(create_app(store=store), host, 0, threads=settings.threads)
+        server = BackgroundServer(create_app(store=store), host, 0, settings.threads,
+                                  settings.max_streams)
     server.start()
     ticker = Housekeeper([store.tick], interval_s=2, name="posplugin-demo-ticker")
     ticker.start()

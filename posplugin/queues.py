@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import csv
+import datetime as dt
 import math
 import statistics
 import threading
@@ -193,6 +194,25 @@ class Queues:
         total_reach = sum(r for _, r in reach_by_lane.values())
         return {"lanes": lanes, "waiting_reach": total_reach,
                 "recommendation": self._recommend(conn, lanes, now)}
+
+    def today(self, points_per_lane: int = 300) -> dict:
+        """Each lane's readings since local midnight as ``[epoch_s, length]``
+        (thinned to ``points_per_lane``) and its normal for each hour so far."""
+        now = self.clock()
+        self.db.flush()
+        local_now = dt.datetime.fromtimestamp(now, self._tz) if self._tz else dt.datetime.fromtimestamp(now)
+        midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        lanes = {}
+        with self._lock:
+            names = [s.lane for s in self._all_states(now)]
+        for lane in names:
+            rows = self.db.execute("SELECT at, length FROM queue_history WHERE lane = ? AND at >= ?"
+                                   " AND at <= ? ORDER BY at", (lane, midnight, now)).fetchall()
+            step = max(1, len(rows) // points_per_lane)
+            points = [[round(r[0]), r[1]] for r in rows[::step]]
+            hours = [midnight + h * 3600 for h in range(int((now - midnight) // 3600) + 1)]
+            lanes[lane] = {"points": points, "normal": [[round(h), self.normal(lane, h + 1)] for h in hours]}
+        return {"since": iso(midnight), "lanes": lanes}
 
     def normal(self, lane: str, at: float) -> float:
         """What ``lane`` usually has at ``at``'s hour of the week (cached a few minutes)."""

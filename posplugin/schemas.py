@@ -172,6 +172,17 @@ SCHEMAS.update({
                                               "reason": {"type": "string"}}},
         },
     },
+    "QueuesToday": {
+        "type": "object", "required": ["since", "lanes"],
+        "properties": {
+            "since": TIMESTAMP,
+            "lanes": {"type": "object", "additionalProperties": {
+                "type": "object", "required": ["points", "normal"],
+                "properties": {
+                    "points": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+                    "normal": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}}}},
+        },
+    },
     "PainpointRequest": {
         "type": "object", "required": ["kind"],
         "properties": {"kind": {"enum": PAIN_KINDS}, "lane": LANE,

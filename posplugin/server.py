@@ -35,14 +35,18 @@ class Housekeeper(threading.Thread):
         self._stop.set()
 
 
-def make_server(app, host: str, port: int, threads: int, **options):
+def make_server(app, host: str, port: int, threads: int, max_streams: int = 0, **options):
     """A waitress server bound to ``host:port`` (port 0 picks a free one).
 
-    Threads: identify is short, but every open live stream (Server-Sent
-    Events) holds one thread, so the pool is sized for tablets plus tills.
+    waitress runs each request on a worker thread, and a live stream (Server-
+    Sent Events) keeps its thread for as long as the tablet is connected. So
+    the pool is ``threads`` for ordinary requests plus one per allowed stream:
+    streams wait on a condition variable and cost no CPU, and identify never
+    queues behind them. waitress flushes every write at once (send_bytes = 1),
+    so each event leaves as soon as it is yielded.
     """
-    return create_server(app, host=host, port=port, threads=threads,
-                         connection_limit=max(100, threads * 2),
+    return create_server(app, host=host, port=port, threads=threads + max_streams,
+                         connection_limit=max(100, (threads + max_streams) * 2),
                          channel_timeout=120, ident="posplugin", clear_untrusted_proxy_headers=True,
                          **options)
 
@@ -50,10 +54,11 @@ def make_server(app, host: str, port: int, threads: int, **options):
 class BackgroundServer:
     """A server in a thread of this process: for the demo and for tests."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16,
+                 max_streams: int = 16):
         self.app = app
         # A short loop timeout lets stop() finish quickly.
-        self.server = make_server(app, host, port, threads, asyncore_loop_timeout=0.1)
+        self.server = make_server(app, host, port, threads, max_streams, asyncore_loop_timeout=0.1)
         self.host = host
         self.port = self.server.effective_port
         self.thread = threading.Thread(target=self.server.run, name="posplugin-http", daemon=True)

@@ -180,8 +180,10 @@ class Store:
 
     # -- prompt lifecycle ----------------------------------------------------
 
-    def list_prompts(self, status: str | None = None, lane: str | None = None) -> list[dict]:
-        return prompts.list_prompts(self.db.conn, status=status, lane=lane)
+    def list_prompts(self, status: str | None = None, lane: str | None = None,
+                     since: float | None = None) -> list[dict]:
+        """Prompts, most urgent first, optionally by status, lane and creation time."""
+        return prompts.list_prompts(self.db.conn, status=status, lane=lane, since=since)
 
     def ack(self, prompt_id: int, by: str) -> dict:
         with self.db.write() as conn:

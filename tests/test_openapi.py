@@ -7,7 +7,8 @@ from hypothesis import HealthCheck, settings
 
 from posplugin import openapi
 
-schema = schemathesis.openapi.from_dict(openapi.document())
+# The live stream never ends by design; tests/test_stream.py covers it.
+schema = schemathesis.openapi.from_dict(openapi.document()).exclude(path="/api/v1/stream")
 
 
 def test_document_is_served_without_a_token(clients):
@@ -26,8 +27,8 @@ def test_every_route_of_the_app_is_documented(server):
              for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path.replace("{prompt_id}", "<int:prompt_id>"), method.upper())
                   for path, item in doc["paths"].items() for method in item}
-    missing = {r for r in rules if r not in documented and not r[0].startswith(("/static", "/till",
-                                                                                 "/floor", "/hq"))}
+    pages = ("/static", "/till", "/floor", "/hq", "/sw.js")
+    missing = {r for r in rules if r not in documented and not r[0].startswith(pages)}
     assert not missing
 
 
@@ -38,5 +39,10 @@ def test_every_route_of_the_app_is_documented(server):
 def test_api_conforms_to_its_document(case, server, tokens):
     # Schema-valid bodies can still be refused on meaning (a phone value of "0"
     # is a 422 by contract), so "valid data is accepted" does not apply here.
+    # A "negative" query value such as the array ["taken"] travels as
+    # status=taken, which is valid, so query-only operations skip the reverse.
+    excluded = [checks.positive_data_acceptance]
+    if case.method == "GET":
+        excluded.append(checks.negative_data_rejection)
     case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {tokens['admin']}"},
-                           excluded_checks=[checks.positive_data_acceptance])
+                           excluded_checks=excluded)
