@@ -126,6 +126,24 @@ def cmd_queues_import(args) -> int:
     return 0
 
 
+def cmd_pair(args) -> int:
+    from . import auth
+    from .db import Database
+    from .pairing import pairing_url, terminal_qr
+
+    settings = _settings(args)
+    db = Database(settings.db_path)
+    name = args.name or f"{args.role}-device-{__import__('time').strftime('%Y%m%d-%H%M%S')}"
+    with db.write() as conn:
+        token = auth.create_token(conn, args.role, name)
+    url = pairing_url(args.url, settings, args.role, token, args.lane)
+    print(url)
+    print(terminal_qr(url))
+    print(f"Open the URL (or scan the code) on the device. Token name: {name} "
+          f"(revoke with: posplugin token revoke --name {name})", file=sys.stderr)
+    return 0
+
+
 def cmd_config(args) -> int:
     for name, value in config.describe(_settings(args)).items():
         print(f"{name} = {value}")
@@ -183,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.csv")
     data(p)
     p.set_defaults(func=cmd_queues_import)
+
+    p = commands.add_parser("pair", help="a URL and QR code that pairs a tablet or till page")
+    p.add_argument("--role", required=True, choices=("staff", "till"))
+    p.add_argument("--lane", help="the lane of a till page")
+    p.add_argument("--name", help="token name (default: role and time)")
+    p.add_argument("--url", help="the service as the device reaches it (default: this machine's name and port)")
+    data(p)
+    p.set_defaults(func=cmd_pair)
 
     p = commands.add_parser("config", help="show the settings in effect (secrets masked)")
     data(p)

@@ -62,6 +62,7 @@ class BackgroundServer:
         self.host = host
         self.port = self.server.effective_port
         self.thread = threading.Thread(target=self.server.run, name="posplugin-http", daemon=True)
+        self._stopped = False
 
     @property
     def url(self) -> str:
@@ -72,7 +73,10 @@ class BackgroundServer:
         return self
 
     def stop(self) -> None:
-        """Stop accepting, close every connection, and end the server thread."""
+        """Stop accepting, close every connection, and end the server thread (once)."""
+        if self._stopped:
+            return
+        self._stopped = True
         # waitress's loop runs until its socket map is empty; close() alone
         # leaves the wake-up trigger and keep-alive connections in it. Closing
         # them from this thread would race the loop's select(), so the loop

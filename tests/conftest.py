@@ -123,3 +123,24 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeo
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "posplugin", *args], env=full_env, input=input,
                           capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright. Missing Chromium skips the browser
+    tests on a developer machine and fails them in CI (where .ci/run installs it)."""
+    import os
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -1,0 +1,99 @@
+// Shared by the till card and the floor tablet: pairing token, API calls,
+// the live stream with reconnect and catch-up, message catalogues.
+// Everything from data is put on the page with textContent, never as HTML.
+"use strict";
+
+const Posplugin = (() => {
+  const TOKEN_KEY = "posplugin.token";
+  const lang = document.documentElement.lang || "en";
+  let messages = {};
+
+  function takeToken() {
+    // Pairing puts the token in the URL fragment (never sent to a server);
+    // keep it, then drop it from the address bar and history.
+    const match = /(?:^|&)token=([^&]+)/.exec(location.hash.slice(1));
+    if (match) {
+      localStorage.setItem(TOKEN_KEY, decodeURIComponent(match[1]));
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    return localStorage.getItem(TOKEN_KEY);
+  }
+
+  const token = takeToken();
+
+  function t(key, values) {
+    let text = messages[key] || key;
+    for (const [name, value] of Object.entries(values || {})) {
+      text = text.replace("{" + name + "}", value);
+    }
+    return text;
+  }
+
+  const numbers = new Intl.NumberFormat(lang === "nb" ? "nb-NO" : "en-GB");
+  const number = (n) => numbers.format(n);
+
+  async function loadMessages() {
+    try {
+      const response = await fetch(`/static/locales/${lang}.json`);
+      messages = await response.json();
+    } catch (e) {
+      messages = {};
+    }
+    for (const node of document.querySelectorAll("[data-t]")) {
+      node.textContent = t(node.dataset.t);
+    }
+    for (const node of document.querySelectorAll("[data-t-label]")) {
+      node.setAttribute("aria-label", t(node.dataset.tLabel));
+    }
+  }
+
+  async function api(method, path, body) {
+    const response = await fetch(path, {
+      method,
+      headers: Object.assign({ Authorization: `Bearer ${token}` },
+        body ? { "Content-Type": "application/json" } : {}),
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      throw new Error((data.error && data.error.message) || response.statusText);
+    }
+    return data;
+  }
+
+  // Live events. EventSource reconnects by itself and sends Last-Event-ID;
+  // after any gap the page also reloads its state, so nothing is missed.
+  function live(handlers) {
+    const banner = document.getElementById("offline");
+    let source = null;
+    let retry = null;
+    function connect() {
+      source = new EventSource(`/api/v1/stream?access_token=${encodeURIComponent(token)}`);
+      source.onopen = () => {
+        banner.hidden = true;
+        handlers.reload();
+      };
+      source.onerror = () => {
+        banner.hidden = false;
+        if (source.readyState === EventSource.CLOSED) {
+          clearTimeout(retry);
+          retry = setTimeout(connect, 2000);
+        }
+      };
+      for (const kind of ["prompt", "queue"]) {
+        source.addEventListener(kind, (e) => handlers[kind] && handlers[kind](JSON.parse(e.data)));
+      }
+      source.addEventListener("reset", () => handlers.reload());
+    }
+    connect();
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  return { token, lang, t, number, api, live, el, loadMessages };
+})();
