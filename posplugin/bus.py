@@ -12,7 +12,8 @@ import itertools
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,19 @@ class Event:
     id: int
     kind: str
     data: dict
+    # The encoded form, made once however many streams send it.
+    _frames: dict = field(default_factory=dict, compare=False, repr=False)
 
     def sse_id(self, epoch: str) -> str:
         return f"{epoch}.{self.id}"
+
+    def frame(self, epoch: str) -> str:
+        """This event in the text/event-stream format (encoded once, then reused)."""
+        text = self._frames.get(epoch)
+        if text is None:
+            text = self._frames[epoch] = (f"id: {self.sse_id(epoch)}\nevent: {self.kind}\n"
+                                          f"data: {json.dumps(self.data)}\n\n")
+        return text
 
 
 class Subscription:

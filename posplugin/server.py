@@ -57,8 +57,7 @@ class BackgroundServer:
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16,
                  max_streams: int = 16):
         self.app = app
-        # A short loop timeout lets stop() finish quickly.
-        self.server = make_server(app, host, port, threads, max_streams, asyncore_loop_timeout=0.1)
+        self.server = make_server(app, host, port, threads, max_streams)
         self.host = host
         self.port = self.server.effective_port
         self.thread = threading.Thread(target=self.server.run, name="posplugin-http", daemon=True)
@@ -88,4 +87,5 @@ class BackgroundServer:
 
         self.server.trigger.pull_trigger(close_all)
         self.thread.join(timeout=5)
-        self.server.task_dispatcher.shutdown(timeout=2)
+        # Live streams may still hold threads; they are daemons and end with the process.
+        self.server.task_dispatcher.shutdown(timeout=0.2)

@@ -16,7 +16,7 @@ import threading
 
 from flask import Blueprint, Response, current_app, request
 
-from .bus import Bus, Event
+from .bus import Bus
 from .errors import RateLimited
 from .web import endpoint, store
 
@@ -43,11 +43,6 @@ class StreamLimit:
             self.open -= 1
 
 
-def frame(event: Event, epoch: str) -> str:
-    """One event in the text/event-stream format."""
-    return f"id: {event.sse_id(epoch)}\nevent: {event.kind}\ndata: {json.dumps(event.data)}\n\n"
-
-
 def reset_frame(bus: Bus, reason: str) -> str:
     last = bus.last_id()
     return (f"id: {bus.epoch}.{last}\nevent: reset\n"
@@ -66,7 +61,7 @@ def events(bus: Bus, last_event_id: str | None, heartbeat_s: float):
         else:
             for event in missed:
                 seen = event.id
-                yield frame(event, bus.epoch)
+                yield event.frame(bus.epoch)
         while True:
             event = subscription.get(timeout=heartbeat_s)
             if subscription.overflowed:
@@ -75,7 +70,7 @@ def events(bus: Bus, last_event_id: str | None, heartbeat_s: float):
             if event is None:
                 yield ": keep-alive\n\n"
             elif event.id > seen:
-                yield frame(event, bus.epoch)
+                yield event.frame(bus.epoch)
     finally:
         subscription.close()
 

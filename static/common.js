@@ -88,6 +88,34 @@ const Posplugin = (() => {
     connect();
   }
 
+  // Prompts by id, newest version wins (by updated_at). A reload replaces the
+  // set with what the server sent, except prompts that live events changed
+  // while the reload was under way: those may be newer than the answer.
+  function promptStore() {
+    const map = new Map();
+    let touched = null;
+    const newer = (a, b) => !b || (a.updated_at || "") >= (b.updated_at || "");
+    return {
+      map,
+      merge(prompt) {
+        if (newer(prompt, map.get(prompt.id))) map.set(prompt.id, prompt);
+        if (touched) touched.add(prompt.id);
+      },
+      begin() { touched = new Set(); },
+      replace(list) {
+        const keep = touched || new Set();
+        touched = null;
+        const before = new Map(map);
+        map.clear();
+        for (const prompt of list) map.set(prompt.id, prompt);
+        for (const id of keep) {
+          const live = before.get(id);
+          if (live && newer(live, map.get(id))) map.set(id, live);
+        }
+      },
+    };
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -95,5 +123,5 @@ const Posplugin = (() => {
     return node;
   }
 
-  return { token, lang, t, number, api, live, el, loadMessages };
+  return { token, lang, t, number, api, live, el, loadMessages, promptStore };
 })();

@@ -6,7 +6,8 @@
   const P = Posplugin;
   const URGENCY = { murdoch: 0, urgent: 1, priority: 2, standard: 3 };
   const SNAPSHOT = "posplugin.floor.snapshot";
-  const state = { prompts: new Map(), queues: null, today: null };
+  const prompts = P.promptStore();
+  const state = { prompts: prompts.map, queues: null, today: null };
   const $ = (id) => document.getElementById(id);
   const me = () => $("me").value.trim() || "floor";
 
@@ -22,7 +23,7 @@
     try {
       const snap = JSON.parse(localStorage.getItem(SNAPSHOT) || "null");
       if (!snap) return;
-      snap.prompts.forEach((p) => state.prompts.set(p.id, p));
+      snap.prompts.forEach((p) => prompts.merge(p));
       state.queues = snap.queues;
       state.today = snap.today;
       render();
@@ -133,10 +134,11 @@
 
   async function reload() {
     const midnight = new Date(); midnight.setHours(0, 0, 0, 0);
+    prompts.begin();
     const [open, taken, resolved] = await Promise.all([
       P.api("GET", "/api/v1/prompts?status=open"), P.api("GET", "/api/v1/prompts?status=taken"),
       P.api("GET", `/api/v1/prompts?status=resolved&since=${encodeURIComponent(midnight.toISOString())}`)]);
-    state.prompts = new Map([...open.prompts, ...taken.prompts, ...resolved.prompts].map((p) => [p.id, p]));
+    prompts.replace([...open.prompts, ...taken.prompts, ...resolved.prompts]);
     renderPrompts();
     await reloadQueues();
   }
@@ -146,7 +148,7 @@
   }
 
   function onPrompt(prompt) {
-    state.prompts.set(prompt.id, prompt);
+    prompts.merge(prompt);
     renderPrompts();
     save();
   }

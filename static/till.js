@@ -6,6 +6,7 @@
   const lane = new URLSearchParams(location.search).get("lane") || "1";
   const me = () => localStorage.getItem("posplugin.name") || `Lane ${lane}`;
   let current = null;
+  const prompts = P.promptStore();
 
   const $ = (id) => document.getElementById(id);
 
@@ -31,27 +32,30 @@
     niches.replaceChildren(...(current && current.niches ? current.niches : []).map((n) => P.el("li", "niche", n)));
   }
 
-  async function reload() {
-    const data = await P.api("GET", `/api/v1/prompts?lane=${encodeURIComponent(lane)}`);
-    const live = data.prompts.filter((p) => mine(p) && ["open", "taken"].includes(p.status));
+  function showNewest() {
+    // The newest live prompt for this lane; one resolved elsewhere drops out.
+    const live = [...prompts.map.values()].filter((p) => ["open", "taken"].includes(p.status));
     live.sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
     show(live[0] || null);
   }
 
+  async function reload() {
+    prompts.begin();
+    const data = await P.api("GET", `/api/v1/prompts?lane=${encodeURIComponent(lane)}`);
+    prompts.replace(data.prompts.filter(mine));
+    showNewest();
+  }
+
   function onPrompt(prompt) {
     if (!mine(prompt)) return;
-    if (current && prompt.id === current.id) {
-      show(prompt);  // taken or resolved elsewhere
-    } else if (["open", "taken"].includes(prompt.status) &&
-               (!current || prompt.created_at >= current.created_at)) {
-      show(prompt);
-    }
+    prompts.merge(prompt);
+    showNewest();
   }
 
   async function act(action) {
     if (!current) return;
-    const body = action === "ack" ? { by: me() } : { by: me() };
-    show(await P.api("POST", `/api/v1/prompts/${current.id}/${action}`, body));
+    const body = { by: me() };
+    onPrompt(await P.api("POST", `/api/v1/prompts/${current.id}/${action}`, body));
   }
 
   $("ack").addEventListener("click", () => act("ack"));

@@ -10,6 +10,7 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     out = done.stdout
     assert "posplugin demo store is running" in out
     assert "curl -s -X POST http://127.0.0.1:" in out and "Authorization: Bearer pp_" in out
+    assert "/till?lane=1#token=pp_" in out and "/floor#token=pp_" in out
     lanes = [line for line in out.splitlines() if line.startswith("lane ")]
     assert len(lanes) >= 5
     assert any("PROMPT #" in line for line in lanes)

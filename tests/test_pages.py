@@ -13,14 +13,25 @@ TABLET_PORTRAIT = {"width": 800, "height": 1280}
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def open_page(browser, server, path, token, viewport=PHONE):
-    context = browser.new_context(viewport=viewport)
-    page = context.new_page()
-    dialogs = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.dialogs = dialogs
-    page.goto(f"{server.url}{path}#token={token}")
-    return page
+@pytest.fixture
+def open_page(browser):
+    """Open a page in a fresh browser context; every context is closed after the
+    test, so no page of one test keeps reconnecting while the next one runs."""
+    opened = []
+
+    def open_(server, path, token, viewport=PHONE):
+        context = browser.new_context(viewport=viewport)
+        opened.append(context)
+        page = context.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.dialogs = dialogs
+        page.goto(f"{server.url}{path}#token={token}")
+        return page
+
+    yield open_
+    for context in opened:
+        context.close()
 
 
 def identify(clients, name="Sam", lane="3"):
@@ -29,10 +40,10 @@ def identify(clients, name="Sam", lane="3"):
         "display_name": name}).json()["prompt"]
 
 
-def test_prompt_reaches_till_and_floor_and_taking_it_updates_the_till(browser, server, clients, tokens,
+def test_prompt_reaches_till_and_floor_and_taking_it_updates_the_till(open_page, server, clients, tokens,
                                                                       output_dir):
-    till = open_page(browser, server, "/till?lane=3", tokens["staff"])
-    floor = open_page(browser, server, "/floor", tokens["staff"], TABLET_LANDSCAPE)
+    till = open_page(server, "/till?lane=3", tokens["staff"])
+    floor = open_page(server, "/floor", tokens["staff"], TABLET_LANDSCAPE)
     till.wait_for_selector("#offline[hidden]", state="attached")
     floor.wait_for_selector("#no-prompts:not([hidden])")
     prompt = identify(clients)
@@ -51,8 +62,8 @@ def test_prompt_reaches_till_and_floor_and_taking_it_updates_the_till(browser, s
     till.wait_for_selector("#card.level-none", timeout=2000)
 
 
-def test_keyboard_shortcuts_on_the_till(browser, server, clients, tokens):
-    till = open_page(browser, server, "/till?lane=3", tokens["till"])
+def test_keyboard_shortcuts_on_the_till(open_page, server, clients, tokens):
+    till = open_page(server, "/till?lane=3", tokens["till"])
     till.wait_for_selector("#empty")
     prompt = identify(clients)
     till.wait_for_selector("#card.level-murdoch")
@@ -64,9 +75,9 @@ def test_keyboard_shortcuts_on_the_till(browser, server, clients, tokens):
     assert [p["id"] for p in status] == [prompt["id"]]
 
 
-def test_names_from_data_are_shown_as_text(browser, server, clients, tokens):
-    till = open_page(browser, server, "/till?lane=3", tokens["till"])
-    floor = open_page(browser, server, "/floor", tokens["staff"], TABLET_PORTRAIT)
+def test_names_from_data_are_shown_as_text(open_page, server, clients, tokens):
+    till = open_page(server, "/till?lane=3", tokens["till"])
+    floor = open_page(server, "/floor", tokens["staff"], TABLET_PORTRAIT)
     till.wait_for_selector("#empty")
     identify(clients, name=XSS)
     till.wait_for_selector("#card.level-murdoch")
@@ -77,8 +88,8 @@ def test_names_from_data_are_shown_as_text(browser, server, clients, tokens):
     assert till.dialogs == [] and floor.dialogs == []
 
 
-def test_pages_survive_a_service_restart(browser, loaded_store, clients, tokens, server, output_dir):
-    floor = open_page(browser, server, "/floor", tokens["staff"], TABLET_PORTRAIT)
+def test_pages_survive_a_service_restart(open_page, loaded_store, clients, tokens, server, output_dir):
+    floor = open_page(server, "/floor", tokens["staff"], TABLET_PORTRAIT)
     floor.wait_for_selector("#no-prompts")
     prompt = identify(clients)
     floor.wait_for_selector(f"li.prompt[data-id='{prompt['id']}']")
@@ -97,12 +108,12 @@ def test_pages_survive_a_service_restart(browser, loaded_store, clients, tokens,
         again.stop()
 
 
-def test_floor_shows_lanes_recommendation_and_reports_pain(browser, server, clients, tokens, output_dir):
+def test_floor_shows_lanes_recommendation_and_reports_pain(open_page, server, clients, tokens, output_dir):
     for lane, length in (("1", 2), ("2", 9), ("3", 4)):
         clients["queue"].post("/api/v1/queue", json={"lane": lane, "length": length})
     clients["till"].post("/api/v1/identify", json={"lane": "2", "stage": "queue", "identifier": {
         "type": "handle", "value": "bigben"}})
-    floor = open_page(browser, server, "/floor", tokens["staff"], TABLET_LANDSCAPE)
+    floor = open_page(server, "/floor", tokens["staff"], TABLET_LANDSCAPE)
     floor.wait_for_selector("article.lane.status-long")
     assert floor.locator("article.lane").count() == 3
     assert "10,000" in floor.text_content("#reach")

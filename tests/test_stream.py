@@ -1,0 +1,154 @@
+"""GET /api/v1/stream without a browser: ids, resume with Last-Event-ID, resets,
+heartbeats, the stream limit, and 100 streams open at once."""
+
+import http.client
+import json
+import threading
+from urllib.parse import urlparse
+
+import pytest
+
+from posplugin.app import create_app
+from posplugin.server import BackgroundServer
+
+
+class SSE:
+    """A minimal Server-Sent Events reader over one HTTP connection."""
+
+    def __init__(self, url: str, token: str, last_event_id: str | None = None, timeout: float = 5):
+        parts = urlparse(url)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        self.conn.request("GET", "/api/v1/stream", headers=headers)
+        self.response = self.conn.getresponse()
+
+    def next(self, skip_comments: bool = True) -> dict:
+        """The next event as {"id", "event", "data"} (or {"comment"})."""
+        event = {}
+        while True:
+            line = self.response.readline().decode("utf-8")
+            if line == "":
+                raise EOFError("stream closed")
+            line = line.rstrip("\n")
+            if line == "":
+                if event:
+                    return event
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "":
+                if not skip_comments:
+                    return {"comment": value}
+            elif field == "data":
+                event["data"] = json.loads(value)
+            elif field in ("id", "event"):
+                event[field] = value
+
+    def close(self):
+        self.conn.close()
+
+
+def identify(clients, lane="3", value="+4741234567"):
+    return clients["till"].post("/api/v1/identify", json={
+        "lane": lane, "identifier": {"type": "phone", "value": value}}).json()
+
+
+def test_events_carry_ids_and_data(server, clients, tokens):
+    stream = SSE(server.url, tokens["staff"])
+    try:
+        assert stream.response.status == 200
+        assert stream.response.getheader("Content-Type").startswith("text/event-stream")
+        prompt = identify(clients)["prompt"]
+        event = stream.next()
+        assert event["event"] == "prompt" and event["data"]["id"] == prompt["id"]
+        assert event["id"].count(".") == 1
+        clients["queue"].post("/api/v1/queue", json={"lane": "2", "length": 1})
+        queue = stream.next()
+        assert queue["event"] == "queue" and queue["data"]["lane"] == "2"
+    finally:
+        stream.close()
+
+
+def test_resume_with_last_event_id_gets_the_missed_events_once(server, clients, tokens):
+    stream = SSE(server.url, tokens["staff"])
+    identify(clients)
+    first = stream.next()
+    while "id" not in first:
+        first = stream.next()
+    stream.close()
+    missed = [identify(clients, lane=lane)["prompt"]["id"] for lane in ("4", "5")]
+    again = SSE(server.url, tokens["staff"], last_event_id=first["id"])
+    try:
+        got = [again.next(), again.next()]
+        assert [e["data"]["id"] for e in got] == missed
+        later = identify(clients, lane="6")["prompt"]["id"]
+        assert again.next()["data"]["id"] == later  # live after the replay, nothing twice
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("last_id", ["someotherepoch.5", "garbage"])
+def test_unknown_last_event_id_gets_a_reset(server, tokens, last_id):
+    stream = SSE(server.url, tokens["staff"], last_event_id=last_id)
+    try:
+        event = stream.next()
+        assert event["event"] == "reset" and event["data"] == {"reason": "reload"}
+    finally:
+        stream.close()
+
+
+def test_heartbeats_keep_idle_streams_alive(loaded_store, tokens):
+    app = create_app(store=loaded_store)
+    app.config["POSPLUGIN_HEARTBEAT_S"] = 0.2
+    server = BackgroundServer(app).start()
+    stream = SSE(server.url, tokens["staff"])
+    try:
+        assert stream.next(skip_comments=False) == {"comment": "keep-alive"}
+    finally:
+        stream.close()
+        server.stop()
+
+
+def test_roles_and_stream_limit(loaded_store, tokens, clients):
+    assert clients["queue"].get("/api/v1/stream").status_code == 403
+    loaded_store.settings = loaded_store.settings.replace(max_streams=2)
+    server = BackgroundServer(create_app(store=loaded_store), max_streams=4).start()
+    streams = [SSE(server.url, tokens["till"]) for _ in range(2)]
+    try:
+        third = SSE(server.url, tokens["till"])
+        assert third.response.status == 429
+        assert json.loads(third.response.read())["error"]["code"] == "too_many_streams"
+        streams[0].close()
+    finally:
+        for s in streams:
+            s.close()
+        server.stop()
+
+
+def test_a_hundred_streams_all_get_the_event_and_identify_still_answers(loaded_store, tokens):
+    server = BackgroundServer(create_app(store=loaded_store), threads=8, max_streams=110).start()
+    streams = [SSE(server.url, tokens["staff"], timeout=20) for _ in range(100)]
+    try:
+        assert all(s.response.status == 200 for s in streams)
+        import requests
+        answer = requests.post(server.url + "/api/v1/identify", timeout=10, json={
+            "lane": "3", "identifier": {"type": "phone", "value": "+4741234567"}},
+            headers={"Authorization": f"Bearer {tokens['till']}"})
+        assert answer.status_code == 200
+        prompt_id = answer.json()["prompt"]["id"]
+        received = []
+
+        def read(s):
+            event = s.next()
+            received.append(event["data"]["id"])
+
+        readers = [threading.Thread(target=read, args=(s,)) for s in streams]
+        [r.start() for r in readers]
+        [r.join(timeout=20) for r in readers]
+        assert received == [prompt_id] * 100
+    finally:
+        for s in streams:
+            s.close()
+        server.stop()
