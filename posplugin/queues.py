@@ -392,17 +392,17 @@ class Queues:
             rate = arrivals / ARRIVAL_WINDOW_S
             needed = erlang.tills_needed(rate, service, target)
             expected = erlang.expected_wait(servers, rate, service)
-            basis = f"{rate * 3600:.0f} arrivals an hour, {service:.0f} s a customer"
+            per_hour = rate * 3600
         else:
             # No arrival events: enough tills to clear who is waiting within the target.
             needed = max(1, math.ceil(waiting * service / target))
             expected = erlang.wait_by_littles_law(waiting, service, servers)
-            basis = f"{service:.0f} s a customer"
+            per_hour = None
         extra = max(0, needed - len(open_lanes)) if waiting else 0
         return {"open_lanes": extra, "reason": texts.recommendation(
             extra=extra, waiting=waiting, wait_s=0 if math.isinf(expected) else expected,
-            target_s=target, open_lanes=len(open_lanes), basis=basis,
-            language=self.settings.language)}
+            target_s=target, open_lanes=len(open_lanes), arrivals_per_hour=per_hour,
+            service_s=service, language=self.settings.language)}
 
     @staticmethod
     def _count_events(conn, event: str, since: float) -> int:

@@ -85,7 +85,10 @@ class BackgroundServer:
             for channel in list(self.server._map.values()):
                 channel.close()
 
-        self.server.trigger.pull_trigger(close_all)
+        try:
+            self.server.trigger.pull_trigger(close_all)
+        except OSError:  # the loop already closed its trigger: nothing left to wake
+            pass
         self.thread.join(timeout=5)
         # Live streams may still hold threads; they are daemons and end with the process.
         self.server.task_dispatcher.shutdown(timeout=0.2)

@@ -1,31 +1,33 @@
-"""Words shown to staff: prompt titles and bodies.
+"""Words shown to staff: prompt titles and bodies, in the store's language.
 
-Kept apart from the logic so every sentence a cashier reads is in one place,
-and numbers are formatted for the store's language.
+Every sentence lives in a message catalogue (``posplugin/locales/<lang>.json``,
+English and Norwegian Bokmål), so a translation never touches the logic, and
+numbers are formatted for the language from Babel's CLDR data.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
 
 from babel import Locale
 
-LEVEL_TITLES = {
-    "murdoch": "Murdoch-level service",
-    "priority": "Priority service",
-}
-TIER_NAMES = {
-    "everyday": "Everyday customer",
-    "nano": "Nano-influencer",
-    "micro": "Micro-influencer",
-    "macro": "Macro-influencer",
-    "mega": "Mega-influencer",
-}
-ACTIONS = {
-    "murdoch": "Greet them by name, take your time, make sure everything works, and offer "
-               "something extra (a sample, a carry-out, a manager's hello).",
-    "priority": "Greet them warmly, keep it smooth and quick, and thank them for coming.",
-}
+LANGUAGES = ("en", "nb")
+_LOCALES = Path(__file__).resolve().parent / "locales"
+
+
+@functools.lru_cache(maxsize=None)
+def catalogue(language: str) -> dict[str, str]:
+    """The messages of ``language`` (English for anything it lacks)."""
+    english = json.loads((_LOCALES / "en.json").read_text(encoding="utf-8"))
+    if language == "en":
+        return english
+    return {**english, **json.loads((_LOCALES / f"{language}.json").read_text(encoding="utf-8"))}
+
+
+def _(key: str, language: str, **values) -> str:
+    return catalogue(language)[key].format(**values)
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,70 +58,67 @@ def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: fl
                    engaged_reach: int, niches: tuple[str, ...] | list[str],
                    display_name: str | None, language: str = "en") -> dict:
     """Title, body and the parts the cashier's card shows on separate lines."""
-    title = LEVEL_TITLES[level] + (f": {display_name}" if display_name else "")
-    who = (f"{TIER_NAMES[tier]}: {number(followers, language)} followers, "
-           f"{percent(engagement_rate, language)} engagement, about "
-           f"{number(engaged_reach, language)} people engage with each post.")
-    action = ACTIONS[level]
+    title = _(f"level.{level}", language)
+    if display_name:
+        title = _("service.title_named", language, level=title, name=display_name)
+    who = _("service.who", language, tier=_(f"tier.{tier}", language),
+            followers=number(followers, language), engagement=percent(engagement_rate, language),
+            reach=number(engaged_reach, language))
+    action = _(f"action.{level}", language)
     body = f"{who} {action}"
     if niches:
-        body += " Into: " + ", ".join(niches) + "."
+        body += " " + _("service.into", language, niches=", ".join(niches))
     return {"title": title, "body": body, "who": who, "action": action}
 
 
-PAIN_KINDS = {
-    "queue": "a long queue",
-    "instructions": "instructions that confuse customers",
-    "staff": "not enough staff",
-    "stock": "missing stock",
-    "other": "a problem",
-}
-
-
-def minutes(seconds: float, language: str = "en") -> str:
+def minutes(seconds: float, language: str = "en", *, about: bool = True) -> str:
     """A wait in words: "under a minute" or "about 6 minutes"."""
     if seconds < 60:
-        return "under a minute"
-    return f"about {number(round(seconds / 60), language)} minutes"
+        return _("wait.under_a_minute", language)
+    key = "wait.minutes" if about else "wait.minutes_plain"
+    return _(key, language, minutes=number(round(seconds / 60), language))
 
 
 def queue_pain_prompt(*, lane: str, length: int, normal: float, wait_s: float, influencers: int,
                       reach: int, language: str = "en") -> dict:
     """A queue longer than normal: which lane, how long versus normal, the wait,
     and the reach waiting in it."""
-    title = f"Long queue at lane {lane}: {number(length, language)} waiting"
-    body = (f"{number(length, language)} waiting at lane {lane} (normal now: "
-            f"{number(normal, language)}), {minutes(wait_s, language)}.")
-    if influencers:
-        who = "1 known influencer" if influencers == 1 else \
-            f"{number(influencers, language)} known influencers"
-        between = "" if influencers == 1 else " between them"
-        body += f" {who} waiting, {number(reach, language)} engaged followers{between}."
-    body += " Open another till or go help."
-    return {"title": title, "body": body}
+    n = functools.partial(number, language=language)
+    title = _("queue.title", language, lane=lane, length=n(length))
+    parts = [_("queue.body", language, length=n(length), lane=lane, normal=n(normal),
+               wait=minutes(wait_s, language))]
+    if influencers == 1:
+        parts.append(_("queue.one_influencer", language, reach=n(reach)))
+    elif influencers:
+        parts.append(_("queue.influencers", language, count=n(influencers), reach=n(reach)))
+    parts.append(_("queue.action", language))
+    return {"title": title, "body": " ".join(parts)}
 
 
 def painpoint_prompt(*, kind: str, lane: str | None, note: str | None, by: str | None,
                      language: str = "en") -> dict:
     """A pain point reported by staff."""
-    where = f" at lane {lane}" if lane else ""
-    title = f"Pain point{where}: {PAIN_KINDS[kind]}"
-    body = f"Reported by {by}" if by else "Reported"
-    body += f": {note}" if note else "."
-    if not body.endswith("."):
-        body += "."
-    body += " Fix it, then mark it done."
+    what = _(f"pain.{kind}", language)
+    title = _("painpoint.title_lane", language, lane=lane, kind=what) if lane else \
+        _("painpoint.title", language, kind=what)
+    note = note.rstrip(".") if note else note
+    key = "painpoint.reported" + ("_by" if by else "") + ("_note" if note else "")
+    body = _(key, language, by=by, note=note) + " " + _("painpoint.action", language)
     return {"title": title, "body": body}
 
 
 def recommendation(*, extra: int, waiting: int, wait_s: float, target_s: float, open_lanes: int,
-                   basis: str, language: str = "en") -> str:
-    """Why the recommendation says what it says, in one sentence."""
+                   arrivals_per_hour: float | None, service_s: float, language: str = "en") -> str:
+    """Why the staffing recommendation says what it says, in one sentence."""
     if waiting == 0:
-        return "No one is waiting."
-    now = (f"{number(waiting, language)} waiting at {number(open_lanes, language)} open "
-           f"till{'s' if open_lanes != 1 else ''}, {minutes(wait_s, language)} expected")
+        return _("rec.nobody", language)
+    n = functools.partial(number, language=language)
+    now = _("rec.now_one" if open_lanes == 1 else "rec.now", language, waiting=n(waiting),
+            open=n(open_lanes), wait=minutes(wait_s, language))
+    target = minutes(target_s, language, about=False)
     if extra <= 0:
-        return f"{now}: within the {minutes(target_s, language).replace('about ', '')} target."
-    return (f"{now} ({basis}): open {number(extra, language)} more till{'s' if extra != 1 else ''} "
-            f"to get under {minutes(target_s, language).replace('about ', '')}.")
+        return _("rec.fine", language, now=now, target=target)
+    basis = _("rec.basis_arrivals", language, arrivals=n(arrivals_per_hour), service=n(service_s)) \
+        if arrivals_per_hour is not None else _("rec.basis_service", language, service=n(service_s))
+    return _("rec.open_one" if extra == 1 else "rec.open", language, now=now, basis=basis,
+             extra=n(extra), target=target)

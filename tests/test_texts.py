@@ -1,0 +1,59 @@
+"""Message catalogues: English and Norwegian Bokmål complete, numbers per locale."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from posplugin import texts
+
+STATIC = Path(__file__).resolve().parent.parent / "static" / "locales"
+
+
+def placeholders(text):
+    return set(re.findall(r"{(\w+)}", text))
+
+
+@pytest.mark.parametrize("folder", [Path(texts.__file__).parent / "locales", STATIC])
+def test_catalogues_are_complete_with_the_same_placeholders(folder):
+    en = json.loads((folder / "en.json").read_text(encoding="utf-8"))
+    nb = json.loads((folder / "nb.json").read_text(encoding="utf-8"))
+    assert set(en) == set(nb)
+    for key in en:
+        assert placeholders(en[key]) == placeholders(nb[key]), key
+        assert nb[key].strip(), key
+
+
+def test_every_page_label_has_a_message():
+    keys = set(json.loads((STATIC / "en.json").read_text(encoding="utf-8")))
+    used = set()
+    for page in STATIC.parent.glob("*.html"):
+        used |= set(re.findall(r'data-t="([^"]+)"', page.read_text(encoding="utf-8")))
+    for script in STATIC.parent.glob("*.js"):
+        used |= set(re.findall(r'P\.t\("([a-z_.]+)"', script.read_text(encoding="utf-8")))
+    prefixes = {u for u in used if u.endswith(".")}  # P.t("level." + prompt.level)
+    assert all(any(k.startswith(p) for k in keys) for p in prefixes)
+    assert used - prefixes and (used - prefixes) <= keys, (used - prefixes) - keys
+
+
+@pytest.mark.parametrize("language,followers,engagement,title", [
+    ("en", "4,200 followers", "6.2% engagement", "Murdoch-level service: Sam"),
+    ("nb", "4\u00a0200 følgere", "6,2\u00a0% engasjement", "Murdoch-service: Sam"),
+])
+def test_service_prompt_in_each_language(language, followers, engagement, title):
+    words = texts.service_prompt(level="murdoch", tier="nano", followers=4200, engagement_rate=0.062,
+                                 engaged_reach=260, niches=["running"], display_name="Sam",
+                                 language=language)
+    assert words["title"] == title
+    assert followers in words["who"] and engagement in words["who"]
+
+
+def test_norwegian_queue_and_recommendation():
+    pain = texts.queue_pain_prompt(lane="2", length=7, normal=3, wait_s=360, influencers=2,
+                                   reach=9800, language="nb")
+    assert pain["body"].startswith("7 venter ved kasse 2 (normalt nå: 3), omtrent 6 minutter.")
+    assert "9\u00a0800 engasjerte følgere" in pain["body"]
+    rec = texts.recommendation(extra=2, waiting=12, wait_s=600, target_s=180, open_lanes=2,
+                               arrivals_per_hour=40, service_s=90, language="nb")
+    assert "åpne 2 kasser til" in rec and "40 ankomster i timen" in rec
