@@ -118,3 +118,18 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
     import sqlite3
     conn = sqlite3.connect(tmp_path / "posplugin.db")
     assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 5
+
+
+@pytest.mark.parametrize("role,extra,page", [("staff", [], "/floor#token=pp_"),
+                                             ("till", ["--lane", "4"], "/till?lane=4#token=pp_")])
+def test_pair_prints_a_url_with_the_token_and_a_qr_code(tmp_path, role, extra, page):
+    done = run_cli("pair", "--role", role, *extra, "--url", "http://store-pc:8765", "--data", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    url, *qr = done.stdout.splitlines()
+    assert url.startswith("http://store-pc:8765" + page)
+    assert len(qr) > 10 and "█" in "".join(qr)
+    token = url.split("#token=")[1]
+    # The token works: the paired page's API calls succeed.
+    from posplugin import auth
+    from posplugin.db import Database
+    assert auth.authenticate(Database(tmp_path / "posplugin.db").conn, token).role == role

@@ -93,10 +93,15 @@ def test_pages_survive_a_service_restart(open_page, loaded_store, clients, token
     floor.wait_for_selector("#no-prompts")
     prompt = identify(clients)
     floor.wait_for_selector(f"li.prompt[data-id='{prompt['id']}']")
+    floor.wait_for_selector("#offline[hidden]", state="attached")
     server.stop()
     floor.wait_for_selector("#offline:not([hidden])", timeout=5000)
-    # The page keeps what it had while the service is down.
+    # The page keeps what it had while the service is down, and opens again
+    # from the service worker's shell and its saved state.
     assert floor.locator(f"li.prompt[data-id='{prompt['id']}']").count() == 1
+    floor.reload()
+    floor.wait_for_selector(f"li.prompt[data-id='{prompt['id']}']", timeout=5000)
+    floor.wait_for_selector("#offline:not([hidden])", timeout=5000)
     floor.screenshot(path=str(output_dir / "floor-offline.png"))
     again = BackgroundServer(create_app(store=loaded_store), port=server.port).start()
     try:
@@ -128,6 +133,56 @@ def test_floor_shows_lanes_recommendation_and_reports_pain(open_page, server, cl
     reported = [p for p in clients["staff"].get("/api/v1/prompts").json()["prompts"]
                 if p.get("painpoint") == "instructions"]
     assert reported and "Ana" in reported[0]["body"]
+
+
+def test_card_fits_a_320_pixel_window(open_page, server, clients, tokens, output_dir):
+    till = open_page(server, "/till?lane=3", tokens["till"], {"width": 320, "height": 480})
+    till.wait_for_selector("#offline[hidden]", state="attached")
+    identify(clients, name="Alexandria-Josephine")
+    till.wait_for_selector("#card.level-murdoch")
+    width = till.evaluate_handle("document.documentElement").get_property("scrollWidth").json_value()
+    assert width <= 320
+    till.screenshot(path=str(output_dir / "till-320.png"))
+
+
+@pytest.fixture
+def web_pos(server, tokens):
+    """A made-up web POS on its own origin whose page includes embed.js."""
+    import http.server
+    import threading
+
+    html = (f"<!doctype html><h1>Web POS</h1><script src='{server.url}/static/embed.js' "
+            f"data-lane='3' data-token='{tokens['till']}'></script>").encode()
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    pos = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=pos.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{pos.server_address[1]}/"
+    pos.shutdown()
+
+
+def test_embed_script_drops_the_card_into_a_pos_page(web_pos, clients, browser):
+    context = browser.new_context(viewport=TABLET_LANDSCAPE)
+    try:
+        page = context.new_page()
+        page.goto(web_pos)
+        frame_element = page.wait_for_selector("iframe[title='posplugin service prompt']")
+        card = frame_element.content_frame()
+        card.wait_for_selector("#offline[hidden]", state="attached")
+        identify(clients)
+        card.wait_for_selector("#card.level-murdoch")
+        assert card.text_content("#name") == "Sam"
+    finally:
+        context.close()
 
 
 def test_pages_send_a_strict_content_security_policy(clients):
