@@ -37,6 +37,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
                                                         store.settings.rate_limit_burst)
     for blueprint in blueprints():
         app.register_blueprint(blueprint)
+    from .api_hooks import mount
+    mount(app, store)
     app.register_error_handler(Exception, handle_error)
 
     @app.before_request

@@ -126,6 +126,17 @@ def cmd_queues_import(args) -> int:
     return 0
 
 
+def cmd_plugins(args) -> int:
+    from .plugins import Plugins
+
+    plugins = Plugins(_settings(args))
+    for name, hooks in plugins.names():
+        print(f"{name}\t{', '.join(hooks) or '(no hooks)'}")
+    for error in plugins.errors:
+        print(error, file=sys.stderr)
+    return 1 if plugins.errors else 0
+
+
 def cmd_pair(args) -> int:
     from . import auth
     from .db import Database
@@ -201,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.csv")
     data(p)
     p.set_defaults(func=cmd_queues_import)
+
+    p = commands.add_parser("plugins", help="list the loaded hooks")
+    data(p)
+    p.set_defaults(func=cmd_plugins)
 
     p = commands.add_parser("pair", help="a URL and QR code that pairs a tablet or till page")
     p.add_argument("--role", required=True, choices=("staff", "till"))

@@ -75,7 +75,11 @@ class Settings:
     hq_token: str = ""
     hq_public_key: str = ""
     sync_interval_s: int = 300
+    # Plugins: a folder of .py hook files, and bundled hooks by name (e.g. "one_in_front, webhook").
     hooks_dir: str = ""
+    plugins: str = ""
+    # The outgoing webhook hook: where urgent prompts are forwarded.
+    webhook_url: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property

@@ -56,12 +56,14 @@ class Lane:
 class Queues:
     """Every lane of one store. Thread-safe; writes go through ``db.write()``."""
 
-    def __init__(self, settings: Settings, db: Database, bus: Bus, clock: Callable[[], float]):
+    def __init__(self, settings: Settings, db: Database, bus: Bus, clock: Callable[[], float],
+                 plugins=None):
         self.settings = settings
         self.db = db
         self.bus = bus
         self.clock = clock
         self._tz = settings.tz()
+        self.plugins = plugins
         self._normals: dict[tuple[str, int], tuple[float, float]] = {}
         self._served: dict[str, collections.deque] = {}
         self._cache_lock = threading.Lock()
@@ -187,7 +189,7 @@ class Queues:
             normal = self.normal(state.lane, now)
             lanes.append({
                 "lane": state.lane, "open": state.open, "length": state.length, "normal": normal,
-                "status": self._status(state.length, normal),
+                "status": self._status(state.length, normal, state.lane),
                 "wait_s": round(erlang.wait_by_littles_law(state.length, self.service_time(state.lane))),
                 "waiting_reach": reach_by_lane.get(state.lane, (0, 0))[1],
                 "pain_prompt_id": state.pain_prompt_id, "updated_at": iso(state.updated_at)})
@@ -288,9 +290,16 @@ class Queues:
         return state
 
 
-    def _status(self, length: int, normal: float) -> str:
-        return baseline.status(length, normal, factor=self.settings.long_factor,
-                               margin=self.settings.long_margin)
+    def _status(self, length: int, normal: float, lane: str | None = None) -> str:
+        status = baseline.status(length, normal, factor=self.settings.long_factor,
+                                 margin=self.settings.long_margin)
+        if lane is not None and self.plugins is not None and self.plugins.has("queue_status"):
+            # A store rule may call a lane long (or calm) whatever the baseline says.
+            other = self.plugins.first("queue_status", lane=lane, length=length, normal=normal,
+                                       status=status, settings=self.settings)
+            if other in ("ok", "busy", "long"):
+                return other
+        return status
 
     def _update(self, lane: str, now: float, length_after, event: str | None, at: float) -> dict:
         """Move ``lane`` to its new length and run detection. Writes that others
@@ -300,7 +309,7 @@ class Queues:
             state = self._state(lane, now)
             length = length_after(state)
             normal = self.normal(lane, now)
-            status = self._status(length, normal)
+            status = self._status(length, normal, lane)
             calm_since = (state.calm_since or now) if status == "ok" else None
             wait = erlang.wait_by_littles_law(length, self.service_time(lane))
             pain = prompts.get(self.db.conn, state.pain_prompt_id) if state.pain_prompt_id else None

@@ -5,7 +5,7 @@ be tested and benchmarked on its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import prompts, texts
 from .bus import Bus
@@ -15,6 +15,7 @@ from .identity import Hasher
 from .policy import EVERYDAY, Policy, needs_prompt
 from .tiers import TierLists
 from .visits import VisitLog
+from .plugins import Plugins
 from .queues import Queues
 from .timeutil import Clock, system_clock
 
@@ -44,7 +45,8 @@ class IdentifyResult:
 class Store:
     """A store's posplugin: build with settings, use from any thread."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = system_clock, bus: Bus | None = None):
+    def __init__(self, settings: Settings, *, clock: Clock = system_clock, bus: Bus | None = None,
+                 plugins: Plugins | None = None):
         self.settings = settings
         self.clock = clock
         self.db = Database(settings.db_path, background_checkpoint=True)
@@ -53,7 +55,9 @@ class Store:
         self.bus = bus or Bus()
         self._hasher = Hasher(settings.id_key, settings.default_region) if settings.id_key else None
         self.visits = VisitLog(self.db)
-        self.queues = Queues(settings, self.db, self.bus, clock)
+        self.plugins = plugins or Plugins(settings)
+        self.plugins.notify_from(self.bus)
+        self.queues = Queues(settings, self.db, self.bus, clock, self.plugins)
         # Customers who may be waiting in a queue (identified with stage "queue").
         # A hint that spares the till a database read: a stale entry only costs
         # one write that finds nothing; every queue visit adds to it.
@@ -75,6 +79,8 @@ class Store:
         customer = self.hasher(id_type, value)
         record = self.tiers.lookup(customer)
         score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
+        if record and self.plugins.has("service_level"):
+            score = self._plugin_level(record, score)
         now = self.clock()
         visit = [self.visits.next_id(), now, lane, customer, stage, record is not None, score.tier,
                  score.service_level, score.engaged_reach, None, sale_id]
@@ -108,6 +114,24 @@ class Store:
             engaged_reach=score.engaged_reach, niches=list(record.niches) if record else [],
             prompt=prompt, prompt_created=created)
 
+    def _plugin_level(self, record, score):
+        level = self.plugins.first("service_level", tier=score.tier, service_level=score.service_level,
+                                   followers=record.followers, engagement_rate=record.engagement_rate,
+                                   engaged_reach=score.engaged_reach, settings=self.settings)
+        if level in ("standard", "priority", "murdoch"):
+            return replace(score, service_level=level)
+        return score
+
+    def _words(self, kind: str, level: str, words: dict, details: dict) -> dict:
+        """A plugin may reword a prompt; a bad answer keeps posplugin's words."""
+        if not self.plugins.has("prompt_words"):
+            return words
+        other = self.plugins.first("prompt_words", kind=kind, level=level, words=dict(words),
+                                   details=details, language=self.settings.language)
+        if isinstance(other, dict) and isinstance(other.get("title"), str) and isinstance(other.get("body"), str):
+            return {**words, **other}
+        return words
+
     def _recent_prompt(self, conn, customer: bytes, lane: str, now: float) -> dict | None:
         since = now - self.settings.prompt_dedupe_minutes * 60
         return prompts.recent_for_customer(conn, customer, lane, since)
@@ -131,6 +155,7 @@ class Store:
                    "engagement_rate": record.engagement_rate,
                    "engaged_reach": score.engaged_reach, "niches": list(record.niches),
                    "who": words["who"], "action": words["action"]}
+        words = self._words("service", score.service_level, words, details)
         return prompts.create(conn, kind="service", level=score.service_level, lane=lane,
                               title=words["title"], body=words["body"], now=now,
                               customer=customer, display_name=display_name, details=details)
@@ -159,10 +184,11 @@ class Store:
         words = texts.painpoint_prompt(kind=kind, lane=lane, note=note, by=by,
                                        language=self.settings.language)
         level = "urgent" if kind in ("queue", "staff") else "priority"
+        details = {"painpoint": kind, "note": note, "reported_by": by}
+        words = self._words("pain", level, words, details)
         with self.db.write() as conn:
             prompt = prompts.create(conn, kind="pain", level=level, lane=lane, title=words["title"],
-                                    body=words["body"], now=self.clock(), by=by,
-                                    details={"painpoint": kind, "note": note, "reported_by": by})
+                                    body=words["body"], now=self.clock(), by=by, details=details)
         self.bus.publish("prompt", prompt)
         return prompt
 

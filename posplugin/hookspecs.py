@@ -1,0 +1,46 @@
+"""Plugin hooks (pluggy), in the manner of datasette's hookspecs.
+
+A plugin is a module or package with functions decorated ``@hookimpl`` and
+named like the specs below. Plugins come from the ``hooks_dir`` folder and from
+installed packages that declare a ``posplugin`` entry point. A plugin that
+raises is logged and skipped; it never takes a till's request down.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("posplugin")
+hookimpl = pluggy.HookimplMarker("posplugin")
+
+
+@hookspec
+def register_routes():
+    """Return ``[(method, path, handler), ...]`` to serve under ``/hooks``:
+    ``handler(store, request)`` returns a JSON-able dict (or raises a
+    posplugin error) and is how a vendor's callback becomes identify, queue or
+    after-sale events. Routes decide their own authentication (for example a
+    vendor's signature) and answer bad signatures with ``errors.Unauthorized``."""
+
+
+@hookspec(firstresult=True)
+def service_level(tier, service_level, followers, engagement_rate, engaged_reach, settings):
+    """Return a service level (``standard``, ``priority``, ``murdoch``) to use
+    instead of the policy's, or None to keep it."""
+
+
+@hookspec(firstresult=True)
+def prompt_words(kind, level, words, details, language):
+    """Return ``{"title", "body", ...}`` to replace a new prompt's words, or None."""
+
+
+@hookspec(firstresult=True)
+def queue_status(lane, length, normal, status, settings):
+    """Return ``ok``, ``busy`` or ``long`` to override a lane's status (a store
+    rule), or None to keep posplugin's."""
+
+
+@hookspec
+def prompt_changed(prompt, settings):
+    """A prompt was created or changed (taken, resolved, expired, escalated).
+    Called off the request path; notify other systems from here."""

@@ -1,0 +1,106 @@
+"""Loading plugins and calling their hooks so that a failing plugin is logged
+and skipped instead of failing the request that called it."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from pathlib import Path
+
+import pluggy
+
+from . import hookspecs
+from .resources import hooks_dir
+
+log = logging.getLogger("posplugin.plugins")
+
+
+class Plugins:
+    """The plugins of one store: bundled ones named in settings, ``.py`` files
+    in ``hooks_dir``, and installed packages with a ``posplugin`` entry point."""
+
+    def __init__(self, settings, *, entry_points: bool = True):
+        self.settings = settings
+        self.pm = pluggy.PluginManager("posplugin")
+        self.pm.add_hookspecs(hookspecs)
+        self.errors: list[str] = []
+        if entry_points:
+            try:
+                self.pm.load_setuptools_entrypoints("posplugin")
+            except Exception as exc:  # a broken installed plugin must not stop the store
+                self._failed("entry points", exc)
+        for name in filter(None, (n.strip() for n in settings.plugins.split(","))):
+            self._load_file(hooks_dir() / f"{name}.py", f"posplugin_bundled_{name}")
+        if settings.hooks_dir:
+            for path in sorted(Path(settings.hooks_dir).glob("*.py")):
+                self._load_file(path, f"posplugin_hook_{path.stem}")
+
+    def _load_file(self, path: Path, module_name: str) -> None:
+        try:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self.pm.register(module, name=path.stem)
+        except Exception as exc:
+            self._failed(str(path), exc)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        message = f"plugin {what} could not be loaded: {exc.__class__.__name__}: {exc}"
+        log.error(message)
+        self.errors.append(message)
+
+    def names(self) -> list[tuple[str, list[str]]]:
+        """Each loaded plugin with the hooks it implements."""
+        out = []
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda item: item[0]):
+            hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+            out.append((name, hooks))
+        return out
+
+    def first(self, hook: str, **kwargs):
+        """The first non-None answer of ``hook``, skipping plugins that fail."""
+        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+            try:
+                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception:
+                log.exception("plugin %s failed in %s; skipped", impl.plugin_name, hook)
+                continue
+            if result is not None:
+                return result
+        return None
+
+    def each(self, hook: str, **kwargs) -> list:
+        """Every plugin's answer to ``hook``, skipping plugins that fail."""
+        results = []
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            try:
+                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+            except Exception:
+                log.exception("plugin %s failed in %s; skipped", impl.plugin_name, hook)
+                continue
+            if result is not None:
+                results.append(result)
+        return results
+
+    def has(self, hook: str) -> bool:
+        return bool(getattr(self.pm.hook, hook).get_hookimpls())
+
+    def notify_from(self, bus) -> threading.Thread | None:
+        """Call ``prompt_changed`` for every prompt event on ``bus``, from a
+        thread of its own so a slow notifier never delays a request."""
+        if not self.has("prompt_changed"):
+            return None
+        subscription = bus.subscribe()
+
+        def run():
+            while True:
+                event = subscription.get(timeout=60)
+                if event is not None and event.kind == "prompt":
+                    self.each("prompt_changed", prompt=event.data, settings=self.settings)
+
+        thread = threading.Thread(target=run, name="posplugin-notify", daemon=True)
+        thread.start()
+        return thread
+
+

@@ -1,0 +1,155 @@
+"""Plugins: loading, the hooks they implement, and failures that stay contained."""
+
+import http.server
+import json
+import textwrap
+import threading
+import time
+
+import pytest
+import requests
+
+from posplugin.app import create_app
+from posplugin.server import BackgroundServer
+from posplugin.store import Store
+
+from conftest import run_cli
+
+PLUGIN = '''
+from posplugin.hookspecs import hookimpl
+from posplugin.errors import Unauthorized
+
+@hookimpl
+def service_level(tier, service_level, followers, engagement_rate, engaged_reach, settings):
+    return "murdoch" if tier != "everyday" else None
+
+@hookimpl
+def prompt_words(kind, level, words, details, language):
+    return {"title": "VIP: " + words["title"], "body": words["body"]}
+
+def echo(store, request):
+    if request.headers.get("X-Secret") != "s3cret":
+        raise Unauthorized("bad signature")
+    return {"echo": request.get_json()}
+
+def broken(store, request):
+    raise RuntimeError("boom")
+
+@hookimpl
+def register_routes():
+    return [("POST", "/demo/echo", echo), ("GET", "/demo/broken", broken)]
+'''
+
+BROKEN_HOOK = '''
+from posplugin.hookspecs import hookimpl
+
+@hookimpl
+def service_level(tier, service_level, followers, engagement_rate, engaged_reach, settings):
+    raise ValueError("this plugin is broken")
+'''
+
+
+@pytest.fixture
+def hooks_dir(tmp_path):
+    folder = tmp_path / "hooks"
+    folder.mkdir()
+    (folder / "vip.py").write_text(PLUGIN)
+    return folder
+
+
+def plugin_store(settings, loaded_store, **changes):
+    loaded_store.close()
+    return Store(settings.replace(**changes))
+
+
+def test_service_level_and_words_from_a_plugin(settings, loaded_store, hooks_dir):
+    store = plugin_store(settings, loaded_store, hooks_dir=str(hooks_dir))
+    try:
+        answer = store.identify("1", "loyalty_id", "L-1001")  # everyday tier: no change
+        assert answer.service_level == "standard" and answer.prompt is None
+        answer = store.identify("1", "email", "micro.mia@example.com")  # priority by policy
+        assert answer.service_level == "murdoch" and answer.prompt["title"].startswith("VIP: ")
+    finally:
+        store.close()
+
+
+def test_a_failing_plugin_is_skipped(settings, loaded_store, hooks_dir):
+    (hooks_dir / "broken.py").write_text(BROKEN_HOOK)
+    (hooks_dir / "syntax.py").write_text("def nope(:\n")
+    store = plugin_store(settings, loaded_store, hooks_dir=str(hooks_dir))
+    try:
+        assert any("syntax.py" in e for e in store.plugins.errors)
+        # broken.py raises; vip.py still answers.
+        assert store.identify("1", "email", "micro.mia@example.com").service_level == "murdoch"
+    finally:
+        store.close()
+    listed = run_cli("plugins", "--data", str(settings.data_dir), env={"POSPLUGIN_HOOKS_DIR": str(hooks_dir)})
+    assert listed.returncode == 1
+    assert "vip\t" in listed.stdout and "broken\tservice_level" in listed.stdout
+    assert "syntax.py" in listed.stderr
+
+
+def test_plugin_routes_over_http(settings, loaded_store, hooks_dir, tokens):
+    store = plugin_store(settings, loaded_store, hooks_dir=str(hooks_dir))
+    server = BackgroundServer(create_app(store=store)).start()
+    try:
+        ok = requests.post(server.url + "/hooks/demo/echo", json={"a": 1}, headers={"X-Secret": "s3cret"})
+        assert ok.status_code == 200 and ok.json() == {"echo": {"a": 1}}
+        bad = requests.post(server.url + "/hooks/demo/echo", json={"a": 1})
+        assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthorized"
+        broken = requests.get(server.url + "/hooks/demo/broken")
+        assert broken.status_code == 502 and broken.json()["error"]["code"] == "plugin_failed"
+        # The store keeps serving.
+        assert requests.get(server.url + "/healthz").status_code == 200
+    finally:
+        server.stop()
+        store.close()
+
+
+def test_one_in_front_calls_a_lane_long_whatever_the_baseline(settings, loaded_store):
+    store = plugin_store(settings, loaded_store, plugins="one_in_front", queue_default_normal=6)
+    try:
+        assert store.queue_reading("1", 2)["status"] == "ok"
+        answer = store.queue_reading("1", 3)
+        assert answer["status"] == "long" and answer["prompt"]["kind"] == "pain"
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def receiver():
+    """A made-up paging bridge: fails the first call, then records prompts."""
+    received, calls = [], []
+
+    class Bridge(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            calls.append(1)
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if len(calls) == 1:
+                self.send_response(503)
+            else:
+                received.append(body["prompt"])
+                self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    bridge = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bridge)
+    threading.Thread(target=bridge.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{bridge.server_address[1]}/page", received
+    bridge.shutdown()
+
+
+def test_webhook_forwards_urgent_prompts_with_retries(settings, loaded_store, receiver):
+    url, received = receiver
+    store = plugin_store(settings, loaded_store, plugins="webhook", webhook_url=url)
+    try:
+        store.report_painpoint("stock", "2", "no oat milk")  # priority: not forwarded
+        urgent = store.report_painpoint("staff", "3", "only one till open")
+        deadline = time.monotonic() + 10
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [p["id"] for p in received] == [urgent["id"]]
+    finally:
+        store.close()
