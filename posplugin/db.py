@@ -95,6 +95,12 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE INDEX queue_history_slot ON queue_history (lane, slot, at);
     CREATE INDEX queue_history_store_slot ON queue_history (slot, at);
     CREATE INDEX queue_history_events ON queue_history (event, lane, at);
+    CREATE TABLE hook_events (
+        source TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (source, event_id)
+    );
     CREATE TABLE lanes (
         lane TEXT PRIMARY KEY,
         open INTEGER NOT NULL DEFAULT 1,

@@ -192,6 +192,41 @@ class Store:
         self.bus.publish("prompt", prompt)
         return prompt
 
+    def after_sale(self, id_type: str, value: str, *, lane: str | None = None,
+                   display_name: str | None = None) -> dict | None:
+        """A sale closed with a known customer (a POS webhook, after the fact):
+        for an influencer, an ``amplify`` prompt for the floor, never a till
+        prompt; None for everyday or unknown customers."""
+        customer = self.hasher(id_type, value)
+        record = self.tiers.lookup(customer)
+        if record is None:
+            return None
+        score = self.policy.score(record.followers, record.engagement_rate)
+        if score.tier == "everyday" and score.service_level == "standard":
+            return None
+        words = texts.amplify_prompt(tier=score.tier, followers=record.followers,
+                                     engagement_rate=record.engagement_rate,
+                                     engaged_reach=score.engaged_reach, niches=record.niches,
+                                     display_name=display_name, language=self.settings.language)
+        details = {"tier": score.tier, "followers": record.followers,
+                   "engaged_reach": score.engaged_reach, "niches": list(record.niches),
+                   "who": words["who"]}
+        level = score.service_level if score.service_level != "standard" else "priority"
+        words = self._words("amplify", level, words, details)
+        with self.db.write() as conn:
+            prompt = prompts.create(conn, kind="amplify", level=level, lane=lane, title=words["title"],
+                                    body=words["body"], now=self.clock(), customer=customer,
+                                    display_name=display_name, details=details)
+        self.bus.publish("prompt", prompt)
+        return prompt
+
+    def first_delivery(self, source: str, event_id: str) -> bool:
+        """True the first time a vendor's event id is seen; False for a replay."""
+        with self.db.write() as conn:
+            inserted = conn.execute("INSERT OR IGNORE INTO hook_events (source, event_id, at) VALUES (?, ?, ?)",
+                                    (source, str(event_id)[:200], self.clock())).rowcount
+        return inserted == 1
+
     def tick(self) -> dict:
         """Periodic work: expire untaken service prompts, escalate untaken urgent
         ones, close pain prompts of lanes that have calmed down."""
@@ -233,6 +268,7 @@ class Store:
         self.flush()
         with self.db.write() as conn:
             visits = self.visits.purge(conn, before)
+            conn.execute("DELETE FROM hook_events WHERE at < ?", (before,))
             removed = prompts.purge(conn, before)
         return {"visits": visits, "prompts": removed}
 

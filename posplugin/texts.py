@@ -122,3 +122,17 @@ def recommendation(*, extra: int, waiting: int, wait_s: float, target_s: float, 
         if arrivals_per_hour is not None else _("rec.basis_service", language, service=n(service_s))
     return _("rec.open_one" if extra == 1 else "rec.open", language, now=now, basis=basis,
              extra=n(extra), target=target)
+
+
+def amplify_prompt(*, tier: str, followers: int, engagement_rate: float, engaged_reach: int,
+                   niches, display_name: str | None, language: str = "en") -> dict:
+    """After a good sale with a known influencer: invite them to share."""
+    words = service_prompt(level="priority", tier=tier, followers=followers,
+                           engagement_rate=engagement_rate, engaged_reach=engaged_reach,
+                           niches=niches, display_name=None, language=language)
+    title = _("amplify.title", language, name=display_name) if display_name else \
+        _("amplify.title_anon", language, tier=_(f"tier.{tier}", language).lower())
+    body = _("amplify.body", language, who=words["who"])
+    if niches:
+        body += " " + _("service.into", language, niches=", ".join(niches))
+    return {"title": title, "body": body, "who": words["who"]}

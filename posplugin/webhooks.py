@@ -1,0 +1,33 @@
+"""Helpers for adapters that receive vendors' webhooks: signatures and replays."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from .errors import Unauthorized, ValidationError
+
+
+def hmac_sha256_base64(secret: str, message: bytes) -> str:
+    """Base64 of HMAC-SHA256(secret, message), the form Square and Shopify send."""
+    return base64.b64encode(hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()).decode()
+
+
+def require_signature(secret: str | None, message: bytes, signature: str | None, *, vendor: str) -> None:
+    """Raise :class:`Unauthorized` unless ``signature`` is right for ``message``.
+    An adapter without its secret configured refuses everything."""
+    if not secret:
+        raise Unauthorized(f"the {vendor} adapter has no signing secret configured; nothing accepted")
+    if not signature:
+        raise Unauthorized(f"missing {vendor} signature")
+    if not hmac.compare_digest(hmac_sha256_base64(secret, message), signature.strip()):
+        raise Unauthorized(f"bad {vendor} signature")
+
+
+def json_payload(request) -> dict:
+    """The request's JSON object, or a 422 that says it is not one."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ValidationError("the webhook body must be a JSON object")
+    return payload

@@ -1,0 +1,119 @@
+"""Square and Shopify after-sale webhooks over HTTP: signatures, replays, and
+amplify prompts for the floor (never a till prompt)."""
+
+import json
+
+import pytest
+import requests
+
+from posplugin.app import create_app
+from posplugin.server import BackgroundServer
+from posplugin.store import Store
+from posplugin.webhooks import hmac_sha256_base64
+
+SQUARE_KEY = "square-signature-key"
+SQUARE_URL = "https://store.example/hooks/square/payments"
+SHOPIFY_SECRET = "shopify-client-secret"
+
+
+@pytest.fixture
+def hooked(settings, loaded_store):
+    loaded_store.close()
+    store = Store(settings.replace(plugins="square, shopify", extra={
+        "square_signature_key": SQUARE_KEY, "square_notification_url": SQUARE_URL,
+        "shopify_secret": SHOPIFY_SECRET}))
+    server = BackgroundServer(create_app(store=store)).start()
+    yield server, store
+    server.stop()
+    store.close()
+
+
+def square_event(event_id="evt-1", email="Micro.Mia@example.com", status="COMPLETED"):
+    # Field names as in Square's payment.updated notification.
+    return {"merchant_id": "M1", "type": "payment.updated", "event_id": event_id,
+            "created_at": "2026-11-23T10:00:00Z",
+            "data": {"type": "payment", "id": "P1", "object": {"payment": {
+                "id": "P1", "status": status, "buyer_email_address": email, "location_id": "L1"}}}}
+
+
+def post_square(server, event, key=SQUARE_KEY):
+    body = json.dumps(event).encode()
+    signature = hmac_sha256_base64(key, SQUARE_URL.encode() + body)
+    return requests.post(server.url + "/hooks/square/payments", data=body, timeout=5, headers={
+        "Content-Type": "application/json", "x-square-hmacsha256-signature": signature})
+
+
+def test_square_completed_payment_of_an_influencer_makes_an_amplify_prompt(hooked):
+    server, store = hooked
+    answer = post_square(server, square_event())
+    assert answer.status_code == 200
+    prompt = store.list_prompts()[0]
+    assert answer.json()["prompt"] == prompt["id"]
+    assert prompt["kind"] == "amplify" and prompt["lane"] is None
+    assert "share" in prompt["body"] and "45,000 followers" in prompt["body"]
+    assert store.list_prompts(status="open") and all(p["kind"] != "service" for p in store.list_prompts())
+
+
+def test_square_replay_is_dropped(hooked):
+    server, store = hooked
+    post_square(server, square_event("evt-9"))
+    again = post_square(server, square_event("evt-9"))
+    assert again.json() == {"ok": True, "duplicate": True}
+    assert len(store.list_prompts()) == 1
+
+
+@pytest.mark.parametrize("event", [square_event(email="stranger@example.com"),
+                                   square_event(status="APPROVED")])
+def test_square_nothing_for_unknown_customers_or_unfinished_payments(hooked, event):
+    server, store = hooked
+    assert post_square(server, event).json() == {"ok": True, "prompt": None}
+    assert store.list_prompts() == []
+
+
+@pytest.mark.parametrize("headers", [{}, {"x-square-hmacsha256-signature": "bm9wZQ=="}])
+def test_square_bad_or_missing_signature_is_401_and_changes_nothing(hooked, headers):
+    server, store = hooked
+    response = requests.post(server.url + "/hooks/square/payments", json=square_event(), timeout=5,
+                             headers=headers)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
+    assert store.list_prompts() == []
+    # Not even the event id was used up: the real delivery still works.
+    assert post_square(server, square_event()).json()["prompt"] is not None
+
+
+def post_shopify(server, order, webhook_id="wh-1", secret=SHOPIFY_SECRET):
+    body = json.dumps(order).encode()
+    return requests.post(server.url + "/hooks/shopify/orders", data=body, timeout=5, headers={
+        "Content-Type": "application/json", "X-Shopify-Topic": "orders/paid",
+        "X-Shopify-Hmac-Sha256": hmac_sha256_base64(secret, body), "X-Shopify-Webhook-Id": webhook_id})
+
+
+SHOPIFY_ORDER = {"id": 820982911946154508, "email": None, "phone": "+47 412 34 567",
+                 "customer": {"id": 115310627314723954, "first_name": "Sam", "email": None}}
+
+
+def test_shopify_order_of_an_influencer(hooked):
+    server, store = hooked
+    answer = post_shopify(server, SHOPIFY_ORDER)
+    assert answer.status_code == 200 and answer.json()["prompt"]
+    prompt = store.list_prompts()[0]
+    assert prompt["kind"] == "amplify" and prompt["title"] == "After the sale: invite Sam to share"
+    assert post_shopify(server, SHOPIFY_ORDER).json()["duplicate"] is True
+
+
+def test_shopify_wrong_secret_is_401(hooked):
+    server, store = hooked
+    response = post_shopify(server, SHOPIFY_ORDER, secret="not-the-secret")
+    assert response.status_code == 401 and store.list_prompts() == []
+
+
+def test_unconfigured_adapter_refuses_everything(settings, loaded_store):
+    loaded_store.close()
+    store = Store(settings.replace(plugins="square"))
+    server = BackgroundServer(create_app(store=store)).start()
+    try:
+        response = post_square(server, square_event())
+        assert response.status_code == 401 and "no signing secret" in response.json()["error"]["message"]
+    finally:
+        server.stop()
+        store.close()
