@@ -14,15 +14,27 @@ def hmac_sha256_base64(secret: str, message: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode("utf-8"), message, hashlib.sha256).digest()).decode()
 
 
-def require_signature(secret: str | None, message: bytes, signature: str | None, *, vendor: str) -> None:
+def hmac_sha256_hex(secret: str, message: bytes) -> str:
+    """Hex HMAC-SHA256(secret, message), the form Qminder sends."""
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def require_signature(secret: str | None, message: bytes, signature: str | None, *, vendor: str,
+                      digest=hmac_sha256_base64) -> None:
     """Raise :class:`Unauthorized` unless ``signature`` is right for ``message``.
     An adapter without its secret configured refuses everything."""
     if not secret:
         raise Unauthorized(f"the {vendor} adapter has no signing secret configured; nothing accepted")
     if not signature:
         raise Unauthorized(f"missing {vendor} signature")
-    if not hmac.compare_digest(hmac_sha256_base64(secret, message), signature.strip()):
+    if not hmac.compare_digest(digest(secret, message), signature.strip()):
         raise Unauthorized(f"bad {vendor} signature")
+
+
+def lane_map(text: str | None) -> dict[str, str]:
+    """``"37338=1, 37339=2"`` (a vendor's line id = our lane) as a dict."""
+    pairs = (item.split("=", 1) for item in (text or "").split(",") if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
 
 
 def json_payload(request) -> dict:

@@ -1,0 +1,72 @@
+"""Qminder ticket webhooks over HTTP: queue events, identification in the
+queue, signatures and replays (payloads as in Qminder's documentation)."""
+
+import json
+
+import pytest
+import requests
+
+from posplugin.app import create_app
+from posplugin.server import BackgroundServer
+from posplugin.store import Store
+from posplugin.webhooks import hmac_sha256_hex
+
+SECRET = "qminder-webhook-secret"
+URL = "https://store.example/hooks/qminder/tickets"
+
+
+@pytest.fixture
+def hooked(settings, loaded_store):
+    loaded_store.close()
+    store = Store(settings.replace(plugins="qminder", extra={
+        "qminder_secret": SECRET, "qminder_webhook_url": URL, "qminder_lines": "37338=2"}))
+    server = BackgroundServer(create_app(store=store)).start()
+    yield server, store
+    server.stop()
+    store.close()
+
+
+def ticket(kind, ticket_id="123456789", phone=4741234567, line=37338):
+    data = {"id": ticket_id, "status": "NEW", "source": "MANUAL", "line": line, "firstName": "Jane",
+            "lastName": "Eyre", "created": {"date": "2026-11-23T10:15:24Z"}}
+    if phone:
+        data["phoneNumber"] = phone
+    return {"type": kind, "data": data}
+
+
+def post(server, payload, secret=SECRET):
+    body = json.dumps(payload).encode()
+    return requests.post(server.url + "/hooks/qminder/tickets", data=body, timeout=5, headers={
+        "Content-Type": "application/json", "X-Qminder-Signature": hmac_sha256_hex(secret, URL.encode() + body)})
+
+
+def test_ticket_lifecycle_moves_the_queue_and_counts_waiting_reach(hooked):
+    server, store = hooked
+    created = post(server, ticket("ticket_created")).json()
+    assert created["queue"]["lane"] == "2" and created["queue"]["length"] == 1 and created["known"] is True
+    post(server, ticket("ticket_created", "2", phone=None))
+    overview = store.queues_overview()
+    assert overview["lanes"][0]["length"] == 2 and overview["waiting_reach"] == 260
+    called = post(server, ticket("ticket_called")).json()
+    assert called["queue"]["length"] == 1
+    assert store.queues_overview()["waiting_reach"] == 0  # served: no longer waiting
+    assert post(server, ticket("ticket_cancelled", "2")).json()["queue"]["length"] == 0
+
+
+def test_replays_and_other_events(hooked):
+    server, store = hooked
+    post(server, ticket("ticket_created"))
+    assert post(server, ticket("ticket_created")).json() == {"ok": True, "duplicate": True}
+    assert post(server, ticket("ticket_changed")).json() == {"ok": True, "ignored": "ticket_changed"}
+    assert store.queues_overview()["lanes"][0]["length"] == 1
+
+
+@pytest.mark.parametrize("secret", ["wrong-secret", None])
+def test_bad_or_missing_signature_is_401(hooked, secret):
+    server, store = hooked
+    if secret:
+        response = post(server, ticket("ticket_created"), secret=secret)
+    else:
+        response = requests.post(server.url + "/hooks/qminder/tickets", json=ticket("ticket_created"))
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
+    assert store.queues_overview()["lanes"] == []
