@@ -263,12 +263,16 @@ class Store:
     # -- housekeeping --------------------------------------------------------
 
     def purge(self) -> dict:
-        """Delete visits and prompts older than ``retention_days``."""
+        """Delete visits and prompts older than ``retention_days``, and queue
+        history older than the baseline window."""
         before = self.clock() - self.settings.retention_days * DAY
         self.flush()
         with self.db.write() as conn:
             visits = self.visits.purge(conn, before)
             conn.execute("DELETE FROM hook_events WHERE at < ?", (before,))
+            # Queue history older than the baseline window serves no baseline.
+            conn.execute("DELETE FROM queue_history WHERE at < ?",
+                         (self.clock() - (self.settings.baseline_weeks + 1) * 7 * DAY,))
             removed = prompts.purge(conn, before)
         return {"visits": visits, "prompts": removed}
 

@@ -89,3 +89,12 @@ def test_publishes_new_prompts_on_the_bus(clocked):
         store.identify("1", "phone", "+4741234567")  # the same prompt again: no new event
         assert sub.get(timeout=0.1) is None
     assert event.kind == "prompt" and event.data["id"] == prompt["id"]
+
+
+def test_purge_keeps_queue_history_for_the_baseline_window_only(clocked):
+    store, clock = clocked
+    store.queue_reading("1", 3, at=clock.now - 10 * 7 * DAY)   # older than 8 + 1 weeks
+    store.queue_reading("1", 4, at=clock.now - 2 * 7 * DAY)
+    store.flush()
+    store.purge()
+    assert [r[0] for r in store.db.execute("SELECT length FROM queue_history")] == [4]
