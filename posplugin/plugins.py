@@ -58,30 +58,22 @@ class Plugins:
             out.append((name, hooks))
         return out
 
-    def first(self, hook: str, **kwargs):
-        """The first non-None answer of ``hook``, skipping plugins that fail."""
-        for impl in reversed(getattr(self.pm.hook, hook).get_hookimpls()):
+    def _answers(self, hook: str, kwargs: dict, *, newest_first: bool):
+        """Each plugin's answer to ``hook``; a plugin that raises is logged and skipped."""
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+        for impl in reversed(impls) if newest_first else impls:
             try:
-                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
+                yield impl.function(**{k: kwargs[k] for k in impl.argnames})
             except Exception:
                 log.exception("plugin %s failed in %s; skipped", impl.plugin_name, hook)
-                continue
-            if result is not None:
-                return result
-        return None
+
+    def first(self, hook: str, **kwargs):
+        """The first non-None answer of ``hook`` (pluggy's order), skipping plugins that fail."""
+        return next((r for r in self._answers(hook, kwargs, newest_first=True) if r is not None), None)
 
     def each(self, hook: str, **kwargs) -> list:
-        """Every plugin's answer to ``hook``, skipping plugins that fail."""
-        results = []
-        for impl in getattr(self.pm.hook, hook).get_hookimpls():
-            try:
-                result = impl.function(**{k: kwargs[k] for k in impl.argnames})
-            except Exception:
-                log.exception("plugin %s failed in %s; skipped", impl.plugin_name, hook)
-                continue
-            if result is not None:
-                results.append(result)
-        return results
+        """Every plugin's non-None answer to ``hook``, skipping plugins that fail."""
+        return [r for r in self._answers(hook, kwargs, newest_first=False) if r is not None]
 
     def has(self, hook: str) -> bool:
         return bool(getattr(self.pm.hook, hook).get_hookimpls())

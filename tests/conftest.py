@@ -144,3 +144,22 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def plugin_server(settings, loaded_store):
+    """``plugin_server(plugins="square", extra={...})``: a store with those
+    bundled plugins and settings, served on 127.0.0.1; returns (server, store)."""
+    loaded_store.close()
+    started = []
+
+    def start(**changes):
+        store = Store(settings.replace(**changes))
+        server = BackgroundServer(create_app(store=store)).start()
+        started.append((server, store))
+        return server, store
+
+    yield start
+    for server, store in started:
+        server.stop()
+        store.close()

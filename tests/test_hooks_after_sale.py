@@ -6,9 +6,6 @@ import json
 import pytest
 import requests
 
-from posplugin.app import create_app
-from posplugin.server import BackgroundServer
-from posplugin.store import Store
 from posplugin.webhooks import hmac_sha256_base64
 
 SQUARE_KEY = "square-signature-key"
@@ -17,15 +14,10 @@ SHOPIFY_SECRET = "shopify-client-secret"
 
 
 @pytest.fixture
-def hooked(settings, loaded_store):
-    loaded_store.close()
-    store = Store(settings.replace(plugins="square, shopify", extra={
+def hooked(plugin_server):
+    return plugin_server(plugins="square, shopify", extra={
         "square_signature_key": SQUARE_KEY, "square_notification_url": SQUARE_URL,
-        "shopify_secret": SHOPIFY_SECRET}))
-    server = BackgroundServer(create_app(store=store)).start()
-    yield server, store
-    server.stop()
-    store.close()
+        "shopify_secret": SHOPIFY_SECRET})
 
 
 def square_event(event_id="evt-1", email="Micro.Mia@example.com", status="COMPLETED"):
@@ -107,13 +99,7 @@ def test_shopify_wrong_secret_is_401(hooked):
     assert response.status_code == 401 and store.list_prompts() == []
 
 
-def test_unconfigured_adapter_refuses_everything(settings, loaded_store):
-    loaded_store.close()
-    store = Store(settings.replace(plugins="square"))
-    server = BackgroundServer(create_app(store=store)).start()
-    try:
-        response = post_square(server, square_event())
-        assert response.status_code == 401 and "no signing secret" in response.json()["error"]["message"]
-    finally:
-        server.stop()
-        store.close()
+def test_unconfigured_adapter_refuses_everything(plugin_server):
+    server, _ = plugin_server(plugins="square")
+    response = post_square(server, square_event())
+    assert response.status_code == 401 and "no signing secret" in response.json()["error"]["message"]

@@ -6,9 +6,6 @@ import json
 import pytest
 import requests
 
-from posplugin.app import create_app
-from posplugin.server import BackgroundServer
-from posplugin.store import Store
 from posplugin.webhooks import hmac_sha256_hex
 
 SECRET = "qminder-webhook-secret"
@@ -16,14 +13,9 @@ URL = "https://store.example/hooks/qminder/tickets"
 
 
 @pytest.fixture
-def hooked(settings, loaded_store):
-    loaded_store.close()
-    store = Store(settings.replace(plugins="qminder", extra={
-        "qminder_secret": SECRET, "qminder_webhook_url": URL, "qminder_lines": "37338=2"}))
-    server = BackgroundServer(create_app(store=store)).start()
-    yield server, store
-    server.stop()
-    store.close()
+def hooked(plugin_server):
+    return plugin_server(plugins="qminder", extra={
+        "qminder_secret": SECRET, "qminder_webhook_url": URL, "qminder_lines": "37338=2"})
 
 
 def ticket(kind, ticket_id="123456789", phone=4741234567, line=37338):
