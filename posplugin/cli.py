@@ -11,6 +11,7 @@ from . import __version__, config
 from .errors import ConfigError, ImportRefused, PospluginError
 
 log = logging.getLogger("posplugin")
+DESCRIPTION = "A store's local service: influence-aware service prompts at the till, queue pain points on the floor."
 
 
 def _settings(args, **overrides) -> config.Settings:
@@ -168,74 +169,61 @@ def cmd_demo(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="posplugin", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="posplugin", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"posplugin {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def data(p):
-        p.add_argument("--data", metavar="DIR", help="data folder (default $POSPLUGIN_DATA or ./data)")
+    def command(parent, name, help, func, *, data=True):
+        """A subcommand running ``func``, with --data unless told otherwise."""
+        p = parent.add_parser(name, help=help)
+        if data:
+            p.add_argument("--data", metavar="DIR", help="data folder (default $POSPLUGIN_DATA or ./data)")
+        p.set_defaults(func=func)
+        return p
+
+    def group(name, help):
+        return commands.add_parser(name, help=help).add_subparsers(dest="action", required=True)
 
     def server(p, port):
         p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
         p.add_argument("--port", type=int, default=None, help=f"port (default {port})")
 
-    p = commands.add_parser("serve", help="run the store service")
-    data(p), server(p, 8765)
-    p.set_defaults(func=cmd_serve)
+    server(command(commands, "serve", "run the store service", cmd_serve), 8765)
 
-    token = commands.add_parser("token", help="API tokens").add_subparsers(dest="action", required=True)
-    p = token.add_parser("create", help="print a new token, alone on stdout")
+    token = group("token", "API tokens")
+    p = command(token, "create", "print a new token, alone on stdout", cmd_token_create)
     p.add_argument("--role", required=True, choices=("till", "queue", "staff", "admin"))
     p.add_argument("--name", required=True, help="who or what uses it, e.g. till-3")
-    data(p)
-    p.set_defaults(func=cmd_token_create)
-    p = token.add_parser("list", help="list tokens (never the tokens themselves)")
-    data(p)
-    p.set_defaults(func=cmd_token_list)
-    p = token.add_parser("revoke", help="revoke tokens by name")
-    p.add_argument("--name", required=True)
-    data(p)
-    p.set_defaults(func=cmd_token_revoke)
+    command(token, "list", "list tokens (never the tokens themselves)", cmd_token_list)
+    command(token, "revoke", "revoke tokens by name", cmd_token_revoke).add_argument("--name", required=True)
 
-    tiers = commands.add_parser("tiers", help="tier lists").add_subparsers(dest="action", required=True)
-    p = tiers.add_parser("import", help="load a tier list CSV; prints rows loaded")
+    p = command(group("tiers", "tier lists"), "import", "load a tier list CSV; prints rows loaded",
+                cmd_tiers_import)
     p.add_argument("file", metavar="FILE.csv")
     p.add_argument("--skip-bad", action="store_true",
                    help="load the good rows even when some rows are bad (they are listed)")
-    data(p)
-    p.set_defaults(func=cmd_tiers_import)
 
-    queues = commands.add_parser("queues", help="queue history").add_subparsers(dest="action",
-                                                                                 required=True)
-    p = queues.add_parser("import", help="back-fill queue history from lane,at,length rows")
+    p = command(group("queues", "queue history"), "import",
+                "back-fill queue history from lane,at,length rows", cmd_queues_import)
     p.add_argument("file", metavar="FILE.csv")
-    data(p)
-    p.set_defaults(func=cmd_queues_import)
 
-    p = commands.add_parser("plugins", help="list the loaded hooks")
-    data(p)
-    p.set_defaults(func=cmd_plugins)
+    command(commands, "plugins", "list the loaded hooks", cmd_plugins)
 
-    p = commands.add_parser("pair", help="a URL and QR code that pairs a tablet or till page")
+    p = command(commands, "pair", "a URL and QR code that pairs a tablet or till page", cmd_pair)
     p.add_argument("--role", required=True, choices=("staff", "till"))
     p.add_argument("--lane", help="the lane of a till page")
     p.add_argument("--name", help="token name (default: role and time)")
     p.add_argument("--url", help="the service as the device reaches it (default: this machine's name and port)")
-    data(p)
-    p.set_defaults(func=cmd_pair)
 
-    p = commands.add_parser("config", help="show the settings in effect (secrets masked)")
-    data(p)
-    p.set_defaults(func=cmd_config)
+    command(commands, "config", "show the settings in effect (secrets masked)", cmd_config)
 
-    p = commands.add_parser("demo", help="a whole store with simulated traffic")
+    p = command(commands, "demo", "a whole store with simulated traffic", cmd_demo, data=False)
     p.add_argument("--data", metavar="DIR", help="keep the demo's data here (default: a temporary folder)")
     server(p, 8765)
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--seed", type=int, default=42, help="seed for the made-up customers and traffic")
     p.add_argument("--pace", type=float, default=3.0, help="seconds between customers at the tills")
-    p.set_defaults(func=cmd_demo)
     return parser
 
 
