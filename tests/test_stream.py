@@ -4,6 +4,7 @@ heartbeats, the stream limit, and 100 streams open at once."""
 import http.client
 import json
 import threading
+import time
 from urllib.parse import urlparse
 
 import pytest
@@ -152,3 +153,33 @@ def test_a_hundred_streams_all_get_the_event_and_identify_still_answers(loaded_s
         for s in streams:
             s.close()
         server.stop()
+
+
+def test_a_client_that_never_reads_blocks_nobody(server, clients, tokens):
+    """A tablet that stops reading: events pile up in its own bounded queue (and
+    the kernel's buffers), never in the way of identify or other streams."""
+    import socket
+    stuck = socket.create_connection(("127.0.0.1", server.port))
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.sendall(f"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tokens['staff']}\r\n\r\n"
+                  .encode())
+    healthy = SSE(server.url, tokens["staff"], timeout=10)
+    seen = []
+    reader = threading.Thread(target=lambda: [seen.append(healthy.next()) for _ in range(801)], daemon=True)
+    reader.start()
+    try:
+        bus = server.app.extensions["posplugin"].bus
+        padding = "x" * 2000
+        for i in range(800):  # ~1.6 MB for the stuck client, far past its socket buffers
+            bus.publish("queue", {"lane": "9", "n": i, "padding": padding})
+            time.sleep(0.001)  # a busy store's pace, not a burst that overflows every queue
+        answer = clients["till"].post("/api/v1/identify", json={
+            "lane": "3", "identifier": {"type": "phone", "value": "+4741234567"}})
+        assert answer.status_code == 200
+        reader.join(timeout=20)
+        # The healthy tablet got every event, in order, and then the prompt.
+        assert [e["data"]["n"] for e in seen[:800] if e.get("event") == "queue"] == list(range(800))
+        assert seen[-1]["event"] == "prompt" and seen[-1]["data"]["id"] == answer.json()["prompt"]["id"]
+    finally:
+        stuck.close()
+        healthy.close()
