@@ -69,7 +69,12 @@ def openapi_document():
 @endpoint(root, "GET", "/healthz", summary="Liveness and the tier list in use", roles=None,
           response="Health", tag="operations")
 def healthz():
+    from .sync import last_synced_at
+    from .timeutil import iso
     info = store().tiers.info().to_json()
+    synced = last_synced_at(store())
+    if synced:  # an unchanged list checked with head office is as fresh as that check
+        info["synced_at"] = iso(synced)
     return jsonify({"status": "ok", "tier_list": info})
 
 

@@ -33,6 +33,12 @@ def cmd_serve(args) -> int:
     housekeeper.start()
     ticker = Housekeeper([store.tick], interval_s=15, name="posplugin-ticker")
     ticker.start()
+    if settings.hq_url:
+        from .sync import sync_once
+        # Sync in the background: lookups never wait for it, and a failure
+        # leaves the last good list serving until the next round.
+        Housekeeper([lambda: sync_once(store)], interval_s=settings.sync_interval_s,
+                    name="posplugin-sync").start()
     server = make_server(app, settings.host, settings.port, settings.threads, settings.max_streams)
     info = store.tiers.info()
     log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
@@ -127,6 +133,73 @@ def cmd_queues_import(args) -> int:
     return 0
 
 
+def cmd_sync(args) -> int:
+    import time as _time
+
+    from .store import Store
+    from .sync import sync_once
+
+    store = Store(_settings(args))
+    while True:
+        result = sync_once(store)
+        print(f"{result.status}: {result.message}")
+        if args.once:
+            return 0 if result.ok else 1
+        _time.sleep(store.settings.sync_interval_s)
+
+
+def _office(args):
+    from .hq import HeadOffice
+
+    settings = _settings(args)
+    return HeadOffice(settings.data_dir, settings.id_key, default_region=settings.default_region)
+
+
+def cmd_hq_serve(args) -> int:
+    from .hq import create_hq_app
+    from .server import make_server
+
+    settings = _settings(args)
+    office = _office(args)
+    server = make_server(create_hq_app(office), settings.host, args.port or 8766, settings.threads)
+    log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
+             settings.host, server.effective_port, settings.data_dir, office.public_key)
+    _stop_on_sigterm()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+def cmd_hq_import(args) -> int:
+    from .tiers import open_text
+
+    settings = _settings(args)
+    config.require_id_key(settings)
+    with open_text(args.file) as stream:
+        result = _office(args).import_csv(stream)
+    print(f"{result['rows']} rows loaded as version {result['version']}")
+    return 0
+
+
+def cmd_hq_store_add(args) -> int:
+    print(_office(args).create_token("store", args.name))
+    return 0
+
+
+def cmd_hq_token_create(args) -> int:
+    print(_office(args).create_token(args.role, args.name))
+    return 0
+
+
+def cmd_hq_public_key(args) -> int:
+    print(_office(args).public_key)
+    return 0
+
+
 def cmd_plugins(args) -> int:
     from .plugins import Plugins
 
@@ -209,6 +282,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.csv")
 
     command(commands, "plugins", "list the loaded hooks", cmd_plugins)
+
+    command(commands, "sync", "pull the tier list from head office", cmd_sync).add_argument(
+        "--once", action="store_true", help="one pull; exit non-zero when anything was refused")
+
+    hq = group("hq", "head office")
+    p = command(hq, "serve", "run the head office service", cmd_hq_serve)
+    p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="port (default 8766)")
+    command(hq, "import", "make a new tier-list version from a CSV", cmd_hq_import).add_argument(
+        "file", metavar="FILE.csv")
+    store_cmd = hq.add_parser("store", help="stores").add_subparsers(dest="store_action", required=True)
+    command(store_cmd, "add", "add a store; prints its token", cmd_hq_store_add).add_argument("name")
+    hq_token = hq.add_parser("token", help="head office tokens").add_subparsers(dest="token_action",
+                                                                                 required=True)
+    p = command(hq_token, "create", "print a new head office token", cmd_hq_token_create)
+    p.add_argument("--role", required=True, choices=("admin",))
+    p.add_argument("--name", required=True)
+    command(hq, "public-key", "print the key stores verify lists with", cmd_hq_public_key)
 
     p = command(commands, "pair", "a URL and QR code that pairs a tablet or till page", cmd_pair)
     p.add_argument("--role", required=True, choices=("staff", "till"))

@@ -95,6 +95,12 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE INDEX queue_history_slot ON queue_history (lane, slot, at);
     CREATE INDEX queue_history_store_slot ON queue_history (slot, at);
     CREATE INDEX queue_history_events ON queue_history (event, lane, at);
+    CREATE TABLE sync_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        etag TEXT,
+        synced_at REAL,
+        last_error TEXT
+    );
     CREATE TABLE hook_events (
         source TEXT NOT NULL,
         event_id TEXT NOT NULL,

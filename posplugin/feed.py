@@ -1,0 +1,103 @@
+"""The tier-list feed that head office publishes and stores pull: formats,
+Ed25519 signing and verification. docs/feed.md describes it for a chain's own
+CRM; nothing here needs `posplugin hq`.
+
+A version is a snapshot file, one customer a line, sorted by hash:
+``hash_hex<TAB>followers<TAB>engagement_rate<TAB>niches_json``. The manifest
+names the version, its row count, the snapshot's SHA-256 and size, and an
+expiry; it is signed as canonical JSON (sorted keys, no spaces).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+FORMAT = "posplugin-feed/1"
+
+
+class FeedError(Exception):
+    """A manifest or body that must not be applied; the message says why."""
+
+
+def canonical(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def load_or_create_key(path: Path) -> Ed25519PrivateKey:
+    """The signing key at ``path``, made (readable by its owner only) on first use."""
+    if path.exists():
+        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return key
+
+
+def public_key_text(key: Ed25519PrivateKey) -> str:
+    """The public key as stores configure it (``hq_public_key``): base64 of the raw 32 bytes."""
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def sign(manifest: dict, key: Ed25519PrivateKey) -> dict:
+    """``{"manifest": ..., "signature": base64}``."""
+    return {"manifest": manifest, "signature": base64.b64encode(key.sign(canonical(manifest))).decode()}
+
+
+def verify(signed: dict, public_key: str, *, now: float, current_version: int | None) -> dict:
+    """The manifest of ``signed`` if its signature, format, expiry and version
+    all hold; raises :class:`FeedError` saying which does not."""
+    try:
+        manifest, signature = signed["manifest"], base64.b64decode(signed["signature"], validate=True)
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key, validate=True))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FeedError(f"unreadable manifest or public key ({exc.__class__.__name__})") from None
+    try:
+        key.verify(signature, canonical(manifest))
+    except InvalidSignature:
+        raise FeedError("manifest signature does not verify against hq_public_key") from None
+    if manifest.get("format") != FORMAT:
+        raise FeedError(f"unknown feed format {manifest.get('format')!r}")
+    if not isinstance(manifest.get("expires_at"), (int, float)) or manifest["expires_at"] <= now:
+        raise FeedError("manifest has expired: head office must re-sign it (stale or replayed)")
+    if current_version is not None and manifest["version"] < current_version:
+        raise FeedError(f"manifest version {manifest['version']} is older than the list in use "
+                        f"({current_version}): refusing a rollback")
+    return manifest
+
+
+def snapshot_line(key: bytes, followers: int, engagement_rate: float, niches: str) -> str:
+    return f"{key.hex()}\t{followers}\t{engagement_rate!r}\t{niches}\n"
+
+
+def parse_snapshot_line(line: str) -> tuple[bytes, int, float, tuple[str, ...]]:
+    """One snapshot line; raises :class:`FeedError` when it is malformed."""
+    try:
+        hash_hex, followers, rate, niches = line.rstrip("\n").split("\t")
+        key = bytes.fromhex(hash_hex)
+        values = (key, int(followers), float(rate), tuple(json.loads(niches)))
+    except (ValueError, TypeError) as exc:
+        raise FeedError(f"malformed snapshot line ({exc.__class__.__name__})") from None
+    if len(key) != 32 or values[1] < 0 or not 0 <= values[2] <= 1:
+        raise FeedError("snapshot line out of range")
+    return values
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size

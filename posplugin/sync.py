@@ -1,0 +1,145 @@
+"""The store's side of head office: pull the signed tier list, verify it, apply it.
+
+Everything is checked before anything is applied: the manifest's Ed25519
+signature against ``hq_public_key``, its format, its expiry (a stale or
+replayed manifest is refused) and its version (no rollback); the snapshot is
+streamed to a temporary file and its size and SHA-256 must match the
+manifest's; every line must parse. Only then is a new list file built and
+switched to, so lookups never see half a list and never wait on a sync. Any
+failure leaves the previous list serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from . import feed
+from .config import ConfigError
+from .tiers import ListBuilder, TierRecord
+
+log = logging.getLogger("posplugin.sync")
+TIMEOUT = (3.05, 30)
+
+
+@dataclass
+class SyncResult:
+    status: str  # updated | unchanged | refused | unreachable
+    version: int | None
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("updated", "unchanged")
+
+
+def session(retries: int = 3) -> requests.Session:
+    """A Session that retries connection errors and 5xx answers with backoff."""
+    http = requests.Session()
+    retry = Retry(total=retries, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504),
+                  allowed_methods=("GET",), raise_on_status=False)
+    http.mount("http://", HTTPAdapter(max_retries=retry))
+    http.mount("https://", HTTPAdapter(max_retries=retry))
+    return http
+
+
+def sync_once(store, http: requests.Session | None = None) -> SyncResult:
+    """One pull from head office; never raises for head office's failures."""
+    s = store.settings
+    missing = [name for name in ("hq_url", "hq_token", "hq_public_key") if not getattr(s, name)]
+    if missing:
+        raise ConfigError([f"sync needs {', '.join(missing)} (from head office: `posplugin hq store add` "
+                           "and `posplugin hq public-key`)"])
+    http = http or session()
+    http.headers["Authorization"] = f"Bearer {s.hq_token}"
+    base = s.hq_url.rstrip("/") + "/hq/v1/feed/"
+    etag = _state(store)["etag"]
+    try:
+        response = http.get(base + "manifest.json", timeout=TIMEOUT,
+                            headers={"If-None-Match": etag} if etag else {})
+    except requests.RequestException as exc:
+        return _finish(store, SyncResult("unreachable", None, f"head office unreachable: {exc.__class__.__name__}"))
+    if response.status_code == 304:
+        return _finish(store, SyncResult("unchanged", store.tiers.info().version, "list unchanged"), etag)
+    if response.status_code != 200:
+        return _finish(store, SyncResult("unreachable", None, f"head office answered {response.status_code}"))
+    info = store.tiers.info()
+    current = info.version if info.source == "hq" else None
+    try:
+        manifest = feed.verify(response.json(), s.hq_public_key, now=store.clock(), current_version=current)
+    except (feed.FeedError, ValueError) as exc:
+        return _finish(store, SyncResult("refused", None, f"manifest refused: {exc}"))
+    if manifest["version"] == current or not manifest.get("snapshot"):
+        return _finish(store, SyncResult("unchanged", current, "list unchanged"), response.headers.get("ETag"))
+    try:
+        applied = _apply_snapshot(store, http, base, manifest)
+    except feed.FeedError as exc:
+        return _finish(store, SyncResult("refused", None, f"list refused: {exc}"))
+    except requests.RequestException as exc:
+        return _finish(store, SyncResult("unreachable", None, f"download failed: {exc.__class__.__name__}"))
+    return _finish(store, SyncResult("updated", manifest["version"], f"applied version {manifest['version']} "
+                                     f"({applied} rows)"), response.headers.get("ETag"))
+
+
+def _apply_snapshot(store, http, base: str, manifest: dict) -> int:
+    snapshot = manifest["snapshot"]
+    with tempfile.TemporaryDirectory(dir=store.tiers.data_dir, prefix="sync-") as tmp:
+        body = Path(tmp) / "snapshot.tsv"
+        digest, size = hashlib.sha256(), 0
+        with http.get(base + snapshot["path"], timeout=TIMEOUT, stream=True) as response:
+            if response.status_code != 200:
+                raise feed.FeedError(f"snapshot download answered {response.status_code}")
+            with open(body, "wb") as out:
+                for chunk in response.iter_content(1 << 16):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+        if size != snapshot["bytes"] or digest.hexdigest() != snapshot["sha256"]:
+            raise feed.FeedError(f"snapshot does not match the signed manifest ({size} bytes received, "
+                                 f"{snapshot['bytes']} signed; SHA-256 {'differs' if size == snapshot['bytes'] else 'unchecked'})")
+        builder = ListBuilder(store.tiers.data_dir)
+        try:
+            with open(body, encoding="utf-8") as lines:
+                for line in lines:
+                    key, followers, rate, niches = feed.parse_snapshot_line(line)
+                    builder.add(key, TierRecord(followers, rate, niches))
+            path, rows = builder.finish(version=manifest["version"], source="hq", synced_at=store.clock())
+        except BaseException:
+            builder.discard()
+            raise
+    if rows != manifest["rows"]:
+        path.unlink(missing_ok=True)
+        raise feed.FeedError(f"snapshot has {rows} rows, the manifest says {manifest['rows']}")
+    store.tiers.activate(path)
+    return rows
+
+
+def _state(store) -> dict:
+    row = store.db.execute("SELECT etag, synced_at, last_error FROM sync_state WHERE id = 1").fetchone()
+    return {"etag": row[0], "synced_at": row[1], "last_error": row[2]} if row else \
+        {"etag": None, "synced_at": None, "last_error": None}
+
+
+def _finish(store, result: SyncResult, etag: str | None = None) -> SyncResult:
+    """Record the outcome; log refusals loudly (the previous list keeps serving)."""
+    with store.db.write() as conn:
+        if result.ok:
+            conn.execute("INSERT INTO sync_state (id, etag, synced_at, last_error) VALUES (1, ?, ?, NULL)"
+                         " ON CONFLICT (id) DO UPDATE SET etag = excluded.etag,"
+                         " synced_at = excluded.synced_at, last_error = NULL", (etag, store.clock()))
+        else:
+            conn.execute("INSERT INTO sync_state (id, last_error) VALUES (1, ?) ON CONFLICT (id)"
+                         " DO UPDATE SET last_error = excluded.last_error", (result.message,))
+    (log.info if result.ok else log.error)("sync: %s", result.message)
+    return result
+
+
+def last_synced_at(store) -> float | None:
+    return _state(store)["synced_at"]

@@ -1,0 +1,215 @@
+"""Head office and store, each a real server on 127.0.0.1: the signed feed,
+full syncs, unchanged lists, and everything that must be refused while the
+previous list keeps serving."""
+
+import io
+import json
+
+import pytest
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from posplugin import feed
+from posplugin.app import create_app
+from posplugin.hq import HeadOffice, create_hq_app
+from posplugin.server import BackgroundServer
+from posplugin.store import Store
+from posplugin.sync import sync_once
+
+from conftest import ID_KEY, run_cli, tier_csv
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_800_000_000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def hq(tmp_path):
+    clock = Clock()
+    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock)
+    server = BackgroundServer(create_hq_app(office)).start()
+    office.server = server
+    office.test_clock = clock
+    yield office
+    server.stop()
+
+
+@pytest.fixture
+def synced_store(hq, settings):
+    token = hq.create_token("store", "oslo-1")
+    store = Store(settings.replace(hq_url=hq.server.url, hq_token=token, hq_public_key=hq.public_key),
+                  clock=hq.test_clock)
+    yield store
+    store.close()
+
+
+def followers(store, id_type, value):
+    record = store.tiers.lookup(store.hasher(id_type, value))
+    return record and record.followers
+
+
+def publish(hq, rows):
+    return hq.import_csv(io.StringIO(tier_csv(rows)))
+
+
+V1 = [["phone", "+47 412 34 567", "4200", "6.2%", "running", "yes"],
+      ["email", "optout@example.com", "9000", "5%", "", "no"]]
+V2 = [["email", "new@example.com", "50000", "1%", "", "yes"]]
+
+
+def test_full_sync_then_unchanged(hq, synced_store):
+    assert publish(hq, V1) == {"version": 1, "rows": 1}
+    first = sync_once(synced_store)
+    assert (first.status, first.version) == ("updated", 1)
+    assert followers(synced_store, "phone", "41234567") == 4200
+    assert followers(synced_store, "email", "optout@example.com") is None
+    again = sync_once(synced_store)
+    assert again.status == "unchanged" and again.version == 1
+    publish(hq, V2)
+    assert sync_once(synced_store).version == 2
+    assert followers(synced_store, "email", "new@example.com") == 50000
+    assert followers(synced_store, "phone", "41234567") is None
+
+
+def test_unchanged_list_is_a_304(hq, synced_store):
+    publish(hq, V1)
+    sync_once(synced_store)
+    manifest = requests.get(hq.server.url + "/hq/v1/feed/manifest.json",
+                            headers={"Authorization": f"Bearer {synced_store.settings.hq_token}"})
+    again = requests.get(hq.server.url + "/hq/v1/feed/manifest.json", headers={
+        "Authorization": f"Bearer {synced_store.settings.hq_token}", "If-None-Match": manifest.headers["ETag"]})
+    assert again.status_code == 304 and again.content == b""
+
+
+def serve_fake_feed(tmp_path, manifest_body: bytes, files: dict[str, bytes]):
+    """A feed server whose answers a test controls (a tampering middle-man)."""
+    import http.server
+    import threading
+
+    class Feed(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            name = self.path.rsplit("/", 1)[-1]
+            body = manifest_body if name == "manifest.json" else files.get(name)
+            self.send_response(200 if body is not None else 404)
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Feed)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def tampered(hq, what):
+    """The genuine feed, with one thing changed."""
+    signed = json.loads(hq.signed_manifest())
+    snapshot = (hq.feed_dir / signed["manifest"]["snapshot"]["path"]).read_bytes()
+    if what == "manifest":
+        signed["manifest"]["rows"] += 1  # signature no longer matches
+    elif what == "body":
+        snapshot = snapshot.replace(b"\t4200\t", b"\t9999\t")
+    elif what == "truncated":
+        snapshot = snapshot[: len(snapshot) // 2]
+    elif what == "expired":
+        signed = feed.sign({**signed["manifest"], "expires_at": hq.test_clock.now - 1}, hq.key)
+    elif what == "other-key":
+        signed = feed.sign(signed["manifest"], Ed25519PrivateKey.generate())
+    return json.dumps(signed).encode(), {signed["manifest"]["snapshot"]["path"]: snapshot}
+
+
+@pytest.mark.parametrize("what,words", [("manifest", "signature"), ("other-key", "signature"),
+                                        ("expired", "expired"), ("body", "does not match"),
+                                        ("truncated", "does not match")])
+def test_tampering_is_refused_and_the_old_list_keeps_serving(hq, synced_store, tmp_path, what, words):
+    publish(hq, V2)
+    assert sync_once(synced_store).version == 1
+    publish(hq, V1)
+    body, files = tampered(hq, what)
+    fake, url = serve_fake_feed(tmp_path, body, files)
+    try:
+        synced_store.settings = synced_store.settings.replace(hq_url=url)
+        result = sync_once(synced_store)
+    finally:
+        fake.shutdown()
+    assert result.status == "refused" and words in result.message
+    assert synced_store.tiers.info().version == 1
+    assert followers(synced_store, "email", "new@example.com") == 50000
+
+
+def test_an_older_version_is_refused(hq, synced_store, tmp_path):
+    publish(hq, V1)
+    old = hq.signed_manifest()
+    old_files = {p.name: p.read_bytes() for p in hq.feed_dir.iterdir()}
+    publish(hq, V2)
+    assert sync_once(synced_store).version == 2
+    fake, url = serve_fake_feed(tmp_path, old, old_files)
+    try:
+        synced_store.settings = synced_store.settings.replace(hq_url=url)
+        result = sync_once(synced_store)
+    finally:
+        fake.shutdown()
+    assert result.status == "refused" and "rollback" in result.message
+    assert synced_store.tiers.info().version == 2
+
+
+def test_head_office_down_then_back(hq, synced_store):
+    publish(hq, V1)
+    port = hq.server.port
+    hq.server.stop()
+    result = sync_once(synced_store, http=requests.Session())
+    assert result.status == "unreachable" and synced_store.tiers.info().version is None
+    back = BackgroundServer(create_hq_app(hq), port=port).start()
+    try:
+        assert sync_once(synced_store).status == "updated"
+    finally:
+        back.stop()
+
+
+def test_sync_once_cli_and_healthz(hq, settings, tmp_path):
+    publish(hq, V1)
+    token = hq.create_token("store", "bergen")
+    env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_URL": hq.server.url, "POSPLUGIN_HQ_TOKEN": token,
+           "POSPLUGIN_HQ_PUBLIC_KEY": hq.public_key}
+    done = run_cli("sync", "--once", "--data", str(tmp_path / "s"), env=env)
+    assert done.returncode == 0 and done.stdout.startswith("updated: applied version 1")
+    # A store configured with the wrong public key refuses the list, and says so.
+    refused = run_cli("sync", "--once", "--data", str(tmp_path / "other"),
+                      env={**env, "POSPLUGIN_HQ_PUBLIC_KEY": feed.public_key_text(Ed25519PrivateKey.generate())})
+    assert refused.returncode == 1 and refused.stdout.startswith("refused: manifest refused")
+    store = Store(settings.replace(data_dir=tmp_path / "s"))
+    server = BackgroundServer(create_app(store=store)).start()
+    try:
+        health = requests.get(server.url + "/healthz").json()["tier_list"]
+        assert health["version"] == 1 and health["rows"] == 1 and health["synced_at"]
+    finally:
+        server.stop()
+        store.close()
+
+
+def test_hq_cli(tmp_path):
+    env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
+    data = str(tmp_path / "hq")
+    key = run_cli("hq", "public-key", "--data", data, env=env).stdout.strip()
+    assert len(key) == 44 and run_cli("hq", "public-key", "--data", data, env=env).stdout.strip() == key
+    assert "PRIVATE" not in (tmp_path / "hq" / "hq.db").read_bytes().decode("latin-1")
+    csv_path = tmp_path / "list.csv"
+    csv_path.write_text(tier_csv(V1))
+    assert run_cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
+        "1 rows loaded as version 1")
+    assert run_cli("hq", "store", "add", "oslo-1", "--data", data, env=env).stdout.startswith("hq_")
+    csv_path.write_text(tier_csv([["email", "bad", "1", "1%", "", "yes"]]))
+    refused = run_cli("hq", "import", str(csv_path), "--data", data, env=env)
+    assert refused.returncode == 1 and "line 2" in refused.stderr
+
+
+def test_hq_refuses_without_a_store_token(hq):
+    assert requests.get(hq.server.url + "/hq/v1/feed/manifest.json").status_code == 401
+    admin_only = requests.get(hq.server.url + "/hq/v1/stores",
+                              headers={"Authorization": f"Bearer {hq.create_token('store', 'x')}"})
+    assert admin_only.status_code == 403
