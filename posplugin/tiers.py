@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -331,10 +332,15 @@ class TierLists:
                 os.remove(previous)
 
     def cleanup(self, older_than_s: float = 3600) -> int:
-        """Remove list files that are not current and were last written long ago:
-        leftovers of interrupted imports. Returns how many were removed."""
+        """Remove list files that are not current and were last written long ago,
+        and old download folders: leftovers of interrupted imports and syncs.
+        Returns how many were removed."""
         current = self.current_file()
         removed = 0
+        for folder in self.data_dir.glob("sync-*"):
+            if folder.is_dir() and time.time() - folder.stat().st_mtime > older_than_s:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
         for path in list(self.data_dir.glob(FILE_GLOB)) + list(self.data_dir.glob(POINTER + ".*.tmp")):
             if path != current and time.time() - path.stat().st_mtime > older_than_s:
                 with _ignore_missing():

@@ -4,6 +4,7 @@ previous list keeps serving."""
 
 import io
 import json
+import signal
 
 import pytest
 import requests
@@ -213,3 +214,76 @@ def test_hq_refuses_without_a_store_token(hq):
     admin_only = requests.get(hq.server.url + "/hq/v1/stores",
                               headers={"Authorization": f"Bearer {hq.create_token('store', 'x')}"})
     assert admin_only.status_code == 403
+
+
+def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq, settings, tmp_path):
+    """SIGKILL while a list is coming in: on restart the old list serves (never
+    a mix), leftovers are cleaned up, and the next sync applies the new one."""
+    import http.server
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from conftest import REPO
+
+    token = hq.create_token("store", "kill-test")
+    publish(hq, V2)
+    data = tmp_path / "victim"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")},
+           "PYTHONPATH": str(REPO), "POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_TOKEN": token,
+           "POSPLUGIN_HQ_PUBLIC_KEY": hq.public_key, "POSPLUGIN_HQ_URL": hq.server.url}
+    first = subprocess.run([sys.executable, "-m", "posplugin", "sync", "--once", "--data", str(data)],
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    # Version 2: 20,000 rows, served slowly by a relay so the kill lands mid-sync.
+    publish(hq, [["email", f"c{i}@example.com", "5000", "1%", "", "yes"] for i in range(20000)])
+    signed = hq.signed_manifest()
+    snapshot_name = json.loads(signed)["manifest"]["snapshot"]["path"]
+    body = (hq.feed_dir / snapshot_name).read_bytes()
+    started = threading.Event()
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.endswith("manifest.json"):
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(signed)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            started.set()
+            for i in range(0, len(body), 4096):
+                self.wfile.write(body[i:i + 4096])
+                time.sleep(0.01)
+
+        def log_message(self, *args):
+            pass
+
+    relay = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=relay.serve_forever, daemon=True).start()
+    try:
+        victim = subprocess.Popen([sys.executable, "-m", "posplugin", "sync", "--once", "--data", str(data)],
+                                  env={**env, "POSPLUGIN_HQ_URL": f"http://127.0.0.1:{relay.server_address[1]}"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert started.wait(20)
+        time.sleep(0.3)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+    finally:
+        relay.shutdown()
+    store = Store(settings.replace(data_dir=data, hq_url=hq.server.url, hq_token=token,
+                                   hq_public_key=hq.public_key))
+    try:
+        assert store.tiers.info().version == 1
+        assert followers(store, "email", "new@example.com") == 50000
+        assert followers(store, "email", "c1@example.com") is None
+        assert sync_once(store).version == 2
+        assert followers(store, "email", "c1@example.com") == 5000
+        assert followers(store, "email", "new@example.com") is None
+        store.tiers.cleanup(older_than_s=0)
+        assert not list(data.glob("sync-*")) and len(list(data.glob("tiers-*.db"))) == 1
+    finally:
+        store.close()
