@@ -44,16 +44,24 @@ def cmd_serve(args) -> int:
     log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
              __version__, settings.host, server.effective_port, settings.data_dir,
              info.version, info.rows)
+    def stop():
+        housekeeper.stop()
+        ticker.stop()
+        store.close()  # writes the visits still queued
+
+    return _run(server, stop)
+
+
+def _run(server, cleanup=lambda: None) -> int:
+    """Serve until Ctrl-C or SIGTERM, then close the server and clean up."""
     _stop_on_sigterm()
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
-        housekeeper.stop()
-        ticker.stop()
         server.close()
-        store.close()  # writes the visits still queued
+        cleanup()
         log.info("posplugin stopped")
     return 0
 
@@ -164,14 +172,7 @@ def cmd_hq_serve(args) -> int:
     server = make_server(create_hq_app(office), settings.host, args.port or 8766, settings.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              settings.host, server.effective_port, settings.data_dir, office.public_key)
-    _stop_on_sigterm()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
+    return _run(server)
 
 
 def cmd_hq_import(args) -> int:

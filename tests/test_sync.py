@@ -107,6 +107,16 @@ def serve_fake_feed(tmp_path, manifest_body: bytes, files: dict[str, bytes]):
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def sync_through(store, tmp_path, manifest_body, files):
+    """Point the store at a controlled feed for one sync."""
+    fake, url = serve_fake_feed(tmp_path, manifest_body, files)
+    try:
+        store.settings = store.settings.replace(hq_url=url)
+        return sync_once(store)
+    finally:
+        fake.shutdown()
+
+
 def tampered(hq, what):
     """The genuine feed, with one thing changed."""
     signed = json.loads(hq.signed_manifest())
@@ -131,13 +141,7 @@ def test_tampering_is_refused_and_the_old_list_keeps_serving(hq, synced_store, t
     publish(hq, V2)
     assert sync_once(synced_store).version == 1
     publish(hq, V1)
-    body, files = tampered(hq, what)
-    fake, url = serve_fake_feed(tmp_path, body, files)
-    try:
-        synced_store.settings = synced_store.settings.replace(hq_url=url)
-        result = sync_once(synced_store)
-    finally:
-        fake.shutdown()
+    result = sync_through(synced_store, tmp_path, *tampered(hq, what))
     assert result.status == "refused" and words in result.message
     assert synced_store.tiers.info().version == 1
     assert followers(synced_store, "email", "new@example.com") == 50000
@@ -149,12 +153,7 @@ def test_an_older_version_is_refused(hq, synced_store, tmp_path):
     old_files = {p.name: p.read_bytes() for p in hq.feed_dir.iterdir()}
     publish(hq, V2)
     assert sync_once(synced_store).version == 2
-    fake, url = serve_fake_feed(tmp_path, old, old_files)
-    try:
-        synced_store.settings = synced_store.settings.replace(hq_url=url)
-        result = sync_once(synced_store)
-    finally:
-        fake.shutdown()
+    result = sync_through(synced_store, tmp_path, old, old_files)
     assert result.status == "refused" and "rollback" in result.message
     assert synced_store.tiers.info().version == 2
 
