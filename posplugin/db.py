@@ -83,6 +83,27 @@ MIGRATIONS: list[tuple[str, str]] = [
     CREATE INDEX visits_waiting ON visits (stage, left_at, lane);
     CREATE INDEX visits_customer ON visits (customer, stage);
     """),
+    ("outbox", """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        action TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        level TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        reach INTEGER,
+        batch TEXT,
+        sent_at REAL
+    );
+    CREATE INDEX outbox_unsent ON outbox (sent_at, batch);
+    CREATE TRIGGER outbox_from_prompt_events AFTER INSERT ON prompt_events
+    BEGIN
+        INSERT INTO outbox (at, action, kind, level, created_at, reach)
+        SELECT NEW.at, NEW.action, p.kind, p.level, p.created_at,
+               json_extract(p.details, '$.engaged_reach')
+        FROM prompts p WHERE p.id = NEW.prompt_id;
+    END;
+    """),
     ("queues", """
     CREATE TABLE queue_history (
         id INTEGER PRIMARY KEY,
@@ -149,12 +170,23 @@ def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, str]] | None =
         for name, script in MIGRATIONS if migrations is None else migrations:
             if name in done:
                 continue
-            for statement in script.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(script):
+                conn.execute(statement)
             conn.execute("INSERT INTO migrations VALUES (?, strftime('%s', 'now'))", (name,))
             applied.append(name)
     return applied
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements; a trigger's BEGIN … END stays whole."""
+    statements, current = [], ""
+    for piece in script.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current):
+            if current.strip(" \n;"):
+                statements.append(current.strip())
+            current = ""
+    return statements
 
 
 @contextlib.contextmanager

@@ -42,6 +42,12 @@ HQ_MIGRATIONS = [("hq", """
         token_hash TEXT NOT NULL UNIQUE,
         created_at REAL NOT NULL
     );
+    CREATE TABLE reports (
+        batch TEXT PRIMARY KEY,
+        store TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        hours TEXT NOT NULL
+    );
     CREATE TABLE store_syncs (
         name TEXT PRIMARY KEY,
         last_sync_at REAL,
@@ -166,10 +172,33 @@ class HeadOffice:
             conn.execute("INSERT INTO store_syncs (name, last_sync_at) VALUES (?, ?) ON CONFLICT (name)"
                          " DO UPDATE SET last_sync_at = excluded.last_sync_at", (store_name, self.clock()))
 
+    def receive_report(self, store_name: str, batch: str, hours: list) -> bool:
+        """Keep a store's report; a batch already received is not counted again."""
+        if not isinstance(batch, str) or not batch or not isinstance(hours, list):
+            raise ValidationError("a report is {\"batch\": \"...\", \"hours\": [...]}")
+        with self.db.write() as conn:
+            return conn.execute("INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?)",
+                                (batch, store_name, self.clock(), json.dumps(hours))).rowcount == 1
+
+    def figures(self, store_name: str) -> dict:
+        """A store's outcomes over every report it sent."""
+        totals = {"prompts_made": 0, "taken": 0, "resolved": 0, "expired": 0, "pain_episodes": 0,
+                  "pain_seconds": 0.0, "time_to_act_s": 0.0, "acted": 0, "reach_served_murdoch": 0}
+        for (hours,) in self.db.execute("SELECT hours FROM reports WHERE store = ?", (store_name,)):
+            for hour in json.loads(hours):
+                totals["prompts_made"] += sum(hour.get("made", {}).values())
+                for key in ("taken", "resolved", "expired", "pain_episodes", "pain_seconds",
+                            "time_to_act_s", "acted"):
+                    totals[key] += hour.get(key, 0)
+                totals["reach_served_murdoch"] += hour.get("reach_served", {}).get("murdoch", 0)
+        acted = totals.pop("acted")
+        totals["mean_time_to_act_s"] = round(totals.pop("time_to_act_s") / acted, 1) if acted else None
+        return totals
+
     def stores(self) -> list[dict]:
         rows = self.db.execute("SELECT t.name, s.last_sync_at FROM hq_tokens t LEFT JOIN store_syncs s"
                                " ON s.name = t.name WHERE t.role = 'store' ORDER BY t.name")
-        return [{"name": r[0], "last_sync_at": iso(r[1])} for r in rows]
+        return [{"name": r[0], "last_sync_at": iso(r[1]), "figures": self.figures(r[0])} for r in rows]
 
 
 bp = Blueprint("hq", __name__, url_prefix="/hq/v1")
@@ -205,6 +234,16 @@ def feed_file(name: str):
     if "/" in name or name.startswith(".") or not path.is_file():
         raise NotFound(f"no feed file {name}")
     return send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
+
+
+@bp.post("/reports")
+def reports():
+    name = _caller("store")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("send the report as a JSON object")
+    accepted = _office().receive_report(name, body.get("batch"), body.get("hours"))
+    return jsonify({"accepted": accepted})
 
 
 @bp.get("/stores")

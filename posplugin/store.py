@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from . import prompts, texts
+from . import outbox, prompts, texts
 from .bus import Bus
 from .config import Settings
 from .db import Database
@@ -270,6 +270,7 @@ class Store:
         with self.db.write() as conn:
             visits = self.visits.purge(conn, before)
             conn.execute("DELETE FROM hook_events WHERE at < ?", (before,))
+            outbox.purge_sent(conn, before)
             # Queue history older than the baseline window serves no baseline.
             conn.execute("DELETE FROM queue_history WHERE at < ?",
                          (self.clock() - (self.settings.baseline_weeks + 1) * 7 * DAY,))

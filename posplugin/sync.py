@@ -51,7 +51,23 @@ def session(retries: int = 3) -> requests.Session:
 
 
 def sync_once(store, http: requests.Session | None = None) -> SyncResult:
-    """One pull from head office; never raises for head office's failures."""
+    """One round with head office: pull the list, then push the outcome reports.
+    Never raises for head office's failures."""
+    from . import outbox
+
+    result = pull_list(store, http)
+    http = http or session()
+    http.headers["Authorization"] = f"Bearer {store.settings.hq_token}"
+    delivered, error = outbox.send(store, http, store.settings.hq_url.rstrip("/") + "/hq/v1/reports")
+    if error:
+        log.error("sync: %s (kept in the outbox for the next round)", error)
+        if result.ok:
+            return SyncResult("unreachable", result.version, f"{result.message}; {error}")
+    return result
+
+
+def pull_list(store, http: requests.Session | None = None) -> SyncResult:
+    """Pull, verify and apply the tier list."""
     s = store.settings
     missing = [name for name in ("hq_url", "hq_token", "hq_public_key") if not getattr(s, name)]
     if missing:

@@ -1,0 +1,102 @@
+"""Outcome reports: written with the events they report, delivered to a real
+head office over HTTP, counted once however often a batch is retried, kept
+while head office is down, and free of identifiers."""
+
+import json
+
+import pytest
+import requests
+
+from posplugin import outbox
+from posplugin.hq import HeadOffice, create_hq_app
+from posplugin.server import BackgroundServer
+from posplugin.store import Store
+from posplugin.sync import sync_once
+
+from conftest import ID_KEY
+
+
+@pytest.fixture
+def hq(tmp_path):
+    office = HeadOffice(tmp_path / "hq", ID_KEY)
+    office.server = BackgroundServer(create_hq_app(office)).start()
+    yield office
+    office.server.stop()
+
+
+@pytest.fixture
+def store(hq, settings, loaded_store):
+    loaded_store.close()
+    token = hq.create_token("store", "oslo-1")
+    s = Store(settings.replace(hq_url=hq.server.url, hq_token=token, hq_public_key=hq.public_key))
+    yield s
+    s.close()
+
+
+def activity(store):
+    """A service prompt taken and resolved, a pain point resolved, one left open."""
+    prompt = store.identify("3", "phone", "+4741234567").prompt        # murdoch, reach 260
+    store.ack(prompt["id"], "Ana")
+    store.resolve(prompt["id"], "Ana")
+    pain = store.report_painpoint("stock", "2", "no oat milk", "Ola")
+    store.resolve(pain["id"], "Ola")
+    store.identify("4", "email", "micro.mia@example.com")             # priority, left open
+
+
+def test_every_prompt_event_is_in_the_outbox_in_the_same_transaction(store):
+    activity(store)
+    actions = [r[0] for r in store.db.execute("SELECT action FROM outbox ORDER BY id")]
+    assert actions == ["created", "taken", "resolved", "created", "resolved", "created"]
+    with pytest.raises(RuntimeError):
+        with store.db.write() as conn:
+            conn.execute("INSERT INTO prompt_events (prompt_id, at, action) VALUES (1, 0, 'taken')")
+            raise RuntimeError("crash before commit")
+    assert store.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 6
+
+
+def test_reports_reach_head_office_once(hq, store):
+    activity(store)
+    assert sync_once(store).ok
+    figures = hq.stores()[0]["figures"]
+    assert figures["prompts_made"] == 3 and figures["taken"] == 1 and figures["resolved"] == 2
+    assert figures["pain_episodes"] == 1 and figures["reach_served_murdoch"] == 260
+    assert sync_once(store).ok  # nothing new: nothing sent, nothing counted twice
+    assert hq.stores()[0]["figures"]["prompts_made"] == 3
+
+
+def test_a_retried_batch_is_counted_once(hq, store):
+    activity(store)
+    batch, rows = outbox.next_batch(store)
+    body = {"batch": batch, "hours": outbox.summarise(rows)}
+    headers = {"Authorization": f"Bearer {store.settings.hq_token}"}
+    # The first delivery's answer is lost on the way back: the store retries.
+    first = requests.post(hq.server.url + "/hq/v1/reports", json=body, headers=headers).json()
+    assert first == {"accepted": True}
+    assert outbox.next_batch(store)[0] == batch  # same batch, same rows, until acknowledged
+    assert sync_once(store).ok
+    assert hq.stores()[0]["figures"]["prompts_made"] == 3
+    assert store.db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
+
+
+def test_head_office_down_keeps_everything_until_it_returns(hq, store):
+    activity(store)
+    port = hq.server.port
+    hq.server.stop()
+    assert not sync_once(store, http=requests.Session()).ok
+    assert store.db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 6
+    store.identify("3", "handle", "bigben")  # more happens while head office is away
+    hq.server = BackgroundServer(create_hq_app(hq), port=port).start()
+    assert sync_once(store).ok
+    assert hq.stores()[0]["figures"]["prompts_made"] == 4
+
+
+def test_reports_carry_no_identifiers(hq, store):
+    activity(store)
+    sync_once(store)
+    reports = [r[0] for r in hq.db.execute("SELECT hours FROM reports")]
+    stored = " ".join(reports)
+    hashes = [r[0].hex() for r in store.db.execute("SELECT customer FROM visits")]
+    assert hashes and not any(h in stored for h in hashes)
+    for raw in ("41234567", "micro.mia", "Ana", "Ola", "oat milk"):
+        assert raw not in stored
+    assert set(json.loads(reports[0])[0]) >= {"hour", "made", "taken", "resolved"}
