@@ -8,6 +8,7 @@ import logging
 import sys
 
 from . import __version__, config
+from .server import stop_on_sigterm
 from .errors import ConfigError, ImportRefused, PospluginError
 
 log = logging.getLogger("posplugin")
@@ -54,7 +55,7 @@ def cmd_serve(args) -> int:
 
 def _run(server, cleanup=lambda: None) -> int:
     """Serve until Ctrl-C or SIGTERM, then close the server and clean up."""
-    _stop_on_sigterm()
+    stop_on_sigterm()
     try:
         server.run()
     except KeyboardInterrupt:
@@ -66,15 +67,7 @@ def _run(server, cleanup=lambda: None) -> int:
     return 0
 
 
-def _stop_on_sigterm() -> None:
-    """Let SIGTERM (service managers, `kill`) shut down as cleanly as Ctrl-C."""
-    import signal
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    if hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, interrupt)
 
 
 def cmd_token_create(args) -> int:

@@ -26,7 +26,7 @@ import requests
 from . import auth, config
 from .app import create_app
 from .identity import Hasher
-from .server import BackgroundServer, Housekeeper
+from .server import BackgroundServer, Housekeeper, stop_on_sigterm
 from .store import Store
 from .tiers import import_csv, open_text
 
@@ -298,6 +298,7 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
     queues = threading.Thread(target=simulate_queues, args=(demo, random.Random(seed + 1), out, pace_s),
                               daemon=True)
     queues.start()
+    stop_on_sigterm()
     try:
         deadline = None if duration is None else time.monotonic() + duration
         while deadline is None or time.monotonic() < deadline:

@@ -11,6 +11,17 @@ from waitress.server import create_server
 log = logging.getLogger("posplugin.server")
 
 
+def stop_on_sigterm() -> None:
+    """Let SIGTERM (service managers, `kill`) shut down as cleanly as Ctrl-C."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 class Housekeeper(threading.Thread):
     """Runs ``tasks`` (callables) every ``interval_s`` seconds until stopped.
     A failing task is logged and retried next round; it never stops the service."""
