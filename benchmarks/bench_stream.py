@@ -13,11 +13,9 @@ Run: python benchmarks/bench_stream.py
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -102,9 +100,6 @@ def percentile(values, p):
 
 
 def main() -> None:
-    import os  # noqa
-    if os.environ.get("SWITCH"):
-        sys.setswitchinterval(float(os.environ["SWITCH"]))
     import io
 
     from posplugin import auth
@@ -151,7 +146,7 @@ def main() -> None:
 
         # 2. identify latency with 100 streams open vs none
         idle = identify(1000, 1000)["lat"]
-        busy, _ = with_listeners(100, 0, lambda: identify(1000, 2000, int(os.environ.get("EVERY", 10))))
+        busy, _ = with_listeners(100, 0, lambda: identify(1000, 2000))
         busy = busy["lat"]
         print(f"identify at 100 req/s (1 in 10 a new prompt) with 100 streams open: p50 {percentile(busy, 50) * 1e3:.2f} ms, p99 "
               f"{percentile(busy, 99) * 1e3:.2f} ms | with none: p50 {percentile(idle, 50) * 1e3:.2f} ms, "

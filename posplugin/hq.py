@@ -11,7 +11,6 @@ import hashlib
 import json
 import secrets
 import threading
-import time
 from pathlib import Path
 from typing import IO
 

@@ -2,7 +2,6 @@
 
 import http.server
 import json
-import textwrap
 import threading
 import time
 
