@@ -25,6 +25,7 @@ class Plugins:
         self.pm = pluggy.PluginManager("posplugin")
         self.pm.add_hookspecs(hookspecs)
         self.errors: list[str] = []
+        self._implemented: set[str] | None = None
         if entry_points:
             try:
                 self.pm.load_setuptools_entrypoints("posplugin")
@@ -76,7 +77,13 @@ class Plugins:
         return [r for r in self._answers(hook, kwargs, newest_first=False) if r is not None]
 
     def has(self, hook: str) -> bool:
-        return bool(getattr(self.pm.hook, hook).get_hookimpls())
+        """Whether any plugin implements ``hook`` (asked on every identify, so
+        answered from a set made once: plugins are loaded only at start)."""
+        if self._implemented is None:
+            self._implemented = {name for name in dir(hookspecs) if not name.startswith("_")
+                                 and getattr(self.pm.hook, name, None) is not None
+                                 and getattr(self.pm.hook, name).get_hookimpls()}
+        return hook in self._implemented
 
     def notify_from(self, bus) -> threading.Thread | None:
         """Call ``prompt_changed`` for every prompt event on ``bus``, from a
