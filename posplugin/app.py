@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     app.extensions["posplugin"] = store
+    app.config["POSPLUGIN_LANGUAGE"] = store.settings.language
     app.extensions["posplugin.metrics"] = metrics = Metrics(lambda: store.tiers.info().rows)
     from .stream import StreamLimit
     app.extensions["posplugin.streams"] = StreamLimit(store.settings.max_streams)

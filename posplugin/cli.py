@@ -153,16 +153,17 @@ def _office(args):
     from .hq import HeadOffice
 
     settings = _settings(args)
-    return HeadOffice(settings.data_dir, settings.id_key, default_region=settings.default_region)
+    return HeadOffice(settings.data_dir, settings.id_key, default_region=settings.default_region,
+                      timezone=settings.tz(), stale_after_s=3 * settings.sync_interval_s)
 
 
 def cmd_hq_serve(args) -> int:
-    from .hq import create_hq_app
+    from .hq_web import create_hq_app
     from .server import make_server
 
     settings = _settings(args)
     office = _office(args)
-    server = make_server(create_hq_app(office), settings.host, args.port or 8766, settings.threads)
+    server = make_server(create_hq_app(office, language=settings.language), settings.host, args.port or 8766, settings.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              settings.host, server.effective_port, settings.data_dir, office.public_key)
     return _run(server)

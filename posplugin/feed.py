@@ -3,9 +3,11 @@ Ed25519 signing and verification. docs/feed.md describes it for a chain's own
 CRM; nothing here needs `posplugin hq`.
 
 A version is a snapshot file, one customer a line, sorted by hash:
-``hash_hex<TAB>followers<TAB>engagement_rate<TAB>niches_json``. The manifest
-names the version, its row count, the snapshot's SHA-256 and size, and an
-expiry; it is signed as canonical JSON (sorted keys, no spaces).
+``hash_hex<TAB>followers<TAB>engagement_rate<TAB>niches_json``; and a delta
+from the version before: ``+<TAB>`` and a snapshot line for each customer added
+or changed, ``-<TAB>hash_hex`` for each removed. The manifest names the
+version, its row count, the SHA-256 and size of the snapshot and of each
+delta, and an expiry; it is signed as canonical JSON (sorted keys, no spaces).
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import IO
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 FORMAT = "posplugin-feed/1"
+# Stores say which version they hold when they ask for the manifest, so head
+# office can show who is behind.
+LIST_VERSION_HEADER = "X-Posplugin-List-Version"
 
 
 class FeedError(Exception):
@@ -101,3 +107,65 @@ def sha256_file(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def snapshot_key(line: str) -> str:
+    return line[:64]
+
+
+def write_delta(old: IO[str], new: IO[str], out: IO[str]) -> tuple[int, int]:
+    """Write the delta that turns snapshot ``old`` into snapshot ``new`` (both
+    sorted by hash) to ``out``; returns (upserts, deletes). One pass over each,
+    so a list of any size costs no memory."""
+    upserts = deletes = 0
+    old_line, new_line = old.readline(), new.readline()
+    while old_line or new_line:
+        old_key = snapshot_key(old_line) if old_line else None
+        new_key = snapshot_key(new_line) if new_line else None
+        if new_key is not None and (old_key is None or new_key < old_key):
+            out.write("+\t" + new_line)
+            upserts += 1
+            new_line = new.readline()
+        elif old_key is not None and (new_key is None or old_key < new_key):
+            out.write(f"-\t{old_key}\n")
+            deletes += 1
+            old_line = old.readline()
+        else:
+            if old_line != new_line:
+                out.write("+\t" + new_line)
+                upserts += 1
+            old_line, new_line = old.readline(), new.readline()
+    return upserts, deletes
+
+
+def parse_delta_line(line: str) -> tuple[bytes, tuple[int, float, tuple[str, ...]] | None]:
+    """``(hash, (followers, rate, niches))`` for an upsert, ``(hash, None)`` for
+    a delete; raises :class:`FeedError` when the line is malformed."""
+    if line.startswith("+\t"):
+        key, followers, rate, niches = parse_snapshot_line(line[2:])
+        return key, (followers, rate, niches)
+    if line.startswith("-\t"):
+        try:
+            key = bytes.fromhex(line[2:].rstrip("\n"))
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise FeedError("malformed delta line (a delete needs a 64-character hash)")
+        return key, None
+    raise FeedError("malformed delta line (neither + nor -)")
+
+
+def delta_chain(manifest: dict, current: int | None) -> list[dict] | None:
+    """The deltas that take a store from version ``current`` to the manifest's,
+    in order, or None when there is no unbroken chain."""
+    if current is None:
+        return None
+    by_from = {d.get("from"): d for d in manifest.get("deltas") or ()}
+    chain, at = [], current
+    while at != manifest["version"]:
+        step = by_from.get(at)
+        if step is None or step.get("to", 0) <= at:
+            return None
+        chain.append(step)
+        at = step["to"]
+    return chain

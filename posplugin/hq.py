@@ -1,8 +1,9 @@
 """Head office: tier-list versions, store tokens, and the signed feed stores pull.
 
-Its own data folder: ``hq.db`` (versions, stores, tokens), ``feed/`` (snapshot
-bodies) and ``hq-signing.key`` (the Ed25519 private key, never in the database
-and never sent anywhere; stores get only the public key).
+Its own data folder: ``hq.db`` (versions, deltas, stores, tokens, reports),
+``feed/`` (snapshot and delta bodies) and ``hq-signing.key`` (the Ed25519
+private key, never in the database and never sent anywhere; stores get only
+the public key).
 """
 
 from __future__ import annotations
@@ -10,21 +11,25 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sqlite3
 import threading
 from pathlib import Path
 from typing import IO
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
-
 from . import feed
 from .db import Database, migrate
-from .errors import Forbidden, NotFound, Unauthorized, ValidationError
+from .errors import ImportRefused, Unauthorized, ValidationError
+from .hq_reports import REPORT_MIGRATION, Outcomes
 from .identity import Hasher
 from .tiers import ListBuilder, read_rows
 from .timeutil import iso, system_clock
-from .web import handle_error
 
 MANIFEST_TTL_S = 24 * 3600.0
+# Deltas offered in the manifest: a store up to this many versions behind
+# catches up by deltas; one further behind takes the snapshot.
+DELTAS_KEPT = 30
+STALE_AFTER_S = 3600.0
+
 HQ_MIGRATIONS = [("hq", """
     CREATE TABLE versions (
         version INTEGER PRIMARY KEY,
@@ -52,14 +57,25 @@ HQ_MIGRATIONS = [("hq", """
         last_sync_at REAL,
         list_version INTEGER
     );
-    """)]
+    """), ("hq-deltas", """
+    CREATE TABLE deltas (
+        to_version INTEGER PRIMARY KEY,
+        from_version INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        upserts INTEGER NOT NULL,
+        deletes INTEGER NOT NULL
+    );
+    """), REPORT_MIGRATION]
 
 
 class HeadOffice:
     """A chain's head office: build with its data folder and the chain's identifier key."""
 
     def __init__(self, data_dir: Path, id_key: str, *, default_region: str = "", clock=system_clock,
-                 manifest_ttl_s: float = MANIFEST_TTL_S):
+                 manifest_ttl_s: float = MANIFEST_TTL_S, stale_after_s: float = STALE_AFTER_S,
+                 timezone=None):
         self.data_dir = Path(data_dir)
         self.feed_dir = self.data_dir / "feed"
         self.feed_dir.mkdir(parents=True, exist_ok=True)
@@ -69,8 +85,14 @@ class HeadOffice:
         self.hasher = Hasher(id_key, default_region) if id_key else None
         self.clock = clock
         self.manifest_ttl_s = manifest_ttl_s
+        self.stale_after_s = stale_after_s
+        self.outcomes = Outcomes(self.db, clock=clock, timezone=timezone)
         self._signed: tuple[float, int | None, bytes] | None = None
         self._lock = threading.Lock()
+        self._import_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.db.close()
 
     @property
     def public_key(self) -> str:
@@ -100,54 +122,91 @@ class HeadOffice:
 
     def import_csv(self, stream: IO[str]) -> dict:
         """A tier CSV as the next version: normalised and hashed with the chain
-        key, opted-out customers dropped, refused whole with line numbers."""
+        key, opted-out customers dropped, refused whole with line numbers.
+        Publishes its snapshot and the delta from the version before."""
         if self.hasher is None:
             raise ValidationError("head office needs the chain's identifier key (POSPLUGIN_ID_KEY)")
-        from .errors import ImportRefused
-        builder = ListBuilder(self.data_dir)
-        bad = []
-        try:
-            for line, row in read_rows(stream, self.hasher):
-                if isinstance(row, str):
-                    bad.append((line, row))
-                else:
-                    builder.add(*row)
-            if bad:
-                raise ImportRefused(bad[:50], total_bad=len(bad))
-            version = (self.latest() or {}).get("version", 0) + 1
-            path, rows = builder.finish(version=version, source="hq")
-        except BaseException:
-            builder.discard()
-            raise
-        try:
-            snapshot = self.feed_dir / f"snapshot-{version}.tsv"
-            self._export(path, snapshot)
-        finally:
-            path.unlink(missing_ok=True)
+        with self._import_lock:
+            builder = ListBuilder(self.data_dir)
+            bad = []
+            try:
+                for line, row in read_rows(stream, self.hasher):
+                    if isinstance(row, str):
+                        bad.append((line, row))
+                    else:
+                        builder.add(*row)
+                if bad:
+                    raise ImportRefused(bad[:50], total_bad=len(bad))
+                previous = self.latest()
+                version = (previous or {}).get("version", 0) + 1
+                path, rows = builder.finish(version=version, source="hq")
+            except BaseException:
+                builder.discard()
+                raise
+            try:
+                return self._publish(path, version, rows, previous)
+            finally:
+                path.unlink(missing_ok=True)
+
+    def _publish(self, list_file: Path, version: int, rows: int, previous: dict | None) -> dict:
+        # Bodies are written first and the version row last, so a crash leaves
+        # at most unreferenced files, never a manifest naming a missing body.
+        snapshot = self.feed_dir / f"snapshot-{version}.tsv"
+        _export(list_file, snapshot)
         sha, size = feed.sha256_file(snapshot)
+        delta = None
+        if previous and (self.feed_dir / previous["snapshot"]).exists():
+            delta = self._write_delta(self.feed_dir / previous["snapshot"], snapshot,
+                                      previous["version"], version)
         with self.db.write() as conn:
             conn.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
                          (version, self.clock(), rows, snapshot.name, sha, size))
-        return {"version": version, "rows": rows}
+            if delta:
+                conn.execute("INSERT INTO deltas VALUES (:to, :from, :path, :sha256, :bytes, :upserts, :deletes)",
+                             delta)
+        self._prune(version)
+        return {"version": version, "rows": rows,
+                "delta": {k: delta[k] for k in ("upserts", "deletes")} if delta else None}
 
-    @staticmethod
-    def _export(list_file: Path, snapshot: Path) -> None:
-        import sqlite3
-        conn = sqlite3.connect(f"file:{list_file.as_posix()}?mode=ro", uri=True)
-        temporary = snapshot.with_suffix(".tmp")
-        try:
-            with open(temporary, "w", encoding="utf-8", newline="\n") as out:
-                for key, followers, rate, niches in conn.execute(
-                        "SELECT hash, followers, engagement_rate, niches FROM tiers ORDER BY hash"):
-                    out.write(feed.snapshot_line(key, followers, rate, niches))
-        finally:
-            conn.close()
-        temporary.replace(snapshot)
+    def _write_delta(self, old: Path, new: Path, old_version: int, version: int) -> dict:
+        path = self.feed_dir / f"delta-{old_version}-{version}.tsv"
+        temporary = path.with_suffix(".tmp")
+        with open(old, encoding="utf-8", newline="\n") as a, open(new, encoding="utf-8", newline="\n") as b, \
+                open(temporary, "w", encoding="utf-8", newline="\n") as out:
+            upserts, deletes = feed.write_delta(a, b, out)
+        temporary.replace(path)
+        sha, size = feed.sha256_file(path)
+        return {"from": old_version, "to": version, "path": path.name, "sha256": sha, "bytes": size,
+                "upserts": upserts, "deletes": deletes}
+
+    def _prune(self, version: int) -> None:
+        """Remove bodies no manifest offers any more: snapshots before the
+        previous version (a store may be mid-download of it) and old deltas."""
+        keep = {name for (name,) in self.db.execute(
+            "SELECT snapshot FROM versions WHERE version >= ? UNION "
+            "SELECT path FROM deltas WHERE to_version > ?", (version - 1, version - DELTAS_KEPT))}
+        for path in self.feed_dir.glob("*.tsv"):
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
 
     def latest(self) -> dict | None:
         row = self.db.execute("SELECT version, created_at, rows, snapshot, sha256, bytes FROM versions"
                               " ORDER BY version DESC LIMIT 1").fetchone()
         return dict(zip(("version", "created_at", "rows", "snapshot", "sha256", "bytes"), row)) if row else None
+
+    def versions(self, limit: int = 20) -> list[dict]:
+        """The most recent versions with their delta sizes, newest first."""
+        rows = self.db.execute(
+            "SELECT v.version, v.created_at, v.rows, v.bytes, d.upserts, d.deletes FROM versions v"
+            " LEFT JOIN deltas d ON d.to_version = v.version ORDER BY v.version DESC LIMIT ?", (limit,))
+        return [{"version": r[0], "created_at": iso(r[1]), "rows": r[2], "bytes": r[3],
+                 "delta": None if r[4] is None else {"upserts": r[4], "deletes": r[5]}} for r in rows]
+
+    def _deltas(self, version: int) -> list[dict]:
+        rows = self.db.execute("SELECT from_version, to_version, path, sha256, bytes FROM deltas"
+                               " WHERE to_version > ? AND to_version <= ? ORDER BY to_version",
+                               (version - DELTAS_KEPT, version))
+        return [{"from": r[0], "to": r[1], "path": r[2], "sha256": r[3], "bytes": r[4]} for r in rows]
 
     def signed_manifest(self) -> bytes:
         """The current signed manifest, re-signed once half its lifetime has passed."""
@@ -161,100 +220,50 @@ class HeadOffice:
                         "expires_at": now + self.manifest_ttl_s, "rows": latest["rows"] if latest else 0,
                         "snapshot": None if not latest else {
                             "path": latest["snapshot"], "sha256": latest["sha256"], "bytes": latest["bytes"]},
-                        "deltas": []}
+                        "deltas": self._deltas(version) if latest else []}
             body = json.dumps(feed.sign(manifest, self.key)).encode()
             self._signed = (now + self.manifest_ttl_s / 2, version, body)
             return body
 
-    def record_sync(self, store_name: str) -> None:
+    # -- stores ------------------------------------------------------------
+
+    def record_sync(self, store_name: str, list_version: int | None) -> None:
+        """A store asked for the manifest, holding ``list_version``."""
         with self.db.write() as conn:
-            conn.execute("INSERT INTO store_syncs (name, last_sync_at) VALUES (?, ?) ON CONFLICT (name)"
-                         " DO UPDATE SET last_sync_at = excluded.last_sync_at", (store_name, self.clock()))
+            conn.execute("INSERT INTO store_syncs (name, last_sync_at, list_version) VALUES (?, ?, ?)"
+                         " ON CONFLICT (name) DO UPDATE SET last_sync_at = excluded.last_sync_at,"
+                         " list_version = coalesce(excluded.list_version, list_version)",
+                         (store_name, self.clock(), list_version))
 
     def receive_report(self, store_name: str, batch: str, hours: list) -> bool:
         """Keep a store's report; a batch already received is not counted again."""
-        if not isinstance(batch, str) or not batch or not isinstance(hours, list):
-            raise ValidationError("a report is {\"batch\": \"...\", \"hours\": [...]}")
-        with self.db.write() as conn:
-            return conn.execute("INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?)",
-                                (batch, store_name, self.clock(), json.dumps(hours))).rowcount == 1
+        return self.outcomes.receive(store_name, batch, hours)
 
-    def figures(self, store_name: str) -> dict:
-        """A store's outcomes over every report it sent."""
-        totals = {"prompts_made": 0, "taken": 0, "resolved": 0, "expired": 0, "pain_episodes": 0,
-                  "pain_seconds": 0.0, "time_to_act_s": 0.0, "acted": 0, "reach_served_murdoch": 0}
-        for (hours,) in self.db.execute("SELECT hours FROM reports WHERE store = ?", (store_name,)):
-            for hour in json.loads(hours):
-                totals["prompts_made"] += sum(hour.get("made", {}).values())
-                for key in ("taken", "resolved", "expired", "pain_episodes", "pain_seconds",
-                            "time_to_act_s", "acted"):
-                    totals[key] += hour.get(key, 0)
-                totals["reach_served_murdoch"] += hour.get("reach_served", {}).get("murdoch", 0)
-        acted = totals.pop("acted")
-        totals["mean_time_to_act_s"] = round(totals.pop("time_to_act_s") / acted, 1) if acted else None
-        return totals
-
-    def stores(self) -> list[dict]:
-        rows = self.db.execute("SELECT t.name, s.last_sync_at FROM hq_tokens t LEFT JOIN store_syncs s"
-                               " ON s.name = t.name WHERE t.role = 'store' ORDER BY t.name")
-        return [{"name": r[0], "last_sync_at": iso(r[1]), "figures": self.figures(r[0])} for r in rows]
+    def stores(self, days: int = 7) -> list[dict]:
+        """Every store: its list version, last sync, whether it is stale or
+        behind, and its figures over the last ``days`` days."""
+        latest = (self.latest() or {}).get("version")
+        now = self.clock()
+        rows = self.db.execute("SELECT t.name, s.last_sync_at, s.list_version FROM hq_tokens t"
+                               " LEFT JOIN store_syncs s ON s.name = t.name WHERE t.role = 'store'"
+                               " GROUP BY t.name ORDER BY t.name")
+        since = now - days * 86400
+        return [{"name": name, "list_version": version, "last_sync_at": iso(synced),
+                 "stale": synced is None or now - synced > self.stale_after_s,
+                 "behind": latest is not None and (version or 0) < latest,
+                 "figures": self.outcomes.figures(name, since)}
+                for name, synced, version in rows]
 
 
-bp = Blueprint("hq", __name__, url_prefix="/hq/v1")
-
-
-def _office() -> HeadOffice:
-    return current_app.extensions["posplugin.hq"]
-
-
-def _caller(*roles) -> str:
-    header = request.headers.get("Authorization", "")
-    name, role = _office().caller(header[7:].strip() if header[:7].lower() == "bearer " else None)
-    if role not in roles:
-        raise Forbidden(f"this needs one of the roles {', '.join(roles)}")
-    return name
-
-
-@bp.get("/feed/manifest.json")
-def manifest():
-    name = _caller("store", "admin")
-    body = _office().signed_manifest()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    _office().record_sync(name)
-    if request.headers.get("If-None-Match") == etag:
-        return Response(status=304, headers={"ETag": etag})
-    return Response(body, content_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"})
-
-
-@bp.get("/feed/<name>")
-def feed_file(name: str):
-    _caller("store", "admin")
-    path = _office().feed_dir / name
-    if "/" in name or name.startswith(".") or not path.is_file():
-        raise NotFound(f"no feed file {name}")
-    return send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
-
-
-@bp.post("/reports")
-def reports():
-    name = _caller("store")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("send the report as a JSON object")
-    accepted = _office().receive_report(name, body.get("batch"), body.get("hours"))
-    return jsonify({"accepted": accepted})
-
-
-@bp.get("/stores")
-def stores():
-    _caller("admin")
-    return jsonify({"stores": _office().stores(), "latest": _office().latest()})
-
-
-def create_hq_app(office: HeadOffice) -> Flask:
-    """The head office service around ``office``."""
-    app = Flask(__name__, static_folder=None)
-    app.extensions["posplugin.hq"] = office
-    app.register_blueprint(bp)
-    app.register_error_handler(Exception, handle_error)
-    return app
+def _export(list_file: Path, snapshot: Path) -> None:
+    """Write a list file's rows, sorted by hash, as a snapshot body."""
+    conn = sqlite3.connect(f"file:{list_file.as_posix()}?mode=ro", uri=True)
+    temporary = snapshot.with_suffix(".tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="\n") as out:
+            for key, followers, rate, niches in conn.execute(
+                    "SELECT hash, followers, engagement_rate, niches FROM tiers ORDER BY hash"):
+                out.write(feed.snapshot_line(key, followers, rate, niches))
+    finally:
+        conn.close()
+    temporary.replace(snapshot)

@@ -40,7 +40,8 @@ def next_batch(store) -> tuple[str, list[tuple]] | None:
 
 
 def summarise(rows: list[tuple]) -> list[dict]:
-    """Outbox rows as hourly figures."""
+    """Outbox rows as hourly figures: counts and sums, and each time to act
+    and pain duration so head office can take real medians."""
     hours: dict[float, dict] = {}
 
     def bucket(at: float) -> dict:
@@ -48,7 +49,8 @@ def summarise(rows: list[tuple]) -> list[dict]:
         if hour not in hours:
             hours[hour] = {"hour": iso(hour), "made": defaultdict(int), "taken": 0, "resolved": 0,
                            "expired": 0, "time_to_act_s": 0.0, "acted": 0, "pain_episodes": 0,
-                           "pain_seconds": 0.0, "reach_served": defaultdict(int)}
+                           "pain_seconds": 0.0, "reach_served": defaultdict(int),
+                           "times_to_act_s": [], "pain_durations_s": []}
         return hours[hour]
 
     for at, action, kind, level, created_at, reach in rows:
@@ -59,11 +61,13 @@ def summarise(rows: list[tuple]) -> list[dict]:
             b["taken"] += 1
             b["time_to_act_s"] += at - created_at
             b["acted"] += 1
+            b["times_to_act_s"].append(round(at - created_at, 1))
         elif action == "resolved":
             b["resolved"] += 1
             if kind == "pain":
                 b["pain_episodes"] += 1
                 b["pain_seconds"] += at - created_at
+                b["pain_durations_s"].append(round(at - created_at, 1))
             elif reach:
                 b["reach_served"][level] += reach
         elif action == "expired":

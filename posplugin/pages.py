@@ -22,13 +22,14 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 PAGES = {"till": "till.html", "floor": "floor.html"}
 
 
-def _file(name: str) -> Response:
+def page(name: str) -> Response:
+    """A file from static/, with the page headers (and the page language filled in)."""
     path = (static_dir() / name).resolve()
     if static_dir().resolve() not in path.parents or not path.is_file():
         abort(404)
     body = path.read_bytes()
     if name.endswith(".html"):
-        language = current_app.extensions["posplugin"].settings.language
+        language = current_app.config.get("POSPLUGIN_LANGUAGE", "en")
         body = body.replace(b"{{lang}}", language.encode())
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if name.endswith(".webmanifest"):
@@ -43,24 +44,25 @@ def _file(name: str) -> Response:
 
 @bp.get("/till")
 def till():
-    return _file(PAGES["till"])
+    return page(PAGES["till"])
 
 
 @bp.get("/floor")
 def floor():
-    return _file(PAGES["floor"])
+    return page(PAGES["floor"])
 
 
 @bp.get("/sw.js")
 def service_worker():
     # Served from the root so it may control /floor and /till.
-    response = _file("sw.js")
+    response = page("sw.js")
     response.headers["Service-Worker-Allowed"] = "/"
     return response
 
 
 @bp.get("/static/<path:name>")
 def static_file(name: str):
+    """Scripts, styles, icons and message catalogues of the pages."""
     if name.startswith(("_", ".")) or name.endswith(".py"):
         abort(404)
-    return _file(name)
+    return page(name)

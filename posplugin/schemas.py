@@ -126,6 +126,9 @@ SCHEMAS: dict[str, dict] = {
 QUEUE_STATUSES = ["ok", "busy", "long"]
 PAIN_KINDS = ["queue", "instructions", "staff", "stock", "other"]
 
+COUNT = {"type": "integer", "minimum": 0}
+SECONDS = {"type": "number", "minimum": 0}
+
 SCHEMAS.update({
     "QueueInput": {
         "type": "object", "required": ["lane"],
@@ -182,6 +185,23 @@ SCHEMAS.update({
                     "points": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
                     "normal": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}}}},
         },
+    },
+    "OutcomeReport": {
+        "description": "A batch of a store's hourly outcomes for head office (no identifiers).",
+        "type": "object", "required": ["batch", "hours"],
+        "properties": {
+            "batch": text(128, 1),
+            "hours": {"type": "array", "maxItems": 10_000, "items": {
+                "type": "object", "required": ["hour"],
+                "properties": {
+                    "hour": {"type": "string", "format": "date-time"},
+                    "made": {"type": "object", "additionalProperties": COUNT},
+                    "taken": COUNT, "resolved": COUNT, "expired": COUNT, "acted": COUNT,
+                    "pain_episodes": COUNT,
+                    "time_to_act_s": SECONDS, "pain_seconds": SECONDS,
+                    "times_to_act_s": {"type": "array", "items": SECONDS},
+                    "pain_durations_s": {"type": "array", "items": SECONDS},
+                    "reach_served": {"type": "object", "additionalProperties": COUNT}}}}},
     },
     "PainpointRequest": {
         "type": "object", "required": ["kind"],

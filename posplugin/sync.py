@@ -7,6 +7,10 @@ streamed to a temporary file and its size and SHA-256 must match the
 manifest's; every line must parse. Only then is a new list file built and
 switched to, so lookups never see half a list and never wait on a sync. Any
 failure leaves the previous list serving.
+
+A store a few versions behind applies the chain of deltas to a copy of its
+current list file (cheap: a file copy and the changed rows); one with no
+list, or too far behind, or whose deltas fail a check, takes the snapshot.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from urllib3.util.retry import Retry
 
 from . import feed
 from .config import ConfigError
-from .tiers import ListBuilder, TierRecord
+from .tiers import ListBuilder, ListPatcher, TierRecord
 
 log = logging.getLogger("posplugin.sync")
 TIMEOUT = (3.05, 30)
@@ -67,7 +71,8 @@ def sync_once(store, http: requests.Session | None = None) -> SyncResult:
 
 
 def pull_list(store, http: requests.Session | None = None) -> SyncResult:
-    """Pull, verify and apply the tier list."""
+    """Pull, verify and apply the tier list: by deltas where the store's
+    version has an unbroken chain to head office's, else by snapshot."""
     s = store.settings
     missing = [name for name in ("hq_url", "hq_token", "hq_public_key") if not getattr(s, name)]
     if missing:
@@ -76,18 +81,20 @@ def pull_list(store, http: requests.Session | None = None) -> SyncResult:
     http = http or session()
     http.headers["Authorization"] = f"Bearer {s.hq_token}"
     base = s.hq_url.rstrip("/") + "/hq/v1/feed/"
+    info = store.tiers.info()
+    current = info.version if info.source == "hq" else None
+    headers = {feed.LIST_VERSION_HEADER: str(current)} if current is not None else {}
     etag = _state(store)["etag"]
+    if etag:
+        headers["If-None-Match"] = etag
     try:
-        response = http.get(base + "manifest.json", timeout=TIMEOUT,
-                            headers={"If-None-Match": etag} if etag else {})
+        response = http.get(base + "manifest.json", timeout=TIMEOUT, headers=headers)
     except requests.RequestException as exc:
         return _finish(store, SyncResult("unreachable", None, f"head office unreachable: {exc.__class__.__name__}"))
     if response.status_code == 304:
-        return _finish(store, SyncResult("unchanged", store.tiers.info().version, "list unchanged"), etag)
+        return _finish(store, SyncResult("unchanged", current, "list unchanged"), etag)
     if response.status_code != 200:
         return _finish(store, SyncResult("unreachable", None, f"head office answered {response.status_code}"))
-    info = store.tiers.info()
-    current = info.version if info.source == "hq" else None
     try:
         manifest = feed.verify(response.json(), s.hq_public_key, now=store.clock(), current_version=current)
     except (feed.FeedError, ValueError) as exc:
@@ -95,34 +102,55 @@ def pull_list(store, http: requests.Session | None = None) -> SyncResult:
     if manifest["version"] == current or not manifest.get("snapshot"):
         return _finish(store, SyncResult("unchanged", current, "list unchanged"), response.headers.get("ETag"))
     try:
-        applied = _apply_snapshot(store, http, base, manifest)
+        how = _apply(store, http, base, manifest, current)
     except feed.FeedError as exc:
         return _finish(store, SyncResult("refused", None, f"list refused: {exc}"))
     except requests.RequestException as exc:
         return _finish(store, SyncResult("unreachable", None, f"download failed: {exc.__class__.__name__}"))
-    return _finish(store, SyncResult("updated", manifest["version"], f"applied version {manifest['version']} "
-                                     f"({applied} rows)"), response.headers.get("ETag"))
+    return _finish(store, SyncResult("updated", manifest["version"],
+                                     f"applied version {manifest['version']} ({how})"), response.headers.get("ETag"))
+
+
+def _apply(store, http, base: str, manifest: dict, current: int | None) -> str:
+    """Apply the manifest's version; returns how, in words."""
+    chain = feed.delta_chain(manifest, current)
+    base_file = store.tiers.current_file()
+    if chain and base_file and sum(d["bytes"] for d in chain) < manifest["snapshot"]["bytes"]:
+        try:
+            return _apply_deltas(store, http, base, manifest, chain, base_file)
+        except (feed.FeedError, requests.RequestException) as exc:
+            # The snapshot is verified on its own, so a bad delta need not stop the update.
+            log.warning("sync: delta path refused (%s); taking the full snapshot", exc)
+    rows = _apply_snapshot(store, http, base, manifest)
+    return f"snapshot, {rows} rows"
+
+
+def _download(http, url: str, expected: dict, folder: Path) -> Path:
+    """Stream ``url`` to a file in ``folder``; raises :class:`feed.FeedError`
+    unless its size and SHA-256 are the signed ones."""
+    body = folder / expected["path"]
+    digest, size = hashlib.sha256(), 0
+    with http.get(url + expected["path"], timeout=TIMEOUT, stream=True) as response:
+        if response.status_code != 200:
+            raise feed.FeedError(f"{expected['path']} download answered {response.status_code}")
+        with open(body, "wb") as out:
+            for chunk in response.iter_content(1 << 16):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+    if size != expected["bytes"] or digest.hexdigest() != expected["sha256"]:
+        raise feed.FeedError(f"{expected['path']} does not match the signed manifest ({size} bytes received, "
+                             f"{expected['bytes']} signed; SHA-256 "
+                             f"{'differs' if size == expected['bytes'] else 'unchecked'})")
+    return body
 
 
 def _apply_snapshot(store, http, base: str, manifest: dict) -> int:
-    snapshot = manifest["snapshot"]
     with tempfile.TemporaryDirectory(dir=store.tiers.data_dir, prefix="sync-") as tmp:
-        body = Path(tmp) / "snapshot.tsv"
-        digest, size = hashlib.sha256(), 0
-        with http.get(base + snapshot["path"], timeout=TIMEOUT, stream=True) as response:
-            if response.status_code != 200:
-                raise feed.FeedError(f"snapshot download answered {response.status_code}")
-            with open(body, "wb") as out:
-                for chunk in response.iter_content(1 << 16):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    out.write(chunk)
-        if size != snapshot["bytes"] or digest.hexdigest() != snapshot["sha256"]:
-            raise feed.FeedError(f"snapshot does not match the signed manifest ({size} bytes received, "
-                                 f"{snapshot['bytes']} signed; SHA-256 {'differs' if size == snapshot['bytes'] else 'unchecked'})")
+        body = _download(http, base, manifest["snapshot"], Path(tmp))
         builder = ListBuilder(store.tiers.data_dir)
         try:
-            with open(body, encoding="utf-8") as lines:
+            with open(body, encoding="utf-8", newline="\n") as lines:
                 for line in lines:
                     key, followers, rate, niches = feed.parse_snapshot_line(line)
                     builder.add(key, TierRecord(followers, rate, niches))
@@ -130,11 +158,40 @@ def _apply_snapshot(store, http, base: str, manifest: dict) -> int:
         except BaseException:
             builder.discard()
             raise
+    _activate_checked(store, path, rows, manifest)
+    return rows
+
+
+def _apply_deltas(store, http, base: str, manifest: dict, chain: list[dict], base_file: Path) -> str:
+    with tempfile.TemporaryDirectory(dir=store.tiers.data_dir, prefix="sync-") as tmp:
+        bodies = [_download(http, base, delta, Path(tmp)) for delta in chain]
+        patcher = ListPatcher(store.tiers.data_dir, base_file)
+        upserts = deletes = 0
+        try:
+            for body in bodies:
+                with open(body, encoding="utf-8", newline="\n") as lines:
+                    for line in lines:
+                        key, values = feed.parse_delta_line(line)
+                        if values is None:
+                            patcher.remove(key)
+                            deletes += 1
+                        else:
+                            patcher.upsert(key, TierRecord(*values))
+                            upserts += 1
+                patcher.flush()
+            path, rows = patcher.finish(version=manifest["version"], source="hq", synced_at=store.clock())
+        except BaseException:
+            patcher.discard()
+            raise
+    _activate_checked(store, path, rows, manifest)
+    return f"{len(chain)} delta{'s' if len(chain) > 1 else ''}, {upserts} upserts, {deletes} deletes"
+
+
+def _activate_checked(store, path: Path, rows: int, manifest: dict) -> None:
     if rows != manifest["rows"]:
         path.unlink(missing_ok=True)
-        raise feed.FeedError(f"snapshot has {rows} rows, the manifest says {manifest['rows']}")
+        raise feed.FeedError(f"the list would have {rows} rows, the manifest says {manifest['rows']}")
     store.tiers.activate(path)
-    return rows
 
 
 def _state(store) -> dict:

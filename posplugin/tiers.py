@@ -179,12 +179,8 @@ class ListBuilder:
     returns the finished file's path; :meth:`discard` removes it."""
 
     def __init__(self, data_dir: Path):
-        self.path = Path(data_dir) / f"tiers-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.db"
-        self.conn = sqlite3.connect(str(self.path), isolation_level=None)
-        # Nothing reads this file until it is finished, and a crash discards it,
-        # so the build skips journalling; finish() syncs it to disk.
-        self.conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                                "PRAGMA temp_store=FILE; PRAGMA cache_size=-32000;")
+        self.path = _new_list_path(data_dir)
+        self.conn = _open_for_build(self.path)
         self.conn.executescript(LIST_SCHEMA)
         self.conn.execute("CREATE TEMP TABLE staging (hash BLOB, followers INTEGER,"
                           " engagement_rate REAL, niches TEXT)")
@@ -194,17 +190,6 @@ class ListBuilder:
         self.opted_out = 0
         self._batch: list = []
         self._out: list = []
-
-    def copy_from(self, source: Path) -> None:
-        """Start from the rows of an existing list file (for deltas)."""
-        src = sqlite3.connect(f"file:{Path(source).as_posix()}?mode=ro", uri=True)
-        try:
-            cursor = src.execute("SELECT hash, followers, engagement_rate, niches FROM tiers")
-            while rows := cursor.fetchmany(BATCH):
-                self.conn.executemany("INSERT INTO staging VALUES (?, ?, ?, ?)", rows)
-                self.added += len(rows)
-        finally:
-            src.close()
 
     def add(self, key: bytes, record: TierRecord | None) -> None:
         """Add one customer; ``None`` means opted out, which wins over any row."""
@@ -217,10 +202,6 @@ class ListBuilder:
             self.added += 1
         if len(self._batch) >= BATCH:
             self.flush()
-
-    def remove(self, key: bytes) -> None:
-        """Drop a customer (a delta's delete)."""
-        self._out.append((key,))
 
     def flush(self) -> None:
         if self._batch:
@@ -238,25 +219,90 @@ class ListBuilder:
         self.conn.execute("INSERT OR REPLACE INTO tiers SELECT hash, followers, engagement_rate, niches"
                           " FROM staging ORDER BY hash, rowid")
         self.conn.execute("DELETE FROM tiers WHERE hash IN (SELECT hash FROM opted_out)")
-        rows = self.conn.execute("SELECT count(*) FROM tiers").fetchone()[0]
-        self.conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
-            ("version", version), ("rows", rows), ("source", source),
-            ("applied_at", time.time()), ("synced_at", synced_at)])
-        self.conn.execute("COMMIT")
-        self.conn.execute("DROP TABLE staging")
-        self.conn.execute("DROP TABLE opted_out")
-        self.conn.execute("PRAGMA journal_mode=DELETE")
-        self.conn.close()
-        _fsync(self.path)
+        rows = _seal(self.conn, self.path, version=version, source=source, synced_at=synced_at,
+                     drop=("staging", "opted_out"))
         return self.path, rows
 
     def discard(self) -> None:
-        try:
-            self.conn.close()
-        finally:
-            for suffix in ("", "-journal", "-wal", "-shm"):
-                with _ignore_missing():
-                    os.remove(str(self.path) + suffix)
+        _discard(self.conn, self.path)
+
+
+class ListPatcher:
+    """A new list file made from an existing one plus a delta's changes:
+    :meth:`upsert` and :meth:`remove`, then :meth:`finish` or :meth:`discard`."""
+
+    def __init__(self, data_dir: Path, base: Path):
+        self.path = _new_list_path(data_dir)
+        # A finished list file is never written again, so a byte copy is a
+        # consistent copy even while lookups read it.
+        shutil.copyfile(base, self.path)
+        self.conn = _open_for_build(self.path)
+        self.conn.execute("BEGIN")
+        self._upserts: list = []
+        self._removes: list = []
+
+    def upsert(self, key: bytes, record: TierRecord) -> None:
+        self._upserts.append((key, record.followers, record.engagement_rate,
+                              json.dumps(record.niches, ensure_ascii=False)))
+        if len(self._upserts) >= BATCH:
+            self.flush()
+
+    def remove(self, key: bytes) -> None:
+        self._removes.append((key,))
+        if len(self._removes) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        # Deletes first: within one delta a key is either upserted or removed.
+        self.conn.executemany("DELETE FROM tiers WHERE hash = ?", self._removes)
+        self.conn.executemany("INSERT OR REPLACE INTO tiers VALUES (?, ?, ?, ?)", self._upserts)
+        self._removes.clear()
+        self._upserts.clear()
+
+    def finish(self, *, version: int, source: str, synced_at: float | None = None) -> tuple[Path, int]:
+        self.flush()
+        return self.path, _seal(self.conn, self.path, version=version, source=source, synced_at=synced_at)
+
+    def discard(self) -> None:
+        _discard(self.conn, self.path)
+
+
+def _new_list_path(data_dir: Path) -> Path:
+    return Path(data_dir) / f"tiers-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.db"
+
+
+def _open_for_build(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    # Nothing reads this file until it is finished, and a crash discards it,
+    # so the build skips journalling; _seal() syncs it to disk.
+    conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                       "PRAGMA temp_store=FILE; PRAGMA cache_size=-32000;")
+    return conn
+
+
+def _seal(conn: sqlite3.Connection, path: Path, *, version: int, source: str, synced_at: float | None,
+          drop: tuple[str, ...] = ()) -> int:
+    """Write the list's meta, commit, close and sync the file; returns its row count."""
+    rows = conn.execute("SELECT count(*) FROM tiers").fetchone()[0]
+    conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
+        ("version", version), ("rows", rows), ("source", source),
+        ("applied_at", time.time()), ("synced_at", synced_at)])
+    conn.execute("COMMIT")
+    for table in drop:
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+    _fsync(path)
+    return rows
+
+
+def _discard(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        conn.close()
+    finally:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with _ignore_missing():
+                os.remove(str(path) + suffix)
 
 
 def _fsync_dir(path: Path) -> None:

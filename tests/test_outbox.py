@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from posplugin import outbox
-from posplugin.hq import HeadOffice, create_hq_app
+from posplugin.hq import HeadOffice
+from posplugin.hq_web import create_hq_app
 from posplugin.server import BackgroundServer
 from posplugin.store import Store
 from posplugin.sync import sync_once

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from posplugin import feed
 from posplugin.app import create_app
-from posplugin.hq import HeadOffice, create_hq_app
+from posplugin.hq import HeadOffice
+from posplugin.hq_web import create_hq_app
 from posplugin.server import BackgroundServer
 from posplugin.store import Store
 from posplugin.sync import sync_once
@@ -63,7 +64,7 @@ V2 = [["email", "new@example.com", "50000", "1%", "", "yes"]]
 
 
 def test_full_sync_then_unchanged(hq, synced_store):
-    assert publish(hq, V1) == {"version": 1, "rows": 1}
+    assert publish(hq, V1) == {"version": 1, "rows": 1, "delta": None}
     first = sync_once(synced_store)
     assert (first.status, first.version) == ("updated", 1)
     assert followers(synced_store, "phone", "41234567") == 4200
