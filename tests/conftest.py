@@ -163,3 +163,30 @@ def plugin_server(settings, loaded_store):
     for server, store in started:
         server.stop()
         store.close()
+
+
+class Clock:
+    """A clock tests move by hand; starts at the real time."""
+
+    def __init__(self):
+        import time
+        self.now = time.time()
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def hq(tmp_path):
+    """A head office (``posplugin.hq.HeadOffice``) served on 127.0.0.1 as
+    ``hq.server``, on a hand-moved clock ``hq.test_clock``."""
+    from posplugin.hq import HeadOffice
+    from posplugin.hq_web import create_hq_app
+
+    clock = Clock()
+    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock)
+    office.server = BackgroundServer(create_hq_app(office)).start()
+    office.test_clock = clock
+    yield office
+    office.server.stop()
+    office.close()

@@ -18,14 +18,6 @@ from conftest import ID_KEY
 
 
 @pytest.fixture
-def hq(tmp_path):
-    office = HeadOffice(tmp_path / "hq", ID_KEY)
-    office.server = BackgroundServer(create_hq_app(office)).start()
-    yield office
-    office.server.stop()
-
-
-@pytest.fixture
 def store(hq, settings, loaded_store):
     loaded_store.close()
     token = hq.create_token("store", "oslo-1")

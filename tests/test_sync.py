@@ -4,40 +4,22 @@ previous list keeps serving."""
 
 import io
 import json
+import logging
 import signal
+import sqlite3
 
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from posplugin import feed
+from posplugin import feed, hq as hq_module
 from posplugin.app import create_app
-from posplugin.hq import HeadOffice
 from posplugin.hq_web import create_hq_app
 from posplugin.server import BackgroundServer
 from posplugin.store import Store
 from posplugin.sync import sync_once
 
 from conftest import ID_KEY, run_cli, tier_csv
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1_800_000_000.0
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def hq(tmp_path):
-    clock = Clock()
-    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock)
-    server = BackgroundServer(create_hq_app(office)).start()
-    office.server = server
-    office.test_clock = clock
-    yield office
-    server.stop()
 
 
 @pytest.fixture
@@ -75,6 +57,77 @@ def test_full_sync_then_unchanged(hq, synced_store):
     assert sync_once(synced_store).version == 2
     assert followers(synced_store, "email", "new@example.com") == 50000
     assert followers(synced_store, "phone", "41234567") is None
+
+
+BIG = [["email", f"c{i}@example.com", str(1000 + i), "2%", "coffee", "yes"] for i in range(300)]
+
+
+def changed(rows, version):
+    """``rows`` with the first ten removed, one changed and ten added."""
+    rows = [list(r) for r in rows[10:]]
+    rows[5][2] = str(int(rows[5][2]) + 7)
+    return rows + [["email", f"v{version}-{i}@example.com", "5000", "5%", "", "yes"] for i in range(10)]
+
+
+def list_rows(store):
+    """Every row of a store's current list."""
+    conn = sqlite3.connect(store.tiers.current_file())
+    try:
+        return conn.execute("SELECT * FROM tiers ORDER BY hash").fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_delta_gives_the_same_list_as_a_snapshot(hq, synced_store, settings, tmp_path):
+    publish(hq, BIG)
+    assert "snapshot, 300 rows" in sync_once(synced_store).message
+    assert publish(hq, changed(BIG, 2))["delta"] == {"upserts": 11, "deletes": 10}
+    result = sync_once(synced_store)
+    assert result.version == 2 and "1 delta, 11 upserts, 10 deletes" in result.message
+    assert followers(synced_store, "email", "c15@example.com") == 1015 + 7
+    assert followers(synced_store, "email", "c0@example.com") is None
+    fresh = Store(settings.replace(data_dir=tmp_path / "fresh", hq_url=hq.server.url, hq_public_key=hq.public_key,
+                                   hq_token=hq.create_token("store", "fresh")), clock=hq.test_clock)
+    try:
+        assert "snapshot" in sync_once(fresh).message
+        assert list_rows(fresh) == list_rows(synced_store) and len(list_rows(fresh)) == 300
+    finally:
+        fresh.close()
+
+
+def test_a_store_several_versions_behind_follows_the_chain(hq, synced_store):
+    publish(hq, BIG)
+    sync_once(synced_store)
+    publish(hq, changed(BIG, 2))
+    publish(hq, changed(changed(BIG, 2), 3))
+    result = sync_once(synced_store)
+    assert result.version == 3 and "2 deltas" in result.message
+    assert synced_store.tiers.info().rows == 300
+
+
+def test_too_far_behind_takes_the_snapshot(hq, synced_store, monkeypatch):
+    monkeypatch.setattr(hq_module, "DELTAS_KEPT", 1)
+    publish(hq, BIG)
+    sync_once(synced_store)
+    publish(hq, changed(BIG, 2))
+    publish(hq, changed(changed(BIG, 2), 3))
+    assert [d["to"] for d in json.loads(hq.signed_manifest())["manifest"]["deltas"]] == [3]
+    assert sorted(p.name for p in hq.feed_dir.iterdir()) == ["delta-2-3.tsv", "snapshot-2.tsv", "snapshot-3.tsv"]
+    result = sync_once(synced_store)
+    assert result.version == 3 and "snapshot" in result.message
+
+
+def test_a_bad_delta_falls_back_to_the_verified_snapshot(hq, synced_store, tmp_path, caplog):
+    publish(hq, BIG)
+    sync_once(synced_store)
+    publish(hq, changed(BIG, 2))
+    files = {p.name: p.read_bytes() for p in hq.feed_dir.iterdir()}
+    files["delta-1-2.tsv"] = files["delta-1-2.tsv"].replace(b"\t1022\t", b"\t9999\t")
+    with caplog.at_level(logging.WARNING, logger="posplugin.sync"):
+        result = sync_through(synced_store, tmp_path, hq.signed_manifest(), files)
+    assert result.status == "updated" and "snapshot" in result.message
+    assert "delta-1-2.tsv does not match the signed manifest" in caplog.text
+    assert followers(synced_store, "email", "c15@example.com") == 1022
 
 
 def test_unchanged_list_is_a_304(hq, synced_store):
