@@ -102,3 +102,10 @@ class ImportRefused(PospluginError):
         if more > 0:
             lines.append(f"... and {more} more bad rows")
         super().__init__(f"{self.total_bad} bad rows, nothing loaded\n" + "\n".join(lines))
+
+    def to_dict(self) -> dict:
+        """The error shape, with the bad lines also as ``problems: [{line, reason}]``."""
+        shape = super().to_dict()
+        shape["error"]["message"] = self.message.split("\n", 1)[0] + " (see problems)"
+        shape["error"]["problems"] = [{"line": n, "reason": reason} for n, reason in self.problems]
+        return shape

@@ -146,6 +146,30 @@ def browser():
         chromium.close()
 
 
+PHONE = {"width": 360, "height": 740}
+
+
+@pytest.fixture
+def open_page(browser):
+    """Open a page in a fresh browser context; every context is closed after the
+    test, so no page of one test keeps reconnecting while the next one runs."""
+    opened = []
+
+    def open_(server, path, token, viewport=PHONE):
+        context = browser.new_context(viewport=viewport)
+        opened.append(context)
+        page = context.new_page()
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.dialogs = dialogs
+        page.goto(f"{server.url}{path}#token={token}")
+        return page
+
+    yield open_
+    for context in opened:
+        context.close()
+
+
 @pytest.fixture
 def plugin_server(settings, loaded_store):
     """``plugin_server(plugins="square", extra={...})``: a store with those

@@ -7,31 +7,9 @@ from posplugin.server import BackgroundServer
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 360, "height": 740}
 TABLET_LANDSCAPE = {"width": 1280, "height": 800}
 TABLET_PORTRAIT = {"width": 800, "height": 1280}
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture
-def open_page(browser):
-    """Open a page in a fresh browser context; every context is closed after the
-    test, so no page of one test keeps reconnecting while the next one runs."""
-    opened = []
-
-    def open_(server, path, token, viewport=PHONE):
-        context = browser.new_context(viewport=viewport)
-        opened.append(context)
-        page = context.new_page()
-        dialogs = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.dialogs = dialogs
-        page.goto(f"{server.url}{path}#token={token}")
-        return page
-
-    yield open_
-    for context in opened:
-        context.close()
 
 
 def identify(clients, name="Sam", lane="3"):

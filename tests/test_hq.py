@@ -1,0 +1,153 @@
+"""Head office over HTTP: what it shows about stores (versions, syncs, stale
+and behind stores, figures with real medians), charts, publishing a list from
+the page, and the /hq page in a real headless Chromium."""
+
+import io
+import uuid
+
+import pytest
+import requests
+
+from posplugin import feed
+
+from conftest import TIER_ROWS, tier_csv
+
+HOUR = "2026-11-23T10:00:00Z"
+
+
+def auth(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def admin(hq):
+    return hq.create_token("admin", "ops")
+
+
+def report(hq, token, hours, batch=None):
+    return requests.post(hq.server.url + "/hq/v1/reports", headers=auth(token),
+                         json={"batch": batch or uuid.uuid4().hex, "hours": hours}, timeout=5)
+
+
+def hour(at, **figures):
+    return {"hour": at, "made": {"service:murdoch": 2, "service:priority": 1}, "taken": 2, "resolved": 2,
+            "expired": 0, "acted": 2, "pain_episodes": 1, "pain_seconds": 600.0, "time_to_act_s": 30.0,
+            "reach_served": {"murdoch": 500, "priority": 80}, **figures}
+
+
+def stores(hq, admin, days=7):
+    response = requests.get(hq.server.url + f"/hq/v1/stores?days={days}", headers=auth(admin), timeout=5)
+    assert response.status_code == 200
+    return {s["name"]: s for s in response.json()["stores"]}
+
+
+def fetch_manifest(hq, token, version=None):
+    headers = auth(token)
+    if version is not None:
+        headers[feed.LIST_VERSION_HEADER] = str(version)
+    return requests.get(hq.server.url + "/hq/v1/feed/manifest.json", headers=headers, timeout=5)
+
+
+def test_stores_show_their_version_last_sync_and_who_is_stale_or_behind(hq, admin):
+    oslo, bergen = hq.create_token("store", "oslo"), hq.create_token("store", "bergen")
+    hq.import_csv(io.StringIO(tier_csv()))
+    fetch_manifest(hq, oslo, version=1)
+    hq.import_csv(io.StringIO(tier_csv(TIER_ROWS[:2])))
+    view = stores(hq, admin)
+    assert view["oslo"]["list_version"] == 1 and view["oslo"]["behind"] and not view["oslo"]["stale"]
+    assert view["bergen"]["last_sync_at"] is None and view["bergen"]["stale"]
+    fetch_manifest(hq, oslo, version=2)
+    assert not stores(hq, admin)["oslo"]["behind"]
+    hq.test_clock.now += hq.stale_after_s + 1
+    assert stores(hq, admin)["oslo"]["stale"]
+
+
+def test_figures_count_each_batch_once_and_take_real_medians(hq, admin):
+    token = hq.create_token("store", "oslo")
+    hq.test_clock.now = 1_795_428_000.0  # 2026-11-23T10:00Z, the reports' hour
+    first = hour(HOUR, times_to_act_s=[10.0, 20.0, 300.0], pain_durations_s=[600.0])
+    assert report(hq, token, [first], batch="b1").json() == {"accepted": True}
+    assert report(hq, token, [first], batch="b1").json() == {"accepted": False}
+    report(hq, token, [hour(HOUR, times_to_act_s=[30.0], pain_durations_s=[60.0, 120.0])], batch="b2")
+    figures = stores(hq, admin)["oslo"]["figures"]
+    assert figures["prompts_made"] == 6 and figures["murdoch_prompts_made"] == 4 and figures["taken"] == 4
+    assert figures["median_time_to_act_s"] == 25.0      # of 10, 20, 30, 300: not the mean (90)
+    assert figures["pain_episodes"] == 2 and figures["median_pain_minutes"] == 2.0
+    assert figures["reach_served_murdoch"] == 1000 and figures["reach_served"] == 1160
+    hq.test_clock.now += 8 * 86400
+    assert stores(hq, admin, days=7)["oslo"]["figures"]["prompts_made"] == 0
+    assert stores(hq, admin, days=30)["oslo"]["figures"]["prompts_made"] == 6
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"batch": "x", "hours": [{"hour": "yesterday"}]}, "hours.0.hour"),
+    ({"batch": "x", "hours": [{"hour": HOUR, "taken": -1}]}, "hours.0.taken"),
+    ({"batch": "", "hours": []}, "batch"),
+    ({"hours": []}, "batch"),
+])
+def test_a_bad_report_is_refused_and_counts_nothing(hq, admin, body, field):
+    token = hq.create_token("store", "oslo")
+    response = requests.post(hq.server.url + "/hq/v1/reports", headers=auth(token), json=body, timeout=5)
+    assert response.status_code == 422 and response.json()["error"]["field"] == field
+    assert hq.db.execute("SELECT count(*) FROM reports").fetchone()[0] == 0
+
+
+def test_chart_gives_one_value_per_store_per_day(hq, admin):
+    token = hq.create_token("store", "oslo")
+    hq.test_clock.now = 1_795_428_000.0 + 3600
+    report(hq, token, [hour(HOUR, times_to_act_s=[40.0])])
+    response = requests.get(hq.server.url + "/hq/v1/chart?figure=prompts_made&days=3", headers=auth(admin))
+    chart = response.json()
+    assert len(chart["days"]) == 3 and chart["stores"]["oslo"][-1] == 3 and chart["stores"]["oslo"][:2] == [0, 0]
+    medians = requests.get(hq.server.url + "/hq/v1/chart?figure=median_time_to_act_s&days=2",
+                           headers=auth(admin)).json()
+    assert medians["stores"]["oslo"] == [None, 40.0]
+    bad = requests.get(hq.server.url + "/hq/v1/chart?figure=nonsense", headers=auth(admin))
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "figure"
+
+
+def test_an_admin_publishes_a_list_by_upload(hq, admin):
+    url = hq.server.url + "/hq/v1/imports"
+    published = requests.post(url, data=tier_csv().encode(), timeout=10,
+                              headers={**auth(admin), "Content-Type": "text/csv"})
+    assert published.status_code == 200 and published.json()["version"] == 1 and published.json()["rows"] == 4
+    bad_rows = TIER_ROWS + [["email", "not-an-email", "10", "1%", "", "yes"], ["phone", "+47", "x", "1%", "", "yes"]]
+    refused = requests.post(url, data=tier_csv(bad_rows).encode(), headers={**auth(admin), "Content-Type": "text/csv"})
+    error = refused.json()["error"]
+    assert refused.status_code == 422 and error["code"] == "import_refused"
+    assert [p["line"] for p in error["problems"]] == [7, 8]
+    assert hq.latest()["version"] == 1  # refused whole: no new version
+    store = hq.create_token("store", "oslo")
+    assert requests.post(url, data=b"x", headers={**auth(store), "Content-Type": "text/csv"}).status_code == 403
+    assert requests.post(url, json={"x": 1}, headers=auth(admin)).status_code == 415
+
+
+@pytest.mark.browser
+def test_hq_page_shows_stores_chart_and_publishes(hq, admin, open_page, tmp_path, output_dir):
+    hq.test_clock.now = 1_795_428_000.0 + 3600
+    oslo = hq.create_token("store", "oslo")
+    hq.create_token("store", "bergen")  # never synced: stands out as stale
+    hq.import_csv(io.StringIO(tier_csv()))
+    fetch_manifest(hq, oslo, version=1)
+    report(hq, oslo, [hour(HOUR, times_to_act_s=[10.0, 50.0, 90.0])])
+    page = open_page(hq.server, "/hq", admin, {"width": 1280, "height": 900})
+    page.wait_for_selector("tr[data-store='oslo']")
+    assert page.locator("tr.stale").count() == 1 and page.get_attribute("tr.stale", "data-store") == "bergen"
+    cells = page.locator("tr[data-store='oslo'] td").all_text_contents()
+    assert cells[0] == "1" and cells[2] == "3" and cells[4] == "0.8 min"  # median 50 s
+    page.wait_for_selector("#chart polyline[data-store='oslo']", state="attached")
+    page.select_option("#figure", "reach_served_murdoch")
+    page.wait_for_selector("#chart .tick:has-text('500')", state="attached")
+    page.screenshot(path=str(output_dir / "hq.png"), full_page=True)
+    csv_file = tmp_path / "next.csv"
+    csv_file.write_text(tier_csv(TIER_ROWS[:2]))
+    page.set_input_files("#file", str(csv_file))
+    page.click("#upload button")
+    page.wait_for_selector("#upload-result:has-text('version 2')")
+    assert hq.latest()["version"] == 2
+    page.wait_for_selector("tr[data-store='oslo'] .badge-behind")
+    csv_file.write_text(tier_csv([["email", "bad", "1", "1%", "", "yes"]]))
+    page.set_input_files("#file", str(csv_file))
+    page.click("#upload button")
+    page.wait_for_selector("#upload-problems li:has-text('Line 2')")
+    assert hq.latest()["version"] == 2
