@@ -2,7 +2,10 @@
 
 Everything is made up and deterministic for a seed: the identifier key, a tier
 list of about 10,000 fake customers across all tiers, tokens, and a till that
-identifies customers every few seconds over real HTTP.
+identifies customers every few seconds over real HTTP. Head office runs too,
+on its own port and data folder: it publishes the list, the store syncs it
+over HTTP (verified, by delta after the first time), and the store's outcomes
+fill the head office page.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ import requests
 
 from . import auth, config
 from .app import create_app
-from .identity import Hasher
+from .hq import HeadOffice
+from .hq_web import create_hq_app
 from .server import BackgroundServer, Housekeeper, stop_on_sigterm
 from .store import Store
-from .tiers import import_csv, open_text
+from .sync import sync_once
+from .tiers import open_text
 
 FIRST_NAMES = ["Sam", "Ana", "Ola", "Kari", "Noah", "Emma", "Liam", "Nora", "Jonas", "Ingrid",
                "Aisha", "Mateo", "Yuki", "Priya", "Lars", "Sofie", "Omar", "Ella", "Finn", "Maja"]
@@ -106,7 +111,7 @@ def write_tier_csv(path: Path, customers) -> None:
 
 @dataclass
 class DemoStore:
-    """A running demo store: its data folder, server and tokens."""
+    """A running demo store and its head office: data folders, servers, tokens."""
 
     data_dir: Path
     store: Store
@@ -114,15 +119,62 @@ class DemoStore:
     tokens: dict[str, str]
     customers: list[DemoCustomer]
     example: DemoCustomer
+    office: HeadOffice | None = None
+    hq_server: BackgroundServer | None = None
+    hq_admin: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
+    housekeepers: list = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return self.server.url
 
+    def close(self) -> None:
+        self.stop.set()
+        for keeper in self.housekeepers:
+            keeper.stop()
+        self.server.stop()
+        self.store.close()
+        if self.hq_server:
+            self.hq_server.stop()
+            self.office.close()
+
+
+def _serve(app, host: str, port: int, threads: int = 8, max_streams: int = 100) -> BackgroundServer:
+    """Serve on ``port``, or on any free port when it is taken."""
+    try:
+        return BackgroundServer(app, host, port, threads, max_streams).start()
+    except OSError:
+        return BackgroundServer(app, host, 0, threads, max_streams).start()
+
+
+def publish(office: HeadOffice, rows) -> dict:
+    """Publish made-up rows as head office's next version. The rows pass
+    through a temporary file only: even fake identifiers do not stay at rest."""
+    with tempfile.TemporaryDirectory(prefix="posplugin-demo-list-") as tmp:
+        csv_path = Path(tmp) / "demo-tiers.csv"
+        write_tier_csv(csv_path, rows)
+        with open_text(csv_path) as stream:
+            return office.import_csv(stream)
+
+
+def start_head_office(data_dir: Path, settings, host: str, port: int, customers) -> tuple:
+    """Head office in ``data_dir/hq`` with the demo list published; returns
+    (office, server, store token, admin token)."""
+    office = HeadOffice(data_dir / "hq", settings.id_key, default_region=settings.default_region,
+                        timezone=settings.tz(), stale_after_s=3 * DEMO_SYNC_S)
+    if office.latest() is None:
+        publish(office, customers)
+    server = _serve(create_hq_app(office, language=settings.language), host, port)
+    return office, server, office.create_token("store", "demo-store"), office.create_token("admin", "demo-admin")
+
+
+DEMO_SYNC_S = 10
+
 
 def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int = 42) -> DemoStore:
-    """Set up a demo store in ``data_dir`` (reused if it exists) and start serving."""
+    """Set up a demo store and its head office in ``data_dir`` (reused if it
+    exists), sync the store's list from head office, and start serving."""
     data_dir.mkdir(parents=True, exist_ok=True)
     ini = data_dir / config.INI_NAME
     if not ini.exists():
@@ -131,33 +183,26 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
                        "timezone = Europe/Oslo\nrate_limit_per_s = 0\npain_calm_s = 20\n",
                        encoding="utf-8")
     settings = config.load(data_dir, environ={})
-    store = Store(settings)
     customers = synthetic_customers(seed=seed)
-    if store.tiers.info().rows == 0:
-        # The made-up list passes through a temporary file only: even fake
-        # identifiers do not stay at rest in the data folder.
-        with tempfile.TemporaryDirectory(prefix="posplugin-demo-list-") as tmp:
-            csv_path = Path(tmp) / "demo-tiers.csv"
-            write_tier_csv(csv_path, customers)
-            with open_text(csv_path) as stream:
-                import_csv(store.tiers, stream, Hasher(settings.id_key, settings.default_region))
+    office, hq_server, store_token, hq_admin = start_head_office(
+        data_dir, settings, host, 8766 if port else 0, customers)
+    settings = settings.replace(hq_url=hq_server.url, hq_token=store_token, hq_public_key=office.public_key,
+                                sync_interval_s=DEMO_SYNC_S)
+    store = Store(settings)
+    sync_once(store)
     if store.db.execute("SELECT count(*) FROM queue_history").fetchone()[0] == 0:
         store.queues.import_csv(io.StringIO(queue_history_csv(store.clock(), weeks=4, seed=seed)))
     tokens = {}
     with store.db.write() as conn:
         for role in auth.ROLES:
             tokens[role] = auth.create_token(conn, role, f"demo-{role}")
-    try:
-        server = BackgroundServer(create_app(store=store), host, port, settings.threads,
-                                  settings.max_streams)
-    except OSError:
-        server = BackgroundServer(create_app(store=store), host, 0, settings.threads,
-                                  settings.max_streams)
-    server.start()
+    server = _serve(create_app(store=store), host, port, settings.threads, settings.max_streams)
+    demo = DemoStore(data_dir, store, server, tokens, [c for c, _ in customers], banner_customer(customers)[0],
+                     office, hq_server, hq_admin)
     ticker = Housekeeper([store.tick], interval_s=2, name="posplugin-demo-ticker")
     ticker.start()
-    return DemoStore(data_dir, store, server, tokens, [c for c, _ in customers],
-                     banner_customer(customers)[0])
+    demo.housekeepers.append(ticker)
+    return demo
 
 
 def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:
@@ -245,6 +290,32 @@ def simulate_queues(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s:
         demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5))
 
 
+def simulate_head_office(demo: DemoStore, customers, rng: random.Random, out=sys.stdout,
+                         pace_s: float = 3.0) -> None:
+    """The store syncs with head office every few seconds (list and outcome
+    reports); now and then head office publishes a new version in which some
+    customers have grown, which the store takes as a delta. Runs until
+    ``demo.stop`` is set."""
+    rows = [dict(row) for _, row in customers]
+    last = demo.store.tiers.info().version
+    print(f"head office: store has list version {last} ({demo.store.tiers.info().rows:,} customers)",
+          file=out, flush=True)
+    rounds = 0
+    while not demo.stop.wait(min(DEMO_SYNC_S, pace_s * 3)):
+        rounds += 1
+        if rounds % 10 == 0:
+            for row in rng.sample(rows, 50):
+                row["followers"] = int(int(row["followers"]) * rng.uniform(1.1, 3.0))
+            published = publish(demo.office, [(None, row) for row in rows])
+            print(f"head office: published version {published['version']}"
+                  + (f" (delta: {published['delta']['upserts']} changed)" if published["delta"] else ""),
+                  file=out, flush=True)
+        result = sync_once(demo.store)
+        if result.version != last or not result.ok:
+            print(f"head office: store sync {result.status}: {result.message}", file=out, flush=True)
+            last = result.version if result.ok else last
+
+
 def banner_customer(customers) -> tuple[DemoCustomer, dict]:
     """The first made-up customer who gets Murdoch-level service: the curl example."""
     from .policy import Policy
@@ -271,6 +342,8 @@ def banner(demo: DemoStore) -> str:
         "  pages (open in a browser; the token after # pairs the page):",
         f"    cashier's card, lane 1   {demo.url}/till?lane=1#token={t['staff']}",
         f"    floor tablet             {demo.url}/floor#token={t['staff']}",
+        "  head office (signed tier lists out, the store's outcomes back):",
+        f"    head office page         {demo.hq_server.url}/hq#token={demo.hq_admin}",
         f"  tokens        till={t['till']}",
         f"                staff={t['staff']}",
         f"                queue={t['queue']}",
@@ -292,12 +365,12 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
     data_dir = Path(data) if data else Path(tempfile.mkdtemp(prefix="posplugin-demo-"))
     demo = start(data_dir, host or "127.0.0.1", 8765 if port is None else port, seed)
     print(banner(demo), file=out, flush=True)
-    till = threading.Thread(target=simulate_till, args=(demo, random.Random(seed), out, pace_s),
-                            daemon=True)
-    till.start()
-    queues = threading.Thread(target=simulate_queues, args=(demo, random.Random(seed + 1), out, pace_s),
-                              daemon=True)
-    queues.start()
+    threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
+        (simulate_till, (demo, random.Random(seed), out, pace_s)),
+        (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
+        (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)))]
+    for thread in threads:
+        thread.start()
     stop_on_sigterm()
     try:
         deadline = None if duration is None else time.monotonic() + duration
@@ -307,10 +380,10 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
         pass
     finally:
         demo.stop.set()
-        till.join(timeout=6)
-        queues.join(timeout=6)
-        demo.server.stop()
-        demo.store.close()
+        for thread in threads:
+            thread.join(timeout=6)
+        sync_once(demo.store)  # the last outcomes reach head office before it stops
+        demo.close()
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
     return 0

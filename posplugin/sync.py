@@ -210,7 +210,8 @@ def _finish(store, result: SyncResult, etag: str | None = None) -> SyncResult:
         else:
             conn.execute("INSERT INTO sync_state (id, last_error) VALUES (1, ?) ON CONFLICT (id)"
                          " DO UPDATE SET last_error = excluded.last_error", (result.message,))
-    (log.info if result.ok else log.error)("sync: %s", result.message)
+    level = {"updated": logging.INFO, "unchanged": logging.DEBUG}.get(result.status, logging.ERROR)
+    log.log(level, "sync: %s", result.message)
     return result
 
 

@@ -21,8 +21,16 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert conn.execute("SELECT count(*) FROM queue_history").fetchone()[0] > 4 * 7 * 13 * 6 * 4 * 0.9
     assert conn.execute("SELECT count(*) FROM lanes").fetchone()[0] == 4
     conn.close()
-    # The data folder holds hashes only, never the made-up phone numbers or emails.
-    for path in (tmp_path / "demo").iterdir():
+    # Head office published the list, the store synced it and reported back.
+    assert "head office: store has list version 1" in out and "/hq#token=hq_" in out
+    hq = sqlite3.connect(tmp_path / "demo" / "hq" / "hq.db")
+    assert hq.execute("SELECT list_version FROM store_syncs").fetchone() == (1,)
+    assert hq.execute("SELECT sum(made) FROM store_hours").fetchone()[0] >= 1
+    hq.close()
+    # The data folders hold hashes only, never the made-up phone numbers or emails.
+    for path in (tmp_path / "demo").rglob("*"):
+        if path.is_dir():
+            continue
         data = path.read_bytes()
         assert b"@example.com" not in data and b"+47 4" not in data, path.name
 
