@@ -31,6 +31,25 @@ def require_signature(secret: str | None, message: bytes, signature: str | None,
         raise Unauthorized(f"bad {vendor} signature")
 
 
+def require_secret(secret: str | None, given: str | None, *, vendor: str, what: str = "secret") -> None:
+    """Raise :class:`Unauthorized` unless ``given`` is the shared ``secret``
+    (for senders that sign nothing and can only carry a token: a query
+    parameter in a registered URL, or a bearer token). Compared in constant
+    time; an adapter without its secret configured refuses everything."""
+    if not secret:
+        raise Unauthorized(f"the {vendor} adapter has no {what} configured; nothing accepted")
+    if not given:
+        raise Unauthorized(f"missing {vendor} {what}")
+    if not hmac.compare_digest(secret.encode("utf-8"), given.strip().encode("utf-8")):
+        raise Unauthorized(f"bad {vendor} {what}")
+
+
+def bearer_token(request) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, or None."""
+    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
 def lane_map(text: str | None) -> dict[str, str]:
     """``"37338=1, 37339=2"`` (a vendor's line id = our lane) as a dict."""
     pairs = (item.split("=", 1) for item in (text or "").split(",") if "=" in item)

@@ -1,0 +1,84 @@
+"""Lightspeed X-Series remote rule (sale.customer.changed) over HTTP: identify
+at the till during the sale, the pop-up answer, the shared secret and replays
+(payloads shaped like Lightspeed's remote rule requests)."""
+
+import pytest
+import requests
+
+SECRET = "lightspeed-rule-secret"
+REGISTER = "0242ac12-0002-11e9-e8c4-659494e33153"
+
+
+@pytest.fixture
+def hooked(plugin_server):
+    return plugin_server(plugins="lightspeed", extra={
+        "lightspeed_secret": SECRET, "lightspeed_registers": f"{REGISTER}=3"})
+
+
+def rule(customer, sale_id="0f6799a5-3a64-b647-11ed-a739c219e537", event_type="sale.customer.changed"):
+    return {"event_type": event_type, "retailer_id": "00000000-0001-0001-0001-000000000001",
+            "retailer": {"id": "00000000-0001-0001-0001-000000000001", "domain_prefix": "store"},
+            "sale": {"id": sale_id, "register_id": REGISTER, "status": "OPEN", "total_price": "99.99",
+                     "custom_fields": []},
+            "user": {"id": "08002782-0c90-11e6-e3ed-117ec127b1cb", "username": "ana"},
+            "customer": customer}
+
+
+SAM = {"id": "c-1", "customer_code": "SAM-0001", "first_name": "Sam", "last_name": "Lee",
+       "email": "sam@example.net", "phone": "+47 412 34 567", "mobile": ""}
+
+
+def post(server, payload, secret=SECRET):
+    params = {"secret": secret} if secret else {}
+    return requests.post(server.url + "/hooks/lightspeed/rules", params=params, json=payload, timeout=5)
+
+
+def test_an_influencer_gets_a_pop_up_with_the_prompt(hooked):
+    server, store = hooked
+    response = post(server, rule(SAM))
+    assert response.status_code == 200
+    [action] = response.json()["actions"]
+    assert action["type"] == "require_custom_fields" and action["title"].startswith("Murdoch-level service: Sam")
+    assert "260 people" in action["message"]
+    assert action["entity"] == "sale" and action["entity_id"] == "0f6799a5-3a64-b647-11ed-a739c219e537"
+    assert action["required_custom_fields"] == [{"name": "posplugin_ack"}]
+    [prompt] = store.list_prompts(status="open")
+    assert prompt["lane"] == "3" and prompt["kind"] == "service"
+
+
+def test_the_identifier_on_the_tier_list_is_used(hooked):
+    server, store = hooked
+    # Unknown phone, known email (priority service): identified by the email.
+    mia = {"id": "c-2", "phone": "+47 900 00 000", "email": "micro.mia@example.com", "first_name": "Mia"}
+    [action] = post(server, rule(mia)).json()["actions"]
+    assert action["title"].startswith("Priority")
+    # Everyday customers and unknown ones get no pop-up.
+    assert post(server, rule({"id": "c-3", "customer_code": "L-1001"}, "s-2")).json() == {"actions": []}
+    assert post(server, rule({"id": "c-4", "email": "nobody@example.net"}, "s-3")).json() == {"actions": []}
+
+
+def test_skippable_pop_up_when_configured(plugin_server):
+    server, store = plugin_server(plugins="lightspeed", extra={
+        "lightspeed_secret": SECRET, "lightspeed_action": "add_custom_fields",
+        "lightspeed_custom_field": "influencer_seen"})
+    [action] = post(server, rule(SAM)).json()["actions"]
+    assert action["type"] == "add_custom_fields" and action["skippable"] is True
+    assert action["required_custom_fields"] == [{"name": "influencer_seen"}]
+    assert store.list_prompts(status="open")[0]["lane"] == REGISTER  # unmapped: the register id
+
+
+def test_replays_and_other_events(hooked):
+    server, store = hooked
+    post(server, rule(SAM))
+    assert post(server, rule(SAM)).json() == {"actions": []}
+    assert post(server, rule(SAM, "other-sale", event_type="sale.ready_for_payment")).json() == {"actions": []}
+    assert post(server, rule({}, "other-sale")).json() == {"actions": []}  # customer removed from the sale
+    assert len(store.list_prompts()) == 1
+
+
+@pytest.mark.parametrize("secret", ["wrong-secret", None])
+def test_bad_or_missing_secret_is_401(hooked, secret):
+    server, store = hooked
+    response = post(server, rule(SAM), secret=secret)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
+    assert store.list_prompts() == []
