@@ -51,9 +51,19 @@ def measure_in_child(code: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# Peak memory of a measured child process. VmHWM, not ru_maxrss: on Linux
+# ru_maxrss carries the forking parent's peak across exec, which would charge
+# the child with the benchmark's own memory.
+PEAK_MB = """
+def peak_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
 IMPORT_CODE = """
-import io, json, resource, sys, time
-from pathlib import Path
+import io, json, sys, time
+{peak}from pathlib import Path
 from posplugin.config import Settings
 from posplugin.store import Store
 from posplugin.tiers import import_csv, open_text
@@ -64,12 +74,12 @@ with open_text({csv!r}) as f:
     result = import_csv(store.tiers, f, store.hasher)
 elapsed = time.perf_counter() - t
 print(json.dumps({{"rows": result.rows, "seconds": elapsed,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_rss_mb": peak_mb()}}))
 """
 
 BARE_IMPORT_CODE = """
-import csv, hashlib, hmac, json, resource, sqlite3, time
-key = {key!r}.encode()
+import csv, hashlib, hmac, json, sqlite3, time
+{peak}key = {key!r}.encode()
 conn = sqlite3.connect({db!r}, isolation_level=None)
 conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
                    "CREATE TABLE t (hash BLOB PRIMARY KEY, followers INT, rate REAL, niches TEXT) WITHOUT ROWID")
@@ -87,7 +97,7 @@ conn.executemany("INSERT OR REPLACE INTO t VALUES (?,?,?,?)", batch)
 conn.execute("COMMIT")
 elapsed = time.perf_counter() - t
 print(json.dumps({{"seconds": elapsed,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_rss_mb": peak_mb()}}))
 """
 
 
@@ -95,8 +105,8 @@ def bench_import(work: Path, rows: int) -> Path:
     csv_path = work / "tiers.csv"
     write_csv(csv_path, rows)
     data = work / "store"
-    ours = measure_in_child(IMPORT_CODE.format(data=str(data), key=KEY, csv=str(csv_path)))
-    bare = measure_in_child(BARE_IMPORT_CODE.format(db=str(work / "bare.db"), key=KEY, csv=str(csv_path)))
+    ours = measure_in_child(IMPORT_CODE.format(data=str(data), key=KEY, csv=str(csv_path), peak=PEAK_MB))
+    bare = measure_in_child(BARE_IMPORT_CODE.format(db=str(work / "bare.db"), key=KEY, csv=str(csv_path), peak=PEAK_MB))
     print(f"import {rows:,} email rows: {rows / ours['seconds']:,.0f} rows/s, peak RSS "
           f"{ours['peak_rss_mb']:.0f} MB | floor (hash + insert, plain sqlite3): "
           f"{rows / bare['seconds']:,.0f} rows/s, peak RSS {bare['peak_rss_mb']:.0f} MB "

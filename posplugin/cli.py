@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from . import __version__, config
@@ -35,11 +36,11 @@ def cmd_serve(args) -> int:
     ticker = Housekeeper([store.tick], interval_s=15, name="posplugin-ticker")
     ticker.start()
     if settings.hq_url:
-        from .sync import sync_once
-        # Sync in the background: lookups never wait for it, and a failure
-        # leaves the last good list serving until the next round.
-        Housekeeper([lambda: sync_once(store)], interval_s=settings.sync_interval_s,
-                    name="posplugin-sync").start()
+        from .sync import sync_in_child
+        # Sync in the background, in a child process: lookups never wait for
+        # it, and a failure leaves the last good list serving until the next round.
+        Housekeeper([lambda: sync_in_child(settings.data_dir)], interval_s=settings.sync_interval_s,
+                    name="posplugin-sync", jitter=0.2).start()
     server = make_server(app, settings.host, settings.port, settings.threads, settings.max_streams)
     info = store.tiers.info()
     log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
@@ -140,6 +141,8 @@ def cmd_sync(args) -> int:
     from .store import Store
     from .sync import sync_once
 
+    if args.nice and hasattr(os, "nice"):
+        os.nice(10)
     store = Store(_settings(args))
     while True:
         result = sync_once(store)
@@ -278,8 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     command(commands, "plugins", "list the loaded hooks", cmd_plugins)
 
-    command(commands, "sync", "pull the tier list from head office", cmd_sync).add_argument(
-        "--once", action="store_true", help="one pull; exit non-zero when anything was refused")
+    p = command(commands, "sync", "pull the tier list from head office", cmd_sync)
+    p.add_argument("--once", action="store_true", help="one pull; exit non-zero when anything was refused")
+    p.add_argument("--nice", action="store_true", help="run at a lower CPU priority (serve's background sync)")
 
     hq = group("hq", "head office")
     p = command(hq, "serve", "run the head office service", cmd_hq_serve)

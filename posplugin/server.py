@@ -4,6 +4,7 @@ on Windows tills, plus the housekeeping thread that runs beside it."""
 from __future__ import annotations
 
 import logging
+import random
 import threading
 
 from waitress.server import create_server
@@ -26,10 +27,12 @@ class Housekeeper(threading.Thread):
     """Runs ``tasks`` (callables) every ``interval_s`` seconds until stopped.
     A failing task is logged and retried next round; it never stops the service."""
 
-    def __init__(self, tasks, interval_s: float = 3600.0, name: str = "posplugin-housekeeper"):
+    def __init__(self, tasks, interval_s: float = 3600.0, name: str = "posplugin-housekeeper",
+                 jitter: float = 0.0):
         super().__init__(name=name, daemon=True)
         self.tasks = list(tasks)
         self.interval_s = interval_s
+        self.jitter = jitter
         self._stop = threading.Event()
 
     def run(self) -> None:
@@ -39,7 +42,10 @@ class Housekeeper(threading.Thread):
                     task()
                 except Exception:
                     log.exception("housekeeping task %s failed", getattr(task, "__name__", task))
-            if self._stop.wait(self.interval_s):
+            # Jitter spreads thousands of stores' rounds out, so a new version
+            # is not fetched by all of them in the same second.
+            wait = self.interval_s * (1 + random.uniform(-self.jitter, self.jitter))
+            if self._stop.wait(wait):
                 return
 
     def stop(self) -> None:

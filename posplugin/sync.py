@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,28 @@ def sync_once(store, http: requests.Session | None = None) -> SyncResult:
         if result.ok:
             return SyncResult("unreachable", result.version, f"{result.message}; {error}")
     return result
+
+
+def sync_in_child(data_dir: Path, timeout_s: float = 3600) -> SyncResult:
+    """One sync round in a separate, lower-priority process (``posplugin sync
+    --once --nice``). Parsing and building a list of millions of rows in the
+    serving process would hold its interpreter lock in 5 ms slices and delay
+    the tills' answers; in a child it only shares the CPU, and the serving
+    process picks the new list up at its next lookup."""
+    command = [sys.executable, "-m", "posplugin", "sync", "--once", "--nice", "--data", str(data_dir)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        log.error("sync: no answer from the sync process within %s s; stopped it", timeout_s)
+        return SyncResult("unreachable", None, "sync process timed out")
+    lines = done.stdout.strip().splitlines()
+    status, _, message = (lines[-1] if lines else "").partition(": ")
+    if done.returncode not in (0, 1) or status not in ("updated", "unchanged", "refused", "unreachable"):
+        log.error("sync: the sync process failed (exit %s): %s", done.returncode, done.stderr.strip()[-2000:])
+        return SyncResult("refused", None, "sync process failed")
+    level = {"updated": logging.INFO, "unchanged": logging.DEBUG}.get(status, logging.ERROR)
+    log.log(level, "sync: %s", message)
+    return SyncResult(status, None, message)
 
 
 def pull_list(store, http: requests.Session | None = None) -> SyncResult:

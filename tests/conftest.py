@@ -214,3 +214,29 @@ def hq(tmp_path):
     yield office
     office.server.stop()
     office.close()
+
+
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(cmd, tmp_path, port, env):
+    """Start ``CMD serve`` on ``port`` as its own process; returns (process, first /healthz answer)."""
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(cmd + ["serve", "--data", str(tmp_path), "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=tmp_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            return proc, requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(proc.stdout.read())

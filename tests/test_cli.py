@@ -8,13 +8,7 @@ import time
 import pytest
 import requests
 
-from conftest import ID_KEY, run_cli, tier_csv
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import free_port, serve, ID_KEY, run_cli, tier_csv
 
 
 def test_token_create_prints_only_the_token(tmp_path):
@@ -59,20 +53,6 @@ def test_tiers_import_of_a_missing_file(tmp_path):
     done = run_cli("tiers", "import", str(tmp_path / "nope.csv"), "--data", str(tmp_path),
                    env={"POSPLUGIN_ID_KEY": ID_KEY})
     assert done.returncode == 1 and "no such file" in done.stderr
-
-
-def serve(cmd, tmp_path, port, env):
-    proc = subprocess.Popen(cmd + ["serve", "--data", str(tmp_path), "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            cwd=tmp_path)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            return proc, requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(proc.stdout.read())
 
 
 @pytest.mark.skipif(shutil.which("posplugin") is None, reason="the package is not installed")

@@ -340,3 +340,38 @@ def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq
         assert not list(data.glob("sync-*")) and len(list(data.glob("tiers-*.db"))) == 1
     finally:
         store.close()
+
+
+def test_serve_syncs_in_the_background_and_picks_up_new_versions(hq, tmp_path):
+    """`posplugin serve` with head office configured: its background sync (a
+    child process) applies the list, then a new version, while it serves."""
+    import os
+    import sys
+    import time
+
+    from conftest import REPO, free_port, serve
+
+    publish(hq, V1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
+    env.update(PYTHONPATH=str(REPO), POSPLUGIN_ID_KEY=ID_KEY, POSPLUGIN_DEFAULT_REGION="NO",
+               POSPLUGIN_HQ_URL=hq.server.url, POSPLUGIN_HQ_TOKEN=hq.create_token("store", "bg"),
+               POSPLUGIN_HQ_PUBLIC_KEY=hq.public_key, POSPLUGIN_SYNC_INTERVAL_S="5")
+    port = free_port()
+    proc, _ = serve([sys.executable, "-m", "posplugin"], tmp_path, port, env)
+
+    def version_within(seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            version = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()["tier_list"]["version"]
+            if version is not None and version >= 1:
+                yield version
+            time.sleep(0.2)
+
+    try:
+        assert next(version_within(20)) == 1
+        publish(hq, V2)
+        assert any(v == 2 for v in version_within(20))
+        assert {s["name"]: s for s in hq.stores()}["bg"]["list_version"] in (1, 2)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
