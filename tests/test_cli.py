@@ -1,9 +1,6 @@
 """The command line as an operator uses it: separate processes, real files."""
 
 import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 import requests

@@ -49,7 +49,8 @@ def fetch_manifest(hq, token, version=None):
 
 
 def test_stores_show_their_version_last_sync_and_who_is_stale_or_behind(hq, admin):
-    oslo, bergen = hq.create_token("store", "oslo"), hq.create_token("store", "bergen")
+    oslo = hq.create_token("store", "oslo")
+    hq.create_token("store", "bergen")  # never syncs
     hq.import_csv(io.StringIO(tier_csv()))
     fetch_manifest(hq, oslo, version=1)
     hq.import_csv(io.StringIO(tier_csv(TIER_ROWS[:2])))

@@ -3,12 +3,13 @@ head office over HTTP, counted once however often a batch is retried, kept
 while head office is down, and free of identifiers."""
 
 import json
+import sqlite3
+import threading
 
 import pytest
 import requests
 
 from posplugin import outbox
-from posplugin.hq import HeadOffice
 from posplugin.hq_web import create_hq_app
 from posplugin.server import BackgroundServer
 from posplugin.store import Store
@@ -93,3 +94,61 @@ def test_reports_carry_no_identifiers(hq, store):
     for raw in ("41234567", "micro.mia", "Ana", "Ola", "oat milk"):
         assert raw not in stored
     assert set(json.loads(reports[0])[0]) >= {"hour", "made", "taken", "resolved"}
+
+
+class AnswerLost:
+    """WSGI wrapper: head office counts the first report, then holds its
+    answer back until released (the store is killed meanwhile)."""
+
+    def __init__(self, app):
+        self.app = app
+        self.counted = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, environ, start_response):
+        result = self.app(environ, start_response)
+        if environ["PATH_INFO"] == "/hq/v1/reports" and not self.counted.is_set():
+            self.counted.set()
+            self.release.wait(30)
+        return result
+
+
+def test_a_store_killed_before_the_answer_delivers_exactly_once(hq, store, tmp_path):
+    """SIGKILL the store's sync after head office counted a batch but before
+    the store heard back: the batch stays in the outbox, is resent as the same
+    batch by the next sync, and head office counts it once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO, run_cli
+
+    activity(store)
+    store.close()
+    lossy = AnswerLost(create_hq_app(hq))
+    slow = BackgroundServer(lossy).start()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")},
+           "PYTHONPATH": str(REPO), "POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_TOKEN": store.settings.hq_token,
+           "POSPLUGIN_HQ_PUBLIC_KEY": hq.public_key}
+    data = str(store.settings.data_dir)
+    try:
+        victim = subprocess.Popen([sys.executable, "-m", "posplugin", "sync", "--once", "--data", data],
+                                  env={**env, "POSPLUGIN_HQ_URL": slow.url},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert lossy.counted.wait(30)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+    finally:
+        lossy.release.set()
+        slow.stop()
+    assert hq.stores()[0]["figures"]["prompts_made"] == 3
+    conn = sqlite3.connect(store.settings.data_dir / "posplugin.db")
+    pending = conn.execute("SELECT DISTINCT batch FROM outbox WHERE sent_at IS NULL").fetchall()
+    assert len(pending) == 1 and pending[0][0] is not None  # fixed before sending, kept through the kill
+    again = run_cli("sync", "--once", "--data", data, env={**env, "POSPLUGIN_HQ_URL": hq.server.url})
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
+    conn.close()
+    assert hq.stores()[0]["figures"]["prompts_made"] == 3  # counted once
+    assert hq.db.execute("SELECT count(*) FROM reports").fetchone()[0] == 1
