@@ -308,3 +308,19 @@ def test_the_glue_over_stubbed_odoo_modules(open_page, pos_origin, posplugin, to
                    {**config, "posplugin_url": False}, {"id": 8}):
         out = page.evaluate(GLUE, broken)
         assert out["partnerSet"] is True and out["shown"] is None and out["clearedCard"] is None
+
+
+def test_a_plain_install_ships_every_file_of_the_module():
+    """setup.cfg's package data covers each file (what `pip install .` copies;
+    checked by hand with `pip install . --target`)."""
+    import configparser
+    from fnmatch import fnmatch
+    cfg = configparser.ConfigParser()
+    cfg.read(hooks_dir().parent / "setup.cfg")
+    patterns = [p.strip() for p in cfg["options.package_data"]["posplugin.hooks"].split("\n") if p.strip()]
+    files = [p.relative_to(hooks_dir()).as_posix() for p in (hooks_dir() / "odoo").rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts]
+    assert len(files) >= 10
+    for name in files:
+        # setuptools' package_data globs do not cross folders: match folder by folder.
+        assert any(fnmatch(name, p) and name.count("/") == p.count("/") for p in patterns), name
