@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     from .api_hooks import mount
     mount(app, store)
     app.register_error_handler(Exception, handle_error)
+    from .cors import install as install_cors
+    install_cors(app, store.settings.cors_origins)
 
     @app.before_request
     def start_timer():

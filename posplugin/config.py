@@ -80,6 +80,10 @@ class Settings:
     plugins: str = ""
     # The outgoing webhook hook: where urgent prompts are forwarded.
     webhook_url: str = ""
+    # Web pages on other origins (a browser POS such as Odoo's) allowed to call
+    # /api/v1/* with a token: comma-separated origins ("https://shop.example"),
+    # or "*" for any. Empty: no CORS headers at all.
+    cors_origins: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -199,8 +203,29 @@ def validate(s: Settings) -> list[str]:
         problems.append("queue and prompt timings cannot be negative")
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
+    problems += cors_problems(s.cors_origins)
     if s.language not in ("en", "nb"):
         problems.append(f"language {s.language!r} is not available; use en or nb")
+    return problems
+
+
+def cors_origins(text: str) -> tuple[str, ...]:
+    """The origins of a ``cors_origins`` setting, normalised (lower case, no
+    trailing slash); ``("*",)`` allows any origin."""
+    return tuple(o.strip().rstrip("/").lower() for o in text.split(",") if o.strip())
+
+
+def cors_problems(text: str) -> list[str]:
+    from urllib.parse import urlsplit
+    problems = []
+    for origin in cors_origins(text):
+        if origin == "*":
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query \
+                or parts.fragment or "@" in parts.netloc:
+            problems.append(f"cors_origins: {origin!r} is not an origin; write scheme://host[:port] "
+                            "(e.g. https://shop.odoo.com), comma-separated, or * for any")
     return problems
 
 

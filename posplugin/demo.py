@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import math
 import random
 import secrets
@@ -34,6 +35,7 @@ from .server import BackgroundServer, Housekeeper, stop_on_sigterm
 from .store import Store
 from .sync import sync_once
 from .tiers import open_text
+from .webhooks import hmac_sha256_base64, hmac_sha256_hex
 
 FIRST_NAMES = ["Sam", "Ana", "Ola", "Kari", "Noah", "Emma", "Liam", "Nora", "Jonas", "Ingrid",
                "Aisha", "Mateo", "Yuki", "Priya", "Lars", "Sofie", "Omar", "Ella", "Finn", "Maja"]
@@ -171,6 +173,26 @@ def start_head_office(data_dir: Path, settings, host: str, port: int, customers)
 
 DEMO_SYNC_S = 10
 
+# The vendor adapters the demo runs (bundled hooks), with made-up secrets: a
+# simulated Qminder queue system and Square POS post signed webhooks to them.
+QMINDER_URL = "https://store.example/hooks/qminder/tickets"
+SQUARE_URL = "https://store.example/hooks/square/payments"
+QMINDER_LINES = {"37338": "1", "37339": "2", "37340": "3", "37341": "4"}
+
+
+def demo_adapters(settings) -> dict:
+    """Settings changes that enable the ``qminder`` and ``square`` plugins with
+    fresh demo secrets (on top of whatever plugins the ini file names)."""
+    plugins = [p.strip() for p in settings.plugins.split(",") if p.strip()]
+    plugins += [p for p in ("qminder", "square") if p not in plugins]
+    extra = dict(settings.extra)
+    extra.setdefault("qminder_secret", secrets.token_hex(16))
+    extra.setdefault("qminder_webhook_url", QMINDER_URL)
+    extra.setdefault("qminder_lines", ", ".join(f"{line}={lane}" for line, lane in QMINDER_LINES.items()))
+    extra.setdefault("square_signature_key", secrets.token_hex(16))
+    extra.setdefault("square_notification_url", SQUARE_URL)
+    return {"plugins": ", ".join(plugins), "extra": extra}
+
 
 def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int = 42) -> DemoStore:
     """Set up a demo store and its head office in ``data_dir`` (reused if it
@@ -187,7 +209,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     office, hq_server, store_token, hq_admin = start_head_office(
         data_dir, settings, host, 8766 if port else 0, customers)
     settings = settings.replace(hq_url=hq_server.url, hq_token=store_token, hq_public_key=office.public_key,
-                                sync_interval_s=DEMO_SYNC_S)
+                                sync_interval_s=DEMO_SYNC_S, **demo_adapters(settings))
     store = Store(settings)
     sync_once(store)
     if store.db.execute("SELECT count(*) FROM queue_history").fetchone()[0] == 0:
@@ -290,6 +312,78 @@ def simulate_queues(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s:
         demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5))
 
 
+def simulate_adapters(demo: DemoStore, customers, rng: random.Random, out=sys.stdout,
+                      pace_s: float = 3.0) -> None:
+    """A made-up Qminder queue system and Square POS posting signed webhooks
+    (vendor field names, as in their documentation) to the bundled adapters:
+    a ticket with a known customer's phone number joins a line (identified
+    while queueing) and is called a little later; a completed Square payment
+    of a known customer makes an "after the sale" floor prompt. Runs until
+    ``demo.stop`` is set."""
+    from .policy import Policy
+    from .tiers import parse_engagement
+
+    extra = demo.store.settings.extra
+    policy = Policy()
+    listed = [(c, row) for c, row in customers if row["consent"] == "yes"]
+    phones = [c for c, _ in listed if c.id_type == "phone"]
+    buyers = [c for c, row in listed if c.id_type == "email" and policy.score(
+        int(row["followers"]), parse_engagement(str(row["engagement_rate"]))).service_level != "standard"]
+    http = requests.Session()
+    waiting: list[tuple[str, str, str]] = []  # (ticket id, line, lane)
+    tickets = payments = 0
+
+    def post(path: str, payload: dict, headers: dict) -> dict:
+        body = json.dumps(payload).encode()
+        return http.post(f"{demo.url}/hooks/{path}", data=body, timeout=5,
+                         headers={"Content-Type": "application/json", **headers}).json()
+
+    def qminder(kind: str, ticket_id: str, line: str, customer: DemoCustomer | None = None) -> dict:
+        data = {"id": ticket_id, "status": "NEW" if kind == "ticket_created" else "CALLED",
+                "source": "MANUAL", "line": int(line), "created": {"date": dt.datetime.now(
+                    dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}}
+        if customer:
+            # Qminder sends the number in international form, digits only.
+            data.update(firstName=customer.name, phoneNumber=int("".join(filter(str.isdigit, customer.value))))
+        payload = {"type": kind, "data": data}
+        body = json.dumps(payload).encode()
+        signature = hmac_sha256_hex(extra["qminder_secret"], extra["qminder_webhook_url"].encode() + body)
+        return post("qminder/tickets", payload, {"X-Qminder-Signature": signature})
+
+    while not demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5)):
+        try:
+            if waiting and (len(waiting) > 2 or rng.random() < 0.5):
+                ticket_id, line, lane = waiting.pop(0)
+                answer = qminder("ticket_called", ticket_id, line)
+                print(f"qminder: ticket {ticket_id} called at lane {lane} → served"
+                      f" ({answer['queue']['length']} still waiting)", file=out, flush=True)
+            elif phones and (rng.random() < 0.6 or not buyers):
+                tickets += 1
+                ticket_id, line = f"{9_000_000 + tickets}", rng.choice(list(QMINDER_LINES))
+                answer = qminder("ticket_created", ticket_id, line, rng.choice(phones))
+                lane = answer["queue"]["lane"]
+                waiting.append((ticket_id, line, lane))
+                print(f"qminder: ticket {ticket_id} at lane {lane} → queue-stage identify, "
+                      f"{'known' if answer.get('known') else 'unknown'}", file=out, flush=True)
+            elif buyers:
+                payments += 1
+                buyer = rng.choice(buyers)
+                payment_id = f"demo-payment-{payments}"
+                event = {"merchant_id": "DEMO", "type": "payment.updated", "event_id": secrets.token_hex(8),
+                         "created_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "data": {"type": "payment", "id": payment_id, "object": {"payment": {
+                             "id": payment_id, "status": "COMPLETED", "buyer_email_address": buyer.value,
+                             "location_id": "DEMO-LOCATION"}}}}
+                body = json.dumps(event).encode()
+                signature = hmac_sha256_base64(extra["square_signature_key"],
+                                               extra["square_notification_url"].encode() + body)
+                answer = post("square/payments", event, {"x-square-hmacsha256-signature": signature})
+                outcome = f"floor prompt #{answer['prompt']}" if answer.get("prompt") else "no prompt"
+                print(f"square: after-sale payment {payment_id} → {outcome}", file=out, flush=True)
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            print(f"adapters: webhook not delivered ({exc.__class__.__name__})", file=out, flush=True)
+
+
 def simulate_head_office(demo: DemoStore, customers, rng: random.Random, out=sys.stdout,
                          pace_s: float = 3.0) -> None:
     """The store syncs with head office every few seconds (list and outcome
@@ -344,6 +438,9 @@ def banner(demo: DemoStore) -> str:
         f"    floor tablet             {demo.url}/floor#token={t['staff']}",
         "  head office (signed tier lists out, the store's outcomes back):",
         f"    head office page         {demo.hq_server.url}/hq#token={demo.hq_admin}",
+        "  vendor adapters (simulated, signed webhooks):",
+        f"    Qminder queue tickets    {demo.url}/hooks/qminder/tickets",
+        f"    Square payments          {demo.url}/hooks/square/payments",
         f"  tokens        till={t['till']}",
         f"                staff={t['staff']}",
         f"                queue={t['queue']}",
@@ -368,7 +465,8 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
     threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
         (simulate_till, (demo, random.Random(seed), out, pace_s)),
         (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
-        (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)))]
+        (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)),
+        (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)))]
     for thread in threads:
         thread.start()
     stop_on_sigterm()

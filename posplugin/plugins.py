@@ -32,6 +32,10 @@ class Plugins:
             except Exception as exc:  # a broken installed plugin must not stop the store
                 self._failed("entry points", exc)
         for name in filter(None, (n.strip() for n in settings.plugins.split(","))):
+            if not name.isidentifier():
+                # Only hooks/NAME.py; never a file in a subfolder such as the Odoo module's.
+                self._failed(name, ValueError("not a bundled plugin name; see `posplugin plugins`"))
+                continue
             self._load_file(hooks_dir() / f"{name}.py", f"posplugin_bundled_{name}")
         if settings.hooks_dir:
             for path in sorted(Path(settings.hooks_dir).glob("*.py")):

@@ -21,6 +21,22 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert conn.execute("SELECT count(*) FROM queue_history").fetchone()[0] > 4 * 7 * 13 * 6 * 4 * 0.9
     assert conn.execute("SELECT count(*) FROM lanes").fetchone()[0] == 4
     conn.close()
+    # The bundled Qminder and Square adapters got signed webhooks: a queue
+    # ticket identified a known customer while queueing, and a sale made an
+    # "after the sale" floor prompt.
+    import re
+    assert "/hooks/qminder/tickets" in out and "/hooks/square/payments" in out
+    assert re.search(r"^qminder: ticket \d+ at lane [1-4] → queue-stage identify, known$", out, re.M)
+    square = [int(n) for n in re.findall(r"^square: after-sale payment \S+ → floor prompt #(\d+)$", out, re.M)]
+    assert square
+    assert "adapters: webhook not delivered" not in out
+    conn = sqlite3.connect(tmp_path / "demo" / "posplugin.db")
+    kinds = dict(conn.execute(f"SELECT id, kind FROM prompts WHERE id IN ({','.join('?' * len(square))})",
+                              square).fetchall())
+    assert kinds == {n: "amplify" for n in square}
+    assert conn.execute("SELECT count(*) FROM visits WHERE stage = 'queue'").fetchone()[0] >= 1
+    assert {row[0] for row in conn.execute("SELECT DISTINCT source FROM hook_events")} == {"qminder", "square"}
+    conn.close()
     # Head office published the list, the store synced it and reported back.
     assert "head office: store has list version 1" in out and "/hq#token=hq_" in out
     hq = sqlite3.connect(tmp_path / "demo" / "hq" / "hq.db")

@@ -1,0 +1,2 @@
+from . import pos_config
+from . import pos_session
