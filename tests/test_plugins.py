@@ -152,3 +152,36 @@ def test_webhook_forwards_urgent_prompts_with_retries(settings, loaded_store, re
         assert [p["id"] for p in received] == [urgent["id"]]
     finally:
         store.close()
+
+
+def test_an_installed_package_is_found_by_its_entry_point(tmp_path, settings, loaded_store, monkeypatch):
+    """A real package with a ``posplugin`` entry point, installed with pip:
+    `posplugin plugins` lists it and its hooks change the service level."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "posplugin_test_vip.py").write_text(PLUGIN)
+    (source / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
+        '[project]\nname = "posplugin-test-vip"\nversion = "0.1"\n\n'
+        '[project.entry-points.posplugin]\nvip = "posplugin_test_vip"\n\n'
+        '[tool.setuptools]\npy-modules = ["posplugin_test_vip"]\n')
+    site = tmp_path / "site"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
+                                str(source)], capture_output=True, text=True, timeout=180)
+    assert installed.returncode == 0, installed.stderr
+    listed = run_cli("plugins", "--data", str(tmp_path / "data"),
+                     env={"PYTHONPATH": os.pathsep.join([str(REPO), str(site)])})
+    assert listed.returncode == 0, listed.stderr
+    assert "vip\t" in listed.stdout and "service_level" in listed.stdout
+    monkeypatch.syspath_prepend(str(site))
+    store = plugin_store(settings, loaded_store)
+    try:
+        assert store.identify("3", "email", "micro.mia@example.com").service_level == "murdoch"  # priority without it
+    finally:
+        store.close()
