@@ -327,19 +327,59 @@ def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq
         victim.wait(timeout=10)
     finally:
         relay.shutdown()
+    old_list_then_the_new(settings, hq, data, token)
+
+
+def old_list_then_the_new(settings, hq, data, token, rows=20000):
+    """After a kill: the old list (V2 as version 1) serves whole, the next sync
+    applies version 2 (``rows`` customers c0, c1, …) whole, and the leftovers
+    are cleaned up."""
     store = Store(settings.replace(data_dir=data, hq_url=hq.server.url, hq_token=token,
                                    hq_public_key=hq.public_key))
     try:
-        assert store.tiers.info().version == 1
+        assert store.tiers.info().version == 1 and store.tiers.info().rows == 1
         assert followers(store, "email", "new@example.com") == 50000
         assert followers(store, "email", "c1@example.com") is None
         assert sync_once(store).version == 2
+        assert store.tiers.info().rows == rows
         assert followers(store, "email", "c1@example.com") == 5000
         assert followers(store, "email", "new@example.com") is None
         store.tiers.cleanup(older_than_s=0)
         assert not list(data.glob("sync-*")) and len(list(data.glob("tiers-*.db"))) == 1
     finally:
         store.close()
+
+
+def test_store_killed_while_building_the_new_list(hq, settings, tmp_path):
+    """SIGKILL after the download, while the new list file is being built: the
+    same guarantees as a kill mid-download."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    token = hq.create_token("store", "kill-build")
+    publish(hq, V2)
+    data = tmp_path / "victim"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")},
+           "PYTHONPATH": str(REPO), "POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_TOKEN": token,
+           "POSPLUGIN_HQ_PUBLIC_KEY": hq.public_key, "POSPLUGIN_HQ_URL": hq.server.url}
+    command = [sys.executable, "-m", "posplugin", "sync", "--once", "--data", str(data)]
+    assert subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 0
+    current = set(data.glob("tiers-*.db"))
+    # Big enough that building takes a good fraction of a second, even on a fast machine.
+    publish(hq, [["email", f"c{i}@example.com", "5000", "1%", "", "yes"] for i in range(100_000)])
+    victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not set(data.glob("tiers-*.db")) - current and time.monotonic() < deadline:
+        time.sleep(0.002)
+    assert victim.poll() is None, "the sync finished before it could be killed"
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    assert set(data.glob("tiers-*.db")) - current  # the half-built list is there, not current
+    old_list_then_the_new(settings, hq, data, token, rows=100_000)
 
 
 def test_serve_syncs_in_the_background_and_picks_up_new_versions(hq, tmp_path):
