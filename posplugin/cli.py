@@ -179,7 +179,9 @@ def cmd_hq_import(args) -> int:
     config.require_id_key(settings)
     with open_text(args.file) as stream:
         result = _office(args).import_csv(stream)
-    print(f"{result['rows']} rows loaded as version {result['version']}")
+    delta = result["delta"]
+    print(f"{result['rows']} rows loaded as version {result['version']}"
+          + (f" (delta: {delta['upserts']} added or changed, {delta['deletes']} removed)" if delta else ""))
     return 0
 
 

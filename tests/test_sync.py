@@ -257,6 +257,9 @@ def test_hq_cli(tmp_path):
     assert run_cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
         "1 rows loaded as version 1")
     assert run_cli("hq", "store", "add", "oslo-1", "--data", data, env=env).stdout.startswith("hq_")
+    csv_path.write_text(tier_csv(V2))
+    assert run_cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
+        "1 rows loaded as version 2 (delta: 1 added or changed, 1 removed)")
     csv_path.write_text(tier_csv([["email", "bad", "1", "1%", "", "yes"]]))
     refused = run_cli("hq", "import", str(csv_path), "--data", data, env=env)
     assert refused.returncode == 1 and "line 2" in refused.stderr
