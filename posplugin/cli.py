@@ -195,6 +195,12 @@ def cmd_hq_token_create(args) -> int:
     return 0
 
 
+def cmd_hq_token_revoke(args) -> int:
+    count = _office(args).revoke_tokens(args.name)
+    print(f"revoked {count} token(s) named {args.name!r}", file=sys.stderr)
+    return 0 if count else 1
+
+
 def cmd_hq_public_key(args) -> int:
     print(_office(args).public_key)
     return 0
@@ -300,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(hq_token, "create", "print a new head office token", cmd_hq_token_create)
     p.add_argument("--role", required=True, choices=("admin",))
     p.add_argument("--name", required=True)
+    command(hq_token, "revoke", "revoke a store's or an admin's tokens by name",
+            cmd_hq_token_revoke).add_argument("--name", required=True)
     command(hq, "public-key", "print the key stores verify lists with", cmd_hq_public_key)
 
     p = command(commands, "pair", "a URL and QR code that pairs a tablet or till page", cmd_pair)

@@ -110,6 +110,13 @@ class HeadOffice:
                          (name, role, hashlib.sha256(token.encode()).hexdigest(), self.clock()))
         return token
 
+    def revoke_tokens(self, name: str) -> int:
+        """Revoke every token named ``name`` (a store's or an admin's); returns
+        how many. A store keeps its name, figures and reports: ``hq store add``
+        with the same name gives it a new token."""
+        with self.db.write() as conn:
+            return conn.execute("DELETE FROM hq_tokens WHERE name = ?", (name,)).rowcount
+
     def caller(self, token: str | None) -> tuple[str, str]:
         """``(name, role)`` of a token; raises :class:`Unauthorized`."""
         row = token and self.db.execute("SELECT name, role FROM hq_tokens WHERE token_hash = ?",

@@ -139,7 +139,8 @@ def handle_error(exc: Exception):
     if isinstance(exc, PospluginError):
         return error_response(exc)
     if isinstance(exc, RequestEntityTooLarge):
-        return error_response(PayloadTooLarge(f"the body is larger than {MAX_BODY // 1024} KiB"))
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or MAX_BODY
+        return error_response(PayloadTooLarge(f"the body is larger than {limit // 1024:,} KiB"))
     if isinstance(exc, HTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code, "http_error")
         message = {404: "no such route; see /api/v1/openapi.json",

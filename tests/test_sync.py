@@ -260,6 +260,8 @@ def test_hq_cli(tmp_path):
     csv_path.write_text(tier_csv(V2))
     assert run_cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
         "1 rows loaded as version 2 (delta: 1 added or changed, 1 removed)")
+    assert run_cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 0
+    assert run_cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 1
     csv_path.write_text(tier_csv([["email", "bad", "1", "1%", "", "yes"]]))
     refused = run_cli("hq", "import", str(csv_path), "--data", data, env=env)
     assert refused.returncode == 1 and "line 2" in refused.stderr
@@ -267,6 +269,12 @@ def test_hq_cli(tmp_path):
 
 def test_hq_refuses_without_a_store_token(hq):
     assert requests.get(hq.server.url + "/hq/v1/feed/manifest.json").status_code == 401
+    store = hq.create_token("store", "revoked")
+    assert requests.get(hq.server.url + "/hq/v1/feed/manifest.json",
+                        headers={"Authorization": f"Bearer {store}"}).status_code == 200
+    assert hq.revoke_tokens("revoked") == 1
+    assert requests.get(hq.server.url + "/hq/v1/feed/manifest.json",
+                        headers={"Authorization": f"Bearer {store}"}).status_code == 401
     admin_only = requests.get(hq.server.url + "/hq/v1/stores",
                               headers={"Authorization": f"Bearer {hq.create_token('store', 'x')}"})
     assert admin_only.status_code == 403
