@@ -26,8 +26,9 @@ default, or ``add_custom_fields`` for a skippable pop-up).
 
 The customer is identified by phone (``phone``, then ``mobile``), email or
 ``customer_code`` (as a loyalty id), preferring one that is on the tier list.
-The same customer set on the same sale again is a replay and answers no
-actions.
+The same customer set on the same sale again is a replay: it counts no second
+visit, and answers the same pop-up while the prompt is still open (the first
+answer may have missed the rule's timeout).
 """
 
 from posplugin.errors import InvalidIdentifier
@@ -77,15 +78,18 @@ def rule(store, request):
     chosen = _choose(store, _identifiers(customer))
     if chosen is None:
         return NO_ACTIONS
-    if not store.first_delivery("lightspeed", f"{sale.get('id')}:{customer.get('id') or chosen[1]}"):
-        return NO_ACTIONS
     register = str(sale.get("register_id") or payload.get("register_id") or "")
     lane = lane_map(settings.get("lightspeed_registers")).get(register, register) or "lightspeed"
-    identified = store.identify(lane, chosen[0], chosen[1], display_name=customer.get("first_name"),
-                                sale_id=sale.get("id"))
-    if identified.prompt is None:
+    if store.first_delivery("lightspeed", f"{sale.get('id')}:{customer.get('id') or chosen[1]}"):
+        prompt = store.identify(lane, chosen[0], chosen[1], display_name=customer.get("first_name"),
+                                sale_id=sale.get("id")).prompt
+    else:
+        # A retry (the first answer may have missed the rule's timeout): the
+        # same pop-up again, without counting a second visit.
+        prompt = store.current_prompt(lane, chosen[0], chosen[1])
+    if prompt is None or prompt["status"] not in ("open", "taken"):
         return NO_ACTIONS
-    return {"actions": [_action(settings, sale.get("id"), identified.prompt)]}
+    return {"actions": [_action(settings, sale.get("id"), prompt)]}
 
 
 @hookimpl

@@ -132,6 +132,12 @@ class Store:
             return {**words, **other}
         return words
 
+    def current_prompt(self, lane: str, id_type: str, value: str) -> dict | None:
+        """The prompt this customer already has at ``lane`` (the one identify
+        would give back), without recording a visit: for answering a vendor's
+        retried callback."""
+        return self._recent_prompt(self.db.conn, self.hasher(id_type, value), str(lane), self.clock())
+
     def _recent_prompt(self, conn, customer: bytes, lane: str, now: float) -> dict | None:
         since = now - self.settings.prompt_dedupe_minutes * 60
         return prompts.recent_for_customer(conn, customer, lane, since)

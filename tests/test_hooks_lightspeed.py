@@ -69,8 +69,12 @@ def test_skippable_pop_up_when_configured(plugin_server):
 
 def test_replays_and_other_events(hooked):
     server, store = hooked
-    post(server, rule(SAM))
-    assert post(server, rule(SAM)).json() == {"actions": []}
+    first = post(server, rule(SAM)).json()
+    visits = store.db.execute("SELECT count(*) FROM visits").fetchone()[0]
+    assert post(server, rule(SAM)).json() == first  # a retry: the same pop-up, no second visit
+    assert store.db.execute("SELECT count(*) FROM visits").fetchone()[0] == visits
+    store.resolve(store.list_prompts()[0]["id"], "Ana")
+    assert post(server, rule(SAM)).json() == {"actions": []}  # once resolved, nothing to show
     assert post(server, rule(SAM, "other-sale", event_type="sale.ready_for_payment")).json() == {"actions": []}
     assert post(server, rule({}, "other-sale")).json() == {"actions": []}  # customer removed from the sale
     assert len(store.list_prompts()) == 1
