@@ -10,7 +10,10 @@
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 30000;
   const fmt = (n) => (n === null || n === undefined ? "–" : P.number(n));
-  const minutes = (s) => (s === null || s === undefined ? "–" : P.t("hq.minutes", { n: P.number(Math.round(s / 6) / 10) }));
+  // Durations in seconds: short ones in seconds, the rest in minutes.
+  const duration = (s) => (s === null || s === undefined ? "–"
+    : s < 90 ? P.t("hq.seconds", { n: P.number(Math.round(s)) })
+      : P.t("hq.minutes", { n: P.number(Math.round(s / 6) / 10) }));
 
   function showError(message) {
     $("error").hidden = !message;
@@ -35,8 +38,8 @@
     else if (store.behind) name.append(P.el("span", "badge badge-behind", P.t("hq.behind")));
     const f = store.figures;
     tr.append(name, P.el("td", null, fmt(store.list_version)), P.el("td", null, ago(store.last_sync_at)));
-    for (const value of [fmt(f.prompts_made), fmt(f.taken), minutes(f.median_time_to_act_s),
-      fmt(f.pain_episodes), f.median_pain_minutes === null ? "–" : P.t("hq.minutes", { n: P.number(f.median_pain_minutes) }),
+    for (const value of [fmt(f.prompts_made), fmt(f.taken), duration(f.median_time_to_act_s),
+      fmt(f.pain_episodes), duration(f.median_pain_minutes === null ? null : f.median_pain_minutes * 60),
       fmt(f.reach_served_murdoch)]) {
       tr.append(P.el("td", "num", value));
     }

@@ -130,12 +130,13 @@ def test_hq_page_shows_stores_chart_and_publishes(hq, admin, open_page, tmp_path
     hq.create_token("store", "bergen")  # never synced: stands out as stale
     hq.import_csv(io.StringIO(tier_csv()))
     fetch_manifest(hq, oslo, version=1)
-    report(hq, oslo, [hour(HOUR, times_to_act_s=[10.0, 50.0, 90.0])])
+    report(hq, oslo, [hour(HOUR, times_to_act_s=[10.0, 50.0, 180.0], pain_durations_s=[300.0])])
     page = open_page(hq.server, "/hq", admin, {"width": 1280, "height": 900})
     page.wait_for_selector("tr[data-store='oslo']")
     assert page.locator("tr.stale").count() == 1 and page.get_attribute("tr.stale", "data-store") == "bergen"
     cells = page.locator("tr[data-store='oslo'] td").all_text_contents()
-    assert cells[0] == "1" and cells[2] == "3" and cells[4] == "0.8 min"  # median 50 s
+    assert cells[0] == "1" and cells[2] == "3" and cells[4] == "50 s"  # the median, not the mean
+    assert cells[6] == "5 min"
     page.wait_for_selector("#chart polyline[data-store='oslo']", state="attached")
     page.select_option("#figure", "reach_served_murdoch")
     page.wait_for_selector("#chart .tick:has-text('500')", state="attached")
