@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 
-from . import __version__, config
+from . import __version__, config, datalock
 from .server import stop_on_sigterm
 from .errors import ConfigError, ImportRefused, PospluginError
 
@@ -29,6 +29,8 @@ def cmd_serve(args) -> int:
 
     settings = _settings(args)
     config.require_id_key(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = datalock.hold(settings.data_dir)
     store = Store(settings)
     app = create_app(store=store)
     housekeeper = Housekeeper([store.purge, store.tiers.cleanup])
@@ -50,6 +52,7 @@ def cmd_serve(args) -> int:
         housekeeper.stop()
         ticker.stop()
         store.close()  # writes the visits still queued
+        lock.release()
 
     return _run(server, stop)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import requests
 
-from . import auth, config
+from . import auth, config, datalock
 from .app import create_app
 from .hq import HeadOffice
 from .hq_web import create_hq_app
@@ -126,6 +126,7 @@ class DemoStore:
     hq_admin: str = ""
     stop: threading.Event = field(default_factory=threading.Event)
     housekeepers: list = field(default_factory=list)
+    lock: object = None
 
     @property
     def url(self) -> str:
@@ -140,6 +141,8 @@ class DemoStore:
         if self.hq_server:
             self.hq_server.stop()
             self.office.close()
+        if self.lock:
+            self.lock.release()
 
 
 def _serve(app, host: str, port: int, threads: int = 8, max_streams: int = 100) -> BackgroundServer:
@@ -198,6 +201,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     """Set up a demo store and its head office in ``data_dir`` (reused if it
     exists), sync the store's list from head office, and start serving."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    lock = datalock.hold(data_dir, "demo")
     ini = data_dir / config.INI_NAME
     if not ini.exists():
         # A short calm period so a visitor sees pain prompts close within a minute.
@@ -220,7 +224,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
             tokens[role] = auth.create_token(conn, role, f"demo-{role}")
     server = _serve(create_app(store=store), host, port, settings.threads, settings.max_streams)
     demo = DemoStore(data_dir, store, server, tokens, [c for c, _ in customers], banner_customer(customers)[0],
-                     office, hq_server, hq_admin)
+                     office, hq_server, hq_admin, lock=lock)
     ticker = Housekeeper([store.tick], interval_s=2, name="posplugin-demo-ticker")
     ticker.start()
     demo.housekeepers.append(ticker)

@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import IO
 
+from filelock import FileLock
+
 from . import feed
 from .db import Database, migrate
 from .errors import ImportRefused, Unauthorized, ValidationError
@@ -89,7 +91,8 @@ class HeadOffice:
         self.outcomes = Outcomes(self.db, clock=clock, timezone=timezone)
         self._signed: tuple[float, int | None, bytes] | None = None
         self._lock = threading.Lock()
-        self._import_lock = threading.Lock()
+        # Across processes too: `hq import` may run beside `hq serve`'s uploads.
+        self._import_lock = FileLock(self.data_dir / "import.lock")
 
     def close(self) -> None:
         self.db.close()

@@ -110,3 +110,34 @@ def test_pair_prints_a_url_with_the_token_and_a_qr_code(tmp_path, role, extra, p
     from posplugin import auth
     from posplugin.db import Database
     assert auth.authenticate(Database(tmp_path / "posplugin.db").conn, token).role == role
+
+
+def test_one_serve_per_data_folder(tmp_path):
+    """A second `serve` on a folder already being served refuses to start and
+    says why; the folder serves again once the first has stopped."""
+    import os
+    import signal
+    import sys
+
+    from conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
+    env.update(PYTHONPATH=str(REPO), POSPLUGIN_ID_KEY=ID_KEY)
+    first, _ = serve([sys.executable, "-m", "posplugin"], tmp_path, free_port(), env)
+    try:
+        second = run_cli("serve", "--data", str(tmp_path), "--port", str(free_port()),
+                         env={"POSPLUGIN_ID_KEY": ID_KEY}, timeout=20)
+        assert second.returncode != 0 and "already serving" in second.stderr
+        (tmp_path / "list.csv").write_text(tier_csv())
+        imported = run_cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path),
+                           env={"POSPLUGIN_ID_KEY": ID_KEY})
+        assert imported.returncode == 0, imported.stderr  # other commands still work beside it
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=10)
+    again, health = serve([sys.executable, "-m", "posplugin"], tmp_path, free_port(), env)
+    try:
+        assert health.json()["tier_list"]["rows"] == 4
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.wait(timeout=10)
