@@ -125,6 +125,19 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeo
                           capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO)
 
 
+
+def cli_env(**settings) -> dict:
+    """The environment for a posplugin process from this checkout: this
+    machine's variables without any ``POSPLUGIN_*``, the test identifier key,
+    and ``settings`` as ``POSPLUGIN_<NAME>`` (``hq_url="..."`` → ``POSPLUGIN_HQ_URL``)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
+    env.update(PYTHONPATH=str(REPO), POSPLUGIN_ID_KEY=ID_KEY)
+    env.update({f"POSPLUGIN_{name.upper()}": str(value) for name, value in settings.items()})
+    return env
+
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

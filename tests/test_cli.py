@@ -5,7 +5,7 @@ import shutil
 import pytest
 import requests
 
-from conftest import free_port, serve, ID_KEY, run_cli, tier_csv
+from conftest import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
 
 
 def test_token_create_prints_only_the_token(tmp_path):
@@ -71,14 +71,11 @@ def test_installed_console_script_serves(tmp_path):
 def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
     """`posplugin serve` from this checkout: answers identify, and SIGTERM keeps
     the visits it had queued."""
-    import os
     import signal
     import sys
 
-    from conftest import REPO
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
-    env.update(PYTHONPATH=str(REPO), POSPLUGIN_ID_KEY=ID_KEY)
+    env = cli_env()
     token = run_cli("token", "create", "--role", "till", "--name", "t", "--data", str(tmp_path)).stdout.strip()
     port = free_port()
     proc, health = serve([sys.executable, "-m", "posplugin"], tmp_path, port, env)
@@ -115,14 +112,11 @@ def test_pair_prints_a_url_with_the_token_and_a_qr_code(tmp_path, role, extra, p
 def test_one_serve_per_data_folder(tmp_path):
     """A second `serve` on a folder already being served refuses to start and
     says why; the folder serves again once the first has stopped."""
-    import os
     import signal
     import sys
 
-    from conftest import REPO
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
-    env.update(PYTHONPATH=str(REPO), POSPLUGIN_ID_KEY=ID_KEY)
+    env = cli_env()
     first, _ = serve([sys.executable, "-m", "posplugin"], tmp_path, free_port(), env)
     try:
         second = run_cli("serve", "--data", str(tmp_path), "--port", str(free_port()),

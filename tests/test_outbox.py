@@ -15,7 +15,7 @@ from posplugin.server import BackgroundServer
 from posplugin.store import Store
 from posplugin.sync import sync_once
 
-from conftest import ID_KEY
+from conftest import cli_env
 
 
 @pytest.fixture
@@ -117,20 +117,17 @@ def test_a_store_killed_before_the_answer_delivers_exactly_once(hq, store, tmp_p
     """SIGKILL the store's sync after head office counted a batch but before
     the store heard back: the batch stays in the outbox, is resent as the same
     batch by the next sync, and head office counts it once."""
-    import os
     import signal
     import subprocess
     import sys
 
-    from conftest import REPO, run_cli
+    from conftest import run_cli
 
     activity(store)
     store.close()
     lossy = AnswerLost(create_hq_app(hq))
     slow = BackgroundServer(lossy).start()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")},
-           "PYTHONPATH": str(REPO), "POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_TOKEN": store.settings.hq_token,
-           "POSPLUGIN_HQ_PUBLIC_KEY": hq.public_key}
+    env = cli_env(hq_token=store.settings.hq_token, hq_public_key=hq.public_key)
     data = str(store.settings.data_dir)
     try:
         victim = subprocess.Popen([sys.executable, "-m", "posplugin", "sync", "--once", "--data", data],

@@ -19,7 +19,7 @@ from posplugin.server import BackgroundServer
 from posplugin.store import Store
 from posplugin.sync import sync_once
 
-from conftest import ID_KEY, run_cli, tier_csv
+from conftest import ID_KEY, cli_env, run_cli, tier_csv
 
 
 @pytest.fixture
@@ -284,20 +284,16 @@ def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq
     """SIGKILL while a list is coming in: on restart the old list serves (never
     a mix), leftovers are cleaned up, and the next sync applies the new one."""
     import http.server
-    import os
     import subprocess
     import sys
     import threading
     import time
 
-    from conftest import REPO
 
     token = hq.create_token("store", "kill-test")
     publish(hq, V2)
     data = tmp_path / "victim"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")},
-           "PYTHONPATH": str(REPO), "POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_TOKEN": token,
-           "POSPLUGIN_HQ_PUBLIC_KEY": hq.public_key, "POSPLUGIN_HQ_URL": hq.server.url}
+    env = cli_env(hq_token=token, hq_public_key=hq.public_key, hq_url=hq.server.url)
     first = subprocess.run([sys.executable, "-m", "posplugin", "sync", "--once", "--data", str(data)],
                            env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == 0, first.stderr
@@ -364,19 +360,15 @@ def old_list_then_the_new(settings, hq, data, token, rows=20000):
 def test_store_killed_while_building_the_new_list(hq, settings, tmp_path):
     """SIGKILL after the download, while the new list file is being built: the
     same guarantees as a kill mid-download."""
-    import os
     import subprocess
     import sys
     import time
 
-    from conftest import REPO
 
     token = hq.create_token("store", "kill-build")
     publish(hq, V2)
     data = tmp_path / "victim"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")},
-           "PYTHONPATH": str(REPO), "POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_TOKEN": token,
-           "POSPLUGIN_HQ_PUBLIC_KEY": hq.public_key, "POSPLUGIN_HQ_URL": hq.server.url}
+    env = cli_env(hq_token=token, hq_public_key=hq.public_key, hq_url=hq.server.url)
     command = [sys.executable, "-m", "posplugin", "sync", "--once", "--data", str(data)]
     assert subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 0
     current = set(data.glob("tiers-*.db"))
@@ -396,17 +388,14 @@ def test_store_killed_while_building_the_new_list(hq, settings, tmp_path):
 def test_serve_syncs_in_the_background_and_picks_up_new_versions(hq, tmp_path):
     """`posplugin serve` with head office configured: its background sync (a
     child process) applies the list, then a new version, while it serves."""
-    import os
     import sys
     import time
 
-    from conftest import REPO, free_port, serve
+    from conftest import free_port, serve
 
     publish(hq, V1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
-    env.update(PYTHONPATH=str(REPO), POSPLUGIN_ID_KEY=ID_KEY, POSPLUGIN_DEFAULT_REGION="NO",
-               POSPLUGIN_HQ_URL=hq.server.url, POSPLUGIN_HQ_TOKEN=hq.create_token("store", "bg"),
-               POSPLUGIN_HQ_PUBLIC_KEY=hq.public_key, POSPLUGIN_SYNC_INTERVAL_S="5")
+    env = cli_env(default_region="NO", hq_url=hq.server.url, hq_token=hq.create_token("store", "bg"),
+                  hq_public_key=hq.public_key, sync_interval_s=5)
     port = free_port()
     proc, _ = serve([sys.executable, "-m", "posplugin"], tmp_path, port, env)
 
