@@ -13,9 +13,8 @@ for a desk); ticket_cancelled → ``leave``. A replayed (type, ticket id) is
 dropped.
 """
 
-from posplugin.errors import InvalidIdentifier
 from posplugin.hookspecs import hookimpl
-from posplugin.webhooks import hmac_sha256_hex, json_payload, lane_map, require_signature
+from posplugin.webhooks import hmac_sha256_hex, identify_waiting, json_payload, lane_map, require_signature
 
 EVENTS = {"ticket_created": "join", "ticket_called": "served", "ticket_cancelled": "leave"}
 
@@ -37,12 +36,7 @@ def ticket(store, request):
     phone = data.get("phoneNumber")
     if kind == "ticket_created" and phone:
         # Qminder sends the number in international form without the plus sign.
-        try:
-            identified = store.identify(lane, "phone", f"+{phone}", stage="queue",
-                                        display_name=data.get("firstName"))
-            answer["known"] = identified.known
-        except InvalidIdentifier:
-            answer["known"] = False
+        answer["known"] = identify_waiting(store, lane, f"+{phone}", data.get("firstName"))
     return answer
 
 

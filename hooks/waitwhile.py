@@ -28,9 +28,8 @@ A replayed event id is dropped. The exact tag strings are not spelled out in
 Waitwhile's reference, so tags are matched loosely (``NO-SHOW``, ``NO_SHOW``...).
 """
 
-from posplugin.errors import InvalidIdentifier
 from posplugin.hookspecs import hookimpl
-from posplugin.webhooks import hmac_sha256_base64, json_payload, lane_map, require_signature
+from posplugin.webhooks import hmac_sha256_base64, identify_waiting, json_payload, lane_map, require_signature
 
 VISIT_EVENTS = ("visit.created", "visit.updated", "visit.removed")
 DROPPED = ("CANCEL", "NOSHOW", "EXPIRE", "REMOVE")
@@ -90,12 +89,7 @@ def visit(store, request):
     answer = {"ok": True, "queue": store.queue_event(lane, name)}
     phone = data.get("phone")
     if name == "join" and phone:
-        try:
-            identified = store.identify(lane, "phone", phone, stage="queue",
-                                        display_name=data.get("firstName") or data.get("name") or None)
-            answer["known"] = identified.known
-        except InvalidIdentifier:
-            answer["known"] = False
+        answer["known"] = identify_waiting(store, lane, phone, data.get("firstName") or data.get("name") or None)
     return answer
 
 

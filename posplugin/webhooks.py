@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 
-from .errors import Unauthorized, ValidationError
+from .errors import InvalidIdentifier, Unauthorized, ValidationError
 
 
 def hmac_sha256_base64(secret: str, message: bytes) -> str:
@@ -62,3 +62,14 @@ def json_payload(request) -> dict:
     if not isinstance(payload, dict):
         raise ValidationError("the webhook body must be a JSON object")
     return payload
+
+
+def identify_waiting(store, lane: str, phone: str, display_name: str | None = None) -> bool:
+    """Identify a queue ticket's phone number with ``"stage": "queue"`` (the
+    customer's reach counts as waiting); whether they are known. A number that
+    does not parse is simply not known: a queue system's data must not fail
+    its webhook."""
+    try:
+        return store.identify(lane, "phone", phone, stage="queue", display_name=display_name).known
+    except InvalidIdentifier:
+        return False
