@@ -21,22 +21,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_identify import KEY, percentile  # noqa: E402
+from bench_identify import KEY, PACED, percentile  # noqa: E402
 
 SECRETS = {"lightspeed_secret": "rule-secret", "qminder_secret": "qminder-secret",
            "qminder_webhook_url": "https://store.example/hooks/qminder/tickets"}
 
-CLIENT = r"""
+CLIENT = PACED + r"""
 import hashlib, hmac, json, sys, time
 import requests
 url, kind, rate, seconds, secrets = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), json.loads(sys.argv[5])
 s = requests.Session()
 lat = []
-start = time.perf_counter()
-for i in range(int(rate * seconds)):
-    delay = start + i / rate - time.perf_counter()
-    if delay > 0:
-        time.sleep(delay)
+for i in paced(rate, int(rate * seconds)):
     phone = f"+47 4{(i * 7919) % 10000:07d}" if i % 5 >= 3 else f"+47 9{i:07d}"
     if kind == "lightspeed":
         body = json.dumps({"event_type": "sale.customer.changed", "retailer_id": "r1",

@@ -157,7 +157,23 @@ def bench_in_process(data: Path, rows: int, n: int = 20_000) -> None:
     store.close()
 
 
-CLIENT_CODE = r"""
+# Prepended to the load scripts below (each runs with ``python -c``).
+PACED = r"""
+import time as _time
+
+def paced(rate, count):
+    # 0, 1, ... count-1 at a steady rate per second, as tills send: a slow
+    # answer delays the next request but does not shift the schedule.
+    start = _time.perf_counter()
+    for i in range(count):
+        delay = start + i / rate - _time.perf_counter()
+        if delay > 0:
+            _time.sleep(delay)
+        yield i
+"""
+
+
+CLIENT_CODE = PACED + r"""
 import json, sys, threading, time
 import requests
 url, path, token, rows, mode, mix, rate, seconds, clients = sys.argv[1:10]
@@ -175,11 +191,7 @@ def body(i):
 if mode == "steady":
     s = requests.Session()
     lat = []
-    start = time.perf_counter()
-    for i in range(int(rate * seconds)):
-        delay = start + i / rate - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
+    for i in paced(rate, int(rate * seconds)):
         t = time.perf_counter()
         r = s.post(url + path, json=body(i), headers=headers)
         lat.append(time.perf_counter() - t)

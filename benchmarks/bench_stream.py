@@ -19,8 +19,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-KEY = "benchmark-identifier-key-0123456789"
+from bench_identify import KEY, PACED, percentile  # noqa: E402
 
 LISTENERS = r"""
 # Many stream clients on one thread (non-blocking sockets and a selector), so
@@ -72,16 +73,12 @@ while not done and (expect == 0 or sum(counts.values()) < count * expect) and ti
 print(json.dumps(arrivals), flush=True)
 """
 
-IDENTIFY = r"""
+IDENTIFY = PACED + r"""
 import json, sys, time, requests
 url, token, n, first, every = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 s = requests.Session()
 sent, lat = [], []
-start = time.perf_counter()
-for i in range(n):
-    delay = start + i / 100 - time.perf_counter()   # a steady 100 requests/s
-    if delay > 0:
-        time.sleep(delay)
+for i in paced(100, n):   # a steady 100 requests/s
     # One customer in ``every`` is on the list (a new Murdoch-level prompt, so an
     # event for every stream); the rest are everyday shoppers.
     value = f"customer{first + i}@example.com" if i % every == 0 else f"shopper{first + i}@example.net"
@@ -92,11 +89,6 @@ for i in range(n):
     sent.append((r.json()["prompt"]["id"] if r.json()["prompt"] else None, t0))
 print(json.dumps({"sent": sent, "lat": lat}))
 """
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p / 100))]
 
 
 def main() -> None:

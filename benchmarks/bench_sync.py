@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_identify import IMPORT_CODE, KEY, PEAK_MB, measure_in_child, percentile, write_csv  # noqa: E402
+from bench_identify import IMPORT_CODE, KEY, PACED, PEAK_MB, measure_in_child, percentile, write_csv  # noqa: E402
 
 SYNC_CODE = """
 import json, time
@@ -61,18 +61,14 @@ print(json.dumps({{"seconds": time.perf_counter() - t,
                   "peak_rss_mb": peak_mb()}}))
 """
 
-CLIENT_CODE = r"""
+CLIENT_CODE = PACED + r"""
 import json, sys, time
 import requests
 url, token, rows, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 s = requests.Session()
 s.headers["Authorization"] = f"Bearer {token}"
 out = []
-start = time.perf_counter()
-for i in range(int(100 * seconds)):
-    delay = start + i / 100 - time.perf_counter()
-    if delay > 0:
-        time.sleep(delay)
+for i in paced(100, int(100 * seconds)):
     listed = i % 5 >= 3
     value = f"customer{(i * 104729) % rows}@example.com" if listed else f"shopper{i}@example.net"
     t = time.perf_counter()
