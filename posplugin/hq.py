@@ -249,6 +249,10 @@ class HeadOffice:
         """Keep a store's report; a batch already received is not counted again."""
         return self.outcomes.receive(store_name, batch, hours)
 
+    def store_names(self) -> list[str]:
+        return [name for (name,) in self.db.execute(
+            "SELECT DISTINCT name FROM hq_tokens WHERE role = 'store' ORDER BY name")]
+
     def stores(self, days: int = 7) -> list[dict]:
         """Every store: its list version, last sync, whether it is stale or
         behind, and its figures over the last ``days`` days."""

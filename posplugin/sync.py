@@ -35,15 +35,24 @@ log = logging.getLogger("posplugin.sync")
 TIMEOUT = (3.05, 30)
 
 
+STATUSES = ("updated", "unchanged", "refused", "unreachable")
+
+
 @dataclass
 class SyncResult:
-    status: str  # updated | unchanged | refused | unreachable
+    status: str  # one of STATUSES
     version: int | None
     message: str
 
     @property
     def ok(self) -> bool:
         return self.status in ("updated", "unchanged")
+
+    def log(self) -> None:
+        """One log line: applied lists at info, refusals loudly (the previous
+        list keeps serving), unchanged rounds only when debugging."""
+        level = {"updated": logging.INFO, "unchanged": logging.DEBUG}.get(self.status, logging.ERROR)
+        log.log(level, "sync: %s", self.message)
 
 
 def session(retries: int = 3) -> requests.Session:
@@ -86,12 +95,12 @@ def sync_in_child(data_dir: Path, timeout_s: float = 3600) -> SyncResult:
         return SyncResult("unreachable", None, "sync process timed out")
     lines = done.stdout.strip().splitlines()
     status, _, message = (lines[-1] if lines else "").partition(": ")
-    if done.returncode not in (0, 1) or status not in ("updated", "unchanged", "refused", "unreachable"):
+    if done.returncode not in (0, 1) or status not in STATUSES:
         log.error("sync: the sync process failed (exit %s): %s", done.returncode, done.stderr.strip()[-2000:])
         return SyncResult("refused", None, "sync process failed")
-    level = {"updated": logging.INFO, "unchanged": logging.DEBUG}.get(status, logging.ERROR)
-    log.log(level, "sync: %s", message)
-    return SyncResult(status, None, message)
+    result = SyncResult(status, None, message)
+    result.log()
+    return result
 
 
 def pull_list(store, http: requests.Session | None = None) -> SyncResult:
@@ -234,8 +243,7 @@ def _finish(store, result: SyncResult, etag: str | None = None) -> SyncResult:
         else:
             conn.execute("INSERT INTO sync_state (id, last_error) VALUES (1, ?) ON CONFLICT (id)"
                          " DO UPDATE SET last_error = excluded.last_error", (result.message,))
-    level = {"updated": logging.INFO, "unchanged": logging.DEBUG}.get(result.status, logging.ERROR)
-    log.log(level, "sync: %s", result.message)
+    result.log()
     return result
 
 
