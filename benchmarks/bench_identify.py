@@ -65,8 +65,8 @@ IMPORT_CODE = """
 import io, json, sys, time
 {peak}from pathlib import Path
 from posplugin.config import Settings
-from posplugin.store import Store
-from posplugin.tiers import import_csv, open_text
+from posplugin.store.service import Store
+from posplugin.tiers.lists import import_csv, open_text
 s = Settings(data_dir=Path({data!r}), id_key={key!r})
 store = Store(s)
 t = time.perf_counter()
@@ -124,7 +124,7 @@ def bench_in_process(data: Path, rows: int, n: int = 20_000) -> None:
     list, customers on it whose prompt already exists (same lane within 30
     minutes: the common case for a returning influencer), and new prompts."""
     from posplugin.config import Settings
-    from posplugin.store import Store
+    from posplugin.store.service import Store
 
     store = Store(Settings(data_dir=data, id_key=KEY))
     key = KEY.encode()
@@ -228,11 +228,11 @@ def bench_http(data: Path, rows: int, rate: float = 100.0, seconds: float = 10.0
                burst_s: float = 5.0) -> None:
     from flask import jsonify, request
 
-    from posplugin import auth
-    from posplugin.app import create_app
+    from posplugin.store import auth
+    from posplugin.web.app import create_app
     from posplugin.config import Settings
-    from posplugin.server import BackgroundServer
-    from posplugin.store import Store
+    from posplugin.web.server import BackgroundServer
+    from posplugin.store.service import Store
 
     store = Store(Settings(data_dir=data, id_key=KEY, rate_limit_per_s=0))
     with store.db.write() as conn:

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from posplugin import auth, baseline  # noqa: E402
 from posplugin.config import Settings  # noqa: E402
-from posplugin.store import Store  # noqa: E402
+from posplugin.store.service import Store  # noqa: E402
 
 KEY = "benchmark-identifier-key-0123456789"
 
@@ -72,8 +72,8 @@ def in_process(store: Store, n: int = 20_000) -> None:
 def over_http(store: Store, seconds: float = 5.0) -> None:
     from flask import jsonify, request
 
-    from posplugin.app import create_app
-    from posplugin.server import BackgroundServer
+    from posplugin.web.app import create_app
+    from posplugin.web.server import BackgroundServer
 
     with store.db.write() as conn:
         token = auth.create_token(conn, "queue", "bench")

@@ -38,8 +38,8 @@ SYNC_CODE = """
 import json, time
 {peak}from pathlib import Path
 from posplugin.config import Settings
-from posplugin.store import Store
-from posplugin.sync import sync_once
+from posplugin.store.service import Store
+from posplugin.store.sync import sync_once
 store = Store(Settings(data_dir=Path({data!r}), id_key={key!r}, hq_url={url!r}, hq_token={token!r},
                        hq_public_key={public!r}))
 t = time.perf_counter()
@@ -154,12 +154,12 @@ def bench_full_and_delta(work: Path, url: str, tokens: list, public: str, hq_dat
 
 def bench_identify_during_sync(work: Path, url: str, token: str, public: str, rows: int, where: str,
                                seconds: float = 8.0) -> None:
-    from posplugin import auth
-    from posplugin.app import create_app
+    from posplugin.store import auth
+    from posplugin.web.app import create_app
     from posplugin.config import Settings
-    from posplugin.server import BackgroundServer
-    from posplugin.store import Store
-    from posplugin.sync import sync_in_child, sync_once
+    from posplugin.web.server import BackgroundServer
+    from posplugin.store.service import Store
+    from posplugin.store.sync import sync_in_child, sync_once
 
     # A store whose list came from a local import: its next sync is a full one.
     data = work / f"store-{where}"

@@ -24,7 +24,7 @@ import re
 
 from posplugin.errors import ValidationError
 from posplugin.hookspecs import hookimpl
-from posplugin.queues import MAX_LENGTH
+from posplugin.store.queues import MAX_LENGTH
 from posplugin.webhooks import bearer_token, json_payload, lane_map, require_secret
 
 REGION = re.compile(r"^region(\d+)people$")

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from posplugin import auth
-from posplugin.app import create_app
+from posplugin.store import auth
+from posplugin.web.app import create_app
 from posplugin.config import Settings
-from posplugin.server import BackgroundServer
-from posplugin.store import Store
-from posplugin.tiers import import_csv
+from posplugin.web.server import BackgroundServer
+from posplugin.store.service import Store
+from posplugin.tiers.lists import import_csv
 
 ID_KEY = "test-identifier-key-0123456789abcdef"
 TIER_COLUMNS = ["identifier_type", "identifier", "followers", "engagement_rate", "niches", "consent"]
@@ -217,8 +217,8 @@ class Clock:
 def hq(tmp_path):
     """A head office (``posplugin.hq.HeadOffice``) served on 127.0.0.1 as
     ``hq.server``, on a hand-moved clock ``hq.test_clock``."""
-    from posplugin.hq import HeadOffice
-    from posplugin.hq_web import create_hq_app
+    from posplugin.hq.office import HeadOffice
+    from posplugin.hq.web import create_hq_app
 
     clock = Clock()
     office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock)

@@ -104,7 +104,7 @@ def test_pair_prints_a_url_with_the_token_and_a_qr_code(tmp_path, role, extra, p
     assert len(qr) > 10 and "█" in "".join(qr)
     token = url.split("#token=")[1]
     # The token works: the paired page's API calls succeed.
-    from posplugin import auth
+    from posplugin.store import auth
     from posplugin.db import Database
     assert auth.authenticate(Database(tmp_path / "posplugin.db").conn, token).role == role
 

@@ -4,11 +4,11 @@ preflights answered before any token check (over real HTTP)."""
 import pytest
 import requests
 
-from posplugin.app import create_app
+from posplugin.web.app import create_app
 from posplugin.config import load
 from posplugin.errors import ConfigError
-from posplugin.server import BackgroundServer
-from posplugin.store import Store
+from posplugin.web.server import BackgroundServer
+from posplugin.store.service import Store
 
 POS = "https://shop.odoo.example"
 IDENTIFY = {"lane": "3", "identifier": {"type": "phone", "value": "+4741234567"}}

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from posplugin import baseline, erlang
+from posplugin.store import baseline
+
+from posplugin.store import erlang
 
 
 def test_erlang_c_textbook_value():

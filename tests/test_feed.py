@@ -7,7 +7,7 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from posplugin import feed
+from posplugin.tiers import feed
 
 HASHES = st.binary(min_size=32, max_size=32)
 RECORDS = st.tuples(st.integers(0, 10**9), st.floats(0, 1), st.lists(st.text(max_size=8), max_size=3))

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from posplugin import feed
+from posplugin.tiers import feed
 
 from conftest import TIER_ROWS, tier_csv
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from hypothesis import given, settings as hsettings, strategies as st
 
 from posplugin.db import Database, migrate
-from posplugin.hq import HQ_MIGRATIONS
-from posplugin.hq_reports import Outcomes
+from posplugin.hq.office import HQ_MIGRATIONS
+from posplugin.hq.reports import Outcomes
 
 HOUR0 = 1_795_428_000.0  # 2026-11-23T10:00:00Z
 HOURS = [f"2026-11-23T{h:02d}:00:00Z" for h in range(10, 14)]

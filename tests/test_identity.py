@@ -6,7 +6,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from posplugin.errors import InvalidIdentifier
-from posplugin.identity import Hasher, hash_identifier, normalise
+from posplugin.tiers.identity import Hasher, hash_identifier, normalise
 
 KEY = "property-test-key-0123456789abcdef"
 hasher = Hasher(KEY, "NO")

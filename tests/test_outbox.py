@@ -9,11 +9,11 @@ import threading
 import pytest
 import requests
 
-from posplugin import outbox
-from posplugin.hq_web import create_hq_app
-from posplugin.server import BackgroundServer
-from posplugin.store import Store
-from posplugin.sync import sync_once
+from posplugin.store import outbox
+from posplugin.hq.web import create_hq_app
+from posplugin.web.server import BackgroundServer
+from posplugin.store.service import Store
+from posplugin.store.sync import sync_once
 
 from conftest import cli_env
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from posplugin.app import create_app
-from posplugin.server import BackgroundServer
+from posplugin.web.app import create_app
+from posplugin.web.server import BackgroundServer
 
 pytestmark = pytest.mark.browser
 

@@ -8,9 +8,9 @@ import time
 import pytest
 import requests
 
-from posplugin.app import create_app
-from posplugin.server import BackgroundServer
-from posplugin.store import Store
+from posplugin.web.app import create_app
+from posplugin.web.server import BackgroundServer
+from posplugin.store.service import Store
 
 from conftest import run_cli
 

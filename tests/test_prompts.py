@@ -2,7 +2,7 @@
 
 import pytest
 
-from posplugin import prompts
+from posplugin.store import prompts
 
 
 def identify(client, value="+4741234567", lane="3", id_type="phone"):

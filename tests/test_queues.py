@@ -8,7 +8,7 @@ import zoneinfo
 import pytest
 
 from posplugin.errors import ImportRefused, ValidationError
-from posplugin.store import Store
+from posplugin.store.service import Store
 
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 

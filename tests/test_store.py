@@ -2,7 +2,7 @@
 
 import pytest
 
-from posplugin.store import DAY, Store
+from posplugin.store.service import DAY, Store
 
 
 class Clock:

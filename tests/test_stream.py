@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 
 import pytest
 
-from posplugin.app import create_app
-from posplugin.server import BackgroundServer
+from posplugin.web.app import create_app
+from posplugin.web.server import BackgroundServer
 
 
 class SSE:

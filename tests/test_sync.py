@@ -12,12 +12,14 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from posplugin import feed, hq as hq_module
-from posplugin.app import create_app
-from posplugin.hq_web import create_hq_app
-from posplugin.server import BackgroundServer
-from posplugin.store import Store
-from posplugin.sync import sync_once
+from posplugin.tiers import feed
+
+from posplugin.hq import office as hq_module
+from posplugin.web.app import create_app
+from posplugin.hq.web import create_hq_app
+from posplugin.web.server import BackgroundServer
+from posplugin.store.service import Store
+from posplugin.store.sync import sync_once
 
 from conftest import ID_KEY, cli_env, run_cli, tier_csv
 
@@ -123,7 +125,7 @@ def test_a_bad_delta_falls_back_to_the_verified_snapshot(hq, synced_store, tmp_p
     publish(hq, changed(BIG, 2))
     files = {p.name: p.read_bytes() for p in hq.feed_dir.iterdir()}
     files["delta-1-2.tsv"] = files["delta-1-2.tsv"].replace(b"\t1022\t", b"\t9999\t")
-    with caplog.at_level(logging.WARNING, logger="posplugin.sync"):
+    with caplog.at_level(logging.WARNING, logger="posplugin.store.sync"):
         result = sync_through(synced_store, tmp_path, hq.signed_manifest(), files)
     assert result.status == "updated" and "snapshot" in result.message
     assert "delta-1-2.tsv does not match the signed manifest" in caplog.text

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from posplugin.errors import ImportRefused
-from posplugin.tiers import import_csv, parse_engagement
+from posplugin.tiers.lists import import_csv, parse_engagement
 
 from conftest import ID_KEY, REPO, TIER_COLUMNS, run_cli, tier_csv
 
@@ -172,8 +172,8 @@ KILL_SCRIPT = """
 import io, sys, time
 from pathlib import Path
 from posplugin.config import Settings
-from posplugin.store import Store
-from posplugin.tiers import import_csv
+from posplugin.store.service import Store
+from posplugin.tiers.lists import import_csv
 
 def slow(lines):
     # Announce the import is under way, then crawl so the parent can kill it.

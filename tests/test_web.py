@@ -114,8 +114,8 @@ def test_missing_or_bad_tokens_are_401(server, header):
 
 
 def test_rate_limit_is_429(loaded_store, tokens):
-    from posplugin.app import create_app
-    from posplugin.server import BackgroundServer
+    from posplugin.web.app import create_app
+    from posplugin.web.server import BackgroundServer
 
     loaded_store.settings = loaded_store.settings.replace(rate_limit_per_s=1, rate_limit_burst=3)
     server = BackgroundServer(create_app(store=loaded_store)).start()

@@ -1,0 +1,98 @@
+"""Outcomes for head office, through a durable outbox.
+
+A trigger on the prompt audit trail writes an outbox row in the same
+transaction as every prompt event, so nothing that happened can be missing from
+the outbox. Rows are sent in batches whose id and members are fixed before the
+first attempt: a batch is retried as the same batch until head office
+acknowledges it, and head office counts each batch id once. Reports carry
+counts, durations and reach per hour: no identifiers, hashed or raw.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+
+import requests
+
+from ..timeutil import iso
+
+BATCH_ROWS = 5_000
+
+
+def next_batch(store) -> tuple[str, list[tuple]] | None:
+    """The batch to send: one already started, or a new one of unsent rows."""
+    with store.db.write() as conn:
+        row = conn.execute("SELECT batch FROM outbox WHERE sent_at IS NULL AND batch IS NOT NULL"
+                           " ORDER BY id LIMIT 1").fetchone()
+        batch = row[0] if row else None
+        if batch is None:
+            ids = [r[0] for r in conn.execute("SELECT id FROM outbox WHERE sent_at IS NULL AND batch IS NULL"
+                                              " ORDER BY id LIMIT ?", (BATCH_ROWS,))]
+            if not ids:
+                return None
+            batch = f"{secrets.token_hex(8)}-{ids[0]}-{ids[-1]}"
+            conn.execute("UPDATE outbox SET batch = ? WHERE id BETWEEN ? AND ? AND batch IS NULL",
+                         (batch, ids[0], ids[-1]))
+        rows = conn.execute("SELECT at, action, kind, level, created_at, reach FROM outbox WHERE batch = ?"
+                            " ORDER BY id", (batch,)).fetchall()
+    return batch, [tuple(r) for r in rows]
+
+
+def summarise(rows: list[tuple]) -> list[dict]:
+    """Outbox rows as hourly figures: counts and sums, and each time to act
+    and pain duration so head office can take real medians."""
+    hours: dict[float, dict] = {}
+
+    def bucket(at: float) -> dict:
+        hour = at - at % 3600
+        if hour not in hours:
+            hours[hour] = {"hour": iso(hour), "made": defaultdict(int), "taken": 0, "resolved": 0,
+                           "expired": 0, "time_to_act_s": 0.0, "acted": 0, "pain_episodes": 0,
+                           "pain_seconds": 0.0, "reach_served": defaultdict(int),
+                           "times_to_act_s": [], "pain_durations_s": []}
+        return hours[hour]
+
+    for at, action, kind, level, created_at, reach in rows:
+        b = bucket(at)
+        if action == "created":
+            b["made"][f"{kind}:{level}"] += 1
+        elif action == "taken":
+            b["taken"] += 1
+            b["time_to_act_s"] += at - created_at
+            b["acted"] += 1
+            b["times_to_act_s"].append(round(at - created_at, 1))
+        elif action == "resolved":
+            b["resolved"] += 1
+            if kind == "pain":
+                b["pain_episodes"] += 1
+                b["pain_seconds"] += at - created_at
+                b["pain_durations_s"].append(round(at - created_at, 1))
+            elif reach:
+                b["reach_served"][level] += reach
+        elif action == "expired":
+            b["expired"] += 1
+    return [{**b, "made": dict(b["made"]), "reach_served": dict(b["reach_served"])}
+            for _, b in sorted(hours.items())]
+
+
+def purge_sent(conn, before: float) -> int:
+    """Forget delivered rows older than ``before``."""
+    return conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND at < ?", (before,)).rowcount
+
+
+def send(store, http: requests.Session, url: str, timeout=(3.05, 30)) -> tuple[int, str | None]:
+    """Send every pending batch; returns (batches delivered, error or None)."""
+    delivered = 0
+    while (pending := next_batch(store)) is not None:
+        batch, rows = pending
+        try:
+            response = http.post(url, json={"batch": batch, "hours": summarise(rows)}, timeout=timeout)
+        except requests.RequestException as exc:
+            return delivered, f"reports not delivered: {exc.__class__.__name__}"
+        if response.status_code != 200:
+            return delivered, f"reports not delivered: head office answered {response.status_code}"
+        with store.db.write() as conn:
+            conn.execute("UPDATE outbox SET sent_at = ? WHERE batch = ?", (store.clock(), batch))
+        delivered += 1
+    return delivered, None

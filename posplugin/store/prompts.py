@@ -1,0 +1,182 @@
+"""Prompts: creation, lookup, and the lifecycle open → taken → resolved (or expired).
+
+Every transition is written to ``prompt_events`` (the audit trail) in the same
+transaction as the change. Functions take a connection that is already inside
+a write transaction where they write.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from ..errors import Conflict, NotFound
+from ..timeutil import iso
+
+KINDS = ("service", "pain", "amplify")
+LEVELS = ("standard", "priority", "murdoch", "urgent")
+STATUSES = ("open", "taken", "resolved", "expired")
+# Most urgent first: what a floor tablet shows at the top.
+URGENCY = {"murdoch": 0, "urgent": 1, "priority": 2, "standard": 3}
+
+_COLUMNS = ("id, kind, level, lane, title, body, status, created_at, updated_at, taken_by, taken_at,"
+            " resolved_by, resolved_at, note, display_name, details, expires_at")
+
+
+def to_json(row: sqlite3.Row) -> dict:
+    """A stored prompt as the API's PROMPT object."""
+    prompt = {
+        "id": row["id"], "kind": row["kind"], "level": row["level"], "lane": row["lane"],
+        "title": row["title"], "body": row["body"], "status": row["status"],
+        "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
+        "taken_by": row["taken_by"], "taken_at": iso(row["taken_at"]),
+        "resolved_by": row["resolved_by"], "resolved_at": iso(row["resolved_at"]),
+        "note": row["note"], "display_name": row["display_name"],
+        "expires_at": iso(row["expires_at"]),
+    }
+    prompt.update(json.loads(row["details"]))
+    return prompt
+
+
+def create(conn: sqlite3.Connection, *, kind: str, level: str, lane: str | None, title: str,
+           body: str, now: float, customer: bytes | None = None, display_name: str | None = None,
+           details: dict | None = None, expires_at: float | None = None, by: str | None = None) -> dict:
+    """Insert an open prompt and its ``created`` audit event; returns the PROMPT."""
+    details_json = json.dumps(details or {}, ensure_ascii=False)
+    cursor = conn.execute(
+        "INSERT INTO prompts (kind, level, lane, title, body, status, created_at, updated_at,"
+        " customer, display_name, details, expires_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+        (kind, level, lane, title, body, now, now, customer, display_name, details_json, expires_at))
+    _audit(conn, cursor.lastrowid, now, "created", by, None)
+    # Built from what was just written rather than read back: this is on the till's path.
+    return to_json({"id": cursor.lastrowid, "kind": kind, "level": level, "lane": lane, "title": title,
+                    "body": body, "status": "open", "created_at": now, "updated_at": now,
+                    "taken_by": None, "taken_at": None, "resolved_by": None, "resolved_at": None,
+                    "note": None, "display_name": display_name, "details": details_json,
+                    "expires_at": expires_at})
+
+
+def get(conn: sqlite3.Connection, prompt_id: int) -> dict:
+    """The PROMPT with ``prompt_id``; raises :class:`NotFound`."""
+    if not 0 < prompt_id < 2**63:  # beyond SQLite's integers: cannot exist
+        raise NotFound(f"no prompt with id {prompt_id}")
+    row = conn.execute(f"SELECT {_COLUMNS} FROM prompts WHERE id = ?", (prompt_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no prompt with id {prompt_id}")
+    return to_json(row)
+
+
+def recent_for_customer(conn: sqlite3.Connection, customer: bytes, lane: str, since: float) -> dict | None:
+    """The newest service prompt for this customer at this lane since ``since``."""
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM prompts WHERE customer = ? AND lane = ? AND created_at >= ?"
+        " AND kind = 'service' ORDER BY created_at DESC LIMIT 1", (customer, lane, since)).fetchone()
+    return to_json(row) if row else None
+
+
+def list_prompts(conn: sqlite3.Connection, *, status: str | None = None, lane: str | None = None,
+                 since: float | None = None, limit: int = 200) -> list[dict]:
+    """Prompts, most urgent first, then newest first."""
+    where, params = [], []
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if lane:
+        where.append("lane = ?")
+        params.append(lane)
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(since)
+    sql = f"SELECT {_COLUMNS} FROM prompts"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += (" ORDER BY CASE level WHEN 'murdoch' THEN 0 WHEN 'urgent' THEN 1 WHEN 'priority' THEN 2"
+            " ELSE 3 END, created_at DESC LIMIT ?")
+    return [to_json(r) for r in conn.execute(sql, (*params, limit))]
+
+
+def ack(conn: sqlite3.Connection, prompt_id: int, by: str, now: float) -> tuple[dict, bool]:
+    """Mark taken by ``by``. Taking a taken prompt again changes nothing.
+    Returns ``(prompt, changed)``; raises :class:`Conflict` if it is closed."""
+    prompt = get(conn, prompt_id)
+    if prompt["status"] == "taken":
+        return prompt, False
+    if prompt["status"] != "open":
+        raise Conflict(f"prompt {prompt_id} is already {prompt['status']}", code="prompt_closed")
+    conn.execute("UPDATE prompts SET status = 'taken', taken_by = ?, taken_at = ?, updated_at = ?"
+                 " WHERE id = ?", (by, now, now, prompt_id))
+    _audit(conn, prompt_id, now, "taken", by, None)
+    return get(conn, prompt_id), True
+
+
+def resolve(conn: sqlite3.Connection, prompt_id: int, by: str | None, note: str | None,
+            now: float) -> tuple[dict, bool]:
+    """Mark resolved. Resolving a resolved prompt again changes nothing.
+    Returns ``(prompt, changed)``; raises :class:`Conflict` if it expired."""
+    prompt = get(conn, prompt_id)
+    if prompt["status"] == "resolved":
+        return prompt, False
+    if prompt["status"] == "expired":
+        raise Conflict(f"prompt {prompt_id} expired before it was resolved", code="prompt_closed")
+    conn.execute("UPDATE prompts SET status = 'resolved', resolved_by = ?, resolved_at = ?, note = ?,"
+                 " updated_at = ?, taken_by = coalesce(taken_by, ?), taken_at = coalesce(taken_at, ?)"
+                 " WHERE id = ?", (by, now, note, now, by, now, prompt_id))
+    _audit(conn, prompt_id, now, "resolved", by, note)
+    return get(conn, prompt_id), True
+
+
+def history(conn: sqlite3.Connection, prompt_id: int) -> list[dict]:
+    """The audit trail of one prompt, oldest first."""
+    return [{"at": iso(r["at"]), "action": r["action"], "by": r["by"], "note": r["note"]}
+            for r in conn.execute("SELECT at, action, by, note FROM prompt_events WHERE prompt_id = ?"
+                                  " ORDER BY id", (prompt_id,))]
+
+
+def _audit(conn, prompt_id: int, now: float, action: str, by: str | None, note: str | None) -> None:
+    conn.execute("INSERT INTO prompt_events (prompt_id, at, action, by, note) VALUES (?, ?, ?, ?, ?)",
+                 (prompt_id, now, action, by, note))
+
+
+def purge(conn: sqlite3.Connection, before: float) -> int:
+    """Delete prompts created before ``before`` and their audit trail."""
+    conn.execute("DELETE FROM prompt_events WHERE prompt_id IN (SELECT id FROM prompts WHERE created_at < ?)",
+                 (before,))
+    return conn.execute("DELETE FROM prompts WHERE created_at < ?", (before,)).rowcount
+
+
+def update(conn: sqlite3.Connection, prompt_id: int, *, title: str, body: str, level: str,
+           details: dict, now: float) -> dict:
+    """Rewrite an open prompt's words and figures (a long queue that changes).
+    Audited only when its level changes, not for every new figure."""
+    before = get(conn, prompt_id)
+    conn.execute("UPDATE prompts SET title = ?, body = ?, level = ?, details = ?, updated_at = ?"
+                 " WHERE id = ?", (title, body, level, json.dumps(details, ensure_ascii=False), now,
+                                   prompt_id))
+    if before["level"] != level:
+        _audit(conn, prompt_id, now, "level", None, f"{before['level']} -> {level}")
+    return get(conn, prompt_id)
+
+
+def expire(conn: sqlite3.Connection, created_before: float, now: float) -> list[dict]:
+    """Expire open (untaken) service prompts created before ``created_before``:
+    the customer has long left the till."""
+    ids = [r[0] for r in conn.execute(
+        "SELECT id FROM prompts WHERE kind = 'service' AND status = 'open' AND created_at < ?",
+        (created_before,))]
+    for prompt_id in ids:
+        conn.execute("UPDATE prompts SET status = 'expired', updated_at = ? WHERE id = ?",
+                     (now, prompt_id))
+        _audit(conn, prompt_id, now, "expired", None, None)
+    return [get(conn, i) for i in ids]
+
+
+def escalate(conn: sqlite3.Connection, created_before: float, now: float) -> list[dict]:
+    """Escalate urgent prompts that nobody took since ``created_before``, once each."""
+    ids = [r[0] for r in conn.execute(
+        "SELECT id FROM prompts WHERE level = 'urgent' AND status = 'open' AND created_at < ?"
+        " AND json_extract(details, '$.escalated') IS NULL", (created_before,))]
+    for prompt_id in ids:
+        conn.execute("UPDATE prompts SET details = json_set(details, '$.escalated', json('true')),"
+                     " updated_at = ? WHERE id = ?", (now, prompt_id))
+        _audit(conn, prompt_id, now, "escalated", None, None)
+    return [get(conn, i) for i in ids]

@@ -1,0 +1,421 @@
+"""Queues: lane lengths from readings and events, what is normal, when a lane is
+long, the pain prompt that gets staff to fix it, waits and staffing.
+
+One open pain prompt per lane at a time: raised when the lane turns long, kept
+(with its figures updated) while the lane is above normal, and closed by itself
+only after the lane has stayed at or under normal for ``pain_calm_s``, so a
+reading that wobbles around a threshold raises nothing new.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import datetime as dt
+import math
+import statistics
+import threading
+from dataclasses import dataclass, replace
+from typing import IO, Callable
+
+from . import baseline, erlang, prompts
+from .. import texts
+from .bus import Bus
+from ..config import Settings
+from ..db import Database
+from ..errors import ImportRefused, ValidationError
+from ..timeutil import iso, parse_iso
+
+EVENTS = ("join", "leave", "served", "open", "close")
+MAX_LENGTH = 10_000
+BASELINE_TTL_S = 300.0
+SERVICE_SAMPLES = 50
+SERVICE_WINDOW_S = 2 * 3600.0
+ARRIVAL_WINDOW_S = 15 * 60.0
+IDLE_GAP_S = 15 * 60.0
+SYSTEM = "posplugin"
+HISTORY_INSERT = "INSERT INTO queue_history (lane, at, slot, length, event) VALUES (?, ?, ?, ?, ?)"
+LANE_UPSERT = ("INSERT INTO lanes (lane, open, length, updated_at, status, calm_since, pain_prompt_id)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lane) DO UPDATE SET open = excluded.open,"
+               " length = excluded.length, updated_at = excluded.updated_at, status = excluded.status,"
+               " calm_since = excluded.calm_since, pain_prompt_id = excluded.pain_prompt_id")
+END_OLDEST_WAIT = ("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE stage = 'queue'"
+                   " AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)")
+
+
+@dataclass
+class Lane:
+    lane: str
+    open: bool
+    length: int
+    updated_at: float
+    status: str
+    calm_since: float | None
+    pain_prompt_id: int | None
+
+
+class Queues:
+    """Every lane of one store. Thread-safe; writes go through ``db.write()``."""
+
+    def __init__(self, settings: Settings, db: Database, bus: Bus, clock: Callable[[], float],
+                 plugins=None):
+        self.settings = settings
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self._tz = settings.tz()
+        self.plugins = plugins
+        self._normals: dict[tuple[str, int], tuple[float, float]] = {}
+        self._served: dict[str, collections.deque] = {}
+        self._cache_lock = threading.Lock()
+        self._lanes: dict[str, Lane] | None = None
+        self._lock = threading.RLock()
+
+    # -- input ---------------------------------------------------------------
+
+    def reading(self, lane: str, length: int, at: str | float | None = None) -> dict:
+        """A people counter or queue system says ``length`` are waiting at ``lane``.
+        A reading more than ``history_after_s`` old only feeds the baseline."""
+        if not 0 <= length <= MAX_LENGTH:
+            raise ValidationError(f"length must be between 0 and {MAX_LENGTH:,}", field="length")
+        now = self.clock()
+        when = self._when(at, now)
+        if when < now - self.settings.history_after_s:
+            self.db.deferred.defer(HISTORY_INSERT, (lane, when, baseline.slot(when, self._tz), length,
+                                                    None))
+            normal = self.normal(lane, when)
+            return {"lane": lane, "length": length, "normal": normal,
+                    "status": self._status(length, normal), "wait_s": None, "prompt": None,
+                    "history": True}
+        return self._update(lane, now, lambda state: length, None, when)
+
+    def event(self, lane: str, event: str) -> dict:
+        """A queue system's event: ``join``, ``leave``, ``served``, ``open`` or ``close``."""
+        if event not in EVENTS:
+            raise ValidationError(f"event must be one of {', '.join(EVENTS)}", field="event")
+        now = self.clock()
+
+        def length_after(state: Lane) -> int:
+            if event == "join":
+                return min(MAX_LENGTH, state.length + 1)
+            if event in ("leave", "served"):
+                return max(0, state.length - 1)
+            state.open = event == "open" if event in ("open", "close") else state.open
+            return state.length
+
+        if event == "served":
+            self.db.deferred.defer(END_OLDEST_WAIT, (now, lane, now - self.settings.waiting_max_s))
+            with self._cache_lock:
+                self._served_times(lane).append(now)
+        return self._update(lane, now, length_after, event, now)
+
+    def import_csv(self, stream: IO[str], *, max_reported: int = 50) -> int:
+        """Back-fill history from ``lane,at,length`` rows; all or nothing.
+        Returns the rows loaded; raises :class:`ImportRefused` with line numbers."""
+        reader = csv.reader(stream)
+        header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
+        if not header:
+            raise ImportRefused([(1, "the file is empty; expected a header row: lane,at,length")])
+        missing = [c for c in ("lane", "at", "length") if c not in header]
+        if missing:
+            raise ImportRefused([(1, f"missing columns: {', '.join(missing)}; expected lane,at,length")])
+        at_col = {c: header.index(c) for c in ("lane", "at", "length")}
+        now = self.clock()
+        bad, bad_count, batch, loaded = [], 0, [], 0
+        with self.db.write() as conn:
+            try:
+                for cells in reader:
+                    line = reader.line_num
+                    if not cells or cells == [""]:
+                        continue
+                    row = self._import_row(cells, at_col, len(header), now)
+                    if isinstance(row, str):
+                        bad_count += 1
+                        if len(bad) < max_reported:
+                            bad.append((line, row))
+                        continue
+                    batch.append(row)
+                    if len(batch) >= 5_000:
+                        loaded += self._insert_history(conn, batch)
+                if bad_count:
+                    raise ImportRefused(bad, total_bad=bad_count)
+                loaded += self._insert_history(conn, batch)
+            except csv.Error as exc:
+                raise ImportRefused([(reader.line_num, f"unreadable CSV: {exc}")]) from None
+        with self._cache_lock:
+            self._normals.clear()
+        return loaded
+
+    def _import_row(self, cells, at_col, width, now):
+        if len(cells) != width:
+            return f"expected {width} columns, found {len(cells)}"
+        lane = cells[at_col["lane"]].strip()
+        if not lane or len(lane) > 32 or not all(c.isalnum() or c in " _.-" for c in lane):
+            return f"lane {lane!r} is not a lane name (letters, digits, space, _ . -; at most 32)"
+        try:
+            when = parse_iso(cells[at_col["at"]].strip())
+        except ValueError:
+            return f"at {cells[at_col['at']]!r} is not an ISO-8601 time with a zone"
+        if when > now + 60:
+            return "at is in the future"
+        try:
+            length = int(cells[at_col["length"]].strip())
+        except ValueError:
+            return f"length {cells[at_col['length']]!r} is not a whole number"
+        if not 0 <= length <= MAX_LENGTH:
+            return f"length must be between 0 and {MAX_LENGTH:,}"
+        return lane, when, length
+
+    def _insert_history(self, conn, batch) -> int:
+        conn.executemany("INSERT INTO queue_history (lane, at, slot, length) VALUES (?, ?, ?, ?)",
+                         [(lane, at, baseline.slot(at, self._tz), length) for lane, at, length in batch])
+        n = len(batch)
+        batch.clear()
+        return n
+
+    # -- what staff see --------------------------------------------------------
+
+    def overview(self) -> dict:
+        """Every lane with its status and wait, the reach waiting, and how many
+        more tills would bring the expected wait under target."""
+        now = self.clock()
+        self.db.flush()  # served customers leave the waiting count through deferred writes
+        conn = self.db.conn
+        reach_by_lane = self._waiting_reach(conn, now)
+        lanes = []
+        with self._lock:
+            states = sorted((replace(s) for s in self._all_states(now)),
+                            key=lambda s: (len(s.lane), s.lane))
+        for state in states:
+            normal = self.normal(state.lane, now)
+            lanes.append({
+                "lane": state.lane, "open": state.open, "length": state.length, "normal": normal,
+                "status": self._status(state.length, normal, state.lane),
+                "wait_s": round(erlang.wait_by_littles_law(state.length, self.service_time(state.lane))),
+                "waiting_reach": reach_by_lane.get(state.lane, (0, 0))[1],
+                "pain_prompt_id": state.pain_prompt_id, "updated_at": iso(state.updated_at)})
+        total_reach = sum(r for _, r in reach_by_lane.values())
+        return {"lanes": lanes, "waiting_reach": total_reach,
+                "recommendation": self._recommend(conn, lanes, now)}
+
+    def today(self, points_per_lane: int = 300) -> dict:
+        """Each lane's readings since local midnight as ``[epoch_s, length]``
+        (thinned to ``points_per_lane``) and its normal for each hour so far."""
+        now = self.clock()
+        self.db.flush()
+        local_now = dt.datetime.fromtimestamp(now, self._tz) if self._tz else dt.datetime.fromtimestamp(now)
+        midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        lanes = {}
+        with self._lock:
+            names = [s.lane for s in self._all_states(now)]
+        for lane in names:
+            rows = self.db.execute("SELECT at, length FROM queue_history WHERE lane = ? AND at >= ?"
+                                   " AND at <= ? ORDER BY at", (lane, midnight, now)).fetchall()
+            step = max(1, len(rows) // points_per_lane)
+            points = [[round(r[0]), r[1]] for r in rows[::step]]
+            hours = [midnight + h * 3600 for h in range(int((now - midnight) // 3600) + 1)]
+            lanes[lane] = {"points": points, "normal": [[round(h), self.normal(lane, h + 1)] for h in hours]}
+        return {"since": iso(midnight), "lanes": lanes}
+
+    def normal(self, lane: str, at: float) -> float:
+        """What ``lane`` usually has at ``at``'s hour of the week (cached a few minutes)."""
+        slot = baseline.slot(at, self._tz)
+        key = (lane, slot)
+        now = self.clock()
+        with self._cache_lock:
+            hit = self._normals.get(key)
+        if hit and now - hit[1] < BASELINE_TTL_S:
+            return hit[0]
+        value, _ = baseline.normal_for(
+            self.db.conn, lane, slot, now, weeks=self.settings.baseline_weeks,
+            min_samples=self.settings.baseline_min_samples, default=self.settings.queue_default_normal)
+        with self._cache_lock:
+            self._normals[key] = (value, now)
+        return value
+
+    def service_time(self, lane: str) -> float:
+        """Seconds per customer at ``lane``, learned from the gaps between recent
+        ``served`` events (the median, ignoring idle gaps), else the default."""
+        with self._cache_lock:
+            times = self._served_times(lane)
+            gaps = [b - a for a, b in zip(times, list(times)[1:]) if 0 < b - a < IDLE_GAP_S]
+        return statistics.median(gaps) if len(gaps) >= 5 else self.settings.service_time_s
+
+    def _served_times(self, lane: str) -> collections.deque:
+        """Recent ``served`` times at ``lane``, oldest first (loaded from history once)."""
+        times = self._served.get(lane)
+        if times is None:
+            rows = self.db.execute(
+                "SELECT at FROM queue_history WHERE event = 'served' AND lane = ? AND at >= ?"
+                " ORDER BY at DESC LIMIT ?", (lane, self.clock() - SERVICE_WINDOW_S, SERVICE_SAMPLES + 1))
+            times = self._served[lane] = collections.deque(sorted(r[0] for r in rows),
+                                                           maxlen=SERVICE_SAMPLES + 1)
+        return times
+
+    # -- periodic ------------------------------------------------------------------
+
+    def tick(self) -> list[dict]:
+        """Close pain prompts of lanes that have been calm long enough even when
+        no reading arrives (an event-driven lane goes quiet when empty)."""
+        now = self.clock()
+        with self._lock:
+            calm = [s.lane for s in self._all_states(now) if s.pain_prompt_id is not None
+                    and s.calm_since is not None and now - s.calm_since >= self.settings.pain_calm_s]
+        return [self._update(lane, now, lambda state: state.length, None, now) for lane in calm]
+
+    # -- inside ----------------------------------------------------------------
+
+    def _when(self, at, now: float) -> float:
+        if at is None:
+            return now
+        if isinstance(at, (int, float)):
+            return float(at)
+        try:
+            when = parse_iso(at)
+        except ValueError as exc:
+            raise ValidationError(f"at must be an ISO-8601 time with a zone: {exc}", field="at") from None
+        if when > now + 60:
+            raise ValidationError("at is in the future; check the sender's clock", field="at")
+        return when
+
+    def _state(self, lane: str, now: float) -> Lane:
+        """The in-memory state of ``lane`` (loaded from the database once)."""
+        if self._lanes is None:
+            self._lanes = {row[0]: Lane(row[0], bool(row[1]), row[2], row[3], row[4], row[5], row[6])
+                           for row in self.db.execute(
+                               "SELECT lane, open, length, updated_at, status, calm_since,"
+                               " pain_prompt_id FROM lanes")}
+        state = self._lanes.get(lane)
+        if state is None:
+            state = self._lanes[lane] = Lane(lane, True, 0, now, "ok", now, None)
+        return state
+
+
+    def _status(self, length: int, normal: float, lane: str | None = None) -> str:
+        status = baseline.status(length, normal, factor=self.settings.long_factor,
+                                 margin=self.settings.long_margin)
+        if lane is not None and self.plugins is not None and self.plugins.has("queue_status"):
+            # A store rule may call a lane long (or calm) whatever the baseline says.
+            other = self.plugins.first("queue_status", lane=lane, length=length, normal=normal,
+                                       status=status, settings=self.settings)
+            if other in ("ok", "busy", "long"):
+                return other
+        return status
+
+    def _update(self, lane: str, now: float, length_after, event: str | None, at: float) -> dict:
+        """Move ``lane`` to its new length and run detection. Writes that others
+        must see at once (a pain prompt raised, rewritten or closed) commit now;
+        the rest (history, the lane's length) are deferred."""
+        with self._lock:
+            state = self._state(lane, now)
+            length = length_after(state)
+            normal = self.normal(lane, now)
+            status = self._status(length, normal, lane)
+            calm_since = (state.calm_since or now) if status == "ok" else None
+            wait = erlang.wait_by_littles_law(length, self.service_time(lane))
+            pain = prompts.get(self.db.conn, state.pain_prompt_id) if state.pain_prompt_id else None
+            calm_enough = calm_since is not None and now - calm_since >= self.settings.pain_calm_s
+            history = (lane, at, baseline.slot(at, self._tz), length, event)
+            prompt, changed, pain_id = pain, False, state.pain_prompt_id
+            live = pain is not None and pain["status"] in ("open", "taken")
+            if (pain is None and status == "long") or (live and (calm_enough or status != "ok")):
+                with self.db.write() as conn:
+                    if pain is None:
+                        prompt = self._raise_pain(conn, lane, length, normal, wait, now)
+                        pain_id = prompt["id"]
+                    elif calm_enough:
+                        prompt, _ = prompts.resolve(conn, pain["id"], SYSTEM, "lane back to normal", now)
+                        pain_id = None
+                    else:
+                        prompt = self._update_pain(conn, pain, lane, length, normal, wait, now)
+                    changed = prompt is not pain
+                    conn.execute(HISTORY_INSERT, history)
+                    self._save(state, length, now, status, calm_since, pain_id, conn.execute)
+            else:
+                if pain is not None and not live and calm_enough:
+                    pain_id = None  # staff closed it and the lane has calmed: the next long is news
+                self.db.deferred.defer(HISTORY_INSERT, history)
+                self._save(state, length, now, status, calm_since, pain_id, self.db.deferred.defer)
+        open_prompt = prompt if prompt and prompt["status"] in ("open", "taken") else None
+        answer = {"lane": lane, "length": length, "normal": normal, "status": status,
+                  "wait_s": round(wait), "prompt": open_prompt, "open": state.open}
+        self.bus.publish("queue", {k: answer[k] for k in ("lane", "length", "normal", "status",
+                                                          "wait_s", "open")})
+        if changed and prompt is not None:
+            self.bus.publish("prompt", prompt)
+        return answer
+
+    def _all_states(self, now: float) -> list[Lane]:
+        if self._lanes is None:
+            self._state("", now)
+            self._lanes.pop("", None)
+        return list(self._lanes.values())
+
+    @staticmethod
+    def _save(state: Lane, length, now, status, calm_since, pain_id, write) -> None:
+        state.length, state.updated_at, state.status = length, now, status
+        state.calm_since, state.pain_prompt_id = calm_since, pain_id
+        write(LANE_UPSERT, (state.lane, state.open, length, now, status, calm_since, pain_id))
+
+    def _pain_words(self, conn, lane, length, normal, wait, now):
+        influencers, reach = self._waiting_reach(conn, now).get(lane, (0, 0))
+        words = texts.queue_pain_prompt(lane=lane, length=length, normal=normal, wait_s=wait,
+                                        influencers=influencers, reach=reach,
+                                        language=self.settings.language)
+        urgent = length >= 2 * max(normal, 1) or reach >= self.settings.level_murdoch
+        details = {"queue": {"length": length, "normal": normal, "wait_s": round(wait),
+                             "influencers": influencers, "waiting_reach": reach}}
+        return words, "urgent" if urgent else "priority", details
+
+    def _raise_pain(self, conn, lane, length, normal, wait, now) -> dict:
+        words, level, details = self._pain_words(conn, lane, length, normal, wait, now)
+        return prompts.create(conn, kind="pain", level=level, lane=lane, title=words["title"],
+                              body=words["body"], now=now, details=details, by=SYSTEM)
+
+    def _update_pain(self, conn, pain, lane, length, normal, wait, now) -> dict:
+        words, level, details = self._pain_words(conn, lane, length, normal, wait, now)
+        if words["body"] == pain["body"] and level == pain["level"]:
+            return pain
+        keep = {"escalated": pain["escalated"]} if pain.get("escalated") else {}
+        return prompts.update(conn, pain["id"], title=words["title"], body=words["body"],
+                              level=level, details={**details, **keep}, now=now)
+
+    def _waiting_reach(self, conn, now: float) -> dict[str, tuple[int, int]]:
+        """Per lane: (known influencers waiting, their summed engaged reach)."""
+        rows = conn.execute(
+            "SELECT lane, sum(known AND tier != 'everyday'), sum(engaged_reach) FROM visits"
+            " WHERE stage = 'queue' AND left_at IS NULL AND at >= ? GROUP BY lane",
+            (now - self.settings.waiting_max_s,))
+        return {r[0]: (r[1] or 0, r[2] or 0) for r in rows}
+
+    def _recommend(self, conn, lanes: list[dict], now: float) -> dict:
+        open_lanes = [l for l in lanes if l["open"]]
+        waiting = sum(l["length"] for l in lanes)
+        servers = max(1, len(open_lanes))
+        service = statistics.median([self.service_time(l["lane"]) for l in open_lanes]) \
+            if open_lanes else self.settings.service_time_s
+        target = self.settings.target_wait_s
+        since = now - ARRIVAL_WINDOW_S
+        # Arrivals are joins where the queue system reports them, else those served.
+        arrivals = self._count_events(conn, "join", since) or self._count_events(conn, "served", since)
+        if arrivals >= 5:
+            rate = arrivals / ARRIVAL_WINDOW_S
+            needed = erlang.tills_needed(rate, service, target)
+            expected = erlang.expected_wait(servers, rate, service)
+            per_hour = rate * 3600
+        else:
+            # No arrival events: enough tills to clear who is waiting within the target.
+            needed = max(1, math.ceil(waiting * service / target))
+            expected = erlang.wait_by_littles_law(waiting, service, servers)
+            per_hour = None
+        extra = max(0, needed - len(open_lanes)) if waiting else 0
+        return {"open_lanes": extra, "reason": texts.recommendation(
+            extra=extra, waiting=waiting, wait_s=0 if math.isinf(expected) else expected,
+            target_s=target, open_lanes=len(open_lanes), arrivals_per_hour=per_hour,
+            service_s=service, language=self.settings.language)}
+
+    @staticmethod
+    def _count_events(conn, event: str, since: float) -> int:
+        return conn.execute("SELECT count(*) FROM queue_history WHERE event = ? AND at >= ?",
+                            (event, since)).fetchone()[0]
+

@@ -1,0 +1,289 @@
+"""The store: one object that wires settings, database, tier list and bus, and
+carries out what a till or a member of staff asks. No Flask in here, so it can
+be tested and benchmarked on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from . import outbox, prompts
+from .. import texts
+from .bus import Bus
+from ..config import Settings
+from ..db import Database
+from ..tiers.identity import Hasher
+from ..tiers.policy import EVERYDAY, Policy, needs_prompt
+from ..tiers.lists import TierLists
+from .visits import VisitLog
+from ..plugins import Plugins
+from .queues import Queues
+from ..timeutil import Clock, system_clock
+
+DAY = 86_400.0
+
+
+@dataclass
+class IdentifyResult:
+    visit_id: int
+    known: bool
+    tier: str
+    service_level: str
+    followers: int
+    engagement_rate: float
+    engaged_reach: int
+    niches: list[str]
+    prompt: dict | None
+    prompt_created: bool = False
+
+    def to_json(self) -> dict:
+        return {"visit_id": self.visit_id, "known": self.known, "tier": self.tier,
+                "service_level": self.service_level, "followers": self.followers,
+                "engagement_rate": self.engagement_rate, "engaged_reach": self.engaged_reach,
+                "niches": self.niches, "prompt": self.prompt}
+
+
+class Store:
+    """A store's posplugin: build with settings, use from any thread."""
+
+    def __init__(self, settings: Settings, *, clock: Clock = system_clock, bus: Bus | None = None,
+                 plugins: Plugins | None = None):
+        self.settings = settings
+        self.clock = clock
+        self.db = Database(settings.db_path, background_checkpoint=True)
+        self.tiers = TierLists(self.db)
+        self.policy = Policy.from_settings(settings)
+        self.bus = bus or Bus()
+        self._hasher = Hasher(settings.id_key, settings.default_region) if settings.id_key else None
+        self.visits = VisitLog(self.db)
+        self.plugins = plugins or Plugins(settings)
+        self.plugins.notify_from(self.bus)
+        self.queues = Queues(settings, self.db, self.bus, clock, self.plugins)
+        # Customers who may be waiting in a queue (identified with stage "queue").
+        # A hint that spares the till a database read: a stale entry only costs
+        # one write that finds nothing; every queue visit adds to it.
+        self._maybe_waiting: set[bytes] = {row[0] for row in self.db.execute(
+            "SELECT customer FROM visits WHERE stage = 'queue' AND left_at IS NULL")}
+
+    @property
+    def hasher(self) -> Hasher:
+        from ..config import require_id_key
+        if self._hasher is None:
+            require_id_key(self.settings)
+        return self._hasher
+
+    def identify(self, lane: str, id_type: str, value: str, *, stage: str = "till",
+                 display_name: str | None = None, sale_id: str | None = None) -> IdentifyResult:
+        """A customer is at ``lane``: look up their tier, record the visit, and for
+        priority and murdoch service at a till return a prompt (the same one again
+        within ``prompt_dedupe_minutes``)."""
+        customer = self.hasher(id_type, value)
+        record = self.tiers.lookup(customer)
+        score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
+        if record and self.plugins.has("service_level"):
+            score = self._plugin_level(record, score)
+        now = self.clock()
+        visit = [self.visits.next_id(), now, lane, customer, stage, record is not None, score.tier,
+                 score.service_level, score.engaged_reach, None, sale_id]
+        wants_prompt = stage == "till" and record is not None and needs_prompt(score.service_level)
+        prompt = self._recent_prompt(self.db.conn, customer, lane, now) if wants_prompt else None
+        leaves_queue = stage == "till" and customer in self._maybe_waiting
+        created = False
+        if stage == "queue" or leaves_queue or (wants_prompt and prompt is None):
+            # Something others read at once changes: write it all now, in one transaction.
+            with self.db.write() as conn:
+                self._track_queue(conn, customer, stage, leaves_queue, now)
+                if wants_prompt:
+                    # Checked again under the write lock: two tills may race.
+                    prompt = self._recent_prompt(conn, customer, lane, now)
+                    if prompt is None:
+                        prompt = self._service_prompt(conn, lane, customer, record, score,
+                                                      display_name, now)
+                        created = True
+                visit[9] = prompt and prompt["id"]
+                self.visits.insert(conn, tuple(visit))
+        else:
+            visit[9] = prompt and prompt["id"]
+            self.visits.defer(tuple(visit))
+        if created:
+            self.bus.publish("prompt", prompt)
+        return IdentifyResult(
+            visit_id=visit[0], known=record is not None, tier=score.tier,
+            service_level=score.service_level,
+            followers=record.followers if record else 0,
+            engagement_rate=record.engagement_rate if record else 0.0,
+            engaged_reach=score.engaged_reach, niches=list(record.niches) if record else [],
+            prompt=prompt, prompt_created=created)
+
+    def _plugin_level(self, record, score):
+        level = self.plugins.first("service_level", tier=score.tier, service_level=score.service_level,
+                                   followers=record.followers, engagement_rate=record.engagement_rate,
+                                   engaged_reach=score.engaged_reach, settings=self.settings)
+        if level in ("standard", "priority", "murdoch"):
+            return replace(score, service_level=level)
+        return score
+
+    def _words(self, kind: str, level: str, words: dict, details: dict) -> dict:
+        """A plugin may reword a prompt; a bad answer keeps posplugin's words."""
+        if not self.plugins.has("prompt_words"):
+            return words
+        other = self.plugins.first("prompt_words", kind=kind, level=level, words=dict(words),
+                                   details=details, language=self.settings.language)
+        if isinstance(other, dict) and isinstance(other.get("title"), str) and isinstance(other.get("body"), str):
+            return {**words, **other}
+        return words
+
+    def current_prompt(self, lane: str, id_type: str, value: str) -> dict | None:
+        """The prompt this customer already has at ``lane`` (the one identify
+        would give back), without recording a visit: for answering a vendor's
+        retried callback."""
+        return self._recent_prompt(self.db.conn, self.hasher(id_type, value), str(lane), self.clock())
+
+    def _recent_prompt(self, conn, customer: bytes, lane: str, now: float) -> dict | None:
+        since = now - self.settings.prompt_dedupe_minutes * 60
+        return prompts.recent_for_customer(conn, customer, lane, since)
+
+    def _track_queue(self, conn, customer: bytes, stage: str, leaves_queue: bool, now: float) -> None:
+        """A customer identified at the till stops waiting in the queue; one
+        identified in the queue starts."""
+        if leaves_queue:
+            conn.execute("UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue'"
+                         " AND left_at IS NULL", (now, customer))
+            self._maybe_waiting.discard(customer)
+        elif stage == "queue":
+            self._maybe_waiting.add(customer)
+
+    def _service_prompt(self, conn, lane, customer, record, score, display_name, now) -> dict:
+        words = texts.service_prompt(
+            level=score.service_level, tier=score.tier, followers=record.followers,
+            engagement_rate=record.engagement_rate, engaged_reach=score.engaged_reach,
+            niches=record.niches, display_name=display_name, language=self.settings.language)
+        details = {"tier": score.tier, "followers": record.followers,
+                   "engagement_rate": record.engagement_rate,
+                   "engaged_reach": score.engaged_reach, "niches": list(record.niches),
+                   "who": words["who"], "action": words["action"]}
+        words = self._words("service", score.service_level, words, details)
+        return prompts.create(conn, kind="service", level=score.service_level, lane=lane,
+                              title=words["title"], body=words["body"], now=now,
+                              customer=customer, display_name=display_name, details=details)
+
+    def flush(self) -> None:
+        """Wait until every visit recorded so far is in the database."""
+        self.visits.flush()
+
+    # -- queues and pain points ---------------------------------------------
+
+    def queue_reading(self, lane: str, length: int, at: str | float | None = None) -> dict:
+        """A length reading for ``lane`` (see :meth:`Queues.reading`)."""
+        return self.queues.reading(lane, length, at)
+
+    def queue_event(self, lane: str, event: str) -> dict:
+        """A queue event for ``lane`` (see :meth:`Queues.event`)."""
+        return self.queues.event(lane, event)
+
+    def queues_overview(self) -> dict:
+        """Every lane, the reach waiting, and the staffing recommendation."""
+        return self.queues.overview()
+
+    def report_painpoint(self, kind: str, lane: str | None = None, note: str | None = None,
+                         by: str | None = None) -> dict:
+        """Staff saw something that hurts customers: a pain prompt for the floor."""
+        words = texts.painpoint_prompt(kind=kind, lane=lane, note=note, by=by,
+                                       language=self.settings.language)
+        level = "urgent" if kind in ("queue", "staff") else "priority"
+        details = {"painpoint": kind, "note": note, "reported_by": by}
+        words = self._words("pain", level, words, details)
+        with self.db.write() as conn:
+            prompt = prompts.create(conn, kind="pain", level=level, lane=lane, title=words["title"],
+                                    body=words["body"], now=self.clock(), by=by, details=details)
+        self.bus.publish("prompt", prompt)
+        return prompt
+
+    def after_sale(self, id_type: str, value: str, *, lane: str | None = None,
+                   display_name: str | None = None) -> dict | None:
+        """A sale closed with a known customer (a POS webhook, after the fact):
+        for an influencer, an ``amplify`` prompt for the floor, never a till
+        prompt; None for everyday or unknown customers."""
+        customer = self.hasher(id_type, value)
+        record = self.tiers.lookup(customer)
+        if record is None:
+            return None
+        score = self.policy.score(record.followers, record.engagement_rate)
+        if score.tier == "everyday" and score.service_level == "standard":
+            return None
+        words = texts.amplify_prompt(tier=score.tier, followers=record.followers,
+                                     engagement_rate=record.engagement_rate,
+                                     engaged_reach=score.engaged_reach, niches=record.niches,
+                                     display_name=display_name, language=self.settings.language)
+        details = {"tier": score.tier, "followers": record.followers,
+                   "engaged_reach": score.engaged_reach, "niches": list(record.niches),
+                   "who": words["who"]}
+        level = score.service_level if score.service_level != "standard" else "priority"
+        words = self._words("amplify", level, words, details)
+        with self.db.write() as conn:
+            prompt = prompts.create(conn, kind="amplify", level=level, lane=lane, title=words["title"],
+                                    body=words["body"], now=self.clock(), customer=customer,
+                                    display_name=display_name, details=details)
+        self.bus.publish("prompt", prompt)
+        return prompt
+
+    def first_delivery(self, source: str, event_id: str) -> bool:
+        """True the first time a vendor's event id is seen; False for a replay."""
+        with self.db.write() as conn:
+            inserted = conn.execute("INSERT OR IGNORE INTO hook_events (source, event_id, at) VALUES (?, ?, ?)",
+                                    (source, str(event_id)[:200], self.clock())).rowcount
+        return inserted == 1
+
+    def tick(self) -> dict:
+        """Periodic work: expire untaken service prompts, escalate untaken urgent
+        ones, close pain prompts of lanes that have calmed down."""
+        now = self.clock()
+        with self.db.write() as conn:
+            expired = prompts.expire(conn, now - self.settings.prompt_expire_minutes * 60, now)
+            escalated = prompts.escalate(conn, now - self.settings.escalate_after_s, now)
+        for prompt in expired + escalated:
+            self.bus.publish("prompt", prompt)
+        calmed = self.queues.tick()
+        return {"expired": len(expired), "escalated": len(escalated), "calmed": len(calmed)}
+
+    # -- prompt lifecycle ----------------------------------------------------
+
+    def list_prompts(self, status: str | None = None, lane: str | None = None,
+                     since: float | None = None) -> list[dict]:
+        """Prompts, most urgent first, optionally by status, lane and creation time."""
+        return prompts.list_prompts(self.db.conn, status=status, lane=lane, since=since)
+
+    def ack(self, prompt_id: int, by: str) -> dict:
+        with self.db.write() as conn:
+            prompt, changed = prompts.ack(conn, prompt_id, by, self.clock())
+        if changed:
+            self.bus.publish("prompt", prompt)
+        return prompt
+
+    def resolve(self, prompt_id: int, by: str | None, note: str | None = None) -> dict:
+        with self.db.write() as conn:
+            prompt, changed = prompts.resolve(conn, prompt_id, by, note, self.clock())
+        if changed:
+            self.bus.publish("prompt", prompt)
+        return prompt
+
+    # -- housekeeping --------------------------------------------------------
+
+    def purge(self) -> dict:
+        """Delete visits and prompts older than ``retention_days``, and queue
+        history older than the baseline window."""
+        before = self.clock() - self.settings.retention_days * DAY
+        self.flush()
+        with self.db.write() as conn:
+            visits = self.visits.purge(conn, before)
+            conn.execute("DELETE FROM hook_events WHERE at < ?", (before,))
+            outbox.purge_sent(conn, before)
+            # Queue history older than the baseline window serves no baseline.
+            conn.execute("DELETE FROM queue_history WHERE at < ?",
+                         (self.clock() - (self.settings.baseline_weeks + 1) * 7 * DAY,))
+            removed = prompts.purge(conn, before)
+        return {"visits": visits, "prompts": removed}
+
+    def close(self) -> None:
+        self.flush()
+        self.db.close()

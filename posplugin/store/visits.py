@@ -1,0 +1,55 @@
+"""Visits: who was identified where and when, as hashes only.
+
+Most identifies at a till change nothing but the visit log, and a commit per
+visit would cost more than the whole tier lookup. Those visits are deferred to
+the database's group writer, so the till never waits for the disk. Visits that
+other answers depend on at once (a customer joining or leaving a queue, a visit
+that made a prompt) are written in the caller's own transaction instead. A crash can lose the last few milliseconds
+of batched visits; they are statistics, not something owed to head office.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import threading
+
+from ..db import Database
+
+COLUMNS = ("id", "at", "lane", "customer", "stage", "known", "tier", "service_level",
+           "engaged_reach", "prompt_id", "sale_id")
+INSERT = f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+class VisitLog:
+    """Allocates visit ids and writes visits, now (:meth:`insert`) or soon (:meth:`defer`).
+
+    Ids come from a counter seeded from the table, so one process (the one
+    serving this data folder) must own the visit log.
+    """
+
+    def __init__(self, db: Database):
+        self.db = db
+        start = db.execute("SELECT coalesce(max(id), 0) FROM visits").fetchone()[0]
+        self._ids = itertools.count(start + 1)
+        self._id_lock = threading.Lock()
+
+    def next_id(self) -> int:
+        with self._id_lock:
+            return next(self._ids)
+
+    def insert(self, conn: sqlite3.Connection, row: tuple) -> None:
+        """Write one visit row (COLUMNS order) inside the caller's transaction."""
+        conn.execute(INSERT, row)
+
+    def defer(self, row: tuple) -> None:
+        """Write one visit row a few milliseconds from now, batched with others."""
+        self.db.deferred.defer(INSERT, row)
+
+    def flush(self) -> None:
+        """Return once every visit deferred so far is committed."""
+        self.db.flush()
+
+    def purge(self, conn: sqlite3.Connection, before: float) -> int:
+        """Delete visits older than ``before``."""
+        return conn.execute("DELETE FROM visits WHERE at < ?", (before,)).rowcount

@@ -1,0 +1,488 @@
+"""Tier lists: read the CSV, build a list file, switch to it atomically, look up.
+
+Each list lives in its own SQLite file (``tiers-*.db`` in the data folder). An
+import builds a new file beside the one in use, and only a finished, synced
+file is made current, by atomically replacing the small pointer file
+``tiers-current`` that names it. Lookups therefore see the old list or the new
+one, never half of either, and a refused or interrupted import leaves the old
+list serving. A list applied by another process is seen by a running service at
+its next lookup: a lookup checks the pointer with one ``stat``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Iterator
+
+from . import identity
+from ..db import Database
+from ..errors import ImportRefused, InvalidIdentifier
+
+log = logging.getLogger("posplugin.tiers")
+
+COLUMNS = ("identifier_type", "identifier", "followers", "engagement_rate", "niches", "consent")
+CONSENT = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+MAX_FOLLOWERS = 10_000_000_000
+MAX_NICHES = 20
+MAX_REPORTED = 50
+BATCH = 5_000
+FILE_GLOB = "tiers-*.db"
+POINTER = "tiers-current"
+
+
+@dataclass(frozen=True)
+class TierRecord:
+    followers: int
+    engagement_rate: float
+    niches: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ListInfo:
+    version: int | None
+    rows: int
+    source: str | None
+    applied_at: float | None
+    synced_at: float | None
+
+    def to_json(self) -> dict:
+        from ..timeutil import iso
+        return {"version": self.version, "rows": self.rows, "source": self.source,
+                "applied_at": iso(self.applied_at), "synced_at": iso(self.synced_at)}
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    opted_out: int = 0
+    duplicates: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    version: int | None = None
+
+
+# -- reading the CSV ---------------------------------------------------------
+
+def parse_engagement(text: str) -> float:
+    """``0.062`` or ``6.2%`` → 0.062; raises ValueError outside 0–1."""
+    text = text.strip()
+    if text.endswith("%"):
+        rate = float(text[:-1].strip()) / 100
+    else:
+        rate = float(text)
+    if not 0 <= rate <= 1 or rate != rate:
+        raise ValueError(f"engagement_rate must be between 0 and 1 (or 0% and 100%), got {text!r}")
+    return rate
+
+
+def parse_followers(text: str) -> int:
+    text = text.strip().replace("_", "").replace(",", "")
+    try:
+        followers = int(text)
+    except ValueError:
+        raise ValueError(f"followers must be a whole number, got {text!r}") from None
+    if not 0 <= followers <= MAX_FOLLOWERS:
+        raise ValueError(f"followers must be between 0 and {MAX_FOLLOWERS:,}, got {followers}")
+    return followers
+
+
+def parse_niches(text: str) -> tuple[str, ...]:
+    niches = tuple(n.strip() for n in text.split(";") if n.strip())
+    if len(niches) > MAX_NICHES or any(len(n) > 64 for n in niches):
+        raise ValueError(f"niches: at most {MAX_NICHES}, each at most 64 characters")
+    return niches
+
+
+def read_rows(stream: IO[str], hasher: identity.Hasher) -> Iterator[tuple[int, object]]:
+    """Yield ``(line_number, row)`` for each data row of a tier CSV.
+
+    ``row`` is ``(hash, TierRecord | None)`` (None when the customer opted out)
+    or, for a bad row, the reason as a string. The header is checked first and
+    a wrong header raises :class:`ImportRefused` at once.
+    """
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportRefused([(1, "the file is empty; expected a header row: " + ",".join(COLUMNS))])
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ImportRefused([(1, f"unreadable header: {exc}")])
+    header = [h.strip().lstrip("\ufeff").lower() for h in header]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise ImportRefused([(1, f"missing columns: {', '.join(missing)}; "
+                                 f"expected {','.join(COLUMNS)}")])
+    at = {c: header.index(c) for c in COLUMNS}
+    width = len(header)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, f"unreadable CSV: {exc}"
+            continue
+        except UnicodeDecodeError:
+            yield reader.line_num + 1, "not UTF-8 text"
+            return
+        line = reader.line_num
+        if not cells or cells == [""]:
+            continue
+        if len(cells) != width:
+            yield line, f"expected {width} columns, found {len(cells)}"
+            continue
+        yield line, _parse_row(cells, at, hasher)
+
+
+def _parse_row(cells: list[str], at: dict, hasher: identity.Hasher):
+    try:
+        consent = CONSENT.get(cells[at["consent"]].strip().lower())
+        if consent is None:
+            return f"consent must be yes/no/true/false/1/0, got {cells[at['consent']]!r}"
+        key = hasher(cells[at["identifier_type"]].strip().lower(), cells[at["identifier"]])
+        if not consent:
+            return key, None
+        return key, TierRecord(parse_followers(cells[at["followers"]]),
+                               parse_engagement(cells[at["engagement_rate"]]),
+                               parse_niches(cells[at["niches"]]))
+    except InvalidIdentifier as exc:
+        return f"{exc.field.split('.')[-1] if exc.field else 'identifier'}: {exc.message}"
+    except ValueError as exc:
+        return str(exc)
+
+
+# -- list files --------------------------------------------------------------
+
+LIST_SCHEMA = """
+CREATE TABLE tiers (
+    hash BLOB PRIMARY KEY,
+    followers INTEGER NOT NULL,
+    engagement_rate REAL NOT NULL,
+    niches TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+"""
+
+
+class ListBuilder:
+    """Builds a new list file. Rows go in through :meth:`add`; :meth:`finish`
+    returns the finished file's path; :meth:`discard` removes it."""
+
+    def __init__(self, data_dir: Path):
+        self.path = _new_list_path(data_dir)
+        self.conn = _open_for_build(self.path)
+        self.conn.executescript(LIST_SCHEMA)
+        self.conn.execute("CREATE TEMP TABLE staging (hash BLOB, followers INTEGER,"
+                          " engagement_rate REAL, niches TEXT)")
+        self.conn.execute("CREATE TEMP TABLE opted_out (hash BLOB)")
+        self.conn.execute("BEGIN")
+        self.added = 0
+        self.opted_out = 0
+        self._batch: list = []
+        self._out: list = []
+
+    def add(self, key: bytes, record: TierRecord | None) -> None:
+        """Add one customer; ``None`` means opted out, which wins over any row."""
+        if record is None:
+            self._out.append((key,))
+            self.opted_out += 1
+        else:
+            self._batch.append((key, record.followers, record.engagement_rate,
+                                json.dumps(record.niches, ensure_ascii=False)))
+            self.added += 1
+        if len(self._batch) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._batch:
+            self.conn.executemany("INSERT INTO staging VALUES (?, ?, ?, ?)", self._batch)
+            self._batch.clear()
+        if self._out:
+            self.conn.executemany("INSERT INTO opted_out VALUES (?)", self._out)
+            self._out.clear()
+
+    def finish(self, *, version: int, source: str, synced_at: float | None = None) -> tuple[Path, int]:
+        """Sort rows into the list (later rows win), apply opt-outs, sync to disk."""
+        self.flush()
+        # Inserting in key order appends to the B-tree instead of splitting pages
+        # at random; on duplicates the later row (higher rowid) replaces the earlier.
+        self.conn.execute("INSERT OR REPLACE INTO tiers SELECT hash, followers, engagement_rate, niches"
+                          " FROM staging ORDER BY hash, rowid")
+        self.conn.execute("DELETE FROM tiers WHERE hash IN (SELECT hash FROM opted_out)")
+        rows = _seal(self.conn, self.path, version=version, source=source, synced_at=synced_at,
+                     drop=("staging", "opted_out"))
+        return self.path, rows
+
+    def discard(self) -> None:
+        _discard(self.conn, self.path)
+
+
+class ListPatcher:
+    """A new list file made from an existing one plus a delta's changes:
+    :meth:`upsert` and :meth:`remove`, then :meth:`finish` or :meth:`discard`."""
+
+    def __init__(self, data_dir: Path, base: Path):
+        self.path = _new_list_path(data_dir)
+        # A finished list file is never written again, so a byte copy is a
+        # consistent copy even while lookups read it.
+        shutil.copyfile(base, self.path)
+        self.conn = _open_for_build(self.path)
+        self.conn.execute("BEGIN")
+        self._upserts: list = []
+        self._removes: list = []
+
+    def upsert(self, key: bytes, record: TierRecord) -> None:
+        self._upserts.append((key, record.followers, record.engagement_rate,
+                              json.dumps(record.niches, ensure_ascii=False)))
+        if len(self._upserts) >= BATCH:
+            self.flush()
+
+    def remove(self, key: bytes) -> None:
+        self._removes.append((key,))
+        if len(self._removes) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        # Deletes first: within one delta a key is either upserted or removed.
+        self.conn.executemany("DELETE FROM tiers WHERE hash = ?", self._removes)
+        self.conn.executemany("INSERT OR REPLACE INTO tiers VALUES (?, ?, ?, ?)", self._upserts)
+        self._removes.clear()
+        self._upserts.clear()
+
+    def finish(self, *, version: int, source: str, synced_at: float | None = None) -> tuple[Path, int]:
+        self.flush()
+        return self.path, _seal(self.conn, self.path, version=version, source=source, synced_at=synced_at)
+
+    def discard(self) -> None:
+        _discard(self.conn, self.path)
+
+
+def _new_list_path(data_dir: Path) -> Path:
+    return Path(data_dir) / f"tiers-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.db"
+
+
+def _open_for_build(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    # Nothing reads this file until it is finished, and a crash discards it,
+    # so the build skips journalling; _seal() syncs it to disk.
+    conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+                       "PRAGMA temp_store=FILE; PRAGMA cache_size=-32000;")
+    return conn
+
+
+def _seal(conn: sqlite3.Connection, path: Path, *, version: int, source: str, synced_at: float | None,
+          drop: tuple[str, ...] = ()) -> int:
+    """Write the list's meta, commit, close and sync the file; returns its row count."""
+    rows = conn.execute("SELECT count(*) FROM tiers").fetchone()[0]
+    conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [
+        ("version", version), ("rows", rows), ("source", source),
+        ("applied_at", time.time()), ("synced_at", synced_at)])
+    conn.execute("COMMIT")
+    for table in drop:
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute("PRAGMA journal_mode=DELETE")
+    conn.close()
+    _fsync(path)
+    return rows
+
+
+def _discard(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        conn.close()
+    finally:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with _ignore_missing():
+                os.remove(str(path) + suffix)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in ``path`` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _ignore_missing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        return kind is not None and issubclass(kind, OSError)
+
+
+def read_meta(path: Path) -> dict:
+    conn = sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True)
+    try:
+        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    finally:
+        conn.close()
+
+
+# -- the current list --------------------------------------------------------
+
+class TierLists:
+    """The store's tier list: which file is current, switching, and lookups."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.data_dir = db.path.parent
+        self.pointer = self.data_dir / POINTER
+        self._local = threading.local()
+
+    def current_file(self) -> Path | None:
+        try:
+            name = self.pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return self.data_dir / name if name else None
+
+    def activate(self, path: Path) -> None:
+        """Make the finished list file at ``path`` current, atomically."""
+        previous = self.current_file()
+        temporary = self.pointer.with_name(f"{POINTER}.{uuid.uuid4().hex[:8]}.tmp")
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.write(Path(path).name)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, self.pointer)
+        _fsync_dir(self.data_dir)
+        if previous and previous != Path(path):
+            # Another thread or process may still read it; where the OS refuses
+            # (Windows), cleanup() retries later.
+            with _ignore_missing():
+                os.remove(previous)
+
+    def cleanup(self, older_than_s: float = 3600) -> int:
+        """Remove list files that are not current and were last written long ago,
+        and old download folders: leftovers of interrupted imports and syncs.
+        Returns how many were removed."""
+        current = self.current_file()
+        removed = 0
+        for folder in self.data_dir.glob("sync-*"):
+            if folder.is_dir() and time.time() - folder.stat().st_mtime > older_than_s:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        for path in list(self.data_dir.glob(FILE_GLOB)) + list(self.data_dir.glob(POINTER + ".*.tmp")):
+            if path != current and time.time() - path.stat().st_mtime > older_than_s:
+                with _ignore_missing():
+                    os.remove(path)
+                    removed += 1
+        return removed
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's connection to the current list, reopened when the pointer changes."""
+        local = self._local
+        try:
+            st = os.stat(self.pointer)
+        except FileNotFoundError:
+            return None
+        # os.replace gives the pointer a new inode, so (inode, mtime) changes on every switch.
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if getattr(local, "stamp", None) != stamp:
+            path = self.current_file()
+            if getattr(local, "conn", None) is not None:
+                local.conn.close()
+                local.conn = None
+            if path is None:
+                return None
+            try:
+                local.conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True,
+                                             isolation_level=None, check_same_thread=False)
+            except sqlite3.OperationalError:
+                log.error("the current tier list %s cannot be opened; serving without one", path.name)
+                return None
+            local.stamp = stamp
+        return local.conn
+
+    def lookup(self, key: bytes) -> TierRecord | None:
+        """The current list's record for a hashed identifier, or None."""
+        conn = self._reader()
+        if conn is None:
+            return None
+        row = conn.execute("SELECT followers, engagement_rate, niches FROM tiers WHERE hash = ?",
+                           (key,)).fetchone()
+        if row is None:
+            return None
+        return TierRecord(row[0], row[1], tuple(json.loads(row[2])))
+
+    def info(self) -> ListInfo:
+        """Version, size and times of the current list."""
+        conn = self._reader()
+        if conn is None:
+            return ListInfo(None, 0, None, None, None)
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        return ListInfo(meta.get("version"), meta.get("rows", 0), meta.get("source"),
+                        meta.get("applied_at"), meta.get("synced_at"))
+
+
+def import_csv(lists: TierLists, stream: IO[str], hasher: identity.Hasher, *,
+               skip_bad: bool = False, version: int | None = None, source: str = "local",
+               max_reported: int = MAX_REPORTED) -> ImportResult:
+    """Load a tier CSV as the new current list.
+
+    With bad rows the file is refused whole (:class:`ImportRefused` with line
+    numbers) unless ``skip_bad``; the old list keeps serving either way.
+    """
+    if version is None:
+        version = (lists.info().version or 0) + 1
+    builder = ListBuilder(lists.data_dir)
+    result = ImportResult(version=version)
+    bad: list[tuple[int, str]] = []
+    bad_count = 0
+    try:
+        for line, row in read_rows(stream, hasher):
+            if isinstance(row, str):
+                bad_count += 1
+                if len(bad) < max_reported:
+                    bad.append((line, row))
+                continue
+            builder.add(*row)
+        if bad_count and not skip_bad:
+            raise ImportRefused(bad, total_bad=bad_count)
+        added = builder.added
+        path, rows = builder.finish(version=version, source=source)
+    except BaseException:
+        builder.discard()
+        raise
+    lists.activate(path)
+    result.rows = rows
+    result.opted_out = builder.opted_out
+    result.duplicates = max(0, added - rows - _removed_by_optout(added, rows, builder.opted_out))
+    result.skipped = bad
+    return result
+
+
+def _removed_by_optout(added: int, rows: int, opted_out: int) -> int:
+    # Without tracking which opt-outs matched a row, attribute the shortfall to
+    # opt-outs first; what remains were duplicates.
+    return min(opted_out, added - rows)
+
+
+def open_text(path: str | os.PathLike) -> IO[str]:
+    """Open a CSV for streaming: UTF-8 (with or without BOM), universal newlines."""
+    return io.open(path, "r", encoding="utf-8-sig", newline="")

@@ -1,0 +1,85 @@
+"""The store's HTTP API: thin handlers over :class:`posplugin.store.Store`."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from . import openapi, schemas
+from ..errors import ValidationError
+from ..timeutil import parse_iso
+from .endpoint import endpoint, store
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+root = Blueprint("root", __name__)
+
+PROMPTS = ("staff", "till")
+
+
+def _api(method, path, **kw):
+    return endpoint(bp, method, path, prefix="/api/v1", **kw)
+
+
+@_api("POST", "/identify", summary="A customer is at a lane: tier, service level and a prompt",
+      roles=("till", "queue", "staff"), body="IdentifyRequest", response="IdentifyResponse")
+def identify(body):
+    ident = body["identifier"]
+    result = store().identify(str(body["lane"]), ident["type"], ident["value"],
+                              stage=body.get("stage") or "till",
+                              display_name=body.get("display_name"), sale_id=body.get("sale_id"))
+    metrics = current_app.extensions["posplugin.metrics"]
+    metrics.identify.labels(result.tier, result.service_level, str(result.known).lower()).inc()
+    if result.prompt_created:
+        metrics.prompts.labels("service", result.service_level).inc()
+    return jsonify(result.to_json())
+
+
+@_api("GET", "/prompts", summary="Prompts, most urgent first", roles=PROMPTS, response="PromptList",
+      parameters=[{"name": "status", "in": "query", "required": False,
+                   "schema": {"enum": ["open", "taken", "resolved", "expired"]}},
+                  {"name": "lane", "in": "query", "required": False, "schema": schemas.LANE_QUERY},
+                  {"name": "since", "in": "query", "required": False,
+                   "schema": {"type": "string", "format": "date-time", "maxLength": 64}}])
+def list_prompts():
+    since = request.args.get("since")
+    try:
+        since_ts = parse_iso(since) if since is not None else None
+    except ValueError:
+        raise ValidationError("since must be an ISO-8601 time with a zone", field="since") from None
+    return jsonify({"prompts": store().list_prompts(status=request.args.get("status"),
+                                                    lane=request.args.get("lane"), since=since_ts)})
+
+
+@_api("POST", "/prompts/<int:prompt_id>/ack", summary="Take a prompt (\"on it\")", roles=PROMPTS,
+      body="AckRequest", response="Prompt")
+def ack_prompt(prompt_id, body):
+    return jsonify(store().ack(prompt_id, body["by"]))
+
+
+@_api("POST", "/prompts/<int:prompt_id>/resolve", summary="Resolve a prompt", roles=PROMPTS,
+      body="ResolveRequest", response="Prompt")
+def resolve_prompt(prompt_id, body):
+    return jsonify(store().resolve(prompt_id, body["by"], body.get("note")))
+
+
+@_api("GET", "/openapi.json", summary="This document", roles=None)
+def openapi_document():
+    return jsonify(openapi.document())
+
+
+@endpoint(root, "GET", "/healthz", summary="Liveness and the tier list in use", roles=None,
+          response="Health", tag="operations")
+def healthz():
+    from ..store.sync import last_synced_at
+    from ..timeutil import iso
+    info = store().tiers.info().to_json()
+    synced = last_synced_at(store())
+    if synced:  # an unchanged list checked with head office is as fresh as that check
+        info["synced_at"] = iso(synced)
+    return jsonify({"status": "ok", "tier_list": info})
+
+
+@endpoint(root, "GET", "/metrics", summary="Prometheus metrics", roles=("admin",),
+          response_type="text/plain", tag="operations")
+def metrics():
+    from .metrics import CONTENT_TYPE
+    return Response(current_app.extensions["posplugin.metrics"].render(), content_type=CONTENT_TYPE)

@@ -1,0 +1,155 @@
+"""HTTP plumbing shared by every blueprint: JSON bodies, tokens and roles, errors.
+
+Routes are declared with :func:`endpoint`, which records what the OpenAPI
+document needs (roles, request and response schemas) beside the handler, so
+the document is generated from the same schemas that validate requests.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import wraps
+
+from flask import current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ..store import auth
+from . import schemas
+from ..errors import BadRequest, PayloadTooLarge, PospluginError, UnsupportedMediaType, ValidationError
+
+log = logging.getLogger("posplugin.web")
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str
+    summary: str
+    roles: tuple[str, ...] | None
+    body: str | None
+    response: str | None
+    errors: tuple[int, ...]
+    parameters: list[dict] = field(default_factory=list)
+    response_type: str = "application/json"
+    tag: str = "store"
+
+
+OPERATIONS: list[Operation] = []
+
+
+def store():
+    """The :class:`posplugin.store.Store` of the running app."""
+    return current_app.extensions["posplugin"]
+
+
+def endpoint(blueprint, method: str, path: str, *, summary: str, roles: tuple[str, ...] | None,
+             body: str | None = None, response: str | None = None, parameters: list[dict] | None = None,
+             response_type: str = "application/json", tag: str = "store", prefix: str = ""):
+    """Register a route on ``blueprint`` and describe it for OpenAPI.
+
+    ``roles`` None means no token is needed. With ``body`` the handler gets the
+    validated JSON body as its ``body`` argument.
+    """
+    errors = (400, 413, 415, 422) if body else (422,)
+    if roles is not None:
+        errors += (401, 403, 429)
+    if "<" in path:
+        errors += (404,)
+    OPERATIONS.append(Operation(method, prefix + path, summary, roles, body, response, errors,
+                                parameters or [], response_type, tag))
+
+    query = [p for p in parameters or [] if p["in"] == "query"]
+    known_query = {p["name"] for p in query} | {"access_token"}
+
+    def decorate(handler):
+        @wraps(handler)
+        def view(**kwargs):
+            if roles is not None:
+                caller = current_app.extensions["posplugin.auth"](bearer_token())
+                auth.require_role(caller, roles)
+                current_app.extensions["posplugin.ratelimit"].check(caller.token_id)
+                g.caller = caller
+            unknown = set(request.args) - known_query
+            if unknown:
+                name = sorted(unknown)[0][:40]
+                raise ValidationError(f"unknown query parameter {name!r}", field=name)
+            for param in query:
+                check_query(param)
+            if body:
+                kwargs["body"] = json_body(body)
+            return handler(**kwargs)
+
+        blueprint.add_url_rule(path, endpoint=handler.__name__, view_func=view, methods=[method])
+        return view
+
+    return decorate
+
+
+def check_query(param: dict) -> None:
+    """Validate one declared query parameter against its schema (422 naming it)."""
+    name = param["name"]
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise ValidationError(f"{name} may be given once", field=name)
+    if values and not schemas.check_value(param["schema"], values[0]):
+        raise ValidationError(f"{name} {schemas.describe_value(param['schema'])}", field=name)
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    # EventSource cannot send headers; pages pass the token in the query instead.
+    return request.args.get("access_token")
+
+
+def json_body(schema: str) -> dict:
+    """The request's JSON body, checked against ``schema``; raises typed errors."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise RequestEntityTooLarge()
+    mimetype = request.mimetype or ""
+    if not (mimetype == "application/json" or mimetype.endswith("+json")):
+        raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+    raw = request.get_data(cache=False)
+    try:
+        value = json.loads(raw)
+        # "\ud800" is valid JSON but not text; catch it here, not in SQLite. A lone
+        # surrogate can only arrive escaped, so most bodies skip the full check.
+        if b"\\ud" in raw or b"\\uD" in raw:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {_short(exc)}") from None
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply") from None
+    return schemas.validate(schema, value)
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).split("\n")[0][:120]
+
+
+def error_response(exc: PospluginError):
+    return jsonify(exc.to_dict()), exc.status
+
+
+def handle_error(exc: Exception):
+    """Map any exception to the JSON error shape; never a stack trace to the client."""
+    if isinstance(exc, PospluginError):
+        return error_response(exc)
+    if isinstance(exc, RequestEntityTooLarge):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or MAX_BODY
+        return error_response(PayloadTooLarge(f"the body is larger than {limit // 1024:,} KiB"))
+    if isinstance(exc, HTTPException):
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code, "http_error")
+        message = {404: "no such route; see /api/v1/openapi.json",
+                   405: f"{request.method} is not allowed here"}.get(exc.code, exc.description)
+        response = jsonify({"error": {"code": code, "message": message}})
+        if getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response, exc.code
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return jsonify({"error": {"code": "internal_error",
+                              "message": "something went wrong on our side; it has been logged"}}), 500

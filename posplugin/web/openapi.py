@@ -1,0 +1,70 @@
+"""The OpenAPI 3.1 document, generated from the declared routes and their schemas."""
+
+from __future__ import annotations
+
+import re
+
+from .. import __version__
+from . import schemas
+from .endpoint import OPERATIONS
+
+STATUS_TEXT = {400: "Unreadable JSON", 401: "No or bad token", 403: "Wrong role",
+               404: "Not found", 409: "Conflicts with the current state",
+               413: "Body over 64 KiB", 415: "Body is not JSON",
+               422: "Valid JSON that breaks the schema", 429: "Rate limited"}
+
+
+def document() -> dict:
+    """The whole OpenAPI document for the store service."""
+    from .app import blueprints
+    blueprints()  # make sure every route is declared
+    paths: dict[str, dict] = {}
+    for op in OPERATIONS:
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", op.path)
+        item = paths.setdefault(path, {})
+        params = list(op.parameters)
+        for name in re.findall(r"<(?:(\w+):)?(\w+)>", op.path):
+            kind, pname = name
+            params.append({"name": pname, "in": "path", "required": True,
+                           "schema": {"type": "integer"} if kind == "int" else {"type": "string"}})
+        operation = {
+            "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+            "summary": op.summary,
+            "tags": [op.tag],
+            "responses": {"200": _ok(op)},
+        }
+        if params:
+            operation["parameters"] = params
+        if op.body:
+            operation["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body}"}}}}
+        if op.roles is None:
+            operation["security"] = []
+        else:
+            operation["description"] = "Roles: " + ", ".join(op.roles) + " (and admin)."
+        for status in op.errors:
+            operation["responses"][str(status)] = {
+                "description": STATUS_TEXT.get(status, "Error"),
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        item[op.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "posplugin store API", "version": __version__,
+                 "description": "Influence-aware service prompts at the till and queue pain "
+                                "points on the floor. Errors always use the Error schema."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas.SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+def _ok(op) -> dict:
+    if op.response is None:
+        schema = {"type": "object"} if op.response_type == "application/json" else {"type": "string"}
+        return {"description": "OK", "content": {op.response_type: {"schema": schema}}}
+    return {"description": "OK", "content": {
+        op.response_type: {"schema": {"$ref": f"#/components/schemas/{op.response}"}}}}

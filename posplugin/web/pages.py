@@ -1,0 +1,68 @@
+"""The staff pages: the cashier's card (/till), the floor tablet (/floor), and
+their static files. Plain HTML, CSS and JavaScript from static/, served with a
+strict Content-Security-Policy; the pages talk to the API with the token the
+device was paired with."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from flask import Blueprint, Response, abort, current_app
+
+from ..resources import static_dir
+
+bp = Blueprint("pages", __name__)
+
+# Everything from this origin only; no inline script or style, so data shown on
+# a page can never run as code. frame-ancestors stays open because the
+# cashier's card is meant to sit in an iframe inside a web POS.
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors *")
+PAGES = {"till": "till.html", "floor": "floor.html"}
+
+
+def page(name: str) -> Response:
+    """A file from static/, with the page headers (and the page language filled in)."""
+    path = (static_dir() / name).resolve()
+    if static_dir().resolve() not in path.parents or not path.is_file():
+        abort(404)
+    body = path.read_bytes()
+    if name.endswith(".html"):
+        language = current_app.config.get("POSPLUGIN_LANGUAGE", "en")
+        body = body.replace(b"{{lang}}", language.encode())
+    kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if name.endswith(".webmanifest"):
+        kind = "application/manifest+json"
+    response = Response(body, content_type=kind + ("; charset=utf-8" if kind.startswith("text") or
+                                                   kind.endswith(("javascript", "json")) else ""))
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token lives in the URL fragment
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/till")
+def till():
+    return page(PAGES["till"])
+
+
+@bp.get("/floor")
+def floor():
+    return page(PAGES["floor"])
+
+
+@bp.get("/sw.js")
+def service_worker():
+    # Served from the root so it may control /floor and /till.
+    response = page("sw.js")
+    response.headers["Service-Worker-Allowed"] = "/"
+    return response
+
+
+@bp.get("/static/<path:name>")
+def static_file(name: str):
+    """Scripts, styles, icons and message catalogues of the pages."""
+    if name.startswith(("_", ".")) or name.endswith(".py"):
+        abort(404)
+    return page(name)
