@@ -66,11 +66,11 @@ def load(url: str, kind: str, rate: float = 50.0, seconds: float = 10.0) -> list
 def main() -> None:
     from flask import jsonify, request
 
-    from posplugin.web.app import create_app
     from posplugin.config import Settings
-    from posplugin.web.server import BackgroundServer
     from posplugin.store.service import Store
     from posplugin.tiers.lists import import_csv
+    from posplugin.web.app import create_app
+    from posplugin.web.server import BackgroundServer
 
     with tempfile.TemporaryDirectory(prefix="posplugin-bench-hooks-") as tmp:
         store = Store(Settings(data_dir=Path(tmp), id_key=KEY, default_region="NO", rate_limit_per_s=0,

@@ -228,11 +228,11 @@ def bench_http(data: Path, rows: int, rate: float = 100.0, seconds: float = 10.0
                burst_s: float = 5.0) -> None:
     from flask import jsonify, request
 
-    from posplugin.store import auth
-    from posplugin.web.app import create_app
     from posplugin.config import Settings
-    from posplugin.web.server import BackgroundServer
+    from posplugin.store import auth
     from posplugin.store.service import Store
+    from posplugin.web.app import create_app
+    from posplugin.web.server import BackgroundServer
 
     store = Store(Settings(data_dir=data, id_key=KEY, rate_limit_per_s=0))
     with store.db.write() as conn:

@@ -94,12 +94,12 @@ print(json.dumps({"sent": sent, "lat": lat}))
 def main() -> None:
     import io
 
-    from posplugin.store import auth
-    from posplugin.web.app import create_app
     from posplugin.config import Settings
-    from posplugin.web.server import BackgroundServer
+    from posplugin.store import auth
     from posplugin.store.service import Store
     from posplugin.tiers.lists import import_csv
+    from posplugin.web.app import create_app
+    from posplugin.web.server import BackgroundServer
 
     with tempfile.TemporaryDirectory(prefix="posplugin-bench-") as tmp:
         settings = Settings(data_dir=Path(tmp), id_key=KEY, rate_limit_per_s=0)

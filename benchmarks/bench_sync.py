@@ -32,7 +32,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_identify import IMPORT_CODE, KEY, PACED, PEAK_MB, measure_in_child, percentile, write_csv  # noqa: E402
+from bench_identify import (  # noqa: E402
+    IMPORT_CODE,
+    KEY,
+    PACED,
+    PEAK_MB,
+    measure_in_child,
+    percentile,
+    write_csv,
+)
 
 SYNC_CODE = """
 import json, time
@@ -154,12 +162,12 @@ def bench_full_and_delta(work: Path, url: str, tokens: list, public: str, hq_dat
 
 def bench_identify_during_sync(work: Path, url: str, token: str, public: str, rows: int, where: str,
                                seconds: float = 8.0) -> None:
-    from posplugin.store import auth
-    from posplugin.web.app import create_app
     from posplugin.config import Settings
-    from posplugin.web.server import BackgroundServer
+    from posplugin.store import auth
     from posplugin.store.service import Store
     from posplugin.store.sync import sync_in_child, sync_once
+    from posplugin.web.app import create_app
+    from posplugin.web.server import BackgroundServer
 
     # A store whose list came from a local import: its next sync is a full one.
     data = work / f"store-{where}"

@@ -14,7 +14,13 @@ dropped.
 """
 
 from posplugin.hookspecs import hookimpl
-from posplugin.webhooks import hmac_sha256_hex, identify_waiting, json_payload, lane_map, require_signature
+from posplugin.webhooks import (
+    hmac_sha256_hex,
+    identify_waiting,
+    json_payload,
+    lane_map,
+    require_signature,
+)
 
 EVENTS = {"ticket_created": "join", "ticket_called": "served", "ticket_cancelled": "leave"}
 

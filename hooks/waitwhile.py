@@ -29,7 +29,13 @@ Waitwhile's reference, so tags are matched loosely (``NO-SHOW``, ``NO_SHOW``...)
 """
 
 from posplugin.hookspecs import hookimpl
-from posplugin.webhooks import hmac_sha256_base64, identify_waiting, json_payload, lane_map, require_signature
+from posplugin.webhooks import (
+    hmac_sha256_base64,
+    identify_waiting,
+    json_payload,
+    lane_map,
+    require_signature,
+)
 
 VISIT_EVENTS = ("visit.created", "visit.updated", "visit.removed")
 DROPPED = ("CANCEL", "NOSHOW", "EXPIRE", "REMOVE")

@@ -1,4 +1,5 @@
-"""The store's SQLite database: schema, migrations and connections.
+"""SQLite plumbing shared by every posplugin database: connections, named
+migrations, a write lock and group commit.
 
 One file in WAL mode so readers never wait for the writer. Each thread gets its
 own connection; writes from this process go through one lock so concurrent
@@ -21,127 +22,6 @@ import sqlite_utils
 BUSY_TIMEOUT_MS = 5_000
 log = logging.getLogger("posplugin.db")
 
-# (name, script) pairs, applied once each in this order and recorded by name in
-# ``migrations``; never edit a released entry, add a new one.
-MIGRATIONS: list[tuple[str, str]] = [
-    ("core", """
-    CREATE TABLE tokens (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL,
-        role TEXT NOT NULL,
-        token_hash TEXT NOT NULL UNIQUE,
-        created_at REAL NOT NULL,
-        revoked_at REAL
-    );
-    CREATE TABLE prompts (
-        id INTEGER PRIMARY KEY,
-        kind TEXT NOT NULL,
-        level TEXT NOT NULL,
-        lane TEXT,
-        title TEXT NOT NULL,
-        body TEXT NOT NULL,
-        status TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        taken_by TEXT,
-        taken_at REAL,
-        resolved_by TEXT,
-        resolved_at REAL,
-        note TEXT,
-        customer BLOB,
-        display_name TEXT,
-        details TEXT NOT NULL DEFAULT '{}',
-        expires_at REAL
-    );
-    CREATE INDEX prompts_dedupe ON prompts (customer, lane, created_at);
-    CREATE INDEX prompts_status ON prompts (status, created_at);
-    CREATE INDEX prompts_created ON prompts (created_at);
-    CREATE TABLE prompt_events (
-        id INTEGER PRIMARY KEY,
-        prompt_id INTEGER NOT NULL,
-        at REAL NOT NULL,
-        action TEXT NOT NULL,
-        by TEXT,
-        note TEXT
-    );
-    CREATE INDEX prompt_events_prompt ON prompt_events (prompt_id);
-    CREATE TABLE visits (
-        id INTEGER PRIMARY KEY,
-        at REAL NOT NULL,
-        lane TEXT NOT NULL,
-        customer BLOB NOT NULL,
-        stage TEXT NOT NULL,
-        known INTEGER NOT NULL,
-        tier TEXT NOT NULL,
-        service_level TEXT NOT NULL,
-        engaged_reach INTEGER NOT NULL,
-        prompt_id INTEGER,
-        sale_id TEXT,
-        left_at REAL
-    );
-    CREATE INDEX visits_at ON visits (at);
-    CREATE INDEX visits_waiting ON visits (stage, left_at, lane);
-    CREATE INDEX visits_customer ON visits (customer, stage);
-    """),
-    ("outbox", """
-    CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY,
-        at REAL NOT NULL,
-        action TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        level TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        reach INTEGER,
-        batch TEXT,
-        sent_at REAL
-    );
-    CREATE INDEX outbox_unsent ON outbox (sent_at, batch);
-    CREATE TRIGGER outbox_from_prompt_events AFTER INSERT ON prompt_events
-    BEGIN
-        INSERT INTO outbox (at, action, kind, level, created_at, reach)
-        SELECT NEW.at, NEW.action, p.kind, p.level, p.created_at,
-               json_extract(p.details, '$.engaged_reach')
-        FROM prompts p WHERE p.id = NEW.prompt_id;
-    END;
-    """),
-    ("queues", """
-    CREATE TABLE queue_history (
-        id INTEGER PRIMARY KEY,
-        lane TEXT NOT NULL,
-        at REAL NOT NULL,
-        slot INTEGER NOT NULL,
-        length INTEGER NOT NULL,
-        event TEXT
-    );
-    CREATE INDEX queue_history_slot ON queue_history (lane, slot, at);
-    CREATE INDEX queue_history_store_slot ON queue_history (slot, at);
-    CREATE INDEX queue_history_events ON queue_history (event, lane, at);
-    CREATE TABLE sync_state (
-        id INTEGER PRIMARY KEY CHECK (id = 1),
-        etag TEXT,
-        synced_at REAL,
-        last_error TEXT
-    );
-    CREATE TABLE hook_events (
-        source TEXT NOT NULL,
-        event_id TEXT NOT NULL,
-        at REAL NOT NULL,
-        PRIMARY KEY (source, event_id)
-    );
-    CREATE TABLE lanes (
-        lane TEXT PRIMARY KEY,
-        open INTEGER NOT NULL DEFAULT 1,
-        length INTEGER NOT NULL DEFAULT 0,
-        updated_at REAL NOT NULL,
-        status TEXT NOT NULL DEFAULT 'ok',
-        calm_since REAL,
-        pain_prompt_id INTEGER,
-        last_served_at REAL
-    );
-    """),
-]
-
-
 def connect(path: str | Path, *, readonly: bool = False, autocheckpoint: bool = True) -> sqlite3.Connection:
     """Open ``path`` with the settings posplugin relies on (WAL, busy timeout).
     Without ``autocheckpoint`` the caller must checkpoint the WAL itself."""
@@ -161,13 +41,18 @@ def connect(path: str | Path, *, readonly: bool = False, autocheckpoint: bool = 
     return conn
 
 
-def migrate(conn: sqlite3.Connection, migrations: list[tuple[str, str]] | None = None) -> list[str]:
-    """Apply the migrations not yet applied; returns their names."""
+Migrations = list[tuple[str, str]]
+
+
+def migrate(conn: sqlite3.Connection, migrations: Migrations) -> list[str]:
+    """Apply the ``(name, script)`` migrations not yet applied, in order; returns
+    their names. Each is recorded by name in ``migrations``: never edit a
+    released entry, add a new one."""
     applied = []
     with transaction(conn):
         conn.execute("CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL)")
         done = {row[0] for row in conn.execute("SELECT name FROM migrations")}
-        for name, script in MIGRATIONS if migrations is None else migrations:
+        for name, script in migrations:
             if name in done:
                 continue
             for statement in _statements(script):
@@ -202,14 +87,15 @@ def transaction(conn: sqlite3.Connection):
 
 
 class Database:
-    """The store database at ``path``: per-thread connections and a write lock.
+    """The database at ``path`` with its own ``migrations`` applied: per-thread
+    connections and a write lock.
 
     With ``background_checkpoint`` the WAL is checkpointed by a thread of its
     own every ``checkpoint_s`` seconds instead of by whichever commit crosses
     SQLite's threshold, which would put a checkpoint's fsync on a till's request.
     """
 
-    def __init__(self, path: str | Path, *, background_checkpoint: bool = False,
+    def __init__(self, path: str | Path, migrations: Migrations, *, background_checkpoint: bool = False,
                  checkpoint_s: float = 1.0):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -217,7 +103,7 @@ class Database:
         self._write_lock = threading.Lock()
         self._autocheckpoint = not background_checkpoint
         self._closed = threading.Event()
-        migrate(self.conn)
+        migrate(self.conn, migrations)
         if background_checkpoint:
             threading.Thread(target=self._checkpoint_loop, args=(checkpoint_s,),
                              name="posplugin-checkpoint", daemon=True).start()

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from posplugin.store import auth
-from posplugin.web.app import create_app
 from posplugin.config import Settings
-from posplugin.web.server import BackgroundServer
+from posplugin.store import auth
 from posplugin.store.service import Store
 from posplugin.tiers.lists import import_csv
+from posplugin.web.app import create_app
+from posplugin.web.server import BackgroundServer
 
 ID_KEY = "test-identifier-key-0123456789abcdef"
 TIER_COLUMNS = ["identifier_type", "identifier", "followers", "engagement_rate", "niches", "consent"]

@@ -4,7 +4,6 @@ import shutil
 
 import pytest
 import requests
-
 from conftest import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
 
 
@@ -105,8 +104,8 @@ def test_pair_prints_a_url_with_the_token_and_a_qr_code(tmp_path, role, extra, p
     token = url.split("#token=")[1]
     # The token works: the paired page's API calls succeed.
     from posplugin.store import auth
-    from posplugin.db import Database
-    assert auth.authenticate(Database(tmp_path / "posplugin.db").conn, token).role == role
+    from posplugin.store.schema import open_database
+    assert auth.authenticate(open_database(tmp_path / "posplugin.db").conn, token).role == role
 
 
 def test_one_serve_per_data_folder(tmp_path):

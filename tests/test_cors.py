@@ -4,11 +4,11 @@ preflights answered before any token check (over real HTTP)."""
 import pytest
 import requests
 
-from posplugin.web.app import create_app
 from posplugin.config import load
 from posplugin.errors import ConfigError
-from posplugin.web.server import BackgroundServer
 from posplugin.store.service import Store
+from posplugin.web.app import create_app
+from posplugin.web.server import BackgroundServer
 
 POS = "https://shop.odoo.example"
 IDENTIFY = {"lane": "3", "identifier": {"type": "phone", "value": "+4741234567"}}

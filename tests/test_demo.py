@@ -53,8 +53,8 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
 
 def test_demo_curl_example_is_a_prompted_customer(tmp_path):
     from posplugin.demo.data import banner_customer, synthetic_customers
-    from posplugin.tiers.policy import Policy
     from posplugin.tiers.lists import parse_engagement
+    from posplugin.tiers.policy import Policy
 
     customer, row = banner_customer(synthetic_customers())
     score = Policy().score(int(row["followers"]), parse_engagement(str(row["engagement_rate"])))

@@ -6,9 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from posplugin.store import baseline
-
-from posplugin.store import erlang
+from posplugin.store import baseline, erlang
 
 
 def test_erlang_c_textbook_value():

@@ -7,10 +7,9 @@ import uuid
 
 import pytest
 import requests
+from conftest import TIER_ROWS, tier_csv
 
 from posplugin.tiers import feed
-
-from conftest import TIER_ROWS, tier_csv
 
 HOUR = "2026-11-23T10:00:00Z"
 
@@ -153,3 +152,20 @@ def test_hq_page_shows_stores_chart_and_publishes(hq, admin, open_page, tmp_path
     page.click("#upload button")
     page.wait_for_selector("#upload-problems li:has-text('Line 2')")
     assert hq.latest()["version"] == 2
+
+
+def test_each_database_holds_only_its_own_tables(tmp_path, hq, store):
+    """hq.db gets head office's schema and nothing of the store's, and the other way round."""
+    import sqlite_utils
+
+    from posplugin.hq.schema import MIGRATIONS as HQ
+    from posplugin.store.schema import MIGRATIONS as STORE
+
+    def tables(path):
+        return set(sqlite_utils.Database(path).table_names()) - {"migrations"}
+
+    hq_tables, store_tables = tables(hq.data_dir / "hq.db"), tables(store.settings.db_path)
+    assert {"versions", "hq_tokens", "reports", "store_hours"} <= hq_tables
+    assert {"tokens", "prompts", "visits", "outbox", "lanes"} <= store_tables
+    assert not hq_tables & store_tables
+    assert {name for name, _ in HQ}.isdisjoint(name for name, _ in STORE)

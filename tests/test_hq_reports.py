@@ -5,11 +5,13 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
-from posplugin.db import Database, migrate
-from posplugin.hq.office import HQ_MIGRATIONS
+from posplugin.db import Database
 from posplugin.hq.reports import Outcomes
+from posplugin.hq.schema import MIGRATIONS
 
 HOUR0 = 1_795_428_000.0  # 2026-11-23T10:00:00Z
 HOURS = [f"2026-11-23T{h:02d}:00:00Z" for h in range(10, 14)]
@@ -27,8 +29,7 @@ batches = st.lists(st.tuples(st.sampled_from(["oslo", "bergen"]), st.lists(hours
 
 
 def outcomes(folder: Path) -> Outcomes:
-    db = Database(folder / "hq.db")
-    migrate(db.conn, HQ_MIGRATIONS)
+    db = Database(folder / "hq.db", MIGRATIONS)
     return Outcomes(db, clock=lambda: HOUR0 + 4 * 3600)
 
 

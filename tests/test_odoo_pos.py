@@ -11,11 +11,11 @@ import time
 import pytest
 from flask import Flask, Response
 
-from posplugin.web.app import create_app
 from posplugin.plugins import Plugins
 from posplugin.resources import hooks_dir
-from posplugin.web.server import BackgroundServer
 from posplugin.store.service import Store
+from posplugin.web.app import create_app
+from posplugin.web.server import BackgroundServer
 
 MODULE = hooks_dir() / "odoo" / "posplugin_pos"
 CLIENT_JS = MODULE / "static" / "src" / "posplugin_client.js"

@@ -2,13 +2,19 @@
 and schemathesis finds no 500s or contract breaches against the live server."""
 
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, settings
+from schemathesis import checks
 
-from posplugin.web import openapi
+from posplugin.web import api, openapi
+from posplugin.web.app import BLUEPRINTS
+
+
+def store_document():
+    return openapi.document(BLUEPRINTS, title="posplugin store API", description=api.DESCRIPTION)
+
 
 # The live stream never ends by design; tests/test_stream.py covers it.
-schema = schemathesis.openapi.from_dict(openapi.document()).exclude(path="/api/v1/stream")
+schema = schemathesis.openapi.from_dict(store_document()).exclude(path="/api/v1/stream")
 
 
 def test_document_is_served_without_a_token(clients):
@@ -22,7 +28,7 @@ def test_document_is_served_without_a_token(clients):
 
 
 def test_every_route_of_the_app_is_documented(server):
-    doc = openapi.document()
+    doc = store_document()
     rules = {(rule.rule, method) for rule in server.app.url_map.iter_rules()
              for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(path.replace("{prompt_id}", "<int:prompt_id>"), method.upper())
@@ -46,3 +52,19 @@ def test_api_conforms_to_its_document(case, server, tokens):
         excluded.append(checks.negative_data_rejection)
     case.call_and_validate(base_url=server.url, headers={"Authorization": f"Bearer {tokens['admin']}"},
                            excluded_checks=excluded)
+
+
+def test_head_office_serves_its_own_document(hq):
+    import requests
+
+    doc = requests.get(hq.server.url + "/hq/v1/openapi.json", timeout=5).json()
+    assert doc["info"]["title"] == "posplugin head office API"
+    assert {"/hq/v1/reports", "/hq/v1/stores", "/hq/v1/feed/manifest.json"} <= set(doc["paths"])
+    report = doc["paths"]["/hq/v1/reports"]["post"]
+    assert report["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/OutcomeReport")
+    assert "/api/v1/identify" not in doc["paths"]
+
+
+def test_roles_are_listed_once(clients):
+    doc = clients[None].get("/api/v1/openapi.json").json()
+    assert doc["paths"]["/metrics"]["get"]["description"] == "Roles: admin."

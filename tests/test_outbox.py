@@ -8,14 +8,13 @@ import threading
 
 import pytest
 import requests
+from conftest import cli_env
 
-from posplugin.store import outbox
 from posplugin.hq.web import create_hq_app
-from posplugin.web.server import BackgroundServer
+from posplugin.store import outbox
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
-
-from conftest import cli_env
+from posplugin.web.server import BackgroundServer
 
 
 @pytest.fixture

@@ -7,12 +7,11 @@ import time
 
 import pytest
 import requests
+from conftest import run_cli
 
+from posplugin.store.service import Store
 from posplugin.web.app import create_app
 from posplugin.web.server import BackgroundServer
-from posplugin.store.service import Store
-
-from conftest import run_cli
 
 PLUGIN = '''
 from posplugin.hookspecs import hookimpl

@@ -4,7 +4,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from posplugin.tiers.policy import SERVICE_LEVELS, TIERS, Policy, engaged_reach, needs_prompt
+from posplugin.tiers.policy import (
+    SERVICE_LEVELS,
+    TIERS,
+    Policy,
+    engaged_reach,
+    needs_prompt,
+)
 
 policy = Policy()
 

@@ -10,18 +10,16 @@ import sqlite3
 
 import pytest
 import requests
+from conftest import ID_KEY, cli_env, run_cli, tier_csv
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from posplugin.tiers import feed
-
 from posplugin.hq import office as hq_module
-from posplugin.web.app import create_app
 from posplugin.hq.web import create_hq_app
-from posplugin.web.server import BackgroundServer
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
-
-from conftest import ID_KEY, cli_env, run_cli, tier_csv
+from posplugin.tiers import feed
+from posplugin.web.app import create_app
+from posplugin.web.server import BackgroundServer
 
 
 @pytest.fixture

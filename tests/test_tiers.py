@@ -9,11 +9,10 @@ import sys
 import time
 
 import pytest
+from conftest import ID_KEY, REPO, TIER_COLUMNS, run_cli, tier_csv
 
 from posplugin.errors import ImportRefused
 from posplugin.tiers.lists import import_csv, parse_engagement
-
-from conftest import ID_KEY, REPO, TIER_COLUMNS, run_cli, tier_csv
 
 
 def load(store, text, **kw):

@@ -9,8 +9,8 @@ import os
 import sys
 
 from .. import __version__, config, datalock
-from ..web.server import stop_on_sigterm
 from ..errors import ConfigError, ImportRefused, PospluginError
+from ..web.server import stop_on_sigterm
 
 log = logging.getLogger("posplugin")
 DESCRIPTION = "A store's local service: influence-aware service prompts at the till, queue pain points on the floor."
@@ -23,9 +23,9 @@ def _settings(args, **overrides) -> config.Settings:
 
 
 def cmd_serve(args) -> int:
+    from ..store.service import Store
     from ..web.app import create_app
     from ..web.server import Housekeeper, make_server
-    from ..store.service import Store
 
     settings = _settings(args)
     config.require_id_key(settings)
@@ -76,10 +76,10 @@ def _run(server, cleanup=lambda: None) -> int:
 
 def cmd_token_create(args) -> int:
     from ..store import auth
-    from ..db import Database
+    from ..store.schema import open_database
 
     settings = _settings(args)
-    db = Database(settings.db_path)
+    db = open_database(settings.db_path)
     with db.write() as conn:
         token = auth.create_token(conn, args.role, args.name)
     print(token)
@@ -88,10 +88,10 @@ def cmd_token_create(args) -> int:
 
 def cmd_token_list(args) -> int:
     from ..store import auth
-    from ..db import Database
+    from ..store.schema import open_database
     from ..timeutil import iso
 
-    db = Database(_settings(args).db_path)
+    db = open_database(_settings(args).db_path)
     for t in auth.list_tokens(db.conn):
         state = f"revoked {iso(t['revoked_at'])}" if t["revoked_at"] else "active"
         print(f"{t['id']}\t{t['role']}\t{t['name']}\tcreated {iso(t['created_at'])}\t{state}")
@@ -100,9 +100,9 @@ def cmd_token_list(args) -> int:
 
 def cmd_token_revoke(args) -> int:
     from ..store import auth
-    from ..db import Database
+    from ..store.schema import open_database
 
-    db = Database(_settings(args).db_path)
+    db = open_database(_settings(args).db_path)
     with db.write() as conn:
         count = auth.revoke_token(conn, args.name)
     print(f"revoked {count} token(s) named {args.name!r}", file=sys.stderr)
@@ -110,13 +110,13 @@ def cmd_token_revoke(args) -> int:
 
 
 def cmd_tiers_import(args) -> int:
-    from ..db import Database
+    from ..store.schema import open_database
     from ..tiers.identity import Hasher
     from ..tiers.lists import TierLists, import_csv, open_text
 
     settings = _settings(args)
     config.require_id_key(settings)
-    lists = TierLists(Database(settings.db_path))
+    lists = TierLists(open_database(settings.db_path))
     with open_text(args.file) as stream:
         result = import_csv(lists, stream, Hasher(settings.id_key, settings.default_region),
                             skip_bad=args.skip_bad)
@@ -222,11 +222,11 @@ def cmd_plugins(args) -> int:
 
 def cmd_pair(args) -> int:
     from ..store import auth
-    from ..db import Database
+    from ..store.schema import open_database
     from .pairing import pairing_url, terminal_qr
 
     settings = _settings(args)
-    db = Database(settings.db_path)
+    db = open_database(settings.db_path)
     name = args.name or f"{args.role}-device-{__import__('time').strftime('%Y%m%d-%H%M%S')}"
     with db.write() as conn:
         token = auth.create_token(conn, args.role, name)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..tiers.lists import open_text
+from ..tiers.lists import open_text, parse_engagement
+from ..tiers.policy import Policy
 
 if TYPE_CHECKING:
     from ..hq.office import HeadOffice
@@ -112,8 +113,6 @@ def publish(office: HeadOffice, rows) -> dict:
 
 def banner_customer(customers) -> tuple[DemoCustomer, dict]:
     """The first made-up customer who gets Murdoch-level service: the curl example."""
-    from ..tiers.policy import Policy
-    from ..tiers.lists import parse_engagement
 
     policy = Policy()
     for customer, row in customers:

@@ -21,17 +21,31 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..store import auth
 from .. import config, datalock
-from ..web.app import create_app
-from .data import DemoCustomer, banner_customer, publish, queue_history_csv, synthetic_customers
-from .traffic import (DEMO_SYNC_S, QMINDER_LINES, QMINDER_URL, SQUARE_URL, simulate_adapters,
-                           simulate_head_office, simulate_queues, simulate_till)
 from ..hq.office import HeadOffice
 from ..hq.web import create_hq_app
-from ..web.server import BackgroundServer, Housekeeper, stop_on_sigterm
+from ..store import auth
 from ..store.service import Store
 from ..store.sync import sync_once
+from ..web.app import create_app
+from ..web.server import BackgroundServer, Housekeeper, stop_on_sigterm
+from .data import (
+    DemoCustomer,
+    banner_customer,
+    publish,
+    queue_history_csv,
+    synthetic_customers,
+)
+from .traffic import (
+    DEMO_SYNC_S,
+    QMINDER_LINES,
+    QMINDER_URL,
+    SQUARE_URL,
+    simulate_adapters,
+    simulate_head_office,
+    simulate_queues,
+    simulate_till,
+)
 
 
 @dataclass

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from .data import FIRST_NAMES, LANES, DEMO_ZONE, DemoCustomer, publish, usual_length
 from ..store.sync import sync_once
+from ..tiers.lists import parse_engagement
+from ..tiers.policy import Policy
 from ..webhooks import hmac_sha256_base64, hmac_sha256_hex
+from .data import DEMO_ZONE, FIRST_NAMES, LANES, DemoCustomer, publish, usual_length
 
 if TYPE_CHECKING:
     from .run import DemoStore
@@ -129,8 +131,6 @@ def simulate_adapters(demo: DemoStore, customers, rng: random.Random, out=sys.st
     while queueing) and is called a little later; a completed Square payment
     of a known customer makes an "after the sale" floor prompt. Runs until
     ``demo.stop`` is set."""
-    from ..tiers.policy import Policy
-    from ..tiers.lists import parse_engagement
 
     extra = demo.store.settings.extra
     policy = Policy()

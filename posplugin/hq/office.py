@@ -8,7 +8,6 @@ the public key).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import sqlite3
@@ -18,58 +17,21 @@ from typing import IO
 
 from filelock import FileLock
 
-from ..tiers import feed
-from ..db import Database, migrate
+from ..db import Database
 from ..errors import ImportRefused, Unauthorized, ValidationError
-from .reports import REPORT_MIGRATION, Outcomes
+from ..store import auth
+from ..tiers import feed
 from ..tiers.identity import Hasher
 from ..tiers.lists import ListBuilder, read_rows
 from ..timeutil import iso, system_clock
+from .reports import Outcomes
+from .schema import MIGRATIONS
 
 MANIFEST_TTL_S = 24 * 3600.0
 # Deltas offered in the manifest: a store up to this many versions behind
 # catches up by deltas; one further behind takes the snapshot.
 DELTAS_KEPT = 30
 STALE_AFTER_S = 3600.0
-
-HQ_MIGRATIONS = [("hq", """
-    CREATE TABLE versions (
-        version INTEGER PRIMARY KEY,
-        created_at REAL NOT NULL,
-        rows INTEGER NOT NULL,
-        snapshot TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        bytes INTEGER NOT NULL
-    );
-    CREATE TABLE hq_tokens (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL,
-        role TEXT NOT NULL,
-        token_hash TEXT NOT NULL UNIQUE,
-        created_at REAL NOT NULL
-    );
-    CREATE TABLE reports (
-        batch TEXT PRIMARY KEY,
-        store TEXT NOT NULL,
-        received_at REAL NOT NULL,
-        hours TEXT NOT NULL
-    );
-    CREATE TABLE store_syncs (
-        name TEXT PRIMARY KEY,
-        last_sync_at REAL,
-        list_version INTEGER
-    );
-    """), ("hq-deltas", """
-    CREATE TABLE deltas (
-        to_version INTEGER PRIMARY KEY,
-        from_version INTEGER NOT NULL,
-        path TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        bytes INTEGER NOT NULL,
-        upserts INTEGER NOT NULL,
-        deletes INTEGER NOT NULL
-    );
-    """), REPORT_MIGRATION]
 
 
 class HeadOffice:
@@ -81,8 +43,7 @@ class HeadOffice:
         self.data_dir = Path(data_dir)
         self.feed_dir = self.data_dir / "feed"
         self.feed_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(self.data_dir / "hq.db")
-        migrate(self.db.conn, HQ_MIGRATIONS)
+        self.db = Database(self.data_dir / "hq.db", MIGRATIONS)
         self.key = feed.load_or_create_key(self.data_dir / "hq-signing.key")
         self.hasher = Hasher(id_key, default_region) if id_key else None
         self.clock = clock
@@ -110,7 +71,7 @@ class HeadOffice:
         token = "hq_" + secrets.token_urlsafe(24)
         with self.db.write() as conn:
             conn.execute("INSERT INTO hq_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
-                         (name, role, hashlib.sha256(token.encode()).hexdigest(), self.clock()))
+                         (name, role, auth.digest(token), self.clock()))
         return token
 
     def revoke_tokens(self, name: str) -> int:
@@ -120,13 +81,13 @@ class HeadOffice:
         with self.db.write() as conn:
             return conn.execute("DELETE FROM hq_tokens WHERE name = ?", (name,)).rowcount
 
-    def caller(self, token: str | None) -> tuple[str, str]:
-        """``(name, role)`` of a token; raises :class:`Unauthorized`."""
-        row = token and self.db.execute("SELECT name, role FROM hq_tokens WHERE token_hash = ?",
-                                        (hashlib.sha256(token.encode()).hexdigest(),)).fetchone()
+    def caller(self, token: str | None) -> auth.Caller:
+        """Who holds ``token``; raises :class:`Unauthorized`."""
+        row = token and self.db.execute("SELECT id, name, role FROM hq_tokens WHERE token_hash = ?",
+                                        (auth.digest(token),)).fetchone()
         if not row:
             raise Unauthorized("send a head office token: Authorization: Bearer TOKEN")
-        return row[0], row[1]
+        return auth.Caller(row[0], row[1], row[2])
 
     # -- versions ----------------------------------------------------------
 

@@ -13,33 +13,8 @@ import datetime as dt
 import json
 import statistics
 
-from ..web import schemas
 from ..errors import ValidationError
 from ..timeutil import parse_iso, system_clock
-
-REPORT_MIGRATION = ("hq-outcomes", """
-    CREATE TABLE store_hours (
-        store TEXT NOT NULL,
-        hour REAL NOT NULL,
-        made INTEGER NOT NULL DEFAULT 0,
-        made_murdoch INTEGER NOT NULL DEFAULT 0,
-        taken INTEGER NOT NULL DEFAULT 0,
-        resolved INTEGER NOT NULL DEFAULT 0,
-        expired INTEGER NOT NULL DEFAULT 0,
-        pain_episodes INTEGER NOT NULL DEFAULT 0,
-        pain_seconds REAL NOT NULL DEFAULT 0,
-        reach_murdoch INTEGER NOT NULL DEFAULT 0,
-        reach_all INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (store, hour)
-    ) WITHOUT ROWID;
-    CREATE TABLE store_durations (
-        store TEXT NOT NULL,
-        hour REAL NOT NULL,
-        kind TEXT NOT NULL,
-        seconds REAL NOT NULL
-    );
-    CREATE INDEX store_durations_by_store ON store_durations (store, kind, hour);
-    """)
 
 # The figures a chart can show, and how a day's value is made from hours.
 FIGURES = {
@@ -65,7 +40,6 @@ class Outcomes:
 
     def receive(self, store: str, batch, hours) -> bool:
         """Count a batch of hourly figures once; True if it was new."""
-        schemas.validate("OutcomeReport", {"batch": batch, "hours": hours})
         rows, durations = [], []
         for index, hour in enumerate(hours):
             try:

@@ -7,31 +7,39 @@ import hashlib
 import shutil
 import tempfile
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request, send_file
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    request,
+    send_file,
+)
 
+from ..errors import NotFound, UnsupportedMediaType, ValidationError
 from ..tiers import feed
-from ..web import pages
-from ..errors import Forbidden, NotFound, UnsupportedMediaType, ValidationError
-from .office import HeadOffice
 from ..tiers.lists import open_text
-from ..web.endpoint import handle_error
+from ..web import openapi, pages
+from ..web.endpoint import ApiBlueprint, handle_error
+from ..web.ratelimit import RateLimiter
+from .office import HeadOffice
 
 MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
+DESCRIPTION = "Head office: the signed tier-list feed stores pull, their outcome reports, and figures."
 
-bp = Blueprint("hq", __name__, url_prefix="/hq/v1")
+# Head office's roles are separate: an admin token does not send a store's reports.
+bp = ApiBlueprint("hq", __name__, url_prefix="/hq/v1", tag="head office", superuser=None,
+                  authenticator="posplugin.hq.auth", ratelimiter="posplugin.hq.ratelimit")
 page_bp = Blueprint("hq_page", __name__)
+STORE, ADMIN, ANY = ("store",), ("admin",), ("store", "admin")
+DAYS = {"name": "days", "in": "query", "required": False,
+        "schema": {"type": "string", "pattern": "^[0-9]{1,2}$", "description": "1 to 90"}}
 
 
 def _office() -> HeadOffice:
     return current_app.extensions["posplugin.hq"]
-
-
-def _caller(*roles) -> str:
-    header = request.headers.get("Authorization", "")
-    name, role = _office().caller(header[7:].strip() if header[:7].lower() == "bearer " else None)
-    if role not in roles:
-        raise Forbidden(f"this needs one of the roles {', '.join(roles)}")
-    return name
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -43,9 +51,10 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return int(text)
 
 
-@bp.get("/feed/manifest.json")
+@bp.operation("GET", "/feed/manifest.json", summary="The signed manifest of the current tier list",
+              roles=ANY, response_type="application/json")
 def manifest():
-    name = _caller("store", "admin")
+    name = g.caller.name
     version = request.headers.get(feed.LIST_VERSION_HEADER, "")
     body = _office().signed_manifest()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
@@ -55,44 +64,40 @@ def manifest():
     return Response(body, content_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"})
 
 
-@bp.get("/feed/<name>")
+@bp.operation("GET", "/feed/<name>", summary="A snapshot or delta body named in the manifest",
+              roles=ANY, response_type="text/tab-separated-values")
 def feed_file(name: str):
-    _caller("store", "admin")
     path = _office().feed_dir / name
     if "/" in name or name.startswith(".") or not name.endswith(".tsv") or not path.is_file():
         raise NotFound(f"no feed file {name}")
     return send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
 
 
-@bp.post("/reports")
-def reports():
-    name = _caller("store")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("send the report as a JSON object")
-    accepted = _office().receive_report(name, body.get("batch"), body.get("hours"))
-    return jsonify({"accepted": accepted})
+@bp.operation("POST", "/reports", summary="A store's batch of hourly outcomes (counted once)",
+              roles=STORE, body="OutcomeReport", response="ReportAccepted")
+def reports(body):
+    return jsonify({"accepted": _office().receive_report(g.caller.name, body["batch"], body["hours"])})
 
 
-@bp.get("/stores")
+@bp.operation("GET", "/stores", summary="Each store's list version, last sync and figures",
+              roles=ADMIN, parameters=[DAYS])
 def stores():
-    _caller("admin")
     days = _int_arg("days", 7, 1, 90)
     return jsonify({"stores": _office().stores(days), "days": days, "latest": _office().latest(),
                     "versions": _office().versions(), "stale_after_s": _office().stale_after_s})
 
 
-@bp.get("/chart")
+@bp.operation("GET", "/chart", summary="A figure per day and store, for the chart", roles=ADMIN,
+              parameters=[DAYS, {"name": "figure", "in": "query", "required": False,
+                                 "schema": {"type": "string", "maxLength": 64}}])
 def chart():
-    _caller("admin")
     figure = request.args.get("figure", "prompts_made")
     return jsonify(_office().outcomes.series(figure, _int_arg("days", 14, 1, 90), _office().store_names()))
 
 
-@bp.post("/imports")
+@bp.operation("POST", "/imports", summary="A tier CSV as the next version (the /hq page's upload)",
+              roles=ADMIN)
 def imports():
-    """A tier CSV as the request body (the /hq page's upload)."""
-    _caller("admin")
     kind = (request.mimetype or "").lower()
     if kind not in ("text/csv", "application/octet-stream", "text/plain", ""):
         raise UnsupportedMediaType("send the tier list as text/csv")
@@ -102,6 +107,11 @@ def imports():
         upload.flush()
         with open_text(upload.name) as stream:
             return jsonify(_office().import_csv(stream))
+
+
+@bp.operation("GET", "/openapi.json", summary="This document", roles=None)
+def openapi_document():
+    return jsonify(openapi.document([bp], title="posplugin head office API", description=DESCRIPTION))
 
 
 @page_bp.get("/hq")
@@ -121,6 +131,9 @@ def create_hq_app(office: HeadOffice, *, language: str = "en") -> Flask:
     app.config["POSPLUGIN_LANGUAGE"] = language
     app.json.sort_keys = False
     app.extensions["posplugin.hq"] = office
+    app.extensions["posplugin.hq.auth"] = office.caller
+    # Stores poll every few minutes; this only stops a runaway client.
+    app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50, burst=200)
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
     app.register_error_handler(Exception, handle_error)

@@ -21,7 +21,8 @@ class Caller:
     role: str
 
 
-def _digest(token: str) -> str:
+def digest(token: str) -> str:
+    """What is stored of a token: its SHA-256, in hex."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -33,7 +34,7 @@ def create_token(conn: sqlite3.Connection, role: str, name: str) -> str:
         raise ValidationError("name must not be empty", field="name")
     token = PREFIX + secrets.token_urlsafe(24)
     conn.execute("INSERT INTO tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
-                 (name.strip(), role, _digest(token), time.time()))
+                 (name.strip(), role, digest(token), time.time()))
     return token
 
 
@@ -53,7 +54,7 @@ def authenticate(conn: sqlite3.Connection, token: str | None) -> Caller:
     if not token:
         raise Unauthorized("send a token: Authorization: Bearer TOKEN")
     row = conn.execute("SELECT id, name, role FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                       (_digest(token),)).fetchone()
+                       (digest(token),)).fetchone()
     if row is None:
         raise Unauthorized("the token is not valid or has been revoked")
     return Caller(row[0], row[1], row[2])
@@ -82,8 +83,8 @@ class Authenticator:
         return caller
 
 
-def require_role(caller: Caller, allowed: tuple[str, ...]) -> None:
-    """Raise :class:`Forbidden` unless the caller's role is allowed (admin always is)."""
-    if caller.role != "admin" and caller.role not in allowed:
+def require_role(caller: Caller, allowed: tuple[str, ...], superuser: str | None = "admin") -> None:
+    """Raise :class:`Forbidden` unless the caller's role is allowed (``superuser`` always is)."""
+    if caller.role != superuser and caller.role not in allowed:
         raise Forbidden(f"this needs one of the roles {', '.join(allowed)}; "
                         f"the token {caller.name!r} has role {caller.role!r}")

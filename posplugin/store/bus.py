@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import secrets
 import threading
 import time
-import json
 from dataclasses import dataclass, field
 
 

@@ -18,13 +18,13 @@ import threading
 from dataclasses import dataclass, replace
 from typing import IO, Callable
 
-from . import baseline, erlang, prompts
 from .. import texts
-from .bus import Bus
 from ..config import Settings
 from ..db import Database
 from ..errors import ImportRefused, ValidationError
 from ..timeutil import iso, parse_iso
+from . import baseline, erlang, prompts
+from .bus import Bus
 
 EVENTS = ("join", "leave", "served", "open", "close")
 MAX_LENGTH = 10_000

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from . import outbox, prompts
 from .. import texts
-from .bus import Bus
-from ..config import Settings
-from ..db import Database
-from ..tiers.identity import Hasher
-from ..tiers.policy import EVERYDAY, Policy, needs_prompt
-from ..tiers.lists import TierLists
-from .visits import VisitLog
+from ..config import Settings, require_id_key
 from ..plugins import Plugins
+from ..tiers.identity import Hasher
+from ..tiers.lists import TierLists
+from ..tiers.policy import EVERYDAY, Policy, needs_prompt
+from ..timeutil import Clock, iso, system_clock
+from . import outbox, prompts, sync
+from .bus import Bus
 from .queues import Queues
-from ..timeutil import Clock, system_clock
+from .schema import open_database
+from .visits import VisitLog
 
 DAY = 86_400.0
 
@@ -50,7 +50,7 @@ class Store:
                  plugins: Plugins | None = None):
         self.settings = settings
         self.clock = clock
-        self.db = Database(settings.db_path, background_checkpoint=True)
+        self.db = open_database(settings.db_path, background_checkpoint=True)
         self.tiers = TierLists(self.db)
         self.policy = Policy.from_settings(settings)
         self.bus = bus or Bus()
@@ -67,10 +67,18 @@ class Store:
 
     @property
     def hasher(self) -> Hasher:
-        from ..config import require_id_key
         if self._hasher is None:
             require_id_key(self.settings)
         return self._hasher
+
+    def tier_list_health(self) -> dict:
+        """The list in use (version, rows, times) for /healthz; an unchanged list
+        checked with head office counts as fresh as that check."""
+        info = self.tiers.info().to_json()
+        synced = sync.last_synced_at(self)
+        if synced:
+            info["synced_at"] = iso(synced)
+        return info
 
     def identify(self, lane: str, id_type: str, value: str, *, stage: str = "till",
                  display_name: str | None = None, sale_id: str | None = None) -> IdentifyResult:

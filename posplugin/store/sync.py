@@ -27,9 +27,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..tiers import feed
 from ..config import ConfigError
+from ..tiers import feed
 from ..tiers.lists import ListBuilder, ListPatcher, TierRecord
+from . import outbox
 
 log = logging.getLogger("posplugin.sync")
 TIMEOUT = (3.05, 30)
@@ -68,7 +69,6 @@ def session(retries: int = 3) -> requests.Session:
 def sync_once(store, http: requests.Session | None = None) -> SyncResult:
     """One round with head office: pull the list, then push the outcome reports.
     Never raises for head office's failures."""
-    from . import outbox
 
     result = pull_list(store, http)
     http = http or session()

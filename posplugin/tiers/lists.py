@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Iterator
 
-from . import identity
 from ..db import Database
 from ..errors import ImportRefused, InvalidIdentifier
+from ..timeutil import iso
+from . import identity
 
 log = logging.getLogger("posplugin.tiers")
 
@@ -57,7 +58,6 @@ class ListInfo:
     synced_at: float | None
 
     def to_json(self) -> dict:
-        from ..timeutil import iso
         return {"version": self.version, "rows": self.rows, "source": self.source,
                 "applied_at": iso(self.applied_at), "synced_at": iso(self.synced_at)}
 

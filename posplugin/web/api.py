@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify, request
 
-from . import openapi, schemas
 from ..errors import ValidationError
 from ..timeutil import parse_iso
-from .endpoint import endpoint, store
+from . import openapi, schemas
+from .endpoint import ApiBlueprint, store
+from .metrics import CONTENT_TYPE
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-root = Blueprint("root", __name__)
+bp = ApiBlueprint("api", __name__, url_prefix="/api/v1")
+root = ApiBlueprint("root", __name__, tag="operations")
 
 PROMPTS = ("staff", "till")
+DESCRIPTION = ("Influence-aware service prompts at the till and queue pain points on the floor.")
 
 
-def _api(method, path, **kw):
-    return endpoint(bp, method, path, prefix="/api/v1", **kw)
-
-
-@_api("POST", "/identify", summary="A customer is at a lane: tier, service level and a prompt",
+@bp.operation("POST", "/identify", summary="A customer is at a lane: tier, service level and a prompt",
       roles=("till", "queue", "staff"), body="IdentifyRequest", response="IdentifyResponse")
 def identify(body):
     ident = body["identifier"]
@@ -33,7 +31,7 @@ def identify(body):
     return jsonify(result.to_json())
 
 
-@_api("GET", "/prompts", summary="Prompts, most urgent first", roles=PROMPTS, response="PromptList",
+@bp.operation("GET", "/prompts", summary="Prompts, most urgent first", roles=PROMPTS, response="PromptList",
       parameters=[{"name": "status", "in": "query", "required": False,
                    "schema": {"enum": ["open", "taken", "resolved", "expired"]}},
                   {"name": "lane", "in": "query", "required": False, "schema": schemas.LANE_QUERY},
@@ -49,37 +47,31 @@ def list_prompts():
                                                     lane=request.args.get("lane"), since=since_ts)})
 
 
-@_api("POST", "/prompts/<int:prompt_id>/ack", summary="Take a prompt (\"on it\")", roles=PROMPTS,
+@bp.operation("POST", "/prompts/<int:prompt_id>/ack", summary="Take a prompt (\"on it\")", roles=PROMPTS,
       body="AckRequest", response="Prompt")
 def ack_prompt(prompt_id, body):
     return jsonify(store().ack(prompt_id, body["by"]))
 
 
-@_api("POST", "/prompts/<int:prompt_id>/resolve", summary="Resolve a prompt", roles=PROMPTS,
+@bp.operation("POST", "/prompts/<int:prompt_id>/resolve", summary="Resolve a prompt", roles=PROMPTS,
       body="ResolveRequest", response="Prompt")
 def resolve_prompt(prompt_id, body):
     return jsonify(store().resolve(prompt_id, body["by"], body.get("note")))
 
 
-@_api("GET", "/openapi.json", summary="This document", roles=None)
+@bp.operation("GET", "/openapi.json", summary="This document", roles=None)
 def openapi_document():
-    return jsonify(openapi.document())
+    return jsonify(openapi.document(current_app.iter_blueprints(), title="posplugin store API",
+                                    description=DESCRIPTION))
 
 
-@endpoint(root, "GET", "/healthz", summary="Liveness and the tier list in use", roles=None,
-          response="Health", tag="operations")
+@root.operation("GET", "/healthz", summary="Liveness and the tier list in use", roles=None,
+                response="Health")
 def healthz():
-    from ..store.sync import last_synced_at
-    from ..timeutil import iso
-    info = store().tiers.info().to_json()
-    synced = last_synced_at(store())
-    if synced:  # an unchanged list checked with head office is as fresh as that check
-        info["synced_at"] = iso(synced)
-    return jsonify({"status": "ok", "tier_list": info})
+    return jsonify({"status": "ok", "tier_list": store().tier_list_health()})
 
 
-@endpoint(root, "GET", "/metrics", summary="Prometheus metrics", roles=("admin",),
-          response_type="text/plain", tag="operations")
+@root.operation("GET", "/metrics", summary="Prometheus metrics", roles=("admin",),
+                response_type="text/plain")
 def metrics():
-    from .metrics import CONTENT_TYPE
     return Response(current_app.extensions["posplugin.metrics"].render(), content_type=CONTENT_TYPE)

@@ -6,18 +6,16 @@ import time
 
 from flask import Flask, g, request
 
-from ..store import auth
 from ..config import Settings
+from ..store import auth
+from ..store.service import Store
+from . import api, cors, hooks, pages, queues, stream
+from .endpoint import MAX_BODY, handle_error
 from .metrics import Metrics
 from .ratelimit import RateLimiter
-from ..store.service import Store
-from .endpoint import MAX_BODY, handle_error
 
-
-def blueprints() -> list:
-    """Every blueprint of the store service (importing them declares their routes)."""
-    from . import api, queues as api_queues, pages, stream
-    return [api.bp, api.root, api_queues.bp, stream.bp, pages.bp]
+# Every blueprint of the store service.
+BLUEPRINTS = (api.bp, api.root, queues.bp, stream.bp, pages.bp)
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> Flask:
@@ -31,18 +29,15 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.extensions["posplugin"] = store
     app.config["POSPLUGIN_LANGUAGE"] = store.settings.language
     app.extensions["posplugin.metrics"] = metrics = Metrics(lambda: store.tiers.info().rows)
-    from .stream import StreamLimit
-    app.extensions["posplugin.streams"] = StreamLimit(store.settings.max_streams)
+    app.extensions["posplugin.streams"] = stream.StreamLimit(store.settings.max_streams)
     app.extensions["posplugin.auth"] = auth.Authenticator(lambda: store.db.conn)
     app.extensions["posplugin.ratelimit"] = RateLimiter(store.settings.rate_limit_per_s,
                                                         store.settings.rate_limit_burst)
-    for blueprint in blueprints():
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    from .hooks import mount
-    mount(app, store)
+    hooks.mount(app, store)
     app.register_error_handler(Exception, handle_error)
-    from .cors import install as install_cors
-    install_cors(app, store.settings.cors_origins)
+    cors.install(app, store.settings.cors_origins)
 
     @app.before_request
     def start_timer():

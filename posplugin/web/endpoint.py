@@ -1,6 +1,6 @@
 """HTTP plumbing shared by every blueprint: JSON bodies, tokens and roles, errors.
 
-Routes are declared with :func:`endpoint`, which records what the OpenAPI
+Routes are declared with :meth:`ApiBlueprint.operation`, which records what the OpenAPI
 document needs (roles, request and response schemas) beside the handler, so
 the document is generated from the same schemas that validate requests.
 """
@@ -12,12 +12,18 @@ import logging
 from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from ..errors import (
+    BadRequest,
+    PayloadTooLarge,
+    PospluginError,
+    UnsupportedMediaType,
+    ValidationError,
+)
 from ..store import auth
 from . import schemas
-from ..errors import BadRequest, PayloadTooLarge, PospluginError, UnsupportedMediaType, ValidationError
 
 log = logging.getLogger("posplugin.web")
 MAX_BODY = 64 * 1024
@@ -37,55 +43,70 @@ class Operation:
     tag: str = "store"
 
 
-OPERATIONS: list[Operation] = []
+class ApiBlueprint(Blueprint):
+    """A blueprint whose routes are declared with :meth:`operation`, so each
+    carries what the OpenAPI document needs beside its handler."""
+
+    def __init__(self, name: str, import_name: str, *, url_prefix: str = "", tag: str = "store",
+                 superuser: str | None = "admin", authenticator: str = "posplugin.auth",
+                 ratelimiter: str = "posplugin.ratelimit"):
+        super().__init__(name, import_name, url_prefix=url_prefix or None)
+        self.prefix = url_prefix
+        self.tag = tag
+        self.operations: list[Operation] = []
+        # Which app extensions check tokens and rate limits: the store's, or head office's.
+        self._authenticator = authenticator
+        self._ratelimiter = ratelimiter
+        self.superuser = superuser
+
+    def operation(self, method: str, path: str, *, summary: str, roles: tuple[str, ...] | None,
+                  body: str | None = None, response: str | None = None,
+                  parameters: list[dict] | None = None, response_type: str = "application/json",
+                  tag: str | None = None, errors: tuple[int, ...] = ()):
+        """Register a route and describe it for OpenAPI.
+
+        ``roles`` None means no token is needed. With ``body`` the handler gets
+        the validated JSON body as its ``body`` argument. ``errors`` adds status
+        codes the handler itself may answer (409, say).
+        """
+        codes = (400, 413, 415, 422) if body else (422,)
+        if roles is not None:
+            codes += (401, 403, 429)
+        if "<" in path:
+            codes += (404,)
+        self.operations.append(Operation(method, self.prefix + path, summary, roles, body, response,
+                                         codes + errors, parameters or [], response_type,
+                                         tag or self.tag))
+        query = [p for p in parameters or [] if p["in"] == "query"]
+        known_query = {p["name"] for p in query} | {"access_token"}
+
+        def decorate(handler):
+            @wraps(handler)
+            def view(**kwargs):
+                if roles is not None:
+                    caller = current_app.extensions[self._authenticator](bearer_token())
+                    auth.require_role(caller, roles, self.superuser)
+                    current_app.extensions[self._ratelimiter].check(caller.token_id)
+                    g.caller = caller
+                unknown = set(request.args) - known_query
+                if unknown:
+                    name = sorted(unknown)[0][:40]
+                    raise ValidationError(f"unknown query parameter {name!r}", field=name)
+                for param in query:
+                    check_query(param)
+                if body:
+                    kwargs["body"] = json_body(body)
+                return handler(**kwargs)
+
+            self.add_url_rule(path, endpoint=handler.__name__, view_func=view, methods=[method])
+            return view
+
+        return decorate
 
 
 def store():
-    """The :class:`posplugin.store.Store` of the running app."""
+    """The :class:`posplugin.store.service.Store` of the running app."""
     return current_app.extensions["posplugin"]
-
-
-def endpoint(blueprint, method: str, path: str, *, summary: str, roles: tuple[str, ...] | None,
-             body: str | None = None, response: str | None = None, parameters: list[dict] | None = None,
-             response_type: str = "application/json", tag: str = "store", prefix: str = ""):
-    """Register a route on ``blueprint`` and describe it for OpenAPI.
-
-    ``roles`` None means no token is needed. With ``body`` the handler gets the
-    validated JSON body as its ``body`` argument.
-    """
-    errors = (400, 413, 415, 422) if body else (422,)
-    if roles is not None:
-        errors += (401, 403, 429)
-    if "<" in path:
-        errors += (404,)
-    OPERATIONS.append(Operation(method, prefix + path, summary, roles, body, response, errors,
-                                parameters or [], response_type, tag))
-
-    query = [p for p in parameters or [] if p["in"] == "query"]
-    known_query = {p["name"] for p in query} | {"access_token"}
-
-    def decorate(handler):
-        @wraps(handler)
-        def view(**kwargs):
-            if roles is not None:
-                caller = current_app.extensions["posplugin.auth"](bearer_token())
-                auth.require_role(caller, roles)
-                current_app.extensions["posplugin.ratelimit"].check(caller.token_id)
-                g.caller = caller
-            unknown = set(request.args) - known_query
-            if unknown:
-                name = sorted(unknown)[0][:40]
-                raise ValidationError(f"unknown query parameter {name!r}", field=name)
-            for param in query:
-                check_query(param)
-            if body:
-                kwargs["body"] = json_body(body)
-            return handler(**kwargs)
-
-        blueprint.add_url_rule(path, endpoint=handler.__name__, view_func=view, methods=[method])
-        return view
-
-    return decorate
 
 
 def check_query(param: dict) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Iterable
+
+from flask import Blueprint
 
 from .. import __version__
 from . import schemas
-from .endpoint import OPERATIONS
+from .endpoint import ApiBlueprint
 
 STATUS_TEXT = {400: "Unreadable JSON", 401: "No or bad token", 403: "Wrong role",
                404: "Not found", 409: "Conflicts with the current state",
@@ -14,12 +17,11 @@ STATUS_TEXT = {400: "Unreadable JSON", 401: "No or bad token", 403: "Wrong role"
                422: "Valid JSON that breaks the schema", 429: "Rate limited"}
 
 
-def document() -> dict:
-    """The whole OpenAPI document for the store service."""
-    from .app import blueprints
-    blueprints()  # make sure every route is declared
+def document(blueprints: Iterable[Blueprint], *, title: str, description: str = "") -> dict:
+    """The OpenAPI document of the routes declared on ``blueprints``."""
     paths: dict[str, dict] = {}
-    for op in OPERATIONS:
+    operations = [op for bp in blueprints if isinstance(bp, ApiBlueprint) for op in bp.operations]
+    for op in operations:
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", op.path)
         item = paths.setdefault(path, {})
         params = list(op.parameters)
@@ -41,7 +43,8 @@ def document() -> dict:
         if op.roles is None:
             operation["security"] = []
         else:
-            operation["description"] = "Roles: " + ", ".join(op.roles) + " (and admin)."
+            roles = list(op.roles) + ([] if "admin" in op.roles else ["admin"])
+            operation["description"] = "Roles: " + ", ".join(roles) + "."
         for status in op.errors:
             operation["responses"][str(status)] = {
                 "description": STATUS_TEXT.get(status, "Error"),
@@ -49,9 +52,9 @@ def document() -> dict:
         item[op.method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": "posplugin store API", "version": __version__,
-                 "description": "Influence-aware service prompts at the till and queue pain "
-                                "points on the floor. Errors always use the Error schema."},
+        "info": {"title": title, "version": __version__,
+                 "description": (description + " " if description else "")
+                 + "Errors always use the Error schema."},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {

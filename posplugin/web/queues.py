@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import g, jsonify
 
-from .endpoint import endpoint, store
+from .endpoint import ApiBlueprint, store
 
-bp = Blueprint("queues", __name__, url_prefix="/api/v1")
-
-
-def _api(method, path, **kw):
-    return endpoint(bp, method, path, prefix="/api/v1", tag="queues", **kw)
+bp = ApiBlueprint("queues", __name__, url_prefix="/api/v1", tag="queues")
 
 
-@_api("POST", "/queue", summary="A queue length reading or a queue event for a lane",
+@bp.operation("POST", "/queue", summary="A queue length reading or a queue event for a lane",
       roles=("queue",), body="QueueInput", response="QueueAnswer")
 def queue_input(body):
     lane = str(body["lane"])
@@ -22,13 +18,13 @@ def queue_input(body):
     return jsonify(store().queue_reading(lane, body["length"], body.get("at")))
 
 
-@_api("GET", "/queues", summary="Every lane, the reach waiting, and how many tills to open",
+@bp.operation("GET", "/queues", summary="Every lane, the reach waiting, and how many tills to open",
       roles=("staff",), response="QueuesOverview")
 def queues_overview():
     return jsonify(store().queues_overview())
 
 
-@_api("POST", "/painpoints", summary="Report a pain point; it becomes a pain prompt",
+@bp.operation("POST", "/painpoints", summary="Report a pain point; it becomes a pain prompt",
       roles=("staff", "till"), body="PainpointRequest", response="Prompt")
 def painpoint(body):
     lane = body.get("lane")
@@ -37,7 +33,7 @@ def painpoint(body):
                                             body.get("note"), by))
 
 
-@_api("GET", "/queues/today", summary="Today's lengths per lane beside the normal band, for charts",
+@bp.operation("GET", "/queues/today", summary="Today's lengths per lane beside the normal band, for charts",
       roles=("staff",), response="QueuesToday")
 def queues_today():
     return jsonify(store().queues.today())

@@ -6,6 +6,8 @@ document (``posplugin.openapi``), so the two cannot drift apart.
 
 from __future__ import annotations
 
+import json
+
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 
@@ -203,6 +205,10 @@ SCHEMAS.update({
                     "pain_durations_s": {"type": "array", "items": SECONDS},
                     "reach_served": {"type": "object", "additionalProperties": COUNT}}}}},
     },
+    "ReportAccepted": {
+        "type": "object", "required": ["accepted"],
+        "properties": {"accepted": {"type": "boolean", "description": "false when the batch was already counted"}},
+    },
     "PainpointRequest": {
         "type": "object", "required": ["kind"],
         "properties": {"kind": {"enum": PAIN_KINDS}, "lane": LANE,
@@ -262,7 +268,6 @@ _value_validators: dict[str, object] = {}
 
 def check_value(schema: dict, value) -> bool:
     """Whether ``value`` satisfies a small inline ``schema`` (query parameters)."""
-    import json
     key = json.dumps(schema, sort_keys=True)
     fast = _value_validators.get(key)
     if fast is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+import signal
 import threading
 
 from waitress.server import create_server
@@ -14,7 +15,6 @@ log = logging.getLogger("posplugin.server")
 
 def stop_on_sigterm() -> None:
     """Let SIGTERM (service managers, `kill`) shut down as cleanly as Ctrl-C."""
-    import signal
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt

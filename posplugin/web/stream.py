@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import threading
 
-from flask import Blueprint, Response, current_app, request
+from flask import Response, current_app, request
 
-from ..store.bus import Bus
 from ..errors import RateLimited
-from .endpoint import endpoint, store
+from ..store.bus import Bus
+from .endpoint import ApiBlueprint, store
 
-bp = Blueprint("stream", __name__, url_prefix="/api/v1")
+bp = ApiBlueprint("stream", __name__, url_prefix="/api/v1")
 
 
 class StreamLimit:
@@ -75,8 +75,8 @@ def events(bus: Bus, last_event_id: str | None, heartbeat_s: float):
         subscription.close()
 
 
-@endpoint(bp, "GET", "/stream", summary="Live prompt and queue events (Server-Sent Events)",
-          roles=("staff", "till"), response_type="text/event-stream", prefix="/api/v1",
+@bp.operation("GET", "/stream", summary="Live prompt and queue events (Server-Sent Events)",
+          roles=("staff", "till"), response_type="text/event-stream",
           tag="live", parameters=[{"name": "last_event_id", "in": "query", "required": False,
                                    "schema": {"type": "string", "maxLength": 64}}])
 def stream():

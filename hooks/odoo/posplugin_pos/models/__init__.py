@@ -1,2 +1,1 @@
-from . import pos_config
-from . import pos_session
+from . import pos_config, pos_session
