@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import difflib
 import os
 import zoneinfo
 from dataclasses import dataclass, field
@@ -18,10 +19,16 @@ from typing import Mapping
 import phonenumbers
 
 from .errors import ConfigError
+from .texts import LANGUAGES
 
 INI_NAME = "posplugin.ini"
 SECTION = "posplugin"
 ENV_PREFIX = "POSPLUGIN_"
+
+
+def setting(default, help: str):
+    """Declare a setting with its default and a one-line help (shown by ``posplugin config``)."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
@@ -29,61 +36,45 @@ class Settings:
     """All of posplugin's settings. Build with :func:`load`, or directly in tests."""
 
     data_dir: Path = Path("data")
-    # The chain's identifier key: never stored in the database.
-    id_key: str = ""
-    # Phone region for numbers written without a country code (ISO 3166 code).
-    default_region: str = ""
-    # IANA time zone of the store; empty means the machine's.
-    timezone: str = ""
-    language: str = "en"
-    host: str = "127.0.0.1"
-    port: int = 8765
-    # Worker threads for ordinary requests; every open live stream holds one more.
-    threads: int = 24
-    max_streams: int = 120
-    retention_days: int = 30
-    prompt_dedupe_minutes: int = 30
-    # Tier policy (DESIGN.md "Default tier policy").
-    tier_nano: int = 1_000
-    tier_micro: int = 10_000
-    tier_macro: int = 100_000
-    tier_mega: int = 1_000_000
-    level_priority: int = 50
-    level_murdoch: int = 200
-    # Queues (DESIGN.md "Queue semantics").
-    queue_default_normal: float = 3.0
-    baseline_weeks: int = 8
-    baseline_min_samples: int = 12
-    long_factor: float = 1.5
-    long_margin: float = 2.0
-    # A lane must stay at or under normal this long before its pain prompt closes.
-    pain_calm_s: int = 300
-    service_time_s: float = 90.0
-    target_wait_s: float = 180.0
-    # Readings older than this are history: they feed baselines and raise nothing.
-    history_after_s: int = 300
-    # Customers identified in a queue stop counting as waiting after this long.
-    waiting_max_s: int = 3600
-    # Untaken service prompts expire; untaken urgent prompts escalate.
-    prompt_expire_minutes: int = 15
-    escalate_after_s: int = 120
-    # Requests per second per token; 0 turns rate limiting off.
-    rate_limit_per_s: float = 200.0
-    rate_limit_burst: int = 400
-    # Head office.
-    hq_url: str = ""
-    hq_token: str = ""
-    hq_public_key: str = ""
-    sync_interval_s: int = 300
-    # Plugins: a folder of .py hook files, and bundled hooks by name (e.g. "one_in_front, webhook").
-    hooks_dir: str = ""
-    plugins: str = ""
-    # The outgoing webhook hook: where urgent prompts are forwarded.
-    webhook_url: str = ""
-    # Web pages on other origins (a browser POS such as Odoo's) allowed to call
-    # /api/v1/* with a token: comma-separated origins ("https://shop.example"),
-    # or "*" for any. Empty: no CORS headers at all.
-    cors_origins: str = ""
+    id_key: str = setting("", "the chain's identifier key (HMAC); never stored in the database")
+    default_region: str = setting("", "phone region for numbers without a country code (NO, GB, US …)")
+    timezone: str = setting("", "IANA time zone of the store (Europe/Oslo); empty means the machine's")
+    language: str = setting("en", "language of prompts, pages and the console: en or nb")
+    host: str = setting("127.0.0.1", "address serve listens on")
+    port: int = setting(8765, "port serve listens on")
+    threads: int = setting(24, "worker threads for ordinary requests")
+    max_streams: int = setting(120, "live streams (tablets, till cards) open at once")
+    retention_days: int = setting(30, "days visits and prompts are kept before they are purged")
+    prompt_dedupe_minutes: int = setting(30, "the same customer at the same lane within this gets the same prompt")
+    tier_nano: int = setting(1_000, "followers from which a customer is nano")
+    tier_micro: int = setting(10_000, "followers from which a customer is micro")
+    tier_macro: int = setting(100_000, "followers from which a customer is macro")
+    tier_mega: int = setting(1_000_000, "followers from which a customer is mega")
+    level_priority: int = setting(50, "engaged reach from which service is priority")
+    level_murdoch: int = setting(200, "engaged reach from which service is Murdoch-level")
+    queue_default_normal: float = setting(3.0, "a lane's normal length while its history is thin")
+    baseline_weeks: int = setting(8, "weeks of history a lane's normal is learned from")
+    baseline_min_samples: int = setting(12, "readings an hour needs before its own normal is trusted")
+    long_factor: float = setting(1.5, "a queue is long at long_factor × normal (and normal + long_margin)")
+    long_margin: float = setting(2.0, "a queue is long at normal + long_margin (and long_factor × normal)")
+    pain_calm_s: int = setting(300, "seconds a lane stays at or under normal before its pain prompt closes")
+    service_time_s: float = setting(90.0, "service time per customer until served events teach a better one")
+    target_wait_s: float = setting(180.0, "the wait the open-lanes recommendation aims under")
+    history_after_s: int = setting(300, "readings older than this are history: baseline only, no prompt")
+    waiting_max_s: int = setting(3600, "customers identified in a queue stop counting as waiting after this")
+    prompt_expire_minutes: int = setting(15, "untaken service prompts expire after this")
+    escalate_after_s: int = setting(120, "untaken urgent prompts escalate after this")
+    rate_limit_per_s: float = setting(200.0, "requests per second per token; 0 turns rate limiting off")
+    rate_limit_burst: int = setting(400, "requests a token may send at once above its rate")
+    hq_url: str = setting("", "head office's address; empty means no head office")
+    hq_token: str = setting("", "this store's head office token (posplugin hq store add)")
+    hq_public_key: str = setting("", "the key lists are verified with (posplugin hq public-key)")
+    sync_interval_s: int = setting(300, "seconds between pulls from head office")
+    hooks_dir: str = setting("", "a folder of .py hook files to load as plugins")
+    plugins: str = setting("", "bundled hooks to load, by name (e.g. one_in_front, webhook)")
+    webhook_url: str = setting("", "where the webhook hook forwards urgent prompts")
+    # Web pages on other origins (a browser POS such as Odoo's) calling /api/v1/*.
+    cors_origins: str = setting("", "origins allowed to call /api/v1/* from a browser (comma-separated, or *)")
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -99,6 +90,7 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("data_dir", "extra")}
+
 _SECRET = {"id_key", "hq_token"}
 
 
@@ -113,6 +105,7 @@ def load(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] |
     data = Path(data_dir or environ.get(ENV_PREFIX + "DATA") or "data")
     raw: dict[str, tuple[str, str]] = {}  # name -> (value, where it came from)
     extra: dict[str, str] = {}
+    typo_problems: list[str] = []
     ini = data / INI_NAME
     if ini.exists():
         parser = configparser.ConfigParser(interpolation=None)
@@ -126,6 +119,7 @@ def load(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] |
                     raw[name] = (value, f"{ini} [{SECTION}] {name}")
                 else:
                     extra[name] = value
+                    typo_problems += _typo(name, f"{ini} [{SECTION}]")
     for key, value in environ.items():
         if key.startswith(ENV_PREFIX) and key != ENV_PREFIX + "DATA":
             name = key[len(ENV_PREFIX):].lower()
@@ -133,11 +127,12 @@ def load(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] |
                 raw[name] = (value, key)
             else:
                 extra[name] = value
+                typo_problems += _typo(name, key)
     for name, value in overrides.items():
         if value is not None:
             raw[name] = (str(value), f"--{name.replace('_', '-')}")
 
-    values, problems = {}, []
+    values, problems = {}, typo_problems
     for name, (text, where) in raw.items():
         try:
             values[name] = _convert(_FIELDS[name], text.strip())
@@ -148,6 +143,20 @@ def load(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] |
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _typo(name: str, where: str) -> list[str]:
+    """A key that is not a setting but nearly is one is a mistake, not a plugin's
+    setting (plugins' keys start with the plugin's name, e.g. ``qminder_secret``)."""
+    close = difflib.get_close_matches(name, _FIELDS, n=1, cutoff=0.8)
+    if close:
+        return [f"{where}: unknown setting {name!r} — did you mean {close[0]!r}?"]
+    return []
+
+
+def explain() -> list[tuple[str, object, str]]:
+    """Every setting as ``(name, default, help)``, in declaration order."""
+    return [(f.name, f.default, f.metadata["help"]) for f in _FIELDS.values()]
 
 
 def _convert(f: dataclasses.Field, text: str):
@@ -204,8 +213,8 @@ def validate(s: Settings) -> list[str]:
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
     problems += cors_problems(s.cors_origins)
-    if s.language not in ("en", "nb"):
-        problems.append(f"language {s.language!r} is not available; use en or nb")
+    if s.language not in LANGUAGES:
+        problems.append(f"language {s.language!r} is not available; use {' or '.join(LANGUAGES)}")
     return problems
 
 

@@ -1,5 +1,7 @@
 """Settings from defaults, posplugin.ini and POSPLUGIN_* variables, validated at once."""
 
+from pathlib import Path
+
 import pytest
 
 from posplugin import config
@@ -73,3 +75,29 @@ def test_describe_masks_secrets(tmp_path):
     s = config.load(tmp_path, environ={"POSPLUGIN_ID_KEY": "k" * 32, "POSPLUGIN_HQ_TOKEN": "t" * 20})
     shown = config.describe(s)
     assert shown["id_key"] == "***" and shown["hq_token"] == "***"
+
+
+@pytest.mark.parametrize("where", ["ini", "env"])
+def test_a_near_miss_of_a_setting_is_refused_with_the_right_name(tmp_path, where):
+    environ = {}
+    if where == "ini":
+        (tmp_path / "posplugin.ini").write_text("[posplugin]\nlangauge = nb\n")
+    else:
+        environ = {"POSPLUGIN_LANGAUGE": "nb"}
+    with pytest.raises(ConfigError) as caught:
+        config.load(tmp_path, environ=environ)
+    assert "unknown setting 'langauge' — did you mean 'language'?" in " ".join(caught.value.problems)
+
+
+def test_plugin_settings_are_kept_for_the_plugins(tmp_path):
+    (tmp_path / "posplugin.ini").write_text("[posplugin]\nqminder_secret = s3cret\n")
+    assert config.load(tmp_path, environ={}).extra["qminder_secret"] == "s3cret"
+
+
+def test_every_setting_has_help_and_is_in_the_readme():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    table = readme[readme.index("## Configuration"):]
+    table = table[:table.index("\n## ", 5)]
+    for name, _, help in config.explain():
+        assert help.strip(), name
+        assert f"`{name}`" in table, f"README's configuration table lacks {name}"

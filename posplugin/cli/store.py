@@ -1,0 +1,175 @@
+"""The store's commands: ``serve``, ``token``, ``tiers``, ``queues``, ``sync``,
+``plugins``, ``pair`` and ``config``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from .. import __version__, config, datalock
+from ..plugins import Plugins
+from ..store import auth
+from ..store.schema import open_database
+from ..store.service import Store
+from ..store.sync import sync_in_child, sync_once
+from ..tiers.identity import Hasher
+from ..tiers.lists import TierLists, import_csv, open_text
+from ..timeutil import iso
+from ..web.app import create_app
+from ..web.server import Housekeeper, make_server
+from .common import command, group, log, run_server, server_options, settings
+from .pairing import pairing_url, terminal_qr
+
+
+def register(commands) -> None:
+    server_options(command(commands, "serve", "run the store service", serve), 8765)
+
+    tokens = group(commands, "token", "API tokens")
+    p = command(tokens, "create", "print a new token, alone on stdout", token_create)
+    p.add_argument("--role", required=True, choices=auth.ROLES)
+    p.add_argument("--name", required=True, help="who or what uses it, e.g. till-3")
+    command(tokens, "list", "list tokens (never the tokens themselves)", token_list)
+    command(tokens, "revoke", "revoke tokens by name", token_revoke).add_argument("--name", required=True)
+
+    p = command(group(commands, "tiers", "tier lists"), "import", "load a tier list CSV; prints rows loaded",
+                tiers_import)
+    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="load the good rows even when some rows are bad (they are listed)")
+
+    p = command(group(commands, "queues", "queue history"), "import",
+                "back-fill queue history from lane,at,length rows", queues_import)
+    p.add_argument("file", metavar="FILE.csv")
+
+    command(commands, "plugins", "list the loaded hooks", plugins)
+
+    p = command(commands, "sync", "pull the tier list from head office", sync)
+    p.add_argument("--once", action="store_true", help="one pull; exit non-zero when anything was refused")
+    p.add_argument("--nice", action="store_true", help="run at a lower CPU priority (serve's background sync)")
+
+    p = command(commands, "pair", "a URL and QR code that pairs a tablet or till page", pair)
+    p.add_argument("--role", required=True, choices=("staff", "till"))
+    p.add_argument("--lane", help="the lane of a till page")
+    p.add_argument("--name", help="token name (default: role and time)")
+    p.add_argument("--url", help="the service as the device reaches it (default: this machine's name and port)")
+
+    command(commands, "config", "show the settings in effect (secrets masked)", show_config)
+
+
+def serve(args) -> int:
+    s = settings(args)
+    config.require_id_key(s)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    lock = datalock.hold(s.data_dir)
+    store = Store(s)
+    app = create_app(store=store)
+    housekeeper = Housekeeper([store.purge, store.tiers.cleanup])
+    housekeeper.start()
+    ticker = Housekeeper([store.tick], interval_s=15, name="posplugin-ticker")
+    ticker.start()
+    if s.hq_url:
+        # Sync in the background, in a child process: lookups never wait for
+        # it, and a failure leaves the last good list serving until the next round.
+        Housekeeper([lambda: sync_in_child(s.data_dir)], interval_s=s.sync_interval_s,
+                    name="posplugin-sync", jitter=0.2).start()
+    server = make_server(app, s.host, s.port, s.threads, s.max_streams)
+    info = store.tiers.info()
+    log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
+             __version__, s.host, server.effective_port, s.data_dir, info.version, info.rows)
+
+    def stop():
+        housekeeper.stop()
+        ticker.stop()
+        store.close()  # writes the visits still queued
+        lock.release()
+
+    return run_server(server, stop)
+
+
+def token_create(args) -> int:
+    db = open_database(settings(args).db_path)
+    with db.write() as conn:
+        token = auth.create_token(conn, args.role, args.name)
+    print(token)
+    return 0
+
+
+def token_list(args) -> int:
+    db = open_database(settings(args).db_path)
+    for t in auth.list_tokens(db.conn):
+        state = f"revoked {iso(t['revoked_at'])}" if t["revoked_at"] else "active"
+        print(f"{t['id']}\t{t['role']}\t{t['name']}\tcreated {iso(t['created_at'])}\t{state}")
+    return 0
+
+
+def token_revoke(args) -> int:
+    db = open_database(settings(args).db_path)
+    with db.write() as conn:
+        count = auth.revoke_token(conn, args.name)
+    print(f"revoked {count} token(s) named {args.name!r}", file=sys.stderr)
+    return 0 if count else 1
+
+
+def tiers_import(args) -> int:
+    s = settings(args)
+    config.require_id_key(s)
+    lists = TierLists(open_database(s.db_path))
+    with open_text(args.file) as stream:
+        result = import_csv(lists, stream, Hasher(s.id_key, s.default_region), skip_bad=args.skip_bad)
+    for line, reason in result.skipped:
+        print(f"skipped line {line}: {reason}", file=sys.stderr)
+    print(f"{result.rows} rows loaded (version {result.version}; {result.opted_out} opted out, "
+          f"{result.duplicates} duplicates merged)")
+    return 0
+
+
+def queues_import(args) -> int:
+    store = Store(settings(args))
+    with open_text(args.file) as stream:
+        loaded = store.queues.import_csv(stream)
+    print(f"{loaded} readings loaded")
+    return 0
+
+
+def sync(args) -> int:
+    if args.nice and hasattr(os, "nice"):
+        os.nice(10)
+    store = Store(settings(args))
+    while True:
+        result = sync_once(store)
+        print(f"{result.status}: {result.message}")
+        if args.once:
+            return 0 if result.ok else 1
+        time.sleep(store.settings.sync_interval_s)
+
+
+def plugins(args) -> int:
+    loaded = Plugins(settings(args))
+    for name, hooks in loaded.names():
+        print(f"{name}\t{', '.join(hooks) or '(no hooks)'}")
+    for error in loaded.errors:
+        print(error, file=sys.stderr)
+    return 1 if loaded.errors else 0
+
+
+def pair(args) -> int:
+    s = settings(args)
+    db = open_database(s.db_path)
+    name = args.name or f"{args.role}-device-{time.strftime('%Y%m%d-%H%M%S')}"
+    with db.write() as conn:
+        token = auth.create_token(conn, args.role, name)
+    url = pairing_url(args.url, s, args.role, token, args.lane)
+    print(url)
+    print(terminal_qr(url))
+    print(f"Open the URL (or scan the code) on the device. Token name: {name} "
+          f"(revoke with: posplugin token revoke --name {name})", file=sys.stderr)
+    return 0
+
+
+def show_config(args) -> int:
+    shown = config.describe(settings(args))
+    helps = {name: help for name, _, help in config.explain()}
+    for name, value in shown.items():
+        print(f"{name} = {value}" + (f"    # {helps[name]}" if name in helps else ""))
+    return 0
