@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from posplugin.db import Database
 from posplugin.hq.reports import Outcomes
-from posplugin.hq.schema import MIGRATIONS
+from posplugin.hq.db import database_url, open_engine
 
 HOUR0 = 1_795_428_000.0  # 2026-11-23T10:00:00Z
 HOURS = [f"2026-11-23T{h:02d}:00:00Z" for h in range(10, 14)]
@@ -29,7 +29,8 @@ batches = st.lists(st.tuples(st.sampled_from(["oslo", "bergen"]), st.lists(hours
 
 
 def outcomes(folder: Path) -> Outcomes:
-    db = Database(folder / "hq.db", MIGRATIONS)
+    open_engine(database_url(folder)).dispose()
+    db = Database(folder / "hq.db", [])
     return Outcomes(db, clock=lambda: HOUR0 + 4 * 3600)
 
 

@@ -25,7 +25,7 @@ from ..tiers.identity import Hasher
 from ..tiers.lists import ListBuilder, read_rows
 from ..timeutil import iso, system_clock
 from .reports import Outcomes
-from .schema import MIGRATIONS
+from .db import database_url, open_engine
 
 MANIFEST_TTL_S = 24 * 3600.0
 # Deltas offered in the manifest: a store up to this many versions behind
@@ -43,7 +43,10 @@ class HeadOffice:
         self.data_dir = Path(data_dir)
         self.feed_dir = self.data_dir / "feed"
         self.feed_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(self.data_dir / "hq.db", MIGRATIONS)
+        # The tables come from the SQLAlchemy schema; the queries below still
+        # run on sqlite3 until they move onto the engine.
+        self.engine = open_engine(database_url(self.data_dir))
+        self.db = Database(self.data_dir / "hq.db", [])
         self.key = feed.load_or_create_key(self.data_dir / "hq-signing.key")
         self.hasher = Hasher(id_key, default_region) if id_key else None
         self.clock = clock
@@ -57,6 +60,7 @@ class HeadOffice:
 
     def close(self) -> None:
         self.db.close()
+        self.engine.dispose()
 
     @property
     def public_key(self) -> str:

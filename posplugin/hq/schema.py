@@ -1,65 +1,89 @@
-"""Head office's database tables: tier-list versions and deltas, tokens, each
-store's last sync, and outcome reports with their hourly figures."""
+"""Head office's tables, for SQLite and PostgreSQL alike (SQLAlchemy Core).
+
+Each group of tables is owned by the module named above it; only that module
+reads or writes them. Add a table here, in its owner's group; a new column on
+a released table needs a migration step, not an edit.
+"""
 
 from __future__ import annotations
 
-MIGRATIONS = [("hq", """
-    CREATE TABLE versions (
-        version INTEGER PRIMARY KEY,
-        created_at REAL NOT NULL,
-        rows INTEGER NOT NULL,
-        snapshot TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        bytes INTEGER NOT NULL
-    );
-    CREATE TABLE hq_tokens (
-        id INTEGER PRIMARY KEY,
-        name TEXT NOT NULL,
-        role TEXT NOT NULL,
-        token_hash TEXT NOT NULL UNIQUE,
-        created_at REAL NOT NULL
-    );
-    CREATE TABLE reports (
-        batch TEXT PRIMARY KEY,
-        store TEXT NOT NULL,
-        received_at REAL NOT NULL,
-        hours TEXT NOT NULL
-    );
-    CREATE TABLE store_syncs (
-        name TEXT PRIMARY KEY,
-        last_sync_at REAL,
-        list_version INTEGER
-    );
-    """), ("hq-deltas", """
-    CREATE TABLE deltas (
-        to_version INTEGER PRIMARY KEY,
-        from_version INTEGER NOT NULL,
-        path TEXT NOT NULL,
-        sha256 TEXT NOT NULL,
-        bytes INTEGER NOT NULL,
-        upserts INTEGER NOT NULL,
-        deletes INTEGER NOT NULL
-    );
-    """), ("hq-outcomes", """
-    CREATE TABLE store_hours (
-        store TEXT NOT NULL,
-        hour REAL NOT NULL,
-        made INTEGER NOT NULL DEFAULT 0,
-        made_murdoch INTEGER NOT NULL DEFAULT 0,
-        taken INTEGER NOT NULL DEFAULT 0,
-        resolved INTEGER NOT NULL DEFAULT 0,
-        expired INTEGER NOT NULL DEFAULT 0,
-        pain_episodes INTEGER NOT NULL DEFAULT 0,
-        pain_seconds REAL NOT NULL DEFAULT 0,
-        reach_murdoch INTEGER NOT NULL DEFAULT 0,
-        reach_all INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (store, hour)
-    ) WITHOUT ROWID;
-    CREATE TABLE store_durations (
-        store TEXT NOT NULL,
-        hour REAL NOT NULL,
-        kind TEXT NOT NULL,
-        seconds REAL NOT NULL
-    );
-    CREATE INDEX store_durations_by_store ON store_durations (store, kind, hour);
-    """)]
+from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, PrimaryKeyConstraint, String,
+                        Table, Text)
+
+metadata = MetaData()
+
+# -- posplugin.hq.office: tier-list versions and the feed -------------------
+
+versions = Table(
+    "versions", metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", Float, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("snapshot", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+)
+
+deltas = Table(
+    "deltas", metadata,
+    Column("to_version", Integer, primary_key=True, autoincrement=False),
+    Column("from_version", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("upserts", BigInteger, nullable=False),
+    Column("deletes", BigInteger, nullable=False),
+)
+
+# -- posplugin.hq.office: tokens and each store's last sync -----------------
+
+hq_tokens = Table(
+    "hq_tokens", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+store_syncs = Table(
+    "store_syncs", metadata,
+    Column("name", Text, primary_key=True),
+    Column("last_sync_at", Float),
+    Column("list_version", Integer),
+)
+
+# -- posplugin.hq.reports: outcome reports and their hourly figures ---------
+
+reports = Table(
+    "reports", metadata,
+    Column("batch", String(128), primary_key=True),
+    Column("store", Text, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("hours", Text, nullable=False),
+)
+
+store_hours = Table(
+    "store_hours", metadata,
+    Column("store", Text, nullable=False),
+    Column("hour", Float, nullable=False),
+    Column("made", BigInteger, nullable=False, server_default="0"),
+    Column("made_murdoch", BigInteger, nullable=False, server_default="0"),
+    Column("taken", BigInteger, nullable=False, server_default="0"),
+    Column("resolved", BigInteger, nullable=False, server_default="0"),
+    Column("expired", BigInteger, nullable=False, server_default="0"),
+    Column("pain_episodes", BigInteger, nullable=False, server_default="0"),
+    Column("pain_seconds", Float, nullable=False, server_default="0"),
+    Column("reach_murdoch", BigInteger, nullable=False, server_default="0"),
+    Column("reach_all", BigInteger, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("store", "hour"),
+)
+
+store_durations = Table(
+    "store_durations", metadata,
+    Column("store", Text, nullable=False),
+    Column("hour", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Index("store_durations_by_store", "store", "kind", "hour"),
+)
