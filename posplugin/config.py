@@ -44,6 +44,7 @@ class Settings:
     port: int = setting(8765, "port serve listens on")
     threads: int = setting(24, "worker threads for ordinary requests")
     max_streams: int = setting(120, "live streams (tablets, till cards) open at once")
+    max_streams_per_token: int = setting(10, "live streams one token may hold open at once")
     retention_days: int = setting(30, "days visits and prompts are kept before they are purged")
     prompt_dedupe_minutes: int = setting(30, "the same customer at the same lane within this gets the same prompt")
     tier_nano: int = setting(1_000, "followers from which a customer is nano")

@@ -1,4 +1,4 @@
-"""Shared fixtures: a real store over a real SQLite file, served by waitress on
+"""Shared fixtures: a real store over a real SQLite file, served by the front door (asyncio) on
 127.0.0.1, and HTTP clients holding tokens of each role."""
 
 from __future__ import annotations

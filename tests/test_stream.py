@@ -129,6 +129,7 @@ def test_roles_and_stream_limit(loaded_store, tokens, clients):
 
 
 def test_a_hundred_streams_all_get_the_event_and_identify_still_answers(loaded_store, tokens):
+    loaded_store.settings = loaded_store.settings.replace(max_streams_per_token=100)
     server = BackgroundServer(create_app(store=loaded_store), threads=8, max_streams=110).start()
     streams = [SSE(server.url, tokens["staff"], timeout=20) for _ in range(100)]
     try:
@@ -183,3 +184,56 @@ def test_a_client_that_never_reads_blocks_nobody(server, clients, tokens):
     finally:
         stuck.close()
         healthy.close()
+
+
+def test_one_token_cannot_take_every_stream_slot(loaded_store, tokens):
+    loaded_store.settings = loaded_store.settings.replace(max_streams=10, max_streams_per_token=2)
+    server = BackgroundServer(create_app(store=loaded_store)).start()
+    streams = [SSE(server.url, tokens["till"]) for _ in range(2)]
+    try:
+        third = SSE(server.url, tokens["till"])
+        assert third.response.status == 429
+        assert json.loads(third.response.read())["error"]["code"] == "too_many_streams"
+        other = SSE(server.url, tokens["staff"])
+        streams.append(other)
+        assert other.response.status == 200
+    finally:
+        for s in streams:
+            s.close()
+        server.stop()
+
+
+def test_a_dropped_stream_frees_its_slot_at_once(loaded_store, tokens):
+    loaded_store.settings = loaded_store.settings.replace(max_streams=1)
+    server = BackgroundServer(create_app(store=loaded_store)).start()
+    try:
+        SSE(server.url, tokens["staff"]).close()
+        deadline = time.monotonic() + 1.0
+        while True:
+            again = SSE(server.url, tokens["staff"])
+            if again.response.status == 200 or time.monotonic() > deadline:
+                break
+            again.close()
+            time.sleep(0.05)
+        assert again.response.status == 200
+        again.close()
+    finally:
+        server.stop()
+
+
+def test_a_revoked_tokens_stream_closes_within_a_second(server, loaded_store):
+    from posplugin.store import auth
+    with loaded_store.db.write() as conn:
+        token = auth.create_token(conn, "staff", "tablet-7")
+    stream = SSE(server.url, token)
+    try:
+        assert stream.response.status == 200
+        with loaded_store.db.write() as conn:
+            auth.revoke_token(conn, "tablet-7")
+        revoked = time.monotonic()
+        with pytest.raises(EOFError):
+            while True:
+                stream.next(skip_comments=False)
+        assert time.monotonic() - revoked < 1.0
+    finally:
+        stream.close()

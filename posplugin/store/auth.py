@@ -60,6 +60,16 @@ def authenticate(conn: sqlite3.Connection, token: str | None) -> Caller:
     return Caller(row[0], row[1], row[2])
 
 
+def live_token_ids(conn: sqlite3.Connection, ids) -> set[int]:
+    """Which of the token ids ``ids`` are neither revoked nor deleted."""
+    ids = list(ids)
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    return {row[0] for row in conn.execute(
+        f"SELECT id FROM tokens WHERE id IN ({marks}) AND revoked_at IS NULL", ids)}
+
+
 class Authenticator:
     """:func:`authenticate` with a short-lived cache: a till's token is checked
     against the database at most every ``ttl_s`` seconds, so a revoked token

@@ -81,12 +81,35 @@ class Bus:
         self._subscribers: set[Subscription] = set()
         self._history: collections.deque[Event] = collections.deque(maxlen=history)
         self._per_subscriber = per_subscriber
+        self._listeners: list = []
+
+    def listen(self, callback):
+        """Call ``callback(event)`` on every publish, in id order (under the
+        bus's lock, so it must be quick: an event loop's call_soon_threadsafe).
+        Returns the function that stops it."""
+        with self._lock:
+            self._listeners.append(callback)
+
+        def unlisten():
+            with self._lock:
+                if callback in self._listeners:
+                    self._listeners.remove(callback)
+        return unlisten
+
+    @property
+    def per_subscriber(self) -> int:
+        return self._per_subscriber
 
     def publish(self, kind: str, data: dict) -> Event:
         with self._lock:
             event = Event(next(self._ids), kind, data)
             self._history.append(event)
             subscribers = list(self._subscribers)
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except RuntimeError:  # a closed event loop: its front door has stopped
+                    pass
         for sub in subscribers:
             sub._put(event)
         return event

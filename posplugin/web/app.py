@@ -29,7 +29,10 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.extensions["posplugin"] = store
     app.config["POSPLUGIN_LANGUAGE"] = store.settings.language
     app.extensions["posplugin.metrics"] = metrics = Metrics(lambda: store.tiers.info().rows)
-    app.extensions["posplugin.streams"] = stream.StreamLimit(store.settings.max_streams)
+    app.extensions["posplugin.streams"] = stream.StreamLimit(store.settings.max_streams,
+                                                             store.settings.max_streams_per_token)
+    # One function for the app, so open streams' tokens are checked in one query.
+    app.extensions["posplugin.live_tokens"] = lambda ids: auth.live_token_ids(store.db.conn, ids)
     app.extensions["posplugin.auth"] = auth.Authenticator(lambda: store.db.conn)
     app.extensions["posplugin.ratelimit"] = RateLimiter(store.settings.rate_limit_per_s,
                                                         store.settings.rate_limit_burst)

@@ -1,5 +1,5 @@
-"""Running the service under waitress, a production WSGI server that also runs
-on Windows tills, plus the housekeeping thread that runs beside it."""
+"""Running the service behind the front door (an asyncio server that also runs
+on Windows tills), plus the housekeeping thread that runs beside it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import random
 import signal
 import threading
 
-from waitress.server import create_server
+from .frontdoor import FrontDoor
 
 log = logging.getLogger("posplugin.server")
 
@@ -52,20 +52,12 @@ class Housekeeper(threading.Thread):
         self._stop.set()
 
 
-def make_server(app, host: str, port: int, threads: int, max_streams: int = 0, **options):
-    """A waitress server bound to ``host:port`` (port 0 picks a free one).
-
-    waitress runs each request on a worker thread, and a live stream (Server-
-    Sent Events) keeps its thread for as long as the tablet is connected. So
-    the pool is ``threads`` for ordinary requests plus one per allowed stream:
-    streams wait on a condition variable and cost no CPU, and identify never
-    queues behind them. waitress flushes every write at once (send_bytes = 1),
-    so each event leaves as soon as it is yielded.
-    """
-    return create_server(app, host=host, port=port, threads=threads + max_streams,
-                         connection_limit=max(100, (threads + max_streams) * 2),
-                         channel_timeout=120, ident="posplugin", clear_untrusted_proxy_headers=True,
-                         **options)
+def make_server(app, host: str, port: int, threads: int, max_streams: int = 0, **options) -> FrontDoor:
+    """The front door bound to ``host:port`` (port 0 picks a free one), running
+    ``app`` on ``threads`` worker threads. Live streams are served from its
+    event loop and need no thread (``max_streams`` is the app's own limit,
+    kept for callers that still pass it)."""
+    return FrontDoor(app, host, port, threads, **options)
 
 
 class BackgroundServer:
@@ -77,35 +69,15 @@ class BackgroundServer:
         self.server = make_server(app, host, port, threads, max_streams)
         self.host = host
         self.port = self.server.effective_port
-        self.thread = threading.Thread(target=self.server.run, name="posplugin-http", daemon=True)
-        self._stopped = False
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> "BackgroundServer":
-        self.thread.start()
+        self.server.start()
         return self
 
     def stop(self) -> None:
-        """Stop accepting, close every connection, and end the server thread (once)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        # waitress's loop runs until its socket map is empty; close() alone
-        # leaves the wake-up trigger and keep-alive connections in it. Closing
-        # them from this thread would race the loop's select(), so the loop
-        # thread does it.
-        def close_all():
-            self.server.close()
-            for channel in list(self.server._map.values()):
-                channel.close()
-
-        try:
-            self.server.trigger.pull_trigger(close_all)
-        except OSError:  # the loop already closed its trigger: nothing left to wake
-            pass
-        self.thread.join(timeout=5)
-        # Live streams may still hold threads; they are daemons and end with the process.
-        self.server.task_dispatcher.shutdown(timeout=0.2)
+        """Stop accepting, close every connection and stream, end the server thread (once)."""
+        self.server.close()
