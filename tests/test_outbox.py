@@ -148,3 +148,44 @@ def test_a_store_killed_before_the_answer_delivers_exactly_once(hq, store, tmp_p
     conn.close()
     assert hq.stores()[0]["figures"]["prompts_made"] == 3  # counted once
     assert hq.db.execute("SELECT count(*) FROM reports").fetchone()[0] == 1
+
+
+def test_a_clock_stepped_back_gives_no_negative_time_to_act(hq, store):
+    """NTP corrects the till PC's clock by two minutes between a prompt and its
+    ack: the time to act is clamped to 0, head office accepts the report."""
+    from conftest import Clock
+    store.close()
+    clock = Clock()
+    s = Store(store.settings, clock=clock)
+    try:
+        prompt = s.identify("3", "phone", "+4741234567").prompt
+        clock.now -= 120  # the clock steps backwards
+        s.ack(prompt["id"], "Ana")
+        rows = outbox.next_batch(s)[1]
+        assert all(t >= 0 for h in outbox.summarise(rows) for t in h["times_to_act_s"])
+        assert sync_once(s).ok
+        assert s.db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
+    finally:
+        s.close()
+
+
+def test_a_refused_batch_never_blocks_the_ones_behind_it(hq, store, monkeypatch):
+    """Head office refuses the first batch as it is (422): it is set aside and
+    kept, the next batch is delivered, and the round says something was refused."""
+    activity(store)
+    real = outbox.summarise
+    calls = []
+
+    def first_one_broken(rows):
+        calls.append(1)
+        hours = real(rows)
+        return [{**hours[0], "taken": -1}] if len(calls) == 1 else hours
+
+    monkeypatch.setattr(outbox, "summarise", first_one_broken)
+    monkeypatch.setattr(outbox, "BATCH_ROWS", 3)
+    result = sync_once(store)
+    assert result.status == "refused" and "refused by head office (422" in result.message
+    refused = store.db.execute("SELECT count(*) FROM outbox WHERE refused_at IS NOT NULL").fetchone()[0]
+    sent = store.db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL").fetchone()[0]
+    assert (refused, sent) == (3, 3)
+    assert hq.stores()[0]["figures"]["resolved"] >= 1  # the second batch was counted

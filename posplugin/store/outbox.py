@@ -18,13 +18,24 @@ import requests
 from ..timeutil import iso
 
 BATCH_ROWS = 5_000
+# Head office's bound on one duration (web/schemas.py SECONDS): a prompt taken a
+# month later is a stuck prompt, not a figure.
+MAX_SECONDS = 30 * 24 * 3600.0
+REFUSED = (400, 413, 415, 422)  # head office will never take this batch as it is
+
+
+def duration(start: float, end: float) -> float:
+    """``end - start`` in seconds, clamped to 0..MAX_SECONDS: the wall clock can
+    step backwards (NTP correcting a till PC), and a negative time to act would
+    have head office refuse the whole batch."""
+    return min(MAX_SECONDS, max(0.0, end - start))
 
 
 def next_batch(store) -> tuple[str, list[tuple]] | None:
     """The batch to send: one already started, or a new one of unsent rows."""
     with store.db.write() as conn:
-        row = conn.execute("SELECT batch FROM outbox WHERE sent_at IS NULL AND batch IS NOT NULL"
-                           " ORDER BY id LIMIT 1").fetchone()
+        row = conn.execute("SELECT batch FROM outbox WHERE sent_at IS NULL AND refused_at IS NULL"
+                           " AND batch IS NOT NULL ORDER BY id LIMIT 1").fetchone()
         batch = row[0] if row else None
         if batch is None:
             ids = [r[0] for r in conn.execute("SELECT id FROM outbox WHERE sent_at IS NULL AND batch IS NULL"
@@ -59,15 +70,15 @@ def summarise(rows: list[tuple]) -> list[dict]:
             b["made"][f"{kind}:{level}"] += 1
         elif action == "taken":
             b["taken"] += 1
-            b["time_to_act_s"] += at - created_at
+            b["time_to_act_s"] += duration(created_at, at)
             b["acted"] += 1
-            b["times_to_act_s"].append(round(at - created_at, 1))
+            b["times_to_act_s"].append(round(duration(created_at, at), 1))
         elif action == "resolved":
             b["resolved"] += 1
             if kind == "pain":
                 b["pain_episodes"] += 1
-                b["pain_seconds"] += at - created_at
-                b["pain_durations_s"].append(round(at - created_at, 1))
+                b["pain_seconds"] += duration(created_at, at)
+                b["pain_durations_s"].append(round(duration(created_at, at), 1))
             elif reach:
                 b["reach_served"][level] += reach
         elif action == "expired":
@@ -82,17 +93,27 @@ def purge_sent(conn, before: float) -> int:
 
 
 def send(store, http: requests.Session, url: str, timeout=(3.05, 30)) -> tuple[int, str | None]:
-    """Send every pending batch; returns (batches delivered, error or None)."""
-    delivered = 0
+    """Send every pending batch; returns (batches delivered, error or None).
+
+    A batch head office refuses as it is (4xx) is set aside, kept and logged, and
+    the batches behind it still go: one bad batch never blocks the others.
+    """
+    delivered, refused = 0, []
     while (pending := next_batch(store)) is not None:
         batch, rows = pending
         try:
             response = http.post(url, json={"batch": batch, "hours": summarise(rows)}, timeout=timeout)
         except requests.RequestException as exc:
             return delivered, f"reports not delivered: {exc.__class__.__name__}"
+        if response.status_code in REFUSED:
+            with store.db.write() as conn:
+                conn.execute("UPDATE outbox SET refused_at = ? WHERE batch = ?", (store.clock(), batch))
+            refused.append(f"batch {batch} refused by head office ({response.status_code}: "
+                           f"{response.text[:200]}); kept in the outbox, set aside")
+            continue
         if response.status_code != 200:
             return delivered, f"reports not delivered: head office answered {response.status_code}"
         with store.db.write() as conn:
             conn.execute("UPDATE outbox SET sent_at = ? WHERE batch = ?", (store.clock(), batch))
         delivered += 1
-    return delivered, None
+    return delivered, "; ".join(refused) or None

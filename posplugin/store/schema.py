@@ -125,6 +125,11 @@ MIGRATIONS = [
         last_served_at REAL
     );
     """),
+    # store/outbox.py: a batch head office refused as it is, set aside so the
+    # batches behind it still go.
+    ("outbox_refused", """
+    ALTER TABLE outbox ADD COLUMN refused_at REAL;
+    """),
 ]
 
 

@@ -77,7 +77,8 @@ def sync_once(store, http: requests.Session | None = None) -> SyncResult:
     if error:
         log.error("sync: %s (kept in the outbox for the next round)", error)
         if result.ok:
-            return SyncResult("unreachable", result.version, f"{result.message}; {error}")
+            status = "refused" if "refused by head office" in error else "unreachable"
+            return SyncResult(status, result.version, f"{result.message}; {error}")
     return result
 
 
