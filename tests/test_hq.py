@@ -168,3 +168,24 @@ def test_each_database_holds_only_its_own_tables(tmp_path, hq, store):
     assert {"tokens", "prompts", "visits", "outbox", "lanes"} <= store_tables
     assert not hq_tables & store_tables
     assert hq_tables == set(metadata.tables)
+
+
+@pytest.mark.parametrize("hour", [
+    {"taken": 9223372036854775807},             # SQLite's largest integer: its sum() overflows
+    {"taken": 10**30},                          # past any integer type
+    {"reach_served": {"murdoch": 10**19}},
+    {"times_to_act_s": [1e308]},
+    {"made": {"x" * 5000: 1}},
+])
+def test_a_store_cannot_send_figures_that_break_the_dashboard(hq, hour):
+    """Every figure is bounded by the schema (422); /stores and /chart keep answering."""
+    token = hq.create_token("store", "evil")
+    admin = hq.create_token("admin", "boss")
+    body = {"batch": "evil-1", "hours": [{"hour": "2026-11-27T10:00:00Z", **hour}]}
+    answer = requests.post(hq.server.url + "/hq/v1/reports", json=body, timeout=10,
+                           headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"]
+    for path in ("/hq/v1/stores", "/hq/v1/chart?figure=prompts_taken"):
+        assert requests.get(hq.server.url + path, timeout=10,
+                            headers={"Authorization": f"Bearer {admin}"}).status_code == 200

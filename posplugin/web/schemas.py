@@ -128,8 +128,13 @@ SCHEMAS: dict[str, dict] = {
 QUEUE_STATUSES = ["ok", "busy", "long"]
 PAIN_KINDS = ["queue", "instructions", "staff", "stock", "other"]
 
-COUNT = {"type": "integer", "minimum": 0}
-SECONDS = {"type": "number", "minimum": 0}
+# Every figure a store reports is bounded, so no store's report can overflow
+# head office's sums (SQLite integers stop at 2**63) or its charts.
+COUNT = {"type": "integer", "minimum": 0, "maximum": 1_000_000}
+REACH = {"type": "integer", "minimum": 0, "maximum": 10**12}
+SECONDS = {"type": "number", "minimum": 0, "maximum": 30 * 24 * 3600}
+SUM_SECONDS = {"type": "number", "minimum": 0, "maximum": 10**12}
+FIGURE_KEYS = {"type": "string", "maxLength": 64, "pattern": "^[a-z_]{1,32}(:[a-z_]{1,32})?$"}
 
 SCHEMAS.update({
     "QueueInput": {
@@ -197,13 +202,15 @@ SCHEMAS.update({
                 "type": "object", "required": ["hour"],
                 "properties": {
                     "hour": {"type": "string", "format": "date-time"},
-                    "made": {"type": "object", "additionalProperties": COUNT},
+                    "made": {"type": "object", "additionalProperties": COUNT, "maxProperties": 64,
+                             "propertyNames": FIGURE_KEYS},
                     "taken": COUNT, "resolved": COUNT, "expired": COUNT, "acted": COUNT,
                     "pain_episodes": COUNT,
-                    "time_to_act_s": SECONDS, "pain_seconds": SECONDS,
-                    "times_to_act_s": {"type": "array", "items": SECONDS},
-                    "pain_durations_s": {"type": "array", "items": SECONDS},
-                    "reach_served": {"type": "object", "additionalProperties": COUNT}}}}},
+                    "time_to_act_s": SUM_SECONDS, "pain_seconds": SUM_SECONDS,
+                    "times_to_act_s": {"type": "array", "items": SECONDS, "maxItems": 100_000},
+                    "pain_durations_s": {"type": "array", "items": SECONDS, "maxItems": 100_000},
+                    "reach_served": {"type": "object", "additionalProperties": REACH, "maxProperties": 16,
+                                     "propertyNames": FIGURE_KEYS}}}}},
     },
     "ReportAccepted": {
         "type": "object", "required": ["accepted"],
