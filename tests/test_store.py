@@ -48,6 +48,21 @@ def test_visit_ids_keep_rising_after_a_restart(settings, clocked):
         again.close()
 
 
+def test_visit_ids_are_never_reused_after_a_crash(settings, clocked):
+    """A visit acknowledged to the till but lost in a crash (its deferred row
+    never written) keeps its id: the next run hands out a new one."""
+    store, _ = clocked
+    store.flush()
+    lost = store.identify("1", "email", "lost@example.com").visit_id
+    store.db.deferred._pending.clear()  # the crash: the deferred row never reaches the disk
+    assert store.db.execute("SELECT count(*) FROM visits WHERE id = ?", (lost,)).fetchone()[0] == 0
+    again = Store(settings)
+    try:
+        assert again.identify("1", "email", "other@example.com").visit_id > lost
+    finally:
+        again.close()
+
+
 def test_dedupe_window_is_thirty_minutes(clocked):
     store, clock = clocked
     first = store.identify("3", "phone", "+4741234567").prompt

@@ -130,6 +130,13 @@ MIGRATIONS = [
     ("outbox_refused", """
     ALTER TABLE outbox ADD COLUMN refused_at REAL;
     """),
+    # store/visits.py: ids reserved in blocks, so a crash never hands one out twice.
+    ("id_reservations", """
+    CREATE TABLE id_reservations (
+        name TEXT PRIMARY KEY,
+        reserved INTEGER NOT NULL
+    );
+    """),
 ]
 
 

@@ -5,12 +5,13 @@ visit would cost more than the whole tier lookup. Those visits are deferred to
 the database's group writer, so the till never waits for the disk. Visits that
 other answers depend on at once (a customer joining or leaving a queue, a visit
 that made a prompt) are written in the caller's own transaction instead. A crash can lose the last few milliseconds
-of batched visits; they are statistics, not something owed to head office.
+of batched visits; they are statistics, not something owed to head office,
+but their ids are never handed out again.
 """
 
 from __future__ import annotations
 
-import itertools
+import logging
 import sqlite3
 import threading
 
@@ -21,22 +22,46 @@ COLUMNS = ("id", "at", "lane", "customer", "stage", "known", "tier", "service_le
 INSERT = f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
+ID_BLOCK = 1_000  # ids reserved per commit
+RESERVE = "INSERT OR REPLACE INTO id_reservations (name, reserved) VALUES ('visits', ?)"
+log = logging.getLogger("posplugin.visits")
+
+
 class VisitLog:
     """Allocates visit ids and writes visits, now (:meth:`insert`) or soon (:meth:`defer`).
 
-    Ids come from a counter seeded from the table, so one process (the one
-    serving this data folder) must own the visit log.
+    A visit id is handed to the till before its row may be written (deferred),
+    so ids cannot come from the table alone: a crash would lose the last rows
+    and their ids would be handed out again. Ids are reserved in blocks of
+    ``ID_BLOCK``, each block committed before its first id is used; after a
+    crash the next id is past the whole reserved block, so an id is unique
+    forever. One process (the one serving this data folder) owns the visit log.
     """
 
     def __init__(self, db: Database):
         self.db = db
-        start = db.execute("SELECT coalesce(max(id), 0) FROM visits").fetchone()[0]
-        self._ids = itertools.count(start + 1)
+        stored = db.execute("SELECT coalesce(max(id), 0) FROM visits").fetchone()[0]
+        reserved = db.execute("SELECT coalesce(max(reserved), 0) FROM id_reservations"
+                              " WHERE name = 'visits'").fetchone()[0]
+        self._next = max(stored, reserved) + 1
+        self._reserved = self._next - 1
         self._id_lock = threading.Lock()
 
     def next_id(self) -> int:
         with self._id_lock:
-            return next(self._ids)
+            if self._next > self._reserved:
+                reserved = self._next + ID_BLOCK - 1
+                try:
+                    with self.db.write() as conn:
+                        conn.execute(RESERVE, (reserved,))
+                except sqlite3.OperationalError as exc:
+                    # The disk refuses writes: the till is still answered, and the
+                    # reservation goes with the deferred writes, retried before them.
+                    log.error("could not reserve visit ids (%s); reserving with the deferred writes", exc)
+                    self.db.deferred.defer(RESERVE, (reserved,))
+                self._reserved = reserved
+            self._next += 1
+            return self._next - 1
 
     def insert(self, conn: sqlite3.Connection, row: tuple) -> None:
         """Write one visit row (COLUMNS order) inside the caller's transaction."""
