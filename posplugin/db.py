@@ -15,6 +15,7 @@ import itertools
 import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import sqlite_utils
@@ -175,24 +176,43 @@ class GroupWriter:
     crash loses at most the last ``interval_s`` of deferred writes, so only
     what may be lost that way (visit statistics, queue history, a lane's last
     length) is deferred.
+
+    A batch that fails is written again row by row, so one bad row never takes
+    the others with it: a row SQLite refuses for what it is (a wrong type, a
+    broken constraint) is logged and counted in ``refused``; a row that cannot
+    be written now (disk full, I/O error) is kept and retried every
+    ``retry_s`` seconds, and ``failing`` says why until it is written.
     """
 
-    def __init__(self, db: Database, interval_s: float = 0.05):
+    MAX_RETRY_ROWS = 1_000_000  # beyond this the oldest are dropped (and counted), not memory
+
+    def __init__(self, db: Database, interval_s: float = 0.05, retry_s: float = 1.0):
         self.db = db
         self._interval = interval_s
+        self._retry_s = retry_s
         self._pending: collections.deque[tuple[str, tuple]] = collections.deque()
+        self._retry: list[tuple[str, tuple]] = []
+        self._retry_at = 0.0
         self._flush_requested = threading.Event()
         self._written = threading.Condition()
         self._generation = 0
         self._busy = False
+        self.refused = 0         # rows dropped for good: SQLite refused them as they are
+        self.failing: str | None = None  # why rows are waiting to be retried, or None
         threading.Thread(target=self._run, name="posplugin-writer", daemon=True).start()
+
+    @property
+    def waiting(self) -> int:
+        """Rows that failed to write and wait to be retried."""
+        return len(self._retry)
 
     def defer(self, sql: str, params: tuple) -> None:
         """Queue one statement for the writer thread."""
         self._pending.append((sql, params))
 
     def flush(self) -> None:
-        """Return once every statement deferred so far is committed."""
+        """Return once every statement deferred so far is committed (or, when
+        the disk refuses writes, has been tried and kept for a retry)."""
         with self._written:
             if not self._pending and not self._busy:
                 return
@@ -206,7 +226,10 @@ class GroupWriter:
         while True:
             self._flush_requested.wait(self._interval)
             self._flush_requested.clear()
-            self._write_pending()
+            try:
+                self._write_pending()
+            except Exception:  # never let the writer thread die
+                log.exception("the deferred writer failed; it carries on")
             with self._written:
                 self._generation += 1
                 self._written.notify_all()
@@ -214,6 +237,8 @@ class GroupWriter:
     def _write_pending(self) -> None:
         self._busy = True  # before taking items, so flush() never sees them in neither place
         items = []
+        if self._retry and time.monotonic() >= self._retry_at:
+            items, self._retry = self._retry, []
         while self._pending:
             items.append(self._pending.popleft())
         if not items:
@@ -223,7 +248,41 @@ class GroupWriter:
             with self.db.write() as conn:
                 for sql, group in itertools.groupby(items, key=lambda item: item[0]):
                     conn.executemany(sql, [params for _, params in group])
-        except Exception:
-            log.exception("could not write %d deferred statements", len(items))
+            if not self._retry:
+                self.failing = None
+        except Exception as exc:
+            log.warning("a batch of %d deferred writes failed (%s); writing them one by one",
+                        len(items), exc)
+            self._one_by_one(items)
         finally:
             self._busy = False
+
+    def _one_by_one(self, items: list) -> None:
+        for i, (sql, params) in enumerate(items):
+            try:
+                with self.db.write() as conn:
+                    conn.execute(sql, params)
+            except REFUSED_ROW as exc:
+                self.refused += 1
+                log.error("a deferred write was refused and dropped (%s: %s)", exc.__class__.__name__, exc)
+            except Exception as exc:  # the disk, not the row: keep this one and the rest for later
+                self.failing = f"deferred writes are failing ({exc}); {len(items) - i} kept for a retry"
+                log.error("deferred writes are failing (%s); %d kept, retried every %.0f s",
+                          exc, len(items) - i, self._retry_s)
+                self._retry = items[i:] + self._retry
+                self._retry_at = time.monotonic() + self._retry_s
+                break
+        else:
+            if not self._retry:
+                self.failing = None
+        if len(self._retry) > self.MAX_RETRY_ROWS:
+            dropped = len(self._retry) - self.MAX_RETRY_ROWS
+            del self._retry[:dropped]
+            self.refused += dropped
+            log.error("dropped the %d oldest deferred writes: the disk has refused writes too long", dropped)
+
+
+# What SQLite refuses because of the row itself (a dict where a value goes, a
+# broken constraint, an integer past 64 bits): retrying would never help.
+REFUSED_ROW = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError,
+               sqlite3.DataError, TypeError, ValueError, OverflowError)

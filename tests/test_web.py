@@ -147,3 +147,35 @@ def test_odd_bodies_never_cause_a_500(clients, body):
     assert response.status_code in (200, 422), response.text
     if response.status_code == 422:
         assert_error(response, 422)
+
+
+def test_failing_writes_show_in_healthz_and_metrics(clients, server, monkeypatch):
+    """The disk refuses writes: identify still answers, /healthz says degraded
+    and why, /metrics counts the waiting rows; once the disk is back, all is written."""
+    import contextlib
+    import sqlite3
+    import time
+    db = server.app.extensions["posplugin"].db
+    real_write, full = db.write, {"on": True}
+
+    @contextlib.contextmanager
+    def write():
+        if full["on"]:
+            raise sqlite3.OperationalError("database or disk is full")
+        with real_write() as conn:
+            yield conn
+
+    db.deferred._retry_s = 0.05
+    monkeypatch.setattr(db, "write", write)
+    answer = clients["till"].post(IDENT, json={"lane": "1", "identifier": {"type": "email", "value": "n@x.no"}})
+    assert answer.status_code == 200
+    db.flush()
+    health = clients[None].get("/healthz").json()
+    assert health["status"] == "degraded" and "disk is full" in health["warnings"][0]
+    assert "posplugin_deferred_writes_waiting 2.0" in clients["admin"].get("/metrics").text  # the visit, its id block
+    full["on"] = False
+    deadline = time.monotonic() + 5
+    while db.deferred.waiting and time.monotonic() < deadline:
+        db.flush()
+    assert db.execute("SELECT count(*) FROM visits WHERE id = ?", (answer.json()["visit_id"],)).fetchone()[0] == 1
+    assert clients[None].get("/healthz").json() == {**health, "status": "ok", "warnings": []}

@@ -71,6 +71,20 @@ class Store:
             require_id_key(self.settings)
         return self._hasher
 
+    def warnings(self) -> list[str]:
+        """What an operator must know now (for /healthz): writes that are
+        failing or were refused, a damaged tier list."""
+        out = []
+        writer = getattr(self.db, "_deferred", None)
+        if writer is not None and writer.failing:
+            out.append(writer.failing)
+        if writer is not None and writer.refused:
+            out.append(f"{writer.refused} deferred writes were refused and dropped; see the log")
+        damaged = getattr(self.tiers, "damage", None)
+        if damaged:
+            out.append(damaged)
+        return out
+
     def tier_list_health(self) -> dict:
         """The list in use (version, rows, times) for /healthz; an unchanged list
         checked with head office counts as fresh as that check."""

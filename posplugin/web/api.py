@@ -68,7 +68,9 @@ def openapi_document():
 @root.operation("GET", "/healthz", summary="Liveness and the tier list in use", roles=None,
                 response="Health")
 def healthz():
-    return jsonify({"status": "ok", "tier_list": store().tier_list_health()})
+    warnings = store().warnings()
+    return jsonify({"status": "degraded" if warnings else "ok", "tier_list": store().tier_list_health(),
+                    "warnings": warnings})
 
 
 @root.operation("GET", "/metrics", summary="Prometheus metrics", roles=("admin",),

@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.extensions["posplugin"] = store
     app.config["POSPLUGIN_LANGUAGE"] = store.settings.language
     app.extensions["posplugin.metrics"] = metrics = Metrics(lambda: store.tiers.info().rows)
+    metrics.watch_writes(store.db.deferred)
     app.extensions["posplugin.streams"] = stream.StreamLimit(store.settings.max_streams,
                                                              store.settings.max_streams_per_token)
     # One function for the app, so open streams' tokens are checked in one query.

@@ -29,6 +29,15 @@ class Metrics:
                      registry=self.registry)
         rows.set_function(tier_rows)
 
+    def watch_writes(self, writer) -> None:
+        """Gauges of the deferred writer: rows refused for good, rows waiting for a retry."""
+        refused = Gauge("posplugin_deferred_writes_refused", "Deferred writes SQLite refused and dropped",
+                        registry=self.registry)
+        refused.set_function(lambda: writer.refused)
+        waiting = Gauge("posplugin_deferred_writes_waiting", "Deferred writes that failed and wait for a retry",
+                        registry=self.registry)
+        waiting.set_function(lambda: writer.waiting)
+
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route).observe(seconds)

@@ -115,7 +115,9 @@ SCHEMAS: dict[str, dict] = {
     "Health": {
         "type": "object", "required": ["status", "tier_list"],
         "properties": {
-            "status": {"enum": ["ok"]},
+            "status": {"enum": ["ok", "degraded"]},
+            "warnings": {"type": "array", "items": {"type": "string"},
+                         "description": "Each problem an operator must fix, as a sentence."},
             "tier_list": {
                 "type": "object", "required": ["version", "rows", "synced_at"],
                 "properties": {"version": {"type": ["integer", "null"]},

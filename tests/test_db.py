@@ -1,0 +1,71 @@
+"""SQLite plumbing (db.py): the deferred writer never throws away the rows
+batched with a bad one, and keeps and retries what the disk refuses."""
+
+import contextlib
+import sqlite3
+import time
+
+import pytest
+
+from posplugin.db import Database
+
+MIGRATIONS = [("t", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")]
+INSERT = "INSERT INTO t (id, v) VALUES (?, ?)"
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(tmp_path / "x.db", MIGRATIONS)
+    yield database
+    database.close()
+
+
+def ids(db) -> list[int]:
+    return [r[0] for r in db.execute("SELECT id FROM t ORDER BY id")]
+
+
+@pytest.mark.parametrize("bad", [
+    (5, {"evil": 1}),       # a value SQLite cannot bind
+    (5, None),              # NOT NULL
+    (1, "again"),           # a duplicate key
+    (5, 2 ** 70),           # past 64 bits
+])
+def test_one_bad_row_never_takes_its_batch_with_it(db, bad):
+    writer = db.deferred
+    for i in range(1, 41):
+        writer.defer(INSERT, bad if i == 5 and bad[0] == 5 else (i, f"v{i}"))
+    if bad[0] == 1:
+        writer.defer(INSERT, bad)
+    db.flush()
+    expected = [i for i in range(1, 41) if not (i == 5 and bad[0] == 5)]
+    assert ids(db) == expected
+    assert writer.refused == 1 and writer.waiting == 0 and writer.failing is None
+
+
+def test_a_full_disk_keeps_the_rows_and_retries_them(db, monkeypatch):
+    """ENOSPC injected: nothing is written, nothing is dropped, ``failing``
+    says why; once the disk has room again every row lands, in order."""
+    writer = db.deferred
+    writer._retry_s = 0.05
+    real_write = db.write
+    full = {"on": True}
+
+    @contextlib.contextmanager
+    def write():
+        if full["on"]:
+            raise sqlite3.OperationalError("database or disk is full")
+        with real_write() as conn:
+            yield conn
+
+    monkeypatch.setattr(db, "write", write)
+    for i in range(1, 11):
+        writer.defer(INSERT, (i, "x"))
+    db.flush()
+    assert ids(db) == [] and writer.waiting == 10
+    assert "disk is full" in writer.failing
+    full["on"] = False
+    deadline = time.monotonic() + 5
+    while writer.waiting and time.monotonic() < deadline:
+        db.flush()
+    assert ids(db) == list(range(1, 11))
+    assert writer.failing is None and writer.refused == 0
