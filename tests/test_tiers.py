@@ -204,3 +204,43 @@ def test_import_killed_midway_leaves_the_old_list_serving(loaded_store):
     assert leftovers, "the killed import should have left its partial file"
     assert loaded_store.tiers.cleanup(older_than_s=0) == len(leftovers)
     assert followers_of(loaded_store, "phone", "+4741234567") == 4200
+
+
+def damage(path, how):
+    if how == "junk at its start":
+        with open(path, "r+b") as f:
+            f.write(b"\x00junk" * 20)
+    else:
+        open(path, "wb").close()
+
+
+@pytest.mark.parametrize("how", ["junk at its start", "zero length"])
+def test_a_damaged_current_list_keeps_identify_and_healthz_answering(server, clients, loaded_store, how):
+    """Identify answers everyday (not 500), /healthz is degraded and says how
+    to repair; the next import repairs it with no file deleted by hand."""
+    damage(loaded_store.tiers.current_file(), how)
+    os.utime(loaded_store.tiers.pointer)  # a fresh start: no thread holds the old list open
+    time.sleep(0.01)
+    body = {"lane": "1", "identifier": {"type": "phone", "value": "+4741234567"}}
+    answer = clients["till"].post("/api/v1/identify", json=body)
+    assert answer.status_code == 200 and answer.json()["tier"] == "everyday"
+    health = clients[None].get("/healthz")
+    assert health.status_code == 200 and health.json()["status"] == "degraded"
+    assert "tier list" in health.json()["warnings"][0] and "import or sync" in health.json()["warnings"][0]
+    load(loaded_store, tier_csv())
+    assert clients["till"].post("/api/v1/identify", json=body).json()["tier"] == "nano"
+    assert clients[None].get("/healthz").json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("how", ["junk at its start", "zero length"])
+def test_tiers_import_repairs_a_damaged_list_from_the_command_line(tmp_path, how):
+    data = tmp_path / "store"
+    csv_file = tmp_path / "tiers.csv"
+    csv_file.write_text(tier_csv(), encoding="utf-8")
+    env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
+    assert run_cli("tiers", "import", str(csv_file), "--data", str(data), env=env).returncode == 0
+    current = data / (data / "tiers-current").read_text().strip()
+    damage(current, how)
+    again = run_cli("tiers", "import", str(csv_file), "--data", str(data), env=env)
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" not in again.stderr

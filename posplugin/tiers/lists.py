@@ -345,6 +345,20 @@ def read_meta(path: Path) -> dict:
 
 # -- the current list --------------------------------------------------------
 
+def _open_list(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a list file, checked to be one (its tables
+    read): junk or a zero-length file raises sqlite3.DatabaseError here."""
+    conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM meta").fetchone()
+        conn.execute("SELECT hash FROM tiers LIMIT 1").fetchone()
+    except sqlite3.DatabaseError:
+        conn.close()
+        raise
+    return conn
+
+
 class TierLists:
     """The store's tier list: which file is current, switching, and lookups."""
 
@@ -353,13 +367,30 @@ class TierLists:
         self.data_dir = db.path.parent
         self.pointer = self.data_dir / POINTER
         self._local = threading.local()
+        self.damage: str | None = None  # why the current list cannot be read, for /healthz
 
     def current_file(self) -> Path | None:
         try:
             name = self.pointer.read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
-        return self.data_dir / name if name else None
+        except (OSError, UnicodeError) as exc:
+            self._damaged(self.pointer, exc)
+            return None
+        if not name or "/" in name or "\\" in name or not name.startswith("tiers-"):
+            if name:
+                self._damaged(self.pointer, ValueError("it does not name a list file"))
+            return None
+        return self.data_dir / name
+
+    def _damaged(self, path: Path, exc: Exception) -> None:
+        """Say loudly, once per damage, that the current list cannot be read."""
+        message = (f"the current tier list {path.name} is damaged ({str(exc)[:120]}); serving the "
+                   "last good list where it is still open, else everyone as everyday, until the "
+                   "next tiers import or sync replaces it")
+        if self.damage != message:
+            log.error(message)
+        self.damage = message
 
     def activate(self, path: Path) -> None:
         """Make the finished list file at ``path`` current, atomically."""
@@ -404,28 +435,39 @@ class TierLists:
         # os.replace gives the pointer a new inode, so (inode, mtime) changes on every switch.
         stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
         if getattr(local, "stamp", None) != stamp:
+            local.stamp = stamp  # a damaged list is not reopened on every lookup
             path = self.current_file()
-            if getattr(local, "conn", None) is not None:
-                local.conn.close()
-                local.conn = None
             if path is None:
+                self._drop(local)
                 return None
             try:
-                local.conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True,
-                                             isolation_level=None, check_same_thread=False)
-            except sqlite3.OperationalError:
-                log.error("the current tier list %s cannot be opened; serving without one", path.name)
-                return None
-            local.stamp = stamp
-        return local.conn
+                conn = _open_list(path)
+            except sqlite3.DatabaseError as exc:
+                # Keep this thread's last good list if it has one: better than everyday.
+                self._damaged(path, exc)
+                return getattr(local, "conn", None)
+            self._drop(local)
+            local.conn = conn
+            self.damage = None
+        return getattr(local, "conn", None)
+
+    @staticmethod
+    def _drop(local) -> None:
+        if getattr(local, "conn", None) is not None:
+            local.conn.close()
+        local.conn = None
 
     def lookup(self, key: bytes) -> TierRecord | None:
         """The current list's record for a hashed identifier, or None."""
         conn = self._reader()
         if conn is None:
             return None
-        row = conn.execute("SELECT followers, engagement_rate, niches FROM tiers WHERE hash = ?",
-                           (key,)).fetchone()
+        try:
+            row = conn.execute("SELECT followers, engagement_rate, niches FROM tiers WHERE hash = ?",
+                               (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:  # damaged under an open connection
+            self._damaged(self.current_file() or self.pointer, exc)
+            return None
         if row is None:
             return None
         return TierRecord(row[0], row[1], tuple(json.loads(row[2])))
@@ -435,7 +477,11 @@ class TierLists:
         conn = self._reader()
         if conn is None:
             return ListInfo(None, 0, None, None, None)
-        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            self._damaged(self.current_file() or self.pointer, exc)
+            return ListInfo(None, 0, None, None, None)
         return ListInfo(meta.get("version"), meta.get("rows", 0), meta.get("source"),
                         meta.get("applied_at"), meta.get("synced_at"))
 
