@@ -247,3 +247,18 @@ def test_painpoints_become_prompts(day):
     assert prompt["kind"] == "pain" and prompt["level"] == "priority" and prompt["lane"] == "3"
     assert "Ana" in prompt["body"] and "insert card" in prompt["body"]
     assert store.report_painpoint("staff")["level"] == "urgent"
+
+
+def test_history_sent_through_the_api_never_poisons_the_baseline(day):
+    """A lane always at 8 on Tuesdays at 09: history for it arrives as readings
+    (POST /api/v1/queue with an old ``at``) just before live ones. The live 9
+    is busy, not long, and raises no pain prompt: the default normal computed
+    before the history was written is never cached."""
+    store, clock = day
+    for week in range(1, 4):
+        for minute in range(0, 60, 5):
+            at = dt.datetime.fromtimestamp(clock.now, OSLO) - dt.timedelta(weeks=week) + dt.timedelta(minutes=minute)
+            store.queues.reading("1", 8, at.isoformat())
+    answer = store.queues.reading("1", 9)
+    assert answer["normal"] == 8.0
+    assert answer["status"] == "busy" and answer["prompt"] is None

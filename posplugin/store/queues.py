@@ -15,6 +15,7 @@ import datetime as dt
 import math
 import statistics
 import threading
+import time
 from dataclasses import dataclass, replace
 from typing import IO, Callable
 
@@ -29,6 +30,7 @@ from .bus import Bus
 EVENTS = ("join", "leave", "served", "open", "close")
 MAX_LENGTH = 10_000
 BASELINE_TTL_S = 300.0
+HISTORY_SETTLE_S = 2.0     # the deferred writer lands history well within this
 SERVICE_SAMPLES = 50
 SERVICE_WINDOW_S = 2 * 3600.0
 ARRIVAL_WINDOW_S = 15 * 60.0
@@ -66,6 +68,7 @@ class Queues:
         self._tz = settings.tz()
         self.plugins = plugins
         self._normals: dict[tuple[str, int], tuple[float, float]] = {}
+        self._history_settles: dict[int, float] = {}  # slot -> monotonic time its new history is written
         self._served: dict[str, collections.deque] = {}
         self._cache_lock = threading.Lock()
         self._lanes: dict[str, Lane] | None = None
@@ -81,9 +84,10 @@ class Queues:
         now = self.clock()
         when = self._when(at, now)
         if when < now - self.settings.history_after_s:
-            self.db.deferred.defer(HISTORY_INSERT, (lane, when, baseline.slot(when, self._tz), length,
-                                                    None))
-            normal = self.normal(lane, when)
+            slot = baseline.slot(when, self._tz)
+            self.db.deferred.defer(HISTORY_INSERT, (lane, when, slot, length, None))
+            self._history_added(slot)
+            normal = self._compute_normal(lane, slot, now)  # no flush: back-fills stay fast
             return {"lane": lane, "length": length, "normal": normal,
                     "status": self._status(length, normal), "wait_s": None, "prompt": None,
                     "history": True}
@@ -224,14 +228,30 @@ class Queues:
         now = self.clock()
         with self._cache_lock:
             hit = self._normals.get(key)
-        if hit and now - hit[1] < BASELINE_TTL_S:
+            settling = self._history_settles.get(slot, 0.0) > time.monotonic()
+        if hit and not settling and now - hit[1] < BASELINE_TTL_S:
             return hit[0]
-        value, _ = baseline.normal_for(
-            self.db.conn, lane, slot, now, weeks=self.settings.baseline_weeks,
-            min_samples=self.settings.baseline_min_samples, default=self.settings.queue_default_normal)
-        with self._cache_lock:
-            self._normals[key] = (value, now)
+        if settling:  # history for this hour is on its way to the disk: count it
+            self.db.flush()
+        value = self._compute_normal(lane, slot, now)
+        if not settling:  # never cache a normal computed before history still on its way was written
+            with self._cache_lock:
+                self._normals[key] = (value, now)
         return value
+
+    def _compute_normal(self, lane: str, slot: int, now: float) -> float:
+        return baseline.normal_for(
+            self.db.conn, lane, slot, now, weeks=self.settings.baseline_weeks,
+            min_samples=self.settings.baseline_min_samples, default=self.settings.queue_default_normal)[0]
+
+    def _history_added(self, slot: int) -> None:
+        """History for ``slot`` was deferred: forget that slot's cached normals
+        (every lane's: the store's median feeds lanes without their own) and
+        cache none until the deferred writes have landed."""
+        with self._cache_lock:
+            self._history_settles[slot] = time.monotonic() + HISTORY_SETTLE_S
+            for key in [k for k in self._normals if k[1] == slot]:
+                del self._normals[key]
 
     def service_time(self, lane: str) -> float:
         """Seconds per customer at ``lane``, learned from the gaps between recent
