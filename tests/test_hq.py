@@ -189,3 +189,19 @@ def test_a_store_cannot_send_figures_that_break_the_dashboard(hq, hour):
     for path in ("/hq/v1/stores", "/hq/v1/chart?figure=prompts_taken"):
         assert requests.get(hq.server.url + path, timeout=10,
                             headers={"Authorization": f"Bearer {admin}"}).status_code == 200
+
+
+def test_each_route_has_the_body_limit_it_needs(hq):
+    """A store's token cannot send head office a huge report (chunked, so no
+    length to refuse up front): 413 once past the reports' limit."""
+    token = hq.create_token("store", "big")
+
+    def chunks():
+        yield b'{"batch": "b", "hours": [], "pad": "'
+        for _ in range(12 * 1024):
+            yield b"x" * 1024
+        yield b'"}'
+
+    answer = requests.post(hq.server.url + "/hq/v1/reports", data=chunks(), timeout=30,
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"

@@ -27,6 +27,10 @@ from ..web.ratelimit import RateLimiter
 from .office import HeadOffice
 
 MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
+MAX_REPORT = 8 << 20  # a store's batch of 5,000 outbox rows is well under this
+MAX_OTHER = 64 << 10
+# Each route's body limit: only the /hq page's upload may be large.
+BODY_LIMITS = {"hq.imports": MAX_UPLOAD, "hq.reports": MAX_REPORT}
 DESCRIPTION = "Head office: the signed tier-list feed stores pull, their outcome reports, and figures."
 
 # Head office's roles are separate: an admin token does not send a store's reports.
@@ -137,6 +141,10 @@ def create_hq_app(office: HeadOffice, *, language: str = "en") -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
     app.register_error_handler(Exception, handle_error)
+
+    @app.before_request
+    def body_limit():
+        request.max_content_length = BODY_LIMITS.get(request.endpoint, MAX_OTHER)
 
     @app.after_request
     def headers(response):

@@ -129,12 +129,13 @@ def bearer_token() -> str | None:
 
 def json_body(schema: str) -> dict:
     """The request's JSON body, checked against ``schema``; raises typed errors."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
+    limit = request.max_content_length or MAX_BODY  # the route's own limit where it set one
+    if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
     mimetype = request.mimetype or ""
     if not (mimetype == "application/json" or mimetype.endswith("+json")):
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
-    raw = request.get_data(cache=False)
+    raw = _read_body(limit)
     try:
         value = json.loads(raw)
         # "\ud800" is valid JSON but not text; catch it here, not in SQLite. A lone
@@ -146,6 +147,18 @@ def json_body(schema: str) -> dict:
     except RecursionError:
         raise BadRequest("the body is nested too deeply") from None
     return schemas.validate(schema, value)
+
+
+def _read_body(limit: int) -> bytes:
+    """The body, at most ``limit`` bytes (413 past it). A body without a length
+    (chunked) is read from the server's input directly: werkzeug's limited
+    stream would cut it at the limit silently."""
+    if request.content_length is not None:
+        return request.get_data(cache=False)
+    raw = request.environ["wsgi.input"].read(limit + 1)
+    if len(raw) > limit:
+        raise RequestEntityTooLarge()
+    return raw
 
 
 def _short(exc: Exception) -> str:
@@ -161,7 +174,7 @@ def handle_error(exc: Exception):
     if isinstance(exc, PospluginError):
         return error_response(exc)
     if isinstance(exc, RequestEntityTooLarge):
-        limit = current_app.config.get("MAX_CONTENT_LENGTH") or MAX_BODY
+        limit = request.max_content_length or MAX_BODY
         return error_response(PayloadTooLarge(f"the body is larger than {limit // 1024:,} KiB"))
     if isinstance(exc, HTTPException):
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.code, "http_error")
