@@ -205,3 +205,11 @@ def test_each_route_has_the_body_limit_it_needs(hq):
     answer = requests.post(hq.server.url + "/hq/v1/reports", data=chunks(), timeout=30,
                            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("name", ["x" * 5000 + ".tsv", "..%2Fhq.db", ".hidden.tsv", "a b.tsv"])
+def test_feed_file_names_that_are_not_body_names_are_404(hq, name):
+    token = hq.create_token("store", "s1")
+    answer = requests.get(f"{hq.server.url}/hq/v1/feed/{name}", timeout=10,
+                          headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"

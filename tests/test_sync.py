@@ -415,3 +415,46 @@ def test_serve_syncs_in_the_background_and_picks_up_new_versions(hq, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def signed_hostile(hq, what):
+    """The genuine feed re-signed with head office's own key (a chain's CRM gone
+    wrong, or a stolen key), with one hostile change."""
+    signed = json.loads(hq.signed_manifest())
+    m = signed["manifest"]
+    name = m["snapshot"]["path"]
+    snapshot = (hq.feed_dir / name).read_bytes()
+    files = {name: snapshot}
+    if what == "path traversal":
+        m["snapshot"]["path"] = "../../../x.tsv"
+        files["x.tsv"] = snapshot
+    elif what == "string version":
+        m["version"] = "100"
+    elif what == "list manifest":
+        m = [m]
+    elif what == "no version":
+        del m["version"]
+    elif what == "bad niches":
+        first, rest = snapshot.split(b"\n", 1)
+        cells = first.split(b"\t")
+        snapshot = b"\t".join(cells[:3] + [b"[42, null]"]) + b"\n" + rest
+        import hashlib
+        m["snapshot"].update(sha256=hashlib.sha256(snapshot).hexdigest(), bytes=len(snapshot))
+        files = {name: snapshot}
+    return json.dumps(feed.sign(m, hq.key)).encode(), files
+
+
+@pytest.mark.parametrize("what", ["path traversal", "string version", "list manifest", "no version",
+                                  "bad niches"])
+def test_a_signed_but_hostile_manifest_is_refused_whole(hq, synced_store, tmp_path, what):
+    """Validated before anything is acted on: refused with a reason, nothing
+    written outside the data folder, the old list serving, the next sync fine."""
+    publish(hq, V1)
+    assert sync_once(synced_store).version == 1
+    publish(hq, V2)
+    result = sync_through(synced_store, tmp_path, *signed_hostile(hq, what))
+    assert result.status == "refused", result
+    assert synced_store.tiers.info().version == 1
+    assert not [p for p in (tmp_path, tmp_path.parent, tmp_path.parent.parent) if (p / "x.tsv").exists()]
+    synced_store.settings = synced_store.settings.replace(hq_url=hq.server.url)
+    assert sync_once(synced_store).version == 2

@@ -4,6 +4,7 @@ figures and the /hq page for the chain's administrators."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 
@@ -71,8 +72,10 @@ def manifest():
 @bp.operation("GET", "/feed/<name>", summary="A snapshot or delta body named in the manifest",
               roles=ANY, response_type="text/tab-separated-values")
 def feed_file(name: str):
+    if not re.match(feed.BODY_NAME, name):  # a plain body name, never a path (nor 5,000 characters)
+        raise NotFound(f"no feed file {name[:80]}")
     path = _office().feed_dir / name
-    if "/" in name or name.startswith(".") or not name.endswith(".tsv") or not path.is_file():
+    if not path.is_file():
         raise NotFound(f"no feed file {name}")
     return send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
 

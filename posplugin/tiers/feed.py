@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import IO
 
 from cryptography.exceptions import InvalidSignature
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -34,6 +36,46 @@ LIST_VERSION_HEADER = "X-Posplugin-List-Version"
 
 class FeedError(Exception):
     """A manifest or body that must not be applied; the message says why."""
+
+
+# Names of bodies: a plain file name in the feed folder, never a path.
+BODY_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.tsv$"
+MAX_NICHES = 20
+MAX_NICHE = 64
+_BODY = {"type": "object", "required": ["path", "sha256", "bytes"],
+         "properties": {"path": {"type": "string", "pattern": BODY_NAME},
+                        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        "bytes": {"type": "integer", "minimum": 0, "maximum": 1 << 42}}}
+VERSION = {"type": "integer", "minimum": 0, "maximum": 1 << 53}
+# The whole manifest is checked before anything in it is acted on: a chain's
+# own CRM may publish it, and a stolen key must not buy a path outside the
+# data folder or a version that breaks every later sync. Fields not named here
+# are ignored, so head office can add some without breaking older stores.
+MANIFEST_SCHEMA = {
+    "type": "object", "required": ["format", "version", "expires_at", "rows"],
+    "properties": {
+        "format": {"const": FORMAT},
+        "version": VERSION,
+        "created_at": {"type": "number"},
+        "expires_at": {"type": "number"},
+        "rows": {"type": "integer", "minimum": 0, "maximum": 10_000_000_000},
+        "snapshot": {"anyOf": [{"type": "null"}, _BODY]},
+        "deltas": {"type": "array", "maxItems": 1_000, "items": {
+            **_BODY, "required": ["from", "to", "path", "sha256", "bytes"],
+            "properties": {**_BODY["properties"], "from": VERSION, "to": VERSION}}},
+    },
+}
+_manifest_validator = Draft202012Validator(MANIFEST_SCHEMA)
+
+
+def check_manifest(manifest) -> dict:
+    """``manifest`` if it matches :data:`MANIFEST_SCHEMA`; raises :class:`FeedError`
+    naming the first field that does not."""
+    error = best_match(_manifest_validator.iter_errors(manifest))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "the manifest"
+        raise FeedError(f"{where}: {error.message[:160]}")
+    return manifest
 
 
 def canonical(value) -> bytes:
@@ -70,12 +112,13 @@ def verify(signed: dict, public_key: str, *, now: float, current_version: int | 
     try:
         manifest, signature = signed["manifest"], base64.b64decode(signed["signature"], validate=True)
         key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key, validate=True))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise FeedError(f"unreadable manifest or public key ({exc.__class__.__name__})") from None
     try:
         key.verify(signature, canonical(manifest))
     except InvalidSignature:
         raise FeedError("manifest signature does not verify against hq_public_key") from None
+    check_manifest(manifest)
     if manifest.get("format") != FORMAT:
         raise FeedError(f"unknown feed format {manifest.get('format')!r}")
     if not isinstance(manifest.get("expires_at"), (int, float)) or manifest["expires_at"] <= now:
@@ -95,11 +138,17 @@ def parse_snapshot_line(line: str) -> tuple[bytes, int, float, tuple[str, ...]]:
     try:
         hash_hex, followers, rate, niches = line.rstrip("\n").split("\t")
         key = bytes.fromhex(hash_hex)
-        values = (key, int(followers), float(rate), tuple(json.loads(niches)))
+        words = json.loads(niches)
+        if not isinstance(words, list):
+            raise TypeError("niches must be a list")
+        values = (key, int(followers), float(rate), tuple(words))
     except (ValueError, TypeError) as exc:
         raise FeedError(f"malformed snapshot line ({exc.__class__.__name__})") from None
-    if len(key) != 32 or values[1] < 0 or not 0 <= values[2] <= 1:
+    if len(key) != 32 or not 0 <= values[1] <= 10_000_000_000 or not 0 <= values[2] <= 1:
         raise FeedError("snapshot line out of range")
+    niches = values[3]
+    if len(niches) > MAX_NICHES or not all(isinstance(n, str) and len(n) <= MAX_NICHE for n in niches):
+        raise FeedError(f"snapshot line's niches must be at most {MAX_NICHES} words of text")
     return values
 
 
