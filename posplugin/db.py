@@ -193,6 +193,7 @@ class GroupWriter:
         self._pending: collections.deque[tuple[str, tuple]] = collections.deque()
         self._retry: list[tuple[str, tuple]] = []
         self._retry_at = 0.0
+        self._retrying = 0
         self._flush_requested = threading.Event()
         self._written = threading.Condition()
         self._generation = 0
@@ -203,8 +204,8 @@ class GroupWriter:
 
     @property
     def waiting(self) -> int:
-        """Rows that failed to write and wait to be retried."""
-        return len(self._retry)
+        """Rows that failed to write and wait to be retried (or are being retried now)."""
+        return len(self._retry) + self._retrying
 
     def defer(self, sql: str, params: tuple) -> None:
         """Queue one statement for the writer thread."""
@@ -238,6 +239,7 @@ class GroupWriter:
         self._busy = True  # before taking items, so flush() never sees them in neither place
         items = []
         if self._retry and time.monotonic() >= self._retry_at:
+            self._retrying = len(self._retry)
             items, self._retry = self._retry, []
         while self._pending:
             items.append(self._pending.popleft())
@@ -255,6 +257,7 @@ class GroupWriter:
                         len(items), exc)
             self._one_by_one(items)
         finally:
+            self._retrying = 0
             self._busy = False
 
     def _one_by_one(self, items: list) -> None:

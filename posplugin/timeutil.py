@@ -27,4 +27,15 @@ def parse_iso(text: str) -> float:
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("timestamp needs a time zone, e.g. 2026-11-23T10:15:00Z")
-    return value.timestamp()
+    try:
+        return value.timestamp()
+    except (OverflowError, OSError):  # 0001-01-01T00:30:00+01:00 is before year 1 in UTC
+        raise ValueError("timestamp is out of range") from None
+
+
+def whole_number(text: str | None) -> int | None:
+    """``text`` as a whole number when it is 1–18 ASCII digits, else None
+    (``"²".isdigit()`` is true, and 5,000 digits are no figure anyone means)."""
+    if text and len(text) <= 18 and text.isascii() and text.isdigit():
+        return int(text)
+    return None

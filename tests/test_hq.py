@@ -213,3 +213,27 @@ def test_feed_file_names_that_are_not_body_names_are_404(hq, name):
     answer = requests.get(f"{hq.server.url}/hq/v1/feed/{name}", timeout=10,
                           headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("how", ["days superscript", "days 5000 digits", "version header superscript",
+                                 "report surrogate bytes", "report nested deep"])
+def test_bad_input_at_head_office_is_4xx_never_500(hq, how):
+    store = {"Authorization": f"Bearer {hq.create_token('store', 's-' + how.split()[0])}"}
+    admin = {"Authorization": f"Bearer {hq.create_token('admin', 'a-' + how.split()[0])}"}
+    url = hq.server.url
+    if how == "days superscript":
+        answer = requests.get(url + "/hq/v1/stores?days=²", headers=admin, timeout=10)
+    elif how == "days 5000 digits":
+        answer = requests.get(url + "/hq/v1/chart?days=" + "9" * 5000, headers=admin, timeout=10)
+    elif how == "version header superscript":
+        answer = requests.get(url + "/hq/v1/feed/manifest.json", timeout=10,
+                              headers={**store, feed.LIST_VERSION_HEADER: "²".encode()})
+        assert answer.status_code == 200
+        return
+    else:
+        body = (b'{"batch": "b\xed\xa0\x80", "hours": []}' if how == "report surrogate bytes"
+                else b'{"batch": "b", "hours": ' + b"[" * 20_000 + b"]" * 20_000 + b"}")
+        answer = requests.post(url + "/hq/v1/reports", data=body, timeout=10,
+                               headers={**store, "Content-Type": "application/json"})
+    assert 400 <= answer.status_code < 500, answer.text[:200]
+    assert answer.json()["error"]["code"]

@@ -262,3 +262,11 @@ def test_history_sent_through_the_api_never_poisons_the_baseline(day):
     answer = store.queues.reading("1", 9)
     assert answer["normal"] == 8.0
     assert answer["status"] == "busy" and answer["prompt"] is None
+
+
+def test_queues_import_refuses_times_out_of_range_with_their_line(day):
+    store, _ = day
+    text = "lane,at,length\n1,2026-11-17T09:00:00+01:00,3\n1,0001-01-01T00:30:00+01:00,4\n"
+    with pytest.raises(ImportRefused) as refused:
+        store.queues.import_csv(io.StringIO(text))
+    assert [line for line, _ in refused.value.problems] == [3]

@@ -179,3 +179,46 @@ def test_failing_writes_show_in_healthz_and_metrics(clients, server, monkeypatch
         db.flush()
     assert db.execute("SELECT count(*) FROM visits WHERE id = ?", (answer.json()["visit_id"],)).fetchone()[0] == 1
     assert clients[None].get("/healthz").json() == {**health, "status": "ok", "warnings": []}
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/api/v1/identify", b'{"lane": "1", "identifier": {"type": "email", "value": "a\xed\xa0\x80@x.no"}}'),
+    ("/api/v1/queue", b'{"lane": "1\xed\xb0\x80", "length": 2}'),
+    ("/api/v1/painpoints", b'{"kind": "other", "note": "\xed\xa0\x80"}'),
+    ("/api/v1/identify", b"[" * 30_000 + b"]" * 30_000),
+], ids=["identify", "queue", "painpoints", "nested"])
+def test_raw_surrogates_and_deep_nesting_are_400(clients, path, body):
+    role = "queue" if path.endswith("/queue") else "till"
+    assert_error(post_raw_to(clients[role], path, body), 400, "invalid_json")
+
+
+def post_raw_to(client, path, data):
+    return client.post(path, data=data, headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:30:00+01:00", "0001-01-01T02:00:00+01:00",
+                                "1970-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00"])
+def test_readings_at_absurd_times_are_422(clients, at):
+    assert_error(clients["queue"].post("/api/v1/queue", json={"lane": "1", "length": 2, "at": at}),
+                 422, field="at")
+
+
+@pytest.mark.parametrize("last", ["{epoch}.²", "{epoch}." + "9" * 5000, "{epoch}.-1"],
+                         ids=["superscript", "5000 digits", "negative"])
+def test_a_strange_last_event_id_gets_a_reset_not_a_dead_stream(server, tokens, last):
+    import http.client
+    epoch = server.app.extensions["posplugin"].bus.epoch
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    from urllib.parse import quote
+    conn.request("GET", "/api/v1/stream?last_event_id=" + quote(last.format(epoch=epoch)),
+                 headers={"Authorization": f"Bearer {tokens['staff']}"})
+    response = conn.getresponse()
+    if response.status == 200:
+        text = b""
+        while b"event: reset" not in text:
+            chunk = response.read1(4096)
+            assert chunk, text
+            text += chunk
+    else:
+        assert response.status == 422
+    conn.close()

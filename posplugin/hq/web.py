@@ -21,6 +21,7 @@ from flask import (
 
 from ..errors import NotFound, UnsupportedMediaType, ValidationError
 from ..tiers import feed
+from ..timeutil import whole_number
 from ..tiers.lists import open_text
 from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, handle_error
@@ -51,7 +52,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     text = request.args.get(name)
     if text is None:
         return default
-    if not text.isdigit() or not low <= int(text) <= high:
+    if whole_number(text) is None or not low <= int(text) <= high:
         raise ValidationError(f"{name} must be a whole number from {low} to {high}", field=name)
     return int(text)
 
@@ -63,7 +64,7 @@ def manifest():
     version = request.headers.get(feed.LIST_VERSION_HEADER, "")
     body = _office().signed_manifest()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    _office().record_sync(name, int(version) if version.isdigit() else None)
+    _office().record_sync(name, whole_number(version))
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag})
     return Response(body, content_type="application/json", headers={"ETag": etag, "Cache-Control": "no-cache"})

@@ -15,6 +15,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from ..timeutil import whole_number
+
 
 @dataclass(frozen=True)
 class Event:
@@ -126,9 +128,9 @@ class Bus:
         if not last_event_id:
             return []
         epoch, _, number = last_event_id.partition(".")
-        if epoch != self.epoch or not number.isdigit():
+        if epoch != self.epoch or whole_number(number) is None:
             return None
-        return self.since(int(number))
+        return self.since(whole_number(number))
 
     def since(self, last_id: int) -> list[Event] | None:
         """Events after ``last_id`` still held, or None if some were already dropped."""

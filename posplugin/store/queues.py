@@ -30,6 +30,7 @@ from .bus import Bus
 EVENTS = ("join", "leave", "served", "open", "close")
 MAX_LENGTH = 10_000
 BASELINE_TTL_S = 300.0
+EARLIEST = 946_684_800.0  # 2000-01-01: a reading before it is a broken clock, not history
 HISTORY_SETTLE_S = 2.0     # the deferred writer lands history well within this
 SERVICE_SAMPLES = 50
 SERVICE_WINDOW_S = 2 * 3600.0
@@ -162,6 +163,8 @@ class Queues:
             return f"at {cells[at_col['at']]!r} is not an ISO-8601 time with a zone"
         if when > now + 60:
             return "at is in the future"
+        if when < EARLIEST:
+            return "at is before the year 2000"
         try:
             length = int(cells[at_col["length"]].strip())
         except ValueError:
@@ -289,13 +292,16 @@ class Queues:
         if at is None:
             return now
         if isinstance(at, (int, float)):
-            return float(at)
-        try:
-            when = parse_iso(at)
-        except ValueError as exc:
-            raise ValidationError(f"at must be an ISO-8601 time with a zone: {exc}", field="at") from None
+            when = float(at)
+        else:
+            try:
+                when = parse_iso(at)
+            except ValueError as exc:
+                raise ValidationError(f"at must be an ISO-8601 time with a zone: {exc}", field="at") from None
         if when > now + 60:
             raise ValidationError("at is in the future; check the sender's clock", field="at")
+        if when < EARLIEST:
+            raise ValidationError("at is before the year 2000; check the sender's clock", field="at")
         return when
 
     def _state(self, lane: str, now: float) -> Lane:

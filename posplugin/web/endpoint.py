@@ -137,7 +137,9 @@ def json_body(schema: str) -> dict:
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
     raw = _read_body(limit)
     try:
-        value = json.loads(raw)
+        # Strict UTF-8 first: json.loads(bytes) lets raw surrogate bytes through
+        # ("surrogatepass"), and SQLite would fail on them later.
+        value = json.loads(raw.decode("utf-8"))
         # "\ud800" is valid JSON but not text; catch it here, not in SQLite. A lone
         # surrogate can only arrive escaped, so most bodies skip the full check.
         if b"\\ud" in raw or b"\\uD" in raw:
@@ -146,7 +148,10 @@ def json_body(schema: str) -> dict:
         raise BadRequest(f"the body is not valid JSON: {_short(exc)}") from None
     except RecursionError:
         raise BadRequest("the body is nested too deeply") from None
-    return schemas.validate(schema, value)
+    try:
+        return schemas.validate(schema, value)
+    except RecursionError:
+        raise BadRequest("the body is nested too deeply") from None
 
 
 def _read_body(limit: int) -> bytes:
