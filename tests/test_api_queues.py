@@ -62,3 +62,16 @@ def test_queues_import_cli(settings, tmp_path):
     path.write_text("lane,at,length\n1,2026-11-01T10:00:00Z,x\n")
     done = run_cli("queues", "import", str(path), "--data", str(settings.data_dir))
     assert done.returncode == 1 and "line 2" in done.stderr
+
+
+@pytest.mark.parametrize("lane,length", [(3.0, 5.0), (3, 5), ("3", 5)])
+def test_numeric_lanes_and_whole_float_lengths_are_the_same_lane(clients, lane, length):
+    answer = clients["queue"].post("/api/v1/queue", json={"lane": lane, "length": length}).json()
+    assert answer["lane"] == "3" and answer["length"] == 5 and isinstance(answer["length"], int)
+    lanes = [l["lane"] for l in clients["staff"].get("/api/v1/queues").json()["lanes"]]
+    assert lanes.count("3") == 1 and "3.0" not in lanes
+
+
+def test_a_fractional_length_is_422(clients):
+    answer = clients["queue"].post("/api/v1/queue", json={"lane": "3", "length": 5.5})
+    assert answer.status_code == 422 and answer.json()["error"]["field"] == "length"

@@ -13,6 +13,7 @@ import collections
 import csv
 import datetime as dt
 import math
+import re
 import statistics
 import threading
 import time
@@ -30,6 +31,9 @@ from .bus import Bus
 EVENTS = ("join", "leave", "served", "open", "close")
 MAX_LENGTH = 10_000
 BASELINE_TTL_S = 300.0
+# The HTTP schema keeps lanes to 32 characters; vendors' register ids
+# (Lightspeed's are 36-character UUIDs) may be up to 64 when no map names them.
+LANE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
 EARLIEST = 946_684_800.0  # 2000-01-01: a reading before it is a broken clock, not history
 HISTORY_SETTLE_S = 2.0     # the deferred writer lands history well within this
 SERVICE_SAMPLES = 50
@@ -57,6 +61,29 @@ class Lane:
     pain_prompt_id: int | None
 
 
+
+def lane_name(value) -> str:
+    """A lane as the store names it, whoever sends it (HTTP, a vendor's
+    webhook): ``3``, ``3.0`` and ``"3"`` are all lane ``"3"``. Raises
+    :class:`ValidationError` unless it follows the lane rules."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = value.strip() if isinstance(value, str) else str(value) if isinstance(value, int) and \
+        not isinstance(value, bool) else ""
+    if not LANE_PATTERN.match(text):
+        raise ValidationError("lane must be 1 to 64 letters, digits, spaces or _ . - "
+                              "(starting with a letter or digit)", field="lane")
+    return text
+
+
+def whole_length(value) -> int:
+    """A queue length as a whole number (``5.0`` is 5); ValidationError otherwise."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LENGTH:
+        raise ValidationError(f"length must be a whole number from 0 to {MAX_LENGTH:,}", field="length")
+    return value
+
 class Queues:
     """Every lane of one store. Thread-safe; writes go through ``db.write()``."""
 
@@ -80,8 +107,7 @@ class Queues:
     def reading(self, lane: str, length: int, at: str | float | None = None) -> dict:
         """A people counter or queue system says ``length`` are waiting at ``lane``.
         A reading more than ``history_after_s`` old only feeds the baseline."""
-        if not 0 <= length <= MAX_LENGTH:
-            raise ValidationError(f"length must be between 0 and {MAX_LENGTH:,}", field="length")
+        lane, length = lane_name(lane), whole_length(length)
         now = self.clock()
         when = self._when(at, now)
         if when < now - self.settings.history_after_s:
@@ -98,6 +124,7 @@ class Queues:
         """A queue system's event: ``join``, ``leave``, ``served``, ``open`` or ``close``."""
         if event not in EVENTS:
             raise ValidationError(f"event must be one of {', '.join(EVENTS)}", field="event")
+        lane = lane_name(lane)
         now = self.clock()
 
         def length_after(state: Lane) -> int:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 from .. import texts
 from ..config import Settings, require_id_key
+from ..errors import ValidationError
 from ..plugins import Plugins
 from ..tiers.identity import Hasher
 from ..tiers.lists import TierLists
@@ -16,7 +17,7 @@ from ..tiers.policy import EVERYDAY, Policy, needs_prompt
 from ..timeutil import Clock, iso, system_clock
 from . import outbox, prompts, sync
 from .bus import Bus
-from .queues import Queues
+from .queues import Queues, lane_name
 from .schema import open_database
 from .visits import VisitLog
 
@@ -99,6 +100,9 @@ class Store:
         """A customer is at ``lane``: look up their tier, record the visit, and for
         priority and murdoch service at a till return a prompt (the same one again
         within ``prompt_dedupe_minutes``)."""
+        lane = lane_name(lane)
+        if sale_id is not None and (not isinstance(sale_id, str) or len(sale_id) > 200):
+            raise ValidationError("sale_id must be text of at most 200 characters", field="sale_id")
         customer = self.hasher(id_type, value)
         record = self.tiers.lookup(customer)
         score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
@@ -210,6 +214,7 @@ class Store:
     def report_painpoint(self, kind: str, lane: str | None = None, note: str | None = None,
                          by: str | None = None) -> dict:
         """Staff saw something that hurts customers: a pain prompt for the floor."""
+        lane = None if lane is None else lane_name(lane)
         words = texts.painpoint_prompt(kind=kind, lane=lane, note=note, by=by,
                                        language=self.settings.language)
         level = "urgent" if kind in ("queue", "staff") else "priority"

@@ -21,7 +21,7 @@ DESCRIPTION = ("Influence-aware service prompts at the till and queue pain point
       roles=("till", "queue", "staff"), body="IdentifyRequest", response="IdentifyResponse")
 def identify(body):
     ident = body["identifier"]
-    result = store().identify(str(body["lane"]), ident["type"], ident["value"],
+    result = store().identify(body["lane"], ident["type"], ident["value"],
                               stage=body.get("stage") or "till",
                               display_name=body.get("display_name"), sale_id=body.get("sale_id"))
     metrics = current_app.extensions["posplugin.metrics"]

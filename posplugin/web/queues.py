@@ -12,7 +12,7 @@ bp = ApiBlueprint("queues", __name__, url_prefix="/api/v1", tag="queues")
 @bp.operation("POST", "/queue", summary="A queue length reading or a queue event for a lane",
       roles=("queue",), body="QueueInput", response="QueueAnswer")
 def queue_input(body):
-    lane = str(body["lane"])
+    lane = body["lane"]  # the domain names it (lane_name): 3 and 3.0 are "3"
     if "event" in body:
         return jsonify(store().queue_event(lane, body["event"]))
     return jsonify(store().queue_reading(lane, body["length"], body.get("at")))
@@ -29,7 +29,7 @@ def queues_overview():
 def painpoint(body):
     lane = body.get("lane")
     by = body.get("by") or g.caller.name
-    return jsonify(store().report_painpoint(body["kind"], None if lane is None else str(lane),
+    return jsonify(store().report_painpoint(body["kind"], lane,
                                             body.get("note"), by))
 
 
