@@ -33,7 +33,7 @@ answer may have missed the rule's timeout).
 
 from posplugin.errors import InvalidIdentifier
 from posplugin.hookspecs import hookimpl
-from posplugin.webhooks import json_payload, lane_map, require_secret
+from posplugin.webhooks import json_payload, lane_map, part, require_secret
 
 EVENT = "sale.customer.changed"
 NO_ACTIONS = {"actions": []}
@@ -72,7 +72,7 @@ def rule(store, request):
     settings = store.settings.extra
     require_secret(settings.get("lightspeed_secret"), request.args.get("secret"), vendor="Lightspeed")
     payload = json_payload(request)
-    sale, customer = payload.get("sale") or {}, payload.get("customer") or {}
+    sale, customer = part(payload, "sale"), part(payload, "customer")
     if payload.get("event_type") != EVENT or not customer:
         return NO_ACTIONS
     chosen = _choose(store, _identifiers(customer))

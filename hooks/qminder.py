@@ -19,6 +19,7 @@ from posplugin.webhooks import (
     identify_waiting,
     json_payload,
     lane_map,
+    part,
     require_signature,
 )
 
@@ -31,7 +32,7 @@ def ticket(store, request):
                       settings.get("qminder_webhook_url", "").encode() + request.get_data(),
                       request.headers.get("X-Qminder-Signature"), vendor="Qminder", digest=hmac_sha256_hex)
     payload = json_payload(request)
-    kind, data = payload.get("type"), payload.get("data") or {}
+    kind, data = payload.get("type"), part(payload, "data")
     event = EVENTS.get(kind)
     if event is None or "line" not in data:
         return {"ok": True, "ignored": kind}

@@ -27,7 +27,8 @@ def require_signature(secret: str | None, message: bytes, signature: str | None,
         raise Unauthorized(f"the {vendor} adapter has no signing secret configured; nothing accepted")
     if not signature:
         raise Unauthorized(f"missing {vendor} signature")
-    if not hmac.compare_digest(digest(secret, message), signature.strip()):
+    # Compared as bytes: compare_digest refuses non-ASCII text with a TypeError.
+    if not hmac.compare_digest(digest(secret, message).encode(), signature.strip().encode("utf-8", "replace")):
         raise Unauthorized(f"bad {vendor} signature")
 
 
@@ -54,6 +55,17 @@ def lane_map(text: str | None) -> dict[str, str]:
     """``"37338=1, 37339=2"`` (a vendor's line id = our lane) as a dict."""
     pairs = (item.split("=", 1) for item in (text or "").split(",") if "=" in item)
     return {key.strip(): value.strip() for key, value in pairs}
+
+
+def part(payload: dict, key: str) -> dict:
+    """``payload[key]`` as an object ({} when absent); a 422 when it is
+    something else (a string, a list): a signed payload can still be malformed."""
+    value = payload.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValidationError(f"{key} must be a JSON object", field=key)
+    return value
 
 
 def json_payload(request) -> dict:

@@ -86,3 +86,24 @@ def test_bad_or_missing_secret_is_401(hooked, secret):
     response = post(server, rule(SAM), secret=secret)
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
     assert store.list_prompts() == []
+
+
+@pytest.mark.parametrize("change", [
+    lambda p: p["sale"].update(id={"evil": 1}),
+    lambda p: p.update(customer="c-1"),
+    lambda p: p.update(sale=["not", "an", "object"]),
+    lambda p: p.update(customer=[SAM]),
+], ids=["sale id an object", "customer a string", "sale a list", "customer a list"])
+def test_payload_parts_of_the_wrong_type_are_4xx(hooked, change):
+    server, store = hooked
+    payload = rule(dict(SAM))
+    change(payload)
+    answer = post(server, payload)
+    assert 400 <= answer.status_code < 500 and answer.json()["error"]["code"] != "plugin_failed"
+
+
+def test_a_body_over_64_kib_is_413(hooked):
+    server, _ = hooked
+    payload = rule({**SAM, "note": "x" * 70_000})
+    answer = post(server, payload)
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"

@@ -62,3 +62,21 @@ def test_bad_or_missing_signature_is_401(hooked, secret):
         response = requests.post(server.url + "/hooks/qminder/tickets", json=ticket("ticket_created"))
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
     assert store.queues_overview()["lanes"] == []
+
+
+def test_a_non_ascii_signature_is_401(hooked):
+    server, _ = hooked
+    answer = requests.post(server.url + "/hooks/qminder/tickets", data=b"{}", timeout=5,
+                           headers={"Content-Type": "application/json", "X-Qminder-Signature": "ø" * 64})
+    assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("payload", [{"type": "ticket_created", "data": "a string"},
+                                     {"type": "ticket_created", "data": [1, 2]},
+                                     ticket("ticket_created", line="x" * 5000)],
+                         ids=["data a string", "data a list", "a 5000-character line"])
+def test_signed_payloads_of_the_wrong_shape_are_4xx(hooked, payload):
+    server, store = hooked
+    answer = post(server, payload)
+    assert 400 <= answer.status_code < 500 and answer.json()["error"]["code"] != "plugin_failed"
+    assert all(len(l["lane"]) <= 32 for l in store.queues_overview()["lanes"])

@@ -6,7 +6,9 @@ import logging
 
 from flask import jsonify, request
 
-from ..errors import PospluginError
+from werkzeug.exceptions import HTTPException
+
+from ..errors import PospluginError, ValidationError
 
 log = logging.getLogger("posplugin.hooks")
 
@@ -27,8 +29,15 @@ def _view(store, handler):
     def view(**kwargs):
         try:
             return jsonify(handler(store, request, **kwargs))
-        except PospluginError:
+        except (PospluginError, HTTPException):  # the caller's mistake (413 included): its own answer
             raise
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            # A signed payload whose parts have the wrong shape ("sale" a string,
+            # "customer" a list): the sender's bad input, not the plugin failing.
+            log.warning("plugin route %s refused a payload of an unexpected shape (%s: %s)",
+                        request.path, exc.__class__.__name__, str(exc)[:200])
+            raise ValidationError("the webhook body does not have the shape this adapter expects "
+                                  f"({exc.__class__.__name__})") from None
         except Exception:
             # The plugin failed, not the caller: say so, and keep the store running.
             log.exception("plugin route %s failed", request.path)
