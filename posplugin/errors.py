@@ -77,6 +77,10 @@ class RateLimited(PospluginError):
     status = 429
     code = "rate_limited"
 
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int = 1):
+        super().__init__(message, code=code)
+        self.retry_after = max(1, int(retry_after))  # seconds, sent as Retry-After
+
 
 class ConfigError(PospluginError):
     """Settings that cannot be used; ``problems`` lists each with what to fix."""

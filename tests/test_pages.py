@@ -144,6 +144,9 @@ def web_pos(server, tokens):
 
     pos = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=pos.serve_forever, daemon=True).start()
+    # The POS's origin is allowed to frame the card, as cors_origins would allow it.
+    from posplugin.web.pages import frame_ancestors
+    server.app.config["POSPLUGIN_FRAME_ANCESTORS"] = frame_ancestors(f"http://127.0.0.1:{pos.server_address[1]}")
     yield f"http://127.0.0.1:{pos.server_address[1]}/"
     pos.shutdown()
 

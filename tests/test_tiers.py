@@ -244,3 +244,16 @@ def test_tiers_import_repairs_a_damaged_list_from_the_command_line(tmp_path, how
     again = run_cli("tiers", "import", str(csv_file), "--data", str(data), env=env)
     assert again.returncode == 0, again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_invalid_utf8_is_reported_on_its_own_line(store, tmp_path):
+    """Bytes that are not UTF-8 on line 3 are reported as line 3, not line 1."""
+    from posplugin.tiers.lists import open_text
+    path = tmp_path / "tiers.csv"
+    text = tier_csv().encode()
+    lines = text.split(b"\n")
+    lines[2] = lines[2].replace(b"Micro", b"Micr\xff")
+    path.write_bytes(b"\n".join(lines))
+    with open_text(path) as stream, pytest.raises(ImportRefused) as refused:
+        import_csv(store.tiers, stream, store.hasher)
+    assert refused.value.problems == [(3, "not UTF-8 text")]

@@ -222,3 +222,48 @@ def test_a_strange_last_event_id_gets_a_reset_not_a_dead_stream(server, tokens, 
     else:
         assert response.status == 422
     conn.close()
+
+
+def test_429_says_when_to_retry(loaded_store, tokens):
+    from posplugin.web.app import create_app
+    from posplugin.web.server import BackgroundServer
+    loaded_store.settings = loaded_store.settings.replace(rate_limit_per_s=1, rate_limit_burst=1)
+    server = BackgroundServer(create_app(store=loaded_store)).start()
+    try:
+        headers = {"Authorization": f"Bearer {tokens['staff']}"}
+        answers = [requests.get(server.url + "/api/v1/prompts", headers=headers, timeout=5) for _ in range(3)]
+        limited = [a for a in answers if a.status_code == 429]
+        assert limited and all(int(a.headers["Retry-After"]) >= 1 for a in limited)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("path,origins,ancestors", [
+    ("/till", "", "frame-ancestors 'self'"),
+    ("/till", "https://pos.example.com", "frame-ancestors 'self' https://pos.example.com"),
+    ("/floor", "https://pos.example.com", "frame-ancestors 'none'"),
+])
+def test_only_the_till_card_may_be_framed_and_only_by_cors_origins(loaded_store, path, origins, ancestors):
+    from posplugin.web.app import create_app
+    from posplugin.web.server import BackgroundServer
+    loaded_store.settings = loaded_store.settings.replace(cors_origins=origins)
+    server = BackgroundServer(create_app(store=loaded_store)).start()
+    try:
+        csp = requests.get(server.url + path, timeout=5).headers["Content-Security-Policy"]
+        assert csp.endswith(ancestors)
+    finally:
+        server.stop()
+
+
+def test_a_pain_prompts_resolution_note_is_returned(clients):
+    pain = clients["staff"].post("/api/v1/painpoints", json={"kind": "stock", "lane": "2",
+                                                            "note": "no oat milk"}).json()
+    done = clients["staff"].post(f"/api/v1/prompts/{pain['id']}/resolve",
+                                 json={"by": "Ola", "note": "restocked from the back"}).json()
+    assert done["note"] == "restocked from the back" and done["report_note"] == "no oat milk"
+
+
+def test_openapi_lists_409_for_ack_and_resolve(clients):
+    paths = clients[None].get("/api/v1/openapi.json").json()["paths"]
+    for action in ("ack", "resolve"):
+        assert "409" in paths[f"/api/v1/prompts/{{prompt_id}}/{action}"]["post"]["responses"]

@@ -34,7 +34,11 @@ def to_json(row: sqlite3.Row) -> dict:
         "note": row["note"], "display_name": row["display_name"],
         "expires_at": iso(row["expires_at"]),
     }
-    prompt.update(json.loads(row["details"]))
+    details = json.loads(row["details"])
+    # A pain point's own note (what staff reported) must not hide the resolution note.
+    if "note" in details:
+        details["report_note"] = details.pop("note")
+    prompt.update(details)
     return prompt
 
 

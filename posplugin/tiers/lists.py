@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import threading
@@ -40,6 +41,7 @@ MAX_REPORTED = 50
 BATCH = 5_000
 FILE_GLOB = "tiers-*.db"
 POINTER = "tiers-current"
+NOT_UTF8 = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of bytes that are not UTF-8
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ def read_rows(stream: IO[str], hasher: identity.Hasher) -> Iterator[tuple[int, o
         raise ImportRefused([(1, f"unreadable header: {exc}")])
     header = [h.strip().lstrip("\ufeff").lower() for h in header]
     missing = [c for c in COLUMNS if c not in header]
+    if NOT_UTF8.search("".join(header)):
+        raise ImportRefused([(1, "the header is not UTF-8 text")])
     if missing:
         raise ImportRefused([(1, f"missing columns: {', '.join(missing)}; "
                                  f"expected {','.join(COLUMNS)}")])
@@ -137,6 +141,9 @@ def read_rows(stream: IO[str], hasher: identity.Hasher) -> Iterator[tuple[int, o
             return
         line = reader.line_num
         if not cells or cells == [""]:
+            continue
+        if NOT_UTF8.search("".join(cells)):  # bytes open_text could not decode, kept as surrogates
+            yield line, "not UTF-8 text"
             continue
         if len(cells) != width:
             yield line, f"expected {width} columns, found {len(cells)}"
@@ -530,5 +537,8 @@ def _removed_by_optout(added: int, rows: int, opted_out: int) -> int:
 
 
 def open_text(path: str | os.PathLike) -> IO[str]:
-    """Open a CSV for streaming: UTF-8 (with or without BOM), universal newlines."""
-    return io.open(path, "r", encoding="utf-8-sig", newline="")
+    """Open a CSV for streaming: UTF-8 (with or without BOM), universal newlines.
+    Bytes that are not UTF-8 become lone surrogates (``surrogateescape``) instead
+    of failing the whole read at the first chunk, so the reader can name the
+    line they are on (:data:`NOT_UTF8`)."""
+    return io.open(path, "r", encoding="utf-8-sig", errors="surrogateescape", newline="")

@@ -48,13 +48,13 @@ def list_prompts():
 
 
 @bp.operation("POST", "/prompts/<int:prompt_id>/ack", summary="Take a prompt (\"on it\")", roles=PROMPTS,
-      body="AckRequest", response="Prompt")
+      body="AckRequest", response="Prompt", errors=(409,))
 def ack_prompt(prompt_id, body):
     return jsonify(store().ack(prompt_id, body["by"]))
 
 
 @bp.operation("POST", "/prompts/<int:prompt_id>/resolve", summary="Resolve a prompt", roles=PROMPTS,
-      body="ResolveRequest", response="Prompt")
+      body="ResolveRequest", response="Prompt", errors=(409,))
 def resolve_prompt(prompt_id, body):
     return jsonify(store().resolve(prompt_id, body["by"], body.get("note")))
 

@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     app.json.ensure_ascii = False
     app.extensions["posplugin"] = store
     app.config["POSPLUGIN_LANGUAGE"] = store.settings.language
+    app.config["POSPLUGIN_FRAME_ANCESTORS"] = pages.frame_ancestors(store.settings.cors_origins)
     app.extensions["posplugin.metrics"] = metrics = Metrics(lambda: store.tiers.info().rows)
     metrics.watch_writes(store.db.deferred)
     app.extensions["posplugin.streams"] = stream.StreamLimit(store.settings.max_streams,

@@ -171,7 +171,11 @@ def _short(exc: Exception) -> str:
 
 
 def error_response(exc: PospluginError):
-    return jsonify(exc.to_dict()), exc.status
+    response = jsonify(exc.to_dict())
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response, exc.status
 
 
 def handle_error(exc: Exception):

@@ -14,16 +14,26 @@ from ..resources import static_dir
 bp = Blueprint("pages", __name__)
 
 # Everything from this origin only; no inline script or style, so data shown on
-# a page can never run as code. frame-ancestors stays open because the
-# cashier's card is meant to sit in an iframe inside a web POS.
+# a page can never run as code. Only the cashier's card may be framed (it sits
+# in an iframe inside a web POS), and only by the origins in cors_origins;
+# every other page refuses to be framed, so no site can clickjack /floor or /hq.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors *")
+       "form-action 'self'; frame-ancestors {ancestors}")
+
+
+def frame_ancestors(cors_origins: str) -> str:
+    """The CSP frame-ancestors sources of the till card for the ``cors_origins`` setting."""
+    origins = [o.strip() for o in (cors_origins or "").split(",") if o.strip()]
+    if "*" in origins:
+        return "*"
+    return " ".join(["'self'"] + origins)
 PAGES = {"till": "till.html", "floor": "floor.html"}
 
 
-def page(name: str) -> Response:
-    """A file from static/, with the page headers (and the page language filled in)."""
+def page(name: str, ancestors: str = "'none'") -> Response:
+    """A file from static/, with the page headers (and the page language filled
+    in); ``ancestors`` are the origins that may frame it."""
     path = (static_dir() / name).resolve()
     if static_dir().resolve() not in path.parents or not path.is_file():
         abort(404)
@@ -36,7 +46,7 @@ def page(name: str) -> Response:
         kind = "application/manifest+json"
     response = Response(body, content_type=kind + ("; charset=utf-8" if kind.startswith("text") or
                                                    kind.endswith(("javascript", "json")) else ""))
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Content-Security-Policy"] = CSP.format(ancestors=ancestors)
     response.headers["Referrer-Policy"] = "no-referrer"  # the token lives in the URL fragment
     response.headers["Cache-Control"] = "no-cache"
     return response
@@ -44,7 +54,7 @@ def page(name: str) -> Response:
 
 @bp.get("/till")
 def till():
-    return page(PAGES["till"])
+    return page(PAGES["till"], current_app.config.get("POSPLUGIN_FRAME_ANCESTORS", "'self'"))
 
 
 @bp.get("/floor")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -26,5 +27,6 @@ class RateLimiter:
             tokens = min(self.burst, tokens + (now - last) * self.per_second)
             if tokens < 1:
                 self._buckets[key] = (tokens, now)
-                raise RateLimited(f"more than {self.per_second:g} requests per second; slow down")
+                raise RateLimited(f"more than {self.per_second:g} requests per second; slow down",
+                                  retry_after=math.ceil((1 - tokens) / self.per_second))
             self._buckets[key] = (tokens - 1, now)

@@ -41,10 +41,10 @@ class StreamLimit:
         with self._lock:
             if self.open >= self.limit:
                 raise RateLimited(f"{self.limit} live streams are open already; try again shortly",
-                                  code="too_many_streams")
+                                  code="too_many_streams", retry_after=5)
             if self._by_token.get(token_id, 0) >= self.per_token:
                 raise RateLimited(f"this token has {self.per_token} live streams open already; "
-                                  "close one or give each device its own token", code="too_many_streams")
+                                  "close one or give each device its own token", code="too_many_streams", retry_after=5)
             self.open += 1
             self._by_token[token_id] = self._by_token.get(token_id, 0) + 1
         released = []
