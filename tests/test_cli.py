@@ -134,3 +134,60 @@ def test_one_serve_per_data_folder(tmp_path):
     finally:
         again.send_signal(signal.SIGTERM)
         again.wait(timeout=10)
+
+
+def _one_sentence(done, *words):
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("posplugin: ") and all(w in last for w in words), last
+
+
+def test_a_port_in_use_is_one_sentence(tmp_path):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = run_cli("serve", "--data", str(tmp_path), "--port", str(port), env={"POSPLUGIN_ID_KEY": ID_KEY},
+                       timeout=30)
+    _one_sentence(done, "in use", "--port")
+
+
+def test_a_read_only_data_folder_is_one_sentence(tmp_path):
+    import os
+    import subprocess
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                                           capture_output=True).returncode:
+        pytest.skip("needs root to mount a read-only file system")
+    try:
+        done = run_cli("serve", "--data", str(folder / "store"), "--port", str(free_port()),
+                       env={"POSPLUGIN_ID_KEY": ID_KEY}, timeout=30)
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+    _one_sentence(done, "cannot write", "--data")
+
+
+def test_a_damaged_hq_db_is_one_sentence(tmp_path):
+    (tmp_path / "hq.db").write_bytes(b"\x00junk" * 600)
+    done = run_cli("hq", "serve", "--data", str(tmp_path), "--port", str(free_port()),
+                   env={"POSPLUGIN_ID_KEY": ID_KEY}, timeout=30)
+    _one_sentence(done, "damaged", "backup")
+
+
+def test_a_damaged_signing_key_is_one_sentence(tmp_path):
+    (tmp_path / "hq-signing.key").write_text("-----BEGIN PRIVATE KEY-----\njunk\n")
+    done = run_cli("hq", "public-key", "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY}, timeout=30)
+    _one_sentence(done, "signing key", "backup")
+
+
+def test_pair_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+    from conftest import cli_env
+    reader = subprocess.Popen([sys.executable, "-m", "posplugin", "pair", "--role", "staff", "--data",
+                               str(tmp_path)], env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader.stdout.close()  # like `| head` that has already left
+    _, err = reader.communicate(timeout=30)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from .. import __version__
 from ..errors import ConfigError, ImportRefused, PospluginError
-from . import demo, hq, store
+from . import demo, hq, startup, store
 
 DESCRIPTION = "A store's local service: influence-aware service prompts at the till, queue pain points on the floor."
 GROUPS = (store, hq, demo)
@@ -46,6 +47,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except FileNotFoundError as exc:
         print(f"posplugin: no such file: {exc.filename}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # `posplugin pair | head`: the reader left. Point stdout at nothing so
+        # the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as exc:  # known start-up problems get a sentence; anything else its traceback
+        sentence = startup.explain(exc, args)
+        if sentence is None:
+            raise
+        print(f"posplugin: {sentence}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -21,6 +21,8 @@ from typing import IO
 
 from cryptography.exceptions import InvalidSignature
 from jsonschema import Draft202012Validator
+
+from ..errors import ConfigError
 from jsonschema.exceptions import best_match
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -85,7 +87,15 @@ def canonical(value) -> bytes:
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """The signing key at ``path``, made (readable by its owner only) on first use."""
     if path.exists():
-        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError([f"{path} is not a readable Ed25519 signing key ({str(exc)[:80]}): restore "
+                               "it from a backup. Only with no backup, move it aside to make a new "
+                               "one, and give every store the new key (posplugin hq public-key)"]) from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError([f"{path} is not an Ed25519 key: restore head office's signing key"])
+        return key
     key = Ed25519PrivateKey.generate()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
