@@ -16,7 +16,9 @@ def order(store, request):
                       request.headers.get("X-Shopify-Hmac-Sha256"), vendor="Shopify")
     delivery = request.headers.get("X-Shopify-Webhook-Id") or request.headers.get("X-Shopify-Event-Id")
     order = json_payload(request)
-    if not store.first_delivery("shopify", delivery or f"order-{order.get('id')}"):
+    order_id = order.get("id")
+    if not store.first_delivery("shopify", delivery or (f"order-{order_id}" if order_id else None),
+                                request.get_data()):
         return {"ok": True, "duplicate": True}
     customer = order.get("customer") or {}
     name = customer.get("first_name")

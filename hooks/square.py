@@ -17,7 +17,7 @@ def payment(store, request):
                       settings.get("square_notification_url", "").encode() + request.get_data(),
                       request.headers.get("x-square-hmacsha256-signature"), vendor="Square")
     event = json_payload(request)
-    if not store.first_delivery("square", event.get("event_id") or ""):
+    if not store.first_delivery("square", event.get("event_id"), request.get_data()):
         return {"ok": True, "duplicate": True}
     obj = ((event.get("data") or {}).get("object") or {}).get("payment") or {}
     email = obj.get("buyer_email_address")

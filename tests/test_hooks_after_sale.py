@@ -103,3 +103,32 @@ def test_unconfigured_adapter_refuses_everything(plugin_server):
     server, _ = plugin_server(plugins="square")
     response = post_square(server, square_event())
     assert response.status_code == 401 and "no signing secret" in response.json()["error"]["message"]
+
+
+def test_square_events_without_an_event_id_are_each_their_own(hooked):
+    """Two different signed events, neither with an event_id: both are new."""
+    server, store = hooked
+    first, second = square_event(event_id=None), square_event(event_id=None, email="other@example.com")
+    assert "duplicate" not in post_square(server, first).json()
+    assert "duplicate" not in post_square(server, second).json()
+    assert post_square(server, first).json()["duplicate"] is True  # the same body again is a replay
+
+
+def test_shopify_orders_without_ids_are_each_their_own(hooked):
+    server, store = hooked
+    body = json.dumps({**SHOPIFY_ORDER, "id": None}).encode()
+    other = json.dumps({**SHOPIFY_ORDER, "id": None, "phone": "+47 400 00 000"}).encode()
+    answers = [requests.post(server.url + "/hooks/shopify/orders", data=b, timeout=5, headers={
+        "Content-Type": "application/json", "X-Shopify-Hmac-Sha256": hmac_sha256_base64(SHOPIFY_SECRET, b)})
+        for b in (body, other)]
+    assert all(a.status_code == 200 and "duplicate" not in a.json() for a in answers)
+
+
+def test_dedupe_keys_never_hold_a_phone_number_or_email(plugin_server):
+    """Lightspeed's customer without an id used to be kept as "sale:+47 987 65 432"."""
+    server, store = plugin_server(plugins="lightspeed", extra={"lightspeed_secret": "s"})
+    payload = {"event_type": "sale.customer.changed", "sale": {"id": "S-a716db", "register_id": "r1"},
+               "customer": {"first_name": "Mia", "email": "micro.mia@example.com", "phone": "+47 412 34 567"}}
+    requests.post(server.url + "/hooks/lightspeed/rules", params={"secret": "s"}, json=payload, timeout=5)
+    keys = [r[0] for r in store.db.execute("SELECT event_id FROM hook_events")]
+    assert keys and not any("@" in k or "+47" in k or "4123" in k for k in keys)

@@ -5,6 +5,8 @@ be tested and benchmarked on its own.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, replace
 
 from .. import texts
@@ -254,11 +256,19 @@ class Store:
         self.bus.publish("prompt", prompt)
         return prompt
 
-    def first_delivery(self, source: str, event_id: str) -> bool:
-        """True the first time a vendor's event id is seen; False for a replay."""
+    def first_delivery(self, source: str, event_id: str | None, body: bytes = b"") -> bool:
+        """True the first time a vendor's event is seen; False for a replay.
+
+        The event is known by a keyed hash of its id (an adapter's id may hold
+        a phone number or an email), or of the whole signed ``body`` when the
+        vendor sent no id: two different events never share a key."""
+        if not event_id:
+            event_id = "body:" + hashlib.sha256(body).hexdigest()
+        key = hmac.new(self.settings.id_key.encode("utf-8"), f"{source}\0{event_id}".encode("utf-8", "replace"),
+                       hashlib.sha256).hexdigest()
         with self.db.write() as conn:
             inserted = conn.execute("INSERT OR IGNORE INTO hook_events (source, event_id, at) VALUES (?, ?, ?)",
-                                    (source, str(event_id)[:200], self.clock())).rowcount
+                                    (source, key, self.clock())).rowcount
         return inserted == 1
 
     def tick(self) -> dict:
