@@ -130,6 +130,11 @@ MIGRATIONS = [
     ("outbox_refused", """
     ALTER TABLE outbox ADD COLUMN refused_at REAL;
     """),
+    # store/service.py first_delivery: dedupe keys are keyed hashes now; the
+    # old ones could hold a phone number or an email, so they go.
+    ("hook_events_hashed", """
+    DELETE FROM hook_events;
+    """),
     # store/visits.py: ids reserved in blocks, so a crash never hands one out twice.
     ("id_reservations", """
     CREATE TABLE id_reservations (
