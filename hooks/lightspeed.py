@@ -24,6 +24,14 @@ custom field the pop-up asks for, default ``posplugin_ack``: define it in
 Lightspeed first) and ``lightspeed_action`` (``require_custom_fields``, the
 default, or ``add_custom_fields`` for a skippable pop-up).
 
+When the request carries only the customer's id (a third-party sample's
+``customer`` is just ``{id, account_type}``) and ``lightspeed_token`` (a
+personal token) is set, the customer is fetched in the background from the
+X-Series API (``GET https://{domain_prefix}.retail.lightspeed.app/api/2.0/customers/{id}``,
+``domain_prefix`` from ``lightspeed_domain_prefix`` or the request's
+``retailer.domain_prefix``), and the prompt reaches the till card over the live
+stream; the rule answers no actions at once. Any failure only means no prompt.
+
 The customer is identified by phone (``phone``, then ``mobile``), email or
 ``customer_code`` (as a loyalty id), preferring one that is on the tier list.
 The same customer set on the same sale again is a replay: it counts no second
@@ -33,7 +41,7 @@ answer may have missed the rule's timeout).
 
 from posplugin.errors import InvalidIdentifier
 from posplugin.hookspecs import hookimpl
-from posplugin.webhooks import json_payload, lane_map, part, require_secret
+from posplugin.webhooks import in_background, json_payload, lane_map, part, require_secret, vendor_get
 
 EVENT = "sale.customer.changed"
 NO_ACTIONS = {"actions": []}
@@ -59,6 +67,27 @@ def _choose(store, identifiers):
     return valid[0] if valid else None
 
 
+def _api_customer(settings, domain_prefix: str, customer_id: str) -> dict:
+    """The X-Series customer object for ``customer_id`` ({} when it cannot be had)."""
+    token = settings.get("lightspeed_token")
+    prefix = settings.get("lightspeed_domain_prefix") or domain_prefix
+    base = settings.get("lightspeed_api_url") or (f"https://{prefix}.retail.lightspeed.app" if prefix else "")
+    if not token or not base or not all(c.isalnum() or c in "-_" for c in customer_id):
+        return {}
+    body = vendor_get(f"{base.rstrip('/')}/api/2.0/customers/{customer_id}", token, vendor="Lightspeed")
+    data = (body or {}).get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _identify_looked_up(store, lane: str, sale_id, customer_id: str, domain_prefix: str) -> None:
+    """Background: fetch the customer from the X-Series API and identify them."""
+    customer = _api_customer(store.settings.extra, domain_prefix, customer_id)
+    chosen = _choose(store, _identifiers(customer))
+    if chosen and store.first_delivery("lightspeed", f"{sale_id}:{customer_id}"):
+        store.identify(lane, chosen[0], chosen[1], display_name=customer.get("first_name"),
+                       sale_id=sale_id if isinstance(sale_id, str) else None)
+
+
 def _action(settings, sale_id, prompt) -> dict:
     action = {"type": settings.get("lightspeed_action") or "require_custom_fields",
               "title": prompt["title"], "message": prompt["body"], "entity": "sale", "entity_id": sale_id,
@@ -75,11 +104,15 @@ def rule(store, request):
     sale, customer = part(payload, "sale"), part(payload, "customer")
     if payload.get("event_type") != EVENT or not customer:
         return NO_ACTIONS
+    register = str(sale.get("register_id") or payload.get("register_id") or "")
+    lane = lane_map(settings.get("lightspeed_registers")).get(register, register) or "lightspeed"
+    if not _identifiers(customer) and isinstance(customer.get("id"), str) and settings.get("lightspeed_token"):
+        domain_prefix = str(part(payload, "retailer").get("domain_prefix") or "")
+        in_background(_identify_looked_up, store, lane, sale.get("id"), customer["id"], domain_prefix)
+        return NO_ACTIONS
     chosen = _choose(store, _identifiers(customer))
     if chosen is None:
         return NO_ACTIONS
-    register = str(sale.get("register_id") or payload.get("register_id") or "")
-    lane = lane_map(settings.get("lightspeed_registers")).get(register, register) or "lightspeed"
     if store.first_delivery("lightspeed", f"{sale.get('id')}:{customer.get('id') or chosen[1]}"):
         prompt = store.identify(lane, chosen[0], chosen[1], display_name=customer.get("first_name"),
                                 sale_id=sale.get("id")).prompt

@@ -5,10 +5,47 @@ base64 HMAC-SHA256, under the subscription's signature key, of the
 notification URL followed by the raw body. Settings (posplugin.ini or
 POSPLUGIN_*): ``square_signature_key`` and ``square_notification_url`` (the URL
 exactly as registered with Square). Replays are dropped by ``event_id``.
+
+Card-present payments carry no ``buyer_email_address``; when a payment has a
+``customer_id`` and ``square_access_token`` is set, the customer is looked up
+with the Customers API (``GET /v2/customers/{id}``, Square's documented
+RetrieveCustomer) in the background, and their phone or email used. Any
+failure of that lookup only means no prompt (fail open).
 """
 
+from urllib.parse import quote
+
+from posplugin.errors import InvalidIdentifier
 from posplugin.hookspecs import hookimpl
-from posplugin.webhooks import json_payload, require_signature
+from posplugin.webhooks import in_background, json_payload, require_signature, vendor_get
+
+SQUARE_API = "https://connect.squareup.com"
+SQUARE_VERSION = "2025-01-23"  # the API version requested (Square-Version header)
+
+
+def customer_of(settings, customer_id: str) -> dict | None:
+    """The Square customer object for ``customer_id``, or None."""
+    token = settings.get("square_access_token")
+    if not token:
+        return None
+    url = f"{(settings.get('square_api_url') or SQUARE_API).rstrip('/')}/v2/customers/{quote(customer_id, safe='')}"
+    body = vendor_get(url, token, vendor="Square", headers={"Square-Version": SQUARE_VERSION})
+    customer = (body or {}).get("customer")
+    return customer if isinstance(customer, dict) else None
+
+
+def amplify_customer(store, customer_id: str) -> None:
+    """Look the payment's customer up and make the after-sale prompt (background)."""
+    customer = customer_of(store.settings.extra, customer_id)
+    for kind, key in (("phone", "phone_number"), ("email", "email_address")):
+        value = (customer or {}).get(key)
+        if not isinstance(value, str) or not value:
+            continue
+        try:
+            if store.after_sale(kind, value, lane=None, display_name=customer.get("given_name")) is not None:
+                return
+        except InvalidIdentifier:
+            continue
 
 
 def payment(store, request):
@@ -21,6 +58,11 @@ def payment(store, request):
         return {"ok": True, "duplicate": True}
     obj = ((event.get("data") or {}).get("object") or {}).get("payment") or {}
     email = obj.get("buyer_email_address")
+    customer_id = obj.get("customer_id")
+    if obj.get("status") == "COMPLETED" and not email and isinstance(customer_id, str) and customer_id \
+            and store.settings.extra.get("square_access_token"):
+        in_background(amplify_customer, store, customer_id)
+        return {"ok": True, "prompt": None, "lookup": "customer"}
     if obj.get("status") != "COMPLETED" or not email:
         return {"ok": True, "prompt": None}
     prompt = store.after_sale("email", email, lane=None)

@@ -5,6 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
 
 from .errors import InvalidIdentifier, Unauthorized, ValidationError
 
@@ -85,3 +90,41 @@ def identify_waiting(store, lane: str, phone: str, display_name: str | None = No
         return store.identify(lane, "phone", phone, stage="queue", display_name=display_name).known
     except InvalidIdentifier:
         return False
+
+
+log = logging.getLogger("posplugin.webhooks")
+VENDOR_TIMEOUT = (2.0, 3.0)  # connect, read: a vendor's API that stalls is given up on
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def in_background(func, *args) -> None:
+    """Run ``func(*args)`` on a small pool of background threads, off the
+    webhook's request path (a vendor API call); a failure is logged, never raised."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="posplugin-vendor")
+
+    def run():
+        try:
+            func(*args)
+        except Exception:
+            log.exception("a background vendor task failed")
+    _pool.submit(run)
+
+
+def vendor_get(url: str, token: str, *, vendor: str, headers: dict | None = None) -> dict | None:
+    """GET a vendor API's JSON object with a bearer token; None (logged) on any
+    failure: a timeout, an error status, a body that is not a JSON object."""
+    try:
+        response = requests.get(url, timeout=VENDOR_TIMEOUT, headers={
+            "Authorization": f"Bearer {token}", "Accept": "application/json", **(headers or {})})
+        if response.status_code != 200:
+            log.warning("%s API answered %s; going on without it", vendor, response.status_code)
+            return None
+        body = response.json()
+    except (requests.RequestException, ValueError) as exc:
+        log.warning("%s API unreachable (%s); going on without it", vendor, exc.__class__.__name__)
+        return None
+    return body if isinstance(body, dict) else None

@@ -132,3 +132,87 @@ def test_dedupe_keys_never_hold_a_phone_number_or_email(plugin_server):
     requests.post(server.url + "/hooks/lightspeed/rules", params={"secret": "s"}, json=payload, timeout=5)
     keys = [r[0] for r in store.db.execute("SELECT event_id FROM hook_events")]
     assert keys and not any("@" in k or "+47" in k or "4123" in k for k in keys)
+
+
+class FakeSquare:
+    """A local stand-in for Square's Customers API: RetrieveCustomer answers as
+    Square documents it (200 with {"customer": {...}}), or as told."""
+
+    CUSTOMER = {"customer": {
+        "id": "TNQC0TYTWMRSFFQ157KK4V7MVR", "created_at": "2020-04-27T17:28:50.073Z",
+        "updated_at": "2020-05-27T04:43:53Z", "given_name": "Sam", "family_name": "Lee",
+        "email_address": "sam.lee@example.com", "phone_number": "+47 412 34 567",
+        "preferences": {"email_unsubscribed": False}, "creation_source": "THIRD_PARTY",
+        "segment_ids": [], "version": 1}}
+
+    def __init__(self, status=200, delay=0.0):
+        import http.server
+        import threading
+        import time
+        fake = self
+        self.requests = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                fake.requests.append((self.path, dict(self.headers)))
+                time.sleep(delay)
+                body = json.dumps(fake.CUSTOMER if status == 200 else
+                                  {"errors": [{"category": "INVALID_REQUEST_ERROR", "code": "NOT_FOUND"}]}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def card_present(event_id="evt-card"):
+    event = square_event(event_id=event_id, email=None)
+    payment = event["data"]["object"]["payment"]
+    del payment["buyer_email_address"]
+    payment["customer_id"] = "TNQC0TYTWMRSFFQ157KK4V7MVR"
+    return event
+
+
+def wait_for(predicate, seconds=5.0):
+    import time
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_square_card_present_payment_looks_the_customer_up(plugin_server):
+    square = FakeSquare()
+    server, store = plugin_server(plugins="square", extra={
+        "square_signature_key": SQUARE_KEY, "square_notification_url": SQUARE_URL,
+        "square_access_token": "EAAA-test", "square_api_url": square.url})
+    answer = post_square(server, card_present())
+    assert answer.status_code == 200 and answer.json()["lookup"] == "customer"
+    assert wait_for(lambda: store.list_prompts())
+    assert store.list_prompts()[0]["kind"] == "amplify" and "Sam" in store.list_prompts()[0]["title"]
+    path, headers = square.requests[0]
+    assert path == "/v2/customers/TNQC0TYTWMRSFFQ157KK4V7MVR"
+    assert headers["Authorization"] == "Bearer EAAA-test" and headers["Square-Version"]
+
+
+@pytest.mark.parametrize("status,delay", [(404, 0.0), pytest.param(200, 4.0, marks=pytest.mark.slow)],
+                         ids=["not found", "too slow"])
+def test_square_lookup_fails_open(plugin_server, status, delay):
+    import time
+    square = FakeSquare(status, delay)
+    server, store = plugin_server(plugins="square", extra={
+        "square_signature_key": SQUARE_KEY, "square_notification_url": SQUARE_URL,
+        "square_access_token": "EAAA-test", "square_api_url": square.url})
+    started = time.monotonic()
+    assert post_square(server, card_present()).status_code == 200
+    assert time.monotonic() - started < 1  # the webhook never waits for Square
+    time.sleep(0.5 if status != 200 else 3.5)
+    assert store.list_prompts() == []

@@ -107,3 +107,55 @@ def test_a_body_over_64_kib_is_413(hooked):
     payload = rule({**SAM, "note": "x" * 70_000})
     answer = post(server, payload)
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
+
+
+def fake_xseries(status=200):
+    """A local stand-in for the X-Series API's GET /api/2.0/customers/{id},
+    answering {"data": customer} as the 2.0 API does, or an error."""
+    import http.server
+    import json
+    import threading
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            seen.append((self.path, self.headers.get("Authorization")))
+            body = {"data": {"id": "c-1", "customer_code": "SAM-0001", "first_name": "Sam", "last_name": "Lee",
+                             "email": "sam@example.net", "phone": "+47 412 34 567", "mobile": None}} \
+                if status == 200 else {"error": "Not found"}
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", seen
+
+
+@pytest.mark.parametrize("status", [200, 500])
+def test_a_customer_known_only_by_id_is_looked_up_in_the_background(plugin_server, status):
+    """A third-party sample's request: customer {id, account_type}, no
+    register_id. The rule answers at once; the customer is fetched from the
+    X-Series API and identified (the prompt reaches the till card over the
+    stream), or, when the API fails, simply nothing happens."""
+    import time
+    api, seen = fake_xseries(status)
+    server, store = plugin_server(plugins="lightspeed", extra={
+        "lightspeed_secret": SECRET, "lightspeed_token": "lsxs_pt_test", "lightspeed_api_url": api})
+    payload = rule({"id": "c-1", "account_type": "CUSTOMER"})
+    del payload["sale"]["register_id"]
+    started = time.monotonic()
+    assert post(server, payload).json() == {"actions": []}
+    assert time.monotonic() - started < 1
+    deadline = time.monotonic() + 5
+    while not store.list_prompts() and time.monotonic() < deadline and (status == 200 or not seen):
+        time.sleep(0.05)
+    time.sleep(0.2)
+    assert seen[0] == ("/api/2.0/customers/c-1", "Bearer lsxs_pt_test")
+    prompts = store.list_prompts()
+    assert (len(prompts), prompts[0]["lane"] if prompts else None) == ((1, "lightspeed") if status == 200 else (0, None))
