@@ -222,11 +222,24 @@ def hq(tmp_path):
 
     clock = Clock()
     office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock)
-    office.server = BackgroundServer(create_hq_app(office)).start()
+    # Join codes go to the console sender's log (see join_code()).
+    hq_settings = Settings(data_dir=tmp_path / "hq", id_key=ID_KEY, default_region="NO", code_sender="console")
+    office.server = BackgroundServer(create_hq_app(office, settings=hq_settings)).start()
     office.test_clock = clock
     yield office
     office.server.stop()
     office.close()
+
+
+def join_code(caplog, masked_tail: str = "") -> str:
+    """The newest one-time code the console sender logged (for an identifier
+    whose masked form ends with ``masked_tail``)."""
+    import re
+    for record in reversed(caplog.records):
+        found = re.match(r"join code (\d{6}) for (\S+)", record.getMessage())
+        if found and found.group(2).endswith(masked_tail):
+            return found.group(1)
+    raise AssertionError("the console sender logged no code")
 
 
 def free_port():

@@ -134,3 +134,14 @@ def test_one_serve_per_data_folder(tmp_path):
     finally:
         again.send_signal(signal.SIGTERM)
         again.wait(timeout=10)
+
+
+def test_hq_qr_points_at_join(tmp_path):
+    svg = tmp_path / "join.svg"
+    done = run_cli("hq", "qr", "--for", "shelf", "--svg", str(svg), "--data", str(tmp_path),
+                   env={"POSPLUGIN_PUBLIC_URL": "https://hq.example.com/"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "https://hq.example.com/join?src=shelf"
+    assert "█" in done.stdout and svg.read_text().startswith("<?xml")
+    missing = run_cli("hq", "qr", "--data", str(tmp_path))
+    assert missing.returncode != 0 and "public_url" in missing.stderr

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import sys
 
+import segno
+
 from .. import config
+from ..hq.customers import join_url
 from ..hq.office import HeadOffice
 from ..hq.web import create_hq_app
 from ..tiers.lists import open_text
 from ..web.server import make_server
 from .common import command, group, log, run_server, server_options, settings
+from .pairing import terminal_qr
 
 PORT = 8766
 
@@ -29,6 +33,11 @@ def register(commands) -> None:
     command(tokens, "revoke", "revoke a store's or an admin's tokens by name",
             token_revoke).add_argument("--name", required=True)
     command(hq, "public-key", "print the key stores verify lists with", public_key)
+    p = command(hq, "qr", "print the /join address and its QR code (receipts, shelf signs, the till card)", qr)
+    p.add_argument("--for", dest="source", choices=("receipt", "shelf", "till"), default=None,
+                   help="where the code is printed (added to the address)")
+    p.add_argument("--svg", metavar="FILE", help="also write the QR code as an SVG for print")
+    p.add_argument("--png", metavar="FILE", help="also write the QR code as a PNG")
 
 
 def office(args) -> HeadOffice:
@@ -41,7 +50,7 @@ def office(args) -> HeadOffice:
 def serve(args) -> int:
     s = settings(args)
     hq = office(args)
-    server = make_server(create_hq_app(hq, language=s.language), s.host, args.port or PORT, s.threads)
+    server = make_server(create_hq_app(hq, language=s.language, settings=s), s.host, args.port or PORT, s.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              s.host, server.effective_port, s.data_dir, hq.public_key)
     return run_server(server)
@@ -71,6 +80,21 @@ def token_revoke(args) -> int:
     count = office(args).revoke_tokens(args.name)
     print(f"revoked {count} token(s) named {args.name!r}", file=sys.stderr)
     return 0 if count else 1
+
+
+def qr(args) -> int:
+    s = settings(args)
+    if not s.public_url:
+        raise config.ConfigError(["set public_url to head office's public address (https://…) "
+                                  "so the QR code points where customers can reach it"])
+    url = join_url(s.public_url, args.source or "")
+    code = segno.make(url, error="m")
+    for path, kind in ((args.svg, "svg"), (args.png, "png")):
+        if path:
+            code.save(path, kind=kind, scale=10, border=4)
+    print(url)
+    print(terminal_qr(url), end="")
+    return 0
 
 
 def public_key(args) -> int:

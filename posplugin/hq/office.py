@@ -49,6 +49,8 @@ class HeadOffice:
         self.db = Database(self.data_dir / "hq.db", [])
         self.key = feed.load_or_create_key(self.data_dir / "hq-signing.key")
         self.hasher = Hasher(id_key, default_region) if id_key else None
+        self.id_key = id_key
+        self.default_region = default_region
         self.clock = clock
         self.manifest_ttl_s = manifest_ttl_s
         self.stale_after_s = stale_after_s

@@ -87,3 +87,57 @@ store_durations = Table(
     Column("seconds", Float, nullable=False),
     Index("store_durations_by_store", "store", "kind", "hour"),
 )
+
+# -- posplugin.hq.customers: customers who joined, their proven identifiers,
+# one-time codes, consent records and signed-in sessions. Identifiers and
+# addresses are keyed hashes (hex), never raw. -------------------------------
+
+customers = Table(
+    "customers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("deleted_at", Float),
+)
+
+customer_identifiers = Table(
+    "customer_identifiers", metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("id_type", String(16), nullable=False),
+    Column("verified_at", Float, nullable=False),
+)
+
+join_codes = Table(
+    "join_codes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("id_hash", String(64), nullable=False),
+    Column("address_hash", String(64), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("used_at", Float),
+    Index("join_codes_by_identifier", "id_hash", "created_at"),
+    Index("join_codes_by_address", "address_hash", "created_at"),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("version", String(32), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("given_at", Float, nullable=False),
+    Column("withdrawn_at", Float),
+)
+
+customer_sessions = Table(
+    "customer_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("id_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("ended_at", Float),
+)

@@ -1,0 +1,130 @@
+"""The customer's side of head office over HTTP: the public /join page, its
+one-time code, consent and session routes (in /hq/v1/openapi.json).
+
+A customer is signed in by an HttpOnly, SameSite=Lax session cookie set when
+their code is right. Other customer pages (/me) get the signed-in customer
+with :func:`signed_in_customer`.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+from ..config import Settings
+from ..errors import Unauthorized
+from ..web import pages
+from ..web.endpoint import ApiBlueprint
+from . import consent as consent_text
+from .customers import Customers, SignedIn
+from .office import HeadOffice
+from .senders import code_senders, mask
+
+COOKIE = "posplugin_customer"
+EXTENSION = "posplugin.hq.customers"
+CUSTOMER = (401,)  # a customer route answers 401 when nobody is signed in
+
+bp = ApiBlueprint("join", __name__, url_prefix="/hq/v1", tag="customer", superuser=None,
+                  authenticator="posplugin.hq.auth", ratelimiter="posplugin.hq.ratelimit")
+page_bp = Blueprint("join_page", __name__)
+
+
+def customers() -> Customers:
+    """The running app's :class:`Customers`."""
+    return current_app.extensions[EXTENSION]
+
+
+def signed_in_customer() -> SignedIn:
+    """The customer signed in on this request (their id, and the type and
+    keyed hash of the identifier they proved); raises ``Unauthorized`` (401)."""
+    return customers().signed_in(request.cookies.get(COOKIE))
+
+
+def _session_cookie(response, token: str, max_age: int) -> None:
+    secure = current_app.config.get("POSPLUGIN_PUBLIC_URL", "").startswith("https://")
+    response.set_cookie(COOKIE, token, max_age=max_age, httponly=True, samesite="Lax", secure=secure,
+                        path="/")
+
+
+@page_bp.get("/join")
+def join_page():
+    return pages.page("join.html")
+
+
+@bp.operation("GET", "/join/consent", summary="What a customer agrees to: version, scopes, words",
+              roles=None)
+def consent_document():
+    return jsonify(consent_text.document())
+
+
+@bp.operation("POST", "/join/code", summary="Send a one-time code to a phone (SMS) or email",
+              roles=None, body="JoinCodeRequest", response="JoinCodeSent", errors=(429, 503))
+def send_code(body):
+    identifier = body["identifier"]
+    sent = customers().request_code(identifier["type"], identifier["value"], request.remote_addr or "",
+                                    body.get("language", "en"))
+    channel = sent["channel"]
+    return jsonify({**sent, "to": mask(channel, identifier["value"].strip())})
+
+
+@bp.operation("POST", "/join/verify", summary="Prove the phone or email with its code; signs the customer in",
+              roles=None, body="JoinVerifyRequest", response="JoinSession")
+def verify(body):
+    identifier = body["identifier"]
+    who, token = customers().verify_code(identifier["type"], identifier["value"], body["code"])
+    response = jsonify(_session(who))
+    _session_cookie(response, token, int(who.expires_at - customers().clock()))
+    return response
+
+
+@bp.operation("GET", "/join/session", summary="Whether a customer is signed in, their consent and accounts",
+              roles=None, response="JoinSession")
+def session():
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return jsonify({"signed_in": False})
+    try:
+        who = customers().signed_in(token)
+    except Unauthorized:
+        return jsonify({"signed_in": False})
+    return jsonify(_session(who))
+
+
+def _session(who: SignedIn) -> dict:
+    return {"signed_in": True, "id_type": who.id_type, "consent": customers().consent(who.customer_id)}
+
+
+@bp.operation("POST", "/join/consent", summary="Give consent to the current text for some scopes",
+              roles=None, body="ConsentRequest", response="Consent", errors=CUSTOMER + (409,))
+def give_consent(body):
+    who = signed_in_customer()
+    return jsonify(customers().give_consent(who.customer_id, body["version"], body["scopes"],
+                                            body.get("language", "en")))
+
+
+@bp.operation("DELETE", "/join/consent", summary="Withdraw consent (published in the next version)",
+              roles=None, errors=CUSTOMER)
+def withdraw_consent():
+    who = signed_in_customer()
+    return jsonify({"withdrawn": customers().withdraw_consent(who.customer_id)})
+
+
+@bp.operation("POST", "/join/signout", summary="Sign out on this device", roles=None)
+def sign_out():
+    customers().sign_out(request.cookies.get(COOKIE))
+    response = jsonify({"signed_in": False})
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def install(app: Flask, office: HeadOffice, settings: Settings | None = None, *,
+            send=None) -> Customers:
+    """Add the customer's side to a head office app; returns its :class:`Customers`.
+    ``send`` overrides the code senders that ``settings`` chooses."""
+    settings = settings or Settings(data_dir=office.data_dir)
+    service = Customers(office.engine, office.id_key, default_region=office.default_region,
+                        clock=office.clock, send=send or code_senders(settings))
+    app.extensions[EXTENSION] = service
+    app.config["POSPLUGIN_PUBLIC_URL"] = settings.public_url
+    app.register_blueprint(bp)
+    app.register_blueprint(page_bp)
+    return service
