@@ -33,7 +33,8 @@ def test_join_consent_withdraw(hq, caplog):
     assert sent.json() == {"channel": "sms", "expires_in_s": 600, "tries": 5, "to": "+•••67"}
     verified = post(session, hq, "/verify", {"identifier": {"type": "phone", "value": PHONE},
                                               "code": join_code(caplog, "67")})
-    assert verified.json() == {"signed_in": True, "id_type": "phone", "consent": None}
+    assert verified.json() == {"signed_in": True, "id_type": "phone", "consent": None, "accounts": [],
+                               "platforms": []}
     cookie = verified.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
     text = session.get(f"{hq.server.url}/hq/v1/join/consent", timeout=10).json()

@@ -8,19 +8,25 @@ with :func:`signed_in_customer`.
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from urllib.parse import quote
+
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request
 
 from ..config import Settings
 from ..errors import Unauthorized
 from ..web import pages
 from ..web.endpoint import ApiBlueprint
 from . import consent as consent_text
+from .accounts import Accounts, LinkFailed, available
 from .customers import Customers, SignedIn
 from .office import HeadOffice
+from .platforms import Platform
 from .senders import code_senders, mask
+from .vault import Vault
 
 COOKIE = "posplugin_customer"
 EXTENSION = "posplugin.hq.customers"
+ACCOUNTS = "posplugin.hq.accounts"
 CUSTOMER = (401,)  # a customer route answers 401 when nobody is signed in
 
 bp = ApiBlueprint("join", __name__, url_prefix="/hq/v1", tag="customer", superuser=None,
@@ -31,6 +37,11 @@ page_bp = Blueprint("join_page", __name__)
 def customers() -> Customers:
     """The running app's :class:`Customers`."""
     return current_app.extensions[EXTENSION]
+
+
+def accounts() -> Accounts:
+    """The running app's :class:`Accounts`."""
+    return current_app.extensions[ACCOUNTS]
 
 
 def signed_in_customer() -> SignedIn:
@@ -90,7 +101,8 @@ def session():
 
 
 def _session(who: SignedIn) -> dict:
-    return {"signed_in": True, "id_type": who.id_type, "consent": customers().consent(who.customer_id)}
+    return {"signed_in": True, "id_type": who.id_type, "consent": customers().consent(who.customer_id),
+            "accounts": accounts().of_customer(who.customer_id), "platforms": sorted(accounts().platforms)}
 
 
 @bp.operation("POST", "/join/consent", summary="Give consent to the current text for some scopes",
@@ -116,14 +128,64 @@ def sign_out():
     return response
 
 
+PLATFORM = {"name": "platform", "in": "path", "required": True, "schema": {"type": "string"}}
+# Platforms add their own parameters to the callback (Google: scope, authuser, prompt, hd; TikTok: scopes).
+CALLBACK_QUERY = [{"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 4096}}
+                  for name in ("code", "state", "error", "error_description", "error_reason", "error_code",
+                               "scope", "scopes", "authuser", "prompt", "hd")]
+
+
+def _redirect_uri(platform: str) -> str:
+    base = current_app.config.get("POSPLUGIN_PUBLIC_URL") or request.host_url
+    return f"{base.rstrip('/')}/hq/v1/join/accounts/{platform}/callback"
+
+
+@bp.operation("POST", "/join/accounts/<platform>/link", summary="Start linking an account: the platform's "
+              "authorize URL (OAuth 2.0 code flow with PKCE)", roles=None, errors=CUSTOMER)
+def link(platform: str):
+    who = signed_in_customer()
+    return jsonify({"authorize_url": accounts().start_link(who.customer_id, platform, _redirect_uri(platform))})
+
+
+@bp.operation("GET", "/join/accounts/<platform>/callback", summary="Where the platform sends the customer back; "
+              "redirects to /join", roles=None, parameters=CALLBACK_QUERY, response_type="text/html")
+def link_callback(platform: str):
+    if request.args.get("error") or not request.args.get("code") or not request.args.get("state"):
+        reason = request.args.get("error_description") or request.args.get("error") or "no code"
+        return redirect(f"/join#link_error={quote(reason[:120])}")
+    try:
+        accounts().finish_link(platform, request.args["state"], request.args["code"], _redirect_uri(platform))
+    except LinkFailed as exc:
+        return redirect(f"/join#link_error={quote(exc.message[:120])}")
+    return redirect(f"/join#linked={quote(platform)}")
+
+
+@bp.operation("DELETE", "/join/accounts/<platform>", summary="Unlink an account (its token and figures are dropped)",
+              roles=None, errors=CUSTOMER)
+def unlink(platform: str):
+    who = signed_in_customer()
+    return jsonify({"unlinked": accounts().unlink(who.customer_id, platform)})
+
+
+@bp.operation("POST", "/join/handles", summary="Give a public handle instead of linking (Instagram "
+              "professional accounts)", roles=None, body="HandleRequest", errors=CUSTOMER)
+def add_handle(body):
+    who = signed_in_customer()
+    accounts().add_handle(who.customer_id, body["platform"], body["handle"])
+    return jsonify({"accounts": accounts().of_customer(who.customer_id)})
+
+
 def install(app: Flask, office: HeadOffice, settings: Settings | None = None, *,
-            send=None) -> Customers:
+            send=None, platforms: dict[str, Platform] | None = None) -> Customers:
     """Add the customer's side to a head office app; returns its :class:`Customers`.
-    ``send`` overrides the code senders that ``settings`` chooses."""
+    ``send`` and ``platforms`` override what ``settings`` choose (tests, demo)."""
     settings = settings or Settings(data_dir=office.data_dir)
     service = Customers(office.engine, office.id_key, default_region=office.default_region,
                         clock=office.clock, send=send or code_senders(settings))
     app.extensions[EXTENSION] = service
+    app.extensions[ACCOUNTS] = Accounts(office.engine, Vault.in_folder(office.data_dir),
+                                        available(settings) if platforms is None else platforms,
+                                        clock=office.clock)
     app.config["POSPLUGIN_PUBLIC_URL"] = settings.public_url
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)

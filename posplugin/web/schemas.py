@@ -348,6 +348,11 @@ SCHEMAS.update({
                                   "maxItems": len(CONSENT_SCOPES)},
                        "language": LANGUAGE},
     },
+    "HandleRequest": {
+        "type": "object", "required": ["platform", "handle"], "additionalProperties": False,
+        "properties": {"platform": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,31}$"},
+                       "handle": text(64, 1)},
+    },
     "JoinSession": {
         "type": "object", "required": ["signed_in"],
         "properties": {"signed_in": {"type": "boolean"},
