@@ -230,3 +230,11 @@ def test_any_guess_but_the_code_is_refused(tmp_path_factory, guess):
                 people.verify_code("email", "g@example.com", guess)
     finally:
         engine.dispose()
+
+
+def test_a_signed_in_customer_adds_another_identifier(people, outbox):
+    who, _ = join(people, outbox)
+    people.request_code("email", "sam@example.com", "a")
+    again, _ = people.verify_code("email", "sam@example.com", outbox.code, attach_to=who.customer_id)
+    assert again.customer_id == who.customer_id and again.id_type == "email"
+    assert [t for t, _ in people.identifier_hashes(who.customer_id)] == ["phone", "email"]

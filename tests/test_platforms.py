@@ -6,21 +6,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from platform_standins import Account, StandIns, create_app, platforms
+from platform_standins import Account, platforms
 
 from posplugin.hq.platforms import (AccessRevoked, AccountUnavailable, PlatformRateLimited, Token, TokenExpired)
-from posplugin.web.server import BackgroundServer
 
 REDIRECT = "https://hq.example.com/hq/v1/join/accounts/{}/callback"
-
-
-@pytest.fixture(scope="module")
-def standins():
-    state = StandIns()
-    server = BackgroundServer(create_app(state)).start()
-    state.url = server.url
-    yield state
-    server.stop()
 
 
 @pytest.fixture

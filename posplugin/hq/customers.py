@@ -123,9 +123,10 @@ class Customers:
     def _code_hash(self, id_hash: str, code: str) -> str:
         return self._keyed("code", f"{id_hash}:{code}")
 
-    def verify_code(self, id_type: str, value: str, code: str) -> tuple[SignedIn, str]:
+    def verify_code(self, id_type: str, value: str, code: str, attach_to: int | None = None) -> tuple[SignedIn, str]:
         """Check a code; on success the customer (created on first join) and a
-        new session token. A wrong code spends one of five tries."""
+        new session token. A wrong code spends one of five tries. ``attach_to``
+        (the customer already signed in) adds a new identifier to them."""
         id_hash = self.identifier_hash(id_type, value)
         now = self.clock()
         with self.engine.begin() as conn:
@@ -143,7 +144,7 @@ class Customers:
                 if not used:
                     raise CodeRefused("this code was just used; ask for a new one", field="code",
                                       code="code_expired")
-                customer_id = self._customer_for(conn, id_type, id_hash, now)
+                customer_id = self._customer_for(conn, id_type, id_hash, now, attach_to)
                 return self._new_session(conn, customer_id, id_type, id_hash, now)
             # The wrong guess is counted and committed before the refusal is raised.
             conn.execute(update(join_codes).where(join_codes.c.id == row.id)
@@ -153,7 +154,7 @@ class Customers:
                           "that is not the code, and it was the last try; ask for a new one",
                           field="code", code="wrong_code" if left else "code_expired")
 
-    def _customer_for(self, conn, id_type: str, id_hash: str, now: float) -> int:
+    def _customer_for(self, conn, id_type: str, id_hash: str, now: float, attach_to: int | None = None) -> int:
         found = conn.execute(select(customer_identifiers.c.customer_id, customers.c.deleted_at)
                              .join(customers, customers.c.id == customer_identifiers.c.customer_id)
                              .where(customer_identifiers.c.id_hash == id_hash)).first()
@@ -161,7 +162,7 @@ class Customers:
             conn.execute(update(customer_identifiers).where(customer_identifiers.c.id_hash == id_hash)
                          .values(verified_at=now))
             return found.customer_id
-        customer_id = conn.execute(insert(customers).values(created_at=now)).inserted_primary_key[0]
+        customer_id = attach_to or conn.execute(insert(customers).values(created_at=now)).inserted_primary_key[0]
         if found is not None:  # a deleted customer's identifier joins afresh
             conn.execute(update(customer_identifiers).where(customer_identifiers.c.id_hash == id_hash)
                          .values(customer_id=customer_id, verified_at=now))

@@ -81,7 +81,11 @@ def send_code(body):
               roles=None, body="JoinVerifyRequest", response="JoinSession")
 def verify(body):
     identifier = body["identifier"]
-    who, token = customers().verify_code(identifier["type"], identifier["value"], body["code"])
+    try:  # a signed-in customer proving another phone or email adds it to themself
+        attach = customers().signed_in(request.cookies.get(COOKIE)).customer_id
+    except Unauthorized:
+        attach = None
+    who, token = customers().verify_code(identifier["type"], identifier["value"], body["code"], attach)
     response = jsonify(_session(who))
     _session_cookie(response, token, int(who.expires_at - customers().clock()))
     return response

@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 import threading
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterable
 
 from filelock import FileLock
 
@@ -22,7 +22,7 @@ from ..errors import ImportRefused, Unauthorized, ValidationError
 from ..store import auth
 from ..tiers import feed
 from ..tiers.identity import Hasher
-from ..tiers.lists import ListBuilder, read_rows
+from ..tiers.lists import ListBuilder, TierRecord, read_rows
 from ..timeutil import iso, system_clock
 from .reports import Outcomes
 from .db import database_url, open_engine
@@ -103,20 +103,36 @@ class HeadOffice:
         Publishes its snapshot and the delta from the version before."""
         if self.hasher is None:
             raise ValidationError("head office needs the chain's identifier key (POSPLUGIN_ID_KEY)")
+
+        def fill(builder: ListBuilder) -> None:
+            bad = []
+            for line, row in read_rows(stream, self.hasher):
+                if isinstance(row, str):
+                    bad.append((line, row))
+                else:
+                    builder.add(*row)
+            if bad:
+                raise ImportRefused(bad[:50], total_bad=len(bad))
+
+        return self._new_version(fill, "hq")
+
+    def publish_records(self, records: Iterable[tuple[bytes, TierRecord | None]], source: str = "build") -> dict:
+        """The next version from ``(identifier hash, record)`` pairs (None: opted
+        out), published like an import: snapshot, delta, signed manifest."""
+        def fill(builder: ListBuilder) -> None:
+            for key, record in records:
+                builder.add(key, record)
+
+        return self._new_version(fill, source)
+
+    def _new_version(self, fill, source: str) -> dict:
         with self._import_lock:
             builder = ListBuilder(self.data_dir)
-            bad = []
             try:
-                for line, row in read_rows(stream, self.hasher):
-                    if isinstance(row, str):
-                        bad.append((line, row))
-                    else:
-                        builder.add(*row)
-                if bad:
-                    raise ImportRefused(bad[:50], total_bad=len(bad))
+                fill(builder)
                 previous = self.latest()
                 version = (previous or {}).get("version", 0) + 1
-                path, rows = builder.finish(version=version, source="hq")
+                path, rows = builder.finish(version=version, source=source)
             except BaseException:
                 builder.discard()
                 raise
