@@ -140,3 +140,30 @@ def test_join_in_chromium_phone_first(hq, open_page, caplog, output_dir):
     page.wait_for_selector("#consent-withdrawn:not([hidden])")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_VIEWPORT["width"]
     page.screenshot(path=str(output_dir / "withdrawn.png"), full_page=True)
+
+
+def test_account_routes_refuse_cleanly(hq, caplog):
+    session = sign_in(hq, caplog)
+    base = f"{hq.server.url}/hq/v1/join"
+    answer = session.post(f"{base}/accounts/myspace/link", timeout=10)
+    assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+    assert requests.post(f"{base}/accounts/instagram/link", timeout=10).status_code == 401
+    for query, reason in (("error=access_denied&error_description=The+user+denied", "The%20user%20denied"),
+                          ("code=abc&state=forged", "expired")):
+        back = requests.get(f"{base}/accounts/instagram/callback?{query}", allow_redirects=False, timeout=10)
+        assert back.status_code == 302 and back.headers["Location"].startswith("/join#link_error=")
+        assert reason in back.headers["Location"]
+    answer = session.post(f"{base}/handles", json={"platform": "instagram", "handle": "sam"}, timeout=10)
+    assert answer.status_code == 422 and answer.json()["error"]["field"] == "platform"
+    document = requests.get(f"{hq.server.url}/hq/v1/openapi.json", timeout=10).json()
+    for path in ("/hq/v1/join/accounts/{platform}/link", "/hq/v1/join/accounts/{platform}/callback",
+                 "/hq/v1/join/accounts/{platform}", "/hq/v1/join/handles", "/hq/v1/metrics/status"):
+        assert path in document["paths"], path
+
+
+def test_metrics_status_is_for_admins(hq):
+    url = f"{hq.server.url}/hq/v1/metrics/status"
+    assert requests.get(url, timeout=10).status_code == 401
+    admin = hq.create_token("admin", "ops")
+    answer = requests.get(url, headers={"Authorization": f"Bearer {admin}"}, timeout=10)
+    assert answer.status_code == 200 and answer.json()["customers"] == 0 and answer.json()["last_build"] is None

@@ -3,15 +3,23 @@ admin tokens, and the public key stores verify with."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import segno
 
 from .. import config
+from ..hq.accounts import available
+from ..hq.build import Builder
 from ..hq.customers import join_url
+from ..hq.join_web import BUILDER, COLLECTOR
+from ..hq.metrics import Collector
 from ..hq.office import HeadOffice
+from ..hq.vault import Vault
 from ..hq.web import create_hq_app
+from ..hq.worker import Worker
 from ..tiers.lists import open_text
+from ..timeutil import iso
 from ..web.server import make_server
 from .common import command, group, log, run_server, server_options, settings
 from .pairing import terminal_qr
@@ -33,6 +41,12 @@ def register(commands) -> None:
     command(tokens, "revoke", "revoke a store's or an admin's tokens by name",
             token_revoke).add_argument("--name", required=True)
     command(hq, "public-key", "print the key stores verify lists with", public_key)
+    tiers = group(hq, "tiers", "tier-list versions from joined customers", dest="tiers_action")
+    command(tiers, "build", "build a new signed version from everything consented and fresh", tiers_build)
+    metrics = group(hq, "metrics", "linked accounts' metrics", dest="metrics_action")
+    command(metrics, "status", "progress and failures of the metrics collector", metrics_status).add_argument(
+        "--json", action="store_true", help="print JSON")
+    command(metrics, "refresh", "refresh every linked account that is due, once", metrics_refresh)
     p = command(hq, "qr", "print the /join address and its QR code (receipts, shelf signs, the till card)", qr)
     p.add_argument("--for", dest="source", choices=("receipt", "shelf", "till"), default=None,
                    help="where the code is printed (added to the address)")
@@ -47,13 +61,64 @@ def office(args) -> HeadOffice:
                       stale_after_s=3 * s.sync_interval_s)
 
 
+def customer_side(args):
+    """The collector and builder of the head office in the command's data folder."""
+    s = settings(args)
+    hq = office(args)
+    platforms = available(s)
+    vault = Vault.in_folder(hq.data_dir)
+    collector = Collector(hq.engine, vault, platforms, clock=hq.clock, refresh_hours=s.metrics_refresh_hours,
+                          max_age_days=s.metrics_max_age_days)
+    return hq, collector, Builder(hq, max_age_days=s.metrics_max_age_days,
+                                  interval_minutes=s.build_interval_minutes)
+
+
 def serve(args) -> int:
     s = settings(args)
     hq = office(args)
-    server = make_server(create_hq_app(hq, language=s.language, settings=s), s.host, args.port or PORT, s.threads)
+    app = create_hq_app(hq, language=s.language, settings=s)
+    worker = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER]).start()
+    server = make_server(app, s.host, args.port or PORT, s.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              s.host, server.effective_port, s.data_dir, hq.public_key)
-    return run_server(server)
+    return run_server(server, worker.stop)
+
+
+def tiers_build(args) -> int:
+    config.require_id_key(settings(args))
+    _, _, builder = customer_side(args)
+    result = builder.build()
+    delta = result["delta"]
+    print(f"version {result['version']}: {result['customers']} customers, {result['rows']} identifiers"
+          + (f" (delta: {delta['upserts']} added or changed, {delta['deletes']} removed)" if delta else ""))
+    return 0
+
+
+def metrics_status(args) -> int:
+    _, collector, builder = customer_side(args)
+    status = {**collector.status(), "last_build": builder.last()}
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"{status['customers']} customers joined")
+    print(f"{'platform':<12}{'linked':>8}{'measured':>10}{'due':>6}{'failing':>9}{'revoked':>9}  paused")
+    for name, p in sorted(status["platforms"].items()):
+        paused = f"{p['paused_for_s'] / 60:.0f} min" if p["paused_for_s"] else "-"
+        print(f"{name:<12}{p['linked']:>8}{p['measured']:>10}{p['due']:>6}{p['failing']:>9}{p['revoked']:>9}  {paused}")
+    for error in status["recent_errors"]:
+        print(f"  {iso(error['at'])} {error['platform']}: {error['error']}")
+    last = status["last_build"]
+    print(f"last build: version {last['version']} at {iso(last['at'])} ({last['trigger']}), "
+          f"{last['customers']} customers" if last else "last build: none yet")
+    return 0
+
+
+def metrics_refresh(args) -> int:
+    _, collector, _ = customer_side(args)
+    result = collector.run(limit=1_000_000)
+    print(f"measured {result.measured}, failed {result.failed}, revoked {result.revoked}, "
+          f"unavailable {result.unavailable}, throttled {result.throttled}, aged out {result.aged_out}")
+    return 0
 
 
 def import_csv(args) -> int:

@@ -18,7 +18,9 @@ from ..web import pages
 from ..web.endpoint import ApiBlueprint
 from . import consent as consent_text
 from .accounts import Accounts, LinkFailed, available
+from .build import Builder
 from .customers import Customers, SignedIn
+from .metrics import Collector
 from .office import HeadOffice
 from .platforms import Platform
 from .senders import code_senders, mask
@@ -27,6 +29,8 @@ from .vault import Vault
 COOKIE = "posplugin_customer"
 EXTENSION = "posplugin.hq.customers"
 ACCOUNTS = "posplugin.hq.accounts"
+COLLECTOR = "posplugin.hq.collector"
+BUILDER = "posplugin.hq.builder"
 CUSTOMER = (401,)  # a customer route answers 401 when nobody is signed in
 
 bp = ApiBlueprint("join", __name__, url_prefix="/hq/v1", tag="customer", superuser=None,
@@ -179,17 +183,31 @@ def add_handle(body):
     return jsonify({"accounts": accounts().of_customer(who.customer_id)})
 
 
+@bp.operation("GET", "/metrics/status", summary="The collector's progress and failures per platform, and the last "
+              "build", roles=("admin",))
+def metrics_status():
+    return jsonify({**current_app.extensions[COLLECTOR].status(),
+                    "last_build": current_app.extensions[BUILDER].last()})
+
+
 def install(app: Flask, office: HeadOffice, settings: Settings | None = None, *,
             send=None, platforms: dict[str, Platform] | None = None) -> Customers:
     """Add the customer's side to a head office app; returns its :class:`Customers`.
-    ``send`` and ``platforms`` override what ``settings`` choose (tests, demo)."""
+    ``send`` and ``platforms`` override what ``settings`` choose (tests, demo).
+    The app's collector and builder are ``app.extensions["posplugin.hq.collector"]``
+    and ``["posplugin.hq.builder"]`` (``hq serve`` runs them in a :class:`Worker`)."""
     settings = settings or Settings(data_dir=office.data_dir)
     service = Customers(office.engine, office.id_key, default_region=office.default_region,
                         clock=office.clock, send=send or code_senders(settings))
     app.extensions[EXTENSION] = service
-    app.extensions[ACCOUNTS] = Accounts(office.engine, Vault.in_folder(office.data_dir),
-                                        available(settings) if platforms is None else platforms,
-                                        clock=office.clock)
+    vault = Vault.in_folder(office.data_dir)
+    platforms = available(settings) if platforms is None else platforms
+    app.extensions[ACCOUNTS] = Accounts(office.engine, vault, platforms, clock=office.clock)
+    app.extensions[COLLECTOR] = Collector(office.engine, vault, platforms, clock=office.clock,
+                                          refresh_hours=settings.metrics_refresh_hours,
+                                          max_age_days=settings.metrics_max_age_days)
+    app.extensions[BUILDER] = Builder(office, max_age_days=settings.metrics_max_age_days,
+                                      interval_minutes=settings.build_interval_minutes)
     app.config["POSPLUGIN_PUBLIC_URL"] = settings.public_url
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
