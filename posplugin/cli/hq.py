@@ -15,6 +15,7 @@ from ..hq.customers import join_url
 from ..hq.join_web import BUILDER, COLLECTOR
 from ..hq.metrics import Collector
 from ..hq.office import HeadOffice
+from ..hq.providers import PROVIDERS, import_export
 from ..hq.vault import Vault
 from ..hq.web import create_hq_app
 from ..hq.worker import Worker
@@ -30,8 +31,10 @@ PORT = 8766
 def register(commands) -> None:
     hq = group(commands, "hq", "head office")
     server_options(command(hq, "serve", "run the head office service", serve), PORT)
-    command(hq, "import", "make a new tier-list version from a CSV", import_csv).add_argument(
-        "file", metavar="FILE.csv")
+    p = command(hq, "import", "make a new tier-list version from a CSV, or apply a provider export", import_csv)
+    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--provider", choices=PROVIDERS, default=None,
+                   help="a HypeAuditor or Modash export for handles customers gave (then hq tiers build)")
     stores = group(hq, "store", "stores", dest="store_action")
     command(stores, "add", "add a store; prints its token", store_add).add_argument("name")
     tokens = group(hq, "token", "head office tokens", dest="token_action")
@@ -123,6 +126,13 @@ def metrics_refresh(args) -> int:
 
 def import_csv(args) -> int:
     config.require_id_key(settings(args))
+    if args.provider:
+        hq = office(args)
+        with open_text(args.file) as stream:
+            result = import_export(hq.engine, stream, args.provider, clock=hq.clock)
+        print(f"{result['rows']} rows read: {result['matched']} matched handles customers gave, "
+              f"{result['dropped']} dropped (not joined); run posplugin hq tiers build to publish")
+        return 0
     with open_text(args.file) as stream:
         result = office(args).import_csv(stream)
     delta = result["delta"]

@@ -85,6 +85,9 @@ class Instagram(Platform):
         return Measurement(int(me["followers_count"]), _posts(media.get("data", [])),
                            account_id=str(me.get("user_id") or me.get("id") or ""), handle=me.get("username"))
 
+    def can_lookup(self) -> bool:
+        return bool(self.discovery_user_id and self.discovery_token)
+
     def lookup(self, handle: str) -> Measurement:
         """A professional account by username through ``business_discovery``,
         read with the chain's own professional account."""

@@ -80,8 +80,11 @@ class Collector:
                 linked_accounts.c.status == "linked", linked_accounts.c.next_refresh_at <= now,
                 consented())).order_by(linked_accounts.c.next_refresh_at).limit(limit)).all()
         for row in due:
-            if self.paused_until.get(row.platform, 0) > self.clock() or row.platform not in self.platforms:
+            platform = self.platforms.get(row.platform)
+            if platform is None or self.paused_until.get(row.platform, 0) > self.clock():
                 continue
+            if row.source == "handle" and not platform.can_lookup():
+                continue  # left to provider exports (posplugin hq import --provider)
             self._refresh(row, result)
         result.aged_out = self.age_out()
         return result

@@ -186,6 +186,10 @@ class Platform:
         """The account's followers and its last posts' likes and comments."""
         raise NotImplementedError
 
+    def can_lookup(self) -> bool:
+        """Whether :meth:`lookup` can read a handle here (else provider exports fill them in)."""
+        return False
+
     def lookup(self, handle: str) -> Measurement:
         """A public professional account by handle, without the customer's login."""
         raise AccountUnavailable(f"{self.name} cannot look up a handle")
