@@ -167,3 +167,13 @@ def test_metrics_status_is_for_admins(hq):
     admin = hq.create_token("admin", "ops")
     answer = requests.get(url, headers={"Authorization": f"Bearer {admin}"}, timeout=10)
     assert answer.status_code == 200 and answer.json()["customers"] == 0 and answer.json()["last_build"] is None
+
+
+@pytest.mark.browser
+def test_hq_page_shows_the_customer_side(hq, caplog, open_page, output_dir):
+    session = sign_in(hq, caplog)
+    post(session, hq, "/consent", {"version": consent.VERSION, "scopes": ["tiering"]})
+    page = open_page(hq.server, "/hq", hq.create_token("admin", "ops"), viewport={"width": 1280, "height": 900})
+    page.wait_for_selector("#customers-summary:text('1 customers joined')")
+    assert "No version built" in page.locator("#customers-summary").inner_text()
+    page.screenshot(path=str(output_dir / "hq.png"), full_page=True)
