@@ -92,3 +92,31 @@ def test_withdrawn_then_given_again(world, builder):
     assert builder.build()["rows"] == 0
     world.customers.give_consent(sam, consent.VERSION, ["tiering"], "en")
     assert builder.build()["rows"] == 1
+
+
+def test_build_on_a_csv_base_joined_customers_win(world, builder):
+    import io
+    from conftest import tier_csv
+    from posplugin.errors import ImportRefused
+    from posplugin.hq.build import csv_records
+
+    sam, ann = world.join("+47 412 34 567"), world.join("+47 900 00 013")
+    world.link(sam, "instagram")
+    world.collector.run()
+    world.customers.withdraw_consent(ann)
+    base = tier_csv([["phone", "+47 412 34 567", "100", "1%", "", "yes"],       # replaced by Sam's own figures
+                     ["phone", "+47 900 00 013", "50000", "5%", "", "yes"],     # Ann withdrew: opted out
+                     ["email", "csv.only@example.com", "2000", "3%", "wine", "yes"]])
+    built = builder.build(base=csv_records(io.StringIO(base), HASH))
+    rows = snapshot_all(world.office)
+    assert built["rows"] == 2 and HASH("phone", "+47 900 00 013").hex() not in rows
+    assert rows[HASH("phone", "41234567").hex()][0] == 4200
+    assert rows[HASH("email", "csv.only@example.com").hex()][0] == 2000
+    with pytest.raises(ImportRefused):
+        builder.build(base=csv_records(io.StringIO(tier_csv([["phone", "12", "1", "1%", "", "yes"]])), HASH))
+
+
+def snapshot_all(office) -> dict:
+    latest = office.latest()
+    return {line.split("\t")[0]: (int(line.split("\t")[1]),)
+            for line in (office.feed_dir / latest["snapshot"]).read_text().splitlines()}

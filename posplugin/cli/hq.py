@@ -10,7 +10,7 @@ import segno
 
 from .. import config
 from ..hq.accounts import available
-from ..hq.build import Builder
+from ..hq.build import Builder, csv_records
 from ..hq.customers import join_url
 from ..hq.join_web import BUILDER, COLLECTOR
 from ..hq.metrics import Collector
@@ -45,7 +45,9 @@ def register(commands) -> None:
             token_revoke).add_argument("--name", required=True)
     command(hq, "public-key", "print the key stores verify lists with", public_key)
     tiers = group(hq, "tiers", "tier-list versions from joined customers", dest="tiers_action")
-    command(tiers, "build", "build a new signed version from everything consented and fresh", tiers_build)
+    command(tiers, "build", "build a new signed version from everything consented and fresh",
+            tiers_build).add_argument("--csv", metavar="FILE.csv",
+                                      help="a tier CSV to build on (joined customers' figures and withdrawals win)")
     metrics = group(hq, "metrics", "linked accounts' metrics", dest="metrics_action")
     command(metrics, "status", "progress and failures of the metrics collector", metrics_status).add_argument(
         "--json", action="store_true", help="print JSON")
@@ -89,8 +91,12 @@ def serve(args) -> int:
 
 def tiers_build(args) -> int:
     config.require_id_key(settings(args))
-    _, _, builder = customer_side(args)
-    result = builder.build()
+    hq, _, builder = customer_side(args)
+    if args.csv:
+        with open_text(args.csv) as stream:
+            result = builder.build(base=csv_records(stream, hq.hasher))
+    else:
+        result = builder.build()
     delta = result["delta"]
     print(f"version {result['version']}: {result['customers']} customers, {result['rows']} identifiers"
           + (f" (delta: {delta['upserts']} added or changed, {delta['deletes']} removed)" if delta else ""))

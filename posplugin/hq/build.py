@@ -14,11 +14,12 @@ each store stops tiering them at its next sync.
 from __future__ import annotations
 
 import logging
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from sqlalchemy import Engine, and_, exists, func, insert, or_, select
 
-from ..tiers.lists import TierRecord
+from ..errors import ImportRefused
+from ..tiers.lists import TierRecord, read_rows
 from .office import HeadOffice
 from .schema import builds, consents, customer_identifiers, customers, linked_accounts
 
@@ -60,10 +61,33 @@ def records(engine: Engine, fresh_since: float) -> Iterator[tuple[bytes, TierRec
             yield from _each(hashes, best)
 
 
+def withdrawn(engine: Engine) -> Iterator[bytes]:
+    """The identifier hashes of customers without a consent to tiering (withdrawn,
+    never given, or deleted): published as opted out, which wins over any other source."""
+    query = (select(customer_identifiers.c.id_hash)
+             .join(customers, customers.c.id == customer_identifiers.c.customer_id)
+             .where(or_(customers.c.deleted_at.is_not(None), ~consented_customer())))
+    with engine.connect() as conn:
+        for (id_hash,) in conn.execution_options(stream_results=True, yield_per=FETCH).execute(query):
+            yield bytes.fromhex(id_hash)
+
+
 def _each(hashes: set[str], best) -> Iterator[tuple[bytes, TierRecord]]:
     record = TierRecord(int(best[1]), float(best[2]), ())
     for id_hash in sorted(hashes):
         yield bytes.fromhex(id_hash), record
+
+
+def csv_records(stream, hasher) -> Iterator[tuple[bytes, TierRecord | None]]:
+    """A tier CSV's rows as build records; a bad row refuses the whole build."""
+    bad = []
+    for line, row in read_rows(stream, hasher):
+        if isinstance(row, str):
+            bad.append((line, row))
+        elif not bad:
+            yield row
+    if bad:
+        raise ImportRefused(bad[:50], total_bad=len(bad))
 
 
 class Builder:
@@ -77,17 +101,22 @@ class Builder:
         self.max_age_s = max_age_days * 86400.0
         self.interval_s = interval_minutes * 60.0
 
-    def build(self, trigger: str = "command") -> dict:
-        """Publish the next version; returns it with how many customers it holds."""
+    def build(self, trigger: str = "command", base: Iterable[tuple[bytes, TierRecord | None]] = ()) -> dict:
+        """Publish the next version; returns it with how many joined customers it holds.
+        ``base`` (a chain's CSV list) goes in first: a joined customer's figures
+        replace its row, and a customer without consent is opted out of it."""
         now = self.clock()
         counted = {"customers": 0, "last": None}
 
         def counting():
+            yield from base
             for key, record in records(self.engine, now - self.max_age_s):
                 if record is not counted["last"]:
                     counted["customers"] += 1
                     counted["last"] = record
                 yield key, record
+            for key in withdrawn(self.engine):
+                yield key, None
 
         result = self.office.publish_records(counting(), source="build")
         with self.engine.begin() as conn:
