@@ -238,3 +238,13 @@ def test_a_signed_in_customer_adds_another_identifier(people, outbox):
     again, _ = people.verify_code("email", "sam@example.com", outbox.code, attach_to=who.customer_id)
     assert again.customer_id == who.customer_id and again.id_type == "email"
     assert [t for t, _ in people.identifier_hashes(who.customer_id)] == ["phone", "email"]
+
+
+def test_purge_drops_old_codes_and_expired_sessions(people, outbox, clock, engine):
+    join(people, outbox)
+    people.request_code("email", "later@example.com", "a")
+    assert people.purge() == 0
+    clock.now += 2 * 86400
+    assert people.purge() == 2  # both codes; the session has 28 days left
+    clock.now += 29 * 86400
+    assert people.purge() == 1

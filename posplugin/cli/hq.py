@@ -13,6 +13,7 @@ from ..hq.accounts import available
 from ..hq.build import Builder, csv_records
 from ..hq.customers import join_url
 from ..hq.join_web import BUILDER, COLLECTOR
+from ..hq.join_web import EXTENSION as CUSTOMERS
 from ..hq.metrics import Collector
 from ..hq.office import HeadOffice
 from ..hq.providers import PROVIDERS, import_export
@@ -82,7 +83,8 @@ def serve(args) -> int:
     s = settings(args)
     hq = office(args)
     app = create_hq_app(hq, language=s.language, settings=s)
-    worker = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER]).start()
+    worker = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER],
+                    housekeeping=[app.extensions[CUSTOMERS].purge]).start()
     server = make_server(app, s.host, args.port or PORT, s.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              s.host, server.effective_port, s.data_dir, hq.public_key)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import quote
 
-from sqlalchemy import Engine, and_, func, insert, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
 from ..errors import Conflict, PospluginError, RateLimited, Unauthorized, ValidationError
 from ..tiers.identity import normalise
@@ -206,6 +206,16 @@ class Customers:
             with self.engine.begin() as conn:
                 conn.execute(update(customer_sessions).where(customer_sessions.c.token_hash == _digest(token))
                              .values(ended_at=self.clock()))
+
+    def purge(self, older_than_s: float = 86400.0) -> int:
+        """Delete one-time codes and ended or expired sessions older than
+        ``older_than_s`` (the longest rate-limit window is a day); returns how many."""
+        cutoff = self.clock() - older_than_s
+        with self.engine.begin() as conn:
+            codes = conn.execute(delete(join_codes).where(join_codes.c.created_at < cutoff)).rowcount
+            sessions = conn.execute(delete(customer_sessions).where(
+                customer_sessions.c.expires_at < self.clock())).rowcount
+        return codes + sessions
 
     # -- consent -----------------------------------------------------------
 

@@ -17,9 +17,10 @@ TICK_S = 60.0
 class Worker:
     """Runs the collector and automatic builds every ``tick_s`` until stopped."""
 
-    def __init__(self, collector: Collector, builder: Builder, tick_s: float = TICK_S):
+    def __init__(self, collector: Collector, builder: Builder, tick_s: float = TICK_S, housekeeping=()):
         self.collector = collector
         self.builder = builder
+        self.housekeeping = list(housekeeping)
         self.tick_s = tick_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="posplugin-hq-worker", daemon=True)
@@ -39,6 +40,8 @@ class Worker:
             if result.measured or result.failed or result.revoked:
                 log.info("metrics: %s", result)
             self.builder.build_if_due()
+            for task in self.housekeeping:
+                task()
         except Exception:
             log.exception("the customer side's background round failed; trying again next round")
 
