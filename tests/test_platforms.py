@@ -127,3 +127,22 @@ def test_instagram_business_discovery_by_handle(standins, linked):
 def test_token_round_trip():
     token = Token("a", "r", 1.0, 2.0, "id", "s")
     assert Token.from_json(token.to_json()) == token
+
+
+def test_a_chain_adds_a_platform_by_plugin_and_bundled_ones_need_their_app(tmp_path):
+    from posplugin.config import Settings
+    from posplugin.hq.accounts import available
+
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "mastodon.py").write_text(
+        "from posplugin.hookspecs import hookimpl\n"
+        "from posplugin.hq.platforms import Platform\n"
+        "class Mastodon(Platform):\n"
+        "    name = 'mastodon'\n"
+        "@hookimpl\n"
+        "def platforms(settings):\n"
+        "    return [Mastodon('id', 'secret')]\n")
+    found = available(Settings(data_dir=tmp_path, hooks_dir=str(hooks), tiktok_client_id="k",
+                               tiktok_client_secret="s"))
+    assert sorted(found) == ["mastodon", "tiktok"]  # Instagram and YouTube have no app configured
