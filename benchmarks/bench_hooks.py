@@ -99,4 +99,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+    argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                            epilog="Prints each figure beside its floor measured in the same run.").parse_args()
     main()
