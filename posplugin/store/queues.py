@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import IO, Callable
 
 from .. import texts
+from ..tiers.lists import NOT_UTF8
 from ..config import Settings
 from ..db import Database
 from ..errors import ImportRefused, ValidationError
@@ -179,6 +180,8 @@ class Queues:
         return loaded
 
     def _import_row(self, cells, at_col, width, now):
+        if NOT_UTF8.search("".join(cells)):
+            return "not UTF-8 text"
         if len(cells) != width:
             return f"expected {width} columns, found {len(cells)}"
         lane = cells[at_col["lane"]].strip()
