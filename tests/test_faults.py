@@ -5,7 +5,7 @@ nothing that was acknowledged is lost and the till is never blocked."""
 from __future__ import annotations
 
 import contextlib
-import json
+import io
 import os
 import shutil
 import signal
@@ -18,8 +18,11 @@ import pytest
 import requests
 from conftest import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
 
+from posplugin.config import Settings
+from posplugin.store import auth
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
+from posplugin.tiers.lists import import_csv
 from posplugin.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
@@ -135,10 +138,7 @@ def test_a_full_disk_answers_the_till_and_writes_everything_once_there_is_room(t
     disk = small_disk(tmp_path / "disk")
     with disk as folder:
         store = Store(settings.replace(data_dir=folder / "store"))
-        from posplugin.tiers.lists import import_csv
-        import io
         import_csv(store.tiers, io.StringIO(tier_csv()), store.hasher)
-        from posplugin.store import auth
         with store.db.write() as conn:
             token = auth.create_token(conn, "till", "t")
         store.db.deferred._retry_s = 0.05
@@ -201,7 +201,6 @@ def test_a_clock_stepped_back_under_libfaketime_still_reports_to_head_office(tmp
 
 
 def cli_settings(data: Path, **changes):
-    from posplugin.config import Settings
     return Settings(data_dir=data, id_key=ID_KEY, default_region="NO", timezone="Europe/Oslo",
                     rate_limit_per_s=0, **changes)
 

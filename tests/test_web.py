@@ -1,11 +1,19 @@
 """Bad input over HTTP: always the JSON error shape with the right status, never a 500."""
 
+import contextlib
+import http.client
 import json
+import sqlite3
+import time
+from urllib.parse import quote
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from posplugin.web.app import create_app
+from posplugin.web.server import BackgroundServer
 
 IDENT = "/api/v1/identify"
 
@@ -114,8 +122,6 @@ def test_missing_or_bad_tokens_are_401(server, header):
 
 
 def test_rate_limit_is_429(loaded_store, tokens):
-    from posplugin.web.app import create_app
-    from posplugin.web.server import BackgroundServer
 
     loaded_store.settings = loaded_store.settings.replace(rate_limit_per_s=1, rate_limit_burst=3)
     server = BackgroundServer(create_app(store=loaded_store)).start()
@@ -152,9 +158,6 @@ def test_odd_bodies_never_cause_a_500(clients, body):
 def test_failing_writes_show_in_healthz_and_metrics(clients, server, monkeypatch):
     """The disk refuses writes: identify still answers, /healthz says degraded
     and why, /metrics counts the waiting rows; once the disk is back, all is written."""
-    import contextlib
-    import sqlite3
-    import time
     db = server.app.extensions["posplugin"].db
     real_write, full = db.write, {"on": True}
 
@@ -206,10 +209,8 @@ def test_readings_at_absurd_times_are_422(clients, at):
 @pytest.mark.parametrize("last", ["{epoch}.²", "{epoch}." + "9" * 5000, "{epoch}.-1"],
                          ids=["superscript", "5000 digits", "negative"])
 def test_a_strange_last_event_id_gets_a_reset_not_a_dead_stream(server, tokens, last):
-    import http.client
     epoch = server.app.extensions["posplugin"].bus.epoch
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    from urllib.parse import quote
     conn.request("GET", "/api/v1/stream?last_event_id=" + quote(last.format(epoch=epoch)),
                  headers={"Authorization": f"Bearer {tokens['staff']}"})
     response = conn.getresponse()
@@ -225,8 +226,6 @@ def test_a_strange_last_event_id_gets_a_reset_not_a_dead_stream(server, tokens, 
 
 
 def test_429_says_when_to_retry(loaded_store, tokens):
-    from posplugin.web.app import create_app
-    from posplugin.web.server import BackgroundServer
     loaded_store.settings = loaded_store.settings.replace(rate_limit_per_s=1, rate_limit_burst=1)
     server = BackgroundServer(create_app(store=loaded_store)).start()
     try:
@@ -244,8 +243,6 @@ def test_429_says_when_to_retry(loaded_store, tokens):
     ("/floor", "https://pos.example.com", "frame-ancestors 'none'"),
 ])
 def test_only_the_till_card_may_be_framed_and_only_by_cors_origins(loaded_store, path, origins, ancestors):
-    from posplugin.web.app import create_app
-    from posplugin.web.server import BackgroundServer
     loaded_store.settings = loaded_store.settings.replace(cors_origins=origins)
     server = BackgroundServer(create_app(store=loaded_store)).start()
     try:
