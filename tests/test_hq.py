@@ -264,3 +264,14 @@ def test_imports_wait_for_each_other_across_processes(hq, hq_database_url):
         assert hq.import_csv(io.StringIO(tier_csv(TIER_ROWS[:2])))["version"] == 2
     finally:
         other.close()
+
+
+def test_a_report_with_negative_durations_is_accepted_as_zero(hq):
+    """A store whose clock stepped back and that does not clamp (an older
+    version): head office takes the batch, counting the durations as 0."""
+    token = hq.create_token("store", "old-store")
+    body = {"batch": "clock-1", "hours": [{"hour": "2026-11-27T10:00:00Z", "taken": 1, "acted": 1,
+                                          "time_to_act_s": -120.0, "times_to_act_s": [-120.0]}]}
+    answer = requests.post(hq.server.url + "/hq/v1/reports", json=body, timeout=10,
+                           headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.json()["accepted"] is True

@@ -85,7 +85,25 @@ def feed_file(name: str):
 @bp.operation("POST", "/reports", summary="A store's batch of hourly outcomes (counted once)",
               roles=STORE, body="OutcomeReport", response="ReportAccepted")
 def reports(body):
-    return jsonify({"accepted": _office().receive_report(g.caller.name, body["batch"], body["hours"])})
+    hours = [_clamped(hour) for hour in body["hours"]]
+    return jsonify({"accepted": _office().receive_report(g.caller.name, body["batch"], hours)})
+
+
+DURATIONS = ("time_to_act_s", "pain_seconds")
+DURATION_LISTS = ("times_to_act_s", "pain_durations_s")
+
+
+def _clamped(hour: dict) -> dict:
+    """An hour's durations with negatives counted as 0: a store's clock that
+    stepped back must not keep its batch out (nor the batches behind it)."""
+    hour = dict(hour)
+    for key in DURATIONS:
+        if key in hour:
+            hour[key] = max(0.0, hour[key])
+    for key in DURATION_LISTS:
+        if key in hour:
+            hour[key] = [max(0.0, v) for v in hour[key]]
+    return hour
 
 
 @bp.operation("GET", "/stores", summary="Each store's list version, last sync and figures",

@@ -134,8 +134,10 @@ PAIN_KINDS = ["queue", "instructions", "staff", "stock", "other"]
 # head office's sums (SQLite integers stop at 2**63) or its charts.
 COUNT = {"type": "integer", "minimum": 0, "maximum": 1_000_000}
 REACH = {"type": "integer", "minimum": 0, "maximum": 10**12}
-SECONDS = {"type": "number", "minimum": 0, "maximum": 30 * 24 * 3600}
-SUM_SECONDS = {"type": "number", "minimum": 0, "maximum": 10**12}
+# Durations may arrive negative from a store whose clock stepped back (one not
+# yet clamping them itself): head office accepts them and counts them as 0.
+SECONDS = {"type": "number", "minimum": -30 * 24 * 3600, "maximum": 30 * 24 * 3600}
+SUM_SECONDS = {"type": "number", "minimum": -10**12, "maximum": 10**12}
 FIGURE_KEYS = {"type": "string", "maxLength": 64, "pattern": "^[a-z_]{1,32}(:[a-z_]{1,32})?$"}
 
 SCHEMAS.update({
