@@ -91,3 +91,8 @@ def test_chunked_and_large_bodies_reach_the_app_whole():
         assert requests.post(url, data=b"z" * 10, timeout=5).text == "10"
     finally:
         door.close()
+
+
+def test_the_server_header_names_no_versions(clients):
+    for path in ("/healthz", "/till"):
+        assert clients[None].get(path).headers["Server"] == "posplugin"

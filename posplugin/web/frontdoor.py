@@ -41,6 +41,7 @@ KEEPALIVE_S = 75.0          # idle keep-alive connections are closed after this
 UNTRUSTED = {"FORWARDED", "X_FORWARDED_FOR", "X_FORWARDED_HOST", "X_FORWARDED_PROTO",
              "X_FORWARDED_PORT", "X_FORWARDED_BY"}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+SERVER = ("Server", "posplugin")  # not aiohttp's own, which names its and Python's versions
 STREAM_KEY = "posplugin.stream"   # the environ key a view sets to hand its response to the loop
 LIVE_KEY = "posplugin.live"       # the environ key holding the loop's LiveStreams
 
@@ -149,7 +150,7 @@ class FrontDoor:
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = await self._body(request)
         if body is None:
-            return web.Response(status=408, content_type="application/json",
+            return web.Response(status=408, content_type="application/json", headers=dict([SERVER]),
                                 text='{"error": {"code": "request_timeout", "message": '
                                      '"the body took too long to arrive"}}')
         environ = self._environ(request, body)
@@ -262,12 +263,13 @@ class FrontDoor:
 
     async def _answer(self, request, status: str, headers, chunks) -> web.StreamResponse:
         code, _, reason = status.partition(" ")
-        kept = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP]
+        kept = [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP] + [SERVER]
         if isinstance(chunks, (list, tuple)):
             return web.Response(status=int(code), reason=reason or None, body=b"".join(chunks),
                                 headers=CIMultiDict(kept))
         # A large body (a feed file): pulled from the app's iterator on a worker.
         response = web.StreamResponse(status=int(code), reason=reason or None)
+        response.headers.add(*SERVER)
         for k, v in headers:
             if k.lower() not in ("connection", "keep-alive", "transfer-encoding"):
                 response.headers.add(k, v)

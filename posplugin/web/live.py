@@ -120,7 +120,7 @@ class LiveStreams:
             self._streams.add(live)  # before the replay, so nothing falls in between
             code, _, reason = status.partition(" ")
             response = web.StreamResponse(status=int(code), reason=reason or None, headers=CIMultiDict(
-                (k, v) for k, v in headers if k.lower() not in HOP_BY_HOP))
+                [(k, v) for k, v in headers if k.lower() not in HOP_BY_HOP] + [("Server", "posplugin")]))
             response.force_close()
             await response.prepare(request)
             await self._send(response, live)
