@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 
 from .. import config
+from ..errors import ConfigError
+from ..hq import workers as hq_workers
 from ..hq.office import HeadOffice
 from ..hq.web import create_hq_app
 from ..tiers.lists import open_text
@@ -17,7 +19,10 @@ PORT = 8766
 
 def register(commands) -> None:
     hq = group(commands, "hq", "head office")
-    server_options(command(hq, "serve", "run the head office service", serve), PORT)
+    p = command(hq, "serve", "run the head office service", serve)
+    server_options(p, PORT)
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes serving head office (gunicorn; needs hq_database_url; one on Windows)")
     command(hq, "import", "make a new tier-list version from a CSV", import_csv).add_argument(
         "file", metavar="FILE.csv")
     stores = group(hq, "store", "stores", dest="store_action")
@@ -40,7 +45,23 @@ def office(args) -> HeadOffice:
 
 def serve(args) -> int:
     s = settings(args)
-    hq = office(args)
+    hq = office(args)  # the schema and the signing key, made once before any worker starts
+    workers = args.workers
+    if workers < 1:
+        raise ConfigError(["--workers must be at least 1"])
+    if workers > 1 and not s.hq_database_url:
+        raise ConfigError(["--workers N (several processes) needs head office on PostgreSQL: set "
+                           "hq_database_url (postgresql://…); on hq.db head office runs one process"])
+    if workers > 1 and not hq_workers.available():
+        log.warning("--workers %s: several processes need gunicorn, which does not run on Windows; "
+                    "serving with one waitress process", workers)
+        workers = 1
+    if workers > 1:
+        log.info("posplugin head office on http://%s:%s with %s workers over PostgreSQL; stores verify with %s",
+                 s.host, args.port or PORT, workers, hq.public_key)
+        hq.close()
+        return hq_workers.run(lambda: create_hq_app(office(args), language=s.language, workers=workers),
+                              s.host, args.port or PORT, workers, s.threads)
     server = make_server(create_hq_app(hq, language=s.language), s.host, args.port or PORT, s.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              s.host, server.effective_port, s.data_dir, hq.public_key)

@@ -37,7 +37,7 @@ def open_engine(url: str) -> Engine:
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
     # Several workers starting at once would race each other's CREATE TABLE.
     with _advisory_lock(engine, "schema") if is_postgresql(engine) else contextlib.nullcontext():
         metadata.create_all(engine)

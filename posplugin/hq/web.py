@@ -124,16 +124,18 @@ def static_file(name: str):
     return pages.static_file(name)
 
 
-def create_hq_app(office: HeadOffice, *, language: str = "en") -> Flask:
-    """The head office service around ``office``."""
+def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1) -> Flask:
+    """The head office service around ``office``, as one of ``workers`` processes."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     app.config["POSPLUGIN_LANGUAGE"] = language
     app.json.sort_keys = False
     app.extensions["posplugin.hq"] = office
     app.extensions["posplugin.hq.auth"] = office.caller
-    # Stores poll every few minutes; this only stops a runaway client.
-    app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50, burst=200)
+    # Stores poll every few minutes; this only stops a runaway client. Each of
+    # several processes allows its share, so a client spread over them by the
+    # load balancer gets the same limit in all, with no state shared.
+    app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50 / workers, burst=max(1, 200 // workers))
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
     app.register_error_handler(Exception, handle_error)
