@@ -14,6 +14,7 @@ from flask import (
     current_app,
     g,
     jsonify,
+    redirect,
     request,
     send_file,
 )
@@ -68,7 +69,13 @@ def manifest():
               roles=ANY, response_type="text/tab-separated-values")
 def feed_file(name: str):
     path = _office().feed_dir / name
-    if "/" in name or name.startswith(".") or not name.endswith(".tsv") or not path.is_file():
+    if "/" in name or name.startswith(".") or not name.endswith(".tsv"):
+        raise NotFound(f"no feed file {name}")
+    if _office().feed_base_url:
+        # Bodies published to a bucket or static host: a store that does not
+        # read the manifest's base_url is sent there (without its token).
+        return redirect(_office().feed_base_url.rstrip("/") + "/" + name, code=302)
+    if not path.is_file():
         raise NotFound(f"no feed file {name}")
     return send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
 
