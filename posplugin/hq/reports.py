@@ -12,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import and_, case, cast, func, literal, select
+from sqlalchemy import BigInteger, and_, case, cast, exists, func, literal, select, union_all
 
 from ..errors import ValidationError
 from ..timeutil import parse_iso, system_clock
 from .db import insert, median_rows
-from .schema import reports, store_durations, store_hours
+from .schema import reports, store_days, store_durations, store_hours
 
+DAY_S = 86400
 SUMS = ("made", "made_murdoch", "taken", "resolved", "expired", "pain_episodes", "pain_seconds",
         "reach_murdoch", "reach_all")
 # The figures a chart can show, and how a day's value is made from hours.
@@ -47,6 +48,21 @@ class Outcomes:
         self.clock = clock
         # Days for charts are head office's days; without a zone, the machine's.
         self.timezone = timezone or dt.datetime.now().astimezone().tzinfo
+        self._backfill_days()
+
+    def _backfill_days(self) -> None:
+        """Day sums for hours received before store_days existed (a migration
+        that runs once: nothing to do when any day row is there)."""
+        with self.engine.begin() as conn:
+            if conn.execute(select(exists(store_days.select()))).scalar() or \
+                    not conn.execute(select(exists(store_hours.select()))).scalar():
+                return
+            # Hours are whole seconds: integer division is the same on both engines.
+            day = cast(store_hours.c.hour, BigInteger) / DAY_S * DAY_S
+            conn.execute(insert(self.engine, store_days).from_select(
+                ["store", "day", *SUMS],
+                select(store_hours.c.store, day, *(func.sum(store_hours.c[c]) for c in SUMS))
+                .group_by(store_hours.c.store, day)).on_conflict_do_nothing())
 
     def receive(self, store: str, batch, hours) -> bool:
         """Count a batch of hourly figures once; True if it was new."""
@@ -78,14 +94,17 @@ class Outcomes:
                 batch=batch, store=store, received_at=self.clock(), hours=json.dumps(hours))
                 .on_conflict_do_nothing(index_elements=["batch"]).returning(reports.c.batch)).first() is not None
             if new and sums:
-                upsert = insert(self.engine, store_hours)
-                upsert = upsert.on_conflict_do_update(
-                    index_elements=["store", "hour"],
-                    set_={c: store_hours.c[c] + upsert.excluded[c] for c in SUMS})
-                conn.execute(upsert, list(sums.values()))
+                conn.execute(self._adding(store_hours, "hour"), list(sums.values()))
+                conn.execute(self._adding(store_days, "day"), _by_day(sums.values()))
             if new and durations:
                 conn.execute(store_durations.insert(), durations)
         return new
+
+    def _adding(self, table, key: str):
+        """INSERT of a row of sums that adds to the row already there."""
+        upsert = insert(self.engine, table)
+        return upsert.on_conflict_do_update(index_elements=["store", key],
+                                            set_={c: table.c[c] + upsert.excluded[c] for c in SUMS})
 
     def figures(self, store: str, since: float) -> dict:
         """A store's outcomes in the hours from the one holding ``since`` on."""
@@ -95,11 +114,16 @@ class Outcomes:
         """Each store's outcomes from the hour holding ``since`` on: one grouped
         query for the sums and one for the medians, however many stores."""
         since -= since % 3600
-        recent = store_hours.c.hour >= since
+        # Whole days from the day sums, the hours before the first whole day from the hours.
+        first_day = since if since % DAY_S == 0 else since - since % DAY_S + DAY_S
+        rows = union_all(
+            select(store_days.c.store, *(store_days.c[c] for c in SUMS)).where(store_days.c.day >= first_day),
+            select(store_hours.c.store, *(store_hours.c[c] for c in SUMS))
+            .where(store_hours.c.hour >= since, store_hours.c.hour < first_day)).subquery()
         with self.engine.connect() as conn:
             totals = {row[0]: row[1:] for row in conn.execute(
-                select(store_hours.c.store, *(_sum(c) for c in SUMS))
-                .where(recent).group_by(store_hours.c.store))}
+                select(rows.c.store, *(cast(func.sum(rows.c[c]), store_hours.c[c].type) for c in SUMS))
+                .group_by(rows.c.store))}
             medians = median_rows(self.engine, conn, store_durations.c.seconds,
                                   [store_durations.c.store, store_durations.c.kind],
                                   store_durations.c.hour >= since)
@@ -134,6 +158,16 @@ class Outcomes:
         missing = None if FIGURES[figure] is None else 0
         values = {store: [found.get((store, i), missing) for i in range(days)] for store in stores}
         return {"figure": figure, "days": [d.isoformat() for d in dates], "stores": values}
+
+
+def _by_day(hours) -> list[dict]:
+    days: dict[float, dict] = {}
+    for row in hours:
+        day = row["hour"] - row["hour"] % DAY_S
+        out = days.setdefault(day, {"store": row["store"], "day": day, **dict.fromkeys(SUMS, 0)})
+        for name in SUMS:
+            out[name] += row[name]
+    return list(days.values())
 
 
 def _figures(totals: dict, act: float | None, pain: float | None) -> dict:

@@ -89,6 +89,24 @@ store_hours = Table(
     PrimaryKeyConstraint("store", "hour"),
 )
 
+# The same sums per store and UTC day, kept in the same transaction as the
+# hours: a 90-day dashboard reads 90 rows a store instead of 2,160.
+store_days = Table(
+    "store_days", metadata,
+    Column("store", Text, nullable=False),
+    Column("day", Float, nullable=False),
+    Column("made", BigInteger, nullable=False, server_default="0"),
+    Column("made_murdoch", BigInteger, nullable=False, server_default="0"),
+    Column("taken", BigInteger, nullable=False, server_default="0"),
+    Column("resolved", BigInteger, nullable=False, server_default="0"),
+    Column("expired", BigInteger, nullable=False, server_default="0"),
+    Column("pain_episodes", BigInteger, nullable=False, server_default="0"),
+    Column("pain_seconds", Float, nullable=False, server_default="0"),
+    Column("reach_murdoch", BigInteger, nullable=False, server_default="0"),
+    Column("reach_all", BigInteger, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("store", "day"),
+)
+
 store_durations = Table(
     "store_durations", metadata,
     Column("store", Text, nullable=False),
