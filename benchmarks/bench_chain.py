@@ -29,6 +29,7 @@ Run: python benchmarks/bench_chain.py [--stores 500,5000] [--seconds 20] [--rows
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import hmac
 import io
@@ -50,6 +51,7 @@ from bench_identify import KEY, percentile, write_csv  # noqa: E402
 from servers import PostgresCluster, free_port  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from posplugin.hq.db import pack  # noqa: E402
 from posplugin.hq.office import HeadOffice  # noqa: E402
 from posplugin.hq.schema import hq_tokens, store_hours  # noqa: E402
 from posplugin.store import auth  # noqa: E402
@@ -240,7 +242,11 @@ def fill_hours(backend: Backend, first: int, last: int, now: float) -> None:
     hours = [day + h * 3600 for day in days for h in OPEN_HOURS]
     n = len(OPEN_HOURS)
     per_day = (5 * n, 2 * n, 4 * n, 4 * n, n, n, 420.0 * n, 600 * n, 840 * n)
-    rng = random.Random(first)
+
+    @functools.lru_cache(maxsize=2)
+    def acts(i):  # the same times to act for store i in both tables
+        rng = random.Random(i)
+        return [round(rng.uniform(5, 240), 1) for _ in hours]
     if backend.url:
         import psycopg
         with psycopg.connect(backend.url) as conn, conn.cursor() as cur:
@@ -256,8 +262,13 @@ def fill_hours(backend: Backend, first: int, last: int, now: float) -> None:
                         copy.write_row((f"store-{i:05d}", day, *per_day))
             with cur.copy("COPY store_durations (store, hour, kind, seconds) FROM STDIN") as copy:
                 for i in range(first, last):
-                    for hour in hours:
-                        copy.write_row((f"store-{i:05d}", hour, "act", round(rng.uniform(5, 240), 1)))
+                    for hour, value in zip(hours, acts(i)):
+                        copy.write_row((f"store-{i:05d}", hour, "act", value))
+            with cur.copy("COPY store_day_durations (store, kind, day, seconds) FROM STDIN") as copy:
+                for i in range(first, last):
+                    values = acts(i)
+                    for d, day in enumerate(days):
+                        copy.write_row((f"store-{i:05d}", "act", day, pack(values[d * n:(d + 1) * n])))
             cur.execute("ANALYZE")
     else:
         import sqlite3
@@ -268,8 +279,11 @@ def fill_hours(backend: Backend, first: int, last: int, now: float) -> None:
             conn.executemany("INSERT INTO store_days VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              ((f"store-{i:05d}", day, *per_day) for i in range(first, last) for day in days))
             conn.executemany("INSERT INTO store_durations VALUES (?, ?, 'act', ?)",
-                             ((f"store-{i:05d}", hour, round(rng.uniform(5, 240), 1))
-                              for i in range(first, last) for hour in hours))
+                             ((f"store-{i:05d}", hour, value)
+                              for i in range(first, last) for hour, value in zip(hours, acts(i))))
+            conn.executemany("INSERT INTO store_day_durations VALUES (?, 'act', ?, ?)",
+                             ((f"store-{i:05d}", day, pack(acts(i)[d * n:(d + 1) * n]))
+                              for i in range(first, last) for d, day in enumerate(days)))
         conn.execute("ANALYZE")
         conn.close()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 from conftest import ID_KEY, REPO, cli_env, free_port, run_cli, tier_csv
+from servers import Nginx
 
 from posplugin.hq.office import HeadOffice
 
@@ -28,15 +29,12 @@ def children(pid: int) -> set[int]:
     return found
 
 
-@pytest.fixture
-def workers(postgres, tmp_path):
-    """``posplugin hq serve --workers 2`` over a fresh PostgreSQL database."""
-    url = postgres.create_database(f"workers_{uuid.uuid4().hex[:8]}")
+def start_workers(data: Path, settings: dict):
+    """``posplugin hq serve --workers 2`` on a free port; returns (process, base URL)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "posplugin", "hq", "serve", "--workers", "2", "--data",
-                             str(tmp_path / "hq"), "--port", str(port)], cwd=REPO,
-                            env=cli_env(hq_database_url=url), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                             str(data), "--port", str(port)], cwd=REPO, env=cli_env(**settings),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while len(children(proc.pid)) < 2 or not _answers(base):
@@ -44,6 +42,14 @@ def workers(postgres, tmp_path):
             proc.kill()
             raise AssertionError(proc.stdout.read())
         time.sleep(0.1)
+    return proc, base
+
+
+@pytest.fixture
+def workers(postgres, tmp_path):
+    """``posplugin hq serve --workers 2`` over a fresh PostgreSQL database."""
+    url = postgres.create_database(f"workers_{uuid.uuid4().hex[:8]}")
+    proc, base = start_workers(tmp_path / "hq", {"hq_database_url": url})
     office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", database_url=url)
     yield proc, base, office
     office.close()
@@ -91,3 +97,30 @@ def test_several_workers_need_postgresql(tmp_path):
     done = run_cli("hq", "serve", "--workers", "2", "--data", str(tmp_path), "--port", str(free_port()),
                    env=cli_env())
     assert done.returncode != 0 and "hq_database_url" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_documented_chain_setup(postgres, tmp_path):
+    """docs/scaling.md's commands: head office on PostgreSQL with two workers,
+    the feed's bodies in a folder nginx serves, a store syncing by command."""
+    if not Nginx.available():
+        pytest.skip("nginx is not installed (apt-get install -y nginx)")
+    nginx = Nginx(tmp_path / "www", tmp_path / "nginx").start()
+    settings = {"hq_database_url": postgres.create_database(f"chain_{uuid.uuid4().hex[:8]}"),
+                "feed_store": str(tmp_path / "www" / "feed"), "feed_base_url": nginx.url + "/feed/"}
+    data = str(tmp_path / "hq")
+    proc, base = start_workers(tmp_path / "hq", settings)
+    try:
+        (tmp_path / "tiers.csv").write_text(tier_csv())
+        imported = run_cli("hq", "import", str(tmp_path / "tiers.csv"), "--data", data, env=cli_env(**settings))
+        assert imported.stdout.startswith("4 rows loaded as version 1"), imported.stderr
+        token = run_cli("hq", "store", "add", "oslo-1", "--data", data, env=cli_env(**settings)).stdout.strip()
+        key = run_cli("hq", "public-key", "--data", data, env=cli_env(**settings)).stdout.strip()
+        assert (tmp_path / "www" / "feed" / "snapshot-1.tsv").exists()
+        synced = run_cli("sync", "--once", "--data", str(tmp_path / "store"),
+                         env=cli_env(hq_url=base, hq_token=token, hq_public_key=key, default_region="NO"))
+        assert synced.returncode == 0 and synced.stdout.startswith("updated: applied version 1 (snapshot, 4 rows)")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        nginx.stop()
