@@ -96,6 +96,7 @@ async def main():
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
         async with session.get(base + "/hq/v1/feed/manifest.json",
                                headers={"Authorization": "Bearer " + tokens[0]}) as r:
+            assert r.status == 200, (r.status, await r.text())
             etag = r.headers["ETag"]
         out = []
         if mode in ("paced", "paced-floor"):
@@ -169,7 +170,7 @@ class Backend:
     def prepare(self, stores: int) -> Path:
         """Tokens for ``stores`` stores (and a first list version); returns the token file."""
         office = self.office()
-        tokens = [f"hq_bench_{self.name}_{i}" for i in range(stores)]
+        tokens = [f"hq_bench_{i}" for i in range(stores)]
         with office.engine.begin() as conn:
             conn.execute(hq_tokens.delete())
             conn.execute(hq_tokens.insert(), [{"name": f"store-{i:05d}", "role": "store",
