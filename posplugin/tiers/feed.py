@@ -61,6 +61,7 @@ MANIFEST_SCHEMA = {
         "created_at": {"type": "number"},
         "expires_at": {"type": "number"},
         "rows": {"type": "integer", "minimum": 0, "maximum": 10_000_000_000},
+        "base_url": {"type": "string", "maxLength": 2048, "pattern": "^https?://"},
         "snapshot": {"anyOf": [{"type": "null"}, _BODY]},
         "deltas": {"type": "array", "maxItems": 1_000, "items": {
             **_BODY, "required": ["from", "to", "path", "sha256", "bytes"],
