@@ -97,7 +97,7 @@ def serve(args) -> int:
                            "hq_database_url (postgresql://…); on hq.db head office runs one process"])
     if workers > 1 and not hq_workers.available():
         log.warning("--workers %s: several processes need gunicorn, which does not run on Windows; "
-                    "serving with one waitress process", workers)
+                    "serving with one process", workers)
         workers = 1
     if workers > 1:
         log.info("posplugin head office on http://%s:%s with %s workers over PostgreSQL; stores verify with %s",

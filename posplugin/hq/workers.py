@@ -2,7 +2,7 @@
 macOS. Each worker builds its own app (and its own database connections)
 after the fork, so no socket or connection is shared between processes.
 
-Windows has no fork and no gunicorn: there head office runs as one waitress
+Windows has no fork and no gunicorn: there head office runs as one
 process, whatever ``--workers`` says (see docs/scaling.md).
 """
 
