@@ -44,13 +44,13 @@ def test_import_loads_rows_and_drops_opted_out(store):
     assert store.tiers.info().rows == 4
 
 
-@pytest.mark.parametrize("consent", ["yes", "YES", "true", "1", "True"])
+@pytest.mark.parametrize("consent", ["yes", "YES", "true", "1", "True", "ja", "JA"])
 def test_consent_spellings_that_load(store, consent):
     load(store, tier_csv([["email", "a@b.no", "5000", "3%", "", consent]]))
     assert followers_of(store, "email", "a@b.no") == 5000
 
 
-@pytest.mark.parametrize("consent", ["no", "false", "0", "NO"])
+@pytest.mark.parametrize("consent", ["no", "false", "0", "NO", "nei", "Nei"])
 def test_consent_spellings_that_opt_out(store, consent):
     result = load(store, tier_csv([["email", "a@b.no", "5000", "3%", "", consent]]))
     assert result.rows == 0 and followers_of(store, "email", "a@b.no") is None

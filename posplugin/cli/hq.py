@@ -8,7 +8,7 @@ import sys
 from .. import config
 from ..hq.office import HeadOffice
 from ..hq.web import create_hq_app
-from ..tiers.lists import open_text
+from ..tiers.csvfile import open_csv
 from ..web.server import make_server
 from .common import command, group, log, run_server, server_options, settings
 
@@ -49,7 +49,7 @@ def serve(args) -> int:
 
 def import_csv(args) -> int:
     config.require_id_key(settings(args))
-    with open_text(args.file) as stream:
+    with open_csv(args.file) as stream:
         result = office(args).import_csv(stream)
     delta = result["delta"]
     print(f"{result['rows']} rows loaded as version {result['version']}"

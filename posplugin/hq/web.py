@@ -20,7 +20,7 @@ from flask import (
 
 from ..errors import NotFound, UnsupportedMediaType, ValidationError
 from ..tiers import feed
-from ..tiers.lists import open_text
+from ..tiers.csvfile import open_csv
 from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, handle_error
 from ..web.ratelimit import RateLimiter
@@ -105,7 +105,7 @@ def imports():
     with tempfile.NamedTemporaryFile(dir=_office().data_dir, prefix="upload-", suffix=".csv") as upload:
         shutil.copyfileobj(request.stream, upload, 1 << 20)
         upload.flush()
-        with open_text(upload.name) as stream:
+        with open_csv(upload.name) as stream:
             return jsonify(_office().import_csv(stream))
 
 

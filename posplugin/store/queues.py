@@ -10,23 +10,25 @@ reading that wobbles around a threshold raises nothing new.
 from __future__ import annotations
 
 import collections
-import csv
 import datetime as dt
 import math
 import statistics
 import threading
 from dataclasses import dataclass, replace
-from typing import IO, Callable
+from typing import Callable, Iterable
 
 from .. import texts
 from ..config import Settings
 from ..db import Database
-from ..errors import ImportRefused, ValidationError
+from ..errors import ValidationError
+from ..tiers import csvfile
+from ..tiers.csvfile import MAX_REPORTED, Problems
 from ..timeutil import iso, parse_iso
 from . import baseline, erlang, prompts
 from .bus import Bus
 
 EVENTS = ("join", "leave", "served", "open", "close")
+HISTORY_COLUMNS = ("lane", "at", "length")
 MAX_LENGTH = 10_000
 BASELINE_TTL_S = 300.0
 SERVICE_SAMPLES = 50
@@ -109,61 +111,41 @@ class Queues:
                 self._served_times(lane).append(now)
         return self._update(lane, now, length_after, event, now)
 
-    def import_csv(self, stream: IO[str], *, max_reported: int = 50) -> int:
+    def import_csv(self, stream: Iterable[bytes | str], *, max_reported: int = MAX_REPORTED) -> int:
         """Back-fill history from ``lane,at,length`` rows; all or nothing.
         Returns the rows loaded; raises :class:`ImportRefused` with line numbers."""
-        reader = csv.reader(stream)
-        header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
-        if not header:
-            raise ImportRefused([(1, "the file is empty; expected a header row: lane,at,length")])
-        missing = [c for c in ("lane", "at", "length") if c not in header]
-        if missing:
-            raise ImportRefused([(1, f"missing columns: {', '.join(missing)}; expected lane,at,length")])
-        at_col = {c: header.index(c) for c in ("lane", "at", "length")}
         now = self.clock()
-        bad, bad_count, batch, loaded = [], 0, [], 0
+        rows = csvfile.read(stream, HISTORY_COLUMNS, lambda cells, at: self._import_row(cells, at, now))
+        problems = Problems(max_reported)
+        batch, loaded = [], 0
         with self.db.write() as conn:
-            try:
-                for cells in reader:
-                    line = reader.line_num
-                    if not cells or cells == [""]:
-                        continue
-                    row = self._import_row(cells, at_col, len(header), now)
-                    if isinstance(row, str):
-                        bad_count += 1
-                        if len(bad) < max_reported:
-                            bad.append((line, row))
-                        continue
-                    batch.append(row)
-                    if len(batch) >= 5_000:
-                        loaded += self._insert_history(conn, batch)
-                if bad_count:
-                    raise ImportRefused(bad, total_bad=bad_count)
-                loaded += self._insert_history(conn, batch)
-            except csv.Error as exc:
-                raise ImportRefused([(reader.line_num, f"unreadable CSV: {exc}")]) from None
+            for row in problems.good(rows):
+                batch.append(row)
+                if len(batch) >= 5_000:
+                    loaded += self._insert_history(conn, batch)
+            if problems:
+                problems.refuse()
+            loaded += self._insert_history(conn, batch)
         with self._cache_lock:
             self._normals.clear()
         return loaded
 
-    def _import_row(self, cells, at_col, width, now):
-        if len(cells) != width:
-            return f"expected {width} columns, found {len(cells)}"
-        lane = cells[at_col["lane"]].strip()
+    def _import_row(self, cells: list[str], at: dict, now: float) -> tuple[str, float, int]:
+        lane = cells[at["lane"]].strip()
         if not lane or len(lane) > 32 or not all(c.isalnum() or c in " _.-" for c in lane):
-            return f"lane {lane!r} is not a lane name (letters, digits, space, _ . -; at most 32)"
+            raise ValueError(f"lane {lane!r} is not a lane name (letters, digits, space, _ . -; at most 32)")
         try:
-            when = parse_iso(cells[at_col["at"]].strip())
+            when = parse_iso(cells[at["at"]].strip())
         except ValueError:
-            return f"at {cells[at_col['at']]!r} is not an ISO-8601 time with a zone"
+            raise ValueError(f"at {cells[at['at']]!r} is not an ISO-8601 time with a zone") from None
         if when > now + 60:
-            return "at is in the future"
+            raise ValueError("at is in the future")
         try:
-            length = int(cells[at_col["length"]].strip())
+            length = csvfile.whole(cells[at["length"]])
         except ValueError:
-            return f"length {cells[at_col['length']]!r} is not a whole number"
+            raise ValueError(f"length {cells[at['length']]!r} is not a whole number") from None
         if not 0 <= length <= MAX_LENGTH:
-            return f"length must be between 0 and {MAX_LENGTH:,}"
+            raise ValueError(f"length must be between 0 and {MAX_LENGTH:,}")
         return lane, when, length
 
     def _insert_history(self, conn, batch) -> int:
