@@ -22,7 +22,7 @@ from ..errors import NotFound, UnsupportedMediaType, ValidationError
 from ..tiers import feed
 from ..tiers.csvfile import open_csv
 from ..web import openapi, pages
-from ..web.endpoint import ApiBlueprint, handle_error
+from ..web.endpoint import ApiBlueprint, new_app
 from ..web.ratelimit import RateLimiter
 from .office import HeadOffice
 
@@ -126,22 +126,11 @@ def static_file(name: str):
 
 def create_hq_app(office: HeadOffice, *, language: str = "en") -> Flask:
     """The head office service around ``office``."""
-    app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
-    app.config["POSPLUGIN_LANGUAGE"] = language
-    app.json.sort_keys = False
+    app = new_app(__name__, max_body=MAX_UPLOAD, language=language)
     app.extensions["posplugin.hq"] = office
     app.extensions["posplugin.hq.auth"] = office.caller
     # Stores poll every few minutes; this only stops a runaway client.
     app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50, burst=200)
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
-    app.register_error_handler(Exception, handle_error)
-
-    @app.after_request
-    def headers(response):
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
-
     return app

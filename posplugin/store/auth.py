@@ -26,6 +26,12 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header value, or None."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
 def create_token(conn: sqlite3.Connection, role: str, name: str) -> str:
     """Create and return a new token; only its hash is stored."""
     if role not in ROLES:

@@ -81,8 +81,9 @@ def purge_sent(conn, before: float) -> int:
     return conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND at < ?", (before,)).rowcount
 
 
-def send(store, http: requests.Session, url: str, timeout=(3.05, 30)) -> tuple[int, str | None]:
-    """Send every pending batch; returns (batches delivered, error or None)."""
+def send(store, http: requests.Session, url: str, *, timeout: tuple[float, float]) -> tuple[int, str | None]:
+    """Send every pending batch, each request within ``timeout`` (connect, read);
+    returns (batches delivered, error or None)."""
     delivered = 0
     while (pending := next_batch(store)) is not None:
         batch, rows = pending

@@ -280,7 +280,7 @@ class Queues:
             # A store rule may call a lane long (or calm) whatever the baseline says.
             other = self.plugins.first("queue_status", lane=lane, length=length, normal=normal,
                                        status=status, settings=self.settings)
-            if other in ("ok", "busy", "long"):
+            if other in baseline.STATUSES:
                 return other
         return status
 

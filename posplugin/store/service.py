@@ -12,7 +12,7 @@ from ..config import Settings, require_id_key
 from ..plugins import Plugins
 from ..tiers.identity import Hasher
 from ..tiers.lists import TierLists
-from ..tiers.policy import EVERYDAY, Policy, needs_prompt
+from ..tiers.policy import EVERYDAY, SERVICE_LEVELS, Policy, needs_prompt
 from ..timeutil import Clock, iso, system_clock
 from . import outbox, prompts, sync
 from .bus import Bus
@@ -127,7 +127,7 @@ class Store:
         level = self.plugins.first("service_level", tier=score.tier, service_level=score.service_level,
                                    followers=record.followers, engagement_rate=record.engagement_rate,
                                    engaged_reach=score.engaged_reach, settings=self.settings)
-        if level in ("standard", "priority", "murdoch"):
+        if level in SERVICE_LEVELS:
             return replace(score, service_level=level)
         return score
 

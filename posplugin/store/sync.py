@@ -33,6 +33,7 @@ from ..tiers.lists import ListBuilder, ListPatcher, TierRecord
 from . import outbox
 
 log = logging.getLogger("posplugin.sync")
+# Connect, then read: a head office that accepts and says nothing does not hang a round.
 TIMEOUT = (3.05, 30)
 
 
@@ -73,7 +74,8 @@ def sync_once(store, http: requests.Session | None = None) -> SyncResult:
     result = pull_list(store, http)
     http = http or session()
     http.headers["Authorization"] = f"Bearer {store.settings.hq_token}"
-    delivered, error = outbox.send(store, http, store.settings.hq_url.rstrip("/") + "/hq/v1/reports")
+    delivered, error = outbox.send(store, http, store.settings.hq_url.rstrip("/") + "/hq/v1/reports",
+                                   timeout=TIMEOUT)
     if error:
         log.error("sync: %s (kept in the outbox for the next round)", error)
         if result.ok:

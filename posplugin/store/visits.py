@@ -16,6 +16,8 @@ import threading
 
 from ..db import Database
 
+# Where a customer was identified: at a till, or waiting in a queue.
+STAGES = ("till", "queue")
 COLUMNS = ("id", "at", "lane", "customer", "stage", "known", "tier", "service_level",
            "engaged_reach", "prompt_id", "sale_id")
 INSERT = f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"

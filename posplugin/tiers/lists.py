@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..db import Database
+from ..db import Database, connect_readonly
 from ..errors import InvalidIdentifier
 from ..timeutil import iso
 from . import csvfile, identity
@@ -312,14 +312,6 @@ class _ignore_missing:
         return kind is not None and issubclass(kind, OSError)
 
 
-def read_meta(path: Path) -> dict:
-    conn = sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True)
-    try:
-        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    finally:
-        conn.close()
-
-
 # -- the current list --------------------------------------------------------
 
 class TierLists:
@@ -388,8 +380,7 @@ class TierLists:
             if path is None:
                 return None
             try:
-                local.conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True,
-                                             isolation_level=None, check_same_thread=False)
+                local.conn = connect_readonly(path)
             except sqlite3.OperationalError:
                 log.error("the current tier list %s cannot be opened; serving without one", path.name)
                 return None

@@ -12,7 +12,9 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from ..errors import ValidationError
+from ..store import baseline, prompts, queues, visits
 from ..tiers.identity import MAX_LENGTH, TYPES
+from ..tiers.policy import SERVICE_LEVELS, TIERS
 
 # Printable text: no control characters (they have no place on a prompt card).
 TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
@@ -31,11 +33,6 @@ LANE = {"type": ["string", "integer"], "pattern": r"^[A-Za-z0-9][A-Za-z0-9 _.-]{
         "minimum": 0, "maximum": 9999,
         "description": "Lane (till) name or number, e.g. \"3\"."}
 BY = text(64, 1) | {"description": "Who does it (a first name or staff id)."}
-TIERS = ["everyday", "nano", "micro", "macro", "mega"]
-SERVICE_LEVELS = ["standard", "priority", "murdoch"]
-PROMPT_LEVELS = ["standard", "priority", "murdoch", "urgent"]
-PROMPT_KINDS = ["service", "pain", "amplify"]
-PROMPT_STATUSES = ["open", "taken", "resolved", "expired"]
 TIMESTAMP = {"type": "string", "format": "date-time"}
 
 SCHEMAS: dict[str, dict] = {
@@ -57,7 +54,7 @@ SCHEMAS: dict[str, dict] = {
         "properties": {
             "lane": LANE,
             "identifier": {"$ref": "#/components/schemas/Identifier"},
-            "stage": {"enum": ["till", "queue"], "default": "till"},
+            "stage": {"enum": list(visits.STAGES), "default": "till"},
             "display_name": nullable(text(64)),
             "sale_id": nullable(text(128)),
         },
@@ -68,12 +65,12 @@ SCHEMAS: dict[str, dict] = {
                      "taken_by", "resolved_at"],
         "properties": {
             "id": {"type": "integer"},
-            "kind": {"enum": PROMPT_KINDS},
-            "level": {"enum": PROMPT_LEVELS},
+            "kind": {"enum": list(prompts.KINDS)},
+            "level": {"enum": list(prompts.LEVELS)},
             "lane": {"type": ["string", "null"]},
             "title": {"type": "string"},
             "body": {"type": "string"},
-            "status": {"enum": PROMPT_STATUSES},
+            "status": {"enum": list(prompts.STATUSES)},
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
             "taken_by": {"type": ["string", "null"]},
@@ -92,8 +89,8 @@ SCHEMAS: dict[str, dict] = {
         "properties": {
             "visit_id": {"type": "integer"},
             "known": {"type": "boolean"},
-            "tier": {"enum": TIERS},
-            "service_level": {"enum": SERVICE_LEVELS},
+            "tier": {"enum": list(TIERS)},
+            "service_level": {"enum": list(SERVICE_LEVELS)},
             "followers": {"type": "integer", "minimum": 0},
             "engagement_rate": {"type": "number", "minimum": 0, "maximum": 1},
             "engaged_reach": {"type": "integer", "minimum": 0},
@@ -125,8 +122,7 @@ SCHEMAS: dict[str, dict] = {
     },
 }
 
-QUEUE_STATUSES = ["ok", "busy", "long"]
-PAIN_KINDS = ["queue", "instructions", "staff", "stock", "other"]
+QUEUE_STATUSES = list(baseline.STATUSES)
 
 COUNT = {"type": "integer", "minimum": 0}
 SECONDS = {"type": "number", "minimum": 0}
@@ -137,10 +133,10 @@ SCHEMAS.update({
         "description": "Either a length reading (length, optional at) or an event.",
         "properties": {
             "lane": LANE,
-            "length": {"type": "integer", "minimum": 0, "maximum": 10_000},
+            "length": {"type": "integer", "minimum": 0, "maximum": queues.MAX_LENGTH},
             "at": {"type": "string", "format": "date-time", "maxLength": 64,
                    "description": "When the reading was taken; more than 5 minutes ago is history."},
-            "event": {"enum": ["join", "leave", "served", "open", "close"]},
+            "event": {"enum": list(queues.EVENTS)},
         },
         "oneOf": [{"required": ["length"], "not": {"required": ["event"]}},
                   {"required": ["event"], "not": {"anyOf": [{"required": ["length"]},
@@ -211,7 +207,7 @@ SCHEMAS.update({
     },
     "PainpointRequest": {
         "type": "object", "required": ["kind"],
-        "properties": {"kind": {"enum": PAIN_KINDS}, "lane": LANE,
+        "properties": {"kind": {"enum": list(prompts.PAIN_KINDS)}, "lane": LANE,
                        "note": nullable(text(500)), "by": nullable(text(64))},
     },
 })
