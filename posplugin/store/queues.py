@@ -26,6 +26,7 @@ from ..tiers.csvfile import MAX_REPORTED, Problems
 from ..timeutil import iso, parse_iso
 from . import baseline, erlang, prompts
 from .bus import Bus
+from .visits import VisitLog
 
 EVENTS = ("join", "leave", "served", "open", "close")
 HISTORY_COLUMNS = ("lane", "at", "length")
@@ -41,8 +42,6 @@ LANE_UPSERT = ("INSERT INTO lanes (lane, open, length, updated_at, status, calm_
                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lane) DO UPDATE SET open = excluded.open,"
                " length = excluded.length, updated_at = excluded.updated_at, status = excluded.status,"
                " calm_since = excluded.calm_since, pain_prompt_id = excluded.pain_prompt_id")
-END_OLDEST_WAIT = ("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE stage = 'queue'"
-                   " AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)")
 
 
 @dataclass
@@ -60,9 +59,10 @@ class Queues:
     """Every lane of one store. Thread-safe; writes go through ``db.write()``."""
 
     def __init__(self, settings: Settings, db: Database, bus: Bus, clock: Callable[[], float],
-                 plugins=None):
+                 plugins=None, visits: VisitLog | None = None):
         self.settings = settings
         self.db = db
+        self.visits = visits or VisitLog(db)
         self.bus = bus
         self.clock = clock
         self._tz = settings.tz()
@@ -106,7 +106,7 @@ class Queues:
             return state.length
 
         if event == "served":
-            self.db.deferred.defer(END_OLDEST_WAIT, (now, lane, now - self.settings.waiting_max_s))
+            self.visits.served(lane, now, now - self.settings.waiting_max_s)
             with self._cache_lock:
                 self._served_times(lane).append(now)
         return self._update(lane, now, length_after, event, now)
@@ -154,6 +154,14 @@ class Queues:
         n = len(batch)
         batch.clear()
         return n
+
+    def has_history(self) -> bool:
+        """Whether any reading or event is recorded at all."""
+        return self.db.execute("SELECT 1 FROM queue_history LIMIT 1").fetchone() is not None
+
+    def purge(self, conn, before: float) -> None:
+        """Forget history older than ``before`` (it serves no baseline), in the caller's transaction."""
+        conn.execute("DELETE FROM queue_history WHERE at < ?", (before,))
 
     # -- what staff see --------------------------------------------------------
 
@@ -364,11 +372,7 @@ class Queues:
 
     def _waiting_reach(self, conn, now: float) -> dict[str, tuple[int, int]]:
         """Per lane: (known influencers waiting, their summed engaged reach)."""
-        rows = conn.execute(
-            "SELECT lane, sum(known AND tier != 'everyday'), sum(engaged_reach) FROM visits"
-            " WHERE stage = 'queue' AND left_at IS NULL AND at >= ? GROUP BY lane",
-            (now - self.settings.waiting_max_s,))
-        return {r[0]: (r[1] or 0, r[2] or 0) for r in rows}
+        return self.visits.waiting_reach(conn, now - self.settings.waiting_max_s)
 
     def _recommend(self, conn, lanes: list[dict], now: float) -> dict:
         open_lanes = [l for l in lanes if l["open"]]
