@@ -1,8 +1,10 @@
 """`posplugin demo` as a new user runs it: one command, a store that answers."""
 
+import pytest
 from conftest import run_cli
 
 
+@pytest.mark.slow
 def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     done = run_cli("demo", "--data", str(tmp_path / "demo"), "--port", "0", "--duration", "6",
                    "--pace", "0.2", timeout=90)

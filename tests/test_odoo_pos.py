@@ -293,6 +293,7 @@ GLUE = """async (config) => {
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_the_glue_over_stubbed_odoo_modules(open_page, pos_origin, posplugin, tokens, settings):
     page = open_page(pos_origin, "/", "")
     config = {"id": 7, "posplugin_url": posplugin.url, "posplugin_token": tokens["till"], "posplugin_lane": "3"}

@@ -66,6 +66,7 @@ def test_names_from_data_are_shown_as_text(open_page, server, clients, tokens):
     assert till.dialogs == [] and floor.dialogs == []
 
 
+@pytest.mark.slow
 def test_pages_survive_a_service_restart(open_page, loaded_store, clients, tokens, server, output_dir):
     floor = open_page(server, "/floor", tokens["staff"], TABLET_PORTRAIT)
     floor.wait_for_selector("#no-prompts")

@@ -246,6 +246,7 @@ def test_sync_once_cli_and_healthz(hq, settings, tmp_path):
         store.close()
 
 
+@pytest.mark.slow
 def test_hq_cli(tmp_path):
     env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
     data = str(tmp_path / "hq")
@@ -357,6 +358,7 @@ def old_list_then_the_new(settings, hq, data, token, rows=20000):
         store.close()
 
 
+@pytest.mark.slow
 def test_store_killed_while_building_the_new_list(hq, settings, tmp_path):
     """SIGKILL after the download, while the new list file is being built: the
     same guarantees as a kill mid-download."""
@@ -385,6 +387,7 @@ def test_store_killed_while_building_the_new_list(hq, settings, tmp_path):
     old_list_then_the_new(settings, hq, data, token, rows=100_000)
 
 
+@pytest.mark.slow
 def test_serve_syncs_in_the_background_and_picks_up_new_versions(hq, tmp_path):
     """`posplugin serve` with head office configured: its background sync (a
     child process) applies the list, then a new version, while it serves."""

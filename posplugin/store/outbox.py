@@ -48,7 +48,7 @@ def summarise(rows: list[tuple]) -> list[dict]:
         hour = at - at % 3600
         if hour not in hours:
             hours[hour] = {"hour": iso(hour), "made": defaultdict(int), "taken": 0, "resolved": 0,
-                           "expired": 0, "time_to_act_s": 0.0, "acted": 0, "pain_episodes": 0,
+                           "expired": 0, "pain_episodes": 0,
                            "pain_seconds": 0.0, "reach_served": defaultdict(int),
                            "times_to_act_s": [], "pain_durations_s": []}
         return hours[hour]
@@ -59,8 +59,6 @@ def summarise(rows: list[tuple]) -> list[dict]:
             b["made"][f"{kind}:{level}"] += 1
         elif action == "taken":
             b["taken"] += 1
-            b["time_to_act_s"] += at - created_at
-            b["acted"] += 1
             b["times_to_act_s"].append(round(at - created_at, 1))
         elif action == "resolved":
             b["resolved"] += 1

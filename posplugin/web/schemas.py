@@ -194,9 +194,8 @@ SCHEMAS.update({
                 "properties": {
                     "hour": {"type": "string", "format": "date-time"},
                     "made": {"type": "object", "additionalProperties": COUNT},
-                    "taken": COUNT, "resolved": COUNT, "expired": COUNT, "acted": COUNT,
-                    "pain_episodes": COUNT,
-                    "time_to_act_s": SECONDS, "pain_seconds": SECONDS,
+                    "taken": COUNT, "resolved": COUNT, "expired": COUNT,
+                    "pain_episodes": COUNT, "pain_seconds": SECONDS,
                     "times_to_act_s": {"type": "array", "items": SECONDS},
                     "pain_durations_s": {"type": "array", "items": SECONDS},
                     "reach_served": {"type": "object", "additionalProperties": COUNT}}}}},
