@@ -32,11 +32,22 @@ def test_tills_needed_meets_the_target_with_the_fewest(rate, service, target):
         assert erlang.expected_wait(needed - 1, rate, service) > target
 
 
+@pytest.mark.parametrize("length,normal,status", [
+    (0, 0, "ok"), (1, 0, "busy"), (2, 0, "long"),                 # normal + 2 decides at the bottom
+    (3, 3, "ok"), (4, 3, "busy"), (5, 3, "long"),
+    (5, 4, "busy"), (6, 4, "long"),                              # 1.5 × 4 = 6 = 4 + 2: both agree
+    (8, 8, "ok"), (9, 8, "busy"), (11, 8, "busy"), (12, 8, "long"),  # 1.5 × normal decides above 4
+    (14, 10, "busy"), (15, 10, "long"), (2, 2.5, "ok"), (3, 2.5, "busy"), (4, 2.5, "busy"), (5, 2.5, "long"),
+])
+def test_status_rule_of_design(length, normal, status):
+    assert baseline.status(length, normal, factor=1.5, margin=2) == status
+
+
 @given(st.integers(0, 10_000), st.floats(0, 1000))
-def test_status_is_ordered(length, normal):
-    s = baseline.status(length, normal, factor=1.5, margin=2)
-    assert s == ("long" if length >= max(1.5 * normal, normal + 2) else
-                 "busy" if length > normal else "ok")
+def test_status_never_falls_as_the_queue_grows(length, normal):
+    order = baseline.STATUSES
+    here = baseline.status(length, normal, factor=1.5, margin=2)
+    assert order.index(baseline.status(length + 1, normal, factor=1.5, margin=2)) >= order.index(here)
 
 
 def test_littles_law():

@@ -97,3 +97,13 @@ def test_unusable_identifiers_are_refused_with_the_field(id_type, value, region)
 def test_national_number_without_region_says_how_to_fix_it():
     with pytest.raises(InvalidIdentifier, match="default_region"):
         normalise("phone", "412 34 567", "")
+
+
+@pytest.mark.parametrize("region", ["no", "No", "NO"])
+def test_default_region_in_any_case_reads_national_numbers(region):
+    from posplugin.config import Settings, validate
+    from posplugin.tiers.identity import Hasher
+
+    assert normalise("phone", "412 34 567", region) == "+4741234567"
+    assert Hasher("key", region)("phone", "412 34 567") == Hasher("key", "NO")("phone", "+47 412 34 567")
+    assert not [p for p in validate(Settings(default_region=region, id_key="k")) if "default_region" in p]
