@@ -1,13 +1,9 @@
 """POST /api/v1/identify over real HTTP, against DESIGN.md's contract."""
 
 import pytest
+from conftest import identify
 
 IDENT = "/api/v1/identify"
-
-
-def identify(client, value, id_type="phone", lane="3", **extra):
-    return client.post(IDENT, json={"lane": lane, "identifier": {"type": id_type, "value": value},
-                                    **extra})
 
 
 def test_murdoch_customer_gets_a_prompt_that_says_why(clients):
@@ -44,6 +40,7 @@ def test_no_prompt_for_standard_unknown_or_opted_out(clients, id_type, value):
     assert body["service_level"] == "standard"
     if value != "L-1001":
         assert body["known"] is False and body["tier"] == "everyday" and body["niches"] == []
+        assert (body["followers"], body["engagement_rate"], body["engaged_reach"]) == (0, 0.0, 0)
 
 
 def test_same_customer_same_lane_gets_same_prompt_back(clients):

@@ -9,6 +9,7 @@ import socket
 import time
 
 import pytest
+from conftest import free_port
 from flask import Flask, Response
 
 from posplugin.plugins import Plugins
@@ -149,12 +150,6 @@ CALL = """async ([fn, args]) => {
         return {threw: String(error), ms: performance.now() - started};
     }
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.browser

@@ -1,22 +1,15 @@
 """The store's own behaviour beyond one request: visits, retention, restarts."""
 
 import pytest
+from conftest import Clock
 
 from posplugin.store.service import DAY, Store
-
-
-class Clock:
-    def __init__(self, now=1_800_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
 def clocked(settings, loaded_store):
     loaded_store.close()
-    clock = Clock()
+    clock = Clock(1_800_000_000.0)
     store = Store(settings, clock=clock)
     yield store, clock
     store.close()
@@ -35,6 +28,7 @@ def test_every_identify_records_a_visit_with_hashes_only(clocked):
     assert count(store, "visits") == 2
     rows = store.db.execute("SELECT customer, known, tier FROM visits ORDER BY id").fetchall()
     assert [(len(r[0]), r[1], r[2]) for r in rows] == [(32, 0, "everyday"), (32, 1, "nano")]
+    assert (first.known, first.tier, first.service_level, first.engaged_reach) == (False, "everyday", "standard", 0)
 
 
 def test_visit_ids_keep_rising_after_a_restart(settings, clocked):

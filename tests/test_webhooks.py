@@ -66,25 +66,8 @@ def axis(cred=None):
 ADAPTERS = [square, shopify, qminder, waitwhile, lightspeed, axis]
 
 
-@pytest.fixture(scope="module")
-def every_adapter(tmp_path_factory):
-    from conftest import ID_KEY, tier_csv
-
-    from posplugin.config import Settings
-    from posplugin.store.service import Store
-    from posplugin.tiers.lists import import_csv
-    from posplugin.web.app import create_app
-    from posplugin.web.server import BackgroundServer
-
-    settings = Settings(data_dir=tmp_path_factory.mktemp("store"), id_key=ID_KEY, default_region="NO",
-                        timezone="Europe/Oslo", rate_limit_per_s=0,
-                        plugins="square, shopify, qminder, waitwhile, lightspeed, axis_counter", extra=SECRETS)
-    store = Store(settings)
-    import_csv(store.tiers, tier_csv().splitlines(keepends=True), store.hasher)
-    server = BackgroundServer(create_app(store=store)).start()
-    yield server, store
-    server.stop()
-    store.close()
+PLUGINS = "square, shopify, qminder, waitwhile, lightspeed, axis_counter"
+PLUGIN_SETTINGS = SECRETS
 
 
 def send(server, request):
@@ -97,8 +80,8 @@ def changed_last(cred: str) -> str:
 
 
 @pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda a: a.__name__)
-def test_a_credential_off_by_its_last_character_or_cut_short_is_refused(every_adapter, adapter):
-    server, store = every_adapter
+def test_a_credential_off_by_its_last_character_or_cut_short_is_refused(hooked, adapter):
+    server, store = hooked
     real, _ = adapter()
     prompts, lanes = len(store.list_prompts()), store.queues_overview()["lanes"]
     for wrong in (changed_last(real), real[:-1], real[: len(real) // 2]):
