@@ -5,6 +5,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from posplugin.config import Settings, validate
 from posplugin.errors import InvalidIdentifier
 from posplugin.tiers.identity import Hasher, hash_identifier, normalise
 
@@ -101,8 +102,6 @@ def test_national_number_without_region_says_how_to_fix_it():
 
 @pytest.mark.parametrize("region", ["no", "No", "NO"])
 def test_default_region_in_any_case_reads_national_numbers(region):
-    from posplugin.config import Settings, validate
-    from posplugin.tiers.identity import Hasher
 
     assert normalise("phone", "412 34 567", region) == "+4741234567"
     assert Hasher("key", region)("phone", "412 34 567") == Hasher("key", "NO")("phone", "+47 412 34 567")

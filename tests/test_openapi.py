@@ -5,8 +5,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from posplugin.store import baseline, prompts, queues, visits
+from posplugin.tiers.policy import SERVICE_LEVELS, TIERS
 from posplugin.web import api, openapi
 from posplugin.web.app import BLUEPRINTS
+from posplugin.web.schemas import SCHEMAS
 
 
 def store_document():
@@ -71,9 +74,6 @@ def test_roles_are_listed_once(clients):
 
 
 def test_enums_come_from_the_domain_lists():
-    from posplugin.store import baseline, prompts, queues, visits
-    from posplugin.tiers.policy import SERVICE_LEVELS, TIERS
-    from posplugin.web.schemas import SCHEMAS
 
     prompt = SCHEMAS["Prompt"]["properties"]
     assert (prompt["kind"]["enum"], prompt["level"]["enum"], prompt["status"]["enum"]) == \

@@ -1,11 +1,15 @@
 """Bad input over HTTP: always the JSON error shape with the right status, never a 500."""
 
 import json
+import re
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from posplugin.web.app import BLUEPRINTS, create_app
+from posplugin.web.server import BackgroundServer
 
 IDENT = "/api/v1/identify"
 
@@ -114,8 +118,6 @@ def test_missing_or_bad_tokens_are_401(server, header):
 
 
 def test_rate_limit_is_429(loaded_store, tokens):
-    from posplugin.web.app import create_app
-    from posplugin.web.server import BackgroundServer
 
     loaded_store.settings = loaded_store.settings.replace(rate_limit_per_s=1, rate_limit_burst=3)
     server = BackgroundServer(create_app(store=loaded_store)).start()
@@ -169,9 +171,7 @@ ROLES_OF = {
 
 def declared_operations():
     """Every (method, path) the store's app declares with its roles, path parameters filled in."""
-    import re
 
-    from posplugin.web.app import BLUEPRINTS
 
     return {(op.method, re.sub(r"<(?:\w+:)?\w+>", "1", op.path)): op.roles and set(op.roles)
             for bp in BLUEPRINTS for op in getattr(bp, "operations", ())}

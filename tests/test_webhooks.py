@@ -8,7 +8,13 @@ import pytest
 import requests
 
 from posplugin.errors import Unauthorized
-from posplugin.webhooks import hmac_sha256_base64, hmac_sha256_hex, lane_map, require_secret, require_signature
+from posplugin.webhooks import (
+    hmac_sha256_base64,
+    hmac_sha256_hex,
+    lane_map,
+    require_secret,
+    require_signature,
+)
 
 SECRETS = {"square_signature_key": "square-key", "square_notification_url": "https://s.example/hooks/square/payments",
            "shopify_secret": "shopify-secret", "qminder_secret": "qminder-secret",

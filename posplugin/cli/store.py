@@ -13,8 +13,8 @@ from ..store import auth
 from ..store.schema import open_database
 from ..store.service import Store
 from ..store.sync import sync_in_child, sync_once
-from ..tiers.identity import Hasher
 from ..tiers.csvfile import open_csv
+from ..tiers.identity import Hasher
 from ..tiers.lists import TierLists, import_csv
 from ..timeutil import iso
 from ..web.app import create_app
