@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 TARGETS = {
     "tiers/policy.py": ["test_policy.py", "test_store.py"],
     "tiers/identity.py": ["test_identity.py", "test_tiers.py"],
-    "store/baseline.py": ["test_erlang.py", "test_queues.py"],
+    "store/baseline.py": ["test_baseline.py", "test_erlang.py", "test_queues.py"],
     "store/erlang.py": ["test_erlang.py", "test_queues.py"],
     "tiers/feed.py": ["test_feed.py", "test_sync.py"],
     "store/sync.py": ["test_sync.py"],

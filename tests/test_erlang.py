@@ -52,3 +52,34 @@ def test_status_never_falls_as_the_queue_grows(length, normal):
 
 def test_littles_law():
     assert erlang.wait_by_littles_law(6, 60) == 360 and erlang.wait_by_littles_law(0, 60) == 0
+
+
+@pytest.mark.parametrize("length,service,servers,wait", [
+    (0, 60, 1, 0), (-1, 60, 1, 0), (1, 60, 1, 60), (6, 60, 2, 180), (6, 60, 0, 360), (3, 90, 3, 90),
+])
+def test_littles_law_values(length, service, servers, wait):
+    assert erlang.wait_by_littles_law(length, service, servers) == wait
+
+
+@pytest.mark.parametrize("servers,load,p", [
+    (1, 0.5, 0.5),          # M/M/1: the chance of waiting is the utilisation
+    (3, 2.0, 4 / 9),        # A^N/N! · N/(N−A) = 4 over 1 + 2 + 2 + 4
+    (2, 0.0, 0.0), (0, 0.5, 1.0), (2, 2.0, 1.0), (2, 3.0, 1.0),
+])
+def test_erlang_c_values(servers, load, p):
+    assert erlang.erlang_c(servers, load) == pytest.approx(p)
+
+
+@pytest.mark.parametrize("servers,rate,service,wait", [
+    (1, 1 / 60, 30, 30.0),        # M/M/1: ρ/(μ−λ) = 0.5 / (1/30 − 1/60)
+    (3, 1 / 15, 30, 30 * (4 / 9) / 1),
+    (2, 0.0, 30, 0.0), (0, 1 / 60, 30, math.inf), (1, 1 / 30, 30, math.inf),
+])
+def test_expected_wait_values(servers, rate, service, wait):
+    assert erlang.expected_wait(servers, rate, service) == pytest.approx(wait)
+
+
+def test_tills_needed_at_the_target_exactly_and_when_nothing_is_enough():
+    assert erlang.tills_needed(1 / 60, 30, 30) == 1       # a wait equal to the target is good enough
+    assert erlang.tills_needed(1 / 60, 30, 29.9) == 2
+    assert erlang.tills_needed(1 / 60, 30, 0, max_tills=5) == 5

@@ -82,6 +82,9 @@ def test_the_key_is_part_of_the_hash():
     ("email", "no-at-sign.example.com", ""),
     ("email", "two words@example.com", ""),
     ("email", "user@localhost", ""),
+    ("email", "@example.com", ""),
+    ("email", "mia@", ""),
+    ("email", "mia@.", ""),
     ("handle", "@", ""),
     ("handle", "two words", ""),
     ("loyalty_id", "   ", ""),
@@ -98,6 +101,13 @@ def test_unusable_identifiers_are_refused_with_the_field(id_type, value, region)
 def test_national_number_without_region_says_how_to_fix_it():
     with pytest.raises(InvalidIdentifier, match="default_region"):
         normalise("phone", "412 34 567", "")
+
+
+@pytest.mark.parametrize("value,region", [("not a number", "NO"), ("+47 x", ""), ("+999 123", "NO")])
+def test_no_region_hint_where_a_region_would_not_help(value, region):
+    with pytest.raises(InvalidIdentifier) as info:
+        normalise("phone", value, region)
+    assert "default_region" not in info.value.message
 
 
 @pytest.mark.parametrize("region", ["no", "No", "NO"])
