@@ -131,7 +131,8 @@ class Database:
 
     @property
     def utils(self) -> sqlite_utils.Database:
-        """This thread's connection wrapped for sqlite-utils' table API."""
+        """This thread's connection wrapped for sqlite-utils' table API (reads and
+        introspection; hot paths and bulk writes stay on sqlite3)."""
         return sqlite_utils.Database(self.conn)
 
     @contextlib.contextmanager

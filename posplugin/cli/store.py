@@ -98,7 +98,7 @@ def token_create(args) -> int:
 
 def token_list(args) -> int:
     db = open_database(settings(args).db_path)
-    for t in auth.list_tokens(db.conn):
+    for t in auth.list_tokens(db):
         state = f"revoked {iso(t['revoked_at'])}" if t["revoked_at"] else "active"
         print(f"{t['id']}\t{t['role']}\t{t['name']}\tcreated {iso(t['created_at'])}\t{state}")
     return 0

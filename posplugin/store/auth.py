@@ -8,6 +8,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from ..db import Database
 from ..errors import Forbidden, Unauthorized, ValidationError
 
 ROLES = ("till", "queue", "staff", "admin")
@@ -50,9 +51,9 @@ def revoke_token(conn: sqlite3.Connection, name: str) -> int:
                         (time.time(), name)).rowcount
 
 
-def list_tokens(conn: sqlite3.Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute(
-        "SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY id")]
+def list_tokens(db: Database) -> list[dict]:
+    """Every token ever made (never the token itself), oldest first."""
+    return list(db.utils["tokens"].rows_where(select="id, name, role, created_at, revoked_at", order_by="id"))
 
 
 def authenticate(conn: sqlite3.Connection, token: str | None) -> Caller:

@@ -230,9 +230,8 @@ def _activate_checked(store, path: Path, rows: int, manifest: dict) -> None:
 
 
 def _state(store) -> dict:
-    row = store.db.execute("SELECT etag, synced_at, last_error FROM sync_state WHERE id = 1").fetchone()
-    return {"etag": row[0], "synced_at": row[1], "last_error": row[2]} if row else \
-        {"etag": None, "synced_at": None, "last_error": None}
+    rows = store.db.utils["sync_state"].rows_where("id = 1", select="etag, synced_at, last_error")
+    return next(rows, dict.fromkeys(("etag", "synced_at", "last_error")))
 
 
 def _finish(store, result: SyncResult, etag: str | None = None) -> SyncResult:

@@ -181,6 +181,7 @@ class ListBuilder:
             self.flush()
 
     def flush(self) -> None:
+        # Raw sqlite3 executemany: bulk import of millions of rows is measured in benchmarks/.
         if self._batch:
             self.conn.executemany("INSERT INTO staging VALUES (?, ?, ?, ?)", self._batch)
             self._batch.clear()
@@ -392,6 +393,7 @@ class TierLists:
         conn = self._reader()
         if conn is None:
             return None
+        # Raw sqlite3 on a per-thread connection: this is the identify hot path.
         row = conn.execute("SELECT followers, engagement_rate, niches FROM tiers WHERE hash = ?",
                            (key,)).fetchone()
         if row is None:
