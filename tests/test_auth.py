@@ -23,6 +23,7 @@ def test_digest_is_sha256_hex_and_never_the_token():
 def test_tokens_authenticate_until_revoked(store):
     with store.db.write() as conn:
         token = auth.create_token(conn, "till", " till-3 ")
+    assert token.startswith("pp_") and len(token) == 3 + 32   # 24 random bytes, URL-safe base64
     caller = auth.authenticate(store.db.conn, token)
     assert (caller.name, caller.role) == ("till-3", "till")
     with store.db.write() as conn:

@@ -15,13 +15,13 @@ import time
 
 import pytest
 import requests
-from conftest import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
+from conftest import ID_KEY, REPO, cli_env, free_port, run_cli, serve, tier_csv
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from posplugin.hq import office as hq_module
 from posplugin.hq.web import create_hq_app
 from posplugin.store.service import Store
-from posplugin.store.sync import sync_once
+from posplugin.store.sync import sync_in_child, sync_once
 from posplugin.tiers import feed
 from posplugin.web.app import create_app
 from posplugin.web.server import BackgroundServer
@@ -424,3 +424,21 @@ def test_serve_syncs_in_the_background_and_picks_up_new_versions(hq, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_round_in_a_child_process_reports_its_result(hq, tmp_path, monkeypatch):
+    """What `serve` runs every sync_interval_s: `posplugin sync --once --nice` in a child."""
+    publish(hq, V1)
+    data = tmp_path / "child"
+    data.mkdir()
+    (data / "posplugin.ini").write_text(
+        f"[posplugin]\nid_key = {ID_KEY}\ndefault_region = NO\nhq_url = {hq.server.url}\n"
+        f"hq_token = {hq.create_token('store', 'child')}\nhq_public_key = {hq.public_key}\n")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    first = sync_in_child(data)
+    assert (first.status, first.message) == ("updated", "applied version 1 (snapshot, 1 rows)")
+    assert sync_in_child(data).status == "unchanged"
+    (data / "posplugin.ini").write_text((data / "posplugin.ini").read_text().replace(hq.public_key, "AAAA"))
+    publish(hq, V2)
+    assert sync_in_child(data).status == "refused"  # exit 1 from the child is a result, not a crash
