@@ -26,6 +26,7 @@ def test_tokens_authenticate_until_revoked(store):
     assert token.startswith("pp_") and len(token) == 3 + 32   # 24 random bytes, URL-safe base64
     caller = auth.authenticate(store.db.conn, token)
     assert (caller.name, caller.role) == ("till-3", "till")
+    assert caller.token_id == auth.list_tokens(store.db)[0]["id"]
     with store.db.write() as conn:
         assert auth.revoke_token(conn, "till-3") == 1
     with pytest.raises(Unauthorized):
@@ -45,6 +46,22 @@ def test_the_cache_forgets_a_revoked_token_after_its_ttl(store):
     now[0] = 4.9
     assert check(token).role == "staff"   # cached
     now[0] = 5.1
+    with pytest.raises(Unauthorized):
+        check(token)
+
+
+def test_the_cache_holds_a_token_for_five_seconds_by_default(store):
+    """README: tokens are cached for 5 s, so a revoked one stops working within that."""
+    with store.db.write() as conn:
+        token = auth.create_token(conn, "till", "t")
+    now = [0.0]
+    check = auth.Authenticator(lambda: store.db.conn, clock=lambda: now[0])
+    check(token)
+    with store.db.write() as conn:
+        auth.revoke_token(conn, "t")
+    now[0] = 4.99
+    assert check(token).name == "t"
+    now[0] = 5.0
     with pytest.raises(Unauthorized):
         check(token)
 

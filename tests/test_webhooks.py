@@ -121,4 +121,15 @@ def test_require_secret_takes_only_the_whole_secret():
 
 def test_lane_map():
     assert lane_map(" 37338=1, 37339 = 2,junk,") == {"37338": "1", "37339": "2"}
+    assert lane_map("ACCC:region1=kasse=1") == {"ACCC:region1": "kasse=1"}
     assert lane_map(None) == {}
+
+
+def test_a_signed_body_that_is_not_a_json_object_is_422(hooked):
+    server, _ = hooked
+    for body in (b"not json", b"[1, 2]"):
+        signature = hmac_sha256_base64(SECRETS["shopify_secret"], body)
+        response = requests.post(server.url + "/hooks/shopify/orders", data=body, timeout=5, headers={
+            "Content-Type": "application/json", "X-Shopify-Topic": "orders/paid", "X-Shopify-Webhook-Id": "w9",
+            "X-Shopify-Hmac-Sha256": signature})
+        assert response.status_code == 422 and "JSON object" in response.json()["error"]["message"]

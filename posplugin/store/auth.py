@@ -84,7 +84,8 @@ class Authenticator:
             if hit and hit[0] > self._clock():
                 return hit[1]
         caller = authenticate(self._conn(), token)
-        if len(self._cache) > 10_000:  # bounded: tokens are few, junk tokens are not cached
+        # Bounded: tokens are few, and junk tokens are not cached (they raise above).
+        if len(self._cache) > 10_000:  # no mutate: a memory bound, not a result
             self._cache.clear()
         self._cache[token] = (self._clock() + self._ttl, caller)
         return caller
