@@ -89,6 +89,7 @@ def test_the_key_is_part_of_the_hash():
     ("handle", "two words", ""),
     ("loyalty_id", "   ", ""),
     ("loyalty_id", "x" * 257, ""),
+    ("card_token", " " + "x" * 257 + " ", ""),
     ("passport", "123", ""),
 ])
 def test_unusable_identifiers_are_refused_with_the_field(id_type, value, region):
@@ -116,3 +117,7 @@ def test_default_region_in_any_case_reads_national_numbers(region):
     assert normalise("phone", "412 34 567", region) == "+4741234567"
     assert Hasher("key", region)("phone", "412 34 567") == Hasher("key", "NO")("phone", "+47 412 34 567")
     assert not [p for p in validate(Settings(default_region=region, id_key="k")) if "default_region" in p]
+
+
+def test_the_longest_identifier_is_accepted():
+    assert normalise("loyalty_id", " " + "x" * 256 + " ") == "x" * 256
