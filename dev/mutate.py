@@ -139,10 +139,20 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=240, help="seconds per test run")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
     parser.add_argument("--show-survivors", action="store_true")
+    parser.add_argument("--rerun", metavar="FILE",
+                        help="run only the mutants listed as 'survived: …' in an earlier run's output")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     chosen: list[Mutant] = []
+    wanted = None
+    if args.rerun:
+        wanted = {line.split("survived: ", 1)[1].strip()
+                  for line in Path(args.rerun).read_text().splitlines() if line.startswith("survived: ")}
     for module in args.module or list(TARGETS):
+        if wanted is not None:
+            every = mutants(module, (REPO / "posplugin" / module).read_text(encoding="utf-8"))
+            chosen += [m for m in every if str(m) in wanted]
+            continue
         every = mutants(module, (REPO / "posplugin" / module).read_text(encoding="utf-8"))
         picked = every if args.per_module <= 0 or len(every) <= args.per_module else \
             sorted(rng.sample(every, args.per_module), key=lambda m: (m.line, m.col))

@@ -118,8 +118,6 @@ def tiers_import(args) -> int:
     lists = TierLists(open_database(s.db_path))
     with open_csv(args.file) as stream:
         result = import_csv(lists, stream, Hasher(s.id_key, s.default_region), skip_bad=args.skip_bad)
-    for note in result.notes:
-        print(f"posplugin: note: {note}", file=sys.stderr)
     for line, reason in result.skipped:
         print(f"skipped line {line}: {reason}", file=sys.stderr)
     if result.skipped_total > len(result.skipped):
