@@ -127,6 +127,7 @@ def test_webhook_forwards_urgent_prompts_with_retries(settings, loaded_store, re
         store.close()
 
 
+@pytest.mark.slow
 def test_an_installed_package_is_found_by_its_entry_point(tmp_path, settings, loaded_store, monkeypatch):
     """A real package with a ``posplugin`` entry point, installed with pip:
     `posplugin plugins` lists it and its hooks change the service level."""
