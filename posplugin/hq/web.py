@@ -24,6 +24,7 @@ from ..tiers.csvfile import open_csv
 from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, new_app
 from ..web.ratelimit import RateLimiter
+from . import join_web
 from .office import HeadOffice
 
 MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
@@ -111,7 +112,7 @@ def imports():
 
 @bp.operation("GET", "/openapi.json", summary="This document", roles=None)
 def openapi_document():
-    return jsonify(openapi.document([bp], title="posplugin head office API", description=DESCRIPTION))
+    return jsonify(openapi.document(current_app.blueprints.values(), title="posplugin head office API", description=DESCRIPTION))
 
 
 @page_bp.get("/hq")
@@ -124,8 +125,10 @@ def static_file(name: str):
     return pages.static_file(name)
 
 
-def create_hq_app(office: HeadOffice, *, language: str = "en") -> Flask:
-    """The head office service around ``office``."""
+def create_hq_app(office: HeadOffice, *, language: str = "en", settings=None, **customer_side) -> Flask:
+    """The head office service around ``office``; ``settings`` configure the
+    customer's side (/join: code senders, platforms), ``customer_side`` is
+    passed to :func:`posplugin.hq.join_web.install`."""
     app = new_app(__name__, max_body=MAX_UPLOAD, language=language)
     app.extensions["posplugin.hq"] = office
     app.extensions["posplugin.hq.auth"] = office.caller
@@ -133,4 +136,5 @@ def create_hq_app(office: HeadOffice, *, language: str = "en") -> Flask:
     app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50, burst=200)
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
+    join_web.install(app, office, settings, **customer_side)
     return app

@@ -74,6 +74,10 @@ class Problems:
 class CsvReader:
     """The data rows of a CSV with the named ``columns`` (others are ignored).
 
+    A column may be a tuple of names it goes by (``("username", "handle")``):
+    the first found counts, and ``at`` knows it by the first name. ``optional``
+    columns are in ``at`` only when the header has them.
+
     ``source`` is any iterable of lines, bytes (decoded here) or text. Raises
     :class:`ImportRefused` at once for a file that cannot be read at all: empty,
     or a header without the columns. Iterating yields ``(line, cells)`` for each
@@ -82,24 +86,28 @@ class CsvReader:
     assumed about the file (its encoding).
     """
 
-    def __init__(self, source: Iterable[bytes | str], columns: Sequence[str]):
-        self.columns = tuple(columns)
+    def __init__(self, source: Iterable[bytes | str], columns: Sequence[str | tuple[str, ...]],
+                 optional: Sequence[str | tuple[str, ...]] = ()):
+        self.columns = tuple((c,) if isinstance(c, str) else tuple(c) for c in columns)
+        expected = ",".join(names[0] for names in self.columns)
         self.notes: list[str] = []
         lines = self._decoded(iter(source))
         first = list(itertools.islice(lines, 2))
         if not first or not first[0].strip():
-            raise ImportRefused([(1, "the file is empty; expected a header row: " + ",".join(self.columns))])
+            raise ImportRefused([(1, "the file is empty; expected a header row: " + expected)])
         declared = _sep_line(first[0])
         header_line = first[1] if declared and len(first) > 1 else first[0]
         self.delimiter = declared or self._sniff(header_line)
         self._reader = csv.reader(itertools.chain(first, lines), delimiter=self.delimiter)
         if declared:
             next(self._reader)
-        header = [h.strip().lstrip("\ufeff").lower() for h in next(self._reader)]
-        missing = [c for c in self.columns if c not in header]
+        header = _names(next(self._reader))
+        missing = [names[0] for names in self.columns if not any(n in header for n in names)]
         if missing:
-            raise ImportRefused([(self._reader.line_num, _missing(missing, self.columns, header_line))])
-        self.at = {c: header.index(c) for c in self.columns}
+            raise ImportRefused([(self._reader.line_num, _missing(missing, expected, header_line))])
+        self.at = {names[0]: header.index(next(n for n in names if n in header))
+                   for names in self.columns + tuple((c,) if isinstance(c, str) else tuple(c) for c in optional)
+                   if any(n in header for n in names)}
         self.width = len(header)
 
     def __iter__(self) -> Iterator[tuple[int, list[str] | str]]:
@@ -138,8 +146,8 @@ class CsvReader:
     def _sniff(self, line: str) -> str:
         """The delimiter that makes the header complete; else the most frequent one."""
         for delimiter in DELIMITERS:
-            names = {h.strip().lstrip("\ufeff").lower() for h in next(csv.reader([line], delimiter=delimiter))}
-            if all(c in names for c in self.columns):
+            header = set(_names(next(csv.reader([line], delimiter=delimiter))))
+            if all(any(n in header for n in names) for names in self.columns):
                 return delimiter
         return max(DELIMITERS, key=line.count) if any(d in line for d in DELIMITERS) else ","
 
@@ -173,7 +181,7 @@ class CsvReader:
             yield _latin(raw)
 
 
-def read(source: Iterable[bytes | str], columns: Sequence[str], parse: Row) -> Iterator[tuple[int, T | str]]:
+def read(source: Iterable[bytes | str], columns: Sequence[str | tuple[str, ...]], parse: Row) -> Iterator[tuple[int, T | str]]:
     """``(line, value or reason)`` for each data row of a CSV (see :class:`CsvReader`)."""
     return CsvReader(source, columns).rows(parse)
 
@@ -210,8 +218,12 @@ def _sep_line(line: str) -> str | None:
     return None
 
 
-def _missing(missing: list[str], columns: Sequence[str], header_line: str) -> str:
-    expected = ",".join(columns)
+def _names(cells: list[str]) -> list[str]:
+    """Header cells as column names: trimmed, lower-case, without a BOM."""
+    return [h.strip().lstrip("\ufeff").lower() for h in cells]
+
+
+def _missing(missing: list[str], expected: str, header_line: str) -> str:
     if header_line.count(";") > header_line.count(","):
         return (f"this looks like a semicolon-separated file, but its header has no "
                 f"{', '.join(missing)}; expected the columns {expected} (separated by ; or ,)")
