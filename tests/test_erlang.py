@@ -64,7 +64,7 @@ def test_littles_law_values(length, service, servers, wait):
 @pytest.mark.parametrize("servers,load,p", [
     (1, 0.5, 0.5),          # M/M/1: the chance of waiting is the utilisation
     (3, 2.0, 4 / 9),        # A^N/N! · N/(N−A) = 4 over 1 + 2 + 2 + 4
-    (2, 0.0, 0.0), (0, 0.5, 1.0), (2, 2.0, 1.0), (2, 3.0, 1.0),
+    (2, 0.0, 0.0), (2, -1.0, 0.0), (0, 0.5, 1.0), (0, 0.0, 1.0), (2, 2.0, 1.0), (2, 3.0, 1.0),
 ])
 def test_erlang_c_values(servers, load, p):
     assert erlang.erlang_c(servers, load) == pytest.approx(p)
