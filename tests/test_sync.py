@@ -442,3 +442,36 @@ def test_a_round_in_a_child_process_reports_its_result(hq, tmp_path, monkeypatch
     (data / "posplugin.ini").write_text((data / "posplugin.ini").read_text().replace(hq.public_key, "AAAA"))
     publish(hq, V2)
     assert sync_in_child(data).status == "refused"  # exit 1 from the child is a result, not a crash
+
+
+def test_head_office_errors_are_retried_within_a_round(hq, synced_store):
+    """A 500 and a 502 from a proxy in front of head office, then the real
+    answer: the same round applies the list."""
+    publish(hq, V1)
+    failures = [500, 502]
+
+    class Flaky(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if failures:
+                self.send_response(failures.pop(0))
+                self.end_headers()
+                return
+            upstream = requests.get(hq.server.url + self.path, timeout=10, headers={
+                k: v for k, v in self.headers.items() if k.lower() in ("authorization", "if-none-match",
+                                                                        feed.LIST_VERSION_HEADER.lower())})
+            self.send_response(upstream.status_code)
+            self.send_header("Content-Length", str(len(upstream.content)))
+            self.end_headers()
+            self.wfile.write(upstream.content)
+
+        def log_message(self, *args):
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        synced_store.settings = synced_store.settings.replace(hq_url=f"http://127.0.0.1:{proxy.server_address[1]}")
+        result = sync_once(synced_store)
+        assert (result.status, result.version) == ("updated", 1) and failures == []
+    finally:
+        proxy.shutdown()
