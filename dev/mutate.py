@@ -118,9 +118,10 @@ def copy_checkout(into: Path) -> None:
             shutil.copy2(REPO / name, target)
 
 
-def run_tests(checkout: Path, tests: list[str], timeout: float) -> str:
+def run_tests(checkout: Path, tests: list[str], timeout: float, quick: bool = False) -> str:
     """``killed``, ``survived`` or ``timeout`` (a hang counts as killed)."""
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow and not browser",
+    marks = "not slow and not browser" if quick else "not browser"
+    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", marks,
                *[f"tests/{t}" for t in tests]]
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
     env["PYTHONPATH"] = str(checkout)
@@ -138,6 +139,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=240, help="seconds per test run")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument("--quick", action="store_true", help="leave out the tests marked slow")
     parser.add_argument("--show-survivors", action="store_true")
     parser.add_argument("--rerun", metavar="FILE",
                         help="run only the mutants listed as 'survived: …' in an earlier run's output")
@@ -167,7 +169,7 @@ def main(argv=None) -> int:
         copy_checkout(checkout)
         # The unmutated code must pass, or every mutant would look killed.
         baseline = {t for m in chosen for t in TARGETS[m.module]}
-        if run_tests(checkout, sorted(baseline), args.timeout * 2) != "survived":
+        if run_tests(checkout, sorted(baseline), args.timeout * 2, args.quick) != "survived":
             print("the tests fail without any mutation; fix them first", file=sys.stderr)
             return 2
         for n, mutant in enumerate(chosen, 1):
@@ -176,7 +178,7 @@ def main(argv=None) -> int:
             path.write_text(mutant.apply(original), encoding="utf-8")
             started = time.monotonic()
             try:
-                outcome = run_tests(checkout, TARGETS[mutant.module], args.timeout)
+                outcome = run_tests(checkout, TARGETS[mutant.module], args.timeout, args.quick)
             finally:
                 path.write_text(original, encoding="utf-8")
             results[outcome].append(mutant)
