@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+
+from servers import PostgresCluster
+from sqlalchemy import text
 
 from posplugin.config import Settings
 from posplugin.hq import consent
@@ -220,15 +224,46 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL cluster (Debian's postgresql package) for the
+    whole session. Missing PostgreSQL skips on a developer machine and fails in
+    CI (where .ci/run installs it)."""
+    import os
+
+    if not PostgresCluster.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is missing: install Debian's postgresql package")
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hq_database_url(request) -> str:
+    """Head office's database, once per backend: "" (the SQLite file in its
+    data folder) and a fresh database in the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return ""
+    name = f"t{next(_databases)}_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return request.getfixturevalue("postgres").create_database(name)
+
+
 @pytest.fixture
-def hq(tmp_path):
+def hq(tmp_path, hq_database_url):
     """A head office (``posplugin.hq.HeadOffice``) served on 127.0.0.1 as
-    ``hq.server``, on a hand-moved clock ``hq.test_clock``."""
+    ``hq.server``, on a hand-moved clock ``hq.test_clock``; every test using
+    it runs on SQLite and on PostgreSQL."""
     from posplugin.hq.office import HeadOffice
     from posplugin.hq.web import create_hq_app
 
     clock = Clock()
-    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock)
+    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock,
+                        database_url=hq_database_url)
     # Join codes go to the console sender's log (see join_code()).
     hq_settings = Settings(data_dir=tmp_path / "hq", id_key=ID_KEY, default_region="NO", code_sender="console")
     office.server = BackgroundServer(create_hq_app(office, settings=hq_settings)).start()
@@ -247,6 +282,12 @@ def join_code(caplog, masked_tail: str = "") -> str:
         if found and found.group(2).endswith(masked_tail):
             return found.group(1)
     raise AssertionError("the console sender logged no code")
+
+
+def hq_query(office, sql: str) -> list:
+    """The rows of ``sql`` in head office's database (either backend)."""
+    with office.engine.connect() as conn:
+        return conn.execute(text(sql)).all()
 
 
 def free_port():
@@ -309,15 +350,19 @@ def stand_in_platforms(standins, clock=None):
 class World:
     """A head office with customers, accounts and a collector on one clock."""
 
-    def __init__(self, tmp_path, standins):
+    def __init__(self, tmp_path, standins, database_url=""):
         self.clock = Clock()
-        self.office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=self.clock)
+        self.database_url = database_url
+        self.office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=self.clock,
+                                 database_url=database_url)
         self.sent = []
         self.customers = Customers(self.office.engine, ID_KEY, default_region="NO", clock=self.clock,
                                    send=lambda *a: self.sent.append(a) or True)
         self.platforms = stand_in_platforms(standins, self.clock)
         vault = Vault.in_folder(self.office.data_dir)
         self.accounts = Accounts(self.office.engine, vault, self.platforms, clock=self.clock)
+        # The environment a posplugin command needs to reach this head office.
+        self.env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_DATABASE_URL": database_url}
         self.collector = Collector(self.office.engine, vault, self.platforms, clock=self.clock,
                                    refresh_hours=168, max_age_days=30)
 
@@ -338,8 +383,9 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path, standins):
-    """Customers joining a head office (no HTTP), linking stand-in accounts, measured by a collector."""
-    w = World(tmp_path, standins)
+def world(tmp_path, standins, hq_database_url):
+    """Customers joining a head office (no HTTP), linking stand-in accounts,
+    measured by a collector; on SQLite and on PostgreSQL."""
+    w = World(tmp_path, standins, hq_database_url)
     yield w
     w.office.close()

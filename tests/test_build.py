@@ -96,7 +96,9 @@ def test_withdrawn_then_given_again(world, builder):
 
 def test_build_on_a_csv_base_joined_customers_win(world, builder):
     import io
+
     from conftest import tier_csv
+
     from posplugin.errors import ImportRefused
     from posplugin.hq.build import csv_records
 

@@ -6,10 +6,12 @@ customers who consented."""
 import statistics
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from posplugin.hq import consent
 from posplugin.hq.metrics import engagement_rate
+
 
 def test_measures_followers_and_median_engagement(world, standins):
     sam = world.join("+47 412 34 567")

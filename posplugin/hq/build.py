@@ -14,7 +14,7 @@ each store stops tiering them at its next sync.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Engine, and_, exists, func, insert, or_, select
 

@@ -21,8 +21,16 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, Integer, and_, exists, func, select, update
 
-from .platforms import (AccessRevoked, AccountUnavailable, Measurement, Platform, PlatformError,
-                        PlatformRateLimited, Token, TokenExpired)
+from .platforms import (
+    AccessRevoked,
+    AccountUnavailable,
+    Measurement,
+    Platform,
+    PlatformError,
+    PlatformRateLimited,
+    Token,
+    TokenExpired,
+)
 from .schema import consents, customers, linked_accounts
 from .vault import Vault, VaultError
 
