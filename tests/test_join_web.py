@@ -177,3 +177,12 @@ def test_hq_page_shows_the_customer_side(hq, caplog, open_page, output_dir):
     page.wait_for_selector("#customers-summary:text('1 customers joined')")
     assert "No version built" in page.locator("#customers-summary").inner_text()
     page.screenshot(path=str(output_dir / "hq.png"), full_page=True)
+
+
+def test_cross_site_writes_are_refused(hq, caplog):
+    session = sign_in(hq, caplog)
+    answer = session.delete(f"{hq.server.url}/hq/v1/join/consent", headers={"Origin": "https://evil.example"},
+                            timeout=10)
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "cross_site"
+    same = session.delete(f"{hq.server.url}/hq/v1/join/consent", headers={"Origin": hq.server.url}, timeout=10)
+    assert same.status_code == 200
