@@ -7,19 +7,8 @@ a released table needs a migration step, not an edit.
 
 from __future__ import annotations
 
-from sqlalchemy import (
-                        BigInteger,
-                        Column,
-                        Float,
-                        Index,
-                        Integer,
-                        MetaData,
-                        PrimaryKeyConstraint,
-                        String,
-                        Table,
-                        Text,
-                        UniqueConstraint,
-)
+from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, PrimaryKeyConstraint, String,
+                        Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
