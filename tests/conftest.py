@@ -273,6 +273,12 @@ def hq(tmp_path, hq_database_url):
     office.close()
 
 
+def hq_query(office, sql: str) -> list:
+    """The rows of ``sql`` in head office's database (either backend)."""
+    with office.engine.connect() as conn:
+        return conn.execute(text(sql)).all()
+
+
 def join_code(caplog, masked_tail: str = "") -> str:
     """The newest one-time code the console sender logged (for an identifier
     whose masked form ends with ``masked_tail``)."""
@@ -282,12 +288,6 @@ def join_code(caplog, masked_tail: str = "") -> str:
         if found and found.group(2).endswith(masked_tail):
             return found.group(1)
     raise AssertionError("the console sender logged no code")
-
-
-def hq_query(office, sql: str) -> list:
-    """The rows of ``sql`` in head office's database (either backend)."""
-    with office.engine.connect() as conn:
-        return conn.execute(text(sql)).all()
 
 
 def free_port():
