@@ -379,6 +379,7 @@ class World:
         # The environment a posplugin command needs to reach this head office.
         self.env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_DATABASE_URL": database_url}
         self.collector = Collector(self.office.engine, vault, self.platforms, clock=self.clock,
+                                   data_dir=self.office.data_dir,
                                    refresh_hours=168, max_age_days=30)
 
     def join(self, phone: str, consented: bool = True) -> int:

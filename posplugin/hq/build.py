@@ -20,6 +20,7 @@ from sqlalchemy import Engine, and_, exists, func, insert, or_, select
 
 from ..errors import ImportRefused
 from ..tiers.lists import TierRecord, read_rows
+from .db import process_lock
 from .office import HeadOffice
 from .schema import builds, consents, customer_identifiers, customers, linked_accounts
 
@@ -146,7 +147,12 @@ class Builder:
         """Build when the interval has passed and something changed (or daily, so
         figures age out) — only while the current version is a plain build (or there
         is none yet and someone consented): a version from a CSV import or built on
-        a CSV is never replaced behind the chain's back."""
+        a CSV is never replaced behind the chain's back. Decided and built under a
+        lock across head office's processes, so several workers build once."""
+        with process_lock(self.engine, "auto-build", self.office.data_dir):
+            return self._build_if_due()
+
+    def _build_if_due(self) -> dict | None:
         last = self.last()
         latest = self.office.latest()
         now = self.clock()

@@ -215,7 +215,7 @@ def install(app: Flask, office: HeadOffice, settings: Settings | None = None, *,
     vault = Vault.in_folder(office.data_dir)
     platforms = available(settings) if platforms is None else platforms
     app.extensions[ACCOUNTS] = Accounts(office.engine, vault, platforms, clock=office.clock)
-    app.extensions[COLLECTOR] = Collector(office.engine, vault, platforms, clock=office.clock,
+    app.extensions[COLLECTOR] = Collector(office.engine, vault, platforms, clock=office.clock, data_dir=office.data_dir,
                                           refresh_hours=settings.metrics_refresh_hours,
                                           max_age_days=settings.metrics_max_age_days)
     app.extensions[BUILDER] = Builder(office, max_age_days=settings.metrics_max_age_days,
