@@ -365,16 +365,21 @@ def stand_in_platforms(standins, clock=None):
 class World:
     """A head office with customers, accounts and a collector on one clock."""
 
-    def __init__(self, tmp_path, standins):
+    def __init__(self, tmp_path, standins, database_url=""):
         self.clock = Clock()
-        self.office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=self.clock)
+        self.database_url = database_url
+        self.office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=self.clock,
+                                 database_url=database_url)
         self.sent = []
         self.customers = Customers(self.office.engine, ID_KEY, default_region="NO", clock=self.clock,
                                    send=lambda *a: self.sent.append(a) or True)
         self.platforms = stand_in_platforms(standins, self.clock)
         vault = Vault.in_folder(self.office.data_dir)
         self.accounts = Accounts(self.office.engine, vault, self.platforms, clock=self.clock)
+        # The environment a posplugin command needs to reach this head office.
+        self.env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_DATABASE_URL": database_url}
         self.collector = Collector(self.office.engine, vault, self.platforms, clock=self.clock,
+                                   data_dir=self.office.data_dir,
                                    refresh_hours=168, max_age_days=30)
 
     def join(self, phone: str, consented: bool = True) -> int:
@@ -394,8 +399,9 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path, standins):
-    """Customers joining a head office (no HTTP), linking stand-in accounts, measured by a collector."""
-    w = World(tmp_path, standins)
+def world(tmp_path, standins, hq_database_url):
+    """Customers joining a head office (no HTTP), linking stand-in accounts,
+    measured by a collector; on SQLite and on PostgreSQL."""
+    w = World(tmp_path, standins, hq_database_url)
     yield w
     w.office.close()

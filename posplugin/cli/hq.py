@@ -80,7 +80,8 @@ def customer_side(args):
     hq = office(args)
     platforms = available(s)
     vault = Vault.in_folder(hq.data_dir)
-    collector = Collector(hq.engine, vault, platforms, clock=hq.clock, refresh_hours=s.metrics_refresh_hours,
+    collector = Collector(hq.engine, vault, platforms, clock=hq.clock, data_dir=hq.data_dir,
+                          refresh_hours=s.metrics_refresh_hours,
                           max_age_days=s.metrics_max_age_days)
     return hq, collector, Builder(hq, max_age_days=s.metrics_max_age_days,
                                   interval_minutes=s.build_interval_minutes)

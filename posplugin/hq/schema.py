@@ -228,5 +228,5 @@ builds = Table(
     Column("version", Integer),
     Column("customers", BigInteger, nullable=False),
     Column("rows", BigInteger, nullable=False),
-    Column("trigger", String(16), nullable=False),  # command | auto
+    Column("trigger", String(16), nullable=False),  # command | auto | csv (built on a CSV)
 )

@@ -119,7 +119,8 @@ def imports():
 
 @bp.operation("GET", "/openapi.json", summary="This document", roles=None)
 def openapi_document():
-    return jsonify(openapi.document(current_app.blueprints.values(), title="posplugin head office API", description=DESCRIPTION))
+    return jsonify(openapi.document(current_app.blueprints.values(), title="posplugin head office API",
+                                    description=DESCRIPTION))
 
 
 @page_bp.get("/hq")
