@@ -20,6 +20,7 @@ import phonenumbers
 
 from .errors import ConfigError
 from .texts import LANGUAGES
+from .tiers.policy import VERIFY_LEVELS
 
 INI_NAME = "posplugin.ini"
 SECTION = "posplugin"
@@ -70,6 +71,8 @@ class Settings:
     hq_token: str = setting("", "this store's head office token (posplugin hq store add)")
     hq_public_key: str = setting("", "the key lists are verified with (posplugin hq public-key)")
     sync_interval_s: int = setting(300, "seconds between pulls from head office")
+    verify_level: str = setting("none", "service from which a customer must show their pass (none, priority "
+                                "or murdoch); identified otherwise, they get the level below")
     hooks_dir: str = setting("", "a folder of .py hook files to load as plugins")
     plugins: str = setting("", "bundled hooks to load, by name (e.g. one_in_front, webhook)")
     webhook_url: str = setting("", "where the webhook hook forwards urgent prompts")
@@ -213,6 +216,8 @@ def validate(s: Settings) -> list[str]:
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
     problems += cors_problems(s.cors_origins)
+    if s.verify_level not in VERIFY_LEVELS:
+        problems.append(f"verify_level {s.verify_level!r} is not a level; use {', '.join(VERIFY_LEVELS)}")
     if s.language not in LANGUAGES:
         problems.append(f"language {s.language!r} is not available; use {' or '.join(LANGUAGES)}")
     return problems
