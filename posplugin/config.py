@@ -73,6 +73,10 @@ class Settings:
     sync_interval_s: int = setting(300, "seconds between pulls from head office")
     verify_level: str = setting("none", "service from which a customer must show their pass (none, priority "
                                 "or murdoch); identified otherwise, they get the level below")
+    invite_delay_hours: float = setting(24.0, "head office: hours after a sale before the invitation to share "
+                                        "or review reaches the customer's page")
+    invite_reward: str = setting("none", "head office: what the chain gives for a post (none, sample, discount, "
+                                 "event); any reward puts the ad disclosure on the invitation")
     hooks_dir: str = setting("", "a folder of .py hook files to load as plugins")
     plugins: str = setting("", "bundled hooks to load, by name (e.g. one_in_front, webhook)")
     webhook_url: str = setting("", "where the webhook hook forwards urgent prompts")
@@ -216,6 +220,8 @@ def validate(s: Settings) -> list[str]:
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
     problems += cors_problems(s.cors_origins)
+    if s.invite_delay_hours < 0 or s.invite_reward not in ("none", "sample", "discount", "event"):
+        problems.append("invite_delay_hours cannot be negative; invite_reward is none, sample, discount or event")
     if s.verify_level not in VERIFY_LEVELS:
         problems.append(f"verify_level {s.verify_level!r} is not a level; use {', '.join(VERIFY_LEVELS)}")
     if s.language not in LANGUAGES:

@@ -30,6 +30,11 @@ def _(key: str, language: str, **values) -> str:
     return catalogue(language)[key].format(**values)
 
 
+def message(key: str, language: str = "en", **values) -> str:
+    """One message of the catalogue, filled in (for pages that compose their own)."""
+    return _(key, language if language in LANGUAGES else "en", **values)
+
+
 @functools.lru_cache(maxsize=None)
 def _symbols(language: str) -> tuple[str, str, str]:
     """Group separator, decimal sign and percent pattern from the locale's CLDR data.

@@ -8,7 +8,7 @@ a released table needs a migration step, not an edit.
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, PrimaryKeyConstraint, String,
-                        Table, Text)
+                        Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -86,4 +86,32 @@ store_durations = Table(
     Column("kind", String(32), nullable=False),
     Column("seconds", Float, nullable=False),
     Index("store_durations_by_store", "store", "kind", "hour"),
+)
+
+# -- posplugin.hq.me: the customer's page's audit trail (customer ids only) --
+
+me_audit = Table(
+    "me_audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text),
+)
+
+# -- posplugin.hq.invitations: invitations to share or review after a sale,
+# sent by stores for customers who agreed to invitations (keyed hashes) -----
+
+invitations = Table(
+    "invitations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store", Text, nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("id_hash", String(64), nullable=False, index=True),
+    Column("sold_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("reward", String(16), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("seen_at", Float),
+    UniqueConstraint("store", "ref"),
 )

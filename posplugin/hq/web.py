@@ -24,6 +24,7 @@ from ..tiers.lists import open_text
 from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, handle_error
 from ..web.ratelimit import RateLimiter
+from . import me_web
 from .office import HeadOffice
 
 MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
@@ -111,7 +112,9 @@ def imports():
 
 @bp.operation("GET", "/openapi.json", summary="This document", roles=None)
 def openapi_document():
-    return jsonify(openapi.document([bp], title="posplugin head office API", description=DESCRIPTION))
+    # Every head office blueprint: the customer's side registers its own.
+    return jsonify(openapi.document(current_app.iter_blueprints(), title="posplugin head office API",
+                                    description=DESCRIPTION))
 
 
 @page_bp.get("/hq")
@@ -124,8 +127,9 @@ def static_file(name: str):
     return pages.static_file(name)
 
 
-def create_hq_app(office: HeadOffice, *, language: str = "en") -> Flask:
-    """The head office service around ``office``."""
+def create_hq_app(office: HeadOffice, *, language: str = "en", settings=None) -> Flask:
+    """The head office service around ``office`` (``settings``: head office's,
+    for the customer's side; defaults otherwise)."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     app.config["POSPLUGIN_LANGUAGE"] = language
@@ -136,6 +140,7 @@ def create_hq_app(office: HeadOffice, *, language: str = "en") -> Flask:
     app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50, burst=200)
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
+    me_web.install(app, office, settings)
     app.register_error_handler(Exception, handle_error)
 
     @app.after_request

@@ -216,6 +216,19 @@ SCHEMAS.update({
         "type": "object", "required": ["accepted"],
         "properties": {"accepted": {"type": "boolean", "description": "false when the batch was already counted"}},
     },
+    "InvitationBatch": {
+        "description": "A store's after-sale invitations: each names the customer by keyed hash.",
+        "type": "object", "required": ["invitations"],
+        "properties": {"invitations": {"type": "array", "maxItems": 5_000, "items": {
+            "type": "object", "required": ["ref", "customer", "sold_at"],
+            "properties": {"ref": text(64, 1),
+                           "customer": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                           "sold_at": {"type": "string", "format": "date-time", "maxLength": 64}}}}},
+    },
+    "InvitationsReceived": {
+        "type": "object", "required": ["received", "kept"],
+        "properties": {"received": COUNT, "kept": COUNT},
+    },
     "PainpointRequest": {
         "type": "object", "required": ["kind"],
         "properties": {"kind": {"enum": PAIN_KINDS}, "lane": LANE,

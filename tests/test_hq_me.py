@@ -1,0 +1,155 @@
+"""The customer's page over HTTP (posplugin.hq.me, posplugin.hq.me_web): why
+this tier, the pass, export, object, delete, linked accounts, session and
+CSRF on every state-changing route, all against a real head office server
+and its database."""
+
+import io
+
+import pytest
+import requests
+from conftest import tier_csv
+from sqlalchemy import select
+
+from posplugin.hq import schema
+from posplugin.hq.me_web import COOKIE, CSRF_HEADER, EXTENSION
+from posplugin.tiers.passes import PassVerifier
+
+SAM = ["phone", "+47 412 34 567", "4200", "6.2%", "running;coffee", "yes"]
+
+
+@pytest.fixture
+def page(hq):
+    """The head office's /me, with a list that carries Sam (Murdoch-level)."""
+    hq.import_csv(io.StringIO(tier_csv([SAM])))
+    return hq.server.app.extensions[EXTENSION]
+
+
+def sign_in(hq, page, *, scopes=("tiering",), accounts=None):
+    """A browser-like session for Sam, signed in through the join side."""
+    accounts = accounts if accounts is not None else [
+        {"platform": "instagram", "handle": "@sam", "followers": 4200, "engagement_rate": 0.062,
+         "measured_at": hq.test_clock() - 3 * 86400, "status": "ok"}]
+    token = page.source.join("phone", hq.hasher("phone", "+47 412 34 567").hex(), scopes=scopes,
+                             accounts=accounts)
+    http = requests.Session()
+    http.cookies.set(COOKIE, token)
+    me = http.get(hq.server.url + "/hq/v1/me", timeout=5).json()
+    http.headers[CSRF_HEADER] = me["csrf"]
+    return http, me
+
+
+def test_why_this_tier_shows_what_the_till_shows(hq, page):
+    http, me = sign_in(hq, page)
+    listed = me["published"]
+    assert listed["known"] and listed["version"] == 1
+    assert (listed["tier"], listed["service_level"], listed["engaged_reach"]) == ("nano", "murdoch", 260)
+    assert me["card"]["level"] == "Murdoch-level service" and "4,200 followers" in me["card"]["who"]
+    assert me["card"]["niches"] == ["running", "coffee"]
+    assert me["thresholds"]["service_levels"] == {"priority": 50, "murdoch": 200}
+    why = " ".join(me["why"])
+    for words in ("instagram @sam: 4,200 followers and 6.2% engagement, last measured on",
+                  "median, over your last 12 posts", "Murdoch-level from 200", "engaged reach 260",
+                  "only ever adds service"):
+        assert words in why
+    assert "never see your phone number" in me["staff_never_see"]
+    assert me["accounts"][0]["platform"] == "instagram"
+
+
+def test_norwegian(hq, page):
+    http, _ = sign_in(hq, page)
+    me = http.get(hq.server.url + "/hq/v1/me?lang=nb", timeout=5).json()
+    assert me["card"]["level"] == "Murdoch-service" and "4\xa0200 følgere" in me["card"]["who"]
+    assert any("medianen" in line for line in me["why"])
+
+
+def test_the_pass_verifies_at_a_store_with_hq_public_key(hq, page):
+    http, _ = sign_in(hq, page)
+    issued = http.get(hq.server.url + "/hq/v1/me/pass", timeout=5).json()
+    got = PassVerifier(hq.public_key).verify(issued["pass"], now=hq.test_clock())
+    assert got.customer == hq.hasher("phone", "41234567")
+    assert issued["qr_svg"].startswith("<svg")
+
+
+def audit(hq):
+    with hq.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(schema.me_audit.c.customer_id, schema.me_audit.c.action))]
+
+
+def test_export_holds_everything_and_is_audited(hq, page):
+    http, me = sign_in(hq, page)
+    r = http.get(hq.server.url + "/hq/v1/me/export", timeout=5)
+    assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+    data = r.json()
+    assert data["identifiers"] == [{"type": "phone", "hash": hq.hasher("phone", "41234567").hex()}]
+    assert data["published"]["followers"] == 4200 and data["accounts"][0]["handle"] == "@sam"
+    assert data["consents"][0]["scopes"] == ["tiering"]
+    assert "41234567" not in r.text
+    assert audit(hq) == [(data["customer_id"], "exported")]
+
+
+def test_object_withdraws_consent_and_is_audited(hq, page):
+    http, _ = sign_in(hq, page)
+    r = http.post(hq.server.url + "/hq/v1/me/object", timeout=5)
+    assert r.status_code == 200 and r.json()["withdrawn"] is True
+    me = http.get(hq.server.url + "/hq/v1/me", timeout=5).json()
+    assert me["consent"] is None and me["audit"][0]["action"] == "objected"
+
+
+def test_delete_leaves_only_the_audit_line(hq, page):
+    http, _ = sign_in(hq, page, scopes=("tiering", "invitations"))
+    customer = page.source.signed_in(http.cookies[COOKIE]).customer_id
+    http.get(hq.server.url + "/hq/v1/me/export", timeout=5)
+    r = http.delete(hq.server.url + "/hq/v1/me", timeout=5)
+    assert r.status_code == 200 and r.json()["deleted"] is True
+    assert audit(hq) == [(customer, "deleted")]
+    with hq.engine.connect() as conn:
+        assert conn.execute(select(schema.invitations)).all() == []
+    assert http.get(hq.server.url + "/hq/v1/me", timeout=5).status_code == 401
+
+
+def test_refresh_is_rate_limited_and_unlink_audited(hq, page):
+    http, me = sign_in(hq, page)
+    account = me["accounts"][0]["id"]
+    url = f"{hq.server.url}/hq/v1/me/accounts/{account}"
+    assert [http.post(url + "/refresh", timeout=5).status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert http.post(url + "/refresh", timeout=5).json()["error"]["code"] == "rate_limited"
+    hq.test_clock.now += 3601
+    assert http.post(url + "/refresh", timeout=5).status_code == 200
+    assert http.delete(url, timeout=5).json() == {"platform": "instagram", "revoked": False}
+    assert http.delete(url, timeout=5).status_code == 404
+    me = http.get(hq.server.url + "/hq/v1/me", timeout=5).json()
+    assert me["accounts"] == [] and me["audit"][0]["action"] == "unlinked"
+
+
+CHANGES = [("POST", "/hq/v1/me/object"), ("DELETE", "/hq/v1/me"),
+           ("POST", "/hq/v1/me/accounts/1/refresh"), ("DELETE", "/hq/v1/me/accounts/1")]
+
+
+@pytest.mark.parametrize("method,path", CHANGES)
+def test_every_change_needs_a_session_and_the_csrf_token(hq, page, method, path):
+    http, _ = sign_in(hq, page)
+    url = hq.server.url + path
+    anonymous = requests.request(method, url, timeout=5)
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "not_signed_in"
+    no_csrf = requests.request(method, url, cookies={COOKIE: http.cookies[COOKIE]}, timeout=5)
+    assert no_csrf.status_code == 403 and no_csrf.json()["error"]["code"] == "csrf"
+    wrong = requests.request(method, url, cookies={COOKIE: http.cookies[COOKIE]},
+                             headers={CSRF_HEADER: "0" * 32}, timeout=5)
+    assert wrong.status_code == 403
+    assert audit(hq) == []
+    assert http.request(method, url, timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/hq/v1/me", "/hq/v1/me/pass", "/hq/v1/me/export"])
+def test_reading_needs_a_session(hq, page, path):
+    r = requests.get(hq.server.url + path, timeout=5)
+    assert r.status_code == 401 and set(r.json()) == {"error"}
+    r = requests.get(hq.server.url + path, cookies={COOKIE: "cs_forged"}, timeout=5)
+    assert r.status_code == 401
+
+
+def test_the_routes_are_in_the_openapi_document(hq):
+    paths = requests.get(hq.server.url + "/hq/v1/openapi.json", timeout=5).json()["paths"]
+    assert {"get", "delete"} <= set(paths["/hq/v1/me"])
+    for path in ("/hq/v1/me/export", "/hq/v1/me/object", "/hq/v1/me/pass", "/hq/v1/invitations"):
+        assert path in paths
