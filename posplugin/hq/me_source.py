@@ -61,7 +61,7 @@ class CustomerSource:
                  "given_at": iso(now), "withdrawn_at": None},
                 [dict(a, id=i + 1) for i, a in enumerate(accounts)])
             token = "cs_" + secrets.token_urlsafe(24)
-            self._sessions[_digest(token)] = SignedIn(customer_id, id_type, id_hash, now + 86400)
+            self._sessions[_digest(token)] = SignedIn(customer_id, id_type, id_hash, now + 30 * 86400)
             return token
 
     # -- what /me uses ------------------------------------------------------

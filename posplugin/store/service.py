@@ -16,7 +16,7 @@ from ..tiers.lists import TierLists
 from ..tiers.passes import PassVerifier
 from ..tiers.policy import EVERYDAY, Policy, capped, needs_prompt, rank
 from ..timeutil import Clock, iso, system_clock
-from . import outbox, prompts, sync
+from . import invitations, outbox, prompts, sync
 from .bus import Bus
 from .queues import Queues
 from .schema import open_database
@@ -276,6 +276,9 @@ class Store:
             prompt = prompts.create(conn, kind="amplify", level=level, lane=lane, title=words["title"],
                                     body=words["body"], now=self.clock(), customer=customer,
                                     display_name=display_name, details=details)
+            if self.settings.hq_url:
+                # The invitation itself reaches the customer later, on their page.
+                invitations.enqueue(conn, customer, self.clock())
         self.bus.publish("prompt", prompt)
         return prompt
 

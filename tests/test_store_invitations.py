@@ -1,0 +1,106 @@
+"""After-sale invitations travel store → head office → the customer's page
+(posplugin.store.invitations, posplugin.hq.invitations): only for customers
+who agreed, only after invite_delay_hours, with the ad disclosure where the
+chain rewards a post; nothing lost while head office is down."""
+
+import io
+
+import pytest
+import requests
+from conftest import tier_csv
+from sqlalchemy import select
+
+from posplugin.hq import schema
+from posplugin.hq.me_web import COOKIE, EXTENSION
+from posplugin.store.service import Store
+from posplugin.store.sync import sync_once
+
+SAM = ["phone", "+47 412 34 567", "4200", "6.2%", "running", "yes"]
+MIA = ["email", "mia@example.com", "45000", "0.3%", "", "yes"]
+
+
+@pytest.fixture
+def chain(hq, settings):
+    """Head office with Sam and Mia on the list, and a store synced to it."""
+    hq.import_csv(io.StringIO(tier_csv([SAM, MIA])))
+    store = Store(settings.replace(hq_url=hq.server.url, hq_token=hq.create_token("store", "oslo-1"),
+                                   hq_public_key=hq.public_key), clock=hq.test_clock)
+    sync_once(store)
+    yield hq, store, hq.server.app.extensions[EXTENSION]
+    store.close()
+
+
+def page_of(hq, page, id_type, value, scopes):
+    token = page.source.join(id_type, hq.hasher(id_type, value).hex(), scopes=scopes)
+    http = requests.Session()
+    http.cookies.set(COOKIE, token)
+    return lambda: http.get(hq.server.url + "/hq/v1/me", timeout=5).json()["invitations"]
+
+
+def held(hq):
+    with hq.engine.connect() as conn:
+        return conn.execute(select(schema.invitations.c.store, schema.invitations.c.id_hash)).all()
+
+
+def queued(store):
+    return store.db.execute("SELECT count(*) FROM invitations_out").fetchone()[0]
+
+
+def test_an_invitation_reaches_the_page_after_the_delay(chain):
+    hq, store, page = chain
+    sam = page_of(hq, page, "phone", "41234567", ("tiering", "invitations"))
+    assert store.after_sale("phone", "+4741234567")["kind"] == "amplify"
+    assert queued(store) == 1
+    assert sync_once(store).ok and queued(store) == 0
+    assert held(hq) == [("oslo-1", hq.hasher("phone", "41234567").hex())]
+    assert sam() == []
+    hq.test_clock.now += 23.9 * 3600
+    assert sam() == []
+    hq.test_clock.now += 0.2 * 3600
+    (invitation,) = sam()
+    assert "shared it or wrote a review" in invitation["text"] and invitation["disclosure"] is None
+
+
+def test_a_rewarded_post_carries_the_disclosure(chain):
+    hq, store, page = chain
+    page.invitations.reward = "sample"
+    sam = page_of(hq, page, "phone", "41234567", ("tiering", "invitations"))
+    store.after_sale("phone", "+4741234567")
+    sync_once(store)
+    hq.test_clock.now += 25 * 3600
+    (invitation,) = sam()
+    assert invitation["reward"] == "sample"
+    assert "a free sample" in invitation["disclosure"] and "“Ad” at the very top" in invitation["disclosure"]
+
+
+def test_no_invitation_is_kept_for_a_customer_who_did_not_agree(chain):
+    hq, store, page = chain
+    page_of(hq, page, "email", "mia@example.com", ("tiering",))
+    store.after_sale("email", "mia@example.com")      # joined, but not to invitations
+    store.after_sale("phone", "+4741234567")          # on the list, never joined
+    assert sync_once(store).ok
+    assert held(hq) == [] and queued(store) == 0
+
+
+def test_kept_while_head_office_is_down_and_counted_once(chain):
+    hq, store, page = chain
+    page_of(hq, page, "phone", "41234567", ("tiering", "invitations"))
+    store.after_sale("phone", "+4741234567")
+    url = hq.server.url
+    hq.server.stop()
+    assert not sync_once(store).ok and queued(store) == 1
+    from posplugin.hq.web import create_hq_app
+    from posplugin.web.server import BackgroundServer
+    again = BackgroundServer(create_hq_app(hq), port=int(url.rsplit(":", 1)[1])).start()
+    try:
+        again.app.extensions[EXTENSION].source = page.source
+        assert sync_once(store).ok and queued(store) == 0
+        # A store that lost the acknowledgement sends the same ref again: kept once.
+        with store.db.write() as conn:
+            conn.execute("INSERT INTO invitations_out (id, customer, sold_at) VALUES (1, ?, ?)",
+                         (hq.hasher("phone", "41234567"), hq.test_clock()))
+        assert sync_once(store).ok
+        assert len(held(hq)) == 1
+    finally:
+        again.stop()
+        hq.server = again
