@@ -153,3 +153,55 @@ def test_the_routes_are_in_the_openapi_document(hq):
     assert {"get", "delete"} <= set(paths["/hq/v1/me"])
     for path in ("/hq/v1/me/export", "/hq/v1/me/object", "/hq/v1/me/pass", "/hq/v1/invitations"):
         assert path in paths
+
+
+# -- the till never shows what the customer cannot see -----------------------
+
+# Each field the till card (static/till.js) or the identify answer shows about
+# a customer, and where /me shows it. A new field on the card fails this test
+# until /me shows it too (or it is listed as not about the customer).
+ON_ME = {
+    "level": lambda me: me["card"]["level"], "title": lambda me: me["card"]["level"],
+    "who": lambda me: me["card"]["who"], "action": lambda me: me["card"]["action"],
+    "niches": lambda me: me["published"]["niches"], "body": lambda me: me["card"]["who"],
+    "display_name": lambda me: "the name you give at the till" in me["staff_see"],
+    "tier": lambda me: me["published"]["tier"], "service_level": lambda me: me["published"]["service_level"],
+    "followers": lambda me: me["published"]["followers"],
+    "engagement_rate": lambda me: me["published"]["engagement_rate"],
+    "engaged_reach": lambda me: me["published"]["engaged_reach"], "known": lambda me: me["published"]["known"],
+    "verified": lambda me: me["card"]["verified"], "verify_for": lambda me: me["card"]["level"],
+}
+NOT_ABOUT_THE_CUSTOMER = {"id", "status", "taken_by", "visit_id", "prompt"}
+
+
+def till_card_fields():
+    from pathlib import Path
+    import re
+    script = (Path(__file__).parent.parent / "static" / "till.js").read_text()
+    return set(re.findall(r"current\.(\w+)", script))
+
+
+def test_everything_the_till_shows_about_a_customer_is_on_me(hq, page, settings):
+    from posplugin.store.service import Store
+    from posplugin.store.sync import sync_once
+    from posplugin.web.schemas import SCHEMAS
+
+    shown = till_card_fields() | set(SCHEMAS["IdentifyResponse"]["properties"])
+    assert {"who", "action", "niches", "level"} <= shown  # the card still reads what we think
+    assert shown - NOT_ABOUT_THE_CUSTOMER <= set(ON_ME), "the till shows something /me does not"
+    http, me = sign_in(hq, page)
+    store = Store(settings.replace(hq_url=hq.server.url, hq_token=hq.create_token("store", "s"),
+                                   hq_public_key=hq.public_key), clock=hq.test_clock)
+    try:
+        sync_once(store)
+        answer = store.identify("3", "phone", "41234567").to_json()
+    finally:
+        store.close()
+    for field in shown - NOT_ABOUT_THE_CUSTOMER:
+        assert ON_ME[field](me), field
+    for field in ("tier", "service_level", "followers", "engagement_rate", "engaged_reach", "niches", "known"):
+        assert answer[field] == ON_ME[field](me), field
+    prompt = answer["prompt"]
+    assert (prompt["who"], prompt["action"], prompt["title"]) == (me["card"]["who"], me["card"]["action"],
+                                                                   me["card"]["level"])
+    assert prompt["body"].startswith(me["card"]["who"])

@@ -1,0 +1,158 @@
+"""The customer's whole journey in Chromium at 390x844, against a real head
+office and a real store synced from it over HTTP: signed in with a linked
+account, /me says why this tier and shows the pass; the till scans it and
+gets a verified Murdoch-level prompt; the same pass ten minutes later is
+refused; the customer objects; after the next version and sync the store
+answers known: false; the customer deletes their account."""
+
+import io
+import urllib.parse
+
+import pytest
+import requests
+import segno
+from conftest import tier_csv
+from sqlalchemy import select
+
+from posplugin.hq import schema
+from posplugin.hq.me_web import COOKIE, EXTENSION
+from posplugin.store import auth
+from posplugin.store.service import Store
+from posplugin.store.sync import sync_once
+from posplugin.web.app import create_app
+from posplugin.web.server import BackgroundServer
+
+PHONE = {"width": 390, "height": 844}
+SAM = ["phone", "+47 412 34 567", "4200", "6.2%", "running;coffee", "yes"]
+OTHER = ["email", "someone@example.com", "900", "1%", "", "yes"]
+
+
+@pytest.fixture
+def till(hq, settings):
+    """A store synced from ``hq`` with verify_level = murdoch, served on
+    127.0.0.1 on head office's hand-moved clock; returns (store, session)."""
+    store = Store(settings.replace(hq_url=hq.server.url, hq_token=hq.create_token("store", "oslo-1"),
+                                   hq_public_key=hq.public_key, verify_level="murdoch"), clock=hq.test_clock)
+    with store.db.write() as conn:
+        token = auth.create_token(conn, "till", "till-3")
+    server = BackgroundServer(create_app(store=store)).start()
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    store.url = server.url
+    yield store, http
+    server.stop()
+    store.close()
+
+
+def identify(store, http, id_type, value):
+    return http.post(store.url + "/api/v1/identify", timeout=5, json={
+        "lane": "3", "identifier": {"type": id_type, "value": value}, "display_name": "Sam"})
+
+
+@pytest.mark.slow
+def test_join_see_why_show_the_pass_object_and_delete(hq, till, browser, output_dir):
+    store, http = till
+    hq.import_csv(io.StringIO(tier_csv([SAM, OTHER])))   # the version built from Sam's linked account
+    page_service = hq.server.app.extensions[EXTENSION]
+    session = page_service.source.join("phone", hq.hasher("phone", "+47 412 34 567").hex(), accounts=[
+        {"platform": "instagram", "handle": "@sam", "followers": 4200, "engagement_rate": 0.062,
+         "measured_at": hq.test_clock() - 86400, "status": "ok"}])
+    assert sync_once(store).version == 1
+
+    context = browser.new_context(viewport=PHONE)
+    context.add_cookies([{"name": COOKIE, "value": session, "url": hq.server.url, "httpOnly": True,
+                          "sameSite": "Lax"}])
+    try:
+        me = context.new_page()
+        me.goto(hq.server.url + "/me?lang=en")
+        # Why this tier, in plain words, with the card the cashier will see.
+        me.wait_for_selector("#card-level:has-text('Murdoch-level service')")
+        assert me.text_content("dd[data-field='reach']") == "260"
+        why = me.inner_text("#why")
+        assert "instagram @sam: 4,200 followers and 6.2% engagement" in why and "median" in why
+        assert "never see your phone number" in me.inner_text("#staff-never-see")
+        assert me.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        # The pass: the QR code holds exactly the text a scanner reads.
+        me.wait_for_selector("#qr[data-pass]")
+        scanned = me.get_attribute("#qr", "data-pass")
+        src = me.get_attribute("#qr", "src")
+        assert urllib.parse.unquote(src.split(",", 1)[1]) == _svg(scanned)
+        me.screenshot(path=str(output_dir / "me-390.png"), full_page=True)
+
+        # The till: a typed number gets priority and a request to see the pass ...
+        typed = identify(store, http, "phone", "412 34 567").json()
+        assert (typed["service_level"], typed["verified"], typed["verify_for"]) == ("priority", False, "murdoch")
+        assert "ask to see their pass" in typed["prompt"]["action"]
+        # ... and the scanned pass a verified Murdoch-level prompt.
+        shown = identify(store, http, "pass", scanned)
+        assert shown.status_code == 200
+        answer = shown.json()
+        assert (answer["verified"], answer["service_level"], answer["prompt"]["level"]) == (True, "murdoch", "murdoch")
+        # A screenshot of the same pass ten minutes later is refused, with no tier.
+        hq.test_clock.now += 600
+        late = identify(store, http, "pass", scanned)
+        assert late.status_code == 422 and late.json()["error"]["code"] == "pass_expired"
+
+        # The customer objects, confirmed on screen and in the audit trail.
+        me.reload()
+        me.wait_for_selector("#card-level:has-text('Murdoch-level service')")
+        me.click("#object")
+        me.click("#confirm-yes")
+        me.wait_for_selector("#status:has-text('you objected')")
+        me.wait_for_selector("#audit li:has-text('You objected to tiering')")
+        # The next version no longer carries Sam; after the store syncs, the till knows nothing.
+        hq.import_csv(io.StringIO(tier_csv([OTHER])))
+        assert sync_once(store).version == 2
+        after = identify(store, http, "phone", "412 34 567").json()
+        assert (after["known"], after["tier"], after["prompt"]) == (False, "everyday", None)
+        me.reload()
+        me.wait_for_selector("dd[data-field='level']")
+        assert "no tier in the current list" in me.text_content("dd[data-field='level']")
+
+        # Delete: confirmed on screen; head office keeps only the audit line.
+        customer = page_service.source.signed_in(session).customer_id
+        me.click("#delete")
+        me.click("#confirm-yes")
+        me.wait_for_selector("#status:has-text('your account is deleted')")
+        me.screenshot(path=str(output_dir / "me-deleted-390.png"))
+        with hq.engine.connect() as conn:
+            lines = conn.execute(select(schema.me_audit.c.customer_id, schema.me_audit.c.action)).all()
+            assert [tuple(r) for r in lines] == [(customer, "deleted")]
+            assert conn.execute(select(schema.invitations)).all() == []
+        assert context.request.get(hq.server.url + "/hq/v1/me").status == 401
+    finally:
+        context.close()
+
+
+def test_me_in_norwegian(hq, browser):
+    hq.import_csv(io.StringIO(tier_csv([SAM])))
+    session = hq.server.app.extensions[EXTENSION].source.join("phone", hq.hasher("phone", "41234567").hex())
+    context = browser.new_context(viewport=PHONE)
+    context.add_cookies([{"name": COOKIE, "value": session, "url": hq.server.url}])
+    try:
+        me = context.new_page()
+        me.goto(hq.server.url + "/me?lang=nb")
+        me.wait_for_selector("#card-level:has-text('Murdoch-service')")
+        assert me.text_content("#why-title") == "Hvorfor dette nivået"
+        assert "medianen" in me.inner_text("#why")
+        me.click(".lang[data-lang='en']")
+        me.wait_for_selector("#why-title:has-text('Why this tier')")
+    finally:
+        context.close()
+
+
+def test_signed_out_me_points_to_join(hq, browser):
+    context = browser.new_context(viewport=PHONE)
+    try:
+        me = context.new_page()
+        me.goto(hq.server.url + "/me")
+        me.wait_for_selector("#signed-out:not([hidden])")
+        assert me.get_attribute("#join-link", "href") == "/join"
+    finally:
+        context.close()
+
+
+def _svg(text: str) -> str:
+    from posplugin.hq.passes import qr_svg
+    assert segno.make(text, error="m", micro=False).mode == "alphanumeric"
+    return qr_svg(text)
