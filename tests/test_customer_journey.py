@@ -156,3 +156,26 @@ def _svg(text: str) -> str:
     from posplugin.hq.passes import qr_svg
     assert segno.make(text, error="m", micro=False).mode == "alphanumeric"
     return qr_svg(text)
+
+
+def test_the_pass_on_screen_renews_itself(hq, browser):
+    session = hq.server.app.extensions[EXTENSION].source.join("phone", hq.hasher("phone", "41234567").hex())
+    context = browser.new_context(viewport=PHONE)
+    context.add_cookies([{"name": COOKIE, "value": session, "url": hq.server.url}])
+    try:
+        me = context.new_page()
+        me.clock.install()
+        me.goto(hq.server.url + "/me")
+        me.wait_for_selector("#qr[data-pass]")
+        first = me.get_attribute("#qr", "data-pass")
+        hq.test_clock.now += 61
+        me.clock.run_for(61_000)
+        # The page's CSP forbids evaluated strings, so poll from here.
+        for _ in range(50):
+            if me.get_attribute("#qr", "data-pass") != first:
+                break
+            me.wait_for_timeout(100)
+        renewed = me.get_attribute("#qr", "data-pass")
+        assert renewed != first and renewed.startswith("PP1:")
+    finally:
+        context.close()

@@ -41,7 +41,8 @@ def office(args) -> HeadOffice:
 def serve(args) -> int:
     s = settings(args)
     hq = office(args)
-    server = make_server(create_hq_app(hq, language=s.language), s.host, args.port or PORT, s.threads)
+    server = make_server(create_hq_app(hq, language=s.language, settings=s), s.host, args.port or PORT,
+                         s.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              s.host, server.effective_port, s.data_dir, hq.public_key)
     return run_server(server)
