@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from posplugin.config import Settings  # noqa: E402
-from posplugin.errors import PassRefused  # noqa: E402
-from posplugin.store.service import Store  # noqa: E402
-from posplugin.tiers import feed, passes  # noqa: E402
-from posplugin.tiers.lists import import_csv  # noqa: E402
+from posplugin.config import Settings
+from posplugin.errors import PassRefused
+from posplugin.store.service import Store
+from posplugin.tiers import feed, passes
+from posplugin.tiers.lists import import_csv
 
 KEY = "benchmark-identifier-key-0123456789"
 

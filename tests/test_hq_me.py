@@ -39,7 +39,7 @@ def sign_in(hq, page, *, scopes=("tiering",), accounts=None):
 
 
 def test_why_this_tier_shows_what_the_till_shows(hq, page):
-    http, me = sign_in(hq, page)
+    _http, me = sign_in(hq, page)
     listed = me["published"]
     assert listed["known"] and listed["version"] == 1
     assert (listed["tier"], listed["service_level"], listed["engaged_reach"]) == ("nano", "murdoch", 260)
@@ -56,7 +56,7 @@ def test_why_this_tier_shows_what_the_till_shows(hq, page):
 
 
 def test_norwegian(hq, page):
-    http, _ = sign_in(hq, page)
+    http, _me = sign_in(hq, page)
     me = http.get(hq.server.url + "/hq/v1/me?lang=nb", timeout=5).json()
     assert me["card"]["level"] == "Murdoch-service" and "4\xa0200 følgere" in me["card"]["who"]
     assert any("medianen" in line for line in me["why"])
@@ -76,7 +76,7 @@ def audit(hq):
 
 
 def test_export_holds_everything_and_is_audited(hq, page):
-    http, me = sign_in(hq, page)
+    http, _me = sign_in(hq, page)
     r = http.get(hq.server.url + "/hq/v1/me/export", timeout=5)
     assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
     data = r.json()
@@ -175,8 +175,8 @@ NOT_ABOUT_THE_CUSTOMER = {"id", "status", "taken_by", "visit_id", "prompt"}
 
 
 def till_card_fields():
-    from pathlib import Path
     import re
+    from pathlib import Path
     script = (Path(__file__).parent.parent / "static" / "till.js").read_text()
     return set(re.findall(r"current\.(\w+)", script))
 
@@ -189,7 +189,7 @@ def test_everything_the_till_shows_about_a_customer_is_on_me(hq, page, settings)
     shown = till_card_fields() | set(SCHEMAS["IdentifyResponse"]["properties"])
     assert {"who", "action", "niches", "level"} <= shown  # the card still reads what we think
     assert shown - NOT_ABOUT_THE_CUSTOMER <= set(ON_ME), "the till shows something /me does not"
-    http, me = sign_in(hq, page)
+    _http, me = sign_in(hq, page)
     store = Store(settings.replace(hq_url=hq.server.url, hq_token=hq.create_token("store", "s"),
                                    hq_public_key=hq.public_key), clock=hq.test_clock)
     try:

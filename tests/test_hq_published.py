@@ -17,8 +17,7 @@ def test_every_listed_customer_is_found_and_no_other(tmp_path_factory, listed, o
     path = tmp_path_factory.mktemp("snap") / "snapshot-1.tsv"
     rows = sorted(listed)
     with open(path, "w", encoding="utf-8", newline="\n") as f:
-        for i, key in enumerate(rows):
-            f.write(feed.snapshot_line(key, 1000 + i, 0.05, json.dumps(niches)))
+        f.writelines(feed.snapshot_line(key, 1000 + i, 0.05, json.dumps(niches)) for i, key in enumerate(rows))
     for i, key in enumerate(rows):
         assert find(path, key) == (1000 + i, 0.05, tuple(niches))
     for key in others:

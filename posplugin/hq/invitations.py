@@ -13,7 +13,7 @@ the follower count. The rule is written out in docs/privacy.md.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.exc import IntegrityError

@@ -104,8 +104,12 @@ class MyPage:
 
     def _why(self, accounts, listed, card, consent, language) -> list[str]:
         """The procedure and principles applied to this customer, in sentences."""
-        n = lambda v: texts.number(v, language)  # noqa: E731
-        t = lambda key, **v: texts.message(key, language, **v)  # noqa: E731
+        def n(value) -> str:
+            return texts.number(value, language)
+
+        def t(key: str, **values) -> str:
+            return texts.message(key, language, **values)
+
         lines = [t("me.why.consent_none")] if consent is None else \
             [t("me.why.consent", given=(consent.get("given_at") or "")[:10], version=consent["version"])]
         for a in accounts:
