@@ -35,10 +35,12 @@ def till(hq, settings):
                                    hq_public_key=hq.public_key, verify_level="murdoch"), clock=hq.test_clock)
     with store.db.write() as conn:
         token = auth.create_token(conn, "till", "till-3")
+        store.staff_token = auth.create_token(conn, "staff", "card-3")
     server = BackgroundServer(create_app(store=store)).start()
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {token}"
     store.url = server.url
+    store.server = server
     yield store, http
     server.stop()
     store.close()
@@ -50,7 +52,7 @@ def identify(store, http, id_type, value):
 
 
 @pytest.mark.slow
-def test_join_see_why_show_the_pass_object_and_delete(hq, till, browser, output_dir):
+def test_join_see_why_show_the_pass_object_and_delete(hq, till, browser, open_page, output_dir):
     store, http = till
     hq.import_csv(io.StringIO(tier_csv([SAM, OTHER])))   # the version built from Sam's linked account
     page_service = hq.server.app.extensions[EXTENSION]
@@ -83,11 +85,18 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, till, browser, output_
         typed = identify(store, http, "phone", "412 34 567").json()
         assert (typed["service_level"], typed["verified"], typed["verify_for"]) == ("priority", False, "murdoch")
         assert "ask to see their pass" in typed["prompt"]["action"]
-        # ... and the scanned pass a verified Murdoch-level prompt.
+        # ... and the scanned pass a verified Murdoch-level prompt, on the cashier's card.
+        card = open_page(store.server, "/till?lane=3", store.staff_token)
+        card.wait_for_selector("#card.level-priority")
+        assert "ask to see their pass" in card.text_content("#action")
         shown = identify(store, http, "pass", scanned)
         assert shown.status_code == 200
         answer = shown.json()
         assert (answer["verified"], answer["service_level"], answer["prompt"]["level"]) == (True, "murdoch", "murdoch")
+        card.wait_for_selector("#card.level-murdoch")
+        assert card.text_content("#verified").startswith("✓ Pass shown")
+        assert "ask to see their pass" not in card.text_content("#action")
+        card.screenshot(path=str(output_dir / "till-verified.png"))
         # A screenshot of the same pass ten minutes later is refused, with no tier.
         hq.test_clock.now += 600
         late = identify(store, http, "pass", scanned)
