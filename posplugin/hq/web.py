@@ -24,7 +24,7 @@ from ..tiers.lists import open_text
 from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, handle_error
 from ..web.ratelimit import RateLimiter
-from . import me_web
+from . import join_web, me_web
 from .office import HeadOffice
 
 MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
@@ -127,9 +127,10 @@ def static_file(name: str):
     return pages.static_file(name)
 
 
-def create_hq_app(office: HeadOffice, *, language: str = "en", settings=None) -> Flask:
-    """The head office service around ``office`` (``settings``: head office's,
-    for the customer's side; defaults otherwise)."""
+def create_hq_app(office: HeadOffice, *, language: str = "en", settings=None, **customer_side) -> Flask:
+    """The head office service around ``office``; ``settings`` configure the
+    customer's side (/join: code senders, platforms), ``customer_side`` is
+    passed to :func:`posplugin.hq.join_web.install`."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     app.config["POSPLUGIN_LANGUAGE"] = language
@@ -140,7 +141,8 @@ def create_hq_app(office: HeadOffice, *, language: str = "en", settings=None) ->
     app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50, burst=200)
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
-    me_web.install(app, office, settings)
+    join_web.install(app, office, settings, **customer_side)
+    me_web.install(app, office, settings)  # after /join: /me reads its customers and accounts
     app.register_error_handler(Exception, handle_error)
 
     @app.after_request
