@@ -105,11 +105,6 @@ class HeadOffice:
         Publishes its snapshot and the delta from the version before."""
         if self.hasher is None:
             raise ValidationError("head office needs the chain's identifier key (POSPLUGIN_ID_KEY)")
-<<<<<<< HEAD
-        # Across processes (and machines, on PostgreSQL): `hq import` may run
-        # beside any serving process's upload, and versions must not collide.
-        with process_lock(self.engine, "import", self.data_dir):
-=======
 
         def fill(builder: ListBuilder) -> None:
             bad = []
@@ -133,8 +128,9 @@ class HeadOffice:
         return self._new_version(fill, source)
 
     def _new_version(self, fill, source: str) -> dict:
-        with self._import_lock:
->>>>>>> join
+        # Across processes (and machines, on PostgreSQL): `hq import` may run
+        # beside any serving process's upload or build, and versions must not collide.
+        with process_lock(self.engine, "import", self.data_dir):
             builder = ListBuilder(self.data_dir)
             try:
                 fill(builder)

@@ -199,6 +199,8 @@ builds = Table(
     Column("customers", BigInteger, nullable=False),
     Column("rows", BigInteger, nullable=False),
     Column("trigger", String(16), nullable=False),  # command | auto
+)
+
 # -- posplugin.hq.me: the customer's page's audit trail (customer ids only) --
 
 me_audit = Table(
