@@ -1,21 +1,22 @@
 """The customer's whole journey in Chromium at 390x844, against a real head
-office and a real store synced from it over HTTP: signed in with a linked
-account, /me says why this tier and shows the pass; the till scans it and
-gets a verified Murdoch-level prompt; the same pass ten minutes later is
-refused; the customer objects; after the next version and sync the store
-answers known: false; the customer deletes their account."""
+office and a real store synced from it over HTTP: the customer joins on
+/join (console code, consent), links the stand-in Instagram account; head
+office measures and builds; /me says why this tier and shows the pass; the
+till scans it and gets a verified Murdoch-level prompt on the cashier's
+card; the same pass ten minutes later is refused; the customer objects;
+after the next build and sync the store answers known: false; the customer
+deletes their account and head office keeps only the audit line."""
 
-import io
 import urllib.parse
 
 import pytest
 import requests
 import segno
-from conftest import tier_csv
+from conftest import join_code, joined_customer
 from sqlalchemy import select
 
 from posplugin.hq import schema
-from posplugin.hq.me_web import COOKIE, EXTENSION
+from posplugin.hq.join_web import BUILDER, COLLECTOR, COOKIE
 from posplugin.store import auth
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
@@ -28,10 +29,10 @@ OTHER = ["email", "someone@example.com", "900", "1%", "", "yes"]
 
 
 @pytest.fixture
-def till(hq, settings):
+def till(hq, customer_hq, settings):
     """A store synced from ``hq`` with verify_level = murdoch, served on
     127.0.0.1 on head office's hand-moved clock; returns (store, session)."""
-    store = Store(settings.replace(hq_url=hq.server.url, hq_token=hq.create_token("store", "oslo-1"),
+    store = Store(settings.replace(hq_url=customer_hq.url, hq_token=hq.create_token("store", "oslo-1"),
                                    hq_public_key=hq.public_key, verify_level="murdoch"), clock=hq.test_clock)
     with store.db.write() as conn:
         token = auth.create_token(conn, "till", "till-3")
@@ -52,26 +53,39 @@ def identify(store, http, id_type, value):
 
 
 @pytest.mark.slow
-def test_join_see_why_show_the_pass_object_and_delete(hq, till, browser, open_page, output_dir):
+def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, browser, open_page, caplog,
+                                                      output_dir):
     store, http = till
-    hq.import_csv(io.StringIO(tier_csv([SAM, OTHER])))   # the version built from Sam's linked account
-    page_service = hq.server.app.extensions[EXTENSION]
-    session = page_service.source.join("phone", hq.hasher("phone", "+47 412 34 567").hex(), accounts=[
-        {"platform": "instagram", "handle": "@sam", "followers": 4200, "engagement_rate": 0.062,
-         "measured_at": hq.test_clock() - 86400, "status": "ok"}])
-    assert sync_once(store).version == 1
-
+    app = customer_hq.app
     context = browser.new_context(viewport=PHONE)
-    context.add_cookies([{"name": COOKIE, "value": session, "url": hq.server.url, "httpOnly": True,
-                          "sameSite": "Lax"}])
     try:
         me = context.new_page()
-        me.goto(hq.server.url + "/me?lang=en")
+        # Join on /join: phone, the code from the console sender, consent; link Instagram.
+        me.goto(customer_hq.url + "/join")
+        me.wait_for_selector("#step-identify:not([hidden])")
+        me.fill("#identifier", "+47 412 34 567")
+        me.click("#identify-form button[type=submit]")
+        me.wait_for_selector("#step-code:not([hidden])")
+        me.fill("#code", join_code(caplog, "67"))
+        me.click("#code-form button[type=submit]")
+        me.wait_for_selector("#step-consent:not([hidden])")
+        me.click("#agree")
+        me.wait_for_selector("#step-done:not([hidden])")
+        me.click("#accounts li[data-platform=instagram] button")
+        # Off to the stand-in platform and back ("Not linked" would match a :text('Linked')).
+        me.wait_for_url("**/join#linked=instagram")
+        me.wait_for_selector("#accounts li[data-platform=instagram] .state:text-is('Linked')")
+        # Head office measures (4,200 followers, 260 engaging) and builds; the store syncs.
+        assert app.extensions[COLLECTOR].run().measured == 1
+        assert app.extensions[BUILDER].build()["customers"] == 1
+        assert sync_once(store).version == 1
+
+        me.goto(customer_hq.url + "/me?lang=en")
         # Why this tier, in plain words, with the card the cashier will see.
         me.wait_for_selector("#card-level:has-text('Murdoch-level service')")
         assert me.text_content("dd[data-field='reach']") == "260"
         why = me.inner_text("#why")
-        assert "instagram @sam: 4,200 followers and 6.2% engagement" in why and "median" in why
+        assert "instagram sam.runs: 4,200 followers and 6.2% engagement" in why and "median" in why
         assert "never see your phone number" in me.inner_text("#staff-never-see")
         assert me.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         # The pass: the QR code holds exactly the text a scanner reads.
@@ -109,8 +123,8 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, till, browser, open_pa
         me.click("#confirm-yes")
         me.wait_for_selector("#status:has-text('you objected')")
         me.wait_for_selector("#audit li:has-text('You objected to tiering')")
-        # The next version no longer carries Sam; after the store syncs, the till knows nothing.
-        hq.import_csv(io.StringIO(tier_csv([OTHER])))
+        # The next build no longer carries Sam; after the store syncs, the till knows nothing.
+        assert app.extensions[BUILDER].build()["delta"] == {"upserts": 0, "deletes": 1}
         assert sync_once(store).version == 2
         after = identify(store, http, "phone", "412 34 567").json()
         assert (after["known"], after["tier"], after["prompt"]) == (False, "everyday", None)
@@ -119,7 +133,8 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, till, browser, open_pa
         assert "no tier in the current list" in me.text_content("dd[data-field='level']")
 
         # Delete: confirmed on screen; head office keeps only the audit line.
-        customer = page_service.source.signed_in(session).customer_id
+        session = next(c["value"] for c in context.cookies() if c["name"] == COOKIE)
+        customer = app.extensions["posplugin.hq.me"].source.signed_in(session).customer_id
         me.click("#delete")
         me.click("#confirm-yes")
         me.wait_for_selector("#status:has-text('your account is deleted')")
@@ -127,20 +142,28 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, till, browser, open_pa
         with hq.engine.connect() as conn:
             lines = conn.execute(select(schema.me_audit.c.customer_id, schema.me_audit.c.action)).all()
             assert [tuple(r) for r in lines] == [(customer, "deleted")]
-            assert conn.execute(select(schema.invitations)).all() == []
-        assert context.request.get(hq.server.url + "/hq/v1/me").status == 401
+            for table in ("customers", "customer_identifiers", "consents", "customer_sessions", "linked_accounts",
+                          "join_codes", "invitations"):
+                assert conn.execute(select(schema.metadata.tables[table])).all() == [], table
+        assert context.request.get(customer_hq.url + "/hq/v1/me").status == 401
     finally:
         context.close()
 
 
-def test_me_in_norwegian(hq, browser):
-    hq.import_csv(io.StringIO(tier_csv([SAM])))
-    session = hq.server.app.extensions[EXTENSION].source.join("phone", hq.hasher("phone", "41234567").hex())
+def signed_in_context(browser, customer_hq, caplog):
+    """A browser context holding the session cookie of a customer who joined and linked Instagram."""
+    http = joined_customer(customer_hq, caplog)
+    customer_hq.app.extensions[BUILDER].build()
     context = browser.new_context(viewport=PHONE)
-    context.add_cookies([{"name": COOKIE, "value": session, "url": hq.server.url}])
+    context.add_cookies([{"name": COOKIE, "value": http.cookies[COOKIE], "url": customer_hq.url}])
+    return context
+
+
+def test_me_in_norwegian(customer_hq, browser, caplog):
+    context = signed_in_context(browser, customer_hq, caplog)
     try:
         me = context.new_page()
-        me.goto(hq.server.url + "/me?lang=nb")
+        me.goto(customer_hq.url + "/me?lang=nb")
         me.wait_for_selector("#card-level:has-text('Murdoch-service')")
         assert me.text_content("#why-title") == "Hvorfor dette nivået"
         assert "medianen" in me.inner_text("#why")
@@ -150,11 +173,11 @@ def test_me_in_norwegian(hq, browser):
         context.close()
 
 
-def test_signed_out_me_points_to_join(hq, browser):
+def test_signed_out_me_points_to_join(customer_hq, browser):
     context = browser.new_context(viewport=PHONE)
     try:
         me = context.new_page()
-        me.goto(hq.server.url + "/me")
+        me.goto(customer_hq.url + "/me")
         me.wait_for_selector("#signed-out:not([hidden])")
         assert me.get_attribute("#join-link", "href") == "/join"
     finally:
@@ -167,14 +190,12 @@ def _svg(text: str) -> str:
     return qr_svg(text)
 
 
-def test_the_pass_on_screen_renews_itself(hq, browser):
-    session = hq.server.app.extensions[EXTENSION].source.join("phone", hq.hasher("phone", "41234567").hex())
-    context = browser.new_context(viewport=PHONE)
-    context.add_cookies([{"name": COOKIE, "value": session, "url": hq.server.url}])
+def test_the_pass_on_screen_renews_itself(hq, customer_hq, browser, caplog):
+    context = signed_in_context(browser, customer_hq, caplog)
     try:
         me = context.new_page()
         me.clock.install()
-        me.goto(hq.server.url + "/me")
+        me.goto(customer_hq.url + "/me")
         me.wait_for_selector("#qr[data-pass]")
         first = me.get_attribute("#qr", "data-pass")
         hq.test_clock.now += 61

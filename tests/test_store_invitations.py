@@ -7,34 +7,34 @@ import io
 
 import pytest
 import requests
-from conftest import tier_csv
+from conftest import joined_customer, tier_csv
 from sqlalchemy import select
 
 from posplugin.hq import schema
-from posplugin.hq.me_web import COOKIE, EXTENSION
+from posplugin.hq.me_web import EXTENSION
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
 
 SAM = ["phone", "+47 412 34 567", "4200", "6.2%", "running", "yes"]
-MIA = ["email", "mia@example.com", "45000", "0.3%", "", "yes"]
+MIA = ["phone", "+47 900 00 001", "45000", "0.3%", "", "yes"]
 
 
 @pytest.fixture
-def chain(hq, settings):
-    """Head office with Sam and Mia on the list, and a store synced to it."""
+def chain(hq, customer_hq, settings, caplog):
+    """Head office with Sam and Mia on the list, and a store synced to it;
+    ``page_of(phone, scopes)`` has a customer join and returns a function
+    that reads the invitations on their /me."""
     hq.import_csv(io.StringIO(tier_csv([SAM, MIA])))
-    store = Store(settings.replace(hq_url=hq.server.url, hq_token=hq.create_token("store", "oslo-1"),
+    store = Store(settings.replace(hq_url=customer_hq.url, hq_token=hq.create_token("store", "oslo-1"),
                                    hq_public_key=hq.public_key), clock=hq.test_clock)
     sync_once(store)
-    yield hq, store, hq.server.app.extensions[EXTENSION]
+
+    def page_of(phone, scopes):
+        http = joined_customer(customer_hq, caplog, phone, scopes, link=None)
+        return lambda: http.get(customer_hq.url + "/hq/v1/me", timeout=5).json()["invitations"]
+
+    yield hq, store, customer_hq.app.extensions[EXTENSION], page_of
     store.close()
-
-
-def page_of(hq, page, id_type, value, scopes):
-    token = page.source.join(id_type, hq.hasher(id_type, value).hex(), scopes=scopes)
-    http = requests.Session()
-    http.cookies.set(COOKIE, token)
-    return lambda: http.get(hq.server.url + "/hq/v1/me", timeout=5).json()["invitations"]
 
 
 def held(hq):
@@ -47,8 +47,8 @@ def queued(store):
 
 
 def test_an_invitation_reaches_the_page_after_the_delay(chain):
-    hq, store, page = chain
-    sam = page_of(hq, page, "phone", "41234567", ("tiering", "invitations"))
+    hq, store, _page, page_of = chain
+    sam = page_of(SAM[1], ("tiering", "invitations"))
     assert store.after_sale("phone", "+4741234567")["kind"] == "amplify"
     assert queued(store) == 1
     assert sync_once(store).ok and queued(store) == 0
@@ -62,9 +62,9 @@ def test_an_invitation_reaches_the_page_after_the_delay(chain):
 
 
 def test_a_rewarded_post_carries_the_disclosure(chain):
-    hq, store, page = chain
+    hq, store, page, page_of = chain
     page.invitations.reward = "sample"
-    sam = page_of(hq, page, "phone", "41234567", ("tiering", "invitations"))
+    sam = page_of(SAM[1], ("tiering", "invitations"))
     store.after_sale("phone", "+4741234567")
     sync_once(store)
     hq.test_clock.now += 25 * 3600
@@ -74,26 +74,24 @@ def test_a_rewarded_post_carries_the_disclosure(chain):
 
 
 def test_no_invitation_is_kept_for_a_customer_who_did_not_agree(chain):
-    hq, store, page = chain
-    page_of(hq, page, "email", "mia@example.com", ("tiering",))
-    store.after_sale("email", "mia@example.com")      # joined, but not to invitations
+    hq, store, _page, page_of = chain
+    page_of(MIA[1], ("tiering",))
+    store.after_sale("phone", MIA[1])                 # joined, but not to invitations
     store.after_sale("phone", "+4741234567")          # on the list, never joined
     assert sync_once(store).ok
     assert held(hq) == [] and queued(store) == 0
 
 
-def test_kept_while_head_office_is_down_and_counted_once(chain):
-    hq, store, page = chain
-    page_of(hq, page, "phone", "41234567", ("tiering", "invitations"))
+def test_kept_while_head_office_is_down_and_counted_once(chain, customer_hq):
+    hq, store, _page, page_of = chain
+    page_of(SAM[1], ("tiering", "invitations"))
     store.after_sale("phone", "+4741234567")
-    url = hq.server.url
-    hq.server.stop()
+    customer_hq.stop()
     assert not sync_once(store, requests.Session()).ok and queued(store) == 1  # no retries
     from posplugin.hq.web import create_hq_app
     from posplugin.web.server import BackgroundServer
-    again = BackgroundServer(create_hq_app(hq), port=int(url.rsplit(":", 1)[1])).start()
+    again = BackgroundServer(create_hq_app(hq), port=int(store.settings.hq_url.rsplit(":", 1)[1])).start()
     try:
-        again.app.extensions[EXTENSION].source = page.source
         assert sync_once(store).ok and queued(store) == 0
         # A store that lost the acknowledgement sends the same ref again: kept once.
         with store.db.write() as conn:
@@ -103,4 +101,3 @@ def test_kept_while_head_office_is_down_and_counted_once(chain):
         assert len(held(hq)) == 1
     finally:
         again.stop()
-        hq.server = again

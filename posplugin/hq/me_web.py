@@ -20,6 +20,7 @@ from ..errors import Forbidden
 from ..tiers.policy import Policy
 from ..web import pages
 from ..web.endpoint import ApiBlueprint
+from . import join_web
 from .invitations import Invitations
 from .me import MyPage
 from .me_source import COOKIE, CustomerSource, SignedIn
@@ -122,10 +123,12 @@ def receive_invitations(body):
     return jsonify(page.invitations.receive(g.caller.name, body["invitations"], page.source.agreed_to_invitations))
 
 
-def install(app: Flask, office, settings: Settings | None = None, source: CustomerSource | None = None) -> MyPage:
-    """Add /me and its routes to a head office app; returns its :class:`MyPage`."""
+def install(app: Flask, office, settings: Settings | None = None) -> MyPage:
+    """Add /me and its routes to a head office app that already has /join
+    (:func:`posplugin.hq.join_web.install`); returns its :class:`MyPage`."""
     settings = settings or Settings(data_dir=office.data_dir)
-    source = source or CustomerSource(office.engine, office.clock)
+    source = CustomerSource(app.extensions[join_web.EXTENSION], app.extensions[join_web.ACCOUNTS],
+                            app.extensions[join_web.COLLECTOR])
     page = MyPage(office, source, Policy.from_settings(settings),
                   Invitations(office.engine, office.clock, delay_hours=settings.invite_delay_hours,
                               reward=settings.invite_reward))
