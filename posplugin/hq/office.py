@@ -129,7 +129,7 @@ class HeadOffice:
 
     def _new_version(self, fill, source: str) -> dict:
         # Across processes (and machines, on PostgreSQL): `hq import` may run
-        # beside any serving process's upload or build, and versions must not collide.
+        # beside any serving process's upload, and versions must not collide.
         with process_lock(self.engine, "import", self.data_dir):
             builder = ListBuilder(self.data_dir)
             try:
