@@ -47,7 +47,7 @@ def queued(store):
 
 
 def test_an_invitation_reaches_the_page_after_the_delay(chain):
-    hq, store, _page, page_of = chain
+    hq, store, page, page_of = chain
     sam = page_of(SAM[1], ("tiering", "invitations"))
     assert store.after_sale("phone", "+4741234567")["kind"] == "amplify"
     assert queued(store) == 1
@@ -59,6 +59,11 @@ def test_an_invitation_reaches_the_page_after_the_delay(chain):
     hq.test_clock.now += 0.2 * 3600
     (invitation,) = sam()
     assert "shared it or wrote a review" in invitation["text"] and invitation["disclosure"] is None
+    # Ninety days after it was shown, head office forgets it.
+    hq.test_clock.now += 89 * 86400
+    assert page.invitations.purge() == 0
+    hq.test_clock.now += 2 * 86400
+    assert page.invitations.purge() == 1 and held(hq) == []
 
 
 def test_a_rewarded_post_carries_the_disclosure(chain):

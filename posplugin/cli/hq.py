@@ -9,6 +9,7 @@ import sys
 import segno
 
 from .. import config
+from ..hq import me_web
 from ..hq.accounts import available
 from ..hq.build import Builder, csv_records
 from ..hq.customers import join_url
@@ -84,7 +85,8 @@ def serve(args) -> int:
     hq = office(args)
     app = create_hq_app(hq, language=s.language, settings=s)
     worker = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER],
-                    housekeeping=[app.extensions[CUSTOMERS].purge]).start()
+                    housekeeping=[app.extensions[CUSTOMERS].purge,
+                                  app.extensions[me_web.EXTENSION].invitations.purge]).start()
     server = make_server(app, s.host, args.port or PORT, s.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              s.host, server.effective_port, s.data_dir, hq.public_key)

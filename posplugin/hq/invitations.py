@@ -24,6 +24,8 @@ from ..timeutil import iso, parse_iso
 from .schema import invitations
 
 HOUR = 3600.0
+# An invitation is an invitation for a while, not for ever: gone this long after it was shown.
+KEEP_S = 90 * 24 * HOUR
 REWARDS = ("none", "sample", "discount", "event")
 
 
@@ -99,3 +101,8 @@ class Invitations:
             return 0
         with self.engine.begin() as conn:
             return conn.execute(delete(invitations).where(invitations.c.id_hash.in_(hashes))).rowcount
+
+    def purge(self, keep_s: float = KEEP_S) -> int:
+        """Delete invitations due more than ``keep_s`` ago; returns how many."""
+        with self.engine.begin() as conn:
+            return conn.execute(delete(invitations).where(invitations.c.due_at < self.clock() - keep_s)).rowcount
