@@ -20,6 +20,7 @@ import phonenumbers
 
 from .errors import ConfigError
 from .texts import LANGUAGES
+from .tiers.policy import VERIFY_LEVELS
 
 INI_NAME = "posplugin.ini"
 SECTION = "posplugin"
@@ -70,6 +71,12 @@ class Settings:
     hq_token: str = setting("", "this store's head office token (posplugin hq store add)")
     hq_public_key: str = setting("", "the key lists are verified with (posplugin hq public-key)")
     sync_interval_s: int = setting(300, "seconds between pulls from head office")
+    verify_level: str = setting("none", "service from which a customer must show their pass (none, priority "
+                                "or murdoch); identified otherwise, they get the level below")
+    invite_delay_hours: float = setting(24.0, "head office: hours after a sale before the invitation to share "
+                                        "or review reaches the customer's page")
+    invite_reward: str = setting("none", "head office: what the chain gives for a post (none, sample, discount, "
+                                 "event); any reward puts the ad disclosure on the invitation")
     hq_database_url: str = setting("", "head office's database (postgresql://user:pw@host/db); empty means hq.db "
                                    "in its data folder")
     feed_store: str = setting("", "where head office publishes feed bodies: a folder, or s3://bucket/prefix; "
@@ -241,6 +248,10 @@ def validate(s: Settings) -> list[str]:
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
     problems += cors_problems(s.cors_origins)
+    if s.invite_delay_hours < 0 or s.invite_reward not in ("none", "sample", "discount", "event"):
+        problems.append("invite_delay_hours cannot be negative; invite_reward is none, sample, discount or event")
+    if s.verify_level not in VERIFY_LEVELS:
+        problems.append(f"verify_level {s.verify_level!r} is not a level; use {', '.join(VERIFY_LEVELS)}")
     problems += customer_side_problems(s)
     if s.language not in LANGUAGES:
         problems.append(f"language {s.language!r} is not available; use {' or '.join(LANGUAGES)}")

@@ -37,6 +37,11 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert conn.execute("SELECT count(*) FROM visits WHERE stage = 'queue'").fetchone()[0] >= 1
     assert {row[0] for row in conn.execute("SELECT DISTINCT source FROM hook_events")} == {"qminder", "square"}
     conn.close()
+    # The banner customer showed their pass at a till: verified, Murdoch-level;
+    # an old screenshot of it was refused.
+    assert re.search(r"^pass: lane [1-4]: \w+ shows their pass → verified, murdoch", out, re.M), out
+    assert re.search(r"^pass: lane [1-4]: a screenshot of .* → refused \(422 pass_expired", out, re.M)
+    assert '"type": "pass", "value": "PP1:' in out
     # Head office published the list, the store synced it and reported back.
     assert "head office: store has list version 1" in out and "/hq#token=hq_" in out
     hq = sqlite3.connect(tmp_path / "demo" / "hq" / "hq.db")

@@ -9,6 +9,7 @@ import sys
 import segno
 
 from .. import config
+from ..hq import me_web
 from ..hq.accounts import available
 from ..hq.build import Builder, csv_records
 from ..hq.customers import join_url
@@ -119,7 +120,8 @@ def _serving_app(hq: HeadOffice, s, workers: int):
     processes each runs one: builds take the cross-process import lock."""
     app = create_hq_app(hq, language=s.language, settings=s, workers=workers)
     app.extensions[WORKER] = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER],
-                                    housekeeping=[app.extensions[CUSTOMERS].purge]).start()
+                                    housekeeping=[app.extensions[CUSTOMERS].purge,
+                                                  app.extensions[me_web.EXTENSION].invitations.purge]).start()
     return app
 
 

@@ -37,6 +37,7 @@ from .data import (
     queue_history_csv,
     synthetic_customers,
 )
+from .passes import pass_line, simulate_pass
 from .traffic import (
     DEMO_SYNC_S,
     QMINDER_LINES,
@@ -177,6 +178,7 @@ def banner(demo: DemoStore) -> str:
         "      -H 'Content-Type: application/json' \\",
         f"      -d '{{\"lane\": \"3\", \"identifier\": {{\"type\": \"{example.id_type}\", "
         f"\"value\": \"{example.value}\"}}, \"display_name\": \"{example.name}\"}}'",
+        *pass_line(demo),
         "  press Ctrl-C to stop",
         "",
     ])
@@ -200,7 +202,8 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
         (simulate_till, (demo, random.Random(seed), out, pace_s)),
         (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
         (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)),
-        (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)))]
+        (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)),
+        (simulate_pass, (demo, random.Random(seed + 4), out, pace_s)))]
     for thread in threads:
         thread.start()
     stop_on_sigterm()

@@ -106,6 +106,18 @@ class Collector:
         result.aged_out = self.age_out()
         return result
 
+    def refresh_one(self, account_id: int) -> RunResult:
+        """Measure one linked account now, due or not (a customer's "refresh now")."""
+        result = RunResult()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(linked_accounts).where(and_(
+                linked_accounts.c.id == account_id, linked_accounts.c.status == "linked"))).first()
+        platform = row and self.platforms.get(row.platform)
+        if platform and self.paused_until.get(row.platform, 0) <= self.clock() and (
+                row.source != "handle" or platform.can_lookup()):
+            self._refresh(row, result)
+        return result
+
     def _refresh(self, row, result: RunResult) -> None:
         platform = self.platforms[row.platform]
         try:

@@ -230,3 +230,31 @@ builds = Table(
     Column("rows", BigInteger, nullable=False),
     Column("trigger", String(16), nullable=False),  # command | auto | csv (built on a CSV)
 )
+
+# -- posplugin.hq.me: the customer's page's audit trail (customer ids only) --
+
+me_audit = Table(
+    "me_audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text),
+)
+
+# -- posplugin.hq.invitations: invitations to share or review after a sale,
+# sent by stores for customers who agreed to invitations (keyed hashes) -----
+
+invitations = Table(
+    "invitations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store", Text, nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("id_hash", String(64), nullable=False, index=True),
+    Column("sold_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("reward", String(16), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("seen_at", Float),
+    UniqueConstraint("store", "ref"),
+)

@@ -25,7 +25,7 @@ from ..tiers.lists import open_text
 from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, handle_error
 from ..web.ratelimit import RateLimiter
-from . import join_web
+from . import join_web, me_web
 from .office import HeadOffice
 
 MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
@@ -119,7 +119,8 @@ def imports():
 
 @bp.operation("GET", "/openapi.json", summary="This document", roles=None)
 def openapi_document():
-    return jsonify(openapi.document(current_app.blueprints.values(), title="posplugin head office API",
+    # Every head office blueprint: the customer's side registers its own.
+    return jsonify(openapi.document(current_app.iter_blueprints(), title="posplugin head office API",
                                     description=DESCRIPTION))
 
 
@@ -151,6 +152,7 @@ def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1,
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
     join_web.install(app, office, settings, **customer_side)
+    me_web.install(app, office, settings)  # after /join: /me reads its customers and accounts
     app.register_error_handler(Exception, handle_error)
 
     @app.after_request

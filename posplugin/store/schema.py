@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..db import Database
+from . import invitations
 
 # (name, script) pairs, applied once each in this order and recorded by name in
 # ``migrations``; never edit a released entry, add a new one.
@@ -125,6 +126,7 @@ MIGRATIONS = [
         last_served_at REAL
     );
     """),
+    invitations.MIGRATION,
 ]
 
 

@@ -31,7 +31,7 @@ from urllib3.util.retry import Retry
 from ..config import ConfigError
 from ..tiers import feed
 from ..tiers.lists import ListBuilder, ListPatcher, TierRecord
-from . import outbox
+from . import invitations, outbox
 
 log = logging.getLogger("posplugin.sync")
 TIMEOUT = (3.05, 30)
@@ -74,7 +74,10 @@ def sync_once(store, http: requests.Session | None = None) -> SyncResult:
     result = pull_list(store, http)
     http = http or session()
     http.headers["Authorization"] = f"Bearer {store.settings.hq_token}"
-    delivered, error = outbox.send(store, http, store.settings.hq_url.rstrip("/") + "/hq/v1/reports")
+    base = store.settings.hq_url.rstrip("/")
+    delivered, error = outbox.send(store, http, base + "/hq/v1/reports")
+    if not error:
+        error = invitations.send(store, http, base + "/hq/v1/invitations")[1]
     if error:
         log.error("sync: %s (kept in the outbox for the next round)", error)
         if result.ok:

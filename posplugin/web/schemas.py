@@ -12,7 +12,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from ..errors import ValidationError
-from ..tiers.identity import MAX_LENGTH, TYPES
+from ..tiers.identity import IDENTIFY_TYPES, MAX_LENGTH
 
 # Printable text: no control characters (they have no place on a prompt card).
 TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
@@ -49,7 +49,9 @@ SCHEMAS: dict[str, dict] = {
     },
     "Identifier": {
         "type": "object", "required": ["type", "value"],
-        "properties": {"type": {"enum": list(TYPES)},
+        "properties": {"type": {"enum": list(IDENTIFY_TYPES),
+                                "description": "pass: the text scanned from the QR code on the "
+                                               "customer's page (docs/pass.md), verified offline"},
                        "value": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH}},
     },
     "IdentifyRequest": {
@@ -88,7 +90,7 @@ SCHEMAS: dict[str, dict] = {
     "IdentifyResponse": {
         "type": "object",
         "required": ["visit_id", "known", "tier", "service_level", "followers", "engagement_rate",
-                     "engaged_reach", "niches", "prompt"],
+                     "engaged_reach", "niches", "prompt", "verified", "verify_for"],
         "properties": {
             "visit_id": {"type": "integer"},
             "known": {"type": "boolean"},
@@ -99,6 +101,11 @@ SCHEMAS: dict[str, dict] = {
             "engaged_reach": {"type": "integer", "minimum": 0},
             "niches": {"type": "array", "items": {"type": "string"}},
             "prompt": {"anyOf": [{"$ref": "#/components/schemas/Prompt"}, {"type": "null"}]},
+            "verified": {"type": "boolean",
+                         "description": "true only when identified by a valid pass"},
+            "verify_for": {"enum": SERVICE_LEVELS + [None],
+                           "description": "the level held back (verify_level) until the customer "
+                                          "shows their pass; null when nothing is held back"},
         },
     },
     "PromptList": {
@@ -208,6 +215,19 @@ SCHEMAS.update({
     "ReportAccepted": {
         "type": "object", "required": ["accepted"],
         "properties": {"accepted": {"type": "boolean", "description": "false when the batch was already counted"}},
+    },
+    "InvitationBatch": {
+        "description": "A store's after-sale invitations: each names the customer by keyed hash.",
+        "type": "object", "required": ["invitations"],
+        "properties": {"invitations": {"type": "array", "maxItems": 5_000, "items": {
+            "type": "object", "required": ["ref", "customer", "sold_at"],
+            "properties": {"ref": text(64, 1),
+                           "customer": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                           "sold_at": {"type": "string", "format": "date-time", "maxLength": 64}}}}},
+    },
+    "InvitationsReceived": {
+        "type": "object", "required": ["received", "kept"],
+        "properties": {"received": COUNT, "kept": COUNT},
     },
     "PainpointRequest": {
         "type": "object", "required": ["kind"],
