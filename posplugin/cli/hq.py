@@ -3,6 +3,7 @@ admin tokens, and the public key stores verify with."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 from .. import config
@@ -29,13 +30,22 @@ def register(commands) -> None:
     command(tokens, "revoke", "revoke a store's or an admin's tokens by name",
             token_revoke).add_argument("--name", required=True)
     command(hq, "public-key", "print the key stores verify lists with", public_key)
+    experiments = group(hq, "experiment", "the holdout experiment", dest="experiment_action")
+    p = command(experiments, "start", "start a holdout experiment (the running one stops)", experiment_start)
+    p.add_argument("name")
+    p.add_argument("--share", type=float, required=True, help="share of customers held out, above 0 to 0.5")
+    command(experiments, "stop", "stop the running experiment (its results stay)", experiment_stop)
+    p = command(experiments, "status", "print an experiment's uplift as JSON", experiment_status)
+    p.add_argument("name", nargs="?", help="default: the running one, else the latest")
 
 
 def office(args) -> HeadOffice:
     """The head office in the command's data folder."""
     s = settings(args)
-    return HeadOffice(s.data_dir, s.id_key, default_region=s.default_region, timezone=s.tz(),
-                      stale_after_s=3 * s.sync_interval_s)
+    hq = HeadOffice(s.data_dir, s.id_key, default_region=s.default_region, timezone=s.tz(),
+                    stale_after_s=3 * s.sync_interval_s)
+    hq.experiments.apply_settings(s.experiment, s.holdout_share)
+    return hq
 
 
 def serve(args) -> int:
@@ -75,4 +85,26 @@ def token_revoke(args) -> int:
 
 def public_key(args) -> int:
     print(office(args).public_key)
+    return 0
+
+
+def experiment_start(args) -> int:
+    started = office(args).experiments.start(args.name, args.share)
+    print(f"experiment {started['name']} running: {started['holdout_share']:.0%} of customers held out; "
+          "stores apply it at their next sync")
+    return 0
+
+
+def experiment_stop(args) -> int:
+    stopped = office(args).experiments.stop()
+    if stopped is None:
+        print("no experiment is running", file=sys.stderr)
+        return 1
+    print(f"experiment {stopped['name']} stopped; its results stay (posplugin hq experiment status "
+          f"{stopped['name']})")
+    return 0
+
+
+def experiment_status(args) -> int:
+    print(json.dumps(office(args).experiments.results(args.name), indent=2))
     return 0

@@ -24,6 +24,7 @@ from ..tiers import feed
 from ..tiers.identity import Hasher
 from ..tiers.lists import ListBuilder, read_rows
 from ..timeutil import iso, system_clock
+from .experiment import Experiments
 from .reports import Outcomes
 from .db import database_url, open_engine
 
@@ -53,6 +54,7 @@ class HeadOffice:
         self.manifest_ttl_s = manifest_ttl_s
         self.stale_after_s = stale_after_s
         self.outcomes = Outcomes(self.db, clock=clock, timezone=timezone)
+        self.experiments = Experiments(self.engine, clock=clock)
         self._signed: tuple[float, int | None, bytes] | None = None
         self._lock = threading.Lock()
         # Across processes too: `hq import` may run beside `hq serve`'s uploads.
@@ -188,16 +190,18 @@ class HeadOffice:
         now = self.clock()
         latest = self.latest()
         version = latest and latest["version"]
+        # The running experiment travels signed beside the list; a change re-signs.
+        experiment = self.experiments.manifest_fields()
         with self._lock:
-            if self._signed and self._signed[1] == version and now < self._signed[0]:
+            if self._signed and self._signed[1] == (version, experiment) and now < self._signed[0]:
                 return self._signed[2]
             manifest = {"format": feed.FORMAT, "version": version or 0, "created_at": now,
                         "expires_at": now + self.manifest_ttl_s, "rows": latest["rows"] if latest else 0,
                         "snapshot": None if not latest else {
                             "path": latest["snapshot"], "sha256": latest["sha256"], "bytes": latest["bytes"]},
-                        "deltas": self._deltas(version) if latest else []}
+                        "deltas": self._deltas(version) if latest else [], **experiment}
             body = json.dumps(feed.sign(manifest, self.key)).encode()
-            self._signed = (now + self.manifest_ttl_s / 2, version, body)
+            self._signed = (now + self.manifest_ttl_s / 2, (version, experiment), body)
             return body
 
     # -- stores ------------------------------------------------------------

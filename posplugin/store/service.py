@@ -10,12 +10,14 @@ from dataclasses import dataclass, replace
 from .. import texts
 from ..config import Settings, require_id_key
 from ..plugins import Plugins
+from ..tiers.holdout import HOLDOUT
 from ..tiers.identity import Hasher
 from ..tiers.lists import TierLists
 from ..tiers.policy import EVERYDAY, Policy, needs_prompt
 from ..timeutil import Clock, iso, system_clock
 from . import outbox, prompts, sync
 from .bus import Bus
+from .experiment import Holdout
 from .queues import Queues
 from .schema import open_database
 from .visits import VisitLog
@@ -56,6 +58,7 @@ class Store:
         self.bus = bus or Bus()
         self._hasher = Hasher(settings.id_key, settings.default_region) if settings.id_key else None
         self.visits = VisitLog(self.db)
+        self.holdout = Holdout(self.db, settings.id_key)
         self.plugins = plugins or Plugins(settings)
         self.plugins.notify_from(self.bus)
         self.queues = Queues(settings, self.db, self.bus, clock, self.plugins)
@@ -81,19 +84,27 @@ class Store:
         return info
 
     def identify(self, lane: str, id_type: str, value: str, *, stage: str = "till",
-                 display_name: str | None = None, sale_id: str | None = None) -> IdentifyResult:
+                 display_name: str | None = None, sale_id: str | None = None,
+                 sale_total: float | None = None) -> IdentifyResult:
         """A customer is at ``lane``: look up their tier, record the visit, and for
         priority and murdoch service at a till return a prompt (the same one again
-        within ``prompt_dedupe_minutes``)."""
+        within ``prompt_dedupe_minutes``). A customer held out of the chain's
+        experiment whose level would make a prompt gets none, and an answer
+        like any customer's with standard service."""
         customer = self.hasher(id_type, value)
         record = self.tiers.lookup(customer)
         score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
         if record and self.plugins.has("service_level"):
             score = self._plugin_level(record, score)
         now = self.clock()
+        experiment, arm = self.holdout.arm_of(customer)
+        # Tiers only add service: holding out takes the addition away, never
+        # normal service, and pain prompts (for everyone queueing) are untouched.
+        held_out = arm == HOLDOUT and record is not None and needs_prompt(score.service_level)
         visit = [self.visits.next_id(), now, lane, customer, stage, record is not None, score.tier,
-                 score.service_level, score.engaged_reach, None, sale_id]
-        wants_prompt = stage == "till" and record is not None and needs_prompt(score.service_level)
+                 score.service_level, score.engaged_reach, None, sale_id, arm, experiment, sale_total]
+        wants_prompt = stage == "till" and record is not None and needs_prompt(score.service_level) \
+            and not held_out
         prompt = self._recent_prompt(self.db.conn, customer, lane, now) if wants_prompt else None
         leaves_queue = stage == "till" and customer in self._maybe_waiting
         created = False
@@ -115,6 +126,11 @@ class Store:
             self.visits.defer(tuple(visit))
         if created:
             self.bus.publish("prompt", prompt)
+        if held_out:
+            # Nothing a till or POS screen shows sets a held-out customer apart.
+            return IdentifyResult(visit_id=visit[0], known=False, tier=EVERYDAY.tier,
+                                  service_level=EVERYDAY.service_level, followers=0, engagement_rate=0.0,
+                                  engaged_reach=0, niches=[], prompt=None)
         return IdentifyResult(
             visit_id=visit[0], known=record is not None, tier=score.tier,
             service_level=score.service_level,
