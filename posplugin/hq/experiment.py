@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -65,7 +65,9 @@ class Experiments:
     def all(self) -> list[dict]:
         """Every experiment, newest first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(experiments).order_by(experiments.c.started_at.desc())).all()
+            # The running one first, then by start (a stop and a start may share a second).
+            rows = conn.execute(select(experiments).order_by(func.coalesce(experiments.c.stopped_at, 1e18).desc(),
+                                                             experiments.c.started_at.desc())).all()
         return [_experiment(r) for r in rows]
 
     def get(self, name: str) -> dict | None:

@@ -35,6 +35,10 @@ def wilson(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[floa
     if n <= 0:
         return 0.0, 1.0
     z = z_for(confidence)
+    if successes == 0 or successes == n:
+        # The closed forms, without rounding's 1e-17 beyond the bound.
+        bound = z * z / (n + z * z)
+        return (0.0, bound) if successes == 0 else (1 - bound, 1.0)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
@@ -60,8 +64,9 @@ def rate_difference(x1: int, n1: int, x2: int, n2: int, confidence: float = CONF
     l1, u1 = wilson(x1, n1, confidence)
     l2, u2 = wilson(x2, n2, confidence)
     d = p1 - p2
-    return Interval(d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
-                    d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+    # Exact arithmetic keeps it within [-1, 1]; the clamp only removes rounding.
+    return Interval(d, max(-1.0, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)),
+                    min(1.0, d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)))
 
 
 def mean_difference(n1: int, sum1: float, sumsq1: float, n2: int, sum2: float, sumsq2: float,

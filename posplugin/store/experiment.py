@@ -77,7 +77,7 @@ def apply_manifest(conn, manifest: dict, now: float) -> bool:
     share = float(manifest.get("holdout_share") or 0.0) if name else 0.0
     share = min(max(share, 0.0), MAX_SHARE)
     row = conn.execute("SELECT name, holdout_share FROM experiment_state WHERE id = 1").fetchone()
-    if row and (row[0], row[1]) == (name, share):
+    if (tuple(row) if row else (None, 0.0)) == (name, share):
         return False
     conn.execute("INSERT INTO experiment_state (id, name, holdout_share, updated_at) VALUES (1, ?, ?, ?)"
                  " ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
@@ -89,6 +89,7 @@ def apply_manifest(conn, manifest: dict, now: float) -> bool:
 def track(db, now: float) -> dict:
     """Bring customers' outcomes up to date from the visits and prompts since
     the last call, and queue every matured outcome for head office."""
+    db.flush()  # this process's batched visits; another's are older than SCAN_LAG_S
     with db.write() as conn:
         seen = _scan_visits(conn, now)
         matured = _mature(conn, now)

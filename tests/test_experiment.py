@@ -1,0 +1,137 @@
+"""The store's side of the holdout experiment: a held-out customer gets normal
+service and no service prompt, never less; visits record their arm and the
+level they would have had; each customer's outcomes are measured once and
+leave as per-arm counts without identifiers."""
+
+import pytest
+from conftest import ID_KEY
+
+from posplugin.store import experiment, outbox
+from posplugin.store.service import DAY, Store
+from posplugin.tiers import holdout
+
+MURDOCH = ("phone", "+47 412 34 567")
+PRIORITY = ("email", "Micro.Mia@Example.com")
+STANDARD = ("loyalty_id", "L-1001")
+
+
+class Clock:
+    def __init__(self, now=1_800_000_000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clocked(settings, loaded_store):
+    loaded_store.close()
+    clock = Clock()
+    store = Store(settings, clock=clock)
+    yield store, clock
+    store.close()
+
+
+def name_putting(store, who, arm, share=0.5):
+    """An experiment name that puts customer ``who`` in ``arm``."""
+    customer = store.hasher(*who)
+    return next(f"exp-{i}" for i in range(200) if holdout.arm(ID_KEY, f"exp-{i}", customer, share) == arm)
+
+
+def run(store, name, share=0.5):
+    with store.db.write() as conn:
+        experiment.apply_manifest(conn, {"experiment": name, "holdout_share": share}, store.clock())
+    store.holdout.forget()
+
+
+def visit_rows(store):
+    store.flush()
+    return [tuple(r) for r in store.db.execute(
+        "SELECT arm, experiment, service_level, prompt_id, sale_total FROM visits ORDER BY id")]
+
+
+def test_a_held_out_customer_gets_normal_service_and_no_service_prompt(clocked):
+    store, _ = clocked
+    run(store, name_putting(store, MURDOCH, holdout.HOLDOUT))
+    answer = store.identify("1", *MURDOCH)
+    assert answer.prompt is None and not answer.prompt_created
+    # Like any customer with standard service: nothing on a till sets them apart.
+    assert (answer.known, answer.tier, answer.service_level, answer.engaged_reach, answer.niches) == \
+        (False, "everyday", "standard", 0, [])
+    (arm, name, level, prompt_id, _), = visit_rows(store)
+    assert arm == "holdout" and name.startswith("exp-") and level == "murdoch" and prompt_id is None
+    # Pain prompts are never held out.
+    assert store.report_painpoint("queue", lane="1")["kind"] == "pain"
+
+
+def test_a_served_customer_gets_the_prompt_and_the_visit_says_served(clocked):
+    store, _ = clocked
+    name = name_putting(store, MURDOCH, holdout.SERVED)
+    run(store, name)
+    answer = store.identify("1", *MURDOCH, sale_total=120.5)
+    assert answer.prompt["kind"] == "service" and answer.service_level == "murdoch" and answer.known
+    assert visit_rows(store) == [("served", name, "murdoch", answer.prompt["id"], 120.5)]
+
+
+def test_without_an_experiment_nothing_changes(clocked):
+    store, _ = clocked
+    with store.db.write() as conn:
+        assert not experiment.apply_manifest(conn, {"format": "posplugin-feed/1"}, store.clock())
+    assert store.identify("1", *MURDOCH).prompt is not None
+    assert visit_rows(store)[0][:2] == (None, None)
+
+
+def test_a_manifest_without_the_experiment_stops_it(clocked):
+    store, _ = clocked
+    run(store, name_putting(store, MURDOCH, holdout.HOLDOUT))
+    assert store.identify("1", *MURDOCH).prompt is None
+    with store.db.write() as conn:
+        assert experiment.apply_manifest(conn, {"version": 3}, store.clock())
+    store.holdout.forget()
+    assert store.identify("2", *MURDOCH).prompt is not None
+
+
+def outbox_rows(store):
+    return [tuple(r) for r in store.db.execute(
+        "SELECT experiment, level, arm, metric, value FROM arm_outbox ORDER BY id")]
+
+
+def test_each_customer_counts_once_per_outcome_when_it_has_matured(clocked):
+    store, clock = clocked
+    name = name_putting(store, MURDOCH, holdout.SERVED)
+    run(store, name)
+    store.identify("1", *MURDOCH, stage="queue")
+    clock.now += 600
+    store.identify("1", *MURDOCH, sale_total=100.0)   # same trip: not a return
+    store.identify("2", *STANDARD)
+    clock.now += 2 * DAY
+    store.identify("1", *MURDOCH, sale_total=50.0)    # a return within 7 days
+    invitation = store.after_sale(*MURDOCH, lane="1")
+    store.resolve(invitation["id"], "Ana")
+    clock.now += 60
+    experiment.track(store.db, clock.now)
+    assert outbox_rows(store) == []                    # nothing has matured yet
+    clock.now += 6 * DAY
+    experiment.track(store.db, clock.now)
+    experiment.track(store.db, clock.now)              # a second round adds nothing
+    assert sorted(outbox_rows(store)) == sorted([
+        (name, "murdoch", "served", "return_7", 1.0), (name, "murdoch", "served", "accepted", 1.0),
+        (name, "standard", holdout.arm(ID_KEY, name, store.hasher(*STANDARD), 0.5), "return_7", 0.0),
+        (name, "standard", holdout.arm(ID_KEY, name, store.hasher(*STANDARD), 0.5), "accepted", 0.0)])
+    clock.now += 23 * DAY
+    experiment.track(store.db, clock.now)
+    later = outbox_rows(store)[4:]
+    assert (name, "murdoch", "served", "return_30", 1.0) in later
+    assert (name, "murdoch", "served", "spend_30", 150.0) in later   # the POS sent totals
+    assert not [r for r in later if r[1] == "standard" and r[3] == "spend_30"]  # it sent none
+
+
+def test_per_arm_reports_carry_counts_and_sums_only():
+    rows = [("e", "murdoch", "served", "return_7", 1.0), ("e", "murdoch", "served", "return_7", 0.0),
+            ("e", "murdoch", "holdout", "spend_30", 30.0), ("e", "murdoch", "holdout", "spend_30", 10.0)]
+    assert experiment.summarise(rows) == [
+        {"experiment": "e", "level": "murdoch", "arm": "holdout", "metric": "spend_30", "n": 2, "sum": 40.0,
+         "sum_sq": 1000.0},
+        {"experiment": "e", "level": "murdoch", "arm": "served", "metric": "return_7", "n": 2, "sum": 1.0,
+         "sum_sq": 1.0}]
+    assert set(outbox.OUTBOXES) == {"outbox", "arm_outbox"}
