@@ -196,3 +196,29 @@ def test_the_command_line_starts_stops_and_reports(tmp_path):
     assert run_cli("hq", "experiment", "stop", *data, env=env).returncode == 1
     status = json.loads(run_cli("hq", "experiment", "status", "spring", *data, env=env).stdout)
     assert status["experiment"]["name"] == "spring" and not status["experiment"]["running"]
+
+
+@pytest.mark.browser
+def test_the_hq_page_shows_the_uplift_with_its_interval_and_says_when_data_is_short(hq, admin, open_page,
+                                                                                   output_dir):
+    store = hq.create_token("store", "oslo")
+    hq.experiments.start("spring", 0.2)
+    arms_report(hq, store, "b", [cell("spring", "served", 8000, 3300), cell("spring", "holdout", 2000, 600),
+                                 cell("spring", "served", 40, 12, level="priority"),
+                                 cell("spring", "holdout", 10, 3, level="priority")])
+    page = open_page(hq.server, "/hq", admin, {"width": 1280, "height": 1100})
+    page.wait_for_selector("#uplift tr[data-level='murdoch'][data-metric='return_7']")
+    murdoch = page.locator("#uplift tr[data-level='murdoch'][data-metric='return_7']")
+    cells = murdoch.locator("td").all_text_contents()
+    assert cells[1] == "41.3 % of 8,000" and cells[2] == "30 % of 2,000"
+    interval = uplift.rate_difference(3300, 8000, 600, 2000)   # 0.1125 (0.0886 to 0.1348)
+    assert (round(interval.low, 3), round(interval.high, 3)) == (0.089, 0.135)
+    assert cells[3] == "+11.3 points (+8.9 to +13.5)"
+    assert murdoch.locator(".verdict").text_content().startswith("Uplift")
+    assert murdoch.locator(".interval-bar .span").count() == 1
+    short = page.locator("#uplift tr[data-level='priority'] .verdict").text_content()
+    assert short.startswith("Not enough data yet: about ") and "5 points" in short
+    assert "spring: 20 % of customers held out" in page.locator("#experiment-summary").text_content()
+    page.select_option("#experiment-scope", "oslo")
+    page.wait_for_selector("#uplift tr[data-level='murdoch']")
+    page.locator("#experiment").screenshot(path=str(output_dir / "hq-experiment.png"))
