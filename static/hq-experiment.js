@@ -52,7 +52,11 @@
 
   function verdict(r, detect) {
     if (!r.enough) {
-      return P.t("hq.not_enough", { more: P.number(r.more_needed),
+      // The planned sample is not there yet; an interval already clear of
+      // zero is an early sign, not yet the answer (stopping at the first good
+      // look overstates effects).
+      const early = r.low > 0 ? "hq.early_uplift" : r.high < 0 ? "hq.early_lower" : "hq.not_enough";
+      return P.t(early, { more: P.number(r.more_needed),
         detect: r.kind === "rate" ? points(detect).replace("+", "") : "" });
     }
     if (r.low > 0) return P.t("hq.uplift");

@@ -42,6 +42,11 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     hq = sqlite3.connect(tmp_path / "demo" / "hq" / "hq.db")
     assert hq.execute("SELECT list_version FROM store_syncs").fetchone() == (1,)
     assert hq.execute("SELECT sum(made) FROM store_hours").fetchone()[0] >= 1
+    # A holdout experiment with a known simulated effect reached head office per arm.
+    assert "experiment: demo-holdout, 20% held out" in out
+    arms = dict(hq.execute("SELECT arm, sum(n) FROM experiment_outcomes WHERE level = 'murdoch'"
+                           " AND metric = 'return_7' GROUP BY arm").fetchall())
+    assert arms["served"] > 3 * arms["holdout"] > 0
     hq.close()
     # The data folders hold hashes only, never the made-up phone numbers or emails.
     for path in (tmp_path / "demo").rglob("*"):

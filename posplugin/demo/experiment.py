@@ -25,6 +25,11 @@ DEMO_SHARE = 0.2
 # all (no prompt in either arm).
 DEMO_BASE_RATE = 0.30
 DEMO_EFFECTS = {"murdoch": 0.12, "priority": 0.04, "standard": 0.0}
+# After-sale invitations: offered to a third of influencers, accepted by half
+# of those, by 10 points more when they were recognised at the till.
+DEMO_INVITED = 0.33
+DEMO_ACCEPTED = 0.5
+DEMO_ACCEPT_EFFECT = 0.10
 
 
 @dataclass
@@ -71,6 +76,9 @@ def backfill(store, customers, rng: random.Random, *, name: str = DEMO_EXPERIMEN
                 visits.append(first + rng.uniform(1, 7) * DAY)
             elif rng.random() < 0.3:
                 visits.append(first + rng.uniform(8, 30) * DAY)
+            if level != "standard" and first < now - 3600 and rng.random() < DEMO_INVITED and \
+                    rng.random() < DEMO_ACCEPTED + (DEMO_ACCEPT_EFFECT if group == SERVED else 0.0):
+                _accepted_invitation(conn, customer, level, first)
             for at in visits:
                 if at > now - 60:
                     continue
@@ -79,6 +87,18 @@ def backfill(store, customers, rng: random.Random, *, name: str = DEMO_EXPERIMEN
                                            True, tier, level, reach, None, None, group, name, spend))
                 written += 1
     return written
+
+
+def _accepted_invitation(conn, customer: bytes, level: str, at: float) -> None:
+    """An after-sale invitation for ``customer`` after their visit at ``at``,
+    accepted (resolved). Declined ones are not written: an open invitation
+    from weeks ago would sit on the floor tablet. Written without audit
+    events, so made-up history never reaches head office's hourly figures."""
+    conn.execute("INSERT INTO prompts (kind, level, lane, title, body, status, created_at, updated_at,"
+                 " resolved_by, resolved_at, customer) VALUES ('amplify', ?, '1', ?, ?, 'resolved', ?, ?,"
+                 " 'demo', ?, ?)", (level, "Invite to share (simulated)",
+                                    "A simulated after-sale invitation of the demo experiment.",
+                                    at + 300, at + 900, at + 900, customer))
 
 
 def run_demo_experiment(demo, customers, seed: int = 42, out=None) -> dict | None:
@@ -105,5 +125,6 @@ def run_demo_experiment(demo, customers, seed: int = 42, out=None) -> dict | Non
         if out:
             print(f"experiment: {DEMO_EXPERIMENT}, {DEMO_SHARE:.0%} held out, {visits:,} simulated past visits "
                   f"(true uplift in 7-day returns: murdoch +{DEMO_EFFECTS['murdoch']:.0%}, priority "
-                  f"+{DEMO_EFFECTS['priority']:.0%}, standard 0)", file=out, flush=True)
+                  f"+{DEMO_EFFECTS['priority']:.0%}, standard 0; in accepted invitations "
+                  f"+{DEMO_ACCEPT_EFFECT * DEMO_INVITED:.1%})", file=out, flush=True)
     return office.experiments.current()

@@ -43,7 +43,9 @@ METHOD = ("Rates: Newcombe's hybrid score interval (method 10) for the differenc
           "customers an arm. Customers needed: two-proportion normal approximation with unequal "
           "allocation (Fleiss), 80 % power, two-sided 5 %. The unit is a customer's first visit to a "
           "store during the experiment. Standard level gets no prompt in either arm: its difference "
-          "should cover 0 (a check of the assignment).")
+          "should cover 0 (a check of the assignment). With many lines, about 1 in 20 will look clear by "
+          "chance where there is no effect: decide the main question (e.g. Murdoch-level 7-day returns for "
+          "the chain) and its sample size before starting.")
 
 
 class Experiments:
