@@ -3,8 +3,14 @@ service and no service prompt, never less; visits record their arm and the
 level they would have had; each customer's outcomes are measured once and
 leave as per-arm counts without identifiers."""
 
+import tempfile
+from pathlib import Path
+
 import pytest
 from conftest import ID_KEY
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from posplugin.store import experiment, outbox
 from posplugin.store.service import DAY, Store
@@ -135,3 +141,45 @@ def test_per_arm_reports_carry_counts_and_sums_only():
         {"experiment": "e", "level": "murdoch", "arm": "served", "metric": "return_7", "n": 2, "sum": 1.0,
          "sum_sq": 1.0}]
     assert set(outbox.OUTBOXES) == {"outbox", "arm_outbox"}
+
+
+PEOPLE = [MURDOCH, PRIORITY, STANDARD, ("phone", "+47 900 00 001"), ("phone", "+47 900 00 002")]
+events = st.lists(st.tuples(st.integers(0, len(PEOPLE) - 1), st.integers(0, 24 * 12),
+                            st.sampled_from(["till", "queue"]), st.none() | st.integers(0, 500),
+                            st.booleans()), min_size=1, max_size=25)
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events)
+def test_every_customer_counts_once_with_the_outcome_their_visits_give(settings, loaded_store, sequence):
+    """However visits interleave and whenever the store's rounds run, each
+    customer's index visit is their first, and each outcome is reported once,
+    matching what their visits say."""
+    loaded_store.close()
+    clock = Clock()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(settings.replace(data_dir=Path(tmp)), clock=clock)
+        try:
+            run(store, "prop", share=0.3)
+            seen: dict[int, list] = {}
+            for who, gap_hours, stage, sale, round_now in sequence:
+                clock.now += gap_hours * 3600
+                store.identify("1", *PEOPLE[who], stage=stage, sale_total=sale)
+                seen.setdefault(who, []).append((clock.now, sale))
+                if round_now:
+                    experiment.track(store.db, clock.now + 10)
+            clock.now += 31 * DAY
+            experiment.track(store.db, clock.now)
+            rows = outbox_rows(store)
+        finally:
+            store.close()
+    for metric in ("return_7", "return_30", "accepted"):
+        assert len([r for r in rows if r[3] == metric]) == len(seen)
+    for metric, days in (("return_7", 7), ("return_30", 30)):
+        expected = sorted(float(any(12 * 3600 <= at - visits[0][0] <= days * DAY for at, _ in visits[1:]))
+                          for visits in seen.values())
+        assert sorted(r[4] for r in rows if r[3] == metric) == expected
+    spends = sorted(float(sum(s for at, s in visits if s is not None and at - visits[0][0] <= 30 * DAY))
+                    for visits in seen.values() if any(s is not None and at - visits[0][0] <= 30 * DAY
+                                                       for at, s in visits))
+    assert sorted(r[4] for r in rows if r[3] == "spend_30") == spends

@@ -134,8 +134,10 @@ class Experiments:
         dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         upsert = dialect_insert(experiment_outcomes)
         with self.engine.begin() as conn:
+            # RETURNING, not rowcount: psycopg reports no count for ON CONFLICT DO NOTHING.
             new = conn.execute(dialect_insert(experiment_batches).values(
-                batch=batch, store=store, received_at=self.clock()).on_conflict_do_nothing()).rowcount == 1
+                batch=batch, store=store, received_at=self.clock()).on_conflict_do_nothing()
+                .returning(experiment_batches.c.batch)).first() is not None
             if new:
                 for cell in arms:
                     values = {"experiment": cell["experiment"], "store": store, "level": cell["level"],

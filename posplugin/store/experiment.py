@@ -92,7 +92,8 @@ def track(db, now: float) -> dict:
     db.flush()  # this process's batched visits; another's are older than SCAN_LAG_S
     with db.write() as conn:
         seen = _scan_visits(conn, now)
-        matured = _mature(conn, now)
+        # Matured as of the visits scanned, never past them.
+        matured = _mature(conn, now - SCAN_LAG_S)
         _forget_finished(conn)
     return {"visits": seen, "outcomes": matured}
 
