@@ -42,15 +42,15 @@ def register(commands) -> None:
 def office(args) -> HeadOffice:
     """The head office in the command's data folder."""
     s = settings(args)
-    hq = HeadOffice(s.data_dir, s.id_key, default_region=s.default_region, timezone=s.tz(),
-                    stale_after_s=3 * s.sync_interval_s)
-    hq.experiments.apply_settings(s.experiment, s.holdout_share)
-    return hq
+    return HeadOffice(s.data_dir, s.id_key, default_region=s.default_region, timezone=s.tz(),
+                      stale_after_s=3 * s.sync_interval_s)
 
 
 def serve(args) -> int:
     s = settings(args)
     hq = office(args)
+    # The experiment settings start (or, with share 0, stop) an experiment once.
+    hq.experiments.apply_settings(s.experiment, s.holdout_share)
     server = make_server(create_hq_app(hq, language=s.language), s.host, args.port or PORT, s.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              s.host, server.effective_port, s.data_dir, hq.public_key)
