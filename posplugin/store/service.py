@@ -224,15 +224,19 @@ class Store:
         return prompt
 
     def after_sale(self, id_type: str, value: str, *, lane: str | None = None,
-                   display_name: str | None = None) -> dict | None:
+                   display_name: str | None = None, sale_total: float | None = None) -> dict | None:
         """A sale closed with a known customer (a POS webhook, after the fact):
         for an influencer, an ``amplify`` prompt for the floor, never a till
-        prompt; None for everyday or unknown customers."""
+        prompt; None for everyday or unknown customers. With ``sale_total``,
+        the sale is recorded as a visit (stage ``sale``) for any customer, so
+        the experiment measures spend where the POS reports it only here."""
         customer = self.hasher(id_type, value)
         record = self.tiers.lookup(customer)
+        score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
+        if sale_total is not None:
+            self._record_sale(customer, lane, record, score, float(sale_total))
         if record is None:
             return None
-        score = self.policy.score(record.followers, record.engagement_rate)
         if score.tier == "everyday" and score.service_level == "standard":
             return None
         words = texts.amplify_prompt(tier=score.tier, followers=record.followers,
@@ -250,6 +254,12 @@ class Store:
                                     display_name=display_name, details=details)
         self.bus.publish("prompt", prompt)
         return prompt
+
+    def _record_sale(self, customer: bytes, lane: str | None, record, score, sale_total: float) -> None:
+        experiment, arm = self.holdout.arm_of(customer)
+        self.visits.defer((self.visits.next_id(), self.clock(), lane or "", customer, "sale", record is not None,
+                           score.tier, score.service_level, score.engaged_reach, None, None, arm, experiment,
+                           sale_total))
 
     def first_delivery(self, source: str, event_id: str) -> bool:
         """True the first time a vendor's event id is seen; False for a replay."""

@@ -16,8 +16,10 @@ import threading
 
 from ..db import Database
 
-# ``service_level`` is the level the customer's tier gives, also for a customer
-# held out of an experiment (``arm`` = holdout), who got standard service.
+# ``stage`` is till or queue (identify), or sale (an after-sale webhook with the
+# sale's total). ``service_level`` is the level the customer's tier gives, also
+# for a customer held out of an experiment (``arm`` = holdout), who got
+# standard service.
 COLUMNS = ("id", "at", "lane", "customer", "stage", "known", "tier", "service_level",
            "engaged_reach", "prompt_id", "sale_id", "arm", "experiment", "sale_total")
 INSERT = f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
