@@ -71,6 +71,8 @@ class Settings:
     hq_token: str = setting("", "this store's head office token (posplugin hq store add)")
     hq_public_key: str = setting("", "the key lists are verified with (posplugin hq public-key)")
     sync_interval_s: int = setting(300, "seconds between pulls from head office")
+    hq_database_url: str = setting("", "head office's database (postgresql://user:pw@host/db); empty means hq.db "
+                                   "in its data folder")
     hooks_dir: str = setting("", "a folder of .py hook files to load as plugins")
     plugins: str = setting("", "bundled hooks to load, by name (e.g. one_in_front, webhook)")
     webhook_url: str = setting("", "where the webhook hook forwards urgent prompts")
@@ -96,7 +98,7 @@ class Settings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("data_dir", "extra")}
 
-_SECRET = {"id_key", "hq_token"}
+_SECRET = {"id_key", "hq_token", "hq_database_url"}
 
 
 def load(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None,
@@ -215,6 +217,9 @@ def validate(s: Settings) -> list[str]:
     if min(s.pain_calm_s, s.history_after_s, s.waiting_max_s, s.prompt_expire_minutes,
            s.escalate_after_s) < 0:
         problems.append("queue and prompt timings cannot be negative")
+    if s.hq_database_url and not s.hq_database_url.startswith(("postgresql://", "postgresql+psycopg://")):
+        problems.append("hq_database_url must be a PostgreSQL URL (postgresql://user:password@host:5432/db), "
+                        "or empty for hq.db in the data folder")
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
     if not 0 <= s.holdout_share <= 0.5:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from pathlib import Path
 
 import pytest
 import requests
+
+from servers import PostgresCluster
+from sqlalchemy import text
 
 from posplugin.config import Settings
 from posplugin.store import auth
@@ -213,20 +217,57 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL cluster (Debian's postgresql package) for the
+    whole session. Missing PostgreSQL skips on a developer machine and fails in
+    CI (where .ci/run installs it)."""
+    import os
+
+    if not PostgresCluster.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is missing: install Debian's postgresql package")
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hq_database_url(request) -> str:
+    """Head office's database, once per backend: "" (the SQLite file in its
+    data folder) and a fresh database in the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return ""
+    name = f"t{next(_databases)}_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return request.getfixturevalue("postgres").create_database(name)
+
+
 @pytest.fixture
-def hq(tmp_path):
+def hq(tmp_path, hq_database_url):
     """A head office (``posplugin.hq.HeadOffice``) served on 127.0.0.1 as
-    ``hq.server``, on a hand-moved clock ``hq.test_clock``."""
+    ``hq.server``, on a hand-moved clock ``hq.test_clock``; every test using
+    it runs on SQLite and on PostgreSQL."""
     from posplugin.hq.office import HeadOffice
     from posplugin.hq.web import create_hq_app
 
     clock = Clock()
-    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock)
+    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock,
+                        database_url=hq_database_url)
     office.server = BackgroundServer(create_hq_app(office)).start()
     office.test_clock = clock
     yield office
     office.server.stop()
     office.close()
+
+
+def hq_query(office, sql: str) -> list:
+    """The rows of ``sql`` in head office's database (either backend)."""
+    with office.engine.connect() as conn:
+        return conn.execute(text(sql)).all()
 
 
 def free_port():

@@ -43,7 +43,7 @@ def office(args) -> HeadOffice:
     """The head office in the command's data folder."""
     s = settings(args)
     return HeadOffice(s.data_dir, s.id_key, default_region=s.default_region, timezone=s.tz(),
-                      stale_after_s=3 * s.sync_interval_s)
+                      stale_after_s=3 * s.sync_interval_s, database_url=s.hq_database_url)
 
 
 def serve(args) -> int:

@@ -15,14 +15,13 @@ from __future__ import annotations
 import logging
 import re
 
-from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, func, select, update
 
 from ..errors import Conflict, ValidationError
 from ..tiers.holdout import HOLDOUT, MAX_SHARE, SERVED
 from ..timeutil import iso, system_clock
 from . import uplift
+from .db import insert
 from .schema import experiment_batches, experiment_outcomes, experiments
 
 log = logging.getLogger("posplugin.hq.experiment")
@@ -90,7 +89,7 @@ class Experiments:
                 raise Conflict(f"experiment {name!r} was already run: its results stay under that name; "
                                "start the next one with a new name")
             conn.execute(update(experiments).where(experiments.c.stopped_at.is_(None)).values(stopped_at=now))
-            conn.execute(insert(experiments).values(name=name, holdout_share=holdout_share, started_at=now))
+            conn.execute(insert(self.engine, experiments).values(name=name, holdout_share=holdout_share, started_at=now))
         return self.get(name)
 
     def stop(self) -> dict | None:
@@ -121,21 +120,25 @@ class Experiments:
             log.warning("experiment %s keeps holdout_share %s: a share cannot change while it runs; "
                         "start a new experiment with a new name", name, known["holdout_share"])
 
-    def manifest_fields(self) -> dict:
-        """What the signed manifest carries: the running experiment, or nothing."""
-        running = self.current()
-        return {"experiment": running["name"], "holdout_share": running["holdout_share"]} if running else {}
+    def manifest_fields(self, conn=None) -> dict:
+        """What the signed manifest carries: the running experiment, or nothing
+        (read on ``conn`` when given, inside the caller's transaction)."""
+        if conn is None:
+            with self.engine.connect() as own:
+                return self.manifest_fields(own)
+        row = conn.execute(select(experiments.c.name, experiments.c.holdout_share)
+                           .where(experiments.c.stopped_at.is_(None))
+                           .order_by(experiments.c.started_at.desc())).first()
+        return {"experiment": row[0], "holdout_share": row[1]} if row else {}
 
     # -- reports -----------------------------------------------------------
 
     def receive(self, store: str, batch: str, arms: list[dict]) -> bool:
         """Add a store's per-arm outcomes; a batch already received changes nothing."""
-        # Both dialects say "insert or add to" alike; the statement is dialect-specific.
-        dialect_insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        upsert = dialect_insert(experiment_outcomes)
+        upsert = insert(self.engine, experiment_outcomes)
         with self.engine.begin() as conn:
             # RETURNING, not rowcount: psycopg reports no count for ON CONFLICT DO NOTHING.
-            new = conn.execute(dialect_insert(experiment_batches).values(
+            new = conn.execute(insert(self.engine, experiment_batches).values(
                 batch=batch, store=store, received_at=self.clock()).on_conflict_do_nothing()
                 .returning(experiment_batches.c.batch)).first() is not None
             if new:

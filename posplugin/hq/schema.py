@@ -35,6 +35,16 @@ deltas = Table(
     Column("deletes", BigInteger, nullable=False),
 )
 
+# The signed manifest, shared by every head office process so all of them
+# serve the same bytes (and ETag) until it is re-signed.
+feed_manifest = Table(
+    "feed_manifest", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("renew_at", Float, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
 # -- posplugin.hq.office: tokens and each store's last sync -----------------
 
 hq_tokens = Table(
