@@ -185,6 +185,7 @@ def test_the_chain_interval_covers_a_known_effect_through_head_office(hq):
     assert covered >= 0.85 * runs   # 95 % nominal; 60 runs is a coarse check (the fine one is in test_uplift)
 
 
+@pytest.mark.slow
 def test_the_command_line_starts_stops_and_reports(tmp_path):
     env = cli_env()
     data = ["--data", str(tmp_path / "hq")]
