@@ -98,11 +98,13 @@ def test_not_enough_data_until_the_sample_can_detect_the_difference(hq, admin):
     assert line(results(hq, admin, "?detect=0.2"))["needed"]["holdout"] < needed["holdout"]
 
 
-@pytest.mark.parametrize("query, status", [("?detect=2", 422), ("?detect=abc", 422), ("?name=nope", 422)])
-def test_bad_questions_are_refused_with_the_error_shape(hq, admin, query, status):
+@pytest.mark.parametrize("query, status", [("?detect=2", 422), ("?detect=abc", 422), ("?detect=0.5", 422),
+                                           ("?name=nope", 422), ("?detect=0.45", 200)])
+def test_bad_questions_are_refused_with_the_error_shape_and_the_limits_answer(hq, admin, query, status):
     hq.experiments.start("e3", 0.2)
     response = requests.get(hq.server.url + "/hq/v1/experiment" + query, headers=auth(admin), timeout=5)
-    assert response.status_code == status and response.json()["error"]["code"]
+    assert response.status_code == status
+    assert (response.json()["error"]["code"] if status != 200 else response.json()["results"] == [])
 
 
 def test_only_admins_see_the_experiment(hq):

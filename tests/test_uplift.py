@@ -87,3 +87,10 @@ def test_more_needed_counts_customers_until_both_arms_are_big_enough():
     assert uplift.more_needed(700, 200, needed, 0.2) == 125     # 100 short of 80 %
     assert uplift.more_needed(800, 150, needed, 0.2) == 250     # 50 short of 20 %
     assert uplift.more_needed(0, 0, needed, 0.2) == 1000
+
+
+@hsettings(max_examples=200)
+@given(st.floats(0.0, 1.0), st.floats(0.01, 0.45), st.floats(0.01, 0.5))
+def test_a_sample_size_exists_for_any_baseline_and_difference_the_page_allows(baseline, difference, share):
+    served, holdout = uplift.customers_needed(baseline, difference, share)
+    assert served >= 1 and holdout >= 1

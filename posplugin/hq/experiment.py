@@ -196,9 +196,10 @@ def _experiment(row) -> dict:
 
 def _arm(cell: list, kind: str) -> dict:
     n, total, _ = cell
-    value = None if n == 0 else (total / n)
-    return {"n": n, "successes" if kind == "rate" else "total": round(total, 2) if kind == "mean" else int(total),
-            "rate" if kind == "rate" else "mean": None if value is None else round(value, 4)}
+    value = None if n == 0 else round(total / n, 4)
+    if kind == "rate":
+        return {"n": n, "successes": round(total), "rate": value}
+    return {"n": n, "total": round(total, 2), "mean": value}
 
 
 def _uplift(store, level, metric, served, holdout, share, detect) -> dict:
@@ -208,7 +209,7 @@ def _uplift(store, level, metric, served, holdout, share, detect) -> dict:
     out = {"scope": "chain" if store is None else "store", "store": store, "level": level, "metric": metric,
            "kind": kind, "served": _arm(served, kind), "holdout": _arm(holdout, kind)}
     if kind == "rate":
-        interval = uplift.rate_difference(int(served[1]), served[0], int(holdout[1]), holdout[0])
+        interval = uplift.rate_difference(round(served[1]), served[0], round(holdout[1]), holdout[0])
         # The baseline for the power calculation: both arms' rate, shrunk
         # towards one half while there is little data (never 0 or 1).
         baseline = (served[1] + holdout[1] + 1) / (served[0] + holdout[0] + 2)
@@ -223,7 +224,8 @@ def _uplift(store, level, metric, served, holdout, share, detect) -> dict:
         "high": None if interval is None else round(interval.high, 4),
         "needed": {"served": needed[0], "holdout": needed[1]},
         "enough": more == 0 and interval is not None,
-        "more_needed": more if more or interval is not None else max(1, more),
+        # An arm with no one yet always needs more, whatever the arithmetic says.
+        "more_needed": max(more, 0 if interval is not None else 1),
         "significant": interval is not None and more == 0 and (interval.low > 0 or interval.high < 0),
     })
     return out

@@ -90,15 +90,16 @@ def reports(body):
                    "description": "an experiment's name (default: the running one, else the latest)"},
                   {"name": "detect", "in": "query", "required": False,
                    "schema": {"type": "string", "pattern": "^0?\\.[0-9]{1,4}$"},
-                   "description": "the difference in rate to size the sample for (0.01 to 0.5; default 0.05)"}])
+                   "description": "the difference in rate to size the sample for (0.01 to 0.45; default 0.05)"}])
 def experiment():
     detect = request.args.get("detect")
     try:
         detect_value = float(detect) if detect is not None else 0.05
     except ValueError:
         detect_value = -1.0
-    if not 0.01 <= detect_value <= 0.5:
-        raise ValidationError("detect must be a rate difference from 0.01 to 0.5", field="detect")
+    # Below one half, a difference fits above or below any baseline rate.
+    if not 0.01 <= detect_value <= 0.45:
+        raise ValidationError("detect must be a rate difference from 0.01 to 0.45", field="detect")
     return jsonify(_office().experiments.results(request.args.get("name") or None, detect_value))
 
 
