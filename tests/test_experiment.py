@@ -87,6 +87,9 @@ def test_without_an_experiment_nothing_changes(clocked):
         assert not experiment.apply_manifest(conn, {"format": "posplugin-feed/1"}, store.clock())
     assert store.identify("1", *MURDOCH).prompt is not None
     assert visit_rows(store)[0][:2] == (None, None)
+    store.clock.now += 60
+    assert experiment.track(store.db, store.clock.now) == {"visits": 0, "outcomes": 0}
+    assert store.db.execute("SELECT scanned_visit FROM experiment_state").fetchone()[0] == 1
 
 
 def test_a_manifest_without_the_experiment_stops_it(clocked):

@@ -104,6 +104,13 @@ def _scan_visits(conn, now: float) -> int:
     upto = conn.execute("SELECT coalesce(max(id), 0) FROM visits WHERE at <= ?", (now - SCAN_LAG_S,)).fetchone()[0]
     if upto <= scanned:
         return 0
+    if conn.execute("SELECT 1 FROM experiment_customers LIMIT 1").fetchone() is None and \
+            conn.execute("SELECT 1 FROM visits WHERE id > ? AND id <= ? AND experiment IS NOT NULL LIMIT 1",
+                         (scanned, upto)).fetchone() is None:
+        # No experiment now or pending: nothing to measure (a store's first
+        # round after an upgrade skips its whole visit log this way).
+        _advance(conn, upto)
+        return 0
     visits = conn.execute("SELECT at, customer, experiment, arm, service_level, sale_total FROM visits"
                           " WHERE id > ? AND id <= ? ORDER BY id", (scanned, upto)).fetchall()
     for at, customer, experiment, arm_, level, sale_total in visits:
@@ -122,9 +129,13 @@ def _scan_visits(conn, now: float) -> int:
             conn.execute("INSERT OR IGNORE INTO experiment_customers (experiment, customer, arm, level, first_at,"
                          " sales, sales_total) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (experiment, customer, arm_, level, at, int(sale_total is not None), sale_total or 0.0))
+    _advance(conn, upto)
+    return len(visits)
+
+
+def _advance(conn, upto: int) -> None:
     conn.execute("INSERT INTO experiment_state (id, scanned_visit) VALUES (1, ?)"
                  " ON CONFLICT (id) DO UPDATE SET scanned_visit = excluded.scanned_visit", (upto,))
-    return len(visits)
 
 
 def _mature(conn, now: float) -> int:
