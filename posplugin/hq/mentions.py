@@ -6,11 +6,15 @@ a post mentions the chain when its text holds one of them as a whole word,
 case-folded. Counted within 7 days after a visit.
 
 TODO(join): the linked accounts and their posts come from the customer's side
-(``/join``, on its own branch); once they land, head office calls
-:func:`posts_after_visits` for each consenting customer with the arm from
-:func:`posplugin.tiers.holdout.arm` and adds the counts to
-:class:`posplugin.hq.experiment.Experiments` as the metric ``posts_7``.
-Until then nothing calls this module outside its tests.
+(``/join``, on its own branch, not yet merged). Its metrics keep each recent
+post's likes and comments only; counting mentions also needs each post's
+caption and time. Once they are kept, head office calls
+:func:`posts_after_visits` for each customer who consented to measurement,
+with their arm from :func:`posplugin.tiers.holdout.arm` (head office has the
+chain key) and the visit times stores would have to report for consenting
+customers (today's reports carry no identifiers, so that report is new too),
+and adds the counts to :class:`posplugin.hq.experiment.Experiments` as the
+metric ``posts_7``. Until then nothing calls this module outside its tests.
 """
 
 from __future__ import annotations
