@@ -190,3 +190,20 @@ def test_every_customer_counts_once_with_the_outcome_their_visits_give(settings,
                     for visits in seen.values() if any(s is not None and at - visits[0][0] <= 30 * DAY
                                                        for at, s in visits))
     assert sorted(r[4] for r in rows if r[3] == "spend_30") == spends
+
+
+def test_the_serving_process_picks_up_an_experiment_another_process_recorded(clocked, monkeypatch):
+    """serve's sync runs in a child process: the experiment it records reaches
+    the tills of the serving process at its next reread."""
+    store, _ = clocked
+    name = name_putting(store, MURDOCH, holdout.HOLDOUT)
+    assert store.identify("1", *MURDOCH).prompt is not None        # no experiment yet (and now cached)
+    child = Store(store.settings, clock=store.clock)                  # as `posplugin sync --once` opens it
+    try:
+        with child.db.write() as conn:
+            experiment.apply_manifest(conn, {"experiment": name, "holdout_share": 0.5}, child.clock())
+    finally:
+        child.close()
+    assert store.identify("2", *MURDOCH).prompt is not None          # within REFRESH_S: still the cached state
+    monkeypatch.setattr(experiment, "REFRESH_S", 0.0)
+    assert store.identify("3", *MURDOCH).prompt is None
