@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from posplugin.store import experiment, outbox
+from posplugin.store import experiment, outbox, visits
 from posplugin.store.service import DAY, Store
 from posplugin.tiers import holdout
 from posplugin.tiers.lists import import_csv
@@ -88,7 +88,7 @@ def test_without_an_experiment_nothing_changes(clocked):
     assert store.identify("1", *MURDOCH).prompt is not None
     assert visit_rows(store)[0][:2] == (None, None)
     store.clock.now += 60
-    assert experiment.track(store.db, store.clock.now) == {"visits": 0, "outcomes": 0}
+    assert experiment.track(store.db, store.clock.now) == {"visits": 1, "outcomes": 0}
     assert store.db.execute("SELECT scanned_visit FROM experiment_state").fetchone()[0] == 1
 
 
@@ -207,3 +207,17 @@ def test_the_serving_process_picks_up_an_experiment_another_process_recorded(clo
     assert store.identify("2", *MURDOCH).prompt is not None          # within REFRESH_S: still the cached state
     monkeypatch.setattr(experiment, "REFRESH_S", 0.0)
     assert store.identify("3", *MURDOCH).prompt is None
+
+
+def test_the_visit_log_is_read_in_steps_and_never_past_the_time_asked(clocked):
+    store, clock = clocked
+    for _ in range(5):
+        store.identify("1", *STANDARD)
+        clock.now += 10
+    store.flush()
+    last, first_two = visits.scan(store.db.conn, 0, clock.now, limit=2)
+    assert len(first_two) == 2 and last == 2
+    last, rest = visits.scan(store.db.conn, last, clock.now - 15, limit=10)
+    assert len(rest) == 2 and last == 4            # the visit 10 s ago is left for later
+    last, tail = visits.scan(store.db.conn, last, clock.now, limit=10)
+    assert last == 5 and len(tail) == 1 and tail[0][4] == "standard"

@@ -26,6 +26,7 @@ import threading
 import time
 
 from ..tiers.holdout import MAX_SHARE, arm
+from . import prompts, visits
 
 DAY = 86_400.0
 # Two identifies within hours are one trip (a queue ticket, then the till).
@@ -91,7 +92,9 @@ def track(db, now: float) -> dict:
     the last call, and queue every matured outcome for head office."""
     db.flush()  # this process's batched visits; another's are older than SCAN_LAG_S
     with db.write() as conn:
-        seen = _scan_visits(conn, now)
+        seen = 0
+        while (step := _scan_visits(conn, now)) > 0:
+            seen += step
         # Matured as of the visits scanned, never past them.
         matured = _mature(conn, now - SCAN_LAG_S)
         _forget_finished(conn)
@@ -99,21 +102,17 @@ def track(db, now: float) -> dict:
 
 
 def _scan_visits(conn, now: float) -> int:
+    """One step through the visit log (see :func:`posplugin.store.visits.scan`); returns visits read."""
     row = conn.execute("SELECT scanned_visit FROM experiment_state WHERE id = 1").fetchone()
-    scanned = row[0] if row else 0
-    upto = conn.execute("SELECT coalesce(max(id), 0) FROM visits WHERE at <= ?", (now - SCAN_LAG_S,)).fetchone()[0]
-    if upto <= scanned:
+    upto, visits_ = visits.scan(conn, row[0] if row else 0, now - SCAN_LAG_S)
+    if not visits_:
         return 0
-    if conn.execute("SELECT 1 FROM experiment_customers LIMIT 1").fetchone() is None and \
-            conn.execute("SELECT 1 FROM visits WHERE id > ? AND id <= ? AND experiment IS NOT NULL LIMIT 1",
-                         (scanned, upto)).fetchone() is None:
-        # No experiment now or pending: nothing to measure (a store's first
-        # round after an upgrade skips its whole visit log this way).
+    if not any(v[2] for v in visits_) and \
+            conn.execute("SELECT 1 FROM experiment_customers LIMIT 1").fetchone() is None:
+        # No experiment now or pending: nothing to measure but the place in the log.
         _advance(conn, upto)
-        return 0
-    visits = conn.execute("SELECT at, customer, experiment, arm, service_level, sale_total FROM visits"
-                          " WHERE id > ? AND id <= ? ORDER BY id", (scanned, upto)).fetchall()
-    for at, customer, experiment, arm_, level, sale_total in visits:
+        return len(visits_)
+    for at, customer, experiment, arm_, level, sale_total in visits_:
         # A return or a sale counts for every experiment the customer is in,
         # also after the experiment has stopped.
         conn.execute("UPDATE experiment_customers SET returned_at = ? WHERE customer = ?"
@@ -130,7 +129,7 @@ def _scan_visits(conn, now: float) -> int:
                          " sales, sales_total) VALUES (?, ?, ?, ?, ?, ?, ?)",
                          (experiment, customer, arm_, level, at, int(sale_total is not None), sale_total or 0.0))
     _advance(conn, upto)
-    return len(visits)
+    return len(visits_)
 
 
 def _advance(conn, upto: int) -> None:
@@ -143,9 +142,7 @@ def _mature(conn, now: float) -> int:
     for experiment, customer, arm_, level, first_at, returned_at in conn.execute(
             "SELECT experiment, customer, arm, level, first_at, returned_at FROM experiment_customers"
             " WHERE done_7 = 0 AND first_at <= ?", (now - 7 * DAY,)).fetchall():
-        accepted = conn.execute("SELECT 1 FROM prompts WHERE customer = ? AND kind = 'amplify'"
-                                " AND status = 'resolved' AND created_at >= ? AND created_at <= ? LIMIT 1",
-                                (customer, first_at, first_at + 7 * DAY)).fetchone() is not None
+        accepted = prompts.accepted_invitation(conn, customer, first_at, first_at + 7 * DAY)
         returned = returned_at is not None and returned_at <= first_at + 7 * DAY
         rows += [(now, experiment, level, arm_, "return_7", float(returned)),
                  (now, experiment, level, arm_, "accepted", float(accepted))]

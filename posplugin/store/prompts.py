@@ -180,3 +180,12 @@ def escalate(conn: sqlite3.Connection, created_before: float, now: float) -> lis
                      " updated_at = ? WHERE id = ?", (now, prompt_id))
         _audit(conn, prompt_id, now, "escalated", None, None)
     return [get(conn, i) for i in ids]
+
+
+def accepted_invitation(conn: sqlite3.Connection, customer: bytes, since: float, until: float) -> bool:
+    """Whether an after-sale invitation (``amplify``) for ``customer`` made
+    between ``since`` and ``until`` was resolved: staff resolve it when the
+    customer accepts."""
+    return conn.execute("SELECT 1 FROM prompts WHERE customer = ? AND kind = 'amplify' AND status = 'resolved'"
+                        " AND created_at >= ? AND created_at <= ? LIMIT 1",
+                        (customer, since, until)).fetchone() is not None
