@@ -47,6 +47,7 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     arms = dict(hq.execute("SELECT arm, sum(n) FROM experiment_outcomes WHERE level = 'murdoch'"
                            " AND metric = 'return_7' GROUP BY arm").fetchall())
     assert arms["served"] > 3 * arms["holdout"] > 0
+    assert hq.execute("SELECT sum(total) FROM experiment_outcomes WHERE metric = 'accepted'").fetchone()[0] > 0
     hq.close()
     # The data folders hold hashes only, never the made-up phone numbers or emails.
     for path in (tmp_path / "demo").rglob("*"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ..store import experiment
+from ..store import experiment, prompts
 from ..store.sync import sync_once
 from ..tiers.holdout import HOLDOUT, SERVED, arm
 
@@ -92,13 +92,10 @@ def backfill(store, customers, rng: random.Random, *, name: str = DEMO_EXPERIMEN
 def _accepted_invitation(conn, customer: bytes, level: str, at: float) -> None:
     """An after-sale invitation for ``customer`` after their visit at ``at``,
     accepted (resolved). Declined ones are not written: an open invitation
-    from weeks ago would sit on the floor tablet. Written without audit
-    events, so made-up history never reaches head office's hourly figures."""
-    conn.execute("INSERT INTO prompts (kind, level, lane, title, body, status, created_at, updated_at,"
-                 " resolved_by, resolved_at, customer) VALUES ('amplify', ?, '1', ?, ?, 'resolved', ?, ?,"
-                 " 'demo', ?, ?)", (level, "Invite to share (simulated)",
-                                    "A simulated after-sale invitation of the demo experiment.",
-                                    at + 300, at + 900, at + 900, customer))
+    from weeks ago would sit on the floor tablet."""
+    prompts.past_resolved(conn, kind="amplify", level=level, lane="1", title="Invite to share (simulated)",
+                          body="A simulated after-sale invitation of the demo experiment.", created_at=at + 300,
+                          resolved_at=at + 900, by="demo", customer=customer)
 
 
 def run_demo_experiment(demo, customers, seed: int = 42, out=None) -> dict | None:
