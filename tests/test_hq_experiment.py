@@ -225,3 +225,10 @@ def test_the_hq_page_shows_the_uplift_with_its_interval_and_says_when_data_is_sh
     page.select_option("#experiment-scope", "oslo")
     page.wait_for_selector("#uplift tr[data-level='murdoch']")
     page.locator("#experiment").screenshot(path=str(output_dir / "hq-experiment.png"))
+
+
+def test_the_experiment_and_the_arms_report_are_in_head_office_openapi(hq):
+    document = requests.get(hq.server.url + "/hq/v1/openapi.json", timeout=5).json()
+    assert "get" in document["paths"]["/hq/v1/experiment"]
+    arms = document["components"]["schemas"]["OutcomeReport"]["properties"]["arms"]
+    assert arms["items"]["properties"]["metric"]["enum"] == ["return_7", "return_30", "accepted", "spend_30"]
