@@ -82,6 +82,19 @@ class Settings:
     experiment: str = setting("", "head office: name of the holdout experiment to start (a new name starts a new one)")
     holdout_share: float = setting(0.0, "head office: share of customers held out of service prompts, 0 to 0.5")
     chain_handles: str = setting("", "head office: the chain's handles and hashtags a post must mention to count")
+    # Head office: the customer's side (posplugin.hq.customers, platforms, metrics, build).
+    public_url: str = setting("", "head office's public address customers reach (the /join QR code points here)")
+    smtp_url: str = setting("", "email for join codes: smtp://user:password@host:587?from=addr&starttls=1")
+    code_sender: str = setting("", "console: log join codes with a masked identifier instead (demo, tests)")
+    metrics_refresh_hours: int = setting(168, "hours between refreshes of each linked account's metrics")
+    metrics_max_age_days: int = setting(30, "days after which metrics that cannot be refreshed age out")
+    build_interval_minutes: int = setting(60, "at most this often head office builds a version automatically")
+    instagram_client_id: str = setting("", "the chain's own Meta app id (Instagram professional accounts)")
+    instagram_client_secret: str = setting("", "the chain's own Meta app secret")
+    tiktok_client_id: str = setting("", "the chain's TikTok Login Kit client key")
+    tiktok_client_secret: str = setting("", "the chain's TikTok Login Kit client secret")
+    youtube_client_id: str = setting("", "the chain's Google OAuth client id (youtube.readonly)")
+    youtube_client_secret: str = setting("", "the chain's Google OAuth client secret")
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -98,7 +111,8 @@ class Settings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("data_dir", "extra")}
 
-_SECRET = {"id_key", "hq_token", "hq_database_url"}
+_SECRET = {"id_key", "hq_token", "hq_database_url", "smtp_url", "instagram_client_secret",
+           "tiktok_client_secret", "youtube_client_secret"}
 
 
 def load(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None,
@@ -227,8 +241,24 @@ def validate(s: Settings) -> list[str]:
     if s.experiment and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", s.experiment):
         problems.append("experiment must be a name of 1 to 100 letters, digits, '.', '_' or '-'")
     problems += cors_problems(s.cors_origins)
+    problems += customer_side_problems(s)
     if s.language not in LANGUAGES:
         problems.append(f"language {s.language!r} is not available; use {' or '.join(LANGUAGES)}")
+    return problems
+
+
+def customer_side_problems(s: Settings) -> list[str]:
+    """Problems with head office's customer-side settings."""
+    problems = []
+    if s.public_url and not s.public_url.startswith(("http://", "https://")):
+        problems.append(f"public_url {s.public_url!r} must start with https:// (or http:// for a test)")
+    if s.smtp_url and not s.smtp_url.startswith(("smtp://", "smtps://")):
+        problems.append("smtp_url must look like smtp://user:password@host:587?from=shop@example.com "
+                        "(or smtps://)")
+    if s.code_sender not in ("", "console"):
+        problems.append(f"code_sender {s.code_sender!r} is not known; leave it empty or use console")
+    if s.metrics_refresh_hours < 1 or s.metrics_max_age_days < 1 or s.build_interval_minutes < 1:
+        problems.append("metrics_refresh_hours, metrics_max_age_days and build_interval_minutes must be at least 1")
     return problems
 
 

@@ -40,7 +40,10 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     # Head office published the list, the store synced it and reported back.
     assert "head office: store has list version 1" in out and "/hq#token=hq_" in out
     hq = sqlite3.connect(tmp_path / "demo" / "hq" / "hq.db")
-    assert hq.execute("SELECT list_version FROM store_syncs").fetchone() == (1,)
+    # A few customers joined on /join; head office built version 2 on the demo list and the store took it.
+    assert out.count("joined on /join, consented and linked a demo Instagram account") == 3
+    assert "built version 2 (3 joined customers on top of the demo list)" in out
+    assert hq.execute("SELECT list_version FROM store_syncs").fetchone()[0] >= 2
     assert hq.execute("SELECT sum(made) FROM store_hours").fetchone()[0] >= 1
     # A holdout experiment with a known simulated effect reached head office per arm.
     assert "experiment: demo-holdout, 20% held out" in out

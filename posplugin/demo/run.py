@@ -29,6 +29,7 @@ from ..store.service import Store
 from ..store.sync import sync_once
 from ..web.app import create_app
 from ..web.server import BackgroundServer, Housekeeper, stop_on_sigterm
+from . import joiners
 from .experiment import run_demo_experiment
 from .data import (
     DemoCustomer,
@@ -98,7 +99,7 @@ def start_head_office(data_dir: Path, settings, host: str, port: int, customers)
                         timezone=settings.tz(), stale_after_s=3 * DEMO_SYNC_S)
     if office.latest() is None:
         publish(office, customers)
-    server = _serve(create_hq_app(office, language=settings.language), host, port)
+    server = _serve(create_hq_app(office, language=settings.language, **joiners.customer_side()), host, port)
     return office, server, office.create_token("store", "demo-store"), office.create_token("admin", "demo-admin")
 
 
@@ -182,6 +183,12 @@ def banner(demo: DemoStore) -> str:
     ])
 
 
+def join_demo_customers(demo: DemoStore, seed: int, out) -> None:
+    """A few customers join head office on /join (once per data folder)."""
+    if demo.office.latest()["version"] == 1:
+        joiners.join_customers(demo.hq_server, synthetic_customers(seed=seed), demo.office.hasher, out)
+
+
 def run(data: str | None = None, host: str | None = None, port: int | None = None,
         duration: float | None = None, seed: int = 42, pace_s: float = 3.0, out=sys.stdout) -> int:
     """Run the demo until Ctrl-C (or for ``duration`` seconds)."""
@@ -189,6 +196,7 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
     data_dir = Path(data) if data else Path(tempfile.mkdtemp(prefix="posplugin-demo-"))
     demo = start(data_dir, host or "127.0.0.1", 8765 if port is None else port, seed)
     print(banner(demo), file=out, flush=True)
+    join_demo_customers(demo, seed, out)
     run_demo_experiment(demo, synthetic_customers(seed=seed), seed, out)
     threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
         (simulate_till, (demo, random.Random(seed), out, pace_s)),
