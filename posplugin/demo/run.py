@@ -196,8 +196,8 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
     data_dir = Path(data) if data else Path(tempfile.mkdtemp(prefix="posplugin-demo-"))
     demo = start(data_dir, host or "127.0.0.1", 8765 if port is None else port, seed)
     print(banner(demo), file=out, flush=True)
-    join_demo_customers(demo, seed, out)
     run_demo_experiment(demo, synthetic_customers(seed=seed), seed, out)
+    join_demo_customers(demo, seed, out)
     threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
         (simulate_till, (demo, random.Random(seed), out, pace_s)),
         (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),

@@ -5,10 +5,12 @@ customers who joined with consent to measurement and linked their accounts.
 a post mentions the chain when its text holds one of them as a whole word,
 case-folded. Counted within 7 days after a visit.
 
-TODO(join): the linked accounts and their posts come from the customer's side
-(``/join``, on its own branch, not yet merged). Its metrics keep each recent
-post's likes and comments only; counting mentions also needs each post's
-caption and time. Once they are kept, head office calls
+TODO(join): the linked accounts come from the customer's side
+(:mod:`posplugin.hq.platforms`, :mod:`posplugin.hq.metrics`). Its measurements
+keep each recent post's likes and comments only (Instagram is asked for
+``like_count,comments_count,timestamp``); counting mentions also needs each
+post's caption (Instagram's ``caption`` field) and time, kept per post. Once
+they are, head office calls
 :func:`posts_after_visits` for each customer who consented to measurement,
 with their arm from :func:`posplugin.tiers.holdout.arm` (head office has the
 chain key) and the visit times stores would have to report for consenting
