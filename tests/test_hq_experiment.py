@@ -197,8 +197,9 @@ def test_the_command_line_starts_stops_and_reports(tmp_path):
     assert refused.returncode != 0
     assert run_cli("hq", "experiment", "stop", *data, env=env).returncode == 0
     assert run_cli("hq", "experiment", "stop", *data, env=env).returncode == 1
-    status = json.loads(run_cli("hq", "experiment", "status", "spring", *data, env=env).stdout)
+    status = json.loads(run_cli("hq", "experiment", "status", "spring", "--json", *data, env=env).stdout)
     assert status["experiment"]["name"] == "spring" and not status["experiment"]["running"]
+    assert "spring: 20% held out" in run_cli("hq", "experiment", "status", *data, env=env).stdout
 
 
 @pytest.mark.browser

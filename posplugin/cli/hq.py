@@ -63,8 +63,9 @@ def register(commands) -> None:
     p.add_argument("name")
     p.add_argument("--share", type=float, required=True, help="share of customers held out, above 0 to 0.5")
     command(experiments, "stop", "stop the running experiment (its results stay)", experiment_stop)
-    p = command(experiments, "status", "print an experiment's uplift as JSON", experiment_status)
+    p = command(experiments, "status", "print an experiment's uplift for the chain", experiment_status)
     p.add_argument("name", nargs="?", help="default: the running one, else the latest")
+    p.add_argument("--json", action="store_true", help="print every line (chain and stores) as JSON")
 
 
 def office(args) -> HeadOffice:
@@ -212,5 +213,35 @@ def experiment_stop(args) -> int:
 
 
 def experiment_status(args) -> int:
-    print(json.dumps(office(args).experiments.results(args.name), indent=2))
+    answer = office(args).experiments.results(args.name)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    e = answer["experiment"]
+    if e is None:
+        print("no experiment yet: posplugin hq experiment start NAME --share 0.2")
+        return 0
+    print(f"{e['name']}: {e['holdout_share']:.0%} held out, started {e['started_at']}"
+          + (f", stopped {e['stopped_at']}" if e["stopped_at"] else ", running"))
+    print(f"{'level':<10}{'outcome':<11}{'served':>16}{'held out':>16}  difference, 95 % interval")
+    for r in answer["results"]:
+        if r["scope"] == "chain":
+            print(f"{r['level']:<10}{r['metric']:<11}{_arm_text(r, 'served'):>16}{_arm_text(r, 'holdout'):>16}  "
+                  f"{_difference_text(r)}")
     return 0
+
+
+def _arm_text(r: dict, side: str) -> str:
+    a = r[side]
+    value = a["rate"] if r["kind"] == "rate" else a["mean"]
+    if value is None:
+        return f"– of {a['n']:,}"
+    return f"{value:.1%} of {a['n']:,}" if r["kind"] == "rate" else f"{value:,.2f} (n {a['n']:,})"
+
+
+def _difference_text(r: dict) -> str:
+    if r["difference"] is None:
+        return "–"
+    scale, unit = (100, " pt") if r["kind"] == "rate" else (1, "")
+    text = f"{r['difference'] * scale:+.1f}{unit} ({r['low'] * scale:+.1f} to {r['high'] * scale:+.1f})"
+    return text if r["enough"] else f"{text}; not enough data yet: about {r['more_needed']:,} more customers"
