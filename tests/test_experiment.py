@@ -221,3 +221,14 @@ def test_the_visit_log_is_read_in_steps_and_never_past_the_time_asked(clocked):
     assert len(rest) == 2 and last == 4            # the visit 10 s ago is left for later
     last, tail = visits.scan(store.db.conn, last, clock.now, limit=10)
     assert last == 5 and len(tail) == 1 and tail[0][4] == "standard"
+
+
+def test_a_held_out_customer_still_counts_in_the_reach_a_pain_prompt_reports(clocked):
+    """Pain prompts serve everyone in the queue: holding a customer out of
+    service prompts takes nothing from the reach waiting."""
+    store, _ = clocked
+    run(store, name_putting(store, MURDOCH, holdout.HOLDOUT))
+    answer = store.identify("1", *MURDOCH, stage="queue")
+    assert answer.service_level == "standard"                       # nothing shown to the queue system
+    store.flush()
+    assert store.queues_overview()["waiting_reach"] == 260          # 4,200 followers at 6.2 %
