@@ -89,7 +89,8 @@ class Experiments:
                 raise Conflict(f"experiment {name!r} was already run: its results stay under that name; "
                                "start the next one with a new name")
             conn.execute(update(experiments).where(experiments.c.stopped_at.is_(None)).values(stopped_at=now))
-            conn.execute(insert(self.engine, experiments).values(name=name, holdout_share=holdout_share, started_at=now))
+            conn.execute(insert(self.engine, experiments).values(name=name, holdout_share=holdout_share,
+                                                                 started_at=now))
         return self.get(name)
 
     def stop(self) -> dict | None:
