@@ -73,6 +73,10 @@ class Settings:
     sync_interval_s: int = setting(300, "seconds between pulls from head office")
     hq_database_url: str = setting("", "head office's database (postgresql://user:pw@host/db); empty means hq.db "
                                    "in its data folder")
+    feed_store: str = setting("", "where head office publishes feed bodies: a folder, or s3://bucket/prefix; "
+                              "empty means feed/ in its data folder")
+    feed_base_url: str = setting("", "where stores download feed bodies (a static host, CDN or bucket URL); "
+                                 "empty means head office itself")
     hooks_dir: str = setting("", "a folder of .py hook files to load as plugins")
     plugins: str = setting("", "bundled hooks to load, by name (e.g. one_in_front, webhook)")
     webhook_url: str = setting("", "where the webhook hook forwards urgent prompts")
@@ -234,6 +238,11 @@ def validate(s: Settings) -> list[str]:
     if s.hq_database_url and not s.hq_database_url.startswith(("postgresql://", "postgresql+psycopg://")):
         problems.append("hq_database_url must be a PostgreSQL URL (postgresql://user:password@host:5432/db), "
                         "or empty for hq.db in the data folder")
+    if s.feed_store.startswith("s3://") and not s.feed_store[5:].split("/")[0]:
+        problems.append(f"feed_store {s.feed_store!r} names no bucket: write s3://bucket/prefix")
+    if s.feed_base_url and not s.feed_base_url.startswith(("http://", "https://")):
+        problems.append(f"feed_base_url {s.feed_base_url!r} must be an http:// or https:// URL "
+                        "(the folder or bucket the bodies are served from)")
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
     if not 0 <= s.holdout_share <= 0.5:

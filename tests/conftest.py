@@ -254,23 +254,38 @@ def hq_database_url(request) -> str:
 
 
 @pytest.fixture
-def hq(tmp_path, hq_database_url):
-    """A head office (``posplugin.hq.HeadOffice``) served on 127.0.0.1 as
-    ``hq.server``, on a hand-moved clock ``hq.test_clock``; every test using
-    it runs on SQLite and on PostgreSQL."""
+def make_hq(tmp_path, hq_database_url):
+    """``make_hq(**options)``: a head office (``posplugin.hq.HeadOffice``, with
+    those keyword options) served on 127.0.0.1 as ``.server``, on a hand-moved
+    clock ``.test_clock``; on SQLite and on PostgreSQL (``hq_database_url``)."""
     from posplugin.hq.office import HeadOffice
     from posplugin.hq.web import create_hq_app
 
-    clock = Clock()
-    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock,
-                        database_url=hq_database_url)
-    # Join codes go to the console sender's log (see join_code()).
-    hq_settings = Settings(data_dir=tmp_path / "hq", id_key=ID_KEY, default_region="NO", code_sender="console")
-    office.server = BackgroundServer(create_hq_app(office, settings=hq_settings)).start()
-    office.test_clock = clock
-    yield office
-    office.server.stop()
-    office.close()
+    made = []
+
+    def make(**options):
+        clock = Clock()
+        office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock,
+                            database_url=hq_database_url, **options)
+        # Join codes go to the console sender's log (see join_code()).
+        hq_settings = Settings(data_dir=tmp_path / "hq", id_key=ID_KEY, default_region="NO",
+                               code_sender="console")
+        office.server = BackgroundServer(create_hq_app(office, settings=hq_settings)).start()
+        office.test_clock = clock
+        made.append(office)
+        return office
+
+    yield make
+    for office in made:
+        office.server.stop()
+        office.close()
+
+
+@pytest.fixture
+def hq(make_hq):
+    """A head office with its defaults (see ``make_hq``); every test using it
+    runs on SQLite and on PostgreSQL."""
+    return make_hq()
 
 
 def hq_query(office, sql: str) -> list:

@@ -15,6 +15,8 @@ from ..hq.customers import join_url
 from ..hq.join_web import BUILDER, COLLECTOR
 from ..hq.join_web import EXTENSION as CUSTOMERS
 from ..hq.metrics import Collector
+from ..errors import ConfigError
+from ..hq import workers as hq_workers
 from ..hq.office import HeadOffice
 from ..hq.providers import PROVIDERS, import_export
 from ..hq.vault import Vault
@@ -27,11 +29,15 @@ from .common import command, group, log, run_server, server_options, settings
 from .pairing import terminal_qr
 
 PORT = 8766
+WORKER = "posplugin.hq.worker"
 
 
 def register(commands) -> None:
     hq = group(commands, "hq", "head office")
-    server_options(command(hq, "serve", "run the head office service", serve), PORT)
+    p = command(hq, "serve", "run the head office service", serve)
+    server_options(p, PORT)
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes serving head office (gunicorn; needs hq_database_url; one on Windows)")
     p = command(hq, "import", "make a new tier-list version from a CSV, or apply a provider export", import_csv)
     p.add_argument("file", metavar="FILE.csv")
     p.add_argument("--provider", choices=PROVIDERS, default=None,
@@ -72,7 +78,8 @@ def office(args) -> HeadOffice:
     """The head office in the command's data folder."""
     s = settings(args)
     return HeadOffice(s.data_dir, s.id_key, default_region=s.default_region, timezone=s.tz(),
-                      stale_after_s=3 * s.sync_interval_s, database_url=s.hq_database_url)
+                      stale_after_s=3 * s.sync_interval_s, database_url=s.hq_database_url,
+                      feed_store=s.feed_store, feed_base_url=s.feed_base_url)
 
 
 def customer_side(args):
@@ -89,16 +96,40 @@ def customer_side(args):
 
 def serve(args) -> int:
     s = settings(args)
-    hq = office(args)
+    hq = office(args)  # the schema and the signing key, made once before any worker starts
     # The experiment settings start (or, with share 0, stop) an experiment once.
     hq.experiments.apply_settings(s.experiment, s.holdout_share)
-    app = create_hq_app(hq, language=s.language, settings=s)
-    worker = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER],
-                    housekeeping=[app.extensions[CUSTOMERS].purge]).start()
+    workers = args.workers
+    if workers < 1:
+        raise ConfigError(["--workers must be at least 1"])
+    if workers > 1 and not s.hq_database_url:
+        raise ConfigError(["--workers N (several processes) needs head office on PostgreSQL: set "
+                           "hq_database_url (postgresql://…); on hq.db head office runs one process"])
+    if workers > 1 and not hq_workers.available():
+        log.warning("--workers %s: several processes need gunicorn, which does not run on Windows; "
+                    "serving with one waitress process", workers)
+        workers = 1
+    if workers > 1:
+        log.info("posplugin head office on http://%s:%s with %s workers over PostgreSQL; stores verify with %s",
+                 s.host, args.port or PORT, workers, hq.public_key)
+        hq.close()
+        return hq_workers.run(lambda: _serving_app(office(args), s, workers), s.host, args.port or PORT,
+                              workers, s.threads)
+    app = _serving_app(hq, s, 1)
     server = make_server(app, s.host, args.port or PORT, s.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              s.host, server.effective_port, s.data_dir, hq.public_key)
-    return run_server(server, worker.stop)
+    return run_server(server, app.extensions[WORKER].stop)
+
+
+def _serving_app(hq: HeadOffice, s, workers: int):
+    """Head office's app with its background worker (metrics collector,
+    automatic builds, housekeeping) running in this process. With several
+    processes each runs one: builds take the cross-process import lock."""
+    app = create_hq_app(hq, language=s.language, settings=s, workers=workers)
+    app.extensions[WORKER] = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER],
+                                    housekeeping=[app.extensions[CUSTOMERS].purge]).start()
+    return app
 
 
 def tiers_build(args) -> int:

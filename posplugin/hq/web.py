@@ -14,6 +14,7 @@ from flask import (
     current_app,
     g,
     jsonify,
+    redirect,
     request,
     send_file,
 )
@@ -69,7 +70,13 @@ def manifest():
               roles=ANY, response_type="text/tab-separated-values")
 def feed_file(name: str):
     path = _office().feed_dir / name
-    if "/" in name or name.startswith(".") or not name.endswith(".tsv") or not path.is_file():
+    if "/" in name or name.startswith(".") or not name.endswith(".tsv"):
+        raise NotFound(f"no feed file {name}")
+    if _office().feed_base_url:
+        # Bodies published to a bucket or static host: a store that does not
+        # read the manifest's base_url is sent there (without its token).
+        return redirect(_office().feed_base_url.rstrip("/") + "/" + name, code=302)
+    if not path.is_file():
         raise NotFound(f"no feed file {name}")
     return send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
 
@@ -149,18 +156,21 @@ def static_file(name: str):
     return pages.static_file(name)
 
 
-def create_hq_app(office: HeadOffice, *, language: str = "en", settings=None, **customer_side) -> Flask:
-    """The head office service around ``office``; ``settings`` configure the
-    customer's side (/join: code senders, platforms), ``customer_side`` is
-    passed to :func:`posplugin.hq.join_web.install`."""
+def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1, settings=None,
+                  **customer_side) -> Flask:
+    """The head office service around ``office``, as one of ``workers``
+    processes; ``settings`` configure the customer's side (/join: code senders,
+    platforms), ``customer_side`` is passed to :func:`posplugin.hq.join_web.install`."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     app.config["POSPLUGIN_LANGUAGE"] = language
     app.json.sort_keys = False
     app.extensions["posplugin.hq"] = office
     app.extensions["posplugin.hq.auth"] = office.caller
-    # Stores poll every few minutes; this only stops a runaway client.
-    app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50, burst=200)
+    # Stores poll every few minutes; this only stops a runaway client. Each of
+    # several processes allows its share, so a client spread over them by the
+    # load balancer gets the same limit in all, with no state shared.
+    app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50 / workers, burst=max(1, 200 // workers))
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
     join_web.install(app, office, settings, **customer_side)

@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -141,13 +142,33 @@ def pull_list(store, http: requests.Session | None = None) -> SyncResult:
     if manifest["version"] == current or not manifest.get("snapshot"):
         return _finish(store, SyncResult("unchanged", current, "list unchanged"), response.headers.get("ETag"))
     try:
-        how = _apply(store, http, base, manifest, current)
+        how = _apply(store, *_body_source(manifest, base, http), manifest, current)
     except feed.FeedError as exc:
         return _finish(store, SyncResult("refused", None, f"list refused: {exc}"))
     except requests.RequestException as exc:
         return _finish(store, SyncResult("unreachable", None, f"download failed: {exc.__class__.__name__}"))
     return _finish(store, SyncResult("updated", manifest["version"],
                                      f"applied version {manifest['version']} ({how})"), response.headers.get("ETag"))
+
+
+def _body_source(manifest: dict, base: str, http) -> tuple[requests.Session, str]:
+    """Where to download the bodies: the signed manifest's ``base_url`` (a
+    static host, CDN or bucket) or head office's own feed route. Head office's
+    token is only ever sent to head office's origin."""
+    url = manifest.get("base_url")
+    if not url:
+        return http, base
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise feed.FeedError("the manifest's base_url is not an http(s) URL")
+    url = url if url.endswith("/") else url + "/"
+    if _origin(url) == _origin(base):
+        return http, url
+    return session(), url
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
 
 
 def _apply(store, http, base: str, manifest: dict, current: int | None) -> str:
