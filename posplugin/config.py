@@ -11,6 +11,7 @@ import configparser
 import dataclasses
 import difflib
 import os
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,10 @@ class Settings:
     webhook_url: str = setting("", "where the webhook hook forwards urgent prompts")
     # Web pages on other origins (a browser POS such as Odoo's) calling /api/v1/*.
     cors_origins: str = setting("", "origins allowed to call /api/v1/* from a browser (comma-separated, or *)")
+    # Head office: the holdout experiment (posplugin hq experiment start/stop does the same).
+    experiment: str = setting("", "head office: name of the holdout experiment to start (a new name starts a new one)")
+    holdout_share: float = setting(0.0, "head office: share of customers held out of service prompts, 0 to 0.5")
+    chain_handles: str = setting("", "head office: the chain's handles and hashtags a post must mention to count")
     # Head office: the customer's side (posplugin.hq.customers, platforms, metrics, build).
     public_url: str = setting("", "head office's public address customers reach (the /join QR code points here)")
     smtp_url: str = setting("", "email for join codes: smtp://user:password@host:587?from=addr&starttls=1")
@@ -247,6 +252,10 @@ def validate(s: Settings) -> list[str]:
                         "(the folder or bucket the bodies are served from)")
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
+    if not 0 <= s.holdout_share <= 0.5:
+        problems.append(f"holdout_share {s.holdout_share} is out of range; use 0 (no experiment) to 0.5")
+    if s.experiment and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", s.experiment):
+        problems.append("experiment must be a name of 1 to 100 letters, digits, '.', '_' or '-'")
     problems += cors_problems(s.cors_origins)
     if s.invite_delay_hours < 0 or s.invite_reward not in ("none", "sample", "discount", "event"):
         problems.append("invite_delay_hours cannot be negative; invite_reward is none, sample, discount or event")

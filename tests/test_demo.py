@@ -50,6 +50,12 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert "built version 2 (3 joined customers on top of the demo list)" in out
     assert hq.execute("SELECT list_version FROM store_syncs").fetchone()[0] >= 2
     assert hq.execute("SELECT sum(made) FROM store_hours").fetchone()[0] >= 1
+    # A holdout experiment with a known simulated effect reached head office per arm.
+    assert "experiment: demo-holdout, 20% held out" in out
+    arms = dict(hq.execute("SELECT arm, sum(n) FROM experiment_outcomes WHERE level = 'murdoch'"
+                           " AND metric = 'return_7' GROUP BY arm").fetchall())
+    assert arms["served"] > 3 * arms["holdout"] > 0
+    assert hq.execute("SELECT sum(total) FROM experiment_outcomes WHERE metric = 'accepted'").fetchone()[0] > 0
     hq.close()
     # The data folders hold hashes only, never the made-up phone numbers or emails.
     for path in (tmp_path / "demo").rglob("*"):

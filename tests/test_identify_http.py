@@ -212,3 +212,16 @@ def pass_server(tmp_path_factory):
 def test_any_scanned_garbage_is_a_4xx_over_http(pass_server, value):
     r = identify(pass_server, value, "pass")
     assert 400 <= r.status_code < 500 and set(r.json()) == {"error"}
+
+
+@pytest.mark.parametrize("sale_total, status", [(129.5, 200), (0, 200), (None, 200), (-1, 422), ("12", 422),
+                                                (2e9, 422)])
+def test_sale_total_is_optional_and_recorded_on_the_visit(clients, loaded_store, sale_total, status):
+    r = identify(clients["till"], "+4741234567", sale_id="s-1", sale_total=sale_total)
+    assert r.status_code == status
+    if status == 422:
+        assert r.json()["error"]["field"] == "sale_total"
+        return
+    loaded_store.flush()
+    assert loaded_store.db.execute("SELECT sale_total FROM visits WHERE id = ?",
+                                   (r.json()["visit_id"],)).fetchone()[0] == sale_total

@@ -30,6 +30,7 @@ from ..store.sync import sync_once
 from ..web.app import create_app
 from ..web.server import BackgroundServer, Housekeeper, stop_on_sigterm
 from . import joiners
+from .experiment import run_demo_experiment
 from .data import (
     DemoCustomer,
     banner_customer,
@@ -197,6 +198,7 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
     data_dir = Path(data) if data else Path(tempfile.mkdtemp(prefix="posplugin-demo-"))
     demo = start(data_dir, host or "127.0.0.1", 8765 if port is None else port, seed)
     print(banner(demo), file=out, flush=True)
+    run_demo_experiment(demo, synthetic_customers(seed=seed), seed, out)
     join_demo_customers(demo, seed, out)
     threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
         (simulate_till, (demo, random.Random(seed), out, pace_s)),

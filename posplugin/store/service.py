@@ -11,6 +11,7 @@ from .. import texts
 from ..config import Settings, require_id_key
 from ..errors import Conflict, PassRefused
 from ..plugins import Plugins
+from ..tiers.holdout import HOLDOUT
 from ..tiers.identity import PASS, Hasher
 from ..tiers.lists import TierLists
 from ..tiers.passes import PassVerifier
@@ -18,6 +19,7 @@ from ..tiers.policy import EVERYDAY, Policy, capped, needs_prompt, rank
 from ..timeutil import Clock, iso, system_clock
 from . import invitations, outbox, prompts, sync
 from .bus import Bus
+from .experiment import Holdout
 from .queues import Queues
 from .schema import open_database
 from .visits import VisitLog
@@ -62,6 +64,7 @@ class Store:
         self._hasher = Hasher(settings.id_key, settings.default_region) if settings.id_key else None
         self._passes = _pass_verifier(settings.hq_public_key)
         self.visits = VisitLog(self.db)
+        self.holdout = Holdout(self.db, settings.id_key)
         self.plugins = plugins or Plugins(settings)
         self.plugins.notify_from(self.bus)
         self.queues = Queues(settings, self.db, self.bus, clock, self.plugins)
@@ -98,11 +101,14 @@ class Store:
         return info
 
     def identify(self, lane: str, id_type: str, value: str, *, stage: str = "till",
-                 display_name: str | None = None, sale_id: str | None = None) -> IdentifyResult:
+                 display_name: str | None = None, sale_id: str | None = None,
+                 sale_total: float | None = None) -> IdentifyResult:
         """A customer is at ``lane``: look up their tier, record the visit, and for
         priority and murdoch service at a till return a prompt (the same one again
         within ``prompt_dedupe_minutes``). Without a verified pass the level is
-        capped below ``verify_level``, and the prompt asks the cashier to see the pass."""
+        capped below ``verify_level``, and the prompt asks the cashier to see the pass.
+        A customer held out of the chain's experiment whose level would make a
+        prompt gets none, and an answer like any customer's with standard service."""
         customer, verified = self.customer(id_type, value)
         record = self.tiers.lookup(customer)
         score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
@@ -112,9 +118,14 @@ class Store:
         verify_for = score.service_level if level != score.service_level else None
         score = replace(score, service_level=level)
         now = self.clock()
+        experiment, arm = self.holdout.arm_of(customer)
+        # Tiers only add service: holding out takes the addition away, never
+        # normal service, and pain prompts (for everyone queueing) are untouched.
+        held_out = arm == HOLDOUT and record is not None and (
+            needs_prompt(score.service_level) or verify_for is not None)
         visit = [self.visits.next_id(), now, lane, customer, stage, record is not None, score.tier,
-                 score.service_level, score.engaged_reach, None, sale_id]
-        wants_prompt = stage == "till" and record is not None and (
+                 score.service_level, score.engaged_reach, None, sale_id, arm, experiment, sale_total]
+        wants_prompt = stage == "till" and record is not None and not held_out and (
             needs_prompt(score.service_level) or verify_for is not None)
         prompt = self._recent_prompt(self.db.conn, customer, lane, now, level) if wants_prompt else None
         leaves_queue = stage == "till" and customer in self._maybe_waiting
@@ -140,6 +151,11 @@ class Store:
             if superseded:
                 self.bus.publish("prompt", superseded)
             self.bus.publish("prompt", prompt)
+        if held_out:
+            # Nothing a till or POS screen shows sets a held-out customer apart.
+            return IdentifyResult(visit_id=visit[0], known=False, tier=EVERYDAY.tier,
+                                  service_level=EVERYDAY.service_level, followers=0, engagement_rate=0.0,
+                                  engaged_reach=0, niches=[], prompt=None)
         return IdentifyResult(
             visit_id=visit[0], known=record is not None, tier=score.tier,
             service_level=score.service_level,
@@ -252,15 +268,19 @@ class Store:
         return prompt
 
     def after_sale(self, id_type: str, value: str, *, lane: str | None = None,
-                   display_name: str | None = None) -> dict | None:
+                   display_name: str | None = None, sale_total: float | None = None) -> dict | None:
         """A sale closed with a known customer (a POS webhook, after the fact):
         for an influencer, an ``amplify`` prompt for the floor, never a till
-        prompt; None for everyday or unknown customers."""
+        prompt; None for everyday or unknown customers. With ``sale_total``,
+        the sale is recorded as a visit (stage ``sale``) for any customer, so
+        the experiment measures spend where the POS reports it only here."""
         customer = self.hasher(id_type, value)
         record = self.tiers.lookup(customer)
+        score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
+        if sale_total is not None:
+            self._record_sale(customer, lane, record, score, float(sale_total))
         if record is None:
             return None
-        score = self.policy.score(record.followers, record.engagement_rate)
         if score.tier == "everyday" and score.service_level == "standard":
             return None
         words = texts.amplify_prompt(tier=score.tier, followers=record.followers,
@@ -281,6 +301,12 @@ class Store:
                 invitations.enqueue(conn, customer, self.clock())
         self.bus.publish("prompt", prompt)
         return prompt
+
+    def _record_sale(self, customer: bytes, lane: str | None, record, score, sale_total: float) -> None:
+        experiment, arm = self.holdout.arm_of(customer)
+        self.visits.defer((self.visits.next_id(), self.clock(), lane or "", customer, "sale", record is not None,
+                           score.tier, score.service_level, score.engaged_reach, None, None, arm, experiment,
+                           sale_total))
 
     def first_delivery(self, source: str, event_id: str) -> bool:
         """True the first time a vendor's event id is seen; False for a replay."""

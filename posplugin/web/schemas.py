@@ -62,6 +62,9 @@ SCHEMAS: dict[str, dict] = {
             "stage": {"enum": ["till", "queue"], "default": "till"},
             "display_name": nullable(text(64)),
             "sale_id": nullable(text(128)),
+            "sale_total": {"type": ["number", "null"], "minimum": 0, "maximum": 1e9,
+                           "description": "the sale's total in the store's currency, where the POS knows it "
+                                          "(measures spend per arm of the holdout experiment)"},
         },
     },
     "Prompt": {
@@ -210,7 +213,17 @@ SCHEMAS.update({
                     "time_to_act_s": SECONDS, "pain_seconds": SECONDS,
                     "times_to_act_s": {"type": "array", "items": SECONDS},
                     "pain_durations_s": {"type": "array", "items": SECONDS},
-                    "reach_served": {"type": "object", "additionalProperties": COUNT}}}}},
+                    "reach_served": {"type": "object", "additionalProperties": COUNT}}}},
+            "arms": {"type": "array", "maxItems": 10_000,
+                     "description": "the holdout experiment's matured outcomes per arm (counts and sums)",
+                     "items": {"type": "object",
+                               "required": ["experiment", "level", "arm", "metric", "n", "sum", "sum_sq"],
+                               "properties": {"experiment": text(100, 1), "level": {"enum": SERVICE_LEVELS},
+                                              "arm": {"enum": ["served", "holdout"]},
+                                              "metric": {"enum": ["return_7", "return_30", "accepted",
+                                                                  "spend_30"]},
+                                              "n": COUNT, "sum": {"type": "number", "minimum": 0},
+                                              "sum_sq": {"type": "number", "minimum": 0}}}}},
     },
     "ReportAccepted": {
         "type": "object", "required": ["accepted"],
