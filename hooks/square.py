@@ -7,8 +7,21 @@ POSPLUGIN_*): ``square_signature_key`` and ``square_notification_url`` (the URL
 exactly as registered with Square). Replays are dropped by ``event_id``.
 """
 
+from babel.numbers import get_currency_precision
+
 from posplugin.hookspecs import hookimpl
 from posplugin.webhooks import json_payload, require_signature
+
+
+def sale_total(payment: dict) -> float | None:
+    """The payment's ``amount_money`` (without tip) in the currency's main
+    unit: Square sends the smallest unit (cents, or yen, which has none)."""
+    money = payment.get("amount_money") or {}
+    amount, currency = money.get("amount"), money.get("currency")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0 or not isinstance(currency, str):
+        return None
+    # An unknown code gets two decimals, like most currencies.
+    return amount / 10 ** get_currency_precision(currency)
 
 
 def payment(store, request):
@@ -23,7 +36,7 @@ def payment(store, request):
     email = obj.get("buyer_email_address")
     if obj.get("status") != "COMPLETED" or not email:
         return {"ok": True, "prompt": None}
-    prompt = store.after_sale("email", email, lane=None)
+    prompt = store.after_sale("email", email, lane=None, sale_total=sale_total(obj))
     return {"ok": True, "prompt": prompt and prompt["id"]}
 
 

@@ -124,14 +124,15 @@ def test_card_fits_a_320_pixel_window(open_page, server, clients, tokens, output
     till.screenshot(path=str(output_dir / "till-320.png"))
 
 
-@pytest.fixture
-def web_pos(server, tokens):
-    """A made-up web POS on its own origin whose page includes embed.js."""
+@pytest.fixture(params=["staff"])
+def web_pos(request, server, tokens):
+    """A made-up web POS on its own origin whose page includes embed.js (on a
+    screen facing staff, or with ``indirect`` params, facing the customer)."""
     import http.server
     import threading
 
     html = (f"<!doctype html><h1>Web POS</h1><script src='{server.url}/static/embed.js' "
-            f"data-lane='3' data-token='{tokens['till']}'></script>").encode()
+            f"data-lane='3' data-token='{tokens['till']}' data-facing='{request.param}'></script>").encode()
 
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -160,6 +161,26 @@ def test_embed_script_drops_the_card_into_a_pos_page(web_pos, clients, browser):
         card_prompt(clients)
         card.wait_for_selector("#card.level-murdoch")
         assert card.text_content("#name") == "Sam"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("web_pos", ["customer"], indirect=True)
+def test_embed_on_a_customer_facing_screen_never_shows_a_tier(web_pos, clients, browser):
+    context = browser.new_context(viewport=TABLET_LANDSCAPE)
+    try:
+        page = context.new_page()
+        warnings = []
+        page.on("console", lambda m: warnings.append(m.text))
+        page.goto(web_pos)
+        page.wait_for_load_state("networkidle")
+        identify(clients)
+        page.wait_for_timeout(500)
+        assert page.query_selector("iframe") is None
+        text = page.inner_text("body")
+        for word in ("Murdoch", "Priority", "nano", "influencer", "followers"):
+            assert word.lower() not in text.lower()
+        assert any("staff only" in w for w in warnings)
     finally:
         context.close()
 

@@ -8,6 +8,7 @@ from posplugin.tiers.policy import (
     SERVICE_LEVELS,
     TIERS,
     Policy,
+    capped,
     engaged_reach,
     needs_prompt,
 )
@@ -78,3 +79,17 @@ def test_exact_half_crosses_a_threshold_up():
     # 99 × 0.5 = 49.5 → 50 engaged: priority, not standard.
     assert policy.score(99, 0.5).service_level == "priority"
     assert Policy(murdoch=263).score(525, 0.5).service_level == "murdoch"
+
+
+@pytest.mark.parametrize("level,verify_level,verified,expected", [
+    ("murdoch", "none", False, "murdoch"),
+    ("murdoch", "murdoch", False, "priority"),
+    ("murdoch", "murdoch", True, "murdoch"),
+    ("priority", "murdoch", False, "priority"),
+    ("murdoch", "priority", False, "standard"),
+    ("priority", "priority", False, "standard"),
+    ("priority", "priority", True, "priority"),
+    ("standard", "priority", False, "standard"),
+])
+def test_capped_holds_back_levels_from_verify_level_without_a_pass(level, verify_level, verified, expected):
+    assert capped(level, verify_level, verified) == expected

@@ -14,7 +14,7 @@ def log(tmp_path):
 
 
 def visit(log, at, lane="1", customer=b"c" * 32, stage="queue", tier="nano", reach=100, known=True):
-    return (log.next_id(), at, lane, customer, stage, known, tier, "murdoch", reach, None, None)
+    return (log.next_id(), at, lane, customer, stage, known, tier, "murdoch", reach, None, None, None, None, None)
 
 
 def test_ids_continue_after_a_restart(tmp_path):

@@ -17,7 +17,7 @@ what is confirmed and what is assumed):
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Engine, and_, update
 

@@ -25,7 +25,7 @@ from ..tiers.csvfile import open_csv
 from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, new_app
 from ..web.ratelimit import RateLimiter
-from . import join_web
+from . import join_web, me_web
 from .office import HeadOffice
 
 MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
@@ -84,7 +84,31 @@ def feed_file(name: str):
 @bp.operation("POST", "/reports", summary="A store's batch of hourly outcomes (counted once)",
               roles=STORE, body="OutcomeReport", response="ReportAccepted")
 def reports(body):
-    return jsonify({"accepted": _office().receive_report(g.caller.name, body["batch"], body["hours"])})
+    accepted = _office().receive_report(g.caller.name, body["batch"], body["hours"])
+    if body.get("arms"):
+        # The holdout experiment's per-arm outcomes (posplugin.hq.experiment).
+        accepted = _office().experiments.receive(g.caller.name, body["batch"], body["arms"])
+    return jsonify({"accepted": accepted})
+
+
+@bp.operation("GET", "/experiment", summary="The holdout experiment's uplift per level, chain and store",
+              roles=ADMIN, parameters=[
+                  {"name": "name", "in": "query", "required": False,
+                   "schema": {"type": "string", "maxLength": 100},
+                   "description": "an experiment's name (default: the running one, else the latest)"},
+                  {"name": "detect", "in": "query", "required": False,
+                   "schema": {"type": "string", "pattern": "^0?\\.[0-9]{1,4}$"},
+                   "description": "the difference in rate to size the sample for (0.01 to 0.45; default 0.05)"}])
+def experiment():
+    detect = request.args.get("detect")
+    try:
+        detect_value = float(detect) if detect is not None else 0.05
+    except ValueError:
+        detect_value = -1.0
+    # Below one half, a difference fits above or below any baseline rate.
+    if not 0.01 <= detect_value <= 0.45:
+        raise ValidationError("detect must be a rate difference from 0.01 to 0.45", field="detect")
+    return jsonify(_office().experiments.results(request.args.get("name") or None, detect_value))
 
 
 @bp.operation("GET", "/stores", summary="Each store's list version, last sync and figures",
@@ -119,7 +143,9 @@ def imports():
 
 @bp.operation("GET", "/openapi.json", summary="This document", roles=None)
 def openapi_document():
-    return jsonify(openapi.document(current_app.blueprints.values(), title="posplugin head office API", description=DESCRIPTION))
+    # Every head office blueprint: the customer's side registers its own.
+    return jsonify(openapi.document(current_app.iter_blueprints(), title="posplugin head office API",
+                                    description=DESCRIPTION))
 
 
 @page_bp.get("/hq")
@@ -147,4 +173,5 @@ def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1,
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
     join_web.install(app, office, settings, **customer_side)
+    me_web.install(app, office, settings)  # after /join: /me reads its customers and accounts
     return app

@@ -31,7 +31,7 @@ from urllib3.util.retry import Retry
 from ..config import ConfigError
 from ..tiers import feed
 from ..tiers.lists import ListBuilder, ListPatcher, TierRecord
-from . import outbox
+from . import experiment, invitations, outbox
 
 log = logging.getLogger("posplugin.sync")
 # Connect, then read: a head office that accepts and says nothing does not hang a round.
@@ -74,10 +74,13 @@ def sync_once(store, http: requests.Session | None = None) -> SyncResult:
     Never raises for head office's failures."""
 
     result = pull_list(store, http)
+    experiment.track(store.db, store.clock())
     http = http or session()
     http.headers["Authorization"] = f"Bearer {store.settings.hq_token}"
-    delivered, error = outbox.send(store, http, store.settings.hq_url.rstrip("/") + "/hq/v1/reports",
-                                   timeout=TIMEOUT)
+    base = store.settings.hq_url.rstrip("/")
+    delivered, error = outbox.send(store, http, base + "/hq/v1/reports", timeout=TIMEOUT)
+    if not error:
+        error = invitations.send(store, http, base + "/hq/v1/invitations", timeout=TIMEOUT)[1]
     if error:
         log.error("sync: %s (kept in the outbox for the next round)", error)
         if result.ok:
@@ -136,6 +139,11 @@ def pull_list(store, http: requests.Session | None = None) -> SyncResult:
         manifest = feed.verify(response.json(), s.hq_public_key, now=store.clock(), current_version=current)
     except (feed.FeedError, ValueError) as exc:
         return _finish(store, SyncResult("refused", None, f"manifest refused: {exc}"))
+    # The experiment travels in the same signed manifest, list changed or not.
+    with store.db.write() as conn:
+        if experiment.apply_manifest(conn, manifest, store.clock()):
+            store.holdout.forget()
+            log.info("sync: experiment now %s", manifest.get("experiment") or "none")
     if manifest["version"] == current or not manifest.get("snapshot"):
         return _finish(store, SyncResult("unchanged", current, "list unchanged"), response.headers.get("ETag"))
     try:
