@@ -98,13 +98,26 @@ def _accepted_invitation(conn, customer: bytes, level: str, at: float) -> None:
                           resolved_at=at + 900, by="demo", customer=customer)
 
 
+def served_name(store, example) -> str:
+    """The demo experiment's name: the first of ``demo-holdout``,
+    ``demo-holdout-2``, … that serves the banner customer, so the pass shown
+    at the till gets its Murdoch-level prompt (the key is new each demo)."""
+    key = store.hasher(example.id_type, example.value)
+    for n in range(1, 100):
+        name = DEMO_EXPERIMENT if n == 1 else f"{DEMO_EXPERIMENT}-{n}"
+        if arm(store.settings.id_key, name, key, DEMO_SHARE) != HOLDOUT:
+            return name
+    return DEMO_EXPERIMENT
+
+
 def run_demo_experiment(demo, customers, seed: int = 42, out=None) -> dict | None:
     """Head office starts the demo's experiment (once per data folder), the
     store syncs it, weeks of simulated visits with a known effect are written,
     tracked and reported: the head office page shows the uplift."""
     office, store = demo.office, demo.store
-    if office.experiments.get(DEMO_EXPERIMENT) is None:
-        office.experiments.start(DEMO_EXPERIMENT, DEMO_SHARE)
+    name = served_name(store, demo.example)
+    if office.experiments.get(name) is None:
+        office.experiments.start(name, DEMO_SHARE)
         rng = random.Random(seed)
         picked = []
         for customer, row in customers:
@@ -116,11 +129,11 @@ def run_demo_experiment(demo, customers, seed: int = 42, out=None) -> dict | Non
                 score = store.policy.score(record.followers, record.engagement_rate)
                 picked.append((key, score.tier, score.service_level, score.engaged_reach))
         sync_once(store)  # the experiment reaches the store in the signed manifest
-        visits = backfill(store, rng.sample(picked, min(len(picked), 6000)), rng)
+        visits = backfill(store, rng.sample(picked, min(len(picked), 6000)), rng, name=name)
         experiment.track(store.db, store.clock())
         sync_once(store)
         if out:
-            print(f"experiment: {DEMO_EXPERIMENT}, {DEMO_SHARE:.0%} held out, {visits:,} simulated past visits "
+            print(f"experiment: {name}, {DEMO_SHARE:.0%} held out, {visits:,} simulated past visits "
                   f"(true uplift in 7-day returns: murdoch +{DEMO_EFFECTS['murdoch']:.0%}, priority "
                   f"+{DEMO_EFFECTS['priority']:.0%}, standard 0; in accepted invitations "
                   f"+{DEMO_ACCEPT_EFFECT * DEMO_INVITED:.1%})", file=out, flush=True)
