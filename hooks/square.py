@@ -15,6 +15,8 @@ failure of that lookup only means no prompt (fail open).
 
 from urllib.parse import quote
 
+from babel.numbers import get_currency_precision
+
 from posplugin.errors import InvalidIdentifier
 from posplugin.hookspecs import hookimpl
 from posplugin.webhooks import in_background, json_payload, require_signature, vendor_get
@@ -48,6 +50,17 @@ def amplify_customer(store, customer_id: str) -> None:
             continue
 
 
+def sale_total(payment: dict) -> float | None:
+    """The payment's ``amount_money`` (without tip) in the currency's main
+    unit: Square sends the smallest unit (cents, or yen, which has none)."""
+    money = payment.get("amount_money") or {}
+    amount, currency = money.get("amount"), money.get("currency")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0 or not isinstance(currency, str):
+        return None
+    # An unknown code gets two decimals, like most currencies.
+    return amount / 10 ** get_currency_precision(currency)
+
+
 def payment(store, request):
     settings = store.settings.extra
     require_signature(settings.get("square_signature_key"),
@@ -65,7 +78,7 @@ def payment(store, request):
         return {"ok": True, "prompt": None, "lookup": "customer"}
     if obj.get("status") != "COMPLETED" or not email:
         return {"ok": True, "prompt": None}
-    prompt = store.after_sale("email", email, lane=None)
+    prompt = store.after_sale("email", email, lane=None, sale_total=sale_total(obj))
     return {"ok": True, "prompt": prompt and prompt["id"]}
 
 

@@ -30,6 +30,11 @@ def _(key: str, language: str, **values) -> str:
     return catalogue(language)[key].format(**values)
 
 
+def message(key: str, language: str = "en", **values) -> str:
+    """One message of the catalogue, filled in (for pages that compose their own)."""
+    return _(key, language if language in LANGUAGES else "en", **values)
+
+
 @functools.lru_cache(maxsize=None)
 def _symbols(language: str) -> tuple[str, str, str]:
     """Group separator, decimal sign and percent pattern from the locale's CLDR data.
@@ -56,8 +61,10 @@ def percent(rate: float, language: str = "en") -> str:
 
 def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: float,
                    engaged_reach: int, niches: tuple[str, ...] | list[str],
-                   display_name: str | None, language: str = "en") -> dict:
-    """Title, body and the parts the cashier's card shows on separate lines."""
+                   display_name: str | None, language: str = "en", verify_for: str | None = None) -> dict:
+    """Title, body and the parts the cashier's card shows on separate lines. With
+    ``verify_for`` (a level held back for want of a pass) the action first asks
+    the cashier to see the customer's pass."""
     title = _(f"level.{level}", language)
     if display_name:
         title = _("service.title_named", language, level=title, name=display_name)
@@ -65,10 +72,17 @@ def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: fl
             followers=number(followers, language), engagement=percent(engagement_rate, language),
             reach=number(engaged_reach, language))
     action = _(f"action.{level}", language)
+    if verify_for:
+        action = _("verify.ask", language, level=_(f"level.{verify_for}", language)) + " " + action
     body = f"{who} {action}"
     if niches:
         body += " " + _("service.into", language, niches=", ".join(niches))
     return {"title": title, "body": body, "who": who, "action": action}
+
+
+def verified_note(language: str = "en") -> str:
+    """The note on a prompt closed because a pass raised the customer's level."""
+    return _("verify.superseded", language)
 
 
 def minutes(seconds: float, language: str = "en", *, about: bool = True) -> str:

@@ -5,8 +5,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from posplugin.store import baseline, prompts, queues, visits
+from posplugin.tiers.policy import SERVICE_LEVELS, TIERS
 from posplugin.web import api, openapi
 from posplugin.web.app import BLUEPRINTS
+from posplugin.web.schemas import SCHEMAS
 
 
 def store_document():
@@ -68,3 +71,17 @@ def test_head_office_serves_its_own_document(hq):
 def test_roles_are_listed_once(clients):
     doc = clients[None].get("/api/v1/openapi.json").json()
     assert doc["paths"]["/metrics"]["get"]["description"] == "Roles: admin."
+
+
+def test_enums_come_from_the_domain_lists():
+
+    prompt = SCHEMAS["Prompt"]["properties"]
+    assert (prompt["kind"]["enum"], prompt["level"]["enum"], prompt["status"]["enum"]) == \
+        (list(prompts.KINDS), list(prompts.LEVELS), list(prompts.STATUSES))
+    answer = SCHEMAS["IdentifyResponse"]["properties"]
+    assert (answer["tier"]["enum"], answer["service_level"]["enum"]) == (list(TIERS), list(SERVICE_LEVELS))
+    assert SCHEMAS["IdentifyRequest"]["properties"]["stage"]["enum"] == list(visits.STAGES)
+    queue = SCHEMAS["QueueInput"]["properties"]
+    assert queue["event"]["enum"] == list(queues.EVENTS) and queue["length"]["maximum"] == queues.MAX_LENGTH
+    assert SCHEMAS["QueueAnswer"]["properties"]["status"]["enum"] == list(baseline.STATUSES)
+    assert SCHEMAS["PainpointRequest"]["properties"]["kind"]["enum"] == list(prompts.PAIN_KINDS)

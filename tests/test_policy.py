@@ -8,6 +8,7 @@ from posplugin.tiers.policy import (
     SERVICE_LEVELS,
     TIERS,
     Policy,
+    capped,
     engaged_reach,
     needs_prompt,
 )
@@ -62,3 +63,33 @@ def test_more_followers_never_lowers_tier_or_service(a, b, rate):
 @pytest.mark.parametrize("level,prompt", [("standard", False), ("priority", True), ("murdoch", True)])
 def test_prompts_only_above_standard(level, prompt):
     assert needs_prompt(level) is prompt
+
+
+@pytest.mark.parametrize("followers,rate,reach", [
+    (525, 0.5, 263),     # an exact half rounds up (Python's round() would give 262)
+    (527, 0.5, 264),     # and not to even either way
+    (4_250, 0.062, 264), (1, 0.5, 1), (3, 0.5, 2), (1, 0.49, 0),
+])
+def test_engaged_reach_rounds_half_up(followers, rate, reach):
+    assert engaged_reach(followers, rate) == reach
+    assert policy.score(followers, rate).engaged_reach == reach
+
+
+def test_exact_half_crosses_a_threshold_up():
+    # 99 × 0.5 = 49.5 → 50 engaged: priority, not standard.
+    assert policy.score(99, 0.5).service_level == "priority"
+    assert Policy(murdoch=263).score(525, 0.5).service_level == "murdoch"
+
+
+@pytest.mark.parametrize("level,verify_level,verified,expected", [
+    ("murdoch", "none", False, "murdoch"),
+    ("murdoch", "murdoch", False, "priority"),
+    ("murdoch", "murdoch", True, "murdoch"),
+    ("priority", "murdoch", False, "priority"),
+    ("murdoch", "priority", False, "standard"),
+    ("priority", "priority", False, "standard"),
+    ("priority", "priority", True, "priority"),
+    ("standard", "priority", False, "standard"),
+])
+def test_capped_holds_back_levels_from_verify_level_without_a_pass(level, verify_level, verified, expected):
+    assert capped(level, verify_level, verified) == expected

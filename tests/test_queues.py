@@ -6,22 +6,12 @@ import io
 import zoneinfo
 
 import pytest
+from conftest import Clock
 
 from posplugin.errors import ImportRefused, ValidationError
 from posplugin.store.service import Store
 
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
-
-
-class Clock:
-    def __init__(self, when: dt.datetime):
-        self.now = when.timestamp()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
 
 
 def local(day: str, hhmm: str) -> dt.datetime:
@@ -270,13 +260,3 @@ def test_queues_import_refuses_times_out_of_range_with_their_line(day):
     with pytest.raises(ImportRefused) as refused:
         store.queues.import_csv(io.StringIO(text))
     assert [line for line, _ in refused.value.problems] == [3]
-
-
-def test_queues_import_names_the_line_that_is_not_utf8(day, tmp_path):
-    from posplugin.tiers.lists import open_text
-    store, _ = day
-    path = tmp_path / "history.csv"
-    path.write_bytes(b"lane,at,length\n1,2026-11-17T09:00:00+01:00,3\n1\xff,2026-11-17T09:05:00+01:00,4\n")
-    with open_text(path) as stream, pytest.raises(ImportRefused) as refused:
-        store.queues.import_csv(stream)
-    assert refused.value.problems == [(3, "not UTF-8 text")]

@@ -9,6 +9,7 @@ import sys
 import segno
 
 from .. import config
+from ..hq import me_web
 from ..hq.accounts import available
 from ..hq.build import Builder, csv_records
 from ..hq.customers import join_url
@@ -22,7 +23,7 @@ from ..hq.providers import PROVIDERS, import_export
 from ..hq.vault import Vault
 from ..hq.web import create_hq_app
 from ..hq.worker import Worker
-from ..tiers.lists import open_text
+from ..tiers.csvfile import open_csv
 from ..timeutil import iso
 from ..web.server import make_server
 from .common import command, group, log, run_server, server_options, settings
@@ -64,6 +65,14 @@ def register(commands) -> None:
                    help="where the code is printed (added to the address)")
     p.add_argument("--svg", metavar="FILE", help="also write the QR code as an SVG for print")
     p.add_argument("--png", metavar="FILE", help="also write the QR code as a PNG")
+    experiments = group(hq, "experiment", "the holdout experiment", dest="experiment_action")
+    p = command(experiments, "start", "start a holdout experiment (the running one stops)", experiment_start)
+    p.add_argument("name")
+    p.add_argument("--share", type=float, required=True, help="share of customers held out, above 0 to 0.5")
+    command(experiments, "stop", "stop the running experiment (its results stay)", experiment_stop)
+    p = command(experiments, "status", "print an experiment's uplift for the chain", experiment_status)
+    p.add_argument("name", nargs="?", help="default: the running one, else the latest")
+    p.add_argument("--json", action="store_true", help="print every line (chain and stores) as JSON")
 
 
 def office(args) -> HeadOffice:
@@ -80,7 +89,8 @@ def customer_side(args):
     hq = office(args)
     platforms = available(s)
     vault = Vault.in_folder(hq.data_dir)
-    collector = Collector(hq.engine, vault, platforms, clock=hq.clock, refresh_hours=s.metrics_refresh_hours,
+    collector = Collector(hq.engine, vault, platforms, clock=hq.clock, data_dir=hq.data_dir,
+                          refresh_hours=s.metrics_refresh_hours,
                           max_age_days=s.metrics_max_age_days)
     return hq, collector, Builder(hq, max_age_days=s.metrics_max_age_days,
                                   interval_minutes=s.build_interval_minutes)
@@ -89,6 +99,8 @@ def customer_side(args):
 def serve(args) -> int:
     s = settings(args)
     hq = office(args)  # the schema and the signing key, made once before any worker starts
+    # The experiment settings start (or, with share 0, stop) an experiment once.
+    hq.experiments.apply_settings(s.experiment, s.holdout_share)
     workers = args.workers
     if workers < 1:
         raise ConfigError(["--workers must be at least 1"])
@@ -118,7 +130,8 @@ def _serving_app(hq: HeadOffice, s, workers: int):
     processes each runs one: builds take the cross-process import lock."""
     app = create_hq_app(hq, language=s.language, settings=s, workers=workers)
     app.extensions[WORKER] = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER],
-                                    housekeeping=[app.extensions[CUSTOMERS].purge]).start()
+                                    housekeeping=[app.extensions[CUSTOMERS].purge,
+                                                  app.extensions[me_web.EXTENSION].invitations.purge]).start()
     return app
 
 
@@ -126,7 +139,7 @@ def tiers_build(args) -> int:
     config.require_id_key(settings(args))
     hq, _, builder = customer_side(args)
     if args.csv:
-        with open_text(args.csv) as stream:
+        with open_csv(args.csv) as stream:
             result = builder.build(base=csv_records(stream, hq.hasher))
     else:
         result = builder.build()
@@ -167,12 +180,12 @@ def import_csv(args) -> int:
     config.require_id_key(settings(args))
     if args.provider:
         hq = office(args)
-        with open_text(args.file) as stream:
+        with open_csv(args.file) as stream:
             result = import_export(hq.engine, stream, args.provider, clock=hq.clock)
         print(f"{result['rows']} rows read: {result['matched']} matched handles customers gave, "
               f"{result['dropped']} dropped (not joined); run posplugin hq tiers build to publish")
         return 0
-    with open_text(args.file) as stream:
+    with open_csv(args.file) as stream:
         result = office(args).import_csv(stream)
     delta = result["delta"]
     print(f"{result['rows']} rows loaded as version {result['version']}"
@@ -214,3 +227,55 @@ def qr(args) -> int:
 def public_key(args) -> int:
     print(office(args).public_key)
     return 0
+
+
+def experiment_start(args) -> int:
+    started = office(args).experiments.start(args.name, args.share)
+    print(f"experiment {started['name']} running: {started['holdout_share']:.0%} of customers held out; "
+          "stores apply it at their next sync")
+    return 0
+
+
+def experiment_stop(args) -> int:
+    stopped = office(args).experiments.stop()
+    if stopped is None:
+        print("no experiment is running", file=sys.stderr)
+        return 1
+    print(f"experiment {stopped['name']} stopped; its results stay (posplugin hq experiment status "
+          f"{stopped['name']})")
+    return 0
+
+
+def experiment_status(args) -> int:
+    answer = office(args).experiments.results(args.name)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    e = answer["experiment"]
+    if e is None:
+        print("no experiment yet: posplugin hq experiment start NAME --share 0.2")
+        return 0
+    print(f"{e['name']}: {e['holdout_share']:.0%} held out, started {e['started_at']}"
+          + (f", stopped {e['stopped_at']}" if e["stopped_at"] else ", running"))
+    print(f"{'level':<10}{'outcome':<11}{'served':>16}{'held out':>16}  difference, 95 % interval")
+    for r in answer["results"]:
+        if r["scope"] == "chain":
+            print(f"{r['level']:<10}{r['metric']:<11}{_arm_text(r, 'served'):>16}{_arm_text(r, 'holdout'):>16}  "
+                  f"{_difference_text(r)}")
+    return 0
+
+
+def _arm_text(r: dict, side: str) -> str:
+    a = r[side]
+    value = a["rate"] if r["kind"] == "rate" else a["mean"]
+    if value is None:
+        return f"– of {a['n']:,}"
+    return f"{value:.1%} of {a['n']:,}" if r["kind"] == "rate" else f"{value:,.2f} (n {a['n']:,})"
+
+
+def _difference_text(r: dict) -> str:
+    if r["difference"] is None:
+        return "–"
+    scale, unit = (100, " pt") if r["kind"] == "rate" else (1, "")
+    text = f"{r['difference'] * scale:+.1f}{unit} ({r['low'] * scale:+.1f} to {r['high'] * scale:+.1f})"
+    return text if r["enough"] else f"{text}; not enough data yet: about {r['more_needed']:,} more customers"

@@ -30,6 +30,7 @@ from ..store.sync import sync_once
 from ..web.app import create_app
 from ..web.server import BackgroundServer, Housekeeper, stop_on_sigterm
 from . import joiners
+from .experiment import run_demo_experiment
 from .data import (
     DemoCustomer,
     banner_customer,
@@ -37,6 +38,7 @@ from .data import (
     queue_history_csv,
     synthetic_customers,
 )
+from .passes import pass_line, simulate_pass
 from .traffic import (
     DEMO_SYNC_S,
     QMINDER_LINES,
@@ -135,7 +137,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
                                 sync_interval_s=DEMO_SYNC_S, **demo_adapters(settings))
     store = Store(settings)
     sync_once(store)
-    if store.db.execute("SELECT count(*) FROM queue_history").fetchone()[0] == 0:
+    if not store.queues.has_history():
         store.queues.import_csv(io.StringIO(queue_history_csv(store.clock(), weeks=4, seed=seed)))
     tokens = {}
     with store.db.write() as conn:
@@ -177,6 +179,7 @@ def banner(demo: DemoStore) -> str:
         "      -H 'Content-Type: application/json' \\",
         f"      -d '{{\"lane\": \"3\", \"identifier\": {{\"type\": \"{example.id_type}\", "
         f"\"value\": \"{example.value}\"}}, \"display_name\": \"{example.name}\"}}'",
+        *pass_line(demo),
         "  press Ctrl-C to stop",
         "",
     ])
@@ -195,12 +198,14 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
     data_dir = Path(data) if data else Path(tempfile.mkdtemp(prefix="posplugin-demo-"))
     demo = start(data_dir, host or "127.0.0.1", 8765 if port is None else port, seed)
     print(banner(demo), file=out, flush=True)
+    run_demo_experiment(demo, synthetic_customers(seed=seed), seed, out)
     join_demo_customers(demo, seed, out)
     threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
         (simulate_till, (demo, random.Random(seed), out, pace_s)),
         (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
         (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)),
-        (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)))]
+        (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)),
+        (simulate_pass, (demo, random.Random(seed + 4), out, pace_s)))]
     for thread in threads:
         thread.start()
     stop_on_sigterm()

@@ -24,6 +24,7 @@ from ..tiers.identity import Hasher
 from ..tiers.lists import ListBuilder, TierRecord, read_rows
 from ..timeutil import iso, system_clock
 from .db import database_url, insert, open_engine, process_lock
+from .experiment import Experiments
 from .feedstore import FolderStore, open_store
 from .reports import Outcomes
 from .schema import deltas, feed_manifest, hq_tokens, store_syncs, versions
@@ -69,6 +70,7 @@ class HeadOffice:
         self.manifest_ttl_s = manifest_ttl_s
         self.stale_after_s = stale_after_s
         self.outcomes = Outcomes(self.engine, clock=clock, timezone=timezone)
+        self.experiments = Experiments(self.engine, clock=clock)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -243,7 +245,9 @@ class HeadOffice:
         with self.engine.connect() as conn:
             row = conn.execute(select(feed_manifest.c.renew_at, feed_manifest.c.body)
                                .where(feed_manifest.c.id == 1)).first()
-        if row and now < row[0]:
+            experiment = self.experiments.manifest_fields(conn)
+        # The running experiment travels signed beside the list; a change re-signs.
+        if row and now < row[0] and _carries(row[1], experiment):
             return row[1].encode()
         with self.engine.begin() as conn:
             return self._sign(conn, now).encode()
@@ -255,7 +259,8 @@ class HeadOffice:
                     "expires_at": now + self.manifest_ttl_s, "rows": latest["rows"] if latest else 0,
                     "snapshot": None if not latest else {
                         "path": latest["snapshot"], "sha256": latest["sha256"], "bytes": latest["bytes"]},
-                    "deltas": self._deltas(conn, version) if latest else []}
+                    "deltas": self._deltas(conn, version) if latest else [],
+                    **self.experiments.manifest_fields(conn)}
         if self.feed_base_url:
             manifest["base_url"] = self.feed_base_url.rstrip("/") + "/"
         body = json.dumps(feed.sign(manifest, self.key))
@@ -309,6 +314,12 @@ class HeadOffice:
 
 def _url(data_dir: Path, url: str) -> str:
     return database_url(data_dir, url)
+
+
+def _carries(body: str, experiment: dict) -> bool:
+    """Whether a signed manifest names exactly ``experiment`` (or none)."""
+    manifest = json.loads(body)["manifest"]
+    return {k: manifest[k] for k in ("experiment", "holdout_share") if k in manifest} == experiment
 
 
 def _export(list_file: Path, snapshot: Path) -> None:

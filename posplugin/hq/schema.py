@@ -128,6 +128,36 @@ store_day_durations = Table(
     PrimaryKeyConstraint("store", "kind", "day"),
 )
 
+# -- posplugin.hq.experiment: holdout experiments and their per-arm outcomes --
+
+experiments = Table(
+    "experiments", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holdout_share", Float, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("stopped_at", Float),
+)
+
+experiment_batches = Table(
+    "experiment_batches", metadata,
+    Column("batch", String(128), primary_key=True),
+    Column("store", Text, nullable=False),
+    Column("received_at", Float, nullable=False),
+)
+
+experiment_outcomes = Table(
+    "experiment_outcomes", metadata,
+    Column("experiment", String(100), nullable=False),
+    Column("store", Text, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("arm", String(16), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("total_sq", Float, nullable=False),
+    PrimaryKeyConstraint("experiment", "store", "level", "arm", "metric"),
+)
+
 # -- posplugin.hq.customers: customers who joined, their proven identifiers,
 # one-time codes, consent records and signed-in sessions. Identifiers and
 # addresses are keyed hashes (hex), never raw. -------------------------------
@@ -228,5 +258,33 @@ builds = Table(
     Column("version", Integer),
     Column("customers", BigInteger, nullable=False),
     Column("rows", BigInteger, nullable=False),
-    Column("trigger", String(16), nullable=False),  # command | auto
+    Column("trigger", String(16), nullable=False),  # command | auto | csv (built on a CSV)
+)
+
+# -- posplugin.hq.me: the customer's page's audit trail (customer ids only) --
+
+me_audit = Table(
+    "me_audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text),
+)
+
+# -- posplugin.hq.invitations: invitations to share or review after a sale,
+# sent by stores for customers who agreed to invitations (keyed hashes) -----
+
+invitations = Table(
+    "invitations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store", Text, nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("id_hash", String(64), nullable=False, index=True),
+    Column("sold_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("reward", String(16), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("seen_at", Float),
+    UniqueConstraint("store", "ref"),
 )

@@ -22,12 +22,12 @@ from flask import (
 
 from ..errors import NotFound, UnsupportedMediaType, ValidationError
 from ..tiers import feed
+from ..tiers.csvfile import open_csv
 from ..timeutil import whole_number
-from ..tiers.lists import open_text
 from ..web import openapi, pages
-from ..web.endpoint import ApiBlueprint, handle_error
+from ..web.endpoint import ApiBlueprint, new_app
 from ..web.ratelimit import RateLimiter
-from . import join_web
+from . import join_web, me_web
 from .office import HeadOffice
 
 MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
@@ -91,7 +91,31 @@ def feed_file(name: str):
               roles=STORE, body="OutcomeReport", response="ReportAccepted")
 def reports(body):
     hours = [_clamped(hour) for hour in body["hours"]]
-    return jsonify({"accepted": _office().receive_report(g.caller.name, body["batch"], hours)})
+    accepted = _office().receive_report(g.caller.name, body["batch"], hours)
+    if body.get("arms"):
+        # The holdout experiment's per-arm outcomes (posplugin.hq.experiment).
+        accepted = _office().experiments.receive(g.caller.name, body["batch"], body["arms"])
+    return jsonify({"accepted": accepted})
+
+
+@bp.operation("GET", "/experiment", summary="The holdout experiment's uplift per level, chain and store",
+              roles=ADMIN, parameters=[
+                  {"name": "name", "in": "query", "required": False,
+                   "schema": {"type": "string", "maxLength": 100},
+                   "description": "an experiment's name (default: the running one, else the latest)"},
+                  {"name": "detect", "in": "query", "required": False,
+                   "schema": {"type": "string", "pattern": "^0?\\.[0-9]{1,4}$"},
+                   "description": "the difference in rate to size the sample for (0.01 to 0.45; default 0.05)"}])
+def experiment():
+    detect = request.args.get("detect")
+    try:
+        detect_value = float(detect) if detect is not None else 0.05
+    except ValueError:
+        detect_value = -1.0
+    # Below one half, a difference fits above or below any baseline rate.
+    if not 0.01 <= detect_value <= 0.45:
+        raise ValidationError("detect must be a rate difference from 0.01 to 0.45", field="detect")
+    return jsonify(_office().experiments.results(request.args.get("name") or None, detect_value))
 
 
 DURATIONS = ("time_to_act_s", "pain_seconds")
@@ -137,13 +161,15 @@ def imports():
     with tempfile.NamedTemporaryFile(dir=_office().data_dir, prefix="upload-", suffix=".csv") as upload:
         shutil.copyfileobj(request.stream, upload, 1 << 20)
         upload.flush()
-        with open_text(upload.name) as stream:
+        with open_csv(upload.name) as stream:
             return jsonify(_office().import_csv(stream))
 
 
 @bp.operation("GET", "/openapi.json", summary="This document", roles=None)
 def openapi_document():
-    return jsonify(openapi.document(current_app.blueprints.values(), title="posplugin head office API", description=DESCRIPTION))
+    # Every head office blueprint: the customer's side registers its own.
+    return jsonify(openapi.document(current_app.iter_blueprints(), title="posplugin head office API",
+                                    description=DESCRIPTION))
 
 
 @page_bp.get("/hq")
@@ -161,10 +187,7 @@ def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1,
     """The head office service around ``office``, as one of ``workers``
     processes; ``settings`` configure the customer's side (/join: code senders,
     platforms), ``customer_side`` is passed to :func:`posplugin.hq.join_web.install`."""
-    app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
-    app.config["POSPLUGIN_LANGUAGE"] = language
-    app.json.sort_keys = False
+    app = new_app(__name__, max_body=MAX_UPLOAD, language=language)
     app.extensions["posplugin.hq"] = office
     app.extensions["posplugin.hq.auth"] = office.caller
     # Stores poll every few minutes; this only stops a runaway client. Each of
@@ -174,16 +197,10 @@ def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1,
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
     join_web.install(app, office, settings, **customer_side)
-    app.register_error_handler(Exception, handle_error)
+    me_web.install(app, office, settings)  # after /join: /me reads its customers and accounts
 
     @app.before_request
     def body_limit():
         request.max_content_length = BODY_LIMITS.get(request.endpoint, MAX_OTHER)
-
-    @app.after_request
-    def headers(response):
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
 
     return app

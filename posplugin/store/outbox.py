@@ -6,6 +6,10 @@ the outbox. Rows are sent in batches whose id and members are fixed before the
 first attempt: a batch is retried as the same batch until head office
 acknowledges it, and head office counts each batch id once. Reports carry
 counts, durations and reach per hour: no identifiers, hashed or raw.
+
+The holdout experiment's outcomes (one row per customer and matured outcome,
+see :mod:`posplugin.store.experiment`) go the same way from ``arm_outbox``,
+as per-arm counts and sums in the report's ``arms``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from collections import defaultdict
 import requests
 
 from ..timeutil import iso
+from . import experiment
 
-BATCH_ROWS = 5_000
+BATCH_ROWS = 5_000  # no mutate: any size is correct; tests set a small one
 # Head office's bound on one duration (web/schemas.py SECONDS): a prompt taken a
 # month later is a stuck prompt, not a figure.
 MAX_SECONDS = 30 * 24 * 3600.0
@@ -31,22 +36,31 @@ def duration(start: float, end: float) -> float:
     return min(MAX_SECONDS, max(0.0, end - start))
 
 
-def next_batch(store) -> tuple[str, list[tuple]] | None:
+# The outboxes a report round empties: table, the columns a batch sends, and
+# how they become the report's body.
+OUTBOXES = {
+    "outbox": ("at, action, kind, level, created_at, reach", lambda rows: {"hours": summarise(rows)}),
+    "arm_outbox": ("experiment, level, arm, metric, value",
+                   lambda rows: {"hours": [], "arms": experiment.summarise(rows)}),
+}
+
+
+def next_batch(store, table: str = "outbox") -> tuple[str, list[tuple]] | None:
     """The batch to send: one already started, or a new one of unsent rows."""
+    columns = OUTBOXES[table][0]
     with store.db.write() as conn:
-        row = conn.execute("SELECT batch FROM outbox WHERE sent_at IS NULL AND refused_at IS NULL"
+        row = conn.execute(f"SELECT batch FROM {table} WHERE sent_at IS NULL AND refused_at IS NULL"
                            " AND batch IS NOT NULL ORDER BY id LIMIT 1").fetchone()
         batch = row[0] if row else None
         if batch is None:
-            ids = [r[0] for r in conn.execute("SELECT id FROM outbox WHERE sent_at IS NULL AND batch IS NULL"
+            ids = [r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE sent_at IS NULL AND batch IS NULL"
                                               " ORDER BY id LIMIT ?", (BATCH_ROWS,))]
             if not ids:
                 return None
-            batch = f"{secrets.token_hex(8)}-{ids[0]}-{ids[-1]}"
-            conn.execute("UPDATE outbox SET batch = ? WHERE id BETWEEN ? AND ? AND batch IS NULL",
+            batch = f"{'arms-' if table != 'outbox' else ''}{secrets.token_hex(8)}-{ids[0]}-{ids[-1]}"
+            conn.execute(f"UPDATE {table} SET batch = ? WHERE id BETWEEN ? AND ? AND batch IS NULL",
                          (batch, ids[0], ids[-1]))
-        rows = conn.execute("SELECT at, action, kind, level, created_at, reach FROM outbox WHERE batch = ?"
-                            " ORDER BY id", (batch,)).fetchall()
+        rows = conn.execute(f"SELECT {columns} FROM {table} WHERE batch = ? ORDER BY id", (batch,)).fetchall()
     return batch, [tuple(r) for r in rows]
 
 
@@ -59,7 +73,7 @@ def summarise(rows: list[tuple]) -> list[dict]:
         hour = at - at % 3600
         if hour not in hours:
             hours[hour] = {"hour": iso(hour), "made": defaultdict(int), "taken": 0, "resolved": 0,
-                           "expired": 0, "time_to_act_s": 0.0, "acted": 0, "pain_episodes": 0,
+                           "expired": 0, "pain_episodes": 0,
                            "pain_seconds": 0.0, "reach_served": defaultdict(int),
                            "times_to_act_s": [], "pain_durations_s": []}
         return hours[hour]
@@ -70,8 +84,6 @@ def summarise(rows: list[tuple]) -> list[dict]:
             b["made"][f"{kind}:{level}"] += 1
         elif action == "taken":
             b["taken"] += 1
-            b["time_to_act_s"] += duration(created_at, at)
-            b["acted"] += 1
             b["times_to_act_s"].append(round(duration(created_at, at), 1))
         elif action == "resolved":
             b["resolved"] += 1
@@ -89,31 +101,34 @@ def summarise(rows: list[tuple]) -> list[dict]:
 
 def purge_sent(conn, before: float) -> int:
     """Forget delivered rows older than ``before``."""
+    conn.execute("DELETE FROM arm_outbox WHERE sent_at IS NOT NULL AND at < ?", (before,))
     return conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND at < ?", (before,)).rowcount
 
 
-def send(store, http: requests.Session, url: str, timeout=(3.05, 30)) -> tuple[int, str | None]:
-    """Send every pending batch; returns (batches delivered, error or None).
+def send(store, http: requests.Session, url: str, *, timeout: tuple[float, float]) -> tuple[int, str | None]:
+    """Send every pending batch of every outbox, each request within ``timeout``
+    (connect, read); returns (batches delivered, error or None).
 
     A batch head office refuses as it is (4xx) is set aside, kept and logged, and
     the batches behind it still go: one bad batch never blocks the others.
     """
     delivered, refused = 0, []
-    while (pending := next_batch(store)) is not None:
-        batch, rows = pending
-        try:
-            response = http.post(url, json={"batch": batch, "hours": summarise(rows)}, timeout=timeout)
-        except requests.RequestException as exc:
-            return delivered, f"reports not delivered: {exc.__class__.__name__}"
-        if response.status_code in REFUSED:
+    for table, (_, body) in OUTBOXES.items():
+        while (pending := next_batch(store, table)) is not None:
+            batch, rows = pending
+            try:
+                response = http.post(url, json={"batch": batch, **body(rows)}, timeout=timeout)
+            except requests.RequestException as exc:
+                return delivered, f"reports not delivered: {exc.__class__.__name__}"
+            if response.status_code in REFUSED:
+                with store.db.write() as conn:
+                    conn.execute(f"UPDATE {table} SET refused_at = ? WHERE batch = ?", (store.clock(), batch))
+                refused.append(f"batch {batch} refused by head office ({response.status_code}: "
+                               f"{response.text[:200]}); kept in the outbox, set aside")
+                continue
+            if response.status_code != 200:
+                return delivered, f"reports not delivered: head office answered {response.status_code}"
             with store.db.write() as conn:
-                conn.execute("UPDATE outbox SET refused_at = ? WHERE batch = ?", (store.clock(), batch))
-            refused.append(f"batch {batch} refused by head office ({response.status_code}: "
-                           f"{response.text[:200]}); kept in the outbox, set aside")
-            continue
-        if response.status_code != 200:
-            return delivered, f"reports not delivered: head office answered {response.status_code}"
-        with store.db.write() as conn:
-            conn.execute("UPDATE outbox SET sent_at = ? WHERE batch = ?", (store.clock(), batch))
-        delivered += 1
+                conn.execute(f"UPDATE {table} SET sent_at = ? WHERE batch = ?", (store.clock(), batch))
+            delivered += 1
     return delivered, "; ".join(refused) or None

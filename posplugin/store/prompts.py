@@ -16,8 +16,12 @@ from ..timeutil import iso
 KINDS = ("service", "pain", "amplify")
 LEVELS = ("standard", "priority", "murdoch", "urgent")
 STATUSES = ("open", "taken", "resolved", "expired")
+# What staff may report as a pain point (``POST /api/v1/painpoints``).
+PAIN_KINDS = ("queue", "instructions", "staff", "stock", "other")
 # Most urgent first: what a floor tablet shows at the top.
-URGENCY = {"murdoch": 0, "urgent": 1, "priority": 2, "standard": 3}
+URGENCY = ("murdoch", "urgent", "priority", "standard")
+_BY_URGENCY = ("CASE level " + " ".join(f"WHEN '{level}' THEN {rank}" for rank, level in enumerate(URGENCY))
+               + f" ELSE {len(URGENCY)} END")
 
 _COLUMNS = ("id, kind, level, lane, title, body, status, created_at, updated_at, taken_by, taken_at,"
             " resolved_by, resolved_at, note, display_name, details, expires_at")
@@ -94,8 +98,7 @@ def list_prompts(conn: sqlite3.Connection, *, status: str | None = None, lane: s
     sql = f"SELECT {_COLUMNS} FROM prompts"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += (" ORDER BY CASE level WHEN 'murdoch' THEN 0 WHEN 'urgent' THEN 1 WHEN 'priority' THEN 2"
-            " ELSE 3 END, created_at DESC LIMIT ?")
+    sql += f" ORDER BY {_BY_URGENCY}, created_at DESC LIMIT ?"
     return [to_json(r) for r in conn.execute(sql, (*params, limit))]
 
 
@@ -184,3 +187,23 @@ def escalate(conn: sqlite3.Connection, created_before: float, now: float) -> lis
                      " updated_at = ? WHERE id = ?", (now, prompt_id))
         _audit(conn, prompt_id, now, "escalated", None, None)
     return [get(conn, i) for i in ids]
+
+
+def accepted_invitation(conn: sqlite3.Connection, customer: bytes, since: float, until: float) -> bool:
+    """Whether an after-sale invitation (``amplify``) for ``customer`` made
+    between ``since`` and ``until`` was resolved: staff resolve it when the
+    customer accepts."""
+    return conn.execute("SELECT 1 FROM prompts WHERE customer = ? AND kind = 'amplify' AND status = 'resolved'"
+                        " AND created_at >= ? AND created_at <= ? LIMIT 1",
+                        (customer, since, until)).fetchone() is not None
+
+
+def past_resolved(conn: sqlite3.Connection, *, kind: str, level: str, lane: str | None, title: str, body: str,
+                  created_at: float, resolved_at: float, by: str, customer: bytes | None = None) -> int:
+    """A prompt made and resolved in the past, without audit events, so it
+    never reaches the outbox: for simulated history (the demo's experiment),
+    which must not show up in head office's hourly figures. Returns its id."""
+    return conn.execute(
+        "INSERT INTO prompts (kind, level, lane, title, body, status, created_at, updated_at, resolved_by,"
+        " resolved_at, customer) VALUES (?, ?, ?, ?, ?, 'resolved', ?, ?, ?, ?, ?)",
+        (kind, level, lane, title, body, created_at, resolved_at, by, resolved_at, customer)).lastrowid

@@ -31,10 +31,11 @@ from urllib3.util.retry import Retry
 from ..config import ConfigError
 from ..tiers import feed
 from ..tiers.lists import ListBuilder, ListPatcher, TierRecord
-from . import outbox
+from . import experiment, invitations, outbox
 
 log = logging.getLogger("posplugin.sync")
-TIMEOUT = (3.05, 30)
+# Connect, then read: a head office that accepts and says nothing does not hang a round.
+TIMEOUT = (3.05, 30)  # no mutate: seconds no test waits out
 
 
 STATUSES = ("updated", "unchanged", "refused", "unreachable")
@@ -60,8 +61,9 @@ class SyncResult:
 def session(retries: int = 3) -> requests.Session:
     """A Session that retries connection errors and 5xx answers with backoff."""
     http = requests.Session()
-    retry = Retry(total=retries, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504),
-                  allowed_methods=("GET",), raise_on_status=False)
+    retry = Retry(total=retries, status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",),
+                  raise_on_status=False,
+                  backoff_factor=0.5)  # no mutate: waits between retries, not a result
     http.mount("http://", HTTPAdapter(max_retries=retry))
     http.mount("https://", HTTPAdapter(max_retries=retry))
     return http
@@ -72,9 +74,13 @@ def sync_once(store, http: requests.Session | None = None) -> SyncResult:
     Never raises for head office's failures."""
 
     result = pull_list(store, http)
+    experiment.track(store.db, store.clock())
     http = http or session()
     http.headers["Authorization"] = f"Bearer {store.settings.hq_token}"
-    delivered, error = outbox.send(store, http, store.settings.hq_url.rstrip("/") + "/hq/v1/reports")
+    base = store.settings.hq_url.rstrip("/")
+    delivered, error = outbox.send(store, http, base + "/hq/v1/reports", timeout=TIMEOUT)
+    if not error:
+        error = invitations.send(store, http, base + "/hq/v1/invitations", timeout=TIMEOUT)[1]
     if error:
         log.error("sync: %s (kept in the outbox for the next round)", error)
         if result.ok:
@@ -134,6 +140,11 @@ def pull_list(store, http: requests.Session | None = None) -> SyncResult:
         manifest = feed.verify(response.json(), s.hq_public_key, now=store.clock(), current_version=current)
     except (feed.FeedError, ValueError) as exc:
         return _finish(store, SyncResult("refused", None, f"manifest refused: {exc}"))
+    # The experiment travels in the same signed manifest, list changed or not.
+    with store.db.write() as conn:
+        if experiment.apply_manifest(conn, manifest, store.clock()):
+            store.holdout.forget()
+            log.info("sync: experiment now %s", manifest.get("experiment") or "none")
     if manifest["version"] == current or not manifest.get("snapshot"):
         return _finish(store, SyncResult("unchanged", current, "list unchanged"), response.headers.get("ETag"))
     try:
@@ -250,9 +261,8 @@ def _activate_checked(store, path: Path, rows: int, manifest: dict) -> None:
 
 
 def _state(store) -> dict:
-    row = store.db.execute("SELECT etag, synced_at, last_error FROM sync_state WHERE id = 1").fetchone()
-    return {"etag": row[0], "synced_at": row[1], "last_error": row[2]} if row else \
-        {"etag": None, "synced_at": None, "last_error": None}
+    rows = store.db.utils["sync_state"].rows_where("id = 1", select="etag, synced_at, last_error")
+    return next(rows, dict.fromkeys(("etag", "synced_at", "last_error")))
 
 
 def _finish(store, result: SyncResult, etag: str | None = None) -> SyncResult:

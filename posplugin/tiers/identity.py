@@ -15,6 +15,10 @@ import phonenumbers
 from ..errors import InvalidIdentifier
 
 TYPES = ("phone", "email", "loyalty_id", "card_token", "handle")
+# A till may also send a scanned pass: it is verified (tiers/passes.py), not
+# normalised and hashed, and never appears in a tier list.
+PASS = "pass"
+IDENTIFY_TYPES = TYPES + (PASS,)
 MAX_LENGTH = 256
 
 
@@ -77,8 +81,7 @@ def _reason(exc: phonenumbers.NumberParseException) -> str:
 def _email(text: str) -> str:
     text = text.casefold()
     local, at, domain = text.rpartition("@")
-    if not at or not local or not domain or "." not in domain.strip(".") or any(
-            c.isspace() for c in text):
+    if not at or not local or "." not in domain.strip(".") or any(c.isspace() for c in text):
         raise InvalidIdentifier("not an email address", field="identifier.value")
     return text
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, request
 
 from ..errors import ValidationError
+from ..store import prompts
 from ..timeutil import parse_iso
 from . import openapi, schemas
 from .endpoint import ApiBlueprint, store
@@ -23,7 +24,8 @@ def identify(body):
     ident = body["identifier"]
     result = store().identify(body["lane"], ident["type"], ident["value"],
                               stage=body.get("stage") or "till",
-                              display_name=body.get("display_name"), sale_id=body.get("sale_id"))
+                              display_name=body.get("display_name"), sale_id=body.get("sale_id"),
+                              sale_total=body.get("sale_total"))
     metrics = current_app.extensions["posplugin.metrics"]
     metrics.identify.labels(result.tier, result.service_level, str(result.known).lower()).inc()
     if result.prompt_created:
@@ -33,7 +35,7 @@ def identify(body):
 
 @bp.operation("GET", "/prompts", summary="Prompts, most urgent first", roles=PROMPTS, response="PromptList",
       parameters=[{"name": "status", "in": "query", "required": False,
-                   "schema": {"enum": ["open", "taken", "resolved", "expired"]}},
+                   "schema": {"enum": list(prompts.STATUSES)}},
                   {"name": "lane", "in": "query", "required": False, "schema": schemas.LANE_QUERY},
                   {"name": "since", "in": "query", "required": False,
                    "schema": {"type": "string", "format": "date-time", "maxLength": 64}}])

@@ -11,8 +11,11 @@ import json
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 
+from .. import texts
 from ..errors import ValidationError
-from ..tiers.identity import MAX_LENGTH, TYPES
+from ..store import baseline, prompts, queues, visits
+from ..tiers.identity import IDENTIFY_TYPES, MAX_LENGTH
+from ..tiers.policy import SERVICE_LEVELS, TIERS
 
 # Printable text: no control characters (they have no place on a prompt card).
 TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
@@ -31,11 +34,6 @@ LANE = {"type": ["string", "integer"], "pattern": r"^[A-Za-z0-9][A-Za-z0-9 _.-]{
         "minimum": 0, "maximum": 9999,
         "description": "Lane (till) name or number, e.g. \"3\"."}
 BY = text(64, 1) | {"description": "Who does it (a first name or staff id)."}
-TIERS = ["everyday", "nano", "micro", "macro", "mega"]
-SERVICE_LEVELS = ["standard", "priority", "murdoch"]
-PROMPT_LEVELS = ["standard", "priority", "murdoch", "urgent"]
-PROMPT_KINDS = ["service", "pain", "amplify"]
-PROMPT_STATUSES = ["open", "taken", "resolved", "expired"]
 TIMESTAMP = {"type": "string", "format": "date-time"}
 
 SCHEMAS: dict[str, dict] = {
@@ -49,7 +47,9 @@ SCHEMAS: dict[str, dict] = {
     },
     "Identifier": {
         "type": "object", "required": ["type", "value"],
-        "properties": {"type": {"enum": list(TYPES)},
+        "properties": {"type": {"enum": list(IDENTIFY_TYPES),
+                                "description": "pass: the text scanned from the QR code on the "
+                                               "customer's page (docs/pass.md), verified offline"},
                        "value": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH}},
     },
     "IdentifyRequest": {
@@ -57,9 +57,12 @@ SCHEMAS: dict[str, dict] = {
         "properties": {
             "lane": LANE,
             "identifier": {"$ref": "#/components/schemas/Identifier"},
-            "stage": {"enum": ["till", "queue"], "default": "till"},
+            "stage": {"enum": list(visits.STAGES), "default": "till"},
             "display_name": nullable(text(64)),
             "sale_id": nullable(text(128)),
+            "sale_total": {"type": ["number", "null"], "minimum": 0, "maximum": 1e9,
+                           "description": "the sale's total in the store's currency, where the POS knows it "
+                                          "(measures spend per arm of the holdout experiment)"},
         },
     },
     "Prompt": {
@@ -68,12 +71,12 @@ SCHEMAS: dict[str, dict] = {
                      "taken_by", "resolved_at"],
         "properties": {
             "id": {"type": "integer"},
-            "kind": {"enum": PROMPT_KINDS},
-            "level": {"enum": PROMPT_LEVELS},
+            "kind": {"enum": list(prompts.KINDS)},
+            "level": {"enum": list(prompts.LEVELS)},
             "lane": {"type": ["string", "null"]},
             "title": {"type": "string"},
             "body": {"type": "string"},
-            "status": {"enum": PROMPT_STATUSES},
+            "status": {"enum": list(prompts.STATUSES)},
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
             "taken_by": {"type": ["string", "null"]},
@@ -88,17 +91,22 @@ SCHEMAS: dict[str, dict] = {
     "IdentifyResponse": {
         "type": "object",
         "required": ["visit_id", "known", "tier", "service_level", "followers", "engagement_rate",
-                     "engaged_reach", "niches", "prompt"],
+                     "engaged_reach", "niches", "prompt", "verified", "verify_for"],
         "properties": {
             "visit_id": {"type": "integer"},
             "known": {"type": "boolean"},
-            "tier": {"enum": TIERS},
-            "service_level": {"enum": SERVICE_LEVELS},
+            "tier": {"enum": list(TIERS)},
+            "service_level": {"enum": list(SERVICE_LEVELS)},
             "followers": {"type": "integer", "minimum": 0},
             "engagement_rate": {"type": "number", "minimum": 0, "maximum": 1},
             "engaged_reach": {"type": "integer", "minimum": 0},
             "niches": {"type": "array", "items": {"type": "string"}},
             "prompt": {"anyOf": [{"$ref": "#/components/schemas/Prompt"}, {"type": "null"}]},
+            "verified": {"type": "boolean",
+                         "description": "true only when identified by a valid pass"},
+            "verify_for": {"enum": [*SERVICE_LEVELS, None],
+                           "description": "the level held back (verify_level) until the customer "
+                                          "shows their pass; null when nothing is held back"},
         },
     },
     "PromptList": {
@@ -127,8 +135,7 @@ SCHEMAS: dict[str, dict] = {
     },
 }
 
-QUEUE_STATUSES = ["ok", "busy", "long"]
-PAIN_KINDS = ["queue", "instructions", "staff", "stock", "other"]
+QUEUE_STATUSES = list(baseline.STATUSES)
 
 # Every figure a store reports is bounded, so no store's report can overflow
 # head office's sums (SQLite integers stop at 2**63) or its charts.
@@ -146,10 +153,10 @@ SCHEMAS.update({
         "description": "Either a length reading (length, optional at) or an event.",
         "properties": {
             "lane": LANE,
-            "length": {"type": "integer", "minimum": 0, "maximum": 10_000},
+            "length": {"type": "integer", "minimum": 0, "maximum": queues.MAX_LENGTH},
             "at": {"type": "string", "format": "date-time", "maxLength": 64,
                    "description": "When the reading was taken; more than 5 minutes ago is history."},
-            "event": {"enum": ["join", "leave", "served", "open", "close"]},
+            "event": {"enum": list(queues.EVENTS)},
         },
         "oneOf": [{"required": ["length"], "not": {"required": ["event"]}},
                   {"required": ["event"], "not": {"anyOf": [{"required": ["length"]},
@@ -214,15 +221,38 @@ SCHEMAS.update({
                     "times_to_act_s": {"type": "array", "items": SECONDS, "maxItems": 100_000},
                     "pain_durations_s": {"type": "array", "items": SECONDS, "maxItems": 100_000},
                     "reach_served": {"type": "object", "additionalProperties": REACH, "maxProperties": 16,
-                                     "propertyNames": FIGURE_KEYS}}}}},
+                                     "propertyNames": FIGURE_KEYS}}}},
+            "arms": {"type": "array", "maxItems": 10_000,
+                     "description": "the holdout experiment's matured outcomes per arm (counts and sums)",
+                     "items": {"type": "object",
+                               "required": ["experiment", "level", "arm", "metric", "n", "sum", "sum_sq"],
+                               "properties": {"experiment": text(100, 1), "level": {"enum": list(SERVICE_LEVELS)},
+                                              "arm": {"enum": ["served", "holdout"]},
+                                              "metric": {"enum": ["return_7", "return_30", "accepted",
+                                                                  "spend_30"]},
+                                              "n": COUNT, "sum": {"type": "number", "minimum": 0, "maximum": 1e15},
+                                              "sum_sq": {"type": "number", "minimum": 0, "maximum": 1e30}}}}},
     },
     "ReportAccepted": {
         "type": "object", "required": ["accepted"],
         "properties": {"accepted": {"type": "boolean", "description": "false when the batch was already counted"}},
     },
+    "InvitationBatch": {
+        "description": "A store's after-sale invitations: each names the customer by keyed hash.",
+        "type": "object", "required": ["invitations"],
+        "properties": {"invitations": {"type": "array", "maxItems": 5_000, "items": {
+            "type": "object", "required": ["ref", "customer", "sold_at"],
+            "properties": {"ref": text(64, 1),
+                           "customer": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                           "sold_at": {"type": "string", "format": "date-time", "maxLength": 64}}}}},
+    },
+    "InvitationsReceived": {
+        "type": "object", "required": ["received", "kept"],
+        "properties": {"received": COUNT, "kept": COUNT},
+    },
     "PainpointRequest": {
         "type": "object", "required": ["kind"],
-        "properties": {"kind": {"enum": PAIN_KINDS}, "lane": LANE,
+        "properties": {"kind": {"enum": list(prompts.PAIN_KINDS)}, "lane": LANE,
                        "note": nullable(text(500)), "by": nullable(text(64))},
     },
 })
@@ -326,7 +356,7 @@ JOIN_IDENTIFIER = {
     "properties": {"type": {"enum": ["phone", "email"]},
                    "value": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH}},
 }
-LANGUAGE = {"enum": ["en", "nb"], "default": "en"}
+LANGUAGE = {"enum": list(texts.LANGUAGES), "default": "en"}
 
 SCHEMAS.update({
     "JoinCodeRequest": {
