@@ -139,8 +139,17 @@ class Database:
     @contextlib.contextmanager
     def write(self):
         """A write transaction; yields the connection. Serialised within the process."""
+        if getattr(self._local, "in_write", False):
+            # Already inside this thread's write (a visit id block reserved while
+            # the caller writes): part of that transaction, not a deadlock.
+            yield self.conn
+            return
         with self._write_lock, transaction(self.conn) as conn:
-            yield conn
+            self._local.in_write = True
+            try:
+                yield conn
+            finally:
+                self._local.in_write = False
 
     def execute(self, sql: str, params=()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)

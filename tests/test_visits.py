@@ -23,7 +23,7 @@ def test_ids_continue_after_a_restart(tmp_path):
     with db.write() as conn:
         log.insert(conn, visit(log, 1.0))
         log.insert(conn, visit(log, 2.0))
-    assert VisitLog(db).next_id() == 3
+    assert VisitLog(db).next_id() > 2  # past every id handed out (ids are reserved in blocks)
     db.close()
 
 
