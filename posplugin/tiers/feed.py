@@ -58,7 +58,8 @@ VERSION = {"type": "integer", "minimum": 0, "maximum": 1 << 53}
 # data folder or a version that breaks every later sync. Fields not named here
 # are ignored, so head office can add some without breaking older stores.
 MANIFEST_SCHEMA = {
-    "type": "object", "required": ["format", "version", "expires_at", "rows"],
+    "type": "object", "required": ["format", "version", "expires_at"],
+    "dependentRequired": {"snapshot": ["rows"]},
     "properties": {
         "format": {"const": FORMAT},
         "version": VERSION,
@@ -133,12 +134,14 @@ def verify(signed: dict, public_key: str, *, now: float, current_version: int | 
         key.verify(signature, canonical(manifest))
     except InvalidSignature:
         raise FeedError("manifest signature does not verify against hq_public_key") from None
-    check_manifest(manifest)
+    if not isinstance(manifest, dict):
+        raise FeedError("the manifest must be a JSON object")
     if manifest.get("format") != FORMAT:
         raise FeedError(f"unknown feed format {manifest.get('format')!r}")
     if not isinstance(manifest.get("expires_at"), (int, float)) or manifest["expires_at"] <= now:
         raise FeedError("manifest has expired: head office must re-sign it (stale or replayed)")
     _check_experiment(manifest)
+    check_manifest(manifest)
     if current_version is not None and manifest["version"] < current_version:
         raise FeedError(f"manifest version {manifest['version']} is older than the list in use "
                         f"({current_version}): refusing a rollback")
