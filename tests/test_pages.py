@@ -174,7 +174,7 @@ def test_embed_on_a_customer_facing_screen_never_shows_a_tier(web_pos, clients, 
         page.on("console", lambda m: warnings.append(m.text))
         page.goto(web_pos)
         page.wait_for_load_state("networkidle")
-        identify(clients["till"])
+        card_prompt(clients)
         page.wait_for_timeout(500)
         assert page.query_selector("iframe") is None
         text = page.inner_text("body")
