@@ -169,7 +169,7 @@ class Store:
         details = {"tier": score.tier, "followers": record.followers,
                    "engagement_rate": record.engagement_rate,
                    "engaged_reach": score.engaged_reach, "niches": list(record.niches),
-                   "who": words["who"], "action": words["action"]}
+                   "who": words["who"], "action": words["action"], "short_action": words["short_action"]}
         words = self._words("service", score.service_level, words, details)
         return prompts.create(conn, kind="service", level=score.service_level, lane=lane,
                               title=words["title"], body=words["body"], now=now,
@@ -208,10 +208,12 @@ class Store:
         return prompt
 
     def after_sale(self, id_type: str, value: str, *, lane: str | None = None,
-                   display_name: str | None = None) -> dict | None:
+                   display_name: str | None = None, place: str | None = None) -> dict | None:
         """A sale closed with a known customer (a POS webhook, after the fact):
         for an influencer, an ``amplify`` prompt for the floor, never a till
-        prompt; None for everyday or unknown customers."""
+        prompt; None for everyday or unknown customers. ``place`` names where
+        the sale was when there is no lane (a device or counter); the prompt
+        expires after ``amplify_expire_minutes`` untaken."""
         customer = self.hasher(id_type, value)
         record = self.tiers.lookup(customer)
         if record is None:
@@ -226,12 +228,16 @@ class Store:
         details = {"tier": score.tier, "followers": record.followers,
                    "engaged_reach": score.engaged_reach, "niches": list(record.niches),
                    "who": words["who"]}
+        if place:
+            details["place"] = place
         level = score.service_level if score.service_level != "standard" else "priority"
         words = self._words("amplify", level, words, details)
+        now = self.clock()
         with self.db.write() as conn:
             prompt = prompts.create(conn, kind="amplify", level=level, lane=lane, title=words["title"],
-                                    body=words["body"], now=self.clock(), customer=customer,
-                                    display_name=display_name, details=details)
+                                    body=words["body"], now=now, customer=customer,
+                                    display_name=display_name, details=details,
+                                    expires_at=now + self.settings.amplify_expire_minutes * 60)
         self.bus.publish("prompt", prompt)
         return prompt
 

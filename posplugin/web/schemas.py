@@ -174,7 +174,11 @@ SCHEMAS.update({
             "waiting_reach": {"type": "integer"},
             "recommendation": {"type": "object", "required": ["open_lanes", "reason"],
                                "properties": {"open_lanes": {"type": "integer", "minimum": 0},
-                                              "reason": {"type": "string"}}},
+                                              "reason": {"type": "string"},
+                                              "longest_wait": {"anyOf": [{"type": "null"}, {
+                                                  "type": "object", "properties": {
+                                                      "lane": {"type": "string"},
+                                                      "wait_s": {"type": "integer"}}}]}}},
         },
     },
     "QueuesToday": {
