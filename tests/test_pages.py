@@ -322,11 +322,11 @@ def test_floor_alerts_flash_and_count_urgent_prompts_in_the_title(open_page, ser
     floor.click("h1")                                                   # a tap allows sound
     floor.wait_for_selector("#sound-hint", state="hidden")
     clients["staff"].post("/api/v1/painpoints", json={"kind": "staff", "lane": "2"})
-    floor.wait_for_function("document.body.dataset.alerts === '1'")
+    floor.wait_for_function("() => document.body.dataset.alerts === '1'")
     assert floor.evaluate("document.body.dataset.lastAlert") == "sound"
     assert floor.title().startswith("(1) ")
     clients["staff"].post("/api/v1/painpoints", json={"kind": "queue", "lane": "1"})
-    floor.wait_for_function("document.title.startsWith('(2) ')")
+    floor.wait_for_function("() => document.title.startsWith('(2) ')")
 
 
 def test_till_alerts_are_off_by_default_and_remembered_when_turned_on(open_page, server, clients, tokens):
@@ -344,7 +344,7 @@ def test_till_alerts_are_off_by_default_and_remembered_when_turned_on(open_page,
     till.wait_for_selector("#sound[aria-pressed='true']")
     clients["till"].post("/api/v1/identify", json={
         "lane": "3", "identifier": {"type": "handle", "value": "bigben"}, "display_name": "Ben"})
-    till.wait_for_function("document.body.dataset.alerts === '1'")
+    till.wait_for_function("() => document.body.dataset.alerts === '1'")
 
 
 def test_floor_asks_for_a_name_once_and_remembers_it(open_page, server, clients, tokens):
