@@ -30,6 +30,11 @@ def _(key: str, language: str, **values) -> str:
     return catalogue(language)[key].format(**values)
 
 
+def say(key: str, language: str = "en", **values) -> str:
+    """Any message of the catalogue by its key, filled in (e.g. the demo's console lines)."""
+    return _(key, language, **values)
+
+
 @functools.lru_cache(maxsize=None)
 def _symbols(language: str) -> tuple[str, str, str]:
     """Group separator, decimal sign and percent pattern from the locale's CLDR data.
