@@ -366,3 +366,28 @@ def test_floor_asks_for_a_name_once_and_remembers_it(open_page, server, clients,
     assert not floor.is_visible("#name-dialog")
     taken = clients["staff"].get("/api/v1/prompts?status=taken").json()["prompts"]
     assert {p["taken_by"] for p in taken} == {"Marte"}
+
+
+def test_root_is_an_index_of_the_pages_and_docs(clients):
+    index = clients[None].get("/")
+    assert index.status_code == 200 and index.headers["Content-Type"].startswith("text/html")
+    for link in ('href="/floor"', 'href="/till?lane=1"', 'href="/docs/contract.md"', 'href="/api/v1/openapi.json"'):
+        assert link in index.text
+    contract = clients[None].get("/docs/contract.md")
+    assert contract.status_code == 200 and contract.headers["Content-Type"].startswith("text/markdown")
+    assert "405" in contract.text
+    assert clients[None].get("/docs/../README.md").status_code == 404
+    assert clients[None].get("/docs/nothing.md").status_code == 404
+
+
+def test_every_page_has_an_icon_and_favicon_answers(clients):
+    icon = clients[None].get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/svg+xml")
+    for path in ("/", "/floor", "/till?lane=1"):
+        assert 'rel="icon"' in clients[None].get(path).text
+
+
+def test_a_wrong_method_is_405_in_the_error_shape(clients):
+    response = clients["till"].get("/api/v1/identify")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] and response.json()["error"]["message"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from .. import texts
 from ..config import Settings, require_id_key
 from ..plugins import Plugins
+from ..tiers import health as tier_health
 from ..tiers.identity import Hasher
 from ..tiers.lists import TierLists
 from ..tiers.policy import EVERYDAY, Policy, needs_prompt
@@ -78,6 +79,7 @@ class Store:
         synced = sync.last_synced_at(self)
         if synced:
             info["synced_at"] = iso(synced)
+        info["warnings"] = tier_health.warnings(self.tiers.info())
         return info
 
     def identify(self, lane: str, id_type: str, value: str, *, stage: str = "till",
@@ -87,9 +89,7 @@ class Store:
         within ``prompt_dedupe_minutes``)."""
         customer = self.hasher(id_type, value)
         record = self.tiers.lookup(customer)
-        score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
-        if record and self.plugins.has("service_level"):
-            score = self._plugin_level(record, score)
+        score = self._score(record)
         now = self.clock()
         visit = [self.visits.next_id(), now, lane, customer, stage, record is not None, score.tier,
                  score.service_level, score.engaged_reach, None, sale_id]
@@ -122,6 +122,24 @@ class Store:
             engagement_rate=record.engagement_rate if record else 0.0,
             engaged_reach=score.engaged_reach, niches=list(record.niches) if record else [],
             prompt=prompt, prompt_created=created)
+
+    def _score(self, record):
+        """The tier, service level and engaged reach identify gives a list record (or None)."""
+        score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
+        if record and self.plugins.has("service_level"):
+            score = self._plugin_level(record, score)
+        return score
+
+    def preview(self, id_type: str, value: str) -> dict:
+        """What identify would answer about this customer at a till, without
+        recording a visit or making a prompt (``posplugin tiers lookup``)."""
+        record = self.tiers.lookup(self.hasher(id_type, value))
+        score = self._score(record)
+        return {"known": record is not None, "tier": score.tier, "service_level": score.service_level,
+                "followers": record.followers if record else 0,
+                "engagement_rate": record.engagement_rate if record else 0.0,
+                "engaged_reach": score.engaged_reach, "niches": list(record.niches) if record else [],
+                "would_prompt": record is not None and needs_prompt(score.service_level)}
 
     def _plugin_level(self, record, score):
         level = self.plugins.first("service_level", tier=score.tier, service_level=score.service_level,

@@ -121,6 +121,8 @@ SCHEMAS: dict[str, dict] = {
                 "properties": {"version": {"type": ["integer", "null"]},
                                "rows": {"type": "integer"},
                                "synced_at": nullable(TIMESTAMP)}},
+            "warnings": {"type": "array", "items": {"type": "string"},
+                         "description": "what a person should fix, e.g. no tier list loaded"},
         },
     },
 }
