@@ -172,7 +172,7 @@ def test_each_database_holds_only_its_own_tables(tmp_path, hq, store):
 
 
 HQ_SIZES = {"desktop": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844},
-            "small": {"width": 480, "height": 320}}
+            "small": {"width": 480, "height": 320}, "narrow": {"width": 320, "height": 480}}
 
 
 @pytest.fixture(params=["en", "nb"])
@@ -202,7 +202,7 @@ def busy_hq(request, tmp_path):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("size", ["desktop", "phone", "small"])
+@pytest.mark.parametrize("size", ["desktop", "phone", "small", "narrow"])
 def test_hq_page_fits_and_reads_at_a_glance(busy_hq, open_page, size, output_dir):
     viewport = HQ_SIZES[size]
     admin_token = busy_hq.create_token("admin", "ops")
