@@ -71,11 +71,26 @@ class Settings:
     hq_token: str = setting("", "this store's head office token (posplugin hq store add)")
     hq_public_key: str = setting("", "the key lists are verified with (posplugin hq public-key)")
     sync_interval_s: int = setting(300, "seconds between pulls from head office")
+    hq_database_url: str = setting("", "head office's database (postgresql://user:pw@host/db); empty means hq.db "
+                                   "in its data folder")
     hooks_dir: str = setting("", "a folder of .py hook files to load as plugins")
     plugins: str = setting("", "bundled hooks to load, by name (e.g. one_in_front, webhook)")
     webhook_url: str = setting("", "where the webhook hook forwards urgent prompts")
     # Web pages on other origins (a browser POS such as Odoo's) calling /api/v1/*.
     cors_origins: str = setting("", "origins allowed to call /api/v1/* from a browser (comma-separated, or *)")
+    # Head office: the customer's side (posplugin.hq.customers, platforms, metrics, build).
+    public_url: str = setting("", "head office's public address customers reach (the /join QR code points here)")
+    smtp_url: str = setting("", "email for join codes: smtp://user:password@host:587?from=addr&starttls=1")
+    code_sender: str = setting("", "console: log join codes with a masked identifier instead (demo, tests)")
+    metrics_refresh_hours: int = setting(168, "hours between refreshes of each linked account's metrics")
+    metrics_max_age_days: int = setting(30, "days after which metrics that cannot be refreshed age out")
+    build_interval_minutes: int = setting(60, "at most this often head office builds a version automatically")
+    instagram_client_id: str = setting("", "the chain's own Meta app id (Instagram professional accounts)")
+    instagram_client_secret: str = setting("", "the chain's own Meta app secret")
+    tiktok_client_id: str = setting("", "the chain's TikTok Login Kit client key")
+    tiktok_client_secret: str = setting("", "the chain's TikTok Login Kit client secret")
+    youtube_client_id: str = setting("", "the chain's Google OAuth client id (youtube.readonly)")
+    youtube_client_secret: str = setting("", "the chain's Google OAuth client secret")
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -92,7 +107,8 @@ class Settings:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("data_dir", "extra")}
 
-_SECRET = {"id_key", "hq_token"}
+_SECRET = {"id_key", "hq_token", "hq_database_url", "smtp_url", "instagram_client_secret",
+           "tiktok_client_secret", "youtube_client_secret"}
 
 
 def load(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] | None = None,
@@ -211,11 +227,30 @@ def validate(s: Settings) -> list[str]:
     if min(s.pain_calm_s, s.history_after_s, s.waiting_max_s, s.prompt_expire_minutes,
            s.escalate_after_s, s.amplify_expire_minutes) < 0:
         problems.append("queue and prompt timings cannot be negative")
+    if s.hq_database_url and not s.hq_database_url.startswith(("postgresql://", "postgresql+psycopg://")):
+        problems.append("hq_database_url must be a PostgreSQL URL (postgresql://user:password@host:5432/db), "
+                        "or empty for hq.db in the data folder")
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
     problems += cors_problems(s.cors_origins)
+    problems += customer_side_problems(s)
     if s.language not in LANGUAGES:
         problems.append(f"language {s.language!r} is not available; use {' or '.join(LANGUAGES)}")
+    return problems
+
+
+def customer_side_problems(s: Settings) -> list[str]:
+    """Problems with head office's customer-side settings."""
+    problems = []
+    if s.public_url and not s.public_url.startswith(("http://", "https://")):
+        problems.append(f"public_url {s.public_url!r} must start with https:// (or http:// for a test)")
+    if s.smtp_url and not s.smtp_url.startswith(("smtp://", "smtps://")):
+        problems.append("smtp_url must look like smtp://user:password@host:587?from=shop@example.com "
+                        "(or smtps://)")
+    if s.code_sender not in ("", "console"):
+        problems.append(f"code_sender {s.code_sender!r} is not known; leave it empty or use console")
+    if s.metrics_refresh_hours < 1 or s.metrics_max_age_days < 1 or s.build_interval_minutes < 1:
+        problems.append("metrics_refresh_hours, metrics_max_age_days and build_interval_minutes must be at least 1")
     return problems
 
 

@@ -44,3 +44,21 @@ def queue_status(lane, length, normal, status, settings):
 def prompt_changed(prompt, settings):
     """A prompt was created or changed (taken, resolved, expired, escalated).
     Called off the request path; notify other systems from here."""
+
+
+# -- head office: the customer's side ----------------------------------------
+
+@hookspec(firstresult=True)
+def send_code(channel, to, code, language, settings):
+    """Send a customer's one-time join code. ``channel`` is ``sms`` (``to`` is
+    an E.164 phone number) or ``email``; ``language`` is ``en`` or ``nb``.
+    Return True when this plugin took it, None to leave it to another. This is
+    how a chain plugs in its SMS gateway. Never log ``to`` or ``code``."""
+
+
+@hookspec
+def platforms(settings):
+    """Return a list of platform objects (see ``posplugin.hq.platforms.Platform``):
+    each has a ``name`` and knows its authorize URL, token exchange, token
+    refresh and how to fetch an account's metrics. A chain adds a platform by
+    returning one here; the bundled ones are instagram, tiktok and youtube."""

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from servers import PostgresCluster
+from sqlalchemy import text
+
 from posplugin.config import Settings
+from posplugin.hq import consent
+from posplugin.hq.accounts import Accounts
+from posplugin.hq.customers import Customers
+from posplugin.hq.metrics import Collector
+from posplugin.hq.office import HeadOffice
+from posplugin.hq.vault import Vault
 from posplugin.store import auth
 from posplugin.store.service import Store
 from posplugin.tiers.lists import import_csv
@@ -213,20 +224,70 @@ class Clock:
         return self.now
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """A throw-away PostgreSQL cluster (Debian's postgresql package) for the
+    whole session. Missing PostgreSQL skips on a developer machine and fails in
+    CI (where .ci/run installs it)."""
+    import os
+
+    if not PostgresCluster.available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is missing: install Debian's postgresql package")
+        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql)")
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.stop()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hq_database_url(request) -> str:
+    """Head office's database, once per backend: "" (the SQLite file in its
+    data folder) and a fresh database in the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return ""
+    name = f"t{next(_databases)}_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    return request.getfixturevalue("postgres").create_database(name)
+
+
 @pytest.fixture
-def hq(tmp_path):
+def hq(tmp_path, hq_database_url):
     """A head office (``posplugin.hq.HeadOffice``) served on 127.0.0.1 as
-    ``hq.server``, on a hand-moved clock ``hq.test_clock``."""
+    ``hq.server``, on a hand-moved clock ``hq.test_clock``; every test using
+    it runs on SQLite and on PostgreSQL."""
     from posplugin.hq.office import HeadOffice
     from posplugin.hq.web import create_hq_app
 
     clock = Clock()
-    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock)
-    office.server = BackgroundServer(create_hq_app(office)).start()
+    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock,
+                        database_url=hq_database_url)
+    # Join codes go to the console sender's log (see join_code()).
+    hq_settings = Settings(data_dir=tmp_path / "hq", id_key=ID_KEY, default_region="NO", code_sender="console")
+    office.server = BackgroundServer(create_hq_app(office, settings=hq_settings)).start()
     office.test_clock = clock
     yield office
     office.server.stop()
     office.close()
+
+
+def hq_query(office, sql: str) -> list:
+    """The rows of ``sql`` in head office's database (either backend)."""
+    with office.engine.connect() as conn:
+        return conn.execute(text(sql)).all()
+
+
+def join_code(caplog, masked_tail: str = "") -> str:
+    """The newest one-time code the console sender logged (for an identifier
+    whose masked form ends with ``masked_tail``)."""
+    import re
+    for record in reversed(caplog.records):
+        found = re.match(r"join code (\d{6}) for (\S+)", record.getMessage())
+        if found and found.group(2).endswith(masked_tail):
+            return found.group(1)
+    raise AssertionError("the console sender logged no code")
 
 
 def free_port():
@@ -253,3 +314,73 @@ def serve(cmd, tmp_path, port, env):
             time.sleep(0.1)
     proc.kill()
     raise AssertionError(proc.stdout.read())
+
+
+@pytest.fixture(scope="session")
+def standins_server():
+    """Instagram, TikTok and Google/YouTube stand-ins (tests/platform_standins.py) on 127.0.0.1."""
+    from platform_standins import StandIns, create_app
+
+    state = StandIns()
+    server = BackgroundServer(create_app(state)).start()
+    state.url = server.url
+    yield state
+    server.stop()
+
+
+@pytest.fixture
+def standins(standins_server):
+    """The stand-ins with their accounts and error modes reset for this test."""
+    from platform_standins import StandIns
+
+    fresh = StandIns()
+    standins_server.accounts = fresh.accounts
+    standins_server.fail.clear()
+    return standins_server
+
+
+LINK_REDIRECT = "https://hq.example.com/hq/v1/join/accounts/{}/callback"
+
+
+def stand_in_platforms(standins, clock=None):
+    from platform_standins import platforms
+    return platforms(standins, clock)
+
+
+class World:
+    """A head office with customers, accounts and a collector on one clock."""
+
+    def __init__(self, tmp_path, standins):
+        self.clock = Clock()
+        self.office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=self.clock)
+        self.sent = []
+        self.customers = Customers(self.office.engine, ID_KEY, default_region="NO", clock=self.clock,
+                                   send=lambda *a: self.sent.append(a) or True)
+        self.platforms = stand_in_platforms(standins, self.clock)
+        vault = Vault.in_folder(self.office.data_dir)
+        self.accounts = Accounts(self.office.engine, vault, self.platforms, clock=self.clock)
+        self.collector = Collector(self.office.engine, vault, self.platforms, clock=self.clock,
+                                   refresh_hours=168, max_age_days=30)
+
+    def join(self, phone: str, consented: bool = True) -> int:
+        self.customers.request_code("phone", phone, "10.0.0.1")
+        who, _ = self.customers.verify_code("phone", phone, self.sent[-1][2])
+        if consented:
+            self.customers.give_consent(who.customer_id, consent.VERSION, ["tiering"], "en")
+        return who.customer_id
+
+    def link(self, customer_id: int, name: str) -> None:
+        url = self.accounts.start_link(customer_id, name, LINK_REDIRECT.format(name))
+        back = parse_qs(urlsplit(requests.get(url, allow_redirects=False, timeout=10).headers["Location"]).query)
+        self.accounts.finish_link(name, back["state"][0], back["code"][0], LINK_REDIRECT.format(name))
+
+    def account(self, customer_id: int, name: str) -> dict:
+        return next(a for a in self.accounts.of_customer(customer_id) if a["platform"] == name)
+
+
+@pytest.fixture
+def world(tmp_path, standins):
+    """Customers joining a head office (no HTTP), linking stand-in accounts, measured by a collector."""
+    w = World(tmp_path, standins)
+    yield w
+    w.office.close()

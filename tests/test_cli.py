@@ -196,3 +196,31 @@ def test_pair_without_url_uses_a_network_address_and_says_so(tmp_path):
         assert url.startswith(f"http://{address}:8765/floor#token=pp_")
         assert "this machine's address on the local network" in done.stderr
     assert "--url" in done.stderr and "--host 0.0.0.0" in done.stderr
+
+
+def test_hq_qr_points_at_join(tmp_path):
+    svg = tmp_path / "join.svg"
+    done = run_cli("hq", "qr", "--for", "shelf", "--svg", str(svg), "--data", str(tmp_path),
+                   env={"POSPLUGIN_PUBLIC_URL": "https://hq.example.com/"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "https://hq.example.com/join?src=shelf"
+    assert "█" in done.stdout and svg.read_text().startswith("<?xml")
+    missing = run_cli("hq", "qr", "--data", str(tmp_path))
+    assert missing.returncode != 0 and "public_url" in missing.stderr
+
+
+def test_hq_tiers_build_and_metrics_status(world, tmp_path):
+    import json
+    sam = world.join("+47 412 34 567")
+    world.link(sam, "instagram")
+    world.collector.run()
+    data = str(tmp_path / "hq")
+    built = run_cli("hq", "tiers", "build", "--data", data, env={"POSPLUGIN_ID_KEY": ID_KEY})
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.startswith("version 1: 1 customers, 1 identifiers")
+    status = run_cli("hq", "metrics", "status", "--json", "--data", data)
+    figures = json.loads(status.stdout)
+    assert figures["customers"] == 1 and figures["platforms"]["instagram"]["measured"] == 1
+    assert figures["last_build"]["version"] == 1
+    table = run_cli("hq", "metrics", "status", "--data", data).stdout
+    assert "instagram" in table and "last build: version 1" in table

@@ -61,10 +61,13 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     rows = re.search(r"head office: the store has list version 1 \(([\d,]+) customers\)", out)
     assert rows and "/hq#token=hq_" in out
     hq = sqlite3.connect(tmp_path / "demo" / "hq" / "hq.db")
-    assert hq.execute("SELECT list_version FROM store_syncs").fetchone() == (1,)
     # README says how many customers the demo loads, and it is true.
     assert hq.execute("SELECT rows FROM versions WHERE version = 1").fetchone()[0] == int(rows[1].replace(",", ""))
     assert f"tier list of {rows[1]} customers" in (REPO / "README.md").read_text()
+    # A few customers joined on /join; head office built version 2 on the demo list and the store took it.
+    assert out.count("joined on /join, consented and linked a demo Instagram account") == 3
+    assert "built version 2 (3 joined customers on top of the demo list)" in out
+    assert hq.execute("SELECT list_version FROM store_syncs").fetchone()[0] >= 2
     assert hq.execute("SELECT sum(made) FROM store_hours").fetchone()[0] >= 1
     hq.close()
     # The data folders hold hashes only, never the made-up phone numbers or emails.

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import TIER_ROWS, tier_csv
+from conftest import TIER_ROWS, hq_query, tier_csv
 
 from posplugin.tiers import feed
 
@@ -89,7 +89,7 @@ def test_a_bad_report_is_refused_and_counts_nothing(hq, admin, body, field):
     token = hq.create_token("store", "oslo")
     response = requests.post(hq.server.url + "/hq/v1/reports", headers=auth(token), json=body, timeout=5)
     assert response.status_code == 422 and response.json()["error"]["field"] == field
-    assert hq.db.execute("SELECT count(*) FROM reports").fetchone()[0] == 0
+    assert hq_query(hq, "SELECT count(*) FROM reports")[0][0] == 0
 
 
 def test_chart_gives_one_value_per_store_per_day(hq, admin):
@@ -156,15 +156,15 @@ def test_hq_page_shows_stores_chart_and_publishes(hq, admin, open_page, tmp_path
 
 
 def test_each_database_holds_only_its_own_tables(tmp_path, hq, store):
-    """hq.db gets head office's schema and nothing of the store's, and the other way round."""
+    """Head office's database (hq.db or PostgreSQL) gets head office's schema
+    and nothing of the store's, and the other way round."""
+    import sqlalchemy
     import sqlite_utils
 
     from posplugin.hq.schema import metadata
 
-    def tables(path):
-        return set(sqlite_utils.Database(path).table_names()) - {"migrations"}
-
-    hq_tables, store_tables = tables(hq.data_dir / "hq.db"), tables(store.settings.db_path)
+    hq_tables = set(sqlalchemy.inspect(hq.engine).get_table_names())
+    store_tables = set(sqlite_utils.Database(store.settings.db_path).table_names()) - {"migrations"}
     assert {"versions", "hq_tokens", "reports", "store_hours"} <= hq_tables
     assert {"tokens", "prompts", "visits", "outbox", "lanes"} <= store_tables
     assert not hq_tables & store_tables
@@ -248,3 +248,30 @@ def test_hq_chart_follows_the_period_and_shows_a_day_by_the_hour(busy_hq, open_p
     download.value.save_as(saved)
     text = saved.read_text()
     assert text.startswith("store,list_version") and "oslo-storgata-flagship" in text
+
+
+def test_imports_wait_for_each_other_across_processes(hq, hq_database_url):
+    """The import lock is the database's (an advisory lock on PostgreSQL, a file
+    lock beside hq.db): a second head office on the same data waits for it,
+    then publishes the next version instead of colliding on the same one."""
+    import threading
+
+    from conftest import ID_KEY
+
+    from posplugin.hq.db import process_lock
+    from posplugin.hq.office import HeadOffice
+
+    other = HeadOffice(hq.data_dir, ID_KEY, default_region="NO", database_url=hq_database_url)
+    results = []
+    try:
+        with process_lock(hq.engine, "import", hq.data_dir):
+            worker = threading.Thread(target=lambda: results.append(other.import_csv(io.StringIO(tier_csv()))))
+            worker.start()
+            worker.join(timeout=0.5)
+            assert worker.is_alive() and not results  # waiting on the lock
+            assert hq.latest() is None
+        worker.join(timeout=30)
+        assert results and results[0]["version"] == 1
+        assert hq.import_csv(io.StringIO(tier_csv(TIER_ROWS[:2])))["version"] == 2
+    finally:
+        other.close()

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 import requests
-from conftest import cli_env
+from conftest import cli_env, hq_query
 
 from posplugin.hq.web import create_hq_app
 from posplugin.store import outbox
@@ -86,7 +86,7 @@ def test_head_office_down_keeps_everything_until_it_returns(hq, store):
 def test_reports_carry_no_identifiers(hq, store):
     activity(store)
     sync_once(store)
-    reports = [r[0] for r in hq.db.execute("SELECT hours FROM reports")]
+    reports = [r[0] for r in hq_query(hq, "SELECT hours FROM reports")]
     stored = " ".join(reports)
     hashes = [r[0].hex() for r in store.db.execute("SELECT customer FROM visits")]
     assert hashes and not any(h in stored for h in hashes)
@@ -147,4 +147,4 @@ def test_a_store_killed_before_the_answer_delivers_exactly_once(hq, store, tmp_p
     assert conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
     conn.close()
     assert hq.stores()[0]["figures"]["prompts_made"] == 3  # counted once
-    assert hq.db.execute("SELECT count(*) FROM reports").fetchone()[0] == 1
+    assert hq_query(hq, "SELECT count(*) FROM reports")[0][0] == 1

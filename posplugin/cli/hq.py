@@ -3,14 +3,28 @@ admin tokens, and the public key stores verify with."""
 
 from __future__ import annotations
 
+import json
 import sys
 
+import segno
+
 from .. import config
+from ..hq.accounts import available
+from ..hq.build import Builder, csv_records
+from ..hq.customers import join_url
+from ..hq.join_web import BUILDER, COLLECTOR
+from ..hq.join_web import EXTENSION as CUSTOMERS
+from ..hq.metrics import Collector
 from ..hq.office import HeadOffice
+from ..hq.providers import PROVIDERS, import_export
+from ..hq.vault import Vault
 from ..hq.web import create_hq_app
+from ..hq.worker import Worker
 from ..tiers.lists import open_text
+from ..timeutil import iso
 from ..web.server import make_server
 from .common import command, group, log, run_server, server_options, settings
+from .pairing import terminal_qr
 
 PORT = 8766
 
@@ -18,8 +32,10 @@ PORT = 8766
 def register(commands) -> None:
     hq = group(commands, "hq", "head office")
     server_options(command(hq, "serve", "run the head office service", serve), PORT)
-    command(hq, "import", "make a new tier-list version from a CSV", import_csv).add_argument(
-        "file", metavar="FILE.csv")
+    p = command(hq, "import", "make a new tier-list version from a CSV, or apply a provider export", import_csv)
+    p.add_argument("file", metavar="FILE.csv")
+    p.add_argument("--provider", choices=PROVIDERS, default=None,
+                   help="a HypeAuditor or Modash export for handles customers gave (then hq tiers build)")
     stores = group(hq, "store", "stores", dest="store_action")
     command(stores, "add", "add a store; prints its token", store_add).add_argument("name")
     tokens = group(hq, "token", "head office tokens", dest="token_action")
@@ -29,26 +45,102 @@ def register(commands) -> None:
     command(tokens, "revoke", "revoke a store's or an admin's tokens by name",
             token_revoke).add_argument("--name", required=True)
     command(hq, "public-key", "print the key stores verify lists with", public_key)
+    tiers = group(hq, "tiers", "tier-list versions from joined customers", dest="tiers_action")
+    command(tiers, "build", "build a new signed version from everything consented and fresh",
+            tiers_build).add_argument("--csv", metavar="FILE.csv",
+                                      help="a tier CSV to build on (joined customers' figures and withdrawals win)")
+    metrics = group(hq, "metrics", "linked accounts' metrics", dest="metrics_action")
+    command(metrics, "status", "progress and failures of the metrics collector", metrics_status).add_argument(
+        "--json", action="store_true", help="print JSON")
+    command(metrics, "refresh", "refresh every linked account that is due, once", metrics_refresh)
+    p = command(hq, "qr", "print the /join address and its QR code (receipts, shelf signs, the till card)", qr)
+    p.add_argument("--for", dest="source", choices=("receipt", "shelf", "till"), default=None,
+                   help="where the code is printed (added to the address)")
+    p.add_argument("--svg", metavar="FILE", help="also write the QR code as an SVG for print")
+    p.add_argument("--png", metavar="FILE", help="also write the QR code as a PNG")
 
 
 def office(args) -> HeadOffice:
     """The head office in the command's data folder."""
     s = settings(args)
     return HeadOffice(s.data_dir, s.id_key, default_region=s.default_region, timezone=s.tz(),
-                      stale_after_s=3 * s.sync_interval_s)
+                      stale_after_s=3 * s.sync_interval_s, database_url=s.hq_database_url)
+
+
+def customer_side(args):
+    """The collector and builder of the head office in the command's data folder."""
+    s = settings(args)
+    hq = office(args)
+    platforms = available(s)
+    vault = Vault.in_folder(hq.data_dir)
+    collector = Collector(hq.engine, vault, platforms, clock=hq.clock, refresh_hours=s.metrics_refresh_hours,
+                          max_age_days=s.metrics_max_age_days)
+    return hq, collector, Builder(hq, max_age_days=s.metrics_max_age_days,
+                                  interval_minutes=s.build_interval_minutes)
 
 
 def serve(args) -> int:
     s = settings(args)
     hq = office(args)
-    server = make_server(create_hq_app(hq, language=s.language), s.host, args.port or PORT, s.threads)
+    app = create_hq_app(hq, language=s.language, settings=s)
+    worker = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER],
+                    housekeeping=[app.extensions[CUSTOMERS].purge]).start()
+    server = make_server(app, s.host, args.port or PORT, s.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              s.host, server.effective_port, s.data_dir, hq.public_key)
-    return run_server(server)
+    return run_server(server, worker.stop)
+
+
+def tiers_build(args) -> int:
+    config.require_id_key(settings(args))
+    hq, _, builder = customer_side(args)
+    if args.csv:
+        with open_text(args.csv) as stream:
+            result = builder.build(base=csv_records(stream, hq.hasher))
+    else:
+        result = builder.build()
+    delta = result["delta"]
+    print(f"version {result['version']}: {result['customers']} customers, {result['rows']} identifiers"
+          + (f" (delta: {delta['upserts']} added or changed, {delta['deletes']} removed)" if delta else ""))
+    return 0
+
+
+def metrics_status(args) -> int:
+    _, collector, builder = customer_side(args)
+    status = {**collector.status(), "last_build": builder.last()}
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"{status['customers']} customers joined")
+    print(f"{'platform':<12}{'linked':>8}{'measured':>10}{'due':>6}{'failing':>9}{'revoked':>9}  paused")
+    for name, p in sorted(status["platforms"].items()):
+        paused = f"{p['paused_for_s'] / 60:.0f} min" if p["paused_for_s"] else "-"
+        print(f"{name:<12}{p['linked']:>8}{p['measured']:>10}{p['due']:>6}{p['failing']:>9}{p['revoked']:>9}  {paused}")
+    for error in status["recent_errors"]:
+        print(f"  {iso(error['at'])} {error['platform']}: {error['error']}")
+    last = status["last_build"]
+    print(f"last build: version {last['version']} at {iso(last['at'])} ({last['trigger']}), "
+          f"{last['customers']} customers" if last else "last build: none yet")
+    return 0
+
+
+def metrics_refresh(args) -> int:
+    _, collector, _ = customer_side(args)
+    result = collector.run(limit=1_000_000)
+    print(f"measured {result.measured}, failed {result.failed}, revoked {result.revoked}, "
+          f"unavailable {result.unavailable}, throttled {result.throttled}, aged out {result.aged_out}")
+    return 0
 
 
 def import_csv(args) -> int:
     config.require_id_key(settings(args))
+    if args.provider:
+        hq = office(args)
+        with open_text(args.file) as stream:
+            result = import_export(hq.engine, stream, args.provider, clock=hq.clock)
+        print(f"{result['rows']} rows read: {result['matched']} matched handles customers gave, "
+              f"{result['dropped']} dropped (not joined); run posplugin hq tiers build to publish")
+        return 0
     with open_text(args.file) as stream:
         result = office(args).import_csv(stream)
     delta = result["delta"]
@@ -71,6 +163,21 @@ def token_revoke(args) -> int:
     count = office(args).revoke_tokens(args.name)
     print(f"revoked {count} token(s) named {args.name!r}", file=sys.stderr)
     return 0 if count else 1
+
+
+def qr(args) -> int:
+    s = settings(args)
+    if not s.public_url:
+        raise config.ConfigError(["set public_url to head office's public address (https://…) "
+                                  "so the QR code points where customers can reach it"])
+    url = join_url(s.public_url, args.source or "")
+    code = segno.make(url, error="m")
+    for path, kind in ((args.svg, "svg"), (args.png, "png")):
+        if path:
+            code.save(path, kind=kind, scale=10, border=4)
+    print(url)
+    print(terminal_qr(url), end="")
+    return 0
 
 
 def public_key(args) -> int:

@@ -34,6 +34,7 @@ from ..store.service import Store
 from ..store.sync import sync_once
 from ..web.app import create_app
 from ..web.server import BackgroundServer, Housekeeper, stop_on_sigterm
+from . import joiners
 from .data import (
     DemoCustomer,
     banner_customer,
@@ -122,8 +123,8 @@ def start_head_office(data_dir: Path, settings, host: str, port: int, customers)
     office = HeadOffice(data_dir / "hq", settings.id_key, default_region=settings.default_region,
                         timezone=settings.tz(), stale_after_s=3 * DEMO_SYNC_S)
     try:
-        server = _serve(create_hq_app(office, language=settings.language), host, port, "--hq-port",
-                        settings.language)
+        server = _serve(create_hq_app(office, language=settings.language, **joiners.customer_side()), host, port,
+                        "--hq-port", settings.language)
     except ConfigError:
         office.close()
         raise
@@ -263,6 +264,12 @@ def quiet_server_logs(path: Path) -> logging.Handler:
     return handler
 
 
+def join_demo_customers(demo: DemoStore, seed: int, out) -> None:
+    """A few customers join head office on /join (once per data folder)."""
+    if demo.office.latest()["version"] == 1:
+        joiners.join_customers(demo.hq_server, synthetic_customers(seed=seed), demo.office.hasher, out)
+
+
 def run(data: str | None = None, host: str | None = None, port: int | None = None,
         duration: float | None = None, seed: int = 42, pace_s: float = 3.0, out=sys.stdout,
         hq_port: int | None = None, language: str | None = None) -> int:
@@ -280,6 +287,7 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
             shutil.rmtree(data_dir, ignore_errors=True)
         raise
     print(banner(demo, None if temporary else log_path), file=out, flush=True)
+    join_demo_customers(demo, seed, out)
     threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
         (simulate_till, (demo, random.Random(seed), out, pace_s)),
         (simulate_staff, (demo, random.Random(seed + 4), out, pace_s)),

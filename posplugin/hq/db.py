@@ -2,14 +2,21 @@
 in its data folder by default, PostgreSQL when ``hq_database_url`` is set.
 
 Every head office table is declared once, in :mod:`posplugin.hq.schema`;
-:func:`open_engine` creates what is missing.
+:func:`open_engine` creates what is missing. The few things the two engines
+spell differently (an upsert, a median, a lock across processes) are here,
+once, so every query above is written one way for both.
 """
 
 from __future__ import annotations
 
+import contextlib
+import statistics
+import zlib
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from filelock import FileLock
+from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .schema import metadata
 
@@ -26,10 +33,14 @@ def database_url(data_dir: Path, url: str = "") -> str:
 
 def open_engine(url: str) -> Engine:
     """An engine for ``url`` with every table of :mod:`posplugin.hq.schema` created."""
-    engine = create_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
+    if url.startswith("sqlite"):
+        engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
-    metadata.create_all(engine)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    # Several workers starting at once would race each other's CREATE TABLE.
+    with _advisory_lock(engine, "schema") if is_postgresql(engine) else contextlib.nullcontext():
+        metadata.create_all(engine)
     return engine
 
 
@@ -41,3 +52,60 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+def is_postgresql(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def insert(engine: Engine, table):
+    """The dialect's INSERT, which has ``on_conflict_do_nothing``/``_do_update``."""
+    return (postgresql.insert if is_postgresql(engine) else sqlite.insert)(table)
+
+
+def median_rows(engine: Engine, conn, column, keys: list, where) -> dict[tuple, float]:
+    """``{keys: median of column}`` over the rows matching ``where``, grouped by
+    ``keys``: ``percentile_cont(0.5)`` in PostgreSQL; on SQLite, which has no
+    median, the sorted values are streamed and the median taken here."""
+    if is_postgresql(engine):
+        median = func.percentile_cont(0.5).within_group(column)
+        rows = conn.execute(select(*keys, median).where(where).group_by(*keys))
+        return {tuple(row[:-1]): float(row[-1]) for row in rows}
+    result, group, values = {}, None, []
+    for row in conn.execute(select(*keys, column).where(where).order_by(*keys)):
+        if tuple(row[:-1]) != group:
+            if values:
+                result[group] = statistics.median(values)
+            group, values = tuple(row[:-1]), []
+        values.append(row[-1])
+    if values:
+        result[group] = statistics.median(values)
+    return result
+
+
+@contextlib.contextmanager
+def process_lock(engine: Engine, name: str, data_dir: Path):
+    """Held by one process at a time across every head office process: a
+    PostgreSQL advisory lock (the processes may be on different machines), or
+    a file lock beside the SQLite file."""
+    if not is_postgresql(engine):
+        with FileLock(Path(data_dir) / f"{name}.lock"):
+            yield
+        return
+    with _advisory_lock(engine, name):
+        yield
+
+
+@contextlib.contextmanager
+def _advisory_lock(engine: Engine, name: str):
+    key = zlib.crc32(f"posplugin.{name}".encode())
+    # A connection of its own, held for the whole critical section: the
+    # session-level lock ends with it, even if this process dies.
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            conn.commit()

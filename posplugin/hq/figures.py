@@ -140,13 +140,14 @@ class ChainFigures:
             and_(h.store.in_(stores), h.hour >= start, h.hour < end))
         with self.engine.connect() as conn:
             row = conn.execute(query).one()
-        return dict(zip(SUMS, row))
+        # PostgreSQL sums integers as NUMERIC (Decimal): back to plain numbers for JSON.
+        return {c: float(v) if c == "pain_seconds" else int(v) for c, v in zip(SUMS, row)}
 
     def _durations(self, stores: list[str], kind: str, start: float, end: float) -> list[float]:
         d = store_durations.c
         query = select(d.seconds).where(and_(d.store.in_(stores), d.kind == kind, d.hour >= start, d.hour < end))
         with self.engine.connect() as conn:
-            return [row[0] for row in conn.execute(query)]
+            return [float(row[0]) for row in conn.execute(query)]
 
     def _first_seen(self, store: str) -> float | None:
         """When a store existed from: added (its first token) or first reported, whichever is earlier."""

@@ -1,6 +1,7 @@
 """Head office: tier-list versions, store tokens, and the signed feed stores pull.
 
-Its own data folder: ``hq.db`` (versions, deltas, stores, tokens, reports),
+Its tables (versions, deltas, stores, tokens, reports) are in ``hq.db`` in its
+data folder, or in PostgreSQL when ``hq_database_url`` is set; the folder holds
 ``feed/`` (snapshot and delta bodies) and ``hq-signing.key`` (the Ed25519
 private key, never in the database and never sent anywhere; stores get only
 the public key).
@@ -11,55 +12,55 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-import threading
 from pathlib import Path
-from typing import IO
+from typing import IO, Iterable
 
-from filelock import FileLock
+from sqlalchemy import delete, desc, func, select, union
 
-from ..db import Database
 from ..errors import ImportRefused, Unauthorized, ValidationError
 from ..store import auth
 from ..tiers import feed
 from ..tiers.identity import Hasher
-from ..tiers.lists import ListBuilder, read_rows
+from ..tiers.lists import ListBuilder, TierRecord, read_rows
 from ..timeutil import iso, system_clock
+from .db import database_url, insert, open_engine, process_lock
 from .reports import Outcomes
-from .db import database_url, open_engine
+from .schema import deltas, feed_manifest, hq_tokens, store_syncs, versions
 
 MANIFEST_TTL_S = 24 * 3600.0
 # Deltas offered in the manifest: a store up to this many versions behind
 # catches up by deltas; one further behind takes the snapshot.
 DELTAS_KEPT = 30
 STALE_AFTER_S = 3600.0
+VERSION_COLUMNS = ("version", "created_at", "rows", "snapshot", "sha256", "bytes")
 
 
 class HeadOffice:
-    """A chain's head office: build with its data folder and the chain's identifier key."""
+    """A chain's head office: build with its data folder and the chain's
+    identifier key; ``database_url`` (``postgresql://…``) moves its tables
+    from the SQLite file in the folder to PostgreSQL.
+
+    Nothing that matters lives in this object's memory: tokens, versions, the
+    signed manifest and each store's last sync are in the database, so any
+    number of processes may serve the same head office."""
 
     def __init__(self, data_dir: Path, id_key: str, *, default_region: str = "", clock=system_clock,
                  manifest_ttl_s: float = MANIFEST_TTL_S, stale_after_s: float = STALE_AFTER_S,
-                 timezone=None):
+                 timezone=None, database_url: str = ""):
         self.data_dir = Path(data_dir)
         self.feed_dir = self.data_dir / "feed"
         self.feed_dir.mkdir(parents=True, exist_ok=True)
-        # The tables come from the SQLAlchemy schema; the queries below still
-        # run on sqlite3 until they move onto the engine.
-        self.engine = open_engine(database_url(self.data_dir))
-        self.db = Database(self.data_dir / "hq.db", [])
+        self.engine = open_engine(_url(self.data_dir, database_url))
         self.key = feed.load_or_create_key(self.data_dir / "hq-signing.key")
         self.hasher = Hasher(id_key, default_region) if id_key else None
+        self.id_key = id_key
+        self.default_region = default_region
         self.clock = clock
         self.manifest_ttl_s = manifest_ttl_s
         self.stale_after_s = stale_after_s
-        self.outcomes = Outcomes(self.db, clock=clock, timezone=timezone)
-        self._signed: tuple[float, int | None, bytes] | None = None
-        self._lock = threading.Lock()
-        # Across processes too: `hq import` may run beside `hq serve`'s uploads.
-        self._import_lock = FileLock(self.data_dir / "import.lock")
+        self.outcomes = Outcomes(self.engine, clock=clock, timezone=timezone)
 
     def close(self) -> None:
-        self.db.close()
         self.engine.dispose()
 
     @property
@@ -73,22 +74,25 @@ class HeadOffice:
         if role not in ("store", "admin"):
             raise ValidationError("role must be store or admin", field="role")
         token = "hq_" + secrets.token_urlsafe(24)
-        with self.db.write() as conn:
-            conn.execute("INSERT INTO hq_tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
-                         (name, role, auth.digest(token), self.clock()))
+        with self.engine.begin() as conn:
+            conn.execute(hq_tokens.insert().values(name=name, role=role, token_hash=auth.digest(token),
+                                                   created_at=self.clock()))
         return token
 
     def revoke_tokens(self, name: str) -> int:
         """Revoke every token named ``name`` (a store's or an admin's); returns
         how many. A store keeps its name, figures and reports: ``hq store add``
         with the same name gives it a new token."""
-        with self.db.write() as conn:
-            return conn.execute("DELETE FROM hq_tokens WHERE name = ?", (name,)).rowcount
+        with self.engine.begin() as conn:
+            return conn.execute(delete(hq_tokens).where(hq_tokens.c.name == name)).rowcount
 
     def caller(self, token: str | None) -> auth.Caller:
         """Who holds ``token``; raises :class:`Unauthorized`."""
-        row = token and self.db.execute("SELECT id, name, role FROM hq_tokens WHERE token_hash = ?",
-                                        (auth.digest(token),)).fetchone()
+        row = None
+        if token:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(hq_tokens.c.id, hq_tokens.c.name, hq_tokens.c.role)
+                                   .where(hq_tokens.c.token_hash == auth.digest(token))).first()
         if not row:
             raise Unauthorized("send a head office token: Authorization: Bearer TOKEN")
         return auth.Caller(row[0], row[1], row[2])
@@ -101,20 +105,38 @@ class HeadOffice:
         Publishes its snapshot and the delta from the version before."""
         if self.hasher is None:
             raise ValidationError("head office needs the chain's identifier key (POSPLUGIN_ID_KEY)")
-        with self._import_lock:
-            builder = ListBuilder(self.data_dir)
+
+        def fill(builder: ListBuilder) -> None:
             bad = []
+            for line, row in read_rows(stream, self.hasher):
+                if isinstance(row, str):
+                    bad.append((line, row))
+                else:
+                    builder.add(*row)
+            if bad:
+                raise ImportRefused(bad[:50], total_bad=len(bad))
+
+        return self._new_version(fill, "hq")
+
+    def publish_records(self, records: Iterable[tuple[bytes, TierRecord | None]], source: str = "build") -> dict:
+        """The next version from ``(identifier hash, record)`` pairs (None: opted
+        out), published like an import: snapshot, delta, signed manifest."""
+        def fill(builder: ListBuilder) -> None:
+            for key, record in records:
+                builder.add(key, record)
+
+        return self._new_version(fill, source)
+
+    def _new_version(self, fill, source: str) -> dict:
+        # Across processes (and machines, on PostgreSQL): `hq import` may run
+        # beside any serving process's upload, and versions must not collide.
+        with process_lock(self.engine, "import", self.data_dir):
+            builder = ListBuilder(self.data_dir)
             try:
-                for line, row in read_rows(stream, self.hasher):
-                    if isinstance(row, str):
-                        bad.append((line, row))
-                    else:
-                        builder.add(*row)
-                if bad:
-                    raise ImportRefused(bad[:50], total_bad=len(bad))
+                fill(builder)
                 previous = self.latest()
                 version = (previous or {}).get("version", 0) + 1
-                path, rows = builder.finish(version=version, source="hq")
+                path, rows = builder.finish(version=version, source=source)
             except BaseException:
                 builder.discard()
                 raise
@@ -133,12 +155,16 @@ class HeadOffice:
         if previous and (self.feed_dir / previous["snapshot"]).exists():
             delta = self._write_delta(self.feed_dir / previous["snapshot"], snapshot,
                                       previous["version"], version)
-        with self.db.write() as conn:
-            conn.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
-                         (version, self.clock(), rows, snapshot.name, sha, size))
+        now = self.clock()
+        with self.engine.begin() as conn:
+            conn.execute(versions.insert().values(version=version, created_at=now, rows=rows,
+                                                  snapshot=snapshot.name, sha256=sha, bytes=size))
             if delta:
-                conn.execute("INSERT INTO deltas VALUES (:to, :from, :path, :sha256, :bytes, :upserts, :deletes)",
-                             delta)
+                conn.execute(deltas.insert().values(
+                    to_version=version, from_version=delta["from"], path=delta["path"], sha256=delta["sha256"],
+                    bytes=delta["bytes"], upserts=delta["upserts"], deletes=delta["deletes"]))
+            # Signed here, once, for every serving process.
+            self._sign(conn, now)
         self._prune(version)
         return {"version": version, "rows": rows,
                 "delta": {k: delta[k] for k in ("upserts", "deletes")} if delta else None}
@@ -157,81 +183,111 @@ class HeadOffice:
     def _prune(self, version: int) -> None:
         """Remove bodies no manifest offers any more: snapshots before the
         previous version (a store may be mid-download of it) and old deltas."""
-        keep = {name for (name,) in self.db.execute(
-            "SELECT snapshot FROM versions WHERE version >= ? UNION "
-            "SELECT path FROM deltas WHERE to_version > ?", (version - 1, version - DELTAS_KEPT))}
+        with self.engine.connect() as conn:
+            keep = set(conn.scalars(union(
+                select(versions.c.snapshot).where(versions.c.version >= version - 1),
+                select(deltas.c.path).where(deltas.c.to_version > version - DELTAS_KEPT))))
         for path in self.feed_dir.glob("*.tsv"):
             if path.name not in keep:
                 path.unlink(missing_ok=True)
 
-    def latest(self) -> dict | None:
-        row = self.db.execute("SELECT version, created_at, rows, snapshot, sha256, bytes FROM versions"
-                              " ORDER BY version DESC LIMIT 1").fetchone()
-        return dict(zip(("version", "created_at", "rows", "snapshot", "sha256", "bytes"), row)) if row else None
+    def latest(self, conn=None) -> dict | None:
+        if conn is None:
+            with self.engine.connect() as conn:
+                return self.latest(conn)
+        row = conn.execute(select(*(versions.c[c] for c in VERSION_COLUMNS))
+                           .order_by(desc(versions.c.version)).limit(1)).first()
+        return dict(zip(VERSION_COLUMNS, row)) if row else None
 
     def versions(self, limit: int = 20) -> list[dict]:
         """The most recent versions with their delta sizes, newest first."""
-        rows = self.db.execute(
-            "SELECT v.version, v.created_at, v.rows, v.bytes, d.upserts, d.deletes FROM versions v"
-            " LEFT JOIN deltas d ON d.to_version = v.version ORDER BY v.version DESC LIMIT ?", (limit,))
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(versions.c.version, versions.c.created_at, versions.c.rows, versions.c.bytes,
+                       deltas.c.upserts, deltas.c.deletes)
+                .select_from(versions.outerjoin(deltas, deltas.c.to_version == versions.c.version))
+                .order_by(desc(versions.c.version)).limit(limit)).all()
         return [{"version": r[0], "created_at": iso(r[1]), "rows": r[2], "bytes": r[3],
                  "delta": None if r[4] is None else {"upserts": r[4], "deletes": r[5]}} for r in rows]
 
-    def _deltas(self, version: int) -> list[dict]:
-        rows = self.db.execute("SELECT from_version, to_version, path, sha256, bytes FROM deltas"
-                               " WHERE to_version > ? AND to_version <= ? ORDER BY to_version",
-                               (version - DELTAS_KEPT, version))
+    def _deltas(self, conn, version: int) -> list[dict]:
+        rows = conn.execute(select(deltas.c.from_version, deltas.c.to_version, deltas.c.path, deltas.c.sha256,
+                                   deltas.c.bytes)
+                            .where(deltas.c.to_version > version - DELTAS_KEPT, deltas.c.to_version <= version)
+                            .order_by(deltas.c.to_version))
         return [{"from": r[0], "to": r[1], "path": r[2], "sha256": r[3], "bytes": r[4]} for r in rows]
 
     def signed_manifest(self) -> bytes:
-        """The current signed manifest, re-signed once half its lifetime has passed."""
+        """The current signed manifest, as every process serves it; re-signed
+        once half its lifetime has passed."""
         now = self.clock()
-        latest = self.latest()
-        version = latest and latest["version"]
-        with self._lock:
-            if self._signed and self._signed[1] == version and now < self._signed[0]:
-                return self._signed[2]
-            manifest = {"format": feed.FORMAT, "version": version or 0, "created_at": now,
-                        "expires_at": now + self.manifest_ttl_s, "rows": latest["rows"] if latest else 0,
-                        "snapshot": None if not latest else {
-                            "path": latest["snapshot"], "sha256": latest["sha256"], "bytes": latest["bytes"]},
-                        "deltas": self._deltas(version) if latest else []}
-            body = json.dumps(feed.sign(manifest, self.key)).encode()
-            self._signed = (now + self.manifest_ttl_s / 2, version, body)
-            return body
+        with self.engine.connect() as conn:
+            row = conn.execute(select(feed_manifest.c.renew_at, feed_manifest.c.body)
+                               .where(feed_manifest.c.id == 1)).first()
+        if row and now < row[0]:
+            return row[1].encode()
+        with self.engine.begin() as conn:
+            return self._sign(conn, now).encode()
+
+    def _sign(self, conn, now: float) -> str:
+        latest = self.latest(conn)
+        version = latest["version"] if latest else 0
+        manifest = {"format": feed.FORMAT, "version": version, "created_at": now,
+                    "expires_at": now + self.manifest_ttl_s, "rows": latest["rows"] if latest else 0,
+                    "snapshot": None if not latest else {
+                        "path": latest["snapshot"], "sha256": latest["sha256"], "bytes": latest["bytes"]},
+                    "deltas": self._deltas(conn, version) if latest else []}
+        body = json.dumps(feed.sign(manifest, self.key))
+        # Two processes re-signing at once both write; the later one wins and
+        # both manifests verify, so stores notice nothing but a new ETag.
+        upsert = insert(self.engine, feed_manifest).values(id=1, version=version,
+                                                          renew_at=now + self.manifest_ttl_s / 2, body=body)
+        conn.execute(upsert.on_conflict_do_update(index_elements=["id"], set_={
+            "version": upsert.excluded.version, "renew_at": upsert.excluded.renew_at,
+            "body": upsert.excluded.body}))
+        return body
 
     # -- stores ------------------------------------------------------------
 
     def record_sync(self, store_name: str, list_version: int | None) -> None:
         """A store asked for the manifest, holding ``list_version``."""
-        with self.db.write() as conn:
-            conn.execute("INSERT INTO store_syncs (name, last_sync_at, list_version) VALUES (?, ?, ?)"
-                         " ON CONFLICT (name) DO UPDATE SET last_sync_at = excluded.last_sync_at,"
-                         " list_version = coalesce(excluded.list_version, list_version)",
-                         (store_name, self.clock(), list_version))
+        upsert = insert(self.engine, store_syncs).values(name=store_name, last_sync_at=self.clock(),
+                                                         list_version=list_version)
+        upsert = upsert.on_conflict_do_update(index_elements=["name"], set_={
+            "last_sync_at": upsert.excluded.last_sync_at,
+            "list_version": func.coalesce(upsert.excluded.list_version, store_syncs.c.list_version)})
+        with self.engine.begin() as conn:
+            conn.execute(upsert)
 
     def receive_report(self, store_name: str, batch: str, hours: list) -> bool:
         """Keep a store's report; a batch already received is not counted again."""
         return self.outcomes.receive(store_name, batch, hours)
 
     def store_names(self) -> list[str]:
-        return [name for (name,) in self.db.execute(
-            "SELECT DISTINCT name FROM hq_tokens WHERE role = 'store' ORDER BY name")]
+        with self.engine.connect() as conn:
+            return list(conn.scalars(select(hq_tokens.c.name).where(hq_tokens.c.role == "store")
+                                     .distinct().order_by(hq_tokens.c.name)))
 
     def stores(self, days: int = 7) -> list[dict]:
         """Every store: its list version, last sync, whether it is stale or
         behind, and its figures over the last ``days`` days."""
         latest = (self.latest() or {}).get("version")
         now = self.clock()
-        rows = self.db.execute("SELECT t.name, s.last_sync_at, s.list_version FROM hq_tokens t"
-                               " LEFT JOIN store_syncs s ON s.name = t.name WHERE t.role = 'store'"
-                               " GROUP BY t.name ORDER BY t.name")
-        since = now - days * 86400
+        names = select(hq_tokens.c.name).where(hq_tokens.c.role == "store").distinct().subquery()
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(names.c.name, store_syncs.c.last_sync_at, store_syncs.c.list_version)
+                                .select_from(names.outerjoin(store_syncs, store_syncs.c.name == names.c.name))
+                                .order_by(names.c.name)).all()
+        figures = self.outcomes.figures_of_stores([name for name, _, _ in rows], now - days * 86400)
         return [{"name": name, "list_version": version, "last_sync_at": iso(synced),
                  "stale": synced is None or now - synced > self.stale_after_s,
                  "behind": latest is not None and (version or 0) < latest,
-                 "figures": self.outcomes.figures(name, since)}
+                 "figures": figures[name]}
                 for name, synced, version in rows]
+
+
+def _url(data_dir: Path, url: str) -> str:
+    return database_url(data_dir, url)
 
 
 def _export(list_file: Path, snapshot: Path) -> None:

@@ -11,36 +11,47 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import statistics
+
+from sqlalchemy import and_, case, cast, func, literal, select
 
 from ..errors import ValidationError
 from ..timeutil import parse_iso, system_clock
+from .db import insert, median_rows
+from .schema import reports, store_durations, store_hours
 
-# The figures a chart can show, and how a day's value is made from hours.
-FIGURES = {
-    "prompts_made": "sum(made)",
-    "prompts_taken": "sum(taken)",
-    "pain_episodes": "sum(pain_episodes)",
-    "pain_minutes": "sum(pain_seconds) / 60.0",
-    "reach_served_murdoch": "sum(reach_murdoch)",
-    "median_time_to_act_s": None,  # from store_durations
-}
 SUMS = ("made", "made_murdoch", "taken", "resolved", "expired", "pain_episodes", "pain_seconds",
         "reach_murdoch", "reach_all")
+# The figures a chart can show, and how a day's value is made from hours.
+
+
+def _sum(name: str):
+    # PostgreSQL sums a bigint as numeric (a Decimal here): back to the column's type.
+    return cast(func.sum(store_hours.c[name]), store_hours.c[name].type)
+
+
+FIGURES = {
+    "prompts_made": _sum("made"),
+    "prompts_taken": _sum("taken"),
+    "pain_episodes": _sum("pain_episodes"),
+    "pain_minutes": _sum("pain_seconds") / 60.0,
+    "reach_served_murdoch": _sum("reach_murdoch"),
+    "median_time_to_act_s": None,  # from store_durations
+}
 
 
 class Outcomes:
-    """The outcome reports in head office's database."""
+    """The outcome reports in head office's database (an SQLAlchemy engine)."""
 
-    def __init__(self, db, *, clock=system_clock, timezone=None):
-        self.db = db
+    def __init__(self, engine, *, clock=system_clock, timezone=None):
+        self.engine = engine
         self.clock = clock
         # Days for charts are head office's days; without a zone, the machine's.
         self.timezone = timezone or dt.datetime.now().astimezone().tzinfo
 
     def receive(self, store: str, batch, hours) -> bool:
         """Count a batch of hourly figures once; True if it was new."""
-        rows, durations = [], []
+        sums: dict[float, dict] = {}
+        durations = []
         for index, hour in enumerate(hours):
             try:
                 at = parse_iso(hour["hour"])
@@ -49,43 +60,53 @@ class Outcomes:
             at -= at % 3600
             reach = hour.get("reach_served", {})
             made = hour.get("made", {})
-            rows.append((store, at, sum(made.values()),
-                         sum(n for key, n in made.items() if key.endswith(":murdoch")),
-                         hour.get("taken", 0), hour.get("resolved", 0), hour.get("expired", 0),
-                         hour.get("pain_episodes", 0), hour.get("pain_seconds", 0.0),
-                         reach.get("murdoch", 0), sum(reach.values())))
-            durations += [(store, at, "act", s) for s in hour.get("times_to_act_s", ())]
-            durations += [(store, at, "pain", s) for s in hour.get("pain_durations_s", ())]
-        with self.db.write() as conn:
-            new = conn.execute("INSERT OR IGNORE INTO reports VALUES (?, ?, ?, ?)",
-                               (batch, store, self.clock(), json.dumps(hours))).rowcount == 1
-            if new:
-                updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUMS)
-                conn.executemany(f"INSERT INTO store_hours (store, hour, {', '.join(SUMS)})"
-                                 f" VALUES (?, ?, {', '.join('?' * len(SUMS))})"
-                                 f" ON CONFLICT (store, hour) DO UPDATE SET {updates}", rows)
-                conn.executemany("INSERT INTO store_durations VALUES (?, ?, ?, ?)", durations)
+            figures = (sum(made.values()), sum(n for key, n in made.items() if key.endswith(":murdoch")),
+                       hour.get("taken", 0), hour.get("resolved", 0), hour.get("expired", 0),
+                       hour.get("pain_episodes", 0), hour.get("pain_seconds", 0.0),
+                       reach.get("murdoch", 0), sum(reach.values()))
+            # One row per hour: a batch naming an hour twice must not upsert
+            # the same row twice in one statement (PostgreSQL refuses that).
+            row = sums.setdefault(at, {"store": store, "hour": at, **dict.fromkeys(SUMS, 0)})
+            for name, value in zip(SUMS, figures):
+                row[name] += value
+            durations += [{"store": store, "hour": at, "kind": "act", "seconds": s}
+                          for s in hour.get("times_to_act_s", ())]
+            durations += [{"store": store, "hour": at, "kind": "pain", "seconds": s}
+                          for s in hour.get("pain_durations_s", ())]
+        with self.engine.begin() as conn:
+            new = conn.execute(insert(self.engine, reports).values(
+                batch=batch, store=store, received_at=self.clock(), hours=json.dumps(hours))
+                .on_conflict_do_nothing(index_elements=["batch"]).returning(reports.c.batch)).first() is not None
+            if new and sums:
+                upsert = insert(self.engine, store_hours)
+                upsert = upsert.on_conflict_do_update(
+                    index_elements=["store", "hour"],
+                    set_={c: store_hours.c[c] + upsert.excluded[c] for c in SUMS})
+                conn.execute(upsert, list(sums.values()))
+            if new and durations:
+                conn.execute(store_durations.insert(), durations)
         return new
 
     def figures(self, store: str, since: float) -> dict:
         """A store's outcomes in the hours from the one holding ``since`` on."""
-        since -= since % 3600
-        row = self.db.execute(f"SELECT {', '.join(f'coalesce(sum({c}), 0)' for c in SUMS)}"
-                              " FROM store_hours WHERE store = ? AND hour >= ?", (store, since)).fetchone()
-        totals = dict(zip(SUMS, row))
-        return {"prompts_made": totals["made"], "murdoch_prompts_made": totals["made_murdoch"],
-                "taken": totals["taken"], "resolved": totals["resolved"], "expired": totals["expired"],
-                "median_time_to_act_s": self._median(store, "act", since),
-                "pain_episodes": totals["pain_episodes"],
-                "pain_minutes": round(totals["pain_seconds"] / 60, 1),
-                "median_pain_minutes": _minutes(self._median(store, "pain", since)),
-                "reach_served_murdoch": totals["reach_murdoch"], "reach_served": totals["reach_all"]}
+        return self.figures_of_stores([store], since)[store]
 
-    def _median(self, store: str, kind: str, since: float, until: float | None = None) -> float | None:
-        values = [s for (s,) in self.db.execute(
-            "SELECT seconds FROM store_durations WHERE store = ? AND kind = ? AND hour >= ? AND hour < ?",
-            (store, kind, since, until if until is not None else float("inf")))]
-        return round(statistics.median(values), 1) if values else None
+    def figures_of_stores(self, stores: list[str], since: float) -> dict[str, dict]:
+        """Each store's outcomes from the hour holding ``since`` on: one grouped
+        query for the sums and one for the medians, however many stores."""
+        since -= since % 3600
+        recent = store_hours.c.hour >= since
+        with self.engine.connect() as conn:
+            totals = {row[0]: row[1:] for row in conn.execute(
+                select(store_hours.c.store, *(_sum(c) for c in SUMS))
+                .where(recent).group_by(store_hours.c.store))}
+            medians = median_rows(self.engine, conn, store_durations.c.seconds,
+                                  [store_durations.c.store, store_durations.c.kind],
+                                  store_durations.c.hour >= since)
+        empty = (0,) * len(SUMS)
+        return {store: _figures(dict(zip(SUMS, totals.get(store, empty))),
+                                medians.get((store, "act")), medians.get((store, "pain")))
+                for store in stores}
 
     def series(self, figure: str, days: int, stores: list[str]) -> dict:
         """One value per store per day for the last ``days`` days (head office's
@@ -96,16 +117,33 @@ class Outcomes:
         dates = [today - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
         bounds = [dt.datetime.combine(d, dt.time(), self.timezone).timestamp() for d in dates]
         bounds.append(dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), self.timezone).timestamp())
-        result = {}
-        for store in stores:
+        table = store_hours if FIGURES[figure] is not None else store_durations
+        # Each hour falls in one local day (time zones move by whole hours).
+        day = case(*((table.c.hour < bound, index) for index, bound in enumerate(bounds[1:])),
+                   else_=literal(-1))
+        window = and_(table.c.hour >= bounds[0], table.c.hour < bounds[-1])
+        with self.engine.connect() as conn:
             if FIGURES[figure] is None:
-                values = [self._median(store, "act", bounds[i], bounds[i + 1]) for i in range(days)]
+                found = median_rows(self.engine, conn, table.c.seconds, [table.c.store, day],
+                                    and_(window, table.c.kind == "act"))
+                found = {key: round(value, 1) for key, value in found.items()}
             else:
-                values = [self.db.execute(f"SELECT coalesce({FIGURES[figure]}, 0) FROM store_hours"
-                                          " WHERE store = ? AND hour >= ? AND hour < ?",
-                                          (store, bounds[i], bounds[i + 1])).fetchone()[0] for i in range(days)]
-            result[store] = values
-        return {"figure": figure, "days": [d.isoformat() for d in dates], "stores": result}
+                found = {(store, index): value for store, index, value in conn.execute(
+                    select(table.c.store, day, func.coalesce(FIGURES[figure], 0)).where(window)
+                    .group_by(table.c.store, day))}
+        missing = None if FIGURES[figure] is None else 0
+        values = {store: [found.get((store, i), missing) for i in range(days)] for store in stores}
+        return {"figure": figure, "days": [d.isoformat() for d in dates], "stores": values}
+
+
+def _figures(totals: dict, act: float | None, pain: float | None) -> dict:
+    return {"prompts_made": totals["made"], "murdoch_prompts_made": totals["made_murdoch"],
+            "taken": totals["taken"], "resolved": totals["resolved"], "expired": totals["expired"],
+            "median_time_to_act_s": None if act is None else round(act, 1),
+            "pain_episodes": totals["pain_episodes"],
+            "pain_minutes": round(totals["pain_seconds"] / 60, 1),
+            "median_pain_minutes": _minutes(pain),
+            "reach_served_murdoch": totals["reach_murdoch"], "reach_served": totals["reach_all"]}
 
 
 def _minutes(seconds: float | None) -> float | None:

@@ -8,7 +8,7 @@ a released table needs a migration step, not an edit.
 from __future__ import annotations
 
 from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, PrimaryKeyConstraint, String,
-                        Table, Text)
+                        Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -33,6 +33,16 @@ deltas = Table(
     Column("bytes", BigInteger, nullable=False),
     Column("upserts", BigInteger, nullable=False),
     Column("deletes", BigInteger, nullable=False),
+)
+
+# The signed manifest, shared by every head office process so all of them
+# serve the same bytes (and ETag) until it is re-signed.
+feed_manifest = Table(
+    "feed_manifest", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", Integer, nullable=False),
+    Column("renew_at", Float, nullable=False),
+    Column("body", Text, nullable=False),
 )
 
 # -- posplugin.hq.office: tokens and each store's last sync -----------------
@@ -86,4 +96,107 @@ store_durations = Table(
     Column("kind", String(32), nullable=False),
     Column("seconds", Float, nullable=False),
     Index("store_durations_by_store", "store", "kind", "hour"),
+)
+
+# -- posplugin.hq.customers: customers who joined, their proven identifiers,
+# one-time codes, consent records and signed-in sessions. Identifiers and
+# addresses are keyed hashes (hex), never raw. -------------------------------
+
+customers = Table(
+    "customers", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_at", Float, nullable=False),
+    Column("deleted_at", Float),
+)
+
+customer_identifiers = Table(
+    "customer_identifiers", metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("id_type", String(16), nullable=False),
+    Column("verified_at", Float, nullable=False),
+)
+
+join_codes = Table(
+    "join_codes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("id_hash", String(64), nullable=False),
+    Column("address_hash", String(64), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("used_at", Float),
+    Index("join_codes_by_identifier", "id_hash", "created_at"),
+    Index("join_codes_by_address", "address_hash", "created_at"),
+)
+
+consents = Table(
+    "consents", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("version", String(32), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("given_at", Float, nullable=False),
+    Column("withdrawn_at", Float),
+)
+
+customer_sessions = Table(
+    "customer_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("id_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("ended_at", Float),
+)
+
+# -- posplugin.hq.accounts: accounts customers link (tokens sealed by
+# posplugin.hq.vault) and the OAuth states of links under way; the
+# measurement columns are written by posplugin.hq.metrics. ------------------
+
+linked_accounts = Table(
+    "linked_accounts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("source", String(16), nullable=False),  # oauth | handle
+    Column("account_id", String(128)),
+    Column("handle", String(128)),
+    Column("token", Text),  # sealed; NULL for a handle or once access has ended
+    Column("status", String(16), nullable=False),  # linked | revoked | unavailable | unlinked
+    Column("linked_at", Float, nullable=False),
+    Column("followers", BigInteger),
+    Column("engagement_rate", Float),
+    Column("posts", Integer),
+    Column("measured_at", Float),
+    Column("next_refresh_at", Float, nullable=False),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("last_error_at", Float),
+    UniqueConstraint("customer_id", "platform", name="linked_accounts_one_per_platform"),
+    Index("linked_accounts_due", "status", "next_refresh_at"),
+)
+
+oauth_states = Table(
+    "oauth_states", metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("customer_id", Integer, nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("verifier", Text, nullable=False),  # sealed PKCE code verifier
+    Column("created_at", Float, nullable=False),
+    Column("used_at", Float),
+)
+
+# -- posplugin.hq.build: each build of a version from joined customers -------
+
+builds = Table(
+    "builds", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("version", Integer),
+    Column("customers", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("trigger", String(16), nullable=False),  # command | auto
 )

@@ -24,6 +24,7 @@ from ..tiers.lists import open_text
 from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, handle_error
 from ..web.ratelimit import RateLimiter
+from . import join_web
 from .figures import ChainFigures, taken_rate
 from .office import HeadOffice
 
@@ -137,7 +138,7 @@ def imports():
 
 @bp.operation("GET", "/openapi.json", summary="This document", roles=None)
 def openapi_document():
-    return jsonify(openapi.document([bp], title="posplugin head office API", description=DESCRIPTION))
+    return jsonify(openapi.document(current_app.blueprints.values(), title="posplugin head office API", description=DESCRIPTION))
 
 
 @page_bp.get("/hq")
@@ -150,8 +151,10 @@ def static_file(name: str):
     return pages.static_file(name)
 
 
-def create_hq_app(office: HeadOffice, *, language: str = "en") -> Flask:
-    """The head office service around ``office``."""
+def create_hq_app(office: HeadOffice, *, language: str = "en", settings=None, **customer_side) -> Flask:
+    """The head office service around ``office``; ``settings`` configure the
+    customer's side (/join: code senders, platforms), ``customer_side`` is
+    passed to :func:`posplugin.hq.join_web.install`."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     app.config["POSPLUGIN_LANGUAGE"] = language
@@ -164,6 +167,7 @@ def create_hq_app(office: HeadOffice, *, language: str = "en") -> Flask:
     app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50, burst=200)
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
+    join_web.install(app, office, settings, **customer_side)
     app.register_error_handler(Exception, handle_error)
 
     @app.after_request

@@ -311,3 +311,60 @@ def _describe(error) -> str:
     if kind in ("anyOf", "oneOf"):
         return schema.get("x-error", "has the wrong shape")
     return "is not valid"
+
+
+# -- head office: the customer's side (posplugin.hq.join_web) ----------------
+
+CONSENT_SCOPES = ["tiering", "invitations"]
+JOIN_IDENTIFIER = {
+    "type": "object", "required": ["type", "value"], "additionalProperties": False,
+    "properties": {"type": {"enum": ["phone", "email"]},
+                   "value": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH}},
+}
+LANGUAGE = {"enum": ["en", "nb"], "default": "en"}
+
+SCHEMAS.update({
+    "JoinCodeRequest": {
+        "type": "object", "required": ["identifier"], "additionalProperties": False,
+        "properties": {"identifier": JOIN_IDENTIFIER, "language": LANGUAGE},
+    },
+    "JoinCodeSent": {
+        "type": "object", "required": ["channel", "to", "expires_in_s", "tries"],
+        "properties": {"channel": {"enum": ["sms", "email"]},
+                       "to": {"type": "string", "description": "the identifier, masked"},
+                       "expires_in_s": COUNT, "tries": COUNT},
+    },
+    "JoinVerifyRequest": {
+        "type": "object", "required": ["identifier", "code"], "additionalProperties": False,
+        "properties": {"identifier": JOIN_IDENTIFIER,
+                       "code": {"type": "string", "pattern": "^ *[0-9]{6} *$",
+                                "description": "the 6-digit code that was sent"}},
+    },
+    "Consent": {
+        "type": "object", "required": ["version", "scopes", "given_at"],
+        "properties": {"version": {"type": "string"},
+                       "scopes": {"type": "array", "items": {"enum": CONSENT_SCOPES}},
+                       "language": {"type": "string"},
+                       "given_at": TIMESTAMP, "withdrawn_at": nullable(TIMESTAMP)},
+    },
+    "ConsentRequest": {
+        "type": "object", "required": ["version", "scopes"], "additionalProperties": False,
+        "properties": {"version": text(32, 1),
+                       "scopes": {"type": "array", "items": {"enum": CONSENT_SCOPES}, "uniqueItems": True,
+                                  "maxItems": len(CONSENT_SCOPES)},
+                       "language": LANGUAGE},
+    },
+    "HandleRequest": {
+        "type": "object", "required": ["platform", "handle"], "additionalProperties": False,
+        "properties": {"platform": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,31}$"},
+                       "handle": text(64, 1)},
+    },
+    "JoinSession": {
+        "type": "object", "required": ["signed_in"],
+        "properties": {"signed_in": {"type": "boolean"},
+                       "id_type": {"enum": ["phone", "email"]},
+                       "consent": {"anyOf": [{"$ref": "#/components/schemas/Consent"}, {"type": "null"}]},
+                       "accounts": {"type": "array", "items": {"type": "object"}},
+                       "platforms": {"type": "array", "items": {"type": "string"}}},
+    },
+})

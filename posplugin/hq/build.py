@@ -1,0 +1,152 @@
+"""``posplugin hq tiers build``: the next signed version from everything
+consented and fresh.
+
+Each customer with a consent in force that covers tiering, and at least one
+account measured within ``metrics_max_age_days``, is one tier record: the
+figures of their account with the largest engaged reach (followers ×
+engagement), not a sum, because one person's audiences on two platforms
+overlap. Every identifier the customer proved carries that record. A
+customer who withdraws, deletes their account or whose figures age out is
+simply absent from the next version, so the version's delta removes them and
+each store stops tiering them at its next sync.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Iterator
+
+from sqlalchemy import Engine, and_, exists, func, insert, or_, select
+
+from ..errors import ImportRefused
+from ..tiers.lists import TierRecord, read_rows
+from .office import HeadOffice
+from .schema import builds, consents, customer_identifiers, customers, linked_accounts
+
+log = logging.getLogger("posplugin.hq.build")
+FETCH = 20_000
+
+
+def consented_customer():
+    """A SQL condition on ``customers``: a consent in force covering tiering."""
+    return exists(select(consents.c.id).where(and_(
+        consents.c.customer_id == customers.c.id, consents.c.withdrawn_at.is_(None),
+        consents.c.scopes.like("%tiering%"))))
+
+
+def records(engine: Engine, fresh_since: float) -> Iterator[tuple[bytes, TierRecord]]:
+    """``(identifier hash, record)`` for each proven identifier of each
+    consented customer with fresh figures, in customer order."""
+    query = (select(customers.c.id, linked_accounts.c.followers, linked_accounts.c.engagement_rate,
+                    customer_identifiers.c.id_hash)
+             .join(linked_accounts, linked_accounts.c.customer_id == customers.c.id)
+             .join(customer_identifiers, customer_identifiers.c.customer_id == customers.c.id)
+             .where(and_(customers.c.deleted_at.is_(None), consented_customer(),
+                         linked_accounts.c.status != "unlinked", linked_accounts.c.followers.is_not(None),
+                         linked_accounts.c.measured_at >= fresh_since))
+             .order_by(customers.c.id))
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=FETCH).execute(query)
+        current, best, hashes = None, None, set()
+        for customer_id, followers, rate, id_hash in result:
+            if customer_id != current:
+                if current is not None:
+                    yield from _each(hashes, best)
+                current, best, hashes = customer_id, None, set()
+            reach = followers * (rate or 0.0)
+            if best is None or reach > best[0]:
+                best = (reach, followers, rate or 0.0)
+            hashes.add(id_hash)
+        if current is not None:
+            yield from _each(hashes, best)
+
+
+def withdrawn(engine: Engine) -> Iterator[bytes]:
+    """The identifier hashes of customers without a consent to tiering (withdrawn,
+    never given, or deleted): published as opted out, which wins over any other source."""
+    query = (select(customer_identifiers.c.id_hash)
+             .join(customers, customers.c.id == customer_identifiers.c.customer_id)
+             .where(or_(customers.c.deleted_at.is_not(None), ~consented_customer())))
+    with engine.connect() as conn:
+        for (id_hash,) in conn.execution_options(stream_results=True, yield_per=FETCH).execute(query):
+            yield bytes.fromhex(id_hash)
+
+
+def _each(hashes: set[str], best) -> Iterator[tuple[bytes, TierRecord]]:
+    record = TierRecord(int(best[1]), float(best[2]), ())
+    for id_hash in sorted(hashes):
+        yield bytes.fromhex(id_hash), record
+
+
+def csv_records(stream, hasher) -> Iterator[tuple[bytes, TierRecord | None]]:
+    """A tier CSV's rows as build records; a bad row refuses the whole build."""
+    bad = []
+    for line, row in read_rows(stream, hasher):
+        if isinstance(row, str):
+            bad.append((line, row))
+        elif not bad:
+            yield row
+    if bad:
+        raise ImportRefused(bad[:50], total_bad=len(bad))
+
+
+class Builder:
+    """Builds versions from joined customers, on command or at most every
+    ``build_interval_minutes`` when something changed."""
+
+    def __init__(self, office: HeadOffice, *, max_age_days: float = 30, interval_minutes: float = 60):
+        self.office = office
+        self.engine = office.engine
+        self.clock = office.clock
+        self.max_age_s = max_age_days * 86400.0
+        self.interval_s = interval_minutes * 60.0
+
+    def build(self, trigger: str = "command", base: Iterable[tuple[bytes, TierRecord | None]] = ()) -> dict:
+        """Publish the next version; returns it with how many joined customers it holds.
+        ``base`` (a chain's CSV list) goes in first: a joined customer's figures
+        replace its row, and a customer without consent is opted out of it."""
+        now = self.clock()
+        counted = {"customers": 0, "last": None}
+
+        def counting():
+            yield from base
+            for key, record in records(self.engine, now - self.max_age_s):
+                if record is not counted["last"]:
+                    counted["customers"] += 1
+                    counted["last"] = record
+                yield key, record
+            for key in withdrawn(self.engine):
+                yield key, None
+
+        result = self.office.publish_records(counting(), source="build")
+        with self.engine.begin() as conn:
+            conn.execute(insert(builds).values(at=now, version=result["version"], customers=counted["customers"],
+                                               rows=result["rows"], trigger=trigger))
+        log.info("built version %s: %s customers, %s rows", result["version"], counted["customers"], result["rows"])
+        return {**result, "customers": counted["customers"]}
+
+    def last(self) -> dict | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(builds).order_by(builds.c.id.desc()).limit(1)).first()
+        return dict(row._mapping) if row else None
+
+    def changed_since(self, since: float) -> bool:
+        """Whether any consent, account or figure changed after ``since`` (or figures aged out)."""
+        with self.engine.connect() as conn:
+            return bool(conn.execute(select(func.count()).select_from(consents).where(or_(
+                consents.c.given_at > since, consents.c.withdrawn_at > since))).scalar_one()
+                or conn.execute(select(func.count()).select_from(linked_accounts).where(or_(
+                    linked_accounts.c.measured_at > since, linked_accounts.c.linked_at > since,
+                    linked_accounts.c.last_error_at > since))).scalar_one()
+                or conn.execute(select(func.count()).select_from(customers).where(
+                    customers.c.deleted_at > since)).scalar_one())
+
+    def build_if_due(self) -> dict | None:
+        """Build when the interval has passed and something changed (or daily, so figures age out)."""
+        last = self.last()
+        now = self.clock()
+        if last and now - last["at"] < self.interval_s:
+            return None
+        if last and not self.changed_since(last["at"]) and now - last["at"] < 86400.0:
+            return None
+        return self.build("auto")

@@ -1,0 +1,214 @@
+"""The customer's side of head office over HTTP: the public /join page, its
+one-time code, consent and session routes (in /hq/v1/openapi.json).
+
+A customer is signed in by an HttpOnly, SameSite=Lax session cookie set when
+their code is right. Other customer pages (/me) get the signed-in customer
+with :func:`signed_in_customer`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request
+
+from ..config import Settings
+from ..errors import Unauthorized
+from ..web import pages
+from ..web.endpoint import ApiBlueprint
+from . import consent as consent_text
+from .accounts import Accounts, LinkFailed, available
+from .build import Builder
+from .customers import Customers, SignedIn
+from .metrics import Collector
+from .office import HeadOffice
+from .platforms import Platform
+from .senders import code_senders, mask
+from .vault import Vault
+
+COOKIE = "posplugin_customer"
+EXTENSION = "posplugin.hq.customers"
+ACCOUNTS = "posplugin.hq.accounts"
+COLLECTOR = "posplugin.hq.collector"
+BUILDER = "posplugin.hq.builder"
+CUSTOMER = (401,)  # a customer route answers 401 when nobody is signed in
+
+bp = ApiBlueprint("join", __name__, url_prefix="/hq/v1", tag="customer", superuser=None,
+                  authenticator="posplugin.hq.auth", ratelimiter="posplugin.hq.ratelimit")
+page_bp = Blueprint("join_page", __name__)
+
+
+def customers() -> Customers:
+    """The running app's :class:`Customers`."""
+    return current_app.extensions[EXTENSION]
+
+
+def accounts() -> Accounts:
+    """The running app's :class:`Accounts`."""
+    return current_app.extensions[ACCOUNTS]
+
+
+def signed_in_customer() -> SignedIn:
+    """The customer signed in on this request (their id, and the type and
+    keyed hash of the identifier they proved); raises ``Unauthorized`` (401)."""
+    return customers().signed_in(request.cookies.get(COOKIE))
+
+
+def _session_cookie(response, token: str, max_age: int) -> None:
+    secure = current_app.config.get("POSPLUGIN_PUBLIC_URL", "").startswith("https://")
+    response.set_cookie(COOKIE, token, max_age=max_age, httponly=True, samesite="Lax", secure=secure,
+                        path="/")
+
+
+@page_bp.get("/join")
+def join_page():
+    return pages.page("join.html")
+
+
+@bp.operation("GET", "/join/consent", summary="What a customer agrees to: version, scopes, words",
+              roles=None)
+def consent_document():
+    return jsonify(consent_text.document())
+
+
+@bp.operation("POST", "/join/code", summary="Send a one-time code to a phone (SMS) or email",
+              roles=None, body="JoinCodeRequest", response="JoinCodeSent", errors=(429, 503))
+def send_code(body):
+    identifier = body["identifier"]
+    sent = customers().request_code(identifier["type"], identifier["value"], request.remote_addr or "",
+                                    body.get("language", "en"))
+    channel = sent["channel"]
+    return jsonify({**sent, "to": mask(channel, identifier["value"].strip())})
+
+
+@bp.operation("POST", "/join/verify", summary="Prove the phone or email with its code; signs the customer in",
+              roles=None, body="JoinVerifyRequest", response="JoinSession")
+def verify(body):
+    identifier = body["identifier"]
+    try:  # a signed-in customer proving another phone or email adds it to themself
+        attach = customers().signed_in(request.cookies.get(COOKIE)).customer_id
+    except Unauthorized:
+        attach = None
+    who, token = customers().verify_code(identifier["type"], identifier["value"], body["code"], attach)
+    response = jsonify(_session(who))
+    _session_cookie(response, token, int(who.expires_at - customers().clock()))
+    return response
+
+
+@bp.operation("GET", "/join/session", summary="Whether a customer is signed in, their consent and accounts",
+              roles=None, response="JoinSession")
+def session():
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return jsonify({"signed_in": False})
+    try:
+        who = customers().signed_in(token)
+    except Unauthorized:
+        return jsonify({"signed_in": False})
+    return jsonify(_session(who))
+
+
+def _session(who: SignedIn) -> dict:
+    return {"signed_in": True, "id_type": who.id_type, "consent": customers().consent(who.customer_id),
+            "accounts": accounts().of_customer(who.customer_id), "platforms": sorted(accounts().platforms)}
+
+
+@bp.operation("POST", "/join/consent", summary="Give consent to the current text for some scopes",
+              roles=None, body="ConsentRequest", response="Consent", errors=CUSTOMER + (409,))
+def give_consent(body):
+    who = signed_in_customer()
+    return jsonify(customers().give_consent(who.customer_id, body["version"], body["scopes"],
+                                            body.get("language", "en")))
+
+
+@bp.operation("DELETE", "/join/consent", summary="Withdraw consent (published in the next version)",
+              roles=None, errors=CUSTOMER)
+def withdraw_consent():
+    who = signed_in_customer()
+    return jsonify({"withdrawn": customers().withdraw_consent(who.customer_id)})
+
+
+@bp.operation("POST", "/join/signout", summary="Sign out on this device", roles=None)
+def sign_out():
+    customers().sign_out(request.cookies.get(COOKIE))
+    response = jsonify({"signed_in": False})
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+PLATFORM = {"name": "platform", "in": "path", "required": True, "schema": {"type": "string"}}
+# Platforms add their own parameters to the callback (Google: scope, authuser, prompt, hd; TikTok: scopes).
+CALLBACK_QUERY = [{"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 4096}}
+                  for name in ("code", "state", "error", "error_description", "error_reason", "error_code",
+                               "scope", "scopes", "authuser", "prompt", "hd")]
+
+
+def _redirect_uri(platform: str) -> str:
+    base = current_app.config.get("POSPLUGIN_PUBLIC_URL") or request.host_url
+    return f"{base.rstrip('/')}/hq/v1/join/accounts/{platform}/callback"
+
+
+@bp.operation("POST", "/join/accounts/<platform>/link", summary="Start linking an account: the platform's "
+              "authorize URL (OAuth 2.0 code flow with PKCE)", roles=None, errors=CUSTOMER)
+def link(platform: str):
+    who = signed_in_customer()
+    return jsonify({"authorize_url": accounts().start_link(who.customer_id, platform, _redirect_uri(platform))})
+
+
+@bp.operation("GET", "/join/accounts/<platform>/callback", summary="Where the platform sends the customer back; "
+              "redirects to /join", roles=None, parameters=CALLBACK_QUERY, response_type="text/html")
+def link_callback(platform: str):
+    if request.args.get("error") or not request.args.get("code") or not request.args.get("state"):
+        reason = request.args.get("error_description") or request.args.get("error") or "no code"
+        return redirect(f"/join#link_error={quote(reason[:120])}")
+    try:
+        accounts().finish_link(platform, request.args["state"], request.args["code"], _redirect_uri(platform))
+    except LinkFailed as exc:
+        return redirect(f"/join#link_error={quote(exc.message[:120])}")
+    return redirect(f"/join#linked={quote(platform)}")
+
+
+@bp.operation("DELETE", "/join/accounts/<platform>", summary="Unlink an account (its token and figures are dropped)",
+              roles=None, errors=CUSTOMER)
+def unlink(platform: str):
+    who = signed_in_customer()
+    return jsonify({"unlinked": accounts().unlink(who.customer_id, platform)})
+
+
+@bp.operation("POST", "/join/handles", summary="Give a public handle instead of linking (Instagram "
+              "professional accounts)", roles=None, body="HandleRequest", errors=CUSTOMER)
+def add_handle(body):
+    who = signed_in_customer()
+    accounts().add_handle(who.customer_id, body["platform"], body["handle"])
+    return jsonify({"accounts": accounts().of_customer(who.customer_id)})
+
+
+@bp.operation("GET", "/metrics/status", summary="The collector's progress and failures per platform, and the last "
+              "build", roles=("admin",))
+def metrics_status():
+    return jsonify({**current_app.extensions[COLLECTOR].status(),
+                    "last_build": current_app.extensions[BUILDER].last()})
+
+
+def install(app: Flask, office: HeadOffice, settings: Settings | None = None, *,
+            send=None, platforms: dict[str, Platform] | None = None) -> Customers:
+    """Add the customer's side to a head office app; returns its :class:`Customers`.
+    ``send`` and ``platforms`` override what ``settings`` choose (tests, demo).
+    The app's collector and builder are ``app.extensions["posplugin.hq.collector"]``
+    and ``["posplugin.hq.builder"]`` (``hq serve`` runs them in a :class:`Worker`)."""
+    settings = settings or Settings(data_dir=office.data_dir)
+    service = Customers(office.engine, office.id_key, default_region=office.default_region,
+                        clock=office.clock, send=send or code_senders(settings))
+    app.extensions[EXTENSION] = service
+    vault = Vault.in_folder(office.data_dir)
+    platforms = available(settings) if platforms is None else platforms
+    app.extensions[ACCOUNTS] = Accounts(office.engine, vault, platforms, clock=office.clock)
+    app.extensions[COLLECTOR] = Collector(office.engine, vault, platforms, clock=office.clock,
+                                          refresh_hours=settings.metrics_refresh_hours,
+                                          max_age_days=settings.metrics_max_age_days)
+    app.extensions[BUILDER] = Builder(office, max_age_days=settings.metrics_max_age_days,
+                                      interval_minutes=settings.build_interval_minutes)
+    app.config["POSPLUGIN_PUBLIC_URL"] = settings.public_url
+    app.register_blueprint(bp)
+    app.register_blueprint(page_bp)
+    return service

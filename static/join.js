@@ -1,0 +1,235 @@
+// The customer's /join page: phone or email → one-time code → consent →
+// linked accounts. Signed in by an HttpOnly cookie the page never sees.
+// Everything from the server is put on the page with textContent.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const query = new URLSearchParams(location.search);
+  const preferred = (navigator.languages || [navigator.language || "en"]).map((l) => l.toLowerCase());
+  const lang = ["en", "nb"].includes(query.get("lang")) ? query.get("lang")
+    : preferred.some((l) => /^(nb|no|nn)\b/.test(l)) && !preferred[0].startsWith("en") ? "nb" : "en";
+  document.documentElement.lang = lang;
+  let messages = {};
+  let consentDoc = null;
+  let kind = "phone";
+  let identifierValue = "";
+
+  function t(key, values) {
+    let text = messages[key] || key;
+    for (const [name, value] of Object.entries(values || {})) text = text.replace("{" + name + "}", value);
+    return text;
+  }
+
+  async function loadMessages() {
+    try {
+      messages = await (await fetch(`/static/locales/${lang}.json`)).json();
+    } catch (e) {
+      messages = {};
+    }
+    for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+    for (const node of document.querySelectorAll("[data-t-label]")) node.setAttribute("aria-label", t(node.dataset.tLabel));
+    document.title = t("join.title");
+    for (const a of document.querySelectorAll("[data-lang]")) {
+      a.setAttribute("aria-current", String(a.dataset.lang === lang));
+    }
+  }
+
+  async function api(method, path, body) {
+    const response = await fetch("/hq/v1/join" + path, {
+      method, credentials: "same-origin",
+      headers: body ? { "Content-Type": "application/json" } : {},
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error((data.error && data.error.message) || response.statusText);
+      error.code = data.error && data.error.code;
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  function show(step) {
+    for (const section of document.querySelectorAll(".step")) section.hidden = section.id !== step;
+    const heading = document.querySelector(`#${step} h2`);
+    if (heading) { heading.tabIndex = -1; heading.focus(); }
+  }
+
+  function fail(error) {
+    $("error").textContent = error.status === 429 ? t("join.error.slow_down", { message: error.message }) : error.message;
+    $("error").hidden = false;
+  }
+
+  function clearError() { $("error").hidden = true; }
+
+  async function busy(button, work) {
+    button.disabled = true;
+    clearError();
+    try { await work(); } catch (e) { fail(e); } finally { button.disabled = false; }
+  }
+
+  function useKind(next) {
+    kind = next;
+    $("use-phone").setAttribute("aria-pressed", String(kind === "phone"));
+    $("use-email").setAttribute("aria-pressed", String(kind === "email"));
+    const input = $("identifier");
+    input.type = kind === "phone" ? "tel" : "email";
+    input.inputMode = kind === "phone" ? "tel" : "email";
+    input.autocomplete = kind === "phone" ? "tel" : "email";
+    $("identifier-label").textContent = t(kind === "phone" ? "join.identify.phone_label" : "join.identify.email_label");
+    input.value = "";
+    input.focus();
+  }
+
+  async function sendCode(button) {
+    await busy(button, async () => {
+      const sent = await api("POST", "/code", { identifier: { type: kind, value: identifierValue }, language: lang });
+      $("code-sent").textContent = t(sent.channel === "sms" ? "join.code.sent_sms" : "join.code.sent_email",
+        { to: sent.to, minutes: Math.round(sent.expires_in_s / 60) });
+      $("code").value = "";
+      show("step-code");
+    });
+  }
+
+  function renderConsent(session) {
+    const words = consentDoc.text[lang] || consentDoc.text.en;
+    $("h-consent").textContent = words.title;
+    $("consent-intro").textContent = words.intro;
+    $("consent-tiering").textContent = words.tiering;
+    $("consent-invitations-text").textContent = words.invitations;
+    $("consent-rights").textContent = words.rights;
+    $("consent-version").textContent = consentDoc.version;
+    $("consent-withdrawn").hidden = !(session && session.withdrawn);
+  }
+
+  function renderAccounts(session) {
+    const list = $("accounts");
+    list.replaceChildren();
+    const linked = new Map((session.accounts || []).map((a) => [a.platform, a]));
+    const platforms = session.platforms || [];
+    $("no-platforms").hidden = platforms.length > 0;
+    $("handle-form").hidden = !platforms.includes("instagram");
+    for (const platform of platforms) {
+      const account = linked.get(platform);
+      const item = document.createElement("li");
+      item.className = "account";
+      item.dataset.platform = platform;
+      const text = document.createElement("div");
+      const name = document.createElement("div");
+      name.className = "name";
+      name.textContent = t(`join.platform.${platform}`) === `join.platform.${platform}` ? platform : t(`join.platform.${platform}`);
+      const state = document.createElement("div");
+      state.className = "state";
+      state.textContent = account ? t(`join.account.${account.status}`, { handle: account.handle || "" }) : t("join.account.not_linked");
+      text.append(name, state);
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = account ? t("join.account.unlink") : t("join.account.link");
+      button.addEventListener("click", () => busy(button, async () => {
+        if (account) {
+          await api("DELETE", `/accounts/${platform}`);
+          await refresh();
+        } else {
+          const started = await api("POST", `/accounts/${platform}/link`, {});
+          location.assign(started.authorize_url);
+        }
+      }));
+      item.append(text, button);
+      list.append(item);
+    }
+    const consent = session.consent;
+    $("consent-given").textContent = consent ? t("join.done.consented", { version: consent.version,
+      when: new Date(consent.given_at).toLocaleDateString(lang === "nb" ? "nb-NO" : "en-GB") }) : "";
+  }
+
+  async function refresh() {
+    const session = await api("GET", "/session");
+    if (!session.signed_in) return show("step-identify");
+    if (!session.consent) {
+      renderConsent(session);
+      return show("step-consent");
+    }
+    renderAccounts(session);
+    show("step-done");
+  }
+
+  function wire() {
+    $("use-phone").addEventListener("click", () => useKind("phone"));
+    $("use-email").addEventListener("click", () => useKind("email"));
+    $("identify-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      identifierValue = $("identifier").value.trim();
+      sendCode(event.submitter || event.target.querySelector("button"));
+    });
+    $("code-again").addEventListener("click", (event) => sendCode(event.target));
+    $("code-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const button = event.submitter || event.target.querySelector("button");
+      busy(button, async () => {
+        try {
+          await api("POST", "/verify", { identifier: { type: kind, value: identifierValue }, code: $("code").value.trim() });
+        } catch (e) {
+          if (e.code === "code_expired") $("code").value = "";
+          throw e;
+        }
+        await refresh();
+      });
+    });
+    $("agree").addEventListener("click", (event) => busy(event.target, async () => {
+      const scopes = ["tiering"].concat($("consent-invitations").checked ? ["invitations"] : []);
+      try {
+        await api("POST", "/consent", { version: consentDoc.version, scopes, language: lang });
+      } catch (e) {
+        if (e.code === "consent_changed") {
+          consentDoc = await api("GET", "/consent");
+          renderConsent(null);
+        }
+        throw e;
+      }
+      await refresh();
+    }));
+    $("not-now").addEventListener("click", (event) => busy(event.target, async () => {
+      await api("POST", "/signout");
+      show("step-identify");
+    }));
+    $("withdraw").addEventListener("click", (event) => busy(event.target, async () => {
+      await api("DELETE", "/consent");
+      renderConsent({ withdrawn: true });
+      show("step-consent");
+    }));
+    $("sign-out").addEventListener("click", (event) => busy(event.target, async () => {
+      await api("POST", "/signout");
+      show("step-identify");
+    }));
+    $("handle-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const button = event.submitter || event.target.querySelector("button");
+      busy(button, async () => {
+        await api("POST", "/handles", { platform: "instagram", handle: $("handle").value.trim() });
+        $("handle").value = "";
+        await refresh();
+      });
+    });
+  }
+
+  async function start() {
+    await loadMessages();
+    wire();
+    try {
+      consentDoc = await api("GET", "/consent");
+      await refresh();
+      const linked = /(?:^|&)(linked|link_error)=([^&]*)/.exec(location.hash.slice(1));
+      if (linked) {
+        history.replaceState(null, "", location.pathname + location.search);
+        if (linked[1] === "link_error") fail(new Error(t("join.account.link_failed", { reason: decodeURIComponent(linked[2]) })));
+      }
+    } catch (e) {
+      show("step-identify");
+      fail(e);
+    }
+  }
+
+  start();
+})();

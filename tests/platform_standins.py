@@ -1,0 +1,348 @@
+"""Stand-ins for Instagram, TikTok and Google/YouTube on 127.0.0.1, answering
+as each platform documents: authorize redirects, token exchange (PKCE checked
+where the platform requires it), refresh, metric answers with the documented
+field names, and the documented errors (expired token, revoked access, rate
+limits with Meta's usage header, private or age-gated accounts).
+
+``StandIns.fail[platform]`` picks an error mode for the next calls:
+``expired``, ``revoked``, ``rate_limited``, ``near_limit``, ``private``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from flask import Flask, jsonify, redirect, request
+
+from posplugin.hq.instagram import Instagram
+from posplugin.hq.tiktok import TikTok
+from posplugin.hq.youtube import YouTube
+
+CLIENT = {"instagram": ("ig-app", "ig-secret"), "tiktok": ("tt-key", "tt-secret"),
+          "youtube": ("yt-client.apps.googleusercontent.com", "yt-secret")}
+
+
+@dataclass
+class Account:
+    followers: int
+    posts: list[tuple[int, int]]
+    username: str = "standin"
+    account_type: str = "MEDIA_CREATOR"
+
+
+@dataclass
+class StandIns:
+    accounts: dict = field(default_factory=lambda: {
+        "instagram": Account(4200, [(250, 10)] * 12, "sam.runs"),
+        "tiktok": Account(12000, [(900, 60)] * 12, "samruns"),
+        "youtube": Account(3000, [(100, 20)] * 12, "@samruns"),
+    })
+    fail: dict = field(default_factory=dict)
+    codes: dict = field(default_factory=dict)      # code -> {platform, redirect_uri, challenge}
+    tokens: dict = field(default_factory=dict)     # access token -> platform
+    refresh_tokens: dict = field(default_factory=dict)
+    calls: list = field(default_factory=list)
+    url: str = ""
+
+    def issue(self, platform: str) -> str:
+        token = f"{platform[:2]}-{secrets.token_hex(8)}"
+        self.tokens[token] = platform
+        return token
+
+
+def _challenge(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+
+
+def create_app(state: StandIns) -> Flask:
+    app = Flask(__name__)
+
+    @app.before_request
+    def record():
+        state.calls.append((request.method, request.path))
+
+    def authorize(platform: str, client_field: str, pkce_required: bool, extra: dict):
+        args = request.args
+        client_id, _ = CLIENT[platform]
+        if args.get(client_field) != client_id or args.get("response_type") != "code" or not args.get("redirect_uri"):
+            return jsonify({"error": "invalid_request"}), 400
+        if pkce_required and (args.get("code_challenge_method") != "S256" or not args.get("code_challenge")):
+            return jsonify({"error": "invalid_request", "error_description": "code_challenge required"}), 400
+        code = secrets.token_hex(8)
+        state.codes[code] = {"platform": platform, "redirect_uri": args["redirect_uri"],
+                             "challenge": args.get("code_challenge"), "scope": args.get("scope", "")}
+        query = {"code": code, "state": args.get("state", ""), **extra}
+        # Instagram appends "#_" to the redirect; browsers drop it with the fragment.
+        return redirect(args["redirect_uri"] + "?" + urlencode(query) + ("#_" if platform == "instagram" else ""))
+
+    def take_code(platform: str, form, client_field: str) -> dict | None:
+        client_id, secret = CLIENT[platform]
+        grant = state.codes.pop(form.get("code", ""), None)
+        if form.get(client_field) != client_id or form.get("client_secret") != secret or grant is None \
+                or grant["platform"] != platform or grant["redirect_uri"] != form.get("redirect_uri"):
+            return None
+        if grant["challenge"] and _challenge(form.get("code_verifier", "")) != grant["challenge"]:
+            return None
+        return grant
+
+    # -- Instagram (Business Login, graph.instagram.com) ---------------------
+
+    @app.get("/ig/oauth/authorize")
+    def ig_authorize():
+        return authorize("instagram", "client_id", False, {})
+
+    @app.post("/ig/oauth/access_token")
+    def ig_token():
+        if request.form.get("grant_type") != "authorization_code" or not take_code("instagram", request.form,
+                                                                                     "client_id"):
+            return jsonify({"error_type": "OAuthException", "code": 400,
+                            "error_message": "Invalid authorization code"}), 400
+        return jsonify({"data": [{"access_token": state.issue("instagram-short"), "user_id": "17841400000000001",
+                                  "permissions": "instagram_business_basic"}]})
+
+    def ig_error(code: int, subcode: int | None, message: str, status: int = 400, headers=None):
+        error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEf"}
+        if subcode:
+            error["error_subcode"] = subcode
+        return jsonify({"error": error}), status, headers or {}
+
+    def ig_usage(share: int, minutes: int) -> dict:
+        return {"X-Business-Use-Case-Usage": json.dumps({"17841400000000001": [{
+            "type": "instagram", "call_count": share, "total_cputime": 1, "total_time": 1,
+            "estimated_time_to_regain_access": minutes}]})}
+
+    @app.get("/ig/graph/access_token")
+    def ig_exchange():
+        args = request.args
+        if args.get("grant_type") != "ig_exchange_token" or args.get("client_secret") != CLIENT["instagram"][1] \
+                or state.tokens.pop(args.get("access_token", ""), None) != "instagram-short":
+            return ig_error(190, None, "Invalid OAuth access token.")
+        return jsonify({"access_token": state.issue("instagram"), "token_type": "bearer", "expires_in": 5183944})
+
+    @app.get("/ig/graph/refresh_access_token")
+    def ig_refresh():
+        args = request.args
+        if state.fail.get("instagram") == "revoked":
+            return ig_error(190, 460, "Error validating access token: the session has been invalidated.")
+        if args.get("grant_type") != "ig_refresh_token" or state.tokens.get(args.get("access_token", "")) != "instagram":
+            return ig_error(190, None, "Invalid OAuth access token.")
+        state.tokens.pop(args["access_token"])
+        return jsonify({"access_token": state.issue("instagram"), "token_type": "bearer", "expires_in": 5183944})
+
+    def ig_checked():
+        mode = state.fail.get("instagram")
+        if mode == "expired":
+            return ig_error(190, 463, "Error validating access token: Session has expired.")
+        if mode == "revoked":
+            return ig_error(190, 460, "Error validating access token: the user has changed the password.")
+        if mode == "rate_limited":
+            return ig_error(80002, None, "There have been too many calls to this Instagram account.", 429,
+                            ig_usage(100, 17))
+        if state.tokens.get(request.args.get("access_token", "")) != "instagram":
+            return ig_error(190, None, "Invalid OAuth access token - Cannot parse access token")
+        return None
+
+    @app.get("/ig/graph/<version>/me")
+    def ig_me(version):
+        refused = ig_checked()
+        if refused:
+            return refused
+        account = state.accounts["instagram"]
+        headers = ig_usage(95, 5) if state.fail.get("instagram") == "near_limit" else ig_usage(12, 0)
+        return jsonify({"user_id": "17841400000000001", "username": account.username,
+                        "account_type": account.account_type, "followers_count": account.followers,
+                        "media_count": len(account.posts), "id": "17841400000000001"}), 200, headers
+
+    @app.get("/ig/graph/<version>/me/media")
+    def ig_media(version):
+        refused = ig_checked()
+        if refused:
+            return refused
+        limit = int(request.args.get("limit", "25"))
+        posts = state.accounts["instagram"].posts[:limit]
+        return jsonify({"data": [{"id": str(18000000000 + i), "like_count": likes, "comments_count": comments,
+                                  "timestamp": "2026-11-01T12:00:00+0000"} for i, (likes, comments) in
+                                 enumerate(posts)], "paging": {"cursors": {"before": "a", "after": "b"}}})
+
+    @app.get("/ig/graph/<version>/<user_id>")
+    def ig_discovery(version, user_id):
+        refused = ig_checked()
+        if refused:
+            return refused
+        found = re.match(r"business_discovery\.username\(([^)]+)\)", request.args.get("fields", ""))
+        if not found:
+            return ig_error(100, None, "Tried accessing nonexisting field")
+        handle = found.group(1)
+        account = state.accounts.get(f"instagram:{handle}")
+        if account is None or state.fail.get("instagram") == "private":
+            # Not professional, private or age-gated: Meta answers "cannot be found".
+            return ig_error(110, 2207013, f"Invalid user id: {handle} cannot be found")
+        return jsonify({"business_discovery": {
+            "username": handle, "followers_count": account.followers, "media_count": len(account.posts),
+            "media": {"data": [{"like_count": likes, "comments_count": comments, "id": str(i)}
+                               for i, (likes, comments) in enumerate(account.posts[:12])]},
+            "id": "17841401441775531"}, "id": user_id})
+
+    # -- TikTok (Login Kit for Web, open.tiktokapis.com) ---------------------
+
+    @app.get("/tt/v2/auth/authorize/")
+    def tt_authorize():
+        return authorize("tiktok", "client_key", True, {"scopes": request.args.get("scope", "")})
+
+    def tt_token_answer():
+        access, refresh = state.issue("tiktok"), "rft." + secrets.token_hex(8)
+        state.refresh_tokens[refresh] = "tiktok"
+        return jsonify({"access_token": access, "expires_in": 86400, "open_id": "open-sam",
+                        "refresh_expires_in": 31536000, "refresh_token": refresh,
+                        "scope": "user.info.basic,user.info.profile,user.info.stats,video.list",
+                        "token_type": "Bearer"})
+
+    @app.post("/tt/v2/oauth/token/")
+    def tt_token():
+        form = request.form
+        error = {"error": "invalid_grant", "error_description": "Authorization code is expired.",
+                 "log_id": "202611281200"}
+        if form.get("grant_type") == "authorization_code":
+            return tt_token_answer() if take_code("tiktok", form, "client_key") else (jsonify(error), 400)
+        if form.get("grant_type") == "refresh_token":
+            if state.fail.get("tiktok") == "revoked" or form.get("client_key") != CLIENT["tiktok"][0] \
+                    or state.refresh_tokens.pop(form.get("refresh_token", ""), None) != "tiktok":
+                return jsonify({**error, "error_description": "Refresh token is invalid or expired."}), 400
+            return tt_token_answer()
+        return jsonify({"error": "invalid_request", "error_description": "grant_type", "log_id": "1"}), 400
+
+    def tt_error(code: str, message: str, status: int):
+        return jsonify({"data": {}, "error": {"code": code, "message": message, "log_id": "202611281200"}}), status
+
+    def tt_checked():
+        mode = state.fail.get("tiktok")
+        if mode == "rate_limited":
+            return tt_error("rate_limit_exceeded", "API rate limit was exceeded.", 429)
+        if mode == "revoked":
+            return tt_error("scope_not_authorized", "The user did not authorize the scope required.", 401)
+        if mode == "expired" or state.tokens.get(request.headers.get("Authorization", "")[7:]) != "tiktok":
+            return tt_error("access_token_invalid", "The access token is invalid or not found in the request.", 401)
+        return None
+
+    @app.get("/tt/v2/user/info/")
+    def tt_user():
+        refused = tt_checked()
+        if refused:
+            return refused
+        account = state.accounts["tiktok"]
+        user = {"open_id": "open-sam", "username": account.username, "display_name": "Sam",
+                "follower_count": account.followers, "likes_count": sum(p[0] for p in account.posts),
+                "video_count": len(account.posts)}
+        fields = request.args.get("fields", "").split(",")
+        return jsonify({"data": {"user": {k: v for k, v in user.items() if k in fields}},
+                        "error": {"code": "ok", "message": "", "log_id": "202611281200"}})
+
+    @app.post("/tt/v2/video/list/")
+    def tt_videos():
+        refused = tt_checked()
+        if refused:
+            return refused
+        count = min(int((request.get_json() or {}).get("max_count", 10)), 20)
+        posts = state.accounts["tiktok"].posts[:count]
+        return jsonify({"data": {"videos": [{"id": str(7000 + i), "like_count": likes, "comment_count": comments,
+                                             "create_time": 1764000000 - i} for i, (likes, comments) in
+                                            enumerate(posts)], "cursor": 1764000000, "has_more": False},
+                        "error": {"code": "ok", "message": "", "log_id": "202611281200"}})
+
+    # -- Google OAuth and the YouTube Data API -------------------------------
+
+    @app.get("/google/o/oauth2/v2/auth")
+    def g_authorize():
+        if request.args.get("access_type") != "offline":
+            return jsonify({"error": "invalid_request"}), 400
+        return authorize("youtube", "client_id", False, {"scope": request.args.get("scope", "")})
+
+    def g_token_answer(with_refresh: bool):
+        body = {"access_token": state.issue("youtube"), "expires_in": 3599,
+                "scope": "https://www.googleapis.com/auth/youtube.readonly", "token_type": "Bearer"}
+        if with_refresh:
+            refresh = "1//" + secrets.token_hex(8)
+            state.refresh_tokens[refresh] = "youtube"
+            body["refresh_token"] = refresh
+        return jsonify(body)
+
+    @app.post("/google/token")
+    def g_token():
+        form = request.form
+        if form.get("grant_type") == "authorization_code" and take_code("youtube", form, "client_id"):
+            return g_token_answer(True)
+        if form.get("grant_type") == "refresh_token" and state.fail.get("youtube") != "revoked" \
+                and state.refresh_tokens.get(form.get("refresh_token", "")) == "youtube":
+            return g_token_answer(False)
+        return jsonify({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}), 400
+
+    def g_error(status: int, reason: str, message: str):
+        return jsonify({"error": {"code": status, "message": message, "errors": [
+            {"message": message, "domain": "youtube.quota" if "uota" in reason else "global", "reason": reason}],
+            "status": "UNAUTHENTICATED" if status == 401 else "PERMISSION_DENIED"}}), status
+
+    def g_checked():
+        mode = state.fail.get("youtube")
+        if mode == "rate_limited":
+            return g_error(403, "quotaExceeded", "The request cannot be completed because you have exceeded "
+                                                 "your quota.")
+        if mode == "expired" or state.tokens.get(request.headers.get("Authorization", "")[7:]) != "youtube":
+            return g_error(401, "authError", "Request had invalid authentication credentials.")
+        return None
+
+    @app.get("/gapi/youtube/v3/channels")
+    def yt_channels():
+        refused = g_checked()
+        if refused:
+            return refused
+        if state.fail.get("youtube") == "private":
+            return jsonify({"kind": "youtube#channelListResponse", "pageInfo": {"totalResults": 0}, "items": []})
+        account = state.accounts["youtube"]
+        return jsonify({"kind": "youtube#channelListResponse", "items": [{
+            "kind": "youtube#channel", "id": "UCsam",
+            "snippet": {"title": "Sam runs", "customUrl": account.username},
+            "contentDetails": {"relatedPlaylists": {"likes": "", "uploads": "UUsam"}},
+            "statistics": {"viewCount": "123456", "subscriberCount": str(account.followers),
+                           "hiddenSubscriberCount": False, "videoCount": str(len(account.posts))}}]})
+
+    @app.get("/gapi/youtube/v3/playlistItems")
+    def yt_playlist():
+        refused = g_checked()
+        if refused:
+            return refused
+        count = int(request.args.get("maxResults", "5"))
+        return jsonify({"kind": "youtube#playlistItemListResponse", "items": [
+            {"kind": "youtube#playlistItem", "contentDetails": {"videoId": f"v{i}"}}
+            for i in range(min(count, len(state.accounts["youtube"].posts)))]})
+
+    @app.get("/gapi/youtube/v3/videos")
+    def yt_videos():
+        refused = g_checked()
+        if refused:
+            return refused
+        posts = state.accounts["youtube"].posts
+        ids = request.args.get("id", "").split(",")
+        return jsonify({"kind": "youtube#videoListResponse", "items": [
+            {"kind": "youtube#video", "id": vid, "statistics": {
+                "viewCount": "1000", "likeCount": str(posts[int(vid[1:])][0]),
+                "favoriteCount": "0", "commentCount": str(posts[int(vid[1:])][1])}} for vid in ids]})
+
+    return app
+
+
+def platforms(state: StandIns, clock=None) -> dict:
+    """The bundled platforms pointed at the stand-ins (the chain's app ids as above)."""
+    kw = {"clock": clock} if clock else {}
+    return {
+        "instagram": Instagram(*CLIENT["instagram"], auth_base=state.url + "/ig", graph_base=state.url + "/ig/graph",
+                               discovery_user_id="17841400000000001", discovery_token="", **kw),
+        "tiktok": TikTok(*CLIENT["tiktok"], auth_base=state.url + "/tt", api_base=state.url + "/tt", **kw),
+        "youtube": YouTube(*CLIENT["youtube"], auth_base=state.url + "/google", token_base=state.url + "/google",
+                           api_base=state.url + "/gapi", **kw),
+    }

@@ -1,0 +1,25 @@
+"""The background round of hq serve: refresh, build when due, housekeeping; a failing round is logged."""
+
+from posplugin.hq.build import Builder
+from posplugin.hq.worker import Worker
+
+
+def test_a_round_measures_builds_and_keeps_house(world):
+    sam = world.join("+47 412 34 567")
+    world.link(sam, "instagram")
+    swept = []
+    worker = Worker(world.collector, Builder(world.office), housekeeping=[lambda: swept.append(1)])
+    worker.tick()
+    assert world.office.latest()["rows"] == 1 and swept == [1]
+
+
+def test_a_failing_round_is_logged_not_raised(world, caplog):
+    worker = Worker(world.collector, Builder(world.office), housekeeping=[lambda: 1 / 0])
+    worker.tick()
+    assert "background round failed" in caplog.text
+
+
+def test_the_thread_stops(world):
+    worker = Worker(world.collector, Builder(world.office), tick_s=0.05).start()
+    worker.stop()
+    assert not worker._thread.is_alive()
