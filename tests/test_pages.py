@@ -129,14 +129,15 @@ def test_card_fits_a_320_pixel_window(open_page, server, clients, tokens, output
     till.screenshot(path=str(output_dir / "till-320.png"))
 
 
-@pytest.fixture
-def web_pos(server, tokens):
-    """A made-up web POS on its own origin whose page includes embed.js."""
+@pytest.fixture(params=["", "data-alerts='on'"])
+def web_pos(request, server, tokens):
+    """A made-up web POS on its own origin whose page includes embed.js (with
+    alerts left off, and turned on)."""
     import http.server
     import threading
 
     html = (f"<!doctype html><h1>Web POS</h1><script src='{server.url}/static/embed.js' "
-            f"data-lane='3' data-token='{tokens['till']}'></script>").encode()
+            f"data-lane='3' data-token='{tokens['till']}' {request.param}></script>").encode()
 
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -150,21 +151,24 @@ def web_pos(server, tokens):
 
     pos = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=pos.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{pos.server_address[1]}/"
+    yield f"http://127.0.0.1:{pos.server_address[1]}/", bool(request.param)
     pos.shutdown()
 
 
 def test_embed_script_drops_the_card_into_a_pos_page(web_pos, clients, browser):
+    url, alerts_on = web_pos
     context = browser.new_context(viewport=TABLET_LANDSCAPE)
     try:
         page = context.new_page()
-        page.goto(web_pos)
+        page.goto(url)
         frame_element = page.wait_for_selector("iframe[title='posplugin service prompt']")
         card = frame_element.content_frame()
         card.wait_for_selector("#offline[hidden]", state="attached")
         identify(clients)
         card.wait_for_selector("#card.level-murdoch")
         assert card.text_content("#name") == "Sam"
+        assert card.get_attribute("#sound", "aria-pressed") == ("true" if alerts_on else "false")
+        assert card.text_content("#lane") == "Lane 3"
     finally:
         context.close()
 
