@@ -82,6 +82,8 @@ def minutes(seconds: float, language: str = "en", *, about: bool = True) -> str:
     """A wait in words: "under a minute" or "about 6 minutes"."""
     if seconds < 60:
         return _("wait.under_a_minute", language)
+    if round(seconds / 60) == 1:
+        return _("wait.one_minute" if about else "wait.one_minute_plain", language)
     key = "wait.minutes" if about else "wait.minutes_plain"
     return _(key, language, minutes=number(round(seconds / 60), language))
 

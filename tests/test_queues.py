@@ -259,7 +259,7 @@ def test_recommendation_quotes_the_longest_lane_wait_its_tile_shows(day):
     rec = overview["recommendation"]
     assert rec["longest_wait"] == {"lane": "2", "wait_s": tiles["2"]["wait_s"]}
     minutes = round(tiles["2"]["wait_s"] / 60)
-    assert f"15 waiting" in rec["reason"] and f"about {minutes} minutes (lane 2)" in rec["reason"]
+    assert "15 waiting" in rec["reason"] and f"about {minutes} minutes (lane 2)" in rec["reason"]
     assert "under a minute" not in rec["reason"]
 
 

@@ -76,3 +76,11 @@ def test_short_action_fits_one_line_of_the_till_card(language, level):
     words = texts.service_prompt(level=level, tier="nano", followers=4200, engagement_rate=0.062,
                                  engaged_reach=260, niches=[], display_name="Sam", language=language)
     assert words["short_action"] and len(words["short_action"]) <= 50 < len(words["action"])
+
+
+@pytest.mark.parametrize("language,seconds,words", [
+    ("en", 30, "under a minute"), ("en", 70, "about a minute"), ("en", 400, "about 7 minutes"),
+    ("nb", 70, "omtrent ett minutt"), ("nb", 400, "omtrent 7 minutter"),
+])
+def test_waits_in_words(language, seconds, words):
+    assert texts.minutes(seconds, language) == words

@@ -10,6 +10,7 @@ import json
 import random
 import secrets
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -45,9 +46,20 @@ QMINDER_LINES = {"37338": "1", "37339": "2", "37340": "3", "37341": "4"}
 SQUARE_DEVICES = [("DEMO-DEVICE-1", "Reader 1"), ("DEMO-DEVICE-3", "Reader 3"), ("DEMO-DEVICE-CAFE", "Café")]
 
 
+# Several simulators tell the story at once: one whole line at a time.
+_CONSOLE = threading.Lock()
+
+
+def write_line(out, line: str) -> None:
+    """Write ``line`` to the console whole (print() writes the newline apart)."""
+    with _CONSOLE:
+        out.write(line + "\n")
+        out.flush()
+
+
 def say(demo: DemoStore, out, key: str, **values) -> None:
     """One line of the shift's story on the console, in the store's language."""
-    print(texts.say(key, demo.store.settings.language, **values), file=out, flush=True)
+    write_line(out, texts.say(key, demo.store.settings.language, **values))
 
 
 def _tier(demo: DemoStore, tier: str) -> str:
@@ -78,7 +90,7 @@ def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: f
                              level=texts.say(f"demo.level.{answer['service_level']}", demo.store.settings.language))
             if answer.get("prompt"):
                 line += texts.say("demo.till_prompt", demo.store.settings.language, id=answer["prompt"]["id"])
-            print(line, file=out, flush=True)
+            write_line(out, line)
         demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5))
 
 
@@ -159,8 +171,7 @@ def simulate_queues(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s:
             lengths[lane] = max(0, round(lengths[lane] + (target - lengths[lane]) * 0.5
                                          + rng.gauss(0, 0.7)))
             try:
-                answer = http.post(f"{demo.url}/api/v1/queue", timeout=5,
-                                   json={"lane": lane, "length": lengths[lane]}).json()
+                http.post(f"{demo.url}/api/v1/queue", timeout=5, json={"lane": lane, "length": lengths[lane]})
             except requests.RequestException:
                 continue
             if lane == rush_lane and rush_left > 0 and rng.random() < 0.5:
