@@ -11,8 +11,21 @@ name on the payment's ``billing_address`` when there is one, and the place by
 ``device_details.device_name`` when no lane is mapped.
 """
 
+from babel.numbers import get_currency_precision
+
 from posplugin.hookspecs import hookimpl
 from posplugin.webhooks import json_payload, require_signature
+
+
+def sale_total(payment: dict) -> float | None:
+    """The payment's ``amount_money`` (without tip) in the currency's main
+    unit: Square sends the smallest unit (cents, or yen, which has none)."""
+    money = payment.get("amount_money") or {}
+    amount, currency = money.get("amount"), money.get("currency")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0 or not isinstance(currency, str):
+        return None
+    # An unknown code gets two decimals, like most currencies.
+    return amount / 10 ** get_currency_precision(currency)
 
 
 def payment(store, request):
@@ -34,7 +47,7 @@ def payment(store, request):
     first_name = ((obj.get("billing_address") or {}).get("first_name") or "").strip()[:64] or None
     place = None if lane else (str(device.get("device_name") or "").strip()[:64] or None)
     prompt = store.after_sale("email", email, lane=lane and lane.strip(), display_name=first_name,
-                              place=place)
+                              place=place, sale_total=sale_total(obj))
     return {"ok": True, "prompt": prompt and prompt["id"]}
 
 

@@ -19,7 +19,7 @@ import logging
 import requests
 
 log = logging.getLogger("posplugin.client")
-IDENTIFIER_TYPES = ("phone", "email", "loyalty_id", "card_token", "handle")
+IDENTIFIER_TYPES = ("phone", "email", "loyalty_id", "card_token", "handle", "pass")
 
 
 class PospluginUnavailable(Exception):
@@ -37,13 +37,16 @@ class Client:
 
     def identify(self, lane: str, *, phone: str | None = None, email: str | None = None,
                  loyalty_id: str | None = None, card_token: str | None = None,
-                 handle: str | None = None, stage: str = "till", display_name: str | None = None,
-                 sale_id: str | None = None) -> dict | None:
-        """Who is at ``lane`` (give exactly one identifier); the identify answer or None."""
+                 handle: str | None = None, scanned_pass: str | None = None, stage: str = "till",
+                 display_name: str | None = None, sale_id: str | None = None) -> dict | None:
+        """Who is at ``lane`` (give exactly one identifier; ``scanned_pass`` is the
+        text of the QR code on the customer's page); the identify answer or None."""
         given = {k: v for k, v in (("phone", phone), ("email", email), ("loyalty_id", loyalty_id),
-                                   ("card_token", card_token), ("handle", handle)) if v is not None}
+                                   ("card_token", card_token), ("handle", handle),
+                                   ("pass", scanned_pass)) if v is not None}
         if len(given) != 1:
-            raise ValueError("give exactly one of " + ", ".join(IDENTIFIER_TYPES))
+            raise ValueError("give exactly one of phone, email, loyalty_id, card_token, handle, "
+                             "scanned_pass")
         (id_type, value), = given.items()
         body = {"lane": str(lane), "identifier": {"type": id_type, "value": value}, "stage": stage}
         if display_name:

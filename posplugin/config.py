@@ -11,6 +11,7 @@ import configparser
 import dataclasses
 import difflib
 import os
+import re
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ import phonenumbers
 
 from .errors import ConfigError
 from .texts import LANGUAGES
+from .tiers.policy import VERIFY_LEVELS
 
 INI_NAME = "posplugin.ini"
 SECTION = "posplugin"
@@ -71,13 +73,27 @@ class Settings:
     hq_token: str = setting("", "this store's head office token (posplugin hq store add)")
     hq_public_key: str = setting("", "the key lists are verified with (posplugin hq public-key)")
     sync_interval_s: int = setting(300, "seconds between pulls from head office")
+    verify_level: str = setting("none", "service from which a customer must show their pass (none, priority "
+                                "or murdoch); identified otherwise, they get the level below")
+    invite_delay_hours: float = setting(24.0, "head office: hours after a sale before the invitation to share "
+                                        "or review reaches the customer's page")
+    invite_reward: str = setting("none", "head office: what the chain gives for a post (none, sample, discount, "
+                                 "event); any reward puts the ad disclosure on the invitation")
     hq_database_url: str = setting("", "head office's database (postgresql://user:pw@host/db); empty means hq.db "
                                    "in its data folder")
+    feed_store: str = setting("", "where head office publishes feed bodies: a folder, or s3://bucket/prefix; "
+                              "empty means feed/ in its data folder")
+    feed_base_url: str = setting("", "where stores download feed bodies (a static host, CDN or bucket URL); "
+                                 "empty means head office itself")
     hooks_dir: str = setting("", "a folder of .py hook files to load as plugins")
     plugins: str = setting("", "bundled hooks to load, by name (e.g. one_in_front, webhook)")
     webhook_url: str = setting("", "where the webhook hook forwards urgent prompts")
     # Web pages on other origins (a browser POS such as Odoo's) calling /api/v1/*.
     cors_origins: str = setting("", "origins allowed to call /api/v1/* from a browser (comma-separated, or *)")
+    # Head office: the holdout experiment (posplugin hq experiment start/stop does the same).
+    experiment: str = setting("", "head office: name of the holdout experiment to start (a new name starts a new one)")
+    holdout_share: float = setting(0.0, "head office: share of customers held out of service prompts, 0 to 0.5")
+    chain_handles: str = setting("", "head office: the chain's handles and hashtags a post must mention to count")
     # Head office: the customer's side (posplugin.hq.customers, platforms, metrics, build).
     public_url: str = setting("", "head office's public address customers reach (the /join QR code points here)")
     smtp_url: str = setting("", "email for join codes: smtp://user:password@host:587?from=addr&starttls=1")
@@ -230,9 +246,22 @@ def validate(s: Settings) -> list[str]:
     if s.hq_database_url and not s.hq_database_url.startswith(("postgresql://", "postgresql+psycopg://")):
         problems.append("hq_database_url must be a PostgreSQL URL (postgresql://user:password@host:5432/db), "
                         "or empty for hq.db in the data folder")
+    if s.feed_store.startswith("s3://") and not s.feed_store[5:].split("/")[0]:
+        problems.append(f"feed_store {s.feed_store!r} names no bucket: write s3://bucket/prefix")
+    if s.feed_base_url and not s.feed_base_url.startswith(("http://", "https://")):
+        problems.append(f"feed_base_url {s.feed_base_url!r} must be an http:// or https:// URL "
+                        "(the folder or bucket the bodies are served from)")
     if s.sync_interval_s < 5:
         problems.append("sync_interval_s must be at least 5 seconds")
+    if not 0 <= s.holdout_share <= 0.5:
+        problems.append(f"holdout_share {s.holdout_share} is out of range; use 0 (no experiment) to 0.5")
+    if s.experiment and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", s.experiment):
+        problems.append("experiment must be a name of 1 to 100 letters, digits, '.', '_' or '-'")
     problems += cors_problems(s.cors_origins)
+    if s.invite_delay_hours < 0 or s.invite_reward not in ("none", "sample", "discount", "event"):
+        problems.append("invite_delay_hours cannot be negative; invite_reward is none, sample, discount or event")
+    if s.verify_level not in VERIFY_LEVELS:
+        problems.append(f"verify_level {s.verify_level!r} is not a level; use {', '.join(VERIFY_LEVELS)}")
     problems += customer_side_problems(s)
     if s.language not in LANGUAGES:
         problems.append(f"language {s.language!r} is not available; use {' or '.join(LANGUAGES)}")

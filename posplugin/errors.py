@@ -73,6 +73,13 @@ class InvalidIdentifier(ValidationError):
     code = "invalid_identifier"
 
 
+class PassRefused(ValidationError):
+    """A scanned pass that cannot be trusted (unreadable, forged, another chain's,
+    expired); ``code`` says which, and no tier is given."""
+
+    code = "pass_refused"
+
+
 class RateLimited(PospluginError):
     status = 429
     code = "rate_limited"

@@ -30,9 +30,14 @@ def _(key: str, language: str, **values) -> str:
     return catalogue(language)[key].format(**values)
 
 
+def message(key: str, language: str = "en", **values) -> str:
+    """One message of the catalogue, filled in (for pages that compose their own)."""
+    return _(key, language if language in LANGUAGES else "en", **values)
+
+
 def say(key: str, language: str = "en", **values) -> str:
-    """Any message of the catalogue by its key, filled in (e.g. the demo's console lines)."""
-    return _(key, language, **values)
+    """Any message of the catalogue by its key, filled in (the demo's console lines)."""
+    return message(key, language, **values)
 
 
 @functools.lru_cache(maxsize=None)
@@ -61,8 +66,10 @@ def percent(rate: float, language: str = "en") -> str:
 
 def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: float,
                    engaged_reach: int, niches: tuple[str, ...] | list[str],
-                   display_name: str | None, language: str = "en") -> dict:
-    """Title, body and the parts the cashier's card shows on separate lines."""
+                   display_name: str | None, language: str = "en", verify_for: str | None = None) -> dict:
+    """Title, body and the parts the cashier's card shows on separate lines. With
+    ``verify_for`` (a level held back for want of a pass) the action first asks
+    the cashier to see the customer's pass."""
     title = _(f"level.{level}", language)
     if display_name:
         title = _("service.title_named", language, level=title, name=display_name)
@@ -70,12 +77,19 @@ def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: fl
             followers=number(followers, language), engagement=percent(engagement_rate, language),
             reach=number(engaged_reach, language))
     action = _(f"action.{level}", language)
+    if verify_for:
+        action = _("verify.ask", language, level=_(f"level.{verify_for}", language)) + " " + action
     body = f"{who} {action}"
     if niches:
         body += " " + _("service.into", language, niches=", ".join(niches))
     # The till card's one line when space is short; the rest is a tap away.
     short = _(f"action_short.{level}", language) if f"action_short.{level}" in catalogue(language) else action
     return {"title": title, "body": body, "who": who, "action": action, "short_action": short}
+
+
+def verified_note(language: str = "en") -> str:
+    """The note on a prompt closed because a pass raised the customer's level."""
+    return _("verify.superseded", language)
 
 
 def minutes(seconds: float, language: str = "en", *, about: bool = True) -> str:

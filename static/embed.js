@@ -5,10 +5,16 @@
 // fits down to 320 x 480 and 480 x 320 without scrolling).
 // The card runs in an iframe from posplugin itself, so the POS page's own
 // scripts and styles cannot touch it, nor it them.
+// A screen the customer sees (data-facing="customer") never shows the card:
+// nothing about a customer's tier may be on a display facing them or others.
 "use strict";
 
 (() => {
   const script = document.currentScript;
+  if ((script.dataset.facing || "staff") !== "staff") {
+    console.warn("posplugin: the service card is for staff only; not shown on a customer-facing screen");
+    return;
+  }
   const origin = new URL(script.src).origin;
   const lane = script.dataset.lane || "1";
   const token = script.dataset.token || "";

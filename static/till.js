@@ -44,6 +44,8 @@
     $("action").textContent = current ? (current.short_action || current.action || "") : "";
     $("who").textContent = current ? (current.who || current.body) : "";
     $("full-action").textContent = current && current.action && current.action !== current.short_action ? current.action : "";
+    // The customer showed their pass: this is the person the tier belongs to.
+    $("verified").textContent = current && current.verified ? P.t("till.verified") : "";
     $("taken").textContent = current && current.taken_by ? P.t("till.taken_by", { name: current.taken_by }) : "";
     const niches = $("niches");
     niches.replaceChildren(...(current && current.niches ? current.niches : []).map((n) => P.el("li", "niche", n)));

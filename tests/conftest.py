@@ -254,23 +254,38 @@ def hq_database_url(request) -> str:
 
 
 @pytest.fixture
-def hq(tmp_path, hq_database_url):
-    """A head office (``posplugin.hq.HeadOffice``) served on 127.0.0.1 as
-    ``hq.server``, on a hand-moved clock ``hq.test_clock``; every test using
-    it runs on SQLite and on PostgreSQL."""
+def make_hq(tmp_path, hq_database_url):
+    """``make_hq(**options)``: a head office (``posplugin.hq.HeadOffice``, with
+    those keyword options) served on 127.0.0.1 as ``.server``, on a hand-moved
+    clock ``.test_clock``; on SQLite and on PostgreSQL (``hq_database_url``)."""
     from posplugin.hq.office import HeadOffice
     from posplugin.hq.web import create_hq_app
 
-    clock = Clock()
-    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock,
-                        database_url=hq_database_url)
-    # Join codes go to the console sender's log (see join_code()).
-    hq_settings = Settings(data_dir=tmp_path / "hq", id_key=ID_KEY, default_region="NO", code_sender="console")
-    office.server = BackgroundServer(create_hq_app(office, settings=hq_settings)).start()
-    office.test_clock = clock
-    yield office
-    office.server.stop()
-    office.close()
+    made = []
+
+    def make(**options):
+        clock = Clock()
+        office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock,
+                            database_url=hq_database_url, **options)
+        # Join codes go to the console sender's log (see join_code()).
+        hq_settings = Settings(data_dir=tmp_path / "hq", id_key=ID_KEY, default_region="NO",
+                               code_sender="console")
+        office.server = BackgroundServer(create_hq_app(office, settings=hq_settings)).start()
+        office.test_clock = clock
+        made.append(office)
+        return office
+
+    yield make
+    for office in made:
+        office.server.stop()
+        office.close()
+
+
+@pytest.fixture
+def hq(make_hq):
+    """A head office with its defaults (see ``make_hq``); every test using it
+    runs on SQLite and on PostgreSQL."""
+    return make_hq()
 
 
 def hq_query(office, sql: str) -> list:
@@ -350,16 +365,21 @@ def stand_in_platforms(standins, clock=None):
 class World:
     """A head office with customers, accounts and a collector on one clock."""
 
-    def __init__(self, tmp_path, standins):
+    def __init__(self, tmp_path, standins, database_url=""):
         self.clock = Clock()
-        self.office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=self.clock)
+        self.database_url = database_url
+        self.office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=self.clock,
+                                 database_url=database_url)
         self.sent = []
         self.customers = Customers(self.office.engine, ID_KEY, default_region="NO", clock=self.clock,
                                    send=lambda *a: self.sent.append(a) or True)
         self.platforms = stand_in_platforms(standins, self.clock)
         vault = Vault.in_folder(self.office.data_dir)
         self.accounts = Accounts(self.office.engine, vault, self.platforms, clock=self.clock)
+        # The environment a posplugin command needs to reach this head office.
+        self.env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_DATABASE_URL": database_url}
         self.collector = Collector(self.office.engine, vault, self.platforms, clock=self.clock,
+                                   data_dir=self.office.data_dir,
                                    refresh_hours=168, max_age_days=30)
 
     def join(self, phone: str, consented: bool = True) -> int:
@@ -379,8 +399,45 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path, standins):
-    """Customers joining a head office (no HTTP), linking stand-in accounts, measured by a collector."""
-    w = World(tmp_path, standins)
+def world(tmp_path, standins, hq_database_url):
+    """Customers joining a head office (no HTTP), linking stand-in accounts,
+    measured by a collector; on SQLite and on PostgreSQL."""
+    w = World(tmp_path, standins, hq_database_url)
     yield w
     w.office.close()
+
+
+@pytest.fixture
+def customer_hq(hq, standins):
+    """``hq`` served again with the console sender and the stand-in platforms,
+    so customers can join and link accounts over HTTP; the server (``.url``,
+    ``.app``)."""
+    from posplugin.hq.web import create_hq_app
+
+    settings = Settings(data_dir=hq.data_dir, id_key=ID_KEY, default_region="NO", code_sender="console")
+    server = BackgroundServer(create_hq_app(hq, settings=settings,
+                                            platforms=stand_in_platforms(standins, hq.test_clock))).start()
+    yield server
+    server.stop()
+
+
+def joined_customer(server, caplog, phone="+47 412 34 567", scopes=("tiering",), link="instagram"):
+    """A requests session of a customer who joined on ``server`` (code from
+    the console sender), consented to ``scopes`` and linked ``link`` through
+    its stand-in platform, which head office has then measured."""
+    from posplugin.hq.join_web import COLLECTOR
+
+    http = requests.Session()
+    base = server.url + "/hq/v1/join"
+    assert http.post(base + "/code", json={"identifier": {"type": "phone", "value": phone}}, timeout=10).ok
+    verified = http.post(base + "/verify", timeout=10, json={"identifier": {"type": "phone", "value": phone},
+                                                             "code": join_code(caplog, phone[-2:])})
+    assert verified.ok, verified.text
+    given = http.post(base + "/consent", json={"version": consent.VERSION, "scopes": list(scopes)}, timeout=10)
+    assert given.ok, given.text
+    if link:
+        start = http.post(f"{base}/accounts/{link}/link", timeout=10)
+        assert start.ok, start.text
+        assert http.get(start.json()["authorize_url"], timeout=10).url.endswith(f"/join#linked={link}")
+        assert server.app.extensions[COLLECTOR].run().measured >= 1
+    return http

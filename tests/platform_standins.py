@@ -130,7 +130,8 @@ def create_app(state: StandIns) -> Flask:
         args = request.args
         if state.fail.get("instagram") == "revoked":
             return ig_error(190, 460, "Error validating access token: the session has been invalidated.")
-        if args.get("grant_type") != "ig_refresh_token" or state.tokens.get(args.get("access_token", "")) != "instagram":
+        token = args.get("access_token", "")
+        if args.get("grant_type") != "ig_refresh_token" or state.tokens.get(token) != "instagram":
             return ig_error(190, None, "Invalid OAuth access token.")
         state.tokens.pop(args["access_token"])
         return jsonify({"access_token": state.issue("instagram"), "token_type": "bearer", "expires_in": 5183944})

@@ -96,7 +96,9 @@ def test_withdrawn_then_given_again(world, builder):
 
 def test_build_on_a_csv_base_joined_customers_win(world, builder):
     import io
+
     from conftest import tier_csv
+
     from posplugin.errors import ImportRefused
     from posplugin.hq.build import csv_records
 
@@ -120,3 +122,24 @@ def snapshot_all(office) -> dict:
     latest = office.latest()
     return {line.split("\t")[0]: (int(line.split("\t")[1]),)
             for line in (office.feed_dir / latest["snapshot"]).read_text().splitlines()}
+
+
+def test_automatic_builds_never_replace_a_csv_version(world, builder):
+    import io
+    from conftest import tier_csv
+    from posplugin.hq.build import csv_records
+
+    assert builder.build_if_due() is None  # nobody joined yet: an empty version would wipe nothing useful
+    world.office.import_csv(io.StringIO(tier_csv()))
+    sam = world.join("+47 412 34 567")
+    world.link(sam, "instagram")
+    world.collector.run()
+    world.clock.now += 2 * 86400
+    assert builder.build_if_due() is None  # the chain publishes by CSV import
+    builder.build(base=csv_records(io.StringIO(tier_csv()), HASH))
+    world.clock.now += 2 * 86400
+    assert builder.build_if_due() is None  # built on a CSV: only the chain rebuilds it
+    builder.build()
+    world.customers.withdraw_consent(sam)
+    world.clock.now += 2 * 86400
+    assert builder.build_if_due()["rows"] == 0  # plain builds: automatic from now on

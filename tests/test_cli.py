@@ -215,12 +215,12 @@ def test_hq_tiers_build_and_metrics_status(world, tmp_path):
     world.link(sam, "instagram")
     world.collector.run()
     data = str(tmp_path / "hq")
-    built = run_cli("hq", "tiers", "build", "--data", data, env={"POSPLUGIN_ID_KEY": ID_KEY})
+    built = run_cli("hq", "tiers", "build", "--data", data, env=world.env)
     assert built.returncode == 0, built.stderr
     assert built.stdout.startswith("version 1: 1 customers, 1 identifiers")
-    status = run_cli("hq", "metrics", "status", "--json", "--data", data)
+    status = run_cli("hq", "metrics", "status", "--json", "--data", data, env=world.env)
     figures = json.loads(status.stdout)
     assert figures["customers"] == 1 and figures["platforms"]["instagram"]["measured"] == 1
     assert figures["last_build"]["version"] == 1
-    table = run_cli("hq", "metrics", "status", "--data", data).stdout
+    table = run_cli("hq", "metrics", "status", "--data", data, env=world.env).stdout
     assert "instagram" in table and "last build: version 1" in table

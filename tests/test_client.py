@@ -25,6 +25,8 @@ def test_refusals_return_none_and_say_why(server, tokens):
     till = Client(server.url, tokens["till"], timeout=5)
     assert till.identify("3", phone="not a number") is None
     assert till.last_error.startswith("422 invalid_identifier")
+    assert till.identify("3", scanned_pass="PP1:" + "A" * 170) is None
+    assert till.last_error.startswith("422 pass_unverifiable")
     assert Client(server.url, "pp_wrong").identify("3", email="a@b.no") is None
     with pytest.raises(PospluginUnavailable, match="401"):
         Client(server.url, "pp_wrong", strict=True).identify("3", email="a@b.no")

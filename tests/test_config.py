@@ -43,6 +43,10 @@ def test_flags_win_over_everything(tmp_path):
     ("tier_micro", "500", "must rise"),
     ("level_murdoch", "10", "must rise"),
     ("language", "klingon", "en or nb"),
+    ("verify_level", "always", "none, priority, murdoch"),
+    ("holdout_share", "0.7", "0 (no experiment) to 0.5"),
+    ("holdout_share", "-0.1", "0 (no experiment) to 0.5"),
+    ("experiment", "spring 2027", "letters, digits"),
 ])
 def test_bad_values_say_what_to_fix(tmp_path, setting, value, words):
     with pytest.raises(ConfigError) as info:

@@ -4,14 +4,21 @@ consent records and sessions, on a real SQLite file."""
 
 import pytest
 from conftest import ID_KEY, Clock
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from posplugin.errors import Conflict, RateLimited, Unauthorized, ValidationError
 from posplugin.hq import consent
 from posplugin.hq.customers import CODE_TTL_S, CodeRefused, Customers, NoSender
 from posplugin.hq.db import open_engine
-from posplugin.hq.schema import consents, customer_identifiers, customer_sessions, join_codes
+from posplugin.hq.schema import (
+    consents,
+    customer_identifiers,
+    customer_sessions,
+    join_codes,
+)
 from posplugin.tiers.identity import Hasher
 
 PHONE = "+47 412 34 567"

@@ -57,6 +57,11 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert conn.execute("SELECT count(*) FROM visits WHERE stage = 'queue'").fetchone()[0] >= 1
     assert {row[0] for row in conn.execute("SELECT DISTINCT source FROM hook_events")} == {"qminder", "square"}
     conn.close()
+    # The banner customer showed their pass at a till: verified, Murdoch-level;
+    # an old screenshot of it was refused.
+    assert re.search(r"^pass: lane [1-4]: \w+ shows their pass → verified, murdoch", out, re.M), out
+    assert re.search(r"^pass: lane [1-4]: a screenshot of .* → refused \(422 pass_expired", out, re.M)
+    assert '"type": "pass", "value": "PP1:' in out
     # Head office published the list, the store synced it and reported back.
     rows = re.search(r"head office: the store has list version 1 \(([\d,]+) customers\)", out)
     assert rows and "/hq#token=hq_" in out
@@ -69,6 +74,12 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert "built version 2 (3 joined customers on top of the demo list)" in out
     assert hq.execute("SELECT list_version FROM store_syncs").fetchone()[0] >= 2
     assert hq.execute("SELECT sum(made) FROM store_hours").fetchone()[0] >= 1
+    # A holdout experiment with a known simulated effect reached head office per arm.
+    assert "experiment: demo-holdout, 20% held out" in out
+    arms = dict(hq.execute("SELECT arm, sum(n) FROM experiment_outcomes WHERE level = 'murdoch'"
+                           " AND metric = 'return_7' GROUP BY arm").fetchall())
+    assert arms["served"] > 3 * arms["holdout"] > 0
+    assert hq.execute("SELECT sum(total) FROM experiment_outcomes WHERE metric = 'accepted'").fetchone()[0] > 0
     hq.close()
     # The data folders hold hashes only, never the made-up phone numbers or emails.
     for path in (tmp_path / "demo").rglob("*"):

@@ -20,12 +20,14 @@ def hooked(plugin_server):
         "shopify_secret": SHOPIFY_SECRET})
 
 
-def square_event(event_id="evt-1", email="Micro.Mia@example.com", status="COMPLETED"):
+def square_event(event_id="evt-1", email="Micro.Mia@example.com", status="COMPLETED", money=None):
     # Field names as in Square's payment.updated notification.
+    payment = {"id": "P1", "status": status, "buyer_email_address": email, "location_id": "L1"}
+    if money:
+        payment["amount_money"] = money
     return {"merchant_id": "M1", "type": "payment.updated", "event_id": event_id,
             "created_at": "2026-11-23T10:00:00Z",
-            "data": {"type": "payment", "id": "P1", "object": {"payment": {
-                "id": "P1", "status": status, "buyer_email_address": email, "location_id": "L1"}}}}
+            "data": {"type": "payment", "id": "P1", "object": {"payment": payment}}}
 
 
 def post_square(server, event, key=SQUARE_KEY):
@@ -138,3 +140,24 @@ def test_untaken_after_sale_prompt_expires(hooked):
     finally:
         store.clock = real
     assert store.list_prompts(status="expired")[0]["id"] == prompt["id"]
+def sales(store):
+    store.flush()
+    return [tuple(r) for r in store.db.execute("SELECT stage, known, sale_total FROM visits ORDER BY id")]
+
+
+@pytest.mark.parametrize("money, email, expected", [
+    ({"amount": 12950, "currency": "NOK"}, "Micro.Mia@example.com", [("sale", 1, 129.5)]),
+    ({"amount": 1200, "currency": "JPY"}, "stranger@example.com", [("sale", 0, 1200.0)]),  # yen has no cents
+    ({"amount": "12", "currency": "NOK"}, "Micro.Mia@example.com", []),
+    (None, "Micro.Mia@example.com", []),
+])
+def test_a_square_payment_records_its_amount_for_the_experiment(hooked, money, email, expected):
+    server, store = hooked
+    assert post_square(server, square_event(email=email, money=money)).status_code == 200
+    assert sales(store) == expected
+
+
+def test_a_shopify_order_records_its_total_once(hooked):
+    server, store = hooked
+    post_shopify(server, {**SHOPIFY_ORDER, "email": "stranger@example.com", "total_price": "199.00"})
+    assert sales(store) == [("sale", 0, 199.0)]

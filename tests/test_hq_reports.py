@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from posplugin.hq.db import database_url, open_engine
 from posplugin.hq.reports import Outcomes
-from posplugin.hq.schema import metadata
+from posplugin.hq.schema import metadata, store_day_durations, store_days
 
 HOUR0 = 1_795_428_000.0  # 2026-11-23T10:00:00Z
 HOURS = [f"2026-11-23T{h:02d}:00:00Z" for h in range(10, 14)]
@@ -64,3 +64,23 @@ def test_every_batch_counts_once_however_often_it_arrives(hq_database_url, sent,
             pains = [t for h in mine for t in h["pain_durations_s"]]
             assert figures["median_pain_minutes"] == (
                 pytest.approx(statistics.median(pains) / 60, abs=0.051) if pains else None)
+
+
+def test_day_sums_are_made_from_hours_received_before_they_existed(hq_database_url):
+    """The store_days migration: hours already in store_hours are summed into
+    days when head office opens, and the figures stay what they were."""
+    with outcomes(hq_database_url) as office:
+        office.receive("oslo", "b1", [
+            {"hour": HOURS[0], "made": {"service:murdoch": 3}, "taken": 2, "times_to_act_s": [10.0, 20.0]},
+            {"hour": HOURS[2], "made": {"service:priority": 4}, "times_to_act_s": [90.0]}])
+        before = office.figures("oslo", HOUR0 - 86400)
+        with office.engine.begin() as conn:
+            conn.execute(store_days.delete())
+            conn.execute(store_day_durations.delete())
+        assert office.figures("oslo", HOUR0 - 86400)["prompts_made"] == 0  # the days are what it reads
+        again = Outcomes(office.engine, clock=office.clock)
+        assert again.figures("oslo", HOUR0 - 86400) == before
+        assert before["prompts_made"] == 7 and before["taken"] == 2 and before["median_time_to_act_s"] == 20.0
+        # Inside the first day the hours are read: from 11:00 on only the 12:00 hour counts.
+        assert again.figures("oslo", HOUR0 + 3600)["prompts_made"] == 4
+        assert again.figures("oslo", HOUR0 + 3600)["median_time_to_act_s"] == 90.0

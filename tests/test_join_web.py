@@ -177,3 +177,34 @@ def test_hq_page_shows_the_customer_side(hq, caplog, open_page, output_dir):
     page.wait_for_selector("#customers-summary:text('1 customers joined')")
     assert "No version built" in page.locator("#customers-summary").inner_text()
     page.screenshot(path=str(output_dir / "hq.png"), full_page=True)
+
+
+def test_cross_site_writes_are_refused(hq, caplog):
+    session = sign_in(hq, caplog)
+    answer = session.delete(f"{hq.server.url}/hq/v1/join/consent", headers={"Origin": "https://evil.example"},
+                            timeout=10)
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "cross_site"
+    same = session.delete(f"{hq.server.url}/hq/v1/join/consent", headers={"Origin": hq.server.url}, timeout=10)
+    assert same.status_code == 200
+
+
+def test_cookie_is_secure_behind_an_https_public_url(hq, caplog):
+    from posplugin.config import Settings
+    from posplugin.hq.web import create_hq_app
+    from posplugin.web.server import BackgroundServer
+
+    settings = Settings(data_dir=hq.data_dir, id_key="x" * 32, default_region="NO", code_sender="console",
+                        public_url="https://hq.example.com")
+    server = BackgroundServer(create_hq_app(hq, settings=settings)).start()
+    try:
+        identifier = {"type": "email", "value": "secure@example.com"}
+        requests.post(f"{server.url}/hq/v1/join/code", json={"identifier": identifier}, timeout=10)
+        answer = requests.post(f"{server.url}/hq/v1/join/verify", timeout=10,
+                               json={"identifier": identifier, "code": join_code(caplog)})
+        assert "Secure" in answer.headers["Set-Cookie"] and "HttpOnly" in answer.headers["Set-Cookie"]
+        cookie = answer.headers["Set-Cookie"].split(";")[0]  # a Secure cookie: sent by hand over http here
+        link = requests.post(f"{server.url}/hq/v1/join/accounts/instagram/link", timeout=10,
+                             headers={"Origin": "https://hq.example.com", "Cookie": cookie})
+        assert link.status_code == 404  # allowed through (public_url's origin); no Instagram app configured
+    finally:
+        server.stop()

@@ -129,15 +129,18 @@ def test_card_fits_a_320_pixel_window(open_page, server, clients, tokens, output
     till.screenshot(path=str(output_dir / "till-320.png"))
 
 
-@pytest.fixture(params=["", "data-alerts='on'"])
+@pytest.fixture(params=["staff", "staff alerts"])
 def web_pos(request, server, tokens):
-    """A made-up web POS on its own origin whose page includes embed.js (with
-    alerts left off, and turned on)."""
+    """A made-up web POS on its own origin whose page includes embed.js (on a
+    screen facing staff, with alerts off or on, or with ``indirect`` params,
+    facing the customer)."""
     import http.server
     import threading
 
+    facing, *alerts = request.param.split()
     html = (f"<!doctype html><h1>Web POS</h1><script src='{server.url}/static/embed.js' "
-            f"data-lane='3' data-token='{tokens['till']}' {request.param}></script>").encode()
+            f"data-lane='3' data-token='{tokens['till']}' data-facing='{facing}'"
+            f"{' data-alerts=on' if alerts else ''}></script>").encode()
 
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -151,16 +154,16 @@ def web_pos(request, server, tokens):
 
     pos = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=pos.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{pos.server_address[1]}/", bool(request.param)
+    yield f"http://127.0.0.1:{pos.server_address[1]}/"
     pos.shutdown()
 
 
 def test_embed_script_drops_the_card_into_a_pos_page(web_pos, clients, browser):
-    url, alerts_on = web_pos
     context = browser.new_context(viewport=TABLET_LANDSCAPE)
     try:
         page = context.new_page()
-        page.goto(url)
+        page.goto(web_pos)
+        alerts_on = page.get_attribute("script[data-lane]", "data-alerts") == "on"
         frame_element = page.wait_for_selector("iframe[title='posplugin service prompt']")
         card = frame_element.content_frame()
         card.wait_for_selector("#offline[hidden]", state="attached")
@@ -169,6 +172,26 @@ def test_embed_script_drops_the_card_into_a_pos_page(web_pos, clients, browser):
         assert card.text_content("#name") == "Sam"
         assert card.get_attribute("#sound", "aria-pressed") == ("true" if alerts_on else "false")
         assert card.text_content("#lane") == "Lane 3"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("web_pos", ["customer"], indirect=True)
+def test_embed_on_a_customer_facing_screen_never_shows_a_tier(web_pos, clients, browser):
+    context = browser.new_context(viewport=TABLET_LANDSCAPE)
+    try:
+        page = context.new_page()
+        warnings = []
+        page.on("console", lambda m: warnings.append(m.text))
+        page.goto(web_pos)
+        page.wait_for_load_state("networkidle")
+        identify(clients)
+        page.wait_for_timeout(500)
+        assert page.query_selector("iframe") is None
+        text = page.inner_text("body")
+        for word in ("Murdoch", "Priority", "nano", "influencer", "followers"):
+            assert word.lower() not in text.lower()
+        assert any("staff only" in w for w in warnings)
     finally:
         context.close()
 

@@ -8,7 +8,13 @@ import pytest
 import requests
 from platform_standins import Account, platforms
 
-from posplugin.hq.platforms import (AccessRevoked, AccountUnavailable, PlatformRateLimited, Token, TokenExpired)
+from posplugin.hq.platforms import (
+    AccessRevoked,
+    AccountUnavailable,
+    PlatformRateLimited,
+    Token,
+    TokenExpired,
+)
 
 REDIRECT = "https://hq.example.com/hq/v1/join/accounts/{}/callback"
 

@@ -8,6 +8,7 @@ from posplugin.tiers.policy import (
     SERVICE_LEVELS,
     TIERS,
     Policy,
+    capped,
     engaged_reach,
     needs_prompt,
 )
@@ -62,3 +63,17 @@ def test_more_followers_never_lowers_tier_or_service(a, b, rate):
 @pytest.mark.parametrize("level,prompt", [("standard", False), ("priority", True), ("murdoch", True)])
 def test_prompts_only_above_standard(level, prompt):
     assert needs_prompt(level) is prompt
+
+
+@pytest.mark.parametrize("level,verify_level,verified,expected", [
+    ("murdoch", "none", False, "murdoch"),
+    ("murdoch", "murdoch", False, "priority"),
+    ("murdoch", "murdoch", True, "murdoch"),
+    ("priority", "murdoch", False, "priority"),
+    ("murdoch", "priority", False, "standard"),
+    ("priority", "priority", False, "standard"),
+    ("priority", "priority", True, "priority"),
+    ("standard", "priority", False, "standard"),
+])
+def test_capped_holds_back_levels_from_verify_level_without_a_pass(level, verify_level, verified, expected):
+    assert capped(level, verify_level, verified) == expected

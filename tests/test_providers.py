@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from conftest import ID_KEY, run_cli
+from conftest import run_cli
 
 from posplugin.errors import ImportRefused
 from posplugin.hq.build import Builder
@@ -55,6 +55,6 @@ def test_hq_import_provider_command(world, tmp_path):
     export = tmp_path / "modash.csv"
     export.write_text(MODASH)
     done = run_cli("hq", "import", str(export), "--provider", "modash", "--data", str(tmp_path / "hq"),
-                   env={"POSPLUGIN_ID_KEY": ID_KEY})
+                   env=world.env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("1 rows read: 1 matched")

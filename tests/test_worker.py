@@ -23,3 +23,20 @@ def test_the_thread_stops(world):
     worker = Worker(world.collector, Builder(world.office), tick_s=0.05).start()
     worker.stop()
     assert not worker._thread.is_alive()
+
+
+def test_two_workers_build_once(world):
+    """Several hq serve processes each run a worker; the decision and the build share one lock."""
+    import threading
+
+    sam = world.join("+47 412 34 567")
+    world.link(sam, "instagram")
+    world.collector.run()
+    builders = [Builder(world.office) for _ in range(3)]
+    results = []
+    threads = [threading.Thread(target=lambda b=b: results.append(b.build_if_due())) for b in builders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r is not None for r in results) == 1 and world.office.latest()["version"] == 1

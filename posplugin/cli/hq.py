@@ -9,12 +9,15 @@ import sys
 import segno
 
 from .. import config
+from ..hq import me_web
 from ..hq.accounts import available
 from ..hq.build import Builder, csv_records
 from ..hq.customers import join_url
 from ..hq.join_web import BUILDER, COLLECTOR
 from ..hq.join_web import EXTENSION as CUSTOMERS
 from ..hq.metrics import Collector
+from ..errors import ConfigError
+from ..hq import workers as hq_workers
 from ..hq.office import HeadOffice
 from ..hq.providers import PROVIDERS, import_export
 from ..hq.vault import Vault
@@ -27,11 +30,15 @@ from .common import command, group, log, run_server, server_options, settings
 from .pairing import terminal_qr
 
 PORT = 8766
+WORKER = "posplugin.hq.worker"
 
 
 def register(commands) -> None:
     hq = group(commands, "hq", "head office")
-    server_options(command(hq, "serve", "run the head office service", serve), PORT)
+    p = command(hq, "serve", "run the head office service", serve)
+    server_options(p, PORT)
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes serving head office (gunicorn; needs hq_database_url; one on Windows)")
     p = command(hq, "import", "make a new tier-list version from a CSV, or apply a provider export", import_csv)
     p.add_argument("file", metavar="FILE.csv")
     p.add_argument("--provider", choices=PROVIDERS, default=None,
@@ -58,13 +65,22 @@ def register(commands) -> None:
                    help="where the code is printed (added to the address)")
     p.add_argument("--svg", metavar="FILE", help="also write the QR code as an SVG for print")
     p.add_argument("--png", metavar="FILE", help="also write the QR code as a PNG")
+    experiments = group(hq, "experiment", "the holdout experiment", dest="experiment_action")
+    p = command(experiments, "start", "start a holdout experiment (the running one stops)", experiment_start)
+    p.add_argument("name")
+    p.add_argument("--share", type=float, required=True, help="share of customers held out, above 0 to 0.5")
+    command(experiments, "stop", "stop the running experiment (its results stay)", experiment_stop)
+    p = command(experiments, "status", "print an experiment's uplift for the chain", experiment_status)
+    p.add_argument("name", nargs="?", help="default: the running one, else the latest")
+    p.add_argument("--json", action="store_true", help="print every line (chain and stores) as JSON")
 
 
 def office(args) -> HeadOffice:
     """The head office in the command's data folder."""
     s = settings(args)
     return HeadOffice(s.data_dir, s.id_key, default_region=s.default_region, timezone=s.tz(),
-                      stale_after_s=3 * s.sync_interval_s, database_url=s.hq_database_url)
+                      stale_after_s=3 * s.sync_interval_s, database_url=s.hq_database_url,
+                      feed_store=s.feed_store, feed_base_url=s.feed_base_url)
 
 
 def customer_side(args):
@@ -73,7 +89,8 @@ def customer_side(args):
     hq = office(args)
     platforms = available(s)
     vault = Vault.in_folder(hq.data_dir)
-    collector = Collector(hq.engine, vault, platforms, clock=hq.clock, refresh_hours=s.metrics_refresh_hours,
+    collector = Collector(hq.engine, vault, platforms, clock=hq.clock, data_dir=hq.data_dir,
+                          refresh_hours=s.metrics_refresh_hours,
                           max_age_days=s.metrics_max_age_days)
     return hq, collector, Builder(hq, max_age_days=s.metrics_max_age_days,
                                   interval_minutes=s.build_interval_minutes)
@@ -81,14 +98,41 @@ def customer_side(args):
 
 def serve(args) -> int:
     s = settings(args)
-    hq = office(args)
-    app = create_hq_app(hq, language=s.language, settings=s)
-    worker = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER],
-                    housekeeping=[app.extensions[CUSTOMERS].purge]).start()
+    hq = office(args)  # the schema and the signing key, made once before any worker starts
+    # The experiment settings start (or, with share 0, stop) an experiment once.
+    hq.experiments.apply_settings(s.experiment, s.holdout_share)
+    workers = args.workers
+    if workers < 1:
+        raise ConfigError(["--workers must be at least 1"])
+    if workers > 1 and not s.hq_database_url:
+        raise ConfigError(["--workers N (several processes) needs head office on PostgreSQL: set "
+                           "hq_database_url (postgresql://…); on hq.db head office runs one process"])
+    if workers > 1 and not hq_workers.available():
+        log.warning("--workers %s: several processes need gunicorn, which does not run on Windows; "
+                    "serving with one waitress process", workers)
+        workers = 1
+    if workers > 1:
+        log.info("posplugin head office on http://%s:%s with %s workers over PostgreSQL; stores verify with %s",
+                 s.host, args.port or PORT, workers, hq.public_key)
+        hq.close()
+        return hq_workers.run(lambda: _serving_app(office(args), s, workers), s.host, args.port or PORT,
+                              workers, s.threads)
+    app = _serving_app(hq, s, 1)
     server = make_server(app, s.host, args.port or PORT, s.threads)
     log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
              s.host, server.effective_port, s.data_dir, hq.public_key)
-    return run_server(server, worker.stop)
+    return run_server(server, app.extensions[WORKER].stop)
+
+
+def _serving_app(hq: HeadOffice, s, workers: int):
+    """Head office's app with its background worker (metrics collector,
+    automatic builds, housekeeping) running in this process. With several
+    processes each runs one: builds take the cross-process import lock."""
+    app = create_hq_app(hq, language=s.language, settings=s, workers=workers)
+    app.extensions[WORKER] = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER],
+                                    housekeeping=[app.extensions[CUSTOMERS].purge,
+                                                  app.extensions[me_web.EXTENSION].invitations.purge]).start()
+    return app
 
 
 def tiers_build(args) -> int:
@@ -183,3 +227,55 @@ def qr(args) -> int:
 def public_key(args) -> int:
     print(office(args).public_key)
     return 0
+
+
+def experiment_start(args) -> int:
+    started = office(args).experiments.start(args.name, args.share)
+    print(f"experiment {started['name']} running: {started['holdout_share']:.0%} of customers held out; "
+          "stores apply it at their next sync")
+    return 0
+
+
+def experiment_stop(args) -> int:
+    stopped = office(args).experiments.stop()
+    if stopped is None:
+        print("no experiment is running", file=sys.stderr)
+        return 1
+    print(f"experiment {stopped['name']} stopped; its results stay (posplugin hq experiment status "
+          f"{stopped['name']})")
+    return 0
+
+
+def experiment_status(args) -> int:
+    answer = office(args).experiments.results(args.name)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    e = answer["experiment"]
+    if e is None:
+        print("no experiment yet: posplugin hq experiment start NAME --share 0.2")
+        return 0
+    print(f"{e['name']}: {e['holdout_share']:.0%} held out, started {e['started_at']}"
+          + (f", stopped {e['stopped_at']}" if e["stopped_at"] else ", running"))
+    print(f"{'level':<10}{'outcome':<11}{'served':>16}{'held out':>16}  difference, 95 % interval")
+    for r in answer["results"]:
+        if r["scope"] == "chain":
+            print(f"{r['level']:<10}{r['metric']:<11}{_arm_text(r, 'served'):>16}{_arm_text(r, 'holdout'):>16}  "
+                  f"{_difference_text(r)}")
+    return 0
+
+
+def _arm_text(r: dict, side: str) -> str:
+    a = r[side]
+    value = a["rate"] if r["kind"] == "rate" else a["mean"]
+    if value is None:
+        return f"– of {a['n']:,}"
+    return f"{value:.1%} of {a['n']:,}" if r["kind"] == "rate" else f"{value:,.2f} (n {a['n']:,})"
+
+
+def _difference_text(r: dict) -> str:
+    if r["difference"] is None:
+        return "–"
+    scale, unit = (100, " pt") if r["kind"] == "rate" else (1, "")
+    text = f"{r['difference'] * scale:+.1f}{unit} ({r['low'] * scale:+.1f} to {r['high'] * scale:+.1f})"
+    return text if r["enough"] else f"{text}; not enough data yet: about {r['more_needed']:,} more customers"

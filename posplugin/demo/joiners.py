@@ -85,8 +85,8 @@ def join_customers(hq_server, base_rows, hasher, out, phones=PHONES) -> dict:
         start = session.post(f"{hq_url}/hq/v1/join/accounts/instagram/link", timeout=10).json()
         back = session.get(start["authorize_url"], allow_redirects=False, timeout=10)
         assert "#linked=" in back.headers["Location"], back.headers["Location"]
-        print(f"join: {phone[:4]} ••• {phone[-2:]} joined on /join, consented and linked a demo Instagram account",
-              file=out, flush=True)
+        print(f"join: {phone[:4]} ••• {phone[-2:]} joined on /join, consented and linked "
+              "a demo Instagram account", file=out, flush=True)
     app.extensions[COLLECTOR].run()
     builder: Builder = app.extensions[BUILDER]
     with tempfile.TemporaryDirectory(prefix="posplugin-demo-list-") as tmp:

@@ -35,6 +35,7 @@ from ..store.sync import sync_once
 from ..web.app import create_app
 from ..web.server import BackgroundServer, Housekeeper, stop_on_sigterm
 from . import joiners
+from .experiment import run_demo_experiment
 from .data import (
     DemoCustomer,
     banner_customer,
@@ -42,6 +43,7 @@ from .data import (
     queue_history_csv,
     synthetic_customers,
 )
+from .passes import pass_line, simulate_pass
 from .traffic import (
     DEMO_SYNC_S,
     QMINDER_LINES,
@@ -251,6 +253,7 @@ def banner(demo: DemoStore, log_path: Path | None = None) -> str:
         "      -H 'Content-Type: application/json' \\",
         f"      -d '{{\"lane\": \"3\", \"identifier\": {{\"type\": \"{example.id_type}\", "
         f"\"value\": \"{example.value}\"}}, \"display_name\": \"{example.name}\"}}'",
+        *pass_line(demo),
         "  " + texts.say("demo.stop", language),
         "",
     ])
@@ -291,14 +294,16 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
             shutil.rmtree(data_dir, ignore_errors=True)
         raise
     print(banner(demo, None if temporary else log_path), file=out, flush=True)
+    run_demo_experiment(demo, synthetic_customers(seed=seed), seed, out)
     join_demo_customers(demo, seed, out)
     threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
         (simulate_till, (demo, random.Random(seed), out, pace_s)),
-        (simulate_staff, (demo, random.Random(seed + 4), out, pace_s)),
+        (simulate_staff, (demo, random.Random(seed + 5), out, pace_s)),
         (narrate_queues, (demo, out)),
         (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
         (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)),
-        (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)))]
+        (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)),
+        (simulate_pass, (demo, random.Random(seed + 4), out, pace_s)))]
     for thread in threads:
         thread.start()
     stop_on_sigterm()

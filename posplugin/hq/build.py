@@ -14,12 +14,13 @@ each store stops tiering them at its next sync.
 from __future__ import annotations
 
 import logging
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Engine, and_, exists, func, insert, or_, select
 
 from ..errors import ImportRefused
 from ..tiers.lists import TierRecord, read_rows
+from .db import process_lock
 from .office import HeadOffice
 from .schema import builds, consents, customer_identifiers, customers, linked_accounts
 
@@ -101,7 +102,7 @@ class Builder:
         self.max_age_s = max_age_days * 86400.0
         self.interval_s = interval_minutes * 60.0
 
-    def build(self, trigger: str = "command", base: Iterable[tuple[bytes, TierRecord | None]] = ()) -> dict:
+    def build(self, trigger: str = "command", base: Iterable[tuple[bytes, TierRecord | None]] | None = None) -> dict:
         """Publish the next version; returns it with how many joined customers it holds.
         ``base`` (a chain's CSV list) goes in first: a joined customer's figures
         replace its row, and a customer without consent is opted out of it."""
@@ -109,7 +110,7 @@ class Builder:
         counted = {"customers": 0, "last": None}
 
         def counting():
-            yield from base
+            yield from base or ()
             for key, record in records(self.engine, now - self.max_age_s):
                 if record is not counted["last"]:
                     counted["customers"] += 1
@@ -119,6 +120,7 @@ class Builder:
                 yield key, None
 
         result = self.office.publish_records(counting(), source="build")
+        trigger = "csv" if base else trigger
         with self.engine.begin() as conn:
             conn.execute(insert(builds).values(at=now, version=result["version"], customers=counted["customers"],
                                                rows=result["rows"], trigger=trigger))
@@ -142,11 +144,29 @@ class Builder:
                     customers.c.deleted_at > since)).scalar_one())
 
     def build_if_due(self) -> dict | None:
-        """Build when the interval has passed and something changed (or daily, so figures age out)."""
+        """Build when the interval has passed and something changed (or daily, so
+        figures age out) — only while the current version is a plain build (or there
+        is none yet and someone consented): a version from a CSV import or built on
+        a CSV is never replaced behind the chain's back. Decided and built under a
+        lock across head office's processes, so several workers build once."""
+        with process_lock(self.engine, "auto-build", self.office.data_dir):
+            return self._build_if_due()
+
+    def _build_if_due(self) -> dict | None:
         last = self.last()
+        latest = self.office.latest()
         now = self.clock()
+        if latest is None:
+            if not self._anyone_consented():
+                return None
+        elif last is None or last["version"] != latest["version"] or last["trigger"] == "csv":
+            return None
         if last and now - last["at"] < self.interval_s:
             return None
         if last and not self.changed_since(last["at"]) and now - last["at"] < 86400.0:
             return None
         return self.build("auto")
+
+    def _anyone_consented(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(consents)).scalar_one() > 0

@@ -12,17 +12,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import quote
 
 from sqlalchemy import Engine, and_, delete, func, insert, select, update
 
-from ..errors import Conflict, PospluginError, RateLimited, Unauthorized, ValidationError
+from ..errors import (
+    Conflict,
+    PospluginError,
+    RateLimited,
+    Unauthorized,
+    ValidationError,
+)
 from ..tiers.identity import normalise
 from ..timeutil import iso
 from . import consent as consent_text
-from .schema import consents, customer_identifiers, customer_sessions, customers, join_codes
+from .schema import (
+    consents,
+    customer_identifiers,
+    customer_sessions,
+    customers,
+    join_codes,
+)
 
 CODE_DIGITS = 6
 CODE_TTL_S = 600.0

@@ -14,8 +14,9 @@ import statistics
 import zlib
 from pathlib import Path
 
+import numpy
 from filelock import FileLock
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, LargeBinary, cast, create_engine, event, func, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .schema import metadata
@@ -37,7 +38,7 @@ def open_engine(url: str) -> Engine:
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+        engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
     # Several workers starting at once would race each other's CREATE TABLE.
     with _advisory_lock(engine, "schema") if is_postgresql(engine) else contextlib.nullcontext():
         metadata.create_all(engine)
@@ -61,6 +62,29 @@ def is_postgresql(engine: Engine) -> bool:
 def insert(engine: Engine, table):
     """The dialect's INSERT, which has ``on_conflict_do_nothing``/``_do_update``."""
     return (postgresql.insert if is_postgresql(engine) else sqlite.insert)(table)
+
+
+def pack(values) -> bytes:
+    """Durations as ``store_day_durations`` holds them: little-endian doubles."""
+    return numpy.asarray(values, dtype="<f8").tobytes()
+
+
+def unpack(packed: bytes) -> numpy.ndarray:
+    return numpy.frombuffer(packed, dtype="<f8")
+
+
+def appended(column, more):
+    """The packed ``column`` with the packed ``more`` added at its end."""
+    # bytea || bytea on PostgreSQL; SQLite's || makes text of two blobs (the
+    # bytes intact), so it is cast back.
+    return cast(column.concat(more), LargeBinary)
+
+
+def appended_all(engine: Engine, column):
+    """An aggregate: the packed values of every row of the group, end to end."""
+    if is_postgresql(engine):
+        return func.string_agg(column, literal(b"", LargeBinary))
+    return cast(func.group_concat(column, ""), LargeBinary)
 
 
 def median_rows(engine: Engine, conn, column, keys: list, where) -> dict[tuple, float]:

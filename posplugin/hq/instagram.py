@@ -20,8 +20,18 @@ import json
 
 import requests
 
-from .platforms import (POSTS, AccessRevoked, AccountUnavailable, Measurement, Platform, PlatformError,
-                        PlatformRateLimited, Token, TokenExpired, retry_after)
+from .platforms import (
+    POSTS,
+    AccessRevoked,
+    AccountUnavailable,
+    Measurement,
+    Platform,
+    PlatformError,
+    PlatformRateLimited,
+    Token,
+    TokenExpired,
+    retry_after,
+)
 
 GRAPH_VERSION = "v22.0"
 # Usage above this share of any BUC budget (call count, CPU time, total time) pauses the collector.

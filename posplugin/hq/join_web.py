@@ -8,12 +8,12 @@ with :func:`signed_in_customer`.
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request
 
 from ..config import Settings
-from ..errors import Unauthorized
+from ..errors import Forbidden, Unauthorized
 from ..web import pages
 from ..web.endpoint import ApiBlueprint
 from . import consent as consent_text
@@ -58,6 +58,18 @@ def _session_cookie(response, token: str, max_age: int) -> None:
     secure = current_app.config.get("POSPLUGIN_PUBLIC_URL", "").startswith("https://")
     response.set_cookie(COOKIE, token, max_age=max_age, httponly=True, samesite="Lax", secure=secure,
                         path="/")
+
+
+@bp.before_request
+def same_site_only():
+    """Refuse a browser's cross-site write (defence in depth beside the
+    SameSite cookie and JSON-only bodies): its Origin must be this host."""
+    origin = request.headers.get("Origin")
+    if request.method in ("POST", "DELETE") and origin:
+        public = current_app.config.get("POSPLUGIN_PUBLIC_URL", "")
+        allowed = {request.host, urlsplit(public).netloc if public else request.host}
+        if urlsplit(origin).netloc not in allowed:
+            raise Forbidden("requests from other sites are refused", code="cross_site")
 
 
 @page_bp.get("/join")
@@ -203,7 +215,7 @@ def install(app: Flask, office: HeadOffice, settings: Settings | None = None, *,
     vault = Vault.in_folder(office.data_dir)
     platforms = available(settings) if platforms is None else platforms
     app.extensions[ACCOUNTS] = Accounts(office.engine, vault, platforms, clock=office.clock)
-    app.extensions[COLLECTOR] = Collector(office.engine, vault, platforms, clock=office.clock,
+    app.extensions[COLLECTOR] = Collector(office.engine, vault, platforms, clock=office.clock, data_dir=office.data_dir,
                                           refresh_hours=settings.metrics_refresh_hours,
                                           max_age_days=settings.metrics_max_age_days)
     app.extensions[BUILDER] = Builder(office, max_age_days=settings.metrics_max_age_days,

@@ -21,8 +21,17 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, Integer, and_, exists, func, select, update
 
-from .platforms import (AccessRevoked, AccountUnavailable, Measurement, Platform, PlatformError,
-                        PlatformRateLimited, Token, TokenExpired)
+from .db import process_lock
+from .platforms import (
+    AccessRevoked,
+    AccountUnavailable,
+    Measurement,
+    Platform,
+    PlatformError,
+    PlatformRateLimited,
+    Token,
+    TokenExpired,
+)
 from .schema import consents, customers, linked_accounts
 from .vault import Vault, VaultError
 
@@ -62,8 +71,9 @@ class Collector:
     """Refreshes linked accounts that are due, platform by platform."""
 
     def __init__(self, engine: Engine, vault: Vault, platforms: dict[str, Platform], *, clock,
-                 refresh_hours: float = 168, max_age_days: float = 30):
+                 refresh_hours: float = 168, max_age_days: float = 30, data_dir=None):
         self.engine = engine
+        self.data_dir = data_dir  # where the cross-process lock lives on SQLite
         self.vault = vault
         self.platforms = platforms
         self.clock = clock
@@ -72,7 +82,14 @@ class Collector:
         self.paused_until: dict[str, float] = {}
 
     def run(self, limit: int = 1000) -> RunResult:
-        """Refresh up to ``limit`` due accounts, then age out stale figures."""
+        """Refresh up to ``limit`` due accounts, then age out stale figures. One
+        process at a time (several ``hq serve`` workers do not ask twice)."""
+        if self.data_dir is None:
+            return self._run(limit)
+        with process_lock(self.engine, "collector", self.data_dir):
+            return self._run(limit)
+
+    def _run(self, limit: int) -> RunResult:
         result = RunResult()
         now = self.clock()
         with self.engine.connect() as conn:
@@ -87,6 +104,18 @@ class Collector:
                 continue  # left to provider exports (posplugin hq import --provider)
             self._refresh(row, result)
         result.aged_out = self.age_out()
+        return result
+
+    def refresh_one(self, account_id: int) -> RunResult:
+        """Measure one linked account now, due or not (a customer's "refresh now")."""
+        result = RunResult()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(linked_accounts).where(and_(
+                linked_accounts.c.id == account_id, linked_accounts.c.status == "linked"))).first()
+        platform = row and self.platforms.get(row.platform)
+        if platform and self.paused_until.get(row.platform, 0) <= self.clock() and (
+                row.source != "handle" or platform.can_lookup()):
+            self._refresh(row, result)
         return result
 
     def _refresh(self, row, result: RunResult) -> None:

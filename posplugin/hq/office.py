@@ -24,6 +24,8 @@ from ..tiers.identity import Hasher
 from ..tiers.lists import ListBuilder, TierRecord, read_rows
 from ..timeutil import iso, system_clock
 from .db import database_url, insert, open_engine, process_lock
+from .experiment import Experiments
+from .feedstore import FolderStore, open_store
 from .reports import Outcomes
 from .schema import deltas, feed_manifest, hq_tokens, store_syncs, versions
 
@@ -46,10 +48,19 @@ class HeadOffice:
 
     def __init__(self, data_dir: Path, id_key: str, *, default_region: str = "", clock=system_clock,
                  manifest_ttl_s: float = MANIFEST_TTL_S, stale_after_s: float = STALE_AFTER_S,
-                 timezone=None, database_url: str = ""):
+                 timezone=None, database_url: str = "", feed_store: str = "", feed_base_url: str = "",
+                 s3_client=None):
         self.data_dir = Path(data_dir)
-        self.feed_dir = self.data_dir / "feed"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Bodies are written here first; a folder feed_store is written in
+        # place, a bucket gets a copy of each and this stays the work folder.
+        local = feed_store and not feed_store.startswith("s3://")
+        self.feed_dir = Path(feed_store) if local else self.data_dir / "feed"
         self.feed_dir.mkdir(parents=True, exist_ok=True)
+        self.feed_store = open_store(feed_store, self.feed_dir, s3_client)
+        # Where stores download bodies, said in the signed manifest; empty
+        # means head office's own /hq/v1/feed/ route.
+        self.feed_base_url = feed_base_url
         self.engine = open_engine(_url(self.data_dir, database_url))
         self.key = feed.load_or_create_key(self.data_dir / "hq-signing.key")
         self.hasher = Hasher(id_key, default_region) if id_key else None
@@ -59,6 +70,7 @@ class HeadOffice:
         self.manifest_ttl_s = manifest_ttl_s
         self.stale_after_s = stale_after_s
         self.outcomes = Outcomes(self.engine, clock=clock, timezone=timezone)
+        self.experiments = Experiments(self.engine, clock=clock)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -155,6 +167,9 @@ class HeadOffice:
         if previous and (self.feed_dir / previous["snapshot"]).exists():
             delta = self._write_delta(self.feed_dir / previous["snapshot"], snapshot,
                                       previous["version"], version)
+        self.feed_store.put(snapshot)
+        if delta:
+            self.feed_store.put(self.feed_dir / delta["path"])
         now = self.clock()
         with self.engine.begin() as conn:
             conn.execute(versions.insert().values(version=version, created_at=now, rows=rows,
@@ -181,15 +196,21 @@ class HeadOffice:
                 "upserts": upserts, "deletes": deletes}
 
     def _prune(self, version: int) -> None:
-        """Remove bodies no manifest offers any more: snapshots before the
-        previous version (a store may be mid-download of it) and old deltas."""
+        """Remove bodies no manifest offers any more, here and in the feed
+        store: snapshots before the previous version (a store may be
+        mid-download of it) and deltas beyond the last DELTAS_KEPT."""
         with self.engine.connect() as conn:
             keep = set(conn.scalars(union(
                 select(versions.c.snapshot).where(versions.c.version >= version - 1),
                 select(deltas.c.path).where(deltas.c.to_version > version - DELTAS_KEPT))))
+        # A bucket holds what stores download; the work folder then needs only
+        # the newest snapshot, which the next delta is computed from.
+        local = keep if isinstance(self.feed_store, FolderStore) else {f"snapshot-{version}.tsv"}
         for path in self.feed_dir.glob("*.tsv"):
-            if path.name not in keep:
+            if path.name not in local:
                 path.unlink(missing_ok=True)
+        for name in self.feed_store.names() - keep:
+            self.feed_store.delete(name)
 
     def latest(self, conn=None) -> dict | None:
         if conn is None:
@@ -224,7 +245,9 @@ class HeadOffice:
         with self.engine.connect() as conn:
             row = conn.execute(select(feed_manifest.c.renew_at, feed_manifest.c.body)
                                .where(feed_manifest.c.id == 1)).first()
-        if row and now < row[0]:
+            experiment = self.experiments.manifest_fields(conn)
+        # The running experiment travels signed beside the list; a change re-signs.
+        if row and now < row[0] and _carries(row[1], experiment):
             return row[1].encode()
         with self.engine.begin() as conn:
             return self._sign(conn, now).encode()
@@ -236,7 +259,10 @@ class HeadOffice:
                     "expires_at": now + self.manifest_ttl_s, "rows": latest["rows"] if latest else 0,
                     "snapshot": None if not latest else {
                         "path": latest["snapshot"], "sha256": latest["sha256"], "bytes": latest["bytes"]},
-                    "deltas": self._deltas(conn, version) if latest else []}
+                    "deltas": self._deltas(conn, version) if latest else [],
+                    **self.experiments.manifest_fields(conn)}
+        if self.feed_base_url:
+            manifest["base_url"] = self.feed_base_url.rstrip("/") + "/"
         body = json.dumps(feed.sign(manifest, self.key))
         # Two processes re-signing at once both write; the later one wins and
         # both manifests verify, so stores notice nothing but a new ETag.
@@ -288,6 +314,12 @@ class HeadOffice:
 
 def _url(data_dir: Path, url: str) -> str:
     return database_url(data_dir, url)
+
+
+def _carries(body: str, experiment: dict) -> bool:
+    """Whether a signed manifest names exactly ``experiment`` (or none)."""
+    manifest = json.loads(body)["manifest"]
+    return {k: manifest[k] for k in ("experiment", "holdout_share") if k in manifest} == experiment
 
 
 def _export(list_file: Path, snapshot: Path) -> None:

@@ -18,7 +18,6 @@ from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-
 POSTS = 12  # engagement is measured over this many recent posts
 TIMEOUT_S = 20.0
 

@@ -18,7 +18,8 @@ what is confirmed and what is assumed):
 from __future__ import annotations
 
 import csv
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 from sqlalchemy import Engine, and_, update
 

@@ -7,8 +7,8 @@ a released table needs a migration step, not an edit.
 
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Column, Float, Index, Integer, MetaData, PrimaryKeyConstraint, String,
-                        Table, Text, UniqueConstraint)
+from sqlalchemy import (BigInteger, Column, Float, Index, Integer, LargeBinary, MetaData, PrimaryKeyConstraint,
+                        String, Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -89,6 +89,24 @@ store_hours = Table(
     PrimaryKeyConstraint("store", "hour"),
 )
 
+# The same sums per store and UTC day, kept in the same transaction as the
+# hours: a 90-day dashboard reads 90 rows a store instead of 2,160.
+store_days = Table(
+    "store_days", metadata,
+    Column("store", Text, nullable=False),
+    Column("day", Float, nullable=False),
+    Column("made", BigInteger, nullable=False, server_default="0"),
+    Column("made_murdoch", BigInteger, nullable=False, server_default="0"),
+    Column("taken", BigInteger, nullable=False, server_default="0"),
+    Column("resolved", BigInteger, nullable=False, server_default="0"),
+    Column("expired", BigInteger, nullable=False, server_default="0"),
+    Column("pain_episodes", BigInteger, nullable=False, server_default="0"),
+    Column("pain_seconds", Float, nullable=False, server_default="0"),
+    Column("reach_murdoch", BigInteger, nullable=False, server_default="0"),
+    Column("reach_all", BigInteger, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("store", "day"),
+)
+
 store_durations = Table(
     "store_durations", metadata,
     Column("store", Text, nullable=False),
@@ -96,6 +114,48 @@ store_durations = Table(
     Column("kind", String(32), nullable=False),
     Column("seconds", Float, nullable=False),
     Index("store_durations_by_store", "store", "kind", "hour"),
+)
+
+# Every duration of a store's UTC day in one row, packed as little-endian
+# doubles, kept in the same transaction as store_durations: a 90-day median
+# reads 90 rows a store, not every duration (docs/scaling.md has the figures).
+store_day_durations = Table(
+    "store_day_durations", metadata,
+    Column("store", Text, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("day", Float, nullable=False),
+    Column("seconds", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("store", "kind", "day"),
+)
+
+# -- posplugin.hq.experiment: holdout experiments and their per-arm outcomes --
+
+experiments = Table(
+    "experiments", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holdout_share", Float, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("stopped_at", Float),
+)
+
+experiment_batches = Table(
+    "experiment_batches", metadata,
+    Column("batch", String(128), primary_key=True),
+    Column("store", Text, nullable=False),
+    Column("received_at", Float, nullable=False),
+)
+
+experiment_outcomes = Table(
+    "experiment_outcomes", metadata,
+    Column("experiment", String(100), nullable=False),
+    Column("store", Text, nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("arm", String(16), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("total_sq", Float, nullable=False),
+    PrimaryKeyConstraint("experiment", "store", "level", "arm", "metric"),
 )
 
 # -- posplugin.hq.customers: customers who joined, their proven identifiers,
@@ -198,5 +258,33 @@ builds = Table(
     Column("version", Integer),
     Column("customers", BigInteger, nullable=False),
     Column("rows", BigInteger, nullable=False),
-    Column("trigger", String(16), nullable=False),  # command | auto
+    Column("trigger", String(16), nullable=False),  # command | auto | csv (built on a CSV)
+)
+
+# -- posplugin.hq.me: the customer's page's audit trail (customer ids only) --
+
+me_audit = Table(
+    "me_audit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("customer_id", Integer, nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("detail", Text),
+)
+
+# -- posplugin.hq.invitations: invitations to share or review after a sale,
+# sent by stores for customers who agreed to invitations (keyed hashes) -----
+
+invitations = Table(
+    "invitations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store", Text, nullable=False),
+    Column("ref", String(64), nullable=False),
+    Column("id_hash", String(64), nullable=False, index=True),
+    Column("sold_at", Float, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("reward", String(16), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("seen_at", Float),
+    UniqueConstraint("store", "ref"),
 )

@@ -17,8 +17,18 @@ answer carries ``error: {code, message, log_id}``, ``code`` "ok" on success.
 
 from __future__ import annotations
 
-from .platforms import (POSTS, AccessRevoked, AccountUnavailable, Measurement, Platform, PlatformError,
-                        PlatformRateLimited, Token, TokenExpired, retry_after)
+from .platforms import (
+    POSTS,
+    AccessRevoked,
+    AccountUnavailable,
+    Measurement,
+    Platform,
+    PlatformError,
+    PlatformRateLimited,
+    Token,
+    TokenExpired,
+    retry_after,
+)
 
 USER_FIELDS = "open_id,username,display_name,follower_count,likes_count,video_count"
 VIDEO_FIELDS = "id,create_time,like_count,comment_count"

@@ -14,6 +14,7 @@ from flask import (
     current_app,
     g,
     jsonify,
+    redirect,
     request,
     send_file,
 )
@@ -24,7 +25,7 @@ from ..tiers.lists import open_text
 from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, handle_error
 from ..web.ratelimit import RateLimiter
-from . import join_web
+from . import join_web, me_web
 from .figures import ChainFigures, taken_rate
 from .office import HeadOffice
 
@@ -74,7 +75,13 @@ def manifest():
               roles=ANY, response_type="text/tab-separated-values")
 def feed_file(name: str):
     path = _office().feed_dir / name
-    if "/" in name or name.startswith(".") or not name.endswith(".tsv") or not path.is_file():
+    if "/" in name or name.startswith(".") or not name.endswith(".tsv"):
+        raise NotFound(f"no feed file {name}")
+    if _office().feed_base_url:
+        # Bodies published to a bucket or static host: a store that does not
+        # read the manifest's base_url is sent there (without its token).
+        return redirect(_office().feed_base_url.rstrip("/") + "/" + name, code=302)
+    if not path.is_file():
         raise NotFound(f"no feed file {name}")
     return send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
 
@@ -82,7 +89,31 @@ def feed_file(name: str):
 @bp.operation("POST", "/reports", summary="A store's batch of hourly outcomes (counted once)",
               roles=STORE, body="OutcomeReport", response="ReportAccepted")
 def reports(body):
-    return jsonify({"accepted": _office().receive_report(g.caller.name, body["batch"], body["hours"])})
+    accepted = _office().receive_report(g.caller.name, body["batch"], body["hours"])
+    if body.get("arms"):
+        # The holdout experiment's per-arm outcomes (posplugin.hq.experiment).
+        accepted = _office().experiments.receive(g.caller.name, body["batch"], body["arms"])
+    return jsonify({"accepted": accepted})
+
+
+@bp.operation("GET", "/experiment", summary="The holdout experiment's uplift per level, chain and store",
+              roles=ADMIN, parameters=[
+                  {"name": "name", "in": "query", "required": False,
+                   "schema": {"type": "string", "maxLength": 100},
+                   "description": "an experiment's name (default: the running one, else the latest)"},
+                  {"name": "detect", "in": "query", "required": False,
+                   "schema": {"type": "string", "pattern": "^0?\\.[0-9]{1,4}$"},
+                   "description": "the difference in rate to size the sample for (0.01 to 0.45; default 0.05)"}])
+def experiment():
+    detect = request.args.get("detect")
+    try:
+        detect_value = float(detect) if detect is not None else 0.05
+    except ValueError:
+        detect_value = -1.0
+    # Below one half, a difference fits above or below any baseline rate.
+    if not 0.01 <= detect_value <= 0.45:
+        raise ValidationError("detect must be a rate difference from 0.01 to 0.45", field="detect")
+    return jsonify(_office().experiments.results(request.args.get("name") or None, detect_value))
 
 
 @bp.operation("GET", "/stores", summary="Each store's list version, last sync and figures",
@@ -138,7 +169,9 @@ def imports():
 
 @bp.operation("GET", "/openapi.json", summary="This document", roles=None)
 def openapi_document():
-    return jsonify(openapi.document(current_app.blueprints.values(), title="posplugin head office API", description=DESCRIPTION))
+    # Every head office blueprint: the customer's side registers its own.
+    return jsonify(openapi.document(current_app.iter_blueprints(), title="posplugin head office API",
+                                    description=DESCRIPTION))
 
 
 @page_bp.get("/hq")
@@ -151,10 +184,11 @@ def static_file(name: str):
     return pages.static_file(name)
 
 
-def create_hq_app(office: HeadOffice, *, language: str = "en", settings=None, **customer_side) -> Flask:
-    """The head office service around ``office``; ``settings`` configure the
-    customer's side (/join: code senders, platforms), ``customer_side`` is
-    passed to :func:`posplugin.hq.join_web.install`."""
+def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1, settings=None,
+                  **customer_side) -> Flask:
+    """The head office service around ``office``, as one of ``workers``
+    processes; ``settings`` configure the customer's side (/join: code senders,
+    platforms), ``customer_side`` is passed to :func:`posplugin.hq.join_web.install`."""
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
     app.config["POSPLUGIN_LANGUAGE"] = language
@@ -163,11 +197,14 @@ def create_hq_app(office: HeadOffice, *, language: str = "en", settings=None, **
     app.extensions["posplugin.hq.figures"] = ChainFigures(office.engine, clock=office.clock,
                                                           timezone=office.outcomes.timezone)
     app.extensions["posplugin.hq.auth"] = office.caller
-    # Stores poll every few minutes; this only stops a runaway client.
-    app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50, burst=200)
+    # Stores poll every few minutes; this only stops a runaway client. Each of
+    # several processes allows its share, so a client spread over them by the
+    # load balancer gets the same limit in all, with no state shared.
+    app.extensions["posplugin.hq.ratelimit"] = RateLimiter(per_second=50 / workers, burst=max(1, 200 // workers))
     app.register_blueprint(bp)
     app.register_blueprint(page_bp)
     join_web.install(app, office, settings, **customer_side)
+    me_web.install(app, office, settings)  # after /join: /me reads its customers and accounts
     app.register_error_handler(Exception, handle_error)
 
     @app.after_request

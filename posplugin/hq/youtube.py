@@ -16,8 +16,18 @@ answers 403 with reason ``quotaExceeded``; too fast, 429 or 403
 
 from __future__ import annotations
 
-from .platforms import (POSTS, AccessRevoked, AccountUnavailable, Measurement, Platform, PlatformError,
-                        PlatformRateLimited, Token, TokenExpired, retry_after)
+from .platforms import (
+    POSTS,
+    AccessRevoked,
+    AccountUnavailable,
+    Measurement,
+    Platform,
+    PlatformError,
+    PlatformRateLimited,
+    Token,
+    TokenExpired,
+    retry_after,
+)
 
 QUOTA_REASONS = {"quotaExceeded", "rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded"}
 

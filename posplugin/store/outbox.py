@@ -6,6 +6,10 @@ the outbox. Rows are sent in batches whose id and members are fixed before the
 first attempt: a batch is retried as the same batch until head office
 acknowledges it, and head office counts each batch id once. Reports carry
 counts, durations and reach per hour: no identifiers, hashed or raw.
+
+The holdout experiment's outcomes (one row per customer and matured outcome,
+see :mod:`posplugin.store.experiment`) go the same way from ``arm_outbox``,
+as per-arm counts and sums in the report's ``arms``.
 """
 
 from __future__ import annotations
@@ -16,26 +20,36 @@ from collections import defaultdict
 import requests
 
 from ..timeutil import iso
+from . import experiment
 
 BATCH_ROWS = 5_000
 
 
-def next_batch(store) -> tuple[str, list[tuple]] | None:
+# The outboxes a report round empties: table, the columns a batch sends, and
+# how they become the report's body.
+OUTBOXES = {
+    "outbox": ("at, action, kind, level, created_at, reach", lambda rows: {"hours": summarise(rows)}),
+    "arm_outbox": ("experiment, level, arm, metric, value",
+                   lambda rows: {"hours": [], "arms": experiment.summarise(rows)}),
+}
+
+
+def next_batch(store, table: str = "outbox") -> tuple[str, list[tuple]] | None:
     """The batch to send: one already started, or a new one of unsent rows."""
+    columns = OUTBOXES[table][0]
     with store.db.write() as conn:
-        row = conn.execute("SELECT batch FROM outbox WHERE sent_at IS NULL AND batch IS NOT NULL"
+        row = conn.execute(f"SELECT batch FROM {table} WHERE sent_at IS NULL AND batch IS NOT NULL"
                            " ORDER BY id LIMIT 1").fetchone()
         batch = row[0] if row else None
         if batch is None:
-            ids = [r[0] for r in conn.execute("SELECT id FROM outbox WHERE sent_at IS NULL AND batch IS NULL"
+            ids = [r[0] for r in conn.execute(f"SELECT id FROM {table} WHERE sent_at IS NULL AND batch IS NULL"
                                               " ORDER BY id LIMIT ?", (BATCH_ROWS,))]
             if not ids:
                 return None
-            batch = f"{secrets.token_hex(8)}-{ids[0]}-{ids[-1]}"
-            conn.execute("UPDATE outbox SET batch = ? WHERE id BETWEEN ? AND ? AND batch IS NULL",
+            batch = f"{'arms-' if table != 'outbox' else ''}{secrets.token_hex(8)}-{ids[0]}-{ids[-1]}"
+            conn.execute(f"UPDATE {table} SET batch = ? WHERE id BETWEEN ? AND ? AND batch IS NULL",
                          (batch, ids[0], ids[-1]))
-        rows = conn.execute("SELECT at, action, kind, level, created_at, reach FROM outbox WHERE batch = ?"
-                            " ORDER BY id", (batch,)).fetchall()
+        rows = conn.execute(f"SELECT {columns} FROM {table} WHERE batch = ? ORDER BY id", (batch,)).fetchall()
     return batch, [tuple(r) for r in rows]
 
 
@@ -78,21 +92,23 @@ def summarise(rows: list[tuple]) -> list[dict]:
 
 def purge_sent(conn, before: float) -> int:
     """Forget delivered rows older than ``before``."""
+    conn.execute("DELETE FROM arm_outbox WHERE sent_at IS NOT NULL AND at < ?", (before,))
     return conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND at < ?", (before,)).rowcount
 
 
 def send(store, http: requests.Session, url: str, timeout=(3.05, 30)) -> tuple[int, str | None]:
-    """Send every pending batch; returns (batches delivered, error or None)."""
+    """Send every pending batch of every outbox; returns (batches delivered, error or None)."""
     delivered = 0
-    while (pending := next_batch(store)) is not None:
-        batch, rows = pending
-        try:
-            response = http.post(url, json={"batch": batch, "hours": summarise(rows)}, timeout=timeout)
-        except requests.RequestException as exc:
-            return delivered, f"reports not delivered: {exc.__class__.__name__}"
-        if response.status_code != 200:
-            return delivered, f"reports not delivered: head office answered {response.status_code}"
-        with store.db.write() as conn:
-            conn.execute("UPDATE outbox SET sent_at = ? WHERE batch = ?", (store.clock(), batch))
-        delivered += 1
+    for table, (_, body) in OUTBOXES.items():
+        while (pending := next_batch(store, table)) is not None:
+            batch, rows = pending
+            try:
+                response = http.post(url, json={"batch": batch, **body(rows)}, timeout=timeout)
+            except requests.RequestException as exc:
+                return delivered, f"reports not delivered: {exc.__class__.__name__}"
+            if response.status_code != 200:
+                return delivered, f"reports not delivered: head office answered {response.status_code}"
+            with store.db.write() as conn:
+                conn.execute(f"UPDATE {table} SET sent_at = ? WHERE batch = ?", (store.clock(), batch))
+            delivered += 1
     return delivered, None

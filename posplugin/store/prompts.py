@@ -181,3 +181,23 @@ def escalate(conn: sqlite3.Connection, created_before: float, now: float) -> lis
                      " updated_at = ? WHERE id = ?", (now, prompt_id))
         _audit(conn, prompt_id, now, "escalated", None, None)
     return [get(conn, i) for i in ids]
+
+
+def accepted_invitation(conn: sqlite3.Connection, customer: bytes, since: float, until: float) -> bool:
+    """Whether an after-sale invitation (``amplify``) for ``customer`` made
+    between ``since`` and ``until`` was resolved: staff resolve it when the
+    customer accepts."""
+    return conn.execute("SELECT 1 FROM prompts WHERE customer = ? AND kind = 'amplify' AND status = 'resolved'"
+                        " AND created_at >= ? AND created_at <= ? LIMIT 1",
+                        (customer, since, until)).fetchone() is not None
+
+
+def past_resolved(conn: sqlite3.Connection, *, kind: str, level: str, lane: str | None, title: str, body: str,
+                  created_at: float, resolved_at: float, by: str, customer: bytes | None = None) -> int:
+    """A prompt made and resolved in the past, without audit events, so it
+    never reaches the outbox: for simulated history (the demo's experiment),
+    which must not show up in head office's hourly figures. Returns its id."""
+    return conn.execute(
+        "INSERT INTO prompts (kind, level, lane, title, body, status, created_at, updated_at, resolved_by,"
+        " resolved_at, customer) VALUES (?, ?, ?, ?, ?, 'resolved', ?, ?, ?, ?, ?)",
+        (kind, level, lane, title, body, created_at, resolved_at, by, resolved_at, customer)).lastrowid

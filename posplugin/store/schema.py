@@ -1,11 +1,13 @@
 """The store database's tables: tokens, prompts and their events, visits, the
-outcome outbox, lanes and queue history, sync state and webhook dedupe."""
+outcome outbox, lanes and queue history, sync state and webhook dedupe, and
+the holdout experiment's state, customers and outbox."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..db import Database
+from . import invitations
 
 # (name, script) pairs, applied once each in this order and recorded by name in
 # ``migrations``; never edit a released entry, add a new one.
@@ -124,6 +126,48 @@ MIGRATIONS = [
         pain_prompt_id INTEGER,
         last_served_at REAL
     );
+    """),
+    invitations.MIGRATION,
+    # posplugin.store.visits owns the visit columns; posplugin.store.experiment
+    # the experiment's tables.
+    ("experiment", """
+    ALTER TABLE visits ADD COLUMN arm TEXT;
+    ALTER TABLE visits ADD COLUMN experiment TEXT;
+    ALTER TABLE visits ADD COLUMN sale_total REAL;
+    CREATE TABLE experiment_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        name TEXT,
+        holdout_share REAL NOT NULL DEFAULT 0,
+        updated_at REAL,
+        scanned_visit INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE experiment_customers (
+        experiment TEXT NOT NULL,
+        customer BLOB NOT NULL,
+        arm TEXT NOT NULL,
+        level TEXT NOT NULL,
+        first_at REAL NOT NULL,
+        returned_at REAL,
+        sales INTEGER NOT NULL DEFAULT 0,
+        sales_total REAL NOT NULL DEFAULT 0,
+        done_7 INTEGER NOT NULL DEFAULT 0,
+        done_30 INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (experiment, customer)
+    );
+    CREATE INDEX experiment_customers_customer ON experiment_customers (customer);
+    CREATE INDEX experiment_customers_open ON experiment_customers (done_30, first_at);
+    CREATE TABLE arm_outbox (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        experiment TEXT NOT NULL,
+        level TEXT NOT NULL,
+        arm TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        value REAL NOT NULL,
+        batch TEXT,
+        sent_at REAL
+    );
+    CREATE INDEX arm_outbox_unsent ON arm_outbox (sent_at, batch);
     """),
 ]
 

@@ -9,14 +9,18 @@ from dataclasses import dataclass, replace
 
 from .. import texts
 from ..config import Settings, require_id_key
+from ..errors import Conflict, PassRefused
 from ..plugins import Plugins
 from ..tiers import health as tier_health
-from ..tiers.identity import Hasher
+from ..tiers.holdout import HOLDOUT
+from ..tiers.identity import PASS, Hasher
 from ..tiers.lists import TierLists
-from ..tiers.policy import EVERYDAY, Policy, needs_prompt
+from ..tiers.passes import PassVerifier
+from ..tiers.policy import EVERYDAY, Policy, capped, needs_prompt, rank
 from ..timeutil import Clock, iso, system_clock
-from . import outbox, prompts, sync
+from . import invitations, outbox, prompts, sync
 from .bus import Bus
+from .experiment import Holdout
 from .queues import Queues
 from .schema import open_database
 from .visits import VisitLog
@@ -36,12 +40,15 @@ class IdentifyResult:
     niches: list[str]
     prompt: dict | None
     prompt_created: bool = False
+    verified: bool = False
+    verify_for: str | None = None
 
     def to_json(self) -> dict:
         return {"visit_id": self.visit_id, "known": self.known, "tier": self.tier,
                 "service_level": self.service_level, "followers": self.followers,
                 "engagement_rate": self.engagement_rate, "engaged_reach": self.engaged_reach,
-                "niches": self.niches, "prompt": self.prompt}
+                "niches": self.niches, "prompt": self.prompt, "verified": self.verified,
+                "verify_for": self.verify_for}
 
 
 class Store:
@@ -56,7 +63,9 @@ class Store:
         self.policy = Policy.from_settings(settings)
         self.bus = bus or Bus()
         self._hasher = Hasher(settings.id_key, settings.default_region) if settings.id_key else None
+        self._passes = _pass_verifier(settings.hq_public_key)
         self.visits = VisitLog(self.db)
+        self.holdout = Holdout(self.db, settings.id_key)
         self.plugins = plugins or Plugins(settings)
         self.plugins.notify_from(self.bus)
         self.queues = Queues(settings, self.db, self.bus, clock, self.plugins)
@@ -72,6 +81,17 @@ class Store:
             require_id_key(self.settings)
         return self._hasher
 
+    def customer(self, id_type: str, value: str) -> tuple[bytes, bool]:
+        """The keyed hash of the customer ``value`` names, and whether a pass
+        verified it (raises :class:`PassRefused` for a pass that cannot be trusted)."""
+        if id_type != PASS:
+            return self.hasher(id_type, value), False
+        if self._passes is None:
+            raise PassRefused("this store cannot check passes: set hq_public_key "
+                              "(posplugin hq public-key prints it)", code="pass_unverifiable",
+                              field="identifier.value")
+        return self._passes.verify(value, now=self.clock()).customer, True
+
     def tier_list_health(self) -> dict:
         """The list in use (version, rows, times) for /healthz; an unchanged list
         checked with head office counts as fresh as that check."""
@@ -83,30 +103,44 @@ class Store:
         return info
 
     def identify(self, lane: str, id_type: str, value: str, *, stage: str = "till",
-                 display_name: str | None = None, sale_id: str | None = None) -> IdentifyResult:
+                 display_name: str | None = None, sale_id: str | None = None,
+                 sale_total: float | None = None) -> IdentifyResult:
         """A customer is at ``lane``: look up their tier, record the visit, and for
         priority and murdoch service at a till return a prompt (the same one again
-        within ``prompt_dedupe_minutes``)."""
-        customer = self.hasher(id_type, value)
+        within ``prompt_dedupe_minutes``). Without a verified pass the level is
+        capped below ``verify_level``, and the prompt asks the cashier to see the pass.
+        A customer held out of the chain's experiment whose level would make a
+        prompt gets none, and an answer like any customer's with standard service."""
+        customer, verified = self.customer(id_type, value)
         record = self.tiers.lookup(customer)
         score = self._score(record)
+        level = capped(score.service_level, self.settings.verify_level, verified)
+        verify_for = score.service_level if level != score.service_level else None
+        score = replace(score, service_level=level)
         now = self.clock()
+        experiment, arm = self.holdout.arm_of(customer)
+        # Tiers only add service: holding out takes the addition away, never
+        # normal service, and pain prompts (for everyone queueing) are untouched.
+        held_out = arm == HOLDOUT and record is not None and (
+            needs_prompt(score.service_level) or verify_for is not None)
         visit = [self.visits.next_id(), now, lane, customer, stage, record is not None, score.tier,
-                 score.service_level, score.engaged_reach, None, sale_id]
-        wants_prompt = stage == "till" and record is not None and needs_prompt(score.service_level)
-        prompt = self._recent_prompt(self.db.conn, customer, lane, now) if wants_prompt else None
+                 score.service_level, score.engaged_reach, None, sale_id, arm, experiment, sale_total]
+        wants_prompt = stage == "till" and record is not None and not held_out and (
+            needs_prompt(score.service_level) or verify_for is not None)
+        prompt = self._recent_prompt(self.db.conn, customer, lane, now, level) if wants_prompt else None
         leaves_queue = stage == "till" and customer in self._maybe_waiting
-        created = False
+        created, superseded = False, None
         if stage == "queue" or leaves_queue or (wants_prompt and prompt is None):
             # Something others read at once changes: write it all now, in one transaction.
             with self.db.write() as conn:
                 self._track_queue(conn, customer, stage, leaves_queue, now)
                 if wants_prompt:
                     # Checked again under the write lock: two tills may race.
-                    prompt = self._recent_prompt(conn, customer, lane, now)
+                    prompt = self._recent_prompt(conn, customer, lane, now, level)
                     if prompt is None:
+                        superseded = self._supersede(conn, customer, lane, now)
                         prompt = self._service_prompt(conn, lane, customer, record, score,
-                                                      display_name, now)
+                                                      display_name, now, verified, verify_for)
                         created = True
                 visit[9] = prompt and prompt["id"]
                 self.visits.insert(conn, tuple(visit))
@@ -114,14 +148,21 @@ class Store:
             visit[9] = prompt and prompt["id"]
             self.visits.defer(tuple(visit))
         if created:
+            if superseded:
+                self.bus.publish("prompt", superseded)
             self.bus.publish("prompt", prompt)
+        if held_out:
+            # Nothing a till or POS screen shows sets a held-out customer apart.
+            return IdentifyResult(visit_id=visit[0], known=False, tier=EVERYDAY.tier,
+                                  service_level=EVERYDAY.service_level, followers=0, engagement_rate=0.0,
+                                  engaged_reach=0, niches=[], prompt=None)
         return IdentifyResult(
             visit_id=visit[0], known=record is not None, tier=score.tier,
             service_level=score.service_level,
             followers=record.followers if record else 0,
             engagement_rate=record.engagement_rate if record else 0.0,
             engaged_reach=score.engaged_reach, niches=list(record.niches) if record else [],
-            prompt=prompt, prompt_created=created)
+            prompt=prompt, prompt_created=created, verified=verified, verify_for=verify_for)
 
     def _score(self, record):
         """The tier, service level and engaged reach identify gives a list record (or None)."""
@@ -163,11 +204,27 @@ class Store:
         """The prompt this customer already has at ``lane`` (the one identify
         would give back), without recording a visit: for answering a vendor's
         retried callback."""
-        return self._recent_prompt(self.db.conn, self.hasher(id_type, value), str(lane), self.clock())
+        return self._recent_prompt(self.db.conn, self.customer(id_type, value)[0], str(lane), self.clock())
 
-    def _recent_prompt(self, conn, customer: bytes, lane: str, now: float) -> dict | None:
+    def _recent_prompt(self, conn, customer: bytes, lane: str, now: float,
+                       level: str = "standard") -> dict | None:
+        """The prompt to give back, if this customer had one at this lane lately at
+        ``level`` or above: one a pass has since raised is made anew."""
         since = now - self.settings.prompt_dedupe_minutes * 60
-        return prompts.recent_for_customer(conn, customer, lane, since)
+        prompt = prompts.recent_for_customer(conn, customer, lane, since)
+        return prompt if prompt and rank(prompt["level"]) >= rank(level) else None
+
+    def _supersede(self, conn, customer: bytes, lane: str, now: float) -> dict | None:
+        """Close the lower-level prompt a pass has just raised, so the card shows one."""
+        since = now - self.settings.prompt_dedupe_minutes * 60
+        old = prompts.recent_for_customer(conn, customer, lane, since)
+        if old is None or old["status"] not in ("open", "taken"):
+            return None
+        try:
+            return prompts.resolve(conn, old["id"], None, texts.verified_note(self.settings.language),
+                                   now)[0]
+        except Conflict:
+            return None
 
     def _track_queue(self, conn, customer: bytes, stage: str, leaves_queue: bool, now: float) -> None:
         """A customer identified at the till stops waiting in the queue; one
@@ -179,15 +236,18 @@ class Store:
         elif stage == "queue":
             self._maybe_waiting.add(customer)
 
-    def _service_prompt(self, conn, lane, customer, record, score, display_name, now) -> dict:
+    def _service_prompt(self, conn, lane, customer, record, score, display_name, now,
+                        verified=False, verify_for=None) -> dict:
         words = texts.service_prompt(
             level=score.service_level, tier=score.tier, followers=record.followers,
             engagement_rate=record.engagement_rate, engaged_reach=score.engaged_reach,
-            niches=record.niches, display_name=display_name, language=self.settings.language)
+            niches=record.niches, display_name=display_name, language=self.settings.language,
+            verify_for=verify_for)
         details = {"tier": score.tier, "followers": record.followers,
                    "engagement_rate": record.engagement_rate,
                    "engaged_reach": score.engaged_reach, "niches": list(record.niches),
-                   "who": words["who"], "action": words["action"], "short_action": words["short_action"]}
+                   "who": words["who"], "action": words["action"], "short_action": words["short_action"],
+                   "verified": verified, "verify_for": verify_for}
         words = self._words("service", score.service_level, words, details)
         return prompts.create(conn, kind="service", level=score.service_level, lane=lane,
                               title=words["title"], body=words["body"], now=now,
@@ -226,17 +286,22 @@ class Store:
         return prompt
 
     def after_sale(self, id_type: str, value: str, *, lane: str | None = None,
-                   display_name: str | None = None, place: str | None = None) -> dict | None:
+                   display_name: str | None = None, place: str | None = None,
+                   sale_total: float | None = None) -> dict | None:
         """A sale closed with a known customer (a POS webhook, after the fact):
         for an influencer, an ``amplify`` prompt for the floor, never a till
         prompt; None for everyday or unknown customers. ``place`` names where
         the sale was when there is no lane (a device or counter); the prompt
-        expires after ``amplify_expire_minutes`` untaken."""
+        expires after ``amplify_expire_minutes`` untaken. With ``sale_total``,
+        the sale is recorded as a visit (stage ``sale``) for any customer, so
+        the experiment measures spend where the POS reports it only here."""
         customer = self.hasher(id_type, value)
         record = self.tiers.lookup(customer)
+        score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
+        if sale_total is not None:
+            self._record_sale(customer, lane, record, score, float(sale_total))
         if record is None:
             return None
-        score = self.policy.score(record.followers, record.engagement_rate)
         if score.tier == "everyday" and score.service_level == "standard":
             return None
         words = texts.amplify_prompt(tier=score.tier, followers=record.followers,
@@ -256,8 +321,17 @@ class Store:
                                     body=words["body"], now=now, customer=customer,
                                     display_name=display_name, details=details,
                                     expires_at=now + self.settings.amplify_expire_minutes * 60)
+            if self.settings.hq_url:
+                # The invitation itself reaches the customer later, on their page.
+                invitations.enqueue(conn, customer, now)
         self.bus.publish("prompt", prompt)
         return prompt
+
+    def _record_sale(self, customer: bytes, lane: str | None, record, score, sale_total: float) -> None:
+        experiment, arm = self.holdout.arm_of(customer)
+        self.visits.defer((self.visits.next_id(), self.clock(), lane or "", customer, "sale", record is not None,
+                           score.tier, score.service_level, score.engaged_reach, None, None, arm, experiment,
+                           sale_total))
 
     def first_delivery(self, source: str, event_id: str) -> bool:
         """True the first time a vendor's event id is seen; False for a replay."""
@@ -319,3 +393,12 @@ class Store:
     def close(self) -> None:
         self.flush()
         self.db.close()
+
+
+def _pass_verifier(public_key: str) -> PassVerifier | None:
+    """Passes are checked with head office's key; a store without one (or with
+    one that does not parse, which sync reports) cannot check them."""
+    try:
+        return PassVerifier(public_key) if public_key else None
+    except ValueError:
+        return None

@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -30,7 +31,7 @@ from urllib3.util.retry import Retry
 from ..config import ConfigError
 from ..tiers import feed
 from ..tiers.lists import ListBuilder, ListPatcher, TierRecord
-from . import outbox
+from . import experiment, invitations, outbox
 
 log = logging.getLogger("posplugin.sync")
 TIMEOUT = (3.05, 30)
@@ -71,9 +72,13 @@ def sync_once(store, http: requests.Session | None = None) -> SyncResult:
     Never raises for head office's failures."""
 
     result = pull_list(store, http)
+    experiment.track(store.db, store.clock())
     http = http or session()
     http.headers["Authorization"] = f"Bearer {store.settings.hq_token}"
-    delivered, error = outbox.send(store, http, store.settings.hq_url.rstrip("/") + "/hq/v1/reports")
+    base = store.settings.hq_url.rstrip("/")
+    delivered, error = outbox.send(store, http, base + "/hq/v1/reports")
+    if not error:
+        error = invitations.send(store, http, base + "/hq/v1/invitations")[1]
     if error:
         log.error("sync: %s (kept in the outbox for the next round)", error)
         if result.ok:
@@ -132,16 +137,41 @@ def pull_list(store, http: requests.Session | None = None) -> SyncResult:
         manifest = feed.verify(response.json(), s.hq_public_key, now=store.clock(), current_version=current)
     except (feed.FeedError, ValueError) as exc:
         return _finish(store, SyncResult("refused", None, f"manifest refused: {exc}"))
+    # The experiment travels in the same signed manifest, list changed or not.
+    with store.db.write() as conn:
+        if experiment.apply_manifest(conn, manifest, store.clock()):
+            store.holdout.forget()
+            log.info("sync: experiment now %s", manifest.get("experiment") or "none")
     if manifest["version"] == current or not manifest.get("snapshot"):
         return _finish(store, SyncResult("unchanged", current, "list unchanged"), response.headers.get("ETag"))
     try:
-        how = _apply(store, http, base, manifest, current)
+        how = _apply(store, *_body_source(manifest, base, http), manifest, current)
     except feed.FeedError as exc:
         return _finish(store, SyncResult("refused", None, f"list refused: {exc}"))
     except requests.RequestException as exc:
         return _finish(store, SyncResult("unreachable", None, f"download failed: {exc.__class__.__name__}"))
     return _finish(store, SyncResult("updated", manifest["version"],
                                      f"applied version {manifest['version']} ({how})"), response.headers.get("ETag"))
+
+
+def _body_source(manifest: dict, base: str, http) -> tuple[requests.Session, str]:
+    """Where to download the bodies: the signed manifest's ``base_url`` (a
+    static host, CDN or bucket) or head office's own feed route. Head office's
+    token is only ever sent to head office's origin."""
+    url = manifest.get("base_url")
+    if not url:
+        return http, base
+    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise feed.FeedError("the manifest's base_url is not an http(s) URL")
+    url = url if url.endswith("/") else url + "/"
+    if _origin(url) == _origin(base):
+        return http, url
+    return session(), url
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc.lower()
 
 
 def _apply(store, http, base: str, manifest: dict, current: int | None) -> str:

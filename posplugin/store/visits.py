@@ -16,8 +16,12 @@ import threading
 
 from ..db import Database
 
+# ``stage`` is till or queue (identify), or sale (an after-sale webhook with the
+# sale's total). ``service_level`` is the level the customer's tier gives, also
+# for a customer held out of an experiment (``arm`` = holdout), who got
+# standard service.
 COLUMNS = ("id", "at", "lane", "customer", "stage", "known", "tier", "service_level",
-           "engaged_reach", "prompt_id", "sale_id")
+           "engaged_reach", "prompt_id", "sale_id", "arm", "experiment", "sale_total")
 INSERT = f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
@@ -53,3 +57,17 @@ class VisitLog:
     def purge(self, conn: sqlite3.Connection, before: float) -> int:
         """Delete visits older than ``before``."""
         return conn.execute("DELETE FROM visits WHERE at < ?", (before,)).rowcount
+
+
+def scan(conn: sqlite3.Connection, after_id: int, before: float, limit: int = 10_000) -> tuple[int, list[tuple]]:
+    """Up to ``limit`` visits after id ``after_id``, up to the newest one at or
+    before time ``before``, in id order: ``(id to continue after, [(at,
+    customer, experiment, arm, service_level, sale_total), ...])``. For
+    readers that keep their place in the log (the experiment's outcomes)."""
+    upto = conn.execute("SELECT coalesce(max(id), 0) FROM visits WHERE at <= ?", (before,)).fetchone()[0]
+    if upto <= after_id:
+        return after_id, []
+    rows = conn.execute("SELECT id, at, customer, experiment, arm, service_level, sale_total FROM visits"
+                        " WHERE id > ? AND id <= ? ORDER BY id LIMIT ?", (after_id, upto, limit)).fetchall()
+    last = rows[-1][0] if len(rows) == limit else upto
+    return last, [tuple(r[1:]) for r in rows]

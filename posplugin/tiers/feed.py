@@ -8,6 +8,8 @@ from the version before: ``+<TAB>`` and a snapshot line for each customer added
 or changed, ``-<TAB>hash_hex`` for each removed. The manifest names the
 version, its row count, the SHA-256 and size of the snapshot and of each
 delta, and an expiry; it is signed as canonical JSON (sorted keys, no spaces).
+Optional fields (a manifest without them is as valid as before): ``experiment``
+(the running holdout experiment's name) and ``holdout_share`` (0 to 0.5).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 FORMAT = "posplugin-feed/1"
+MAX_HOLDOUT_SHARE = 0.5
+MAX_EXPERIMENT_NAME = 100
 # Stores say which version they hold when they ask for the manifest, so head
 # office can show who is behind.
 LIST_VERSION_HEADER = "X-Posplugin-List-Version"
@@ -80,10 +84,20 @@ def verify(signed: dict, public_key: str, *, now: float, current_version: int | 
         raise FeedError(f"unknown feed format {manifest.get('format')!r}")
     if not isinstance(manifest.get("expires_at"), (int, float)) or manifest["expires_at"] <= now:
         raise FeedError("manifest has expired: head office must re-sign it (stale or replayed)")
+    _check_experiment(manifest)
     if current_version is not None and manifest["version"] < current_version:
         raise FeedError(f"manifest version {manifest['version']} is older than the list in use "
                         f"({current_version}): refusing a rollback")
     return manifest
+
+
+def _check_experiment(manifest: dict) -> None:
+    name, share = manifest.get("experiment"), manifest.get("holdout_share")
+    if name is not None and (not isinstance(name, str) or len(name) > MAX_EXPERIMENT_NAME):
+        raise FeedError(f"experiment must be a name of at most {MAX_EXPERIMENT_NAME} characters")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
+                              or not 0 <= share <= MAX_HOLDOUT_SHARE):
+        raise FeedError(f"holdout_share must be a number from 0 to {MAX_HOLDOUT_SHARE}")
 
 
 def snapshot_line(key: bytes, followers: int, engagement_rate: float, niches: str) -> str:

@@ -15,6 +15,10 @@ import phonenumbers
 from ..errors import InvalidIdentifier
 
 TYPES = ("phone", "email", "loyalty_id", "card_token", "handle")
+# A till may also send a scanned pass: it is verified (tiers/passes.py), not
+# normalised and hashed, and never appears in a tier list.
+PASS = "pass"
+IDENTIFY_TYPES = TYPES + (PASS,)
 MAX_LENGTH = 256
 
 

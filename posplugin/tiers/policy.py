@@ -72,6 +72,22 @@ def engaged_reach(followers: int, engagement_rate: float) -> int:
     return int(followers * engagement_rate + 0.5)
 
 
+VERIFY_LEVELS = ("none", "priority", "murdoch")
+
+
+def rank(service_level: str) -> int:
+    """standard 0, priority 1, murdoch 2: for comparing service levels."""
+    return SERVICE_LEVELS.index(service_level)
+
+
+def capped(service_level: str, verify_level: str, verified: bool) -> str:
+    """The service level an identification gets: without a verified pass, at most
+    the level below ``verify_level`` (``none`` caps nothing)."""
+    if verified or verify_level == "none":
+        return service_level
+    return SERVICE_LEVELS[min(rank(service_level), rank(verify_level) - 1)]
+
+
 def needs_prompt(service_level: str) -> bool:
     """Prompts are made for priority and murdoch service, not for standard."""
     return service_level in ("priority", "murdoch")

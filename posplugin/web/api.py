@@ -23,7 +23,8 @@ def identify(body):
     ident = body["identifier"]
     result = store().identify(str(body["lane"]), ident["type"], ident["value"],
                               stage=body.get("stage") or "till",
-                              display_name=body.get("display_name"), sale_id=body.get("sale_id"))
+                              display_name=body.get("display_name"), sale_id=body.get("sale_id"),
+                              sale_total=body.get("sale_total"))
     metrics = current_app.extensions["posplugin.metrics"]
     metrics.identify.labels(result.tier, result.service_level, str(result.known).lower()).inc()
     if result.prompt_created:

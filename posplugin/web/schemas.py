@@ -12,7 +12,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 
 from ..errors import ValidationError
-from ..tiers.identity import MAX_LENGTH, TYPES
+from ..tiers.identity import IDENTIFY_TYPES, MAX_LENGTH
 
 # Printable text: no control characters (they have no place on a prompt card).
 TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
@@ -49,7 +49,9 @@ SCHEMAS: dict[str, dict] = {
     },
     "Identifier": {
         "type": "object", "required": ["type", "value"],
-        "properties": {"type": {"enum": list(TYPES)},
+        "properties": {"type": {"enum": list(IDENTIFY_TYPES),
+                                "description": "pass: the text scanned from the QR code on the "
+                                               "customer's page (docs/pass.md), verified offline"},
                        "value": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH}},
     },
     "IdentifyRequest": {
@@ -60,6 +62,9 @@ SCHEMAS: dict[str, dict] = {
             "stage": {"enum": ["till", "queue"], "default": "till"},
             "display_name": nullable(text(64)),
             "sale_id": nullable(text(128)),
+            "sale_total": {"type": ["number", "null"], "minimum": 0, "maximum": 1e9,
+                           "description": "the sale's total in the store's currency, where the POS knows it "
+                                          "(measures spend per arm of the holdout experiment)"},
         },
     },
     "Prompt": {
@@ -88,7 +93,7 @@ SCHEMAS: dict[str, dict] = {
     "IdentifyResponse": {
         "type": "object",
         "required": ["visit_id", "known", "tier", "service_level", "followers", "engagement_rate",
-                     "engaged_reach", "niches", "prompt"],
+                     "engaged_reach", "niches", "prompt", "verified", "verify_for"],
         "properties": {
             "visit_id": {"type": "integer"},
             "known": {"type": "boolean"},
@@ -99,6 +104,11 @@ SCHEMAS: dict[str, dict] = {
             "engaged_reach": {"type": "integer", "minimum": 0},
             "niches": {"type": "array", "items": {"type": "string"}},
             "prompt": {"anyOf": [{"$ref": "#/components/schemas/Prompt"}, {"type": "null"}]},
+            "verified": {"type": "boolean",
+                         "description": "true only when identified by a valid pass"},
+            "verify_for": {"enum": SERVICE_LEVELS + [None],
+                           "description": "the level held back (verify_level) until the customer "
+                                          "shows their pass; null when nothing is held back"},
         },
     },
     "PromptList": {
@@ -209,11 +219,34 @@ SCHEMAS.update({
                     "time_to_act_s": SECONDS, "pain_seconds": SECONDS,
                     "times_to_act_s": {"type": "array", "items": SECONDS},
                     "pain_durations_s": {"type": "array", "items": SECONDS},
-                    "reach_served": {"type": "object", "additionalProperties": COUNT}}}}},
+                    "reach_served": {"type": "object", "additionalProperties": COUNT}}}},
+            "arms": {"type": "array", "maxItems": 10_000,
+                     "description": "the holdout experiment's matured outcomes per arm (counts and sums)",
+                     "items": {"type": "object",
+                               "required": ["experiment", "level", "arm", "metric", "n", "sum", "sum_sq"],
+                               "properties": {"experiment": text(100, 1), "level": {"enum": SERVICE_LEVELS},
+                                              "arm": {"enum": ["served", "holdout"]},
+                                              "metric": {"enum": ["return_7", "return_30", "accepted",
+                                                                  "spend_30"]},
+                                              "n": COUNT, "sum": {"type": "number", "minimum": 0},
+                                              "sum_sq": {"type": "number", "minimum": 0}}}}},
     },
     "ReportAccepted": {
         "type": "object", "required": ["accepted"],
         "properties": {"accepted": {"type": "boolean", "description": "false when the batch was already counted"}},
+    },
+    "InvitationBatch": {
+        "description": "A store's after-sale invitations: each names the customer by keyed hash.",
+        "type": "object", "required": ["invitations"],
+        "properties": {"invitations": {"type": "array", "maxItems": 5_000, "items": {
+            "type": "object", "required": ["ref", "customer", "sold_at"],
+            "properties": {"ref": text(64, 1),
+                           "customer": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                           "sold_at": {"type": "string", "format": "date-time", "maxLength": 64}}}}},
+    },
+    "InvitationsReceived": {
+        "type": "object", "required": ["received", "kept"],
+        "properties": {"received": COUNT, "kept": COUNT},
     },
     "PainpointRequest": {
         "type": "object", "required": ["kind"],

@@ -1,0 +1,242 @@
+// The customer's page: why this tier, the pass, linked accounts, invitations,
+// rights. Signed in by the session cookie of /join; every change sends the
+// CSRF token that GET /hq/v1/me returned. Data goes on the page with
+// textContent only, never as HTML.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const LANGS = ["en", "nb"];
+  let lang = pickLanguage();
+  let messages = {};
+  let csrf = "";
+  let passTimer = null;
+
+  function pickLanguage() {
+    const asked = new URLSearchParams(location.search).get("lang");
+    const stored = localStorage.getItem("posplugin.lang");
+    const browser = (navigator.language || "").toLowerCase();
+    const guess = /^(nb|no|nn)\b/.test(browser) ? "nb" : document.documentElement.lang;
+    return [asked, stored, guess].find((l) => LANGS.includes(l)) || "en";
+  }
+
+  function t(key, values) {
+    let text = messages[key] || key;
+    for (const [name, value] of Object.entries(values || {})) text = text.replace("{" + name + "}", value);
+    return text;
+  }
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  async function loadMessages() {
+    document.documentElement.lang = lang;
+    try {
+      messages = await (await fetch(`/static/locales/${lang}.json`)).json();
+    } catch (e) {
+      messages = {};
+    }
+    for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+    for (const button of document.querySelectorAll(".lang")) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
+    }
+  }
+
+  async function call(method, path) {
+    const headers = method === "GET" ? {} : { "X-CSRF-Token": csrf };
+    const response = await fetch(path, { method, headers, credentials: "same-origin" });
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error((data.error && data.error.message) || response.statusText);
+      error.status = response.status;
+      throw error;
+    }
+    return data;
+  }
+
+  function say(text, isError) {
+    const status = $("status");
+    status.textContent = text;
+    status.className = "status" + (isError ? " error" : "");
+    status.hidden = false;
+  }
+
+  const numbers = () => new Intl.NumberFormat(lang === "nb" ? "nb-NO" : "en-GB");
+  const percent = (rate) => new Intl.NumberFormat(lang === "nb" ? "nb-NO" : "en-GB",
+    { style: "percent", maximumFractionDigits: 1 }).format(rate);
+
+  function renderFigures(published) {
+    const figures = $("figures");
+    figures.replaceChildren();
+    const rows = published.known ? [
+      ["me.f.level", t("level." + published.service_level)],
+      ["me.f.tier", t("tier." + published.tier)],
+      ["me.f.followers", numbers().format(published.followers)],
+      ["me.f.engagement", percent(published.engagement_rate)],
+      ["me.f.reach", numbers().format(published.engaged_reach)],
+      ["me.f.niches", published.niches.join(", ") || "—"],
+      ["me.f.version", String(published.version)],
+    ] : [["me.f.level", t("me.not_listed")]];
+    for (const [key, value] of rows) {
+      const dt = el("dt", null, t(key));
+      const dd = el("dd", null, value);
+      dd.dataset.field = key.slice(5);
+      figures.append(dt, dd);
+    }
+  }
+
+  function renderCard(card, published) {
+    $("card").hidden = !card;
+    if (!card) return;
+    $("card").querySelector(".mini-card").className = "mini-card level-" + published.service_level;
+    $("card-level").textContent = card.level;
+    $("card-who").textContent = card.who;
+    $("card-action").textContent = card.action;
+    $("card-niches").replaceChildren(...card.niches.map((n) => el("li", "niche", n)));
+    $("card-verified").textContent = card.verified;
+  }
+
+  function renderAccounts(accounts) {
+    $("accounts").replaceChildren(...accounts.map((a) => {
+      const item = el("li", "account");
+      item.dataset.id = a.id;
+      const measured = a.measured_at ? t("me.measured", { when: a.measured_at.slice(0, 16).replace("T", " ") })
+        : t("me.not_measured");
+      const figures = a.followers === null ? "" :
+        ` · ${numbers().format(a.followers)} ${t("me.followers")} · ${percent(a.engagement_rate || 0)}`;
+      item.append(el("span", "account-name", `${a.platform} ${a.handle}${figures} · ${measured}`), el("br"));
+      const refresh = el("button", "refresh", t("me.refresh"));
+      refresh.type = "button";
+      refresh.addEventListener("click", () => act("POST", `/hq/v1/me/accounts/${a.id}/refresh`, "me.refreshed"));
+      const unlink = el("button", "unlink danger", t("me.unlink"));
+      unlink.type = "button";
+      unlink.addEventListener("click", () => confirmThen(t("me.confirm_unlink", { platform: a.platform }),
+        () => act("DELETE", `/hq/v1/me/accounts/${a.id}`, "me.unlinked")));
+      item.append(refresh, unlink);
+      return item;
+    }));
+    if (!accounts.length) $("accounts").append(el("li", "muted", t("me.no_accounts")));
+  }
+
+  function renderInvitations(invitations) {
+    $("no-invitations").hidden = invitations.length > 0;
+    $("invitations").replaceChildren(...invitations.map((i) => {
+      const item = el("li", "invitation");
+      item.append(el("p", null, i.text));
+      if (i.disclosure) item.append(el("p", "disclosure", i.disclosure));
+      item.append(el("p", "muted", t("me.sold_at", { when: i.sold_at.slice(0, 10) })));
+      return item;
+    }));
+  }
+
+  function render(data) {
+    csrf = data.csrf;
+    renderFigures(data.published);
+    renderCard(data.card, data.published);
+    $("why").replaceChildren(...data.why.map((line) => el("li", null, line)));
+    $("staff-see").textContent = data.staff_see;
+    $("staff-never-see").textContent = data.staff_never_see;
+    renderAccounts(data.accounts);
+    renderInvitations(data.invitations);
+    $("object").disabled = !data.consent;
+    $("audit").replaceChildren(...data.audit.map((a) =>
+      el("li", null, `${a.at.slice(0, 16).replace("T", " ")} · ${t("me.audit." + a.action)}${a.detail ? " · " + a.detail : ""}`)));
+  }
+
+  async function load() {
+    try {
+      render(await call("GET", `/hq/v1/me?lang=${lang}`));
+    } catch (e) {
+      if (e.status === 401) {
+        $("page").hidden = true;
+        $("signed-out").hidden = false;
+        return false;
+      }
+      say(e.message, true);
+      return false;
+    }
+    $("signed-out").hidden = true;
+    $("page").hidden = false;
+    return true;
+  }
+
+  async function refreshPass() {
+    clearTimeout(passTimer);
+    let next = 60;
+    try {
+      const pass = await call("GET", "/hq/v1/me/pass");
+      $("qr").src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(pass.qr_svg);
+      $("qr").alt = t("me.pass_alt");
+      $("qr").dataset.pass = pass.pass;
+      $("pass-expiry").textContent = t("me.pass_until", {
+        time: new Date(pass.expires_at).toLocaleTimeString(lang === "nb" ? "nb-NO" : "en-GB") });
+      next = pass.refresh_s;
+    } catch (e) {
+      if (e.status === 401) return;
+      $("pass-expiry").textContent = t("me.pass_offline");
+      next = 10;
+    }
+    // A page in the background does not need a fresh pass until it is seen again.
+    passTimer = setTimeout(() => { if (!document.hidden) refreshPass(); }, next * 1000);
+  }
+
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshPass(); });
+
+  let pending = null;
+
+  function confirmThen(text, action) {
+    pending = action;
+    $("confirm-text").textContent = text;
+    $("confirm").hidden = false;
+    $("confirm-yes").focus();
+  }
+
+  $("confirm-yes").addEventListener("click", () => {
+    $("confirm").hidden = true;
+    const action = pending;
+    pending = null;
+    if (action) action();
+  });
+  $("confirm-no").addEventListener("click", () => { $("confirm").hidden = true; pending = null; });
+
+  async function act(method, path, doneKey) {
+    try {
+      await call(method, path);
+      say(t(doneKey));
+      await load();
+    } catch (e) {
+      say(e.message, true);
+    }
+  }
+
+  $("object").addEventListener("click", () => confirmThen(t("me.confirm_object"),
+    () => act("POST", "/hq/v1/me/object", "me.objected")));
+  $("delete").addEventListener("click", () => confirmThen(t("me.confirm_delete"), async () => {
+    try {
+      await call("DELETE", "/hq/v1/me");
+      clearTimeout(passTimer);
+      $("page").hidden = true;
+      $("signed-out").hidden = false;
+      say(t("me.deleted"));
+    } catch (e) {
+      say(e.message, true);
+    }
+  }));
+  $("export").addEventListener("click", () => setTimeout(load, 1000));
+
+  for (const button of document.querySelectorAll(".lang")) {
+    button.addEventListener("click", async () => {
+      lang = button.dataset.lang;
+      localStorage.setItem("posplugin.lang", lang);
+      await loadMessages();
+      await load();
+      refreshPass();
+    });
+  }
+
+  loadMessages().then(load).then((signedIn) => { if (signedIn) refreshPass(); });
+})();

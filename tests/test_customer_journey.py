@@ -1,0 +1,211 @@
+"""The customer's whole journey in Chromium at 390x844, against a real head
+office and a real store synced from it over HTTP: the customer joins on
+/join (console code, consent), links the stand-in Instagram account; head
+office measures and builds; /me says why this tier and shows the pass; the
+till scans it and gets a verified Murdoch-level prompt on the cashier's
+card; the same pass ten minutes later is refused; the customer objects;
+after the next build and sync the store answers known: false; the customer
+deletes their account and head office keeps only the audit line."""
+
+import urllib.parse
+
+import pytest
+import requests
+import segno
+from conftest import join_code, joined_customer
+from sqlalchemy import select
+
+from posplugin.hq import schema
+from posplugin.hq.join_web import BUILDER, COLLECTOR, COOKIE
+from posplugin.store import auth
+from posplugin.store.service import Store
+from posplugin.store.sync import sync_once
+from posplugin.web.app import create_app
+from posplugin.web.server import BackgroundServer
+
+PHONE = {"width": 390, "height": 844}
+SAM = ["phone", "+47 412 34 567", "4200", "6.2%", "running;coffee", "yes"]
+OTHER = ["email", "someone@example.com", "900", "1%", "", "yes"]
+
+
+@pytest.fixture
+def till(hq, customer_hq, settings):
+    """A store synced from ``hq`` with verify_level = murdoch, served on
+    127.0.0.1 on head office's hand-moved clock; returns (store, session)."""
+    store = Store(settings.replace(hq_url=customer_hq.url, hq_token=hq.create_token("store", "oslo-1"),
+                                   hq_public_key=hq.public_key, verify_level="murdoch"), clock=hq.test_clock)
+    with store.db.write() as conn:
+        token = auth.create_token(conn, "till", "till-3")
+        store.staff_token = auth.create_token(conn, "staff", "card-3")
+    server = BackgroundServer(create_app(store=store)).start()
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {token}"
+    store.url = server.url
+    store.server = server
+    yield store, http
+    server.stop()
+    store.close()
+
+
+def identify(store, http, id_type, value):
+    return http.post(store.url + "/api/v1/identify", timeout=5, json={
+        "lane": "3", "identifier": {"type": id_type, "value": value}, "display_name": "Sam"})
+
+
+@pytest.mark.slow
+def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, browser, open_page, caplog,
+                                                      output_dir):
+    store, http = till
+    app = customer_hq.app
+    context = browser.new_context(viewport=PHONE)
+    try:
+        me = context.new_page()
+        # Join on /join: phone, the code from the console sender, consent; link Instagram.
+        me.goto(customer_hq.url + "/join")
+        me.wait_for_selector("#step-identify:not([hidden])")
+        me.fill("#identifier", "+47 412 34 567")
+        me.click("#identify-form button[type=submit]")
+        me.wait_for_selector("#step-code:not([hidden])")
+        me.fill("#code", join_code(caplog, "67"))
+        me.click("#code-form button[type=submit]")
+        me.wait_for_selector("#step-consent:not([hidden])")
+        me.click("#agree")
+        me.wait_for_selector("#step-done:not([hidden])")
+        me.click("#accounts li[data-platform=instagram] button")
+        # Off to the stand-in platform and back ("Not linked" would match a :text('Linked')).
+        me.wait_for_url("**/join#linked=instagram")
+        me.wait_for_selector("#accounts li[data-platform=instagram] .state:text-is('Linked')")
+        # Head office measures (4,200 followers, 260 engaging) and builds; the store syncs.
+        assert app.extensions[COLLECTOR].run().measured == 1
+        assert app.extensions[BUILDER].build()["customers"] == 1
+        assert sync_once(store).version == 1
+
+        me.goto(customer_hq.url + "/me?lang=en")
+        # Why this tier, in plain words, with the card the cashier will see.
+        me.wait_for_selector("#card-level:has-text('Murdoch-level service')")
+        assert me.text_content("dd[data-field='reach']") == "260"
+        why = me.inner_text("#why")
+        assert "instagram sam.runs: 4,200 followers and 6.2% engagement" in why and "median" in why
+        assert "never see your phone number" in me.inner_text("#staff-never-see")
+        assert me.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        # The pass: the QR code holds exactly the text a scanner reads.
+        me.wait_for_selector("#qr[data-pass]")
+        scanned = me.get_attribute("#qr", "data-pass")
+        src = me.get_attribute("#qr", "src")
+        assert urllib.parse.unquote(src.split(",", 1)[1]) == _svg(scanned)
+        me.screenshot(path=str(output_dir / "me-390.png"), full_page=True)
+
+        # The till: a typed number gets priority and a request to see the pass ...
+        typed = identify(store, http, "phone", "412 34 567").json()
+        assert (typed["service_level"], typed["verified"], typed["verify_for"]) == ("priority", False, "murdoch")
+        assert "ask to see their pass" in typed["prompt"]["action"]
+        # ... and the scanned pass a verified Murdoch-level prompt, on the cashier's card.
+        card = open_page(store.server, "/till?lane=3", store.staff_token)
+        card.wait_for_selector("#card.level-priority")
+        assert "ask to see their pass" in card.text_content("#action")
+        shown = identify(store, http, "pass", scanned)
+        assert shown.status_code == 200
+        answer = shown.json()
+        assert (answer["verified"], answer["service_level"], answer["prompt"]["level"]) == (True, "murdoch", "murdoch")
+        card.wait_for_selector("#card.level-murdoch")
+        assert card.text_content("#verified").startswith("✓ Pass shown")
+        assert "ask to see their pass" not in card.text_content("#action")
+        card.screenshot(path=str(output_dir / "till-verified.png"))
+        # A screenshot of the same pass ten minutes later is refused, with no tier.
+        hq.test_clock.now += 600
+        late = identify(store, http, "pass", scanned)
+        assert late.status_code == 422 and late.json()["error"]["code"] == "pass_expired"
+
+        # The customer objects, confirmed on screen and in the audit trail.
+        me.reload()
+        me.wait_for_selector("#card-level:has-text('Murdoch-level service')")
+        me.click("#object")
+        me.click("#confirm-yes")
+        me.wait_for_selector("#status:has-text('you objected')")
+        me.wait_for_selector("#audit li:has-text('You objected to tiering')")
+        # The next build no longer carries Sam; after the store syncs, the till knows nothing.
+        assert app.extensions[BUILDER].build()["delta"] == {"upserts": 0, "deletes": 1}
+        assert sync_once(store).version == 2
+        after = identify(store, http, "phone", "412 34 567").json()
+        assert (after["known"], after["tier"], after["prompt"]) == (False, "everyday", None)
+        me.reload()
+        me.wait_for_selector("dd[data-field='level']")
+        assert "no tier in the current list" in me.text_content("dd[data-field='level']")
+
+        # Delete: confirmed on screen; head office keeps only the audit line.
+        session = next(c["value"] for c in context.cookies() if c["name"] == COOKIE)
+        customer = app.extensions["posplugin.hq.me"].source.signed_in(session).customer_id
+        me.click("#delete")
+        me.click("#confirm-yes")
+        me.wait_for_selector("#status:has-text('your account is deleted')")
+        me.screenshot(path=str(output_dir / "me-deleted-390.png"))
+        with hq.engine.connect() as conn:
+            lines = conn.execute(select(schema.me_audit.c.customer_id, schema.me_audit.c.action)).all()
+            assert [tuple(r) for r in lines] == [(customer, "deleted")]
+            for table in ("customers", "customer_identifiers", "consents", "customer_sessions", "linked_accounts",
+                          "join_codes", "invitations"):
+                assert conn.execute(select(schema.metadata.tables[table])).all() == [], table
+        assert context.request.get(customer_hq.url + "/hq/v1/me").status == 401
+    finally:
+        context.close()
+
+
+def signed_in_context(browser, customer_hq, caplog):
+    """A browser context holding the session cookie of a customer who joined and linked Instagram."""
+    http = joined_customer(customer_hq, caplog)
+    customer_hq.app.extensions[BUILDER].build()
+    context = browser.new_context(viewport=PHONE)
+    context.add_cookies([{"name": COOKIE, "value": http.cookies[COOKIE], "url": customer_hq.url}])
+    return context
+
+
+def test_me_in_norwegian(customer_hq, browser, caplog):
+    context = signed_in_context(browser, customer_hq, caplog)
+    try:
+        me = context.new_page()
+        me.goto(customer_hq.url + "/me?lang=nb")
+        me.wait_for_selector("#card-level:has-text('Murdoch-service')")
+        assert me.text_content("#why-title") == "Hvorfor dette nivået"
+        assert "medianen" in me.inner_text("#why")
+        me.click(".lang[data-lang='en']")
+        me.wait_for_selector("#why-title:has-text('Why this tier')")
+    finally:
+        context.close()
+
+
+def test_signed_out_me_points_to_join(customer_hq, browser):
+    context = browser.new_context(viewport=PHONE)
+    try:
+        me = context.new_page()
+        me.goto(customer_hq.url + "/me")
+        me.wait_for_selector("#signed-out:not([hidden])")
+        assert me.get_attribute("#join-link", "href") == "/join"
+    finally:
+        context.close()
+
+
+def _svg(text: str) -> str:
+    from posplugin.hq.passes import qr_svg
+    assert segno.make(text, error="m", micro=False).mode == "alphanumeric"
+    return qr_svg(text)
+
+
+def test_the_pass_on_screen_renews_itself(hq, customer_hq, browser, caplog):
+    context = signed_in_context(browser, customer_hq, caplog)
+    try:
+        me = context.new_page()
+        me.clock.install()
+        me.goto(customer_hq.url + "/me")
+        me.wait_for_selector("#qr[data-pass]")
+        first = me.get_attribute("#qr", "data-pass")
+        hq.test_clock.now += 61
+        me.clock.run_for(61_000)
+        # The page's CSP forbids evaluated strings, so poll from here.
+        for _ in range(50):
+            if me.get_attribute("#qr", "data-pass") != first:
+                break
+            me.wait_for_timeout(100)
+        renewed = me.get_attribute("#qr", "data-pass")
+        assert renewed != first and renewed.startswith("PP1:")
+    finally:
+        context.close()
