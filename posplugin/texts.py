@@ -83,7 +83,10 @@ def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: fl
     if niches:
         body += " " + _("service.into", language, niches=", ".join(niches))
     # The till card's one line when space is short; the rest is a tap away.
+    # Asking for the pass comes first in it too: it is what to do now.
     short = _(f"action_short.{level}", language) if f"action_short.{level}" in catalogue(language) else action
+    if verify_for:
+        short = _("verify.ask", language, level=_(f"level.{verify_for}", language)) + " " + short
     return {"title": title, "body": body, "who": who, "action": action, "short_action": short}
 
 
