@@ -85,10 +85,10 @@ IMPORT = """
 import json, time
 {peak}from pathlib import Path
 from posplugin.hq.office import HeadOffice
-from posplugin.tiers.lists import open_text
+from posplugin.tiers.csvfile import open_csv
 office = HeadOffice(Path({data!r}), {key!r})
 t = time.perf_counter()
-with open_text({csv!r}) as f:
+with open_csv({csv!r}) as f:
     result = office.import_csv(f)
 print(json.dumps({{"seconds": time.perf_counter() - t, "rows": result["rows"], "peak_mb": peak_mb()}}))
 """

@@ -66,11 +66,12 @@ import io, json, sys, time
 {peak}from pathlib import Path
 from posplugin.config import Settings
 from posplugin.store.service import Store
-from posplugin.tiers.lists import import_csv, open_text
+from posplugin.tiers.csvfile import open_csv
+from posplugin.tiers.lists import import_csv
 s = Settings(data_dir=Path({data!r}), id_key={key!r})
 store = Store(s)
 t = time.perf_counter()
-with open_text({csv!r}) as f:
+with open_csv({csv!r}) as f:
     result = import_csv(store.tiers, f, store.hasher)
 elapsed = time.perf_counter() - t
 print(json.dumps({{"rows": result.rows, "seconds": elapsed,

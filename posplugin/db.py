@@ -22,23 +22,27 @@ import sqlite_utils
 BUSY_TIMEOUT_MS = 5_000
 log = logging.getLogger("posplugin.db")
 
-def connect(path: str | Path, *, readonly: bool = False, autocheckpoint: bool = True) -> sqlite3.Connection:
+def connect(path: str | Path, *, autocheckpoint: bool = True) -> sqlite3.Connection:
     """Open ``path`` with the settings posplugin relies on (WAL, busy timeout).
     Without ``autocheckpoint`` the caller must checkpoint the WAL itself."""
-    if readonly:
-        conn = sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True,
-                               isolation_level=None, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode is durable against application crashes and only
-        # risks the last transactions on power loss; FULL costs an fsync per visit.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        if not autocheckpoint:
-            conn.execute("PRAGMA wal_autocheckpoint=0")
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode is durable against application crashes and only
+    # risks the last transactions on power loss; FULL costs an fsync per visit.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    if not autocheckpoint:
+        conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def connect_readonly(path: str | Path) -> sqlite3.Connection:
+    """Open an existing file that must not be written (a tier list): rows as
+    plain tuples, autocommit, usable from any thread; raises
+    ``sqlite3.OperationalError`` when it cannot be opened."""
+    return sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True, isolation_level=None,
+                           check_same_thread=False)
 
 
 Migrations = list[tuple[str, str]]
@@ -127,7 +131,8 @@ class Database:
 
     @property
     def utils(self) -> sqlite_utils.Database:
-        """This thread's connection wrapped for sqlite-utils' table API."""
+        """This thread's connection wrapped for sqlite-utils' table API (reads and
+        introspection; hot paths and bulk writes stay on sqlite3)."""
         return sqlite_utils.Database(self.conn)
 
     @contextlib.contextmanager

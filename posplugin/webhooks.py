@@ -7,6 +7,7 @@ import hashlib
 import hmac
 
 from .errors import InvalidIdentifier, Unauthorized, ValidationError
+from .store import auth
 
 
 def hmac_sha256_base64(secret: str, message: bytes) -> str:
@@ -46,8 +47,7 @@ def require_secret(secret: str | None, given: str | None, *, vendor: str, what: 
 
 def bearer_token(request) -> str | None:
     """The token of an ``Authorization: Bearer ...`` header, or None."""
-    scheme, _, token = (request.headers.get("Authorization") or "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+    return auth.bearer(request.headers.get("Authorization"))
 
 
 def lane_map(text: str | None) -> dict[str, str]:

@@ -4,8 +4,15 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import itertools
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -125,15 +132,15 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeo
             cwd: Path | None = None):
     """Run ``python -m posplugin ARGS`` as a separate process against this
     checkout's code; returns the CompletedProcess (text mode)."""
-    import os
-    import subprocess
-    import sys
+    return subprocess.run([sys.executable, "-m", "posplugin", *args], env={**clean_env(), **(env or {})},
+                          input=input, capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO)
 
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
-    full_env["PYTHONPATH"] = str(REPO)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "posplugin", *args], env=full_env, input=input,
-                          capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO)
+
+def clean_env() -> dict:
+    """This machine's environment without any ``POSPLUGIN_*``, running this checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
+    env["PYTHONPATH"] = str(REPO)
+    return env
 
 
 
@@ -141,10 +148,8 @@ def cli_env(**settings) -> dict:
     """The environment for a posplugin process from this checkout: this
     machine's variables without any ``POSPLUGIN_*``, the test identifier key,
     and ``settings`` as ``POSPLUGIN_<NAME>`` (``hq_url="..."`` → ``POSPLUGIN_HQ_URL``)."""
-    import os
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
-    env.update(PYTHONPATH=str(REPO), POSPLUGIN_ID_KEY=ID_KEY)
+    env = clean_env()
+    env["POSPLUGIN_ID_KEY"] = ID_KEY
     env.update({f"POSPLUGIN_{name.upper()}": str(value) for name, value in settings.items()})
     return env
 
@@ -158,7 +163,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 def browser():
     """Debian's Chromium driven by Playwright. Missing Chromium skips the browser
     tests on a developer machine and fails them in CI (where .ci/run installs it)."""
-    import os
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
@@ -213,15 +217,35 @@ def plugin_server(settings, loaded_store):
         store.close()
 
 
-class Clock:
-    """A clock tests move by hand; starts at the real time."""
+@pytest.fixture
+def hooked(plugin_server, request):
+    """A store with the test module's ``PLUGINS`` and ``PLUGIN_SETTINGS`` (vendor
+    secrets), served on 127.0.0.1; returns (server, store)."""
+    return plugin_server(plugins=request.module.PLUGINS, extra=request.module.PLUGIN_SETTINGS)
 
-    def __init__(self):
-        import time
-        self.now = time.time()
+
+class Clock:
+    """A clock tests move by hand: from ``now`` (epoch seconds or an aware
+    datetime), else the real time."""
+
+    def __init__(self, now: float | dt.datetime | None = None):
+        self.now = time.time() if now is None else now.timestamp() if isinstance(now, dt.datetime) else now
 
     def __call__(self):
         return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+MURDOCH_PHONE = "+4741234567"  # TIER_ROWS' Murdoch-level customer
+
+
+def identify(client: Client, value: str = MURDOCH_PHONE, id_type: str = "phone", *, lane: str = "3",
+             **extra) -> requests.Response:
+    """``POST /api/v1/identify`` as a till would send it."""
+    return client.post("/api/v1/identify", json={"lane": lane, "identifier": {"type": id_type, "value": value},
+                                                 **extra})
 
 
 @pytest.fixture(scope="session")
@@ -297,7 +321,6 @@ def hq_query(office, sql: str) -> list:
 def join_code(caplog, masked_tail: str = "") -> str:
     """The newest one-time code the console sender logged (for an identifier
     whose masked form ends with ``masked_tail``)."""
-    import re
     for record in reversed(caplog.records):
         found = re.match(r"join code (\d{6}) for (\S+)", record.getMessage())
         if found and found.group(2).endswith(masked_tail):
@@ -305,9 +328,8 @@ def join_code(caplog, masked_tail: str = "") -> str:
     raise AssertionError("the console sender logged no code")
 
 
-def free_port():
-    import socket
-
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -315,9 +337,6 @@ def free_port():
 
 def serve(cmd, tmp_path, port, env):
     """Start ``CMD serve`` on ``port`` as its own process; returns (process, first /healthz answer)."""
-    import subprocess
-    import time
-
     proc = subprocess.Popen(cmd + ["serve", "--data", str(tmp_path), "--port", str(port)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             cwd=tmp_path)

@@ -13,6 +13,7 @@ from posplugin.demo.data import FIRST_NAMES, STAFF_NAMES
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.slow
 def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     done = run_cli("demo", "--data", str(tmp_path / "demo"), "--port", "0", "--duration", "6",
                    "--pace", "0.2", timeout=90)

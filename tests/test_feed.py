@@ -5,6 +5,7 @@ import io
 import json
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -70,3 +71,64 @@ def manifest(version, *steps):
 def test_delta_chain(m, current, expected):
     chain = feed.delta_chain(m, current)
     assert (None if chain is None else [(d["from"], d["to"]) for d in chain]) == expected
+
+
+KEY = Ed25519PrivateKey.generate()
+PUBLIC = feed.public_key_text(KEY)
+
+
+def signed(**changes):
+    return feed.sign({"format": feed.FORMAT, "version": 3, "expires_at": 1000.0, **changes}, KEY)
+
+
+def test_a_good_manifest_verifies():
+    assert feed.verify(signed(), PUBLIC, now=999.0, current_version=3)["version"] == 3
+    assert feed.verify(signed(), PUBLIC, now=0.0, current_version=None)["version"] == 3
+
+
+@pytest.mark.parametrize("doctor,now,current,reason", [
+    (lambda s: {**s, "manifest": {**s["manifest"], "version": 4}}, 999.0, None, "does not verify"),
+    (lambda s: {**s, "signature": s["signature"][:10] + "!" + s["signature"][10:]}, 999.0, None, "unreadable"),
+    (lambda s: {**s, "signature": s["signature"][:-4]}, 999.0, None, "does not verify|unreadable"),
+    (lambda s: {"manifest": s["manifest"]}, 999.0, None, "unreadable"),
+    (lambda s: s, 1000.0, None, "expired"),                  # expiring at this very second is expired
+    (lambda s: s, 999.0, 4, "rollback"),
+    (lambda s: signed(format="posplugin-feed/2"), 999.0, None, "format"),
+    (lambda s: signed(expires_at="later"), 999.0, None, "expired"),
+])
+def test_a_doctored_stale_or_old_manifest_is_refused(doctor, now, current, reason):
+    with pytest.raises(feed.FeedError, match=reason):
+        feed.verify(doctor(signed()), PUBLIC, now=now, current_version=current)
+
+
+def test_another_key_or_a_bad_key_is_refused():
+    with pytest.raises(feed.FeedError, match="does not verify"):
+        feed.verify(signed(), feed.public_key_text(Ed25519PrivateKey.generate()), now=0, current_version=None)
+    with pytest.raises(feed.FeedError, match="unreadable"):
+        feed.verify(signed(), "not base64!", now=0, current_version=None)
+
+
+def test_snapshot_lines_round_trip_and_bounds():
+    key = bytes(range(32))
+    line = feed.snapshot_line(key, 4200, 0.062, json.dumps(["løping"]))
+    assert feed.parse_snapshot_line(line) == (key, 4200, 0.062, ("løping",))
+    assert feed.parse_snapshot_line(feed.snapshot_line(key, 0, 1.0, "[]")) == (key, 0, 1.0, ())
+    for bad in (feed.snapshot_line(key[:31], 1, 0.1, "[]"), feed.snapshot_line(key, -1, 0.1, "[]"),
+                feed.snapshot_line(key, 1, 1.01, "[]"), feed.snapshot_line(key, 1, -0.1, "[]"),
+                line.replace("\t", " ")):
+        with pytest.raises(feed.FeedError):
+            feed.parse_snapshot_line(bad)
+
+
+def test_canonical_form_is_key_sorted_and_compact():
+    assert feed.canonical({"b": 1, "a": [1, "ø"]}) == '{"a":[1,"ø"],"b":1}'.encode()
+
+
+def test_the_signing_key_is_made_once_and_kept(tmp_path):
+    first = feed.load_or_create_key(tmp_path / "k")
+    assert feed.public_key_text(feed.load_or_create_key(tmp_path / "k")) == feed.public_key_text(first)
+
+
+def test_the_key_file_is_readable_by_its_owner_only(tmp_path):
+    feed.load_or_create_key(tmp_path / "keys" / "k")
+    assert (tmp_path / "keys" / "k").stat().st_mode & 0o777 == 0o600

@@ -13,11 +13,10 @@ SQUARE_URL = "https://store.example/hooks/square/payments"
 SHOPIFY_SECRET = "shopify-client-secret"
 
 
-@pytest.fixture
-def hooked(plugin_server):
-    return plugin_server(plugins="square, shopify", extra={
-        "square_signature_key": SQUARE_KEY, "square_notification_url": SQUARE_URL,
-        "shopify_secret": SHOPIFY_SECRET})
+PLUGINS = "square, shopify"  # the conftest fixture `hooked` serves a store with these
+PLUGIN_SETTINGS = {
+    "square_signature_key": SQUARE_KEY, "square_notification_url": SQUARE_URL,
+    "shopify_secret": SHOPIFY_SECRET}
 
 
 def square_event(event_id="evt-1", email="Micro.Mia@example.com", status="COMPLETED", money=None):

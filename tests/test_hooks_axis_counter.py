@@ -9,10 +9,9 @@ TOKEN = "axis-relay-token"
 SERIAL = "ACCC8E20F09B"
 
 
-@pytest.fixture
-def hooked(plugin_server):
-    return plugin_server(plugins="axis_counter", extra={
-        "axis_token": TOKEN, "axis_regions": f"{SERIAL}:region3=2, region1=1"})
+PLUGINS = "axis_counter"  # the conftest fixture `hooked` serves a store with these
+PLUGIN_SETTINGS = {
+    "axis_token": TOKEN, "axis_regions": f"{SERIAL}:region3=2, region1=1"}
 
 
 def live(timestamp="20261123101524", people=(1, 0, 3), serial=SERIAL):

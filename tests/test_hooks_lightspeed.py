@@ -9,10 +9,9 @@ SECRET = "lightspeed-rule-secret"
 REGISTER = "0242ac12-0002-11e9-e8c4-659494e33153"
 
 
-@pytest.fixture
-def hooked(plugin_server):
-    return plugin_server(plugins="lightspeed", extra={
-        "lightspeed_secret": SECRET, "lightspeed_registers": f"{REGISTER}=3"})
+PLUGINS = "lightspeed"  # the conftest fixture `hooked` serves a store with these
+PLUGIN_SETTINGS = {
+    "lightspeed_secret": SECRET, "lightspeed_registers": f"{REGISTER}=3"}
 
 
 def rule(customer, sale_id="0f6799a5-3a64-b647-11ed-a739c219e537", event_type="sale.customer.changed"):

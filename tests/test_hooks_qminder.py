@@ -12,10 +12,9 @@ SECRET = "qminder-webhook-secret"
 URL = "https://store.example/hooks/qminder/tickets"
 
 
-@pytest.fixture
-def hooked(plugin_server):
-    return plugin_server(plugins="qminder", extra={
-        "qminder_secret": SECRET, "qminder_webhook_url": URL, "qminder_lines": "37338=2"})
+PLUGINS = "qminder"  # the conftest fixture `hooked` serves a store with these
+PLUGIN_SETTINGS = {
+    "qminder_secret": SECRET, "qminder_webhook_url": URL, "qminder_lines": "37338=2"}
 
 
 def ticket(kind, ticket_id="123456789", phone=4741234567, line=37338):

@@ -14,11 +14,10 @@ URL = "https://store.example/hooks/waitwhile/visits"
 LOCATION, COUNTER = "P3HCgTiw7IjGhxM2qmjt", "9sxvHtjutXVfTZMNMzP9"
 
 
-@pytest.fixture
-def hooked(plugin_server):
-    return plugin_server(plugins="waitwhile", extra={
-        "waitwhile_secret": SECRET, "waitwhile_webhook_url": URL,
-        "waitwhile_locations": f"{LOCATION}=1", "waitwhile_resources": f"{COUNTER}=2"})
+PLUGINS = "waitwhile"  # the conftest fixture `hooked` serves a store with these
+PLUGIN_SETTINGS = {
+    "waitwhile_secret": SECRET, "waitwhile_webhook_url": URL,
+    "waitwhile_locations": f"{LOCATION}=1", "waitwhile_resources": f"{COUNTER}=2"}
 
 
 def event(kind, state, visit_id="Kk1BeidF0N4p8wzp2J0x", event_id=None, phone="+4741234567",

@@ -1,7 +1,7 @@
 """POST /api/v1/identify over real HTTP, against DESIGN.md's contract."""
 
 import pytest
-from conftest import ID_KEY, Client, Clock
+from conftest import ID_KEY, Client, Clock, identify
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -15,11 +15,6 @@ from posplugin.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 IDENT = "/api/v1/identify"
-
-
-def identify(client, value, id_type="phone", lane="3", **extra):
-    return client.post(IDENT, json={"lane": lane, "identifier": {"type": id_type, "value": value},
-                                    **extra})
 
 
 def test_murdoch_customer_gets_a_prompt_that_says_why(clients):
@@ -56,6 +51,7 @@ def test_no_prompt_for_standard_unknown_or_opted_out(clients, id_type, value):
     assert body["service_level"] == "standard"
     if value != "L-1001":
         assert body["known"] is False and body["tier"] == "everyday" and body["niches"] == []
+        assert (body["followers"], body["engagement_rate"], body["engaged_reach"]) == (0, 0.0, 0)
 
 
 def test_same_customer_same_lane_gets_same_prompt_back(clients):

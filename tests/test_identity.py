@@ -5,6 +5,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from posplugin.config import Settings, validate
 from posplugin.errors import InvalidIdentifier
 from posplugin.tiers.identity import Hasher, hash_identifier, normalise
 
@@ -81,10 +82,14 @@ def test_the_key_is_part_of_the_hash():
     ("email", "no-at-sign.example.com", ""),
     ("email", "two words@example.com", ""),
     ("email", "user@localhost", ""),
+    ("email", "@example.com", ""),
+    ("email", "mia@", ""),
+    ("email", "mia@.", ""),
     ("handle", "@", ""),
     ("handle", "two words", ""),
     ("loyalty_id", "   ", ""),
     ("loyalty_id", "x" * 257, ""),
+    ("card_token", " " + "x" * 257 + " ", ""),
     ("passport", "123", ""),
 ])
 def test_unusable_identifiers_are_refused_with_the_field(id_type, value, region):
@@ -97,3 +102,22 @@ def test_unusable_identifiers_are_refused_with_the_field(id_type, value, region)
 def test_national_number_without_region_says_how_to_fix_it():
     with pytest.raises(InvalidIdentifier, match="default_region"):
         normalise("phone", "412 34 567", "")
+
+
+@pytest.mark.parametrize("value,region", [("not a number", "NO"), ("+47 x", ""), ("+999 123", "NO")])
+def test_no_region_hint_where_a_region_would_not_help(value, region):
+    with pytest.raises(InvalidIdentifier) as info:
+        normalise("phone", value, region)
+    assert "default_region" not in info.value.message
+
+
+@pytest.mark.parametrize("region", ["no", "No", "NO"])
+def test_default_region_in_any_case_reads_national_numbers(region):
+
+    assert normalise("phone", "412 34 567", region) == "+4741234567"
+    assert Hasher("key", region)("phone", "412 34 567") == Hasher("key", "NO")("phone", "+47 412 34 567")
+    assert not [p for p in validate(Settings(default_region=region, id_key="k")) if "default_region" in p]
+
+
+def test_the_longest_identifier_is_accepted():
+    assert normalise("loyalty_id", " " + "x" * 256 + " ") == "x" * 256

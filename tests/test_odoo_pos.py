@@ -9,6 +9,7 @@ import socket
 import time
 
 import pytest
+from conftest import free_port
 from flask import Flask, Response
 
 from posplugin.plugins import Plugins
@@ -151,12 +152,6 @@ CALL = """async ([fn, args]) => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.browser
 def test_identify_from_the_pos_page_returns_the_prompt(open_page, pos_origin, posplugin, tokens):
     page = open_page(pos_origin, "/", "")
@@ -293,6 +288,7 @@ GLUE = """async (config) => {
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_the_glue_over_stubbed_odoo_modules(open_page, pos_origin, posplugin, tokens, settings):
     page = open_page(pos_origin, "/", "")
     config = {"id": 7, "posplugin_url": posplugin.url, "posplugin_token": tokens["till"], "posplugin_lane": "3"}

@@ -5,8 +5,11 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from posplugin.store import baseline, prompts, queues, visits
+from posplugin.tiers.policy import SERVICE_LEVELS, TIERS
 from posplugin.web import api, openapi
 from posplugin.web.app import BLUEPRINTS
+from posplugin.web.schemas import SCHEMAS
 
 
 def store_document():
@@ -77,3 +80,17 @@ def test_head_office_roles_do_not_borrow_the_stores_admin(hq):
     assert doc["paths"]["/hq/v1/reports"]["post"]["description"] == "Roles: store."
     assert doc["paths"]["/hq/v1/stores.csv"]["get"]["description"] == "Roles: admin."
     assert "day" in {p["name"] for p in doc["paths"]["/hq/v1/chart"]["get"]["parameters"]}
+
+
+def test_enums_come_from_the_domain_lists():
+
+    prompt = SCHEMAS["Prompt"]["properties"]
+    assert (prompt["kind"]["enum"], prompt["level"]["enum"], prompt["status"]["enum"]) == \
+        (list(prompts.KINDS), list(prompts.LEVELS), list(prompts.STATUSES))
+    answer = SCHEMAS["IdentifyResponse"]["properties"]
+    assert (answer["tier"]["enum"], answer["service_level"]["enum"]) == (list(TIERS), list(SERVICE_LEVELS))
+    assert SCHEMAS["IdentifyRequest"]["properties"]["stage"]["enum"] == list(visits.STAGES)
+    queue = SCHEMAS["QueueInput"]["properties"]
+    assert queue["event"]["enum"] == list(queues.EVENTS) and queue["length"]["maximum"] == queues.MAX_LENGTH
+    assert SCHEMAS["QueueAnswer"]["properties"]["status"]["enum"] == list(baseline.STATUSES)
+    assert SCHEMAS["PainpointRequest"]["properties"]["kind"]["enum"] == list(prompts.PAIN_KINDS)

@@ -148,3 +148,55 @@ def test_a_store_killed_before_the_answer_delivers_exactly_once(hq, store, tmp_p
     conn.close()
     assert hq.stores()[0]["figures"]["prompts_made"] == 3  # counted once
     assert hq_query(hq, "SELECT count(*) FROM reports")[0][0] == 1
+
+
+H = 1_795_424_400.0  # 2026-11-23T09:00:00Z, the start of an hour
+
+
+def test_summarise_buckets_by_hour_and_counts_each_outcome():
+    rows = [
+        (H + 10, "created", "service", "murdoch", H + 10, 260),
+        (H + 70.04, "taken", "service", "murdoch", H + 10, 260),
+        (H + 100, "resolved", "service", "murdoch", H + 10, 260),
+        (H + 200, "created", "pain", "urgent", H + 200, None),
+        (H + 3599.06, "resolved", "pain", "urgent", H + 200, None),
+        (H + 3600, "expired", "service", "priority", H + 50, 80),
+        (H + 3700, "resolved", "amplify", "priority", H + 3650, None),
+    ]
+    assert outbox.summarise(rows) == [
+        {"hour": "2026-11-23T09:00:00.000Z", "made": {"service:murdoch": 1, "pain:urgent": 1}, "taken": 1,
+         "resolved": 2, "expired": 0, "pain_episodes": 1, "pain_seconds": pytest.approx(3399.06),
+         "reach_served": {"murdoch": 260}, "times_to_act_s": [60.0], "pain_durations_s": [3399.1]},
+        {"hour": "2026-11-23T10:00:00.000Z", "made": {}, "taken": 0, "resolved": 1, "expired": 1,
+         "pain_episodes": 0, "pain_seconds": 0.0, "reach_served": {}, "times_to_act_s": [],
+         "pain_durations_s": []},
+    ]
+
+
+def test_a_batch_is_fixed_until_sent_and_the_next_takes_the_following_rows(store, monkeypatch):
+    monkeypatch.setattr(outbox, "BATCH_ROWS", 2)
+    activity(store)                                   # 6 outbox rows
+    first, rows = outbox.next_batch(store)
+    assert len(rows) == 2 and rows[0][1] == "created"
+    assert outbox.next_batch(store) == (first, rows)  # not sent: the same batch, the same rows
+    ids = [r[0] for r in store.db.execute("SELECT id FROM outbox WHERE batch = ? ORDER BY id", (first,))]
+    assert first.endswith(f"-{ids[0]}-{ids[-1]}") and len(ids) == 2
+    with store.db.write() as conn:
+        conn.execute("UPDATE outbox SET sent_at = 1 WHERE batch = ?", (first,))
+    second, more = outbox.next_batch(store)
+    later = [r[0] for r in store.db.execute("SELECT id FROM outbox WHERE batch = ? ORDER BY id", (second,))]
+    assert second != first and later == [ids[-1] + 1, ids[-1] + 2]
+
+
+def test_nothing_to_send_is_none(store):
+    assert outbox.next_batch(store) is None
+
+
+def test_send_delivers_every_pending_batch_and_counts_them(hq, store, monkeypatch):
+    monkeypatch.setattr(outbox, "BATCH_ROWS", 3)
+    activity(store)                                   # 6 rows: two batches of 3
+    http = requests.Session()
+    http.headers["Authorization"] = f"Bearer {store.settings.hq_token}"
+    assert outbox.send(store, http, hq.server.url + "/hq/v1/reports", timeout=(3, 10)) == (2, None)
+    assert outbox.send(store, http, hq.server.url + "/hq/v1/reports", timeout=(3, 10)) == (0, None)
+    assert hq.stores()[0]["figures"]["prompts_made"] == 3

@@ -1,6 +1,7 @@
 """The cashier's card and the floor tablet in a real headless Chromium."""
 
 import pytest
+from conftest import identify
 
 from posplugin.web.app import create_app
 from posplugin.web.server import BackgroundServer
@@ -12,10 +13,9 @@ TABLET_PORTRAIT = {"width": 800, "height": 1280}
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def identify(clients, name="Sam", lane="3"):
-    return clients["till"].post("/api/v1/identify", json={
-        "lane": lane, "identifier": {"type": "phone", "value": "+4741234567"},
-        "display_name": name}).json()["prompt"]
+def card_prompt(clients, name="Sam"):
+    """Identify the Murdoch-level customer at lane 3 as ``name``; the prompt made."""
+    return identify(clients["till"], display_name=name).json()["prompt"]
 
 
 def test_prompt_reaches_till_and_floor_and_taking_it_updates_the_till(open_page, server, clients, tokens,
@@ -24,7 +24,7 @@ def test_prompt_reaches_till_and_floor_and_taking_it_updates_the_till(open_page,
     floor = open_page(server, "/floor", tokens["staff"], TABLET_LANDSCAPE)
     till.wait_for_selector("#offline[hidden]", state="attached")
     floor.wait_for_selector("#no-prompts:not([hidden])")
-    prompt = identify(clients)
+    prompt = card_prompt(clients)
     till.wait_for_selector("#card.level-murdoch", timeout=1000)
     assert till.text_content("#name") == "Sam"
     assert "4,200 followers" in till.text_content("#who")
@@ -45,7 +45,7 @@ def test_prompt_reaches_till_and_floor_and_taking_it_updates_the_till(open_page,
 def test_keyboard_shortcuts_on_the_till(open_page, server, clients, tokens):
     till = open_page(server, "/till?lane=3", tokens["till"])
     till.wait_for_selector("#empty")
-    prompt = identify(clients)
+    prompt = card_prompt(clients)
     till.wait_for_selector("#card.level-murdoch")
     till.keyboard.press("o")
     till.wait_for_selector("#ack[disabled]", state="attached")
@@ -59,7 +59,7 @@ def test_names_from_data_are_shown_as_text(open_page, server, clients, tokens):
     till = open_page(server, "/till?lane=3", tokens["till"])
     floor = open_page(server, "/floor", tokens["staff"], TABLET_PORTRAIT)
     till.wait_for_selector("#empty")
-    identify(clients, name=XSS)
+    card_prompt(clients, name=XSS)
     till.wait_for_selector("#card.level-murdoch")
     floor.wait_for_selector("li.prompt")
     assert till.text_content("#name") == XSS
@@ -68,10 +68,11 @@ def test_names_from_data_are_shown_as_text(open_page, server, clients, tokens):
     assert till.dialogs == [] and floor.dialogs == []
 
 
+@pytest.mark.slow
 def test_pages_survive_a_service_restart(open_page, loaded_store, clients, tokens, server, output_dir):
     floor = open_page(server, "/floor", tokens["staff"], TABLET_PORTRAIT)
     floor.wait_for_selector("#no-prompts")
-    prompt = identify(clients)
+    prompt = card_prompt(clients)
     floor.wait_for_selector(f"li.prompt[data-id='{prompt['id']}']")
     floor.wait_for_selector("#offline[hidden]", state="attached")
     # The shell is cached once the service worker is active (under load this takes a moment).
@@ -122,7 +123,7 @@ def test_floor_shows_lanes_recommendation_and_reports_pain(open_page, server, cl
 def test_card_fits_a_320_pixel_window(open_page, server, clients, tokens, output_dir):
     till = open_page(server, "/till?lane=3", tokens["till"], {"width": 320, "height": 480})
     till.wait_for_selector("#offline[hidden]", state="attached")
-    identify(clients, name="Alexandria-Josephine")
+    card_prompt(clients, name="Alexandria-Josephine")
     till.wait_for_selector("#card.level-murdoch")
     width = till.evaluate_handle("document.documentElement").get_property("scrollWidth").json_value()
     assert width <= 320
@@ -167,7 +168,7 @@ def test_embed_script_drops_the_card_into_a_pos_page(web_pos, clients, browser):
         frame_element = page.wait_for_selector("iframe[title='posplugin service prompt']")
         card = frame_element.content_frame()
         card.wait_for_selector("#offline[hidden]", state="attached")
-        identify(clients)
+        card_prompt(clients)
         card.wait_for_selector("#card.level-murdoch")
         assert card.text_content("#name") == "Sam"
         assert card.get_attribute("#sound", "aria-pressed") == ("true" if alerts_on else "false")

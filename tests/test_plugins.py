@@ -2,56 +2,30 @@
 
 import http.server
 import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
-import time
+from pathlib import Path
 
 import pytest
 import requests
-from conftest import run_cli
+from conftest import REPO, run_cli
 
 from posplugin.store.service import Store
 from posplugin.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
-PLUGIN = '''
-from posplugin.hookspecs import hookimpl
-from posplugin.errors import Unauthorized
-
-@hookimpl
-def service_level(tier, service_level, followers, engagement_rate, engaged_reach, settings):
-    return "murdoch" if tier != "everyday" else None
-
-@hookimpl
-def prompt_words(kind, level, words, details, language):
-    return {"title": "VIP: " + words["title"], "body": words["body"]}
-
-def echo(store, request):
-    if request.headers.get("X-Secret") != "s3cret":
-        raise Unauthorized("bad signature")
-    return {"echo": request.get_json()}
-
-def broken(store, request):
-    raise RuntimeError("boom")
-
-@hookimpl
-def register_routes():
-    return [("POST", "/demo/echo", echo), ("GET", "/demo/broken", broken)]
-'''
-
-BROKEN_HOOK = '''
-from posplugin.hookspecs import hookimpl
-
-@hookimpl
-def service_level(tier, service_level, followers, engagement_rate, engaged_reach, settings):
-    raise ValueError("this plugin is broken")
-'''
+# Sample plugins as files, loaded the way a store loads its hooks_dir.
+PLUGINS = Path(__file__).parent / "plugins"
 
 
 @pytest.fixture
 def hooks_dir(tmp_path):
     folder = tmp_path / "hooks"
     folder.mkdir()
-    (folder / "vip.py").write_text(PLUGIN)
+    shutil.copy(PLUGINS / "vip.py", folder)
     return folder
 
 
@@ -72,7 +46,7 @@ def test_service_level_and_words_from_a_plugin(settings, loaded_store, hooks_dir
 
 
 def test_a_failing_plugin_is_skipped(settings, loaded_store, hooks_dir):
-    (hooks_dir / "broken.py").write_text(BROKEN_HOOK)
+    shutil.copy(PLUGINS / "broken.py", hooks_dir)
     (hooks_dir / "syntax.py").write_text("def nope(:\n")
     store = plugin_store(settings, loaded_store, hooks_dir=str(hooks_dir))
     try:
@@ -118,6 +92,7 @@ def test_one_in_front_calls_a_lane_long_whatever_the_baseline(settings, loaded_s
 def receiver():
     """A made-up paging bridge: fails the first call, then records prompts."""
     received, calls = [], []
+    arrived = threading.Event()
 
     class Bridge(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
@@ -127,6 +102,7 @@ def receiver():
                 self.send_response(503)
             else:
                 received.append(body["prompt"])
+                arrived.set()
                 self.send_response(200)
             self.end_headers()
 
@@ -135,36 +111,29 @@ def receiver():
 
     bridge = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bridge)
     threading.Thread(target=bridge.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{bridge.server_address[1]}/page", received
+    yield f"http://127.0.0.1:{bridge.server_address[1]}/page", received, arrived
     bridge.shutdown()
 
 
 def test_webhook_forwards_urgent_prompts_with_retries(settings, loaded_store, receiver):
-    url, received = receiver
+    url, received, arrived = receiver
     store = plugin_store(settings, loaded_store, plugins="webhook", webhook_url=url)
     try:
         store.report_painpoint("stock", "2", "no oat milk")  # priority: not forwarded
         urgent = store.report_painpoint("staff", "3", "only one till open")
-        deadline = time.monotonic() + 10
-        while not received and time.monotonic() < deadline:
-            time.sleep(0.05)
+        assert arrived.wait(10), "the bridge got nothing"
         assert [p["id"] for p in received] == [urgent["id"]]
     finally:
         store.close()
 
 
+@pytest.mark.slow
 def test_an_installed_package_is_found_by_its_entry_point(tmp_path, settings, loaded_store, monkeypatch):
     """A real package with a ``posplugin`` entry point, installed with pip:
     `posplugin plugins` lists it and its hooks change the service level."""
-    import os
-    import subprocess
-    import sys
-
-    from conftest import REPO
-
     source = tmp_path / "src"
     source.mkdir()
-    (source / "posplugin_test_vip.py").write_text(PLUGIN)
+    shutil.copy(PLUGINS / "vip.py", source / "posplugin_test_vip.py")
     (source / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n'
         '[project]\nname = "posplugin-test-vip"\nversion = "0.1"\n\n'

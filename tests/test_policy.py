@@ -65,6 +65,22 @@ def test_prompts_only_above_standard(level, prompt):
     assert needs_prompt(level) is prompt
 
 
+@pytest.mark.parametrize("followers,rate,reach", [
+    (525, 0.5, 263),     # an exact half rounds up (Python's round() would give 262)
+    (527, 0.5, 264),     # and not to even either way
+    (4_250, 0.062, 264), (1, 0.5, 1), (3, 0.5, 2), (1, 0.49, 0),
+])
+def test_engaged_reach_rounds_half_up(followers, rate, reach):
+    assert engaged_reach(followers, rate) == reach
+    assert policy.score(followers, rate).engaged_reach == reach
+
+
+def test_exact_half_crosses_a_threshold_up():
+    # 99 × 0.5 = 49.5 → 50 engaged: priority, not standard.
+    assert policy.score(99, 0.5).service_level == "priority"
+    assert Policy(murdoch=263).score(525, 0.5).service_level == "murdoch"
+
+
 @pytest.mark.parametrize("level,verify_level,verified,expected", [
     ("murdoch", "none", False, "murdoch"),
     ("murdoch", "murdoch", False, "priority"),

@@ -1,17 +1,13 @@
 """The prompt lifecycle over HTTP: take, resolve, expire, escalate, audited."""
 
 import pytest
+from conftest import identify
 
 from posplugin.store import prompts
 
 
-def identify(client, value="+4741234567", lane="3", id_type="phone"):
-    return client.post("/api/v1/identify", json={"lane": lane, "identifier": {"type": id_type,
-                                                                              "value": value}}).json()
-
-
 def test_take_then_resolve(clients):
-    prompt = identify(clients["till"])["prompt"]
+    prompt = identify(clients["till"]).json()["prompt"]
     taken = clients["staff"].post(f"/api/v1/prompts/{prompt['id']}/ack", json={"by": "Ana"}).json()
     assert taken["status"] == "taken" and taken["taken_by"] == "Ana" and taken["taken_at"]
     done = clients["till"].post(f"/api/v1/prompts/{prompt['id']}/resolve",
@@ -21,7 +17,7 @@ def test_take_then_resolve(clients):
 
 
 def test_repeating_a_transition_is_harmless(clients):
-    prompt = identify(clients["till"])["prompt"]
+    prompt = identify(clients["till"]).json()["prompt"]
     path = f"/api/v1/prompts/{prompt['id']}"
     first = clients["staff"].post(path + "/ack", json={"by": "Ana"}).json()
     again = clients["staff"].post(path + "/ack", json={"by": "Kari"})
@@ -33,7 +29,7 @@ def test_repeating_a_transition_is_harmless(clients):
 
 
 def test_resolving_without_taking_counts_as_taken(clients):
-    prompt = identify(clients["till"])["prompt"]
+    prompt = identify(clients["till"]).json()["prompt"]
     done = clients["staff"].post(f"/api/v1/prompts/{prompt['id']}/resolve", json={"by": "Ana"}).json()
     assert done["taken_by"] == "Ana" and done["taken_at"] == done["resolved_at"]
 

@@ -6,22 +6,12 @@ import io
 import zoneinfo
 
 import pytest
+from conftest import Clock
 
 from posplugin.errors import ImportRefused, ValidationError
 from posplugin.store.service import Store
 
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
-
-
-class Clock:
-    def __init__(self, when: dt.datetime):
-        self.now = when.timestamp()
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
 
 
 def local(day: str, hhmm: str) -> dt.datetime:

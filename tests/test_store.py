@@ -1,22 +1,16 @@
 """The store's own behaviour beyond one request: visits, retention, restarts."""
 
 import pytest
+import sqlite_utils
+from conftest import Clock
 
 from posplugin.store.service import DAY, Store
-
-
-class Clock:
-    def __init__(self, now=1_800_000_000.0):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
 def clocked(settings, loaded_store):
     loaded_store.close()
-    clock = Clock()
+    clock = Clock(1_800_000_000.0)
     store = Store(settings, clock=clock)
     yield store, clock
     store.close()
@@ -35,6 +29,7 @@ def test_every_identify_records_a_visit_with_hashes_only(clocked):
     assert count(store, "visits") == 2
     rows = store.db.execute("SELECT customer, known, tier FROM visits ORDER BY id").fetchall()
     assert [(len(r[0]), r[1], r[2]) for r in rows] == [(32, 0, "everyday"), (32, 1, "nano")]
+    assert (first.known, first.tier, first.service_level, first.engaged_reach) == (False, "everyday", "standard", 0)
 
 
 def test_visit_ids_keep_rising_after_a_restart(settings, clocked):
@@ -98,3 +93,17 @@ def test_purge_keeps_queue_history_for_the_baseline_window_only(clocked):
     store.flush()
     store.purge()
     assert [r[0] for r in store.db.execute("SELECT length FROM queue_history")] == [4]
+
+
+def test_the_data_folder_opens_in_sqlite_utils(loaded_store):
+    """What an operator would open with sqlite-utils or datasette: the store's
+    tables with their columns, and the tier list file (hashes only)."""
+    loaded_store.identify("1", "email", "micro.mia@example.com")
+    loaded_store.flush()
+    db = sqlite_utils.Database(loaded_store.settings.db_path)
+    assert set(db.table_names()) == {"migrations", "tokens", "prompts", "prompt_events", "visits", "outbox",
+                                     "queue_history", "sync_state", "hook_events", "lanes"}
+    assert db["visits"].count == 1 and "customer" in db["visits"].columns_dict
+    tiers = sqlite_utils.Database(loaded_store.tiers.current_file())
+    assert tiers.table_names() == ["tiers", "meta"] and tiers["tiers"].count == 4
+    assert {r["key"]: r["value"] for r in tiers["meta"].rows}["rows"] == 4

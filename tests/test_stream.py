@@ -8,6 +8,7 @@ import time
 from urllib.parse import urlparse
 
 import pytest
+from conftest import identify
 
 from posplugin.web.app import create_app
 from posplugin.web.server import BackgroundServer
@@ -51,17 +52,12 @@ class SSE:
         self.conn.close()
 
 
-def identify(clients, lane="3", value="+4741234567"):
-    return clients["till"].post("/api/v1/identify", json={
-        "lane": lane, "identifier": {"type": "phone", "value": value}}).json()
-
-
 def test_events_carry_ids_and_data(server, clients, tokens):
     stream = SSE(server.url, tokens["staff"])
     try:
         assert stream.response.status == 200
         assert stream.response.getheader("Content-Type").startswith("text/event-stream")
-        prompt = identify(clients)["prompt"]
+        prompt = identify(clients["till"]).json()["prompt"]
         event = stream.next()
         assert event["event"] == "prompt" and event["data"]["id"] == prompt["id"]
         assert event["id"].count(".") == 1
@@ -74,17 +70,17 @@ def test_events_carry_ids_and_data(server, clients, tokens):
 
 def test_resume_with_last_event_id_gets_the_missed_events_once(server, clients, tokens):
     stream = SSE(server.url, tokens["staff"])
-    identify(clients)
+    identify(clients["till"])
     first = stream.next()
     while "id" not in first:
         first = stream.next()
     stream.close()
-    missed = [identify(clients, lane=lane)["prompt"]["id"] for lane in ("4", "5")]
+    missed = [identify(clients["till"], lane=lane).json()["prompt"]["id"] for lane in ("4", "5")]
     again = SSE(server.url, tokens["staff"], last_event_id=first["id"])
     try:
         got = [again.next(), again.next()]
         assert [e["data"]["id"] for e in got] == missed
-        later = identify(clients, lane="6")["prompt"]["id"]
+        later = identify(clients["till"], lane="6").json()["prompt"]["id"]
         assert again.next()["data"]["id"] == later  # live after the replay, nothing twice
     finally:
         again.close()

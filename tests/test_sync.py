@@ -2,21 +2,26 @@
 full syncs, unchanged lists, and everything that must be refused while the
 previous list keeps serving."""
 
+import http.server
 import io
 import json
 import logging
 import signal
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 import requests
-from conftest import ID_KEY, cli_env, run_cli, tier_csv
+from conftest import ID_KEY, REPO, cli_env, free_port, run_cli, serve, tier_csv
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from posplugin.hq import office as hq_module
 from posplugin.hq.web import create_hq_app
 from posplugin.store.service import Store
-from posplugin.store.sync import sync_once
+from posplugin.store.sync import sync_in_child, sync_once
 from posplugin.tiers import feed
 from posplugin.web.app import create_app
 from posplugin.web.server import BackgroundServer
@@ -142,8 +147,6 @@ def test_unchanged_list_is_a_304(hq, synced_store):
 
 def serve_fake_feed(tmp_path, manifest_body: bytes, files: dict[str, bytes]):
     """A feed server whose answers a test controls (a tampering middle-man)."""
-    import http.server
-    import threading
 
     class Feed(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -246,6 +249,7 @@ def test_sync_once_cli_and_healthz(hq, settings, tmp_path):
         store.close()
 
 
+@pytest.mark.slow
 def test_hq_cli(tmp_path):
     env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
     data = str(tmp_path / "hq")
@@ -283,11 +287,6 @@ def test_hq_refuses_without_a_store_token(hq):
 def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq, settings, tmp_path):
     """SIGKILL while a list is coming in: on restart the old list serves (never
     a mix), leftovers are cleaned up, and the next sync applies the new one."""
-    import http.server
-    import subprocess
-    import sys
-    import threading
-    import time
 
 
     token = hq.create_token("store", "kill-test")
@@ -302,7 +301,7 @@ def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq
     signed = hq.signed_manifest()
     snapshot_name = json.loads(signed)["manifest"]["snapshot"]["path"]
     body = (hq.feed_dir / snapshot_name).read_bytes()
-    started = threading.Event()
+    half_sent, release = threading.Event(), threading.Event()
 
     class Slow(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -314,10 +313,10 @@ def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            started.set()
-            for i in range(0, len(body), 4096):
-                self.wfile.write(body[i:i + 4096])
-                time.sleep(0.01)
+            self.wfile.write(body[:len(body) // 2])
+            self.wfile.flush()
+            half_sent.set()
+            release.wait(30)  # held here until the store is killed: the kill lands mid-download
 
         def log_message(self, *args):
             pass
@@ -328,11 +327,11 @@ def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq
         victim = subprocess.Popen([sys.executable, "-m", "posplugin", "sync", "--once", "--data", str(data)],
                                   env={**env, "POSPLUGIN_HQ_URL": f"http://127.0.0.1:{relay.server_address[1]}"},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert started.wait(20)
-        time.sleep(0.3)
+        assert half_sent.wait(20)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
     finally:
+        release.set()
         relay.shutdown()
     old_list_then_the_new(settings, hq, data, token)
 
@@ -357,14 +356,28 @@ def old_list_then_the_new(settings, hq, data, token, rows=20000):
         store.close()
 
 
+HELD_BUILD = """
+import sys
+from posplugin.cli import main
+from posplugin.tiers.lists import ListBuilder
+
+add = ListBuilder.add
+
+def held(self, key, record):
+    add(self, key, record)
+    if self.added == 10_000:
+        self.flush()
+        print("building", flush=True)
+        sys.stdin.readline()  # never answered: the test kills this process here
+
+ListBuilder.add = held
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_store_killed_while_building_the_new_list(hq, settings, tmp_path):
     """SIGKILL after the download, while the new list file is being built: the
     same guarantees as a kill mid-download."""
-    import subprocess
-    import sys
-    import time
-
-
     token = hq.create_token("store", "kill-build")
     publish(hq, V2)
     data = tmp_path / "victim"
@@ -372,26 +385,22 @@ def test_store_killed_while_building_the_new_list(hq, settings, tmp_path):
     command = [sys.executable, "-m", "posplugin", "sync", "--once", "--data", str(data)]
     assert subprocess.run(command, env=env, capture_output=True, timeout=60).returncode == 0
     current = set(data.glob("tiers-*.db"))
-    # Big enough that building takes a good fraction of a second, even on a fast machine.
-    publish(hq, [["email", f"c{i}@example.com", "5000", "1%", "", "yes"] for i in range(100_000)])
-    victim = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while not set(data.glob("tiers-*.db")) - current and time.monotonic() < deadline:
-        time.sleep(0.002)
-    assert victim.poll() is None, "the sync finished before it could be killed"
+    publish(hq, [["email", f"c{i}@example.com", "5000", "1%", "", "yes"] for i in range(20_000)])
+    # The same sync, held half-way through building the list file until it is killed.
+    victim = subprocess.Popen([sys.executable, "-c", HELD_BUILD, "sync", "--once", "--data", str(data)], env=env,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert victim.stdout.readline().strip() == "building"
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
     assert set(data.glob("tiers-*.db")) - current  # the half-built list is there, not current
-    old_list_then_the_new(settings, hq, data, token, rows=100_000)
+    old_list_then_the_new(settings, hq, data, token, rows=20_000)
 
 
+@pytest.mark.slow
 def test_serve_syncs_in_the_background_and_picks_up_new_versions(hq, tmp_path):
     """`posplugin serve` with head office configured: its background sync (a
     child process) applies the list, then a new version, while it serves."""
-    import sys
-    import time
 
-    from conftest import free_port, serve
 
     publish(hq, V1)
     env = cli_env(default_region="NO", hq_url=hq.server.url, hq_token=hq.create_token("store", "bg"),
@@ -415,3 +424,54 @@ def test_serve_syncs_in_the_background_and_picks_up_new_versions(hq, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_a_round_in_a_child_process_reports_its_result(hq, tmp_path, monkeypatch):
+    """What `serve` runs every sync_interval_s: `posplugin sync --once --nice` in a child."""
+    publish(hq, V1)
+    data = tmp_path / "child"
+    data.mkdir()
+    (data / "posplugin.ini").write_text(
+        f"[posplugin]\nid_key = {ID_KEY}\ndefault_region = NO\nhq_url = {hq.server.url}\n"
+        f"hq_token = {hq.create_token('store', 'child')}\nhq_public_key = {hq.public_key}\n")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    first = sync_in_child(data)
+    assert (first.status, first.message) == ("updated", "applied version 1 (snapshot, 1 rows)")
+    assert sync_in_child(data).status == "unchanged"
+    (data / "posplugin.ini").write_text((data / "posplugin.ini").read_text().replace(hq.public_key, "AAAA"))
+    publish(hq, V2)
+    assert sync_in_child(data).status == "refused"  # exit 1 from the child is a result, not a crash
+
+
+def test_head_office_errors_are_retried_within_a_round(hq, synced_store):
+    """A 500 and a 502 from a proxy in front of head office, then the real
+    answer: the same round applies the list."""
+    publish(hq, V1)
+    failures = [500, 502]
+
+    class Flaky(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if failures:
+                self.send_response(failures.pop(0))
+                self.end_headers()
+                return
+            upstream = requests.get(hq.server.url + self.path, timeout=10, headers={
+                k: v for k, v in self.headers.items() if k.lower() in ("authorization", "if-none-match",
+                                                                        feed.LIST_VERSION_HEADER.lower())})
+            self.send_response(upstream.status_code)
+            self.send_header("Content-Length", str(len(upstream.content)))
+            self.end_headers()
+            self.wfile.write(upstream.content)
+
+        def log_message(self, *args):
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        synced_store.settings = synced_store.settings.replace(hq_url=f"http://127.0.0.1:{proxy.server_address[1]}")
+        result = sync_once(synced_store)
+        assert (result.status, result.version) == ("updated", 1) and failures == []
+    finally:
+        proxy.shutdown()

@@ -1,11 +1,15 @@
 """Bad input over HTTP: always the JSON error shape with the right status, never a 500."""
 
 import json
+import re
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from posplugin.web.app import BLUEPRINTS, create_app
+from posplugin.web.server import BackgroundServer
 
 IDENT = "/api/v1/identify"
 
@@ -114,8 +118,6 @@ def test_missing_or_bad_tokens_are_401(server, header):
 
 
 def test_rate_limit_is_429(loaded_store, tokens):
-    from posplugin.web.app import create_app
-    from posplugin.web.server import BackgroundServer
 
     loaded_store.settings = loaded_store.settings.replace(rate_limit_per_s=1, rate_limit_burst=3)
     server = BackgroundServer(create_app(store=loaded_store)).start()
@@ -147,3 +149,49 @@ def test_odd_bodies_never_cause_a_500(clients, body):
     assert response.status_code in (200, 422), response.text
     if response.status_code == 422:
         assert_error(response, 422)
+
+
+# Who may call what (DESIGN.md's table; admin may call everything). Written out
+# here, not read from the declarations, so a route opened to the wrong role fails.
+ROLES_OF = {
+    ("POST", "/api/v1/identify"): {"till", "queue", "staff"},
+    ("GET", "/api/v1/prompts"): {"staff", "till"},
+    ("POST", "/api/v1/prompts/1/ack"): {"staff", "till"},
+    ("POST", "/api/v1/prompts/1/resolve"): {"staff", "till"},
+    ("POST", "/api/v1/painpoints"): {"staff", "till"},
+    ("GET", "/api/v1/stream"): {"staff", "till"},
+    ("POST", "/api/v1/queue"): {"queue"},
+    ("GET", "/api/v1/queues"): {"staff"},
+    ("GET", "/api/v1/queues/today"): {"staff"},
+    ("GET", "/metrics"): {"admin"},
+    ("GET", "/api/v1/openapi.json"): None,
+    ("GET", "/healthz"): None,
+}
+
+
+def declared_operations():
+    """Every (method, path) the store's app declares with its roles, path parameters filled in."""
+
+
+    return {(op.method, re.sub(r"<(?:\w+:)?\w+>", "1", op.path)): op.roles and set(op.roles)
+            for bp in BLUEPRINTS for op in getattr(bp, "operations", ())}
+
+
+def test_every_route_declares_the_roles_of_the_design():
+    assert declared_operations() == ROLES_OF
+
+
+@pytest.mark.parametrize("method,path", sorted(ROLES_OF))
+def test_every_route_admits_exactly_its_roles(clients, method, path):
+    roles = ROLES_OF[(method, path)]
+    for role in ("till", "queue", "staff", "admin", None):
+        kwargs = {"json": {}} if method == "POST" else {}
+        with clients[role].request(method, path, stream=True, **kwargs) as response:
+            if roles is None:
+                assert response.status_code == 200
+            elif role is None:
+                assert response.status_code == 401
+            else:
+                allowed = role in roles or role == "admin"
+                assert (response.status_code == 403) is not allowed, (role, response.status_code)
+                assert response.status_code != 401

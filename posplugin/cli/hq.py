@@ -23,7 +23,7 @@ from ..hq.providers import PROVIDERS, import_export
 from ..hq.vault import Vault
 from ..hq.web import create_hq_app
 from ..hq.worker import Worker
-from ..tiers.lists import open_text
+from ..tiers.csvfile import open_csv
 from ..timeutil import iso
 from ..web.server import make_server
 from .common import command, group, log, run_server, server_options, settings
@@ -139,7 +139,7 @@ def tiers_build(args) -> int:
     config.require_id_key(settings(args))
     hq, _, builder = customer_side(args)
     if args.csv:
-        with open_text(args.csv) as stream:
+        with open_csv(args.csv) as stream:
             result = builder.build(base=csv_records(stream, hq.hasher))
     else:
         result = builder.build()
@@ -180,12 +180,12 @@ def import_csv(args) -> int:
     config.require_id_key(settings(args))
     if args.provider:
         hq = office(args)
-        with open_text(args.file) as stream:
+        with open_csv(args.file) as stream:
             result = import_export(hq.engine, stream, args.provider, clock=hq.clock)
         print(f"{result['rows']} rows read: {result['matched']} matched handles customers gave, "
               f"{result['dropped']} dropped (not joined); run posplugin hq tiers build to publish")
         return 0
-    with open_text(args.file) as stream:
+    with open_csv(args.file) as stream:
         result = office(args).import_csv(stream)
     delta = result["delta"]
     print(f"{result['rows']} rows loaded as version {result['version']}"

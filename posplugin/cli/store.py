@@ -16,8 +16,9 @@ from ..store.schema import open_database
 from ..store.service import Store
 from ..store.sync import sync_in_child, sync_once
 from ..tiers import health as tier_health
+from ..tiers.csvfile import open_csv
 from ..tiers.identity import Hasher
-from ..tiers.lists import TierLists, import_csv, open_text
+from ..tiers.lists import TierLists, import_csv
 from ..timeutil import iso
 from ..web.app import create_app
 from ..web.server import Housekeeper, make_server
@@ -112,7 +113,7 @@ def token_create(args) -> int:
 
 def token_list(args) -> int:
     db = open_database(settings(args).db_path)
-    for t in auth.list_tokens(db.conn):
+    for t in auth.list_tokens(db):
         state = f"revoked {iso(t['revoked_at'])}" if t["revoked_at"] else "active"
         print(f"{t['id']}\t{t['role']}\t{t['name']}\tcreated {iso(t['created_at'])}\t{state}")
     return 0
@@ -130,10 +131,12 @@ def tiers_import(args) -> int:
     s = settings(args)
     config.require_id_key(s)
     lists = TierLists(open_database(s.db_path))
-    with open_text(args.file) as stream:
+    with open_csv(args.file) as stream:
         result = import_csv(lists, stream, Hasher(s.id_key, s.default_region), skip_bad=args.skip_bad)
     for line, reason in result.skipped:
         print(f"skipped line {line}: {reason}", file=sys.stderr)
+    if result.skipped_total > len(result.skipped):
+        print(f"... and {result.skipped_total - len(result.skipped)} more skipped", file=sys.stderr)
     print(f"{result.rows} rows loaded (version {result.version}; {result.opted_out} opted out, "
           f"{result.duplicates} duplicates merged)")
     return 0
@@ -168,7 +171,7 @@ def key_create(args) -> int:
 
 def queues_import(args) -> int:
     store = Store(settings(args))
-    with open_text(args.file) as stream:
+    with open_csv(args.file) as stream:
         loaded = store.queues.import_csv(stream)
     print(f"{loaded} readings loaded")
     return 0

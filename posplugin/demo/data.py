@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..tiers.lists import open_text, parse_engagement
+from ..tiers.csvfile import open_csv
+from ..tiers.lists import parse_engagement
 from ..tiers.policy import Policy
 
 if TYPE_CHECKING:
@@ -111,7 +112,7 @@ def publish(office: HeadOffice, rows) -> dict:
     with tempfile.TemporaryDirectory(prefix="posplugin-demo-list-") as tmp:
         csv_path = Path(tmp) / "demo-tiers.csv"
         write_tier_csv(csv_path, rows)
-        with open_text(csv_path) as stream:
+        with open_csv(csv_path) as stream:
             return office.import_csv(stream)
 
 

@@ -19,7 +19,7 @@ from ..hq.build import Builder, csv_records
 from ..hq.join_web import BUILDER, COLLECTOR
 from ..hq.platforms import Measurement, Platform, Token
 from ..hq.senders import ConsoleSender
-from ..tiers.lists import open_text
+from ..tiers.csvfile import open_csv
 from .data import write_tier_csv
 
 log = logging.getLogger("posplugin.demo")
@@ -92,7 +92,7 @@ def join_customers(hq_server, base_rows, hasher, out, phones=PHONES) -> dict:
     with tempfile.TemporaryDirectory(prefix="posplugin-demo-list-") as tmp:
         # The made-up list passes through a temporary file only, as in data.publish.
         write_tier_csv(Path(tmp) / "demo-tiers.csv", base_rows)
-        with open_text(Path(tmp) / "demo-tiers.csv") as stream:
+        with open_csv(Path(tmp) / "demo-tiers.csv") as stream:
             built = builder.build(base=csv_records(stream, hasher))
     print(f"join: head office measured them and built version {built['version']} "
           f"({built['customers']} joined customers on top of the demo list)", file=out, flush=True)

@@ -200,7 +200,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
                                 sync_interval_s=DEMO_SYNC_S, **demo_adapters(settings))
     store = Store(settings)
     sync_once(store)
-    if store.db.execute("SELECT count(*) FROM queue_history").fetchone()[0] == 0:
+    if not store.queues.has_history():
         store.queues.import_csv(io.StringIO(queue_history_csv(store.clock(), weeks=4, seed=seed)))
     tokens = {}
     with store.db.write() as conn:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Engine, and_, exists, func, insert, or_, select
 
-from ..errors import ImportRefused
+from ..tiers.csvfile import Problems
 from ..tiers.lists import TierRecord, read_rows
 from .db import process_lock
 from .office import HeadOffice
@@ -81,14 +81,12 @@ def _each(hashes: set[str], best) -> Iterator[tuple[bytes, TierRecord]]:
 
 def csv_records(stream, hasher) -> Iterator[tuple[bytes, TierRecord | None]]:
     """A tier CSV's rows as build records; a bad row refuses the whole build."""
-    bad = []
-    for line, row in read_rows(stream, hasher):
-        if isinstance(row, str):
-            bad.append((line, row))
-        elif not bad:
+    problems = Problems()
+    for row in problems.good(read_rows(stream, hasher)):
+        if not problems:
             yield row
-    if bad:
-        raise ImportRefused(bad[:50], total_bad=len(bad))
+    if problems:
+        problems.refuse()
 
 
 class Builder:

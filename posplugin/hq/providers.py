@@ -17,13 +17,12 @@ what is confirmed and what is assumed):
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
-from typing import IO
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Engine, and_, update
 
 from ..errors import ImportRefused, ValidationError
+from ..tiers.csvfile import CsvReader, Problems, decimal
 from ..tiers.lists import parse_engagement, parse_followers
 from .schema import linked_accounts
 
@@ -37,47 +36,40 @@ COLUMNS = {
 }
 
 
-def read_export(stream: IO[str], provider: str) -> Iterator[tuple[int, object]]:
+def read_export(stream: Iterable[bytes | str], provider: str) -> Iterator[tuple[int, object]]:
     """``(line, (handle, followers, engagement))`` per row, or ``(line, reason)`` for a bad one."""
     if provider not in PROVIDERS:
         raise ValidationError(f"provider must be one of {', '.join(PROVIDERS)}", field="provider")
-    reader = csv.reader(stream)
-    header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
     wanted = COLUMNS[provider]
-    at = {name: next((header.index(c) for c in names if c in header), None) for name, names in wanted.items()}
-    if at["handle"] is None or at["followers"] is None or (
-            at["engagement"] is None and (at["likes"] is None or at["comments"] is None)):
+    reader = CsvReader(stream, [wanted["handle"], wanted["followers"]],
+                       optional=[names for key, names in wanted.items() if key not in ("handle", "followers") and names])
+    at = {key: reader.at.get(names[0]) if names else None for key, names in wanted.items()}
+    if at["engagement"] is None and (at["likes"] is None or at["comments"] is None):
         raise ImportRefused([(1, f"a {provider} export needs columns {', '.join(n[0] for n in wanted.values() if n)}")])
-    for cells in reader:
-        line = reader.line_num
-        if not cells or cells == [""]:
-            continue
-        try:
-            handle = cells[at["handle"]].strip().lstrip("@").casefold()
-            if not handle:
-                raise ValueError("username is empty")
-            followers = parse_followers(cells[at["followers"]])
-            if at["engagement"] is not None and cells[at["engagement"]].strip():
-                engagement = parse_engagement(cells[at["engagement"]])
-            elif at["likes"] is not None and at["comments"] is not None:
-                engagement = (float(cells[at["likes"]] or 0) + float(cells[at["comments"]] or 0)) / max(followers, 1)
-            else:
-                raise ValueError("no engagement rate")
-            yield line, (handle, followers, min(engagement, 1.0))
-        except (ValueError, IndexError) as exc:
-            yield line, str(exc) or "unreadable row"
 
-
-def import_export(engine: Engine, stream: IO[str], provider: str, *, clock, platform: str = "instagram") -> dict:
-    """Apply a provider export to the handles customers gave; refused whole on a bad row."""
-    rows, bad = {}, []
-    for line, row in read_export(stream, provider):
-        if isinstance(row, str):
-            bad.append((line, row))
+    def parse(cells: list[str], _) -> tuple[str, int, float]:
+        handle = cells[at["handle"]].strip().lstrip("@").casefold()
+        if not handle:
+            raise ValueError("username is empty")
+        followers = parse_followers(cells[at["followers"]])
+        if at["engagement"] is not None and cells[at["engagement"]].strip():
+            engagement = parse_engagement(cells[at["engagement"]])
+        elif at["likes"] is not None and at["comments"] is not None:
+            engagement = (decimal(cells[at["likes"]] or "0") + decimal(cells[at["comments"]] or "0")) / max(followers, 1)
         else:
-            rows[row[0]] = row
-    if bad:
-        raise ImportRefused(bad[:50], total_bad=len(bad))
+            raise ValueError("no engagement rate")
+        return handle, followers, min(engagement, 1.0)
+
+    return reader.rows(parse)
+
+
+def import_export(engine: Engine, stream: Iterable[bytes | str], provider: str, *, clock,
+                  platform: str = "instagram") -> dict:
+    """Apply a provider export to the handles customers gave; refused whole on a bad row."""
+    problems = Problems()
+    rows = {row[0]: row for row in problems.good(read_export(stream, provider))}
+    if problems:
+        problems.refuse()
     now = clock()
     matched = 0
     with engine.begin() as conn:

@@ -21,9 +21,9 @@ from flask import (
 
 from ..errors import NotFound, UnsupportedMediaType, ValidationError
 from ..tiers import feed
-from ..tiers.lists import open_text
+from ..tiers.csvfile import open_csv
 from ..web import openapi, pages
-from ..web.endpoint import ApiBlueprint, handle_error
+from ..web.endpoint import ApiBlueprint, new_app
 from ..web.ratelimit import RateLimiter
 from . import join_web, me_web
 from .figures import ChainFigures, taken_rate
@@ -163,7 +163,7 @@ def imports():
     with tempfile.NamedTemporaryFile(dir=_office().data_dir, prefix="upload-", suffix=".csv") as upload:
         shutil.copyfileobj(request.stream, upload, 1 << 20)
         upload.flush()
-        with open_text(upload.name) as stream:
+        with open_csv(upload.name) as stream:
             return jsonify(_office().import_csv(stream))
 
 
@@ -189,10 +189,7 @@ def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1,
     """The head office service around ``office``, as one of ``workers``
     processes; ``settings`` configure the customer's side (/join: code senders,
     platforms), ``customer_side`` is passed to :func:`posplugin.hq.join_web.install`."""
-    app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD
-    app.config["POSPLUGIN_LANGUAGE"] = language
-    app.json.sort_keys = False
+    app = new_app(__name__, max_body=MAX_UPLOAD, language=language)
     app.extensions["posplugin.hq"] = office
     app.extensions["posplugin.hq.figures"] = ChainFigures(office.engine, clock=office.clock,
                                                           timezone=office.outcomes.timezone)
@@ -205,12 +202,4 @@ def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1,
     app.register_blueprint(page_bp)
     join_web.install(app, office, settings, **customer_side)
     me_web.install(app, office, settings)  # after /join: /me reads its customers and accounts
-    app.register_error_handler(Exception, handle_error)
-
-    @app.after_request
-    def headers(response):
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        return response
-
     return app

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
+from ..db import Database
 from ..errors import Forbidden, Unauthorized, ValidationError
 
 ROLES = ("till", "queue", "staff", "admin")
@@ -24,6 +25,12 @@ class Caller:
 def digest(token: str) -> str:
     """What is stored of a token: its SHA-256, in hex."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer TOKEN`` header value, or None."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def create_token(conn: sqlite3.Connection, role: str, name: str) -> str:
@@ -44,9 +51,9 @@ def revoke_token(conn: sqlite3.Connection, name: str) -> int:
                         (time.time(), name)).rowcount
 
 
-def list_tokens(conn: sqlite3.Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute(
-        "SELECT id, name, role, created_at, revoked_at FROM tokens ORDER BY id")]
+def list_tokens(db: Database) -> list[dict]:
+    """Every token ever made (never the token itself), oldest first."""
+    return list(db.utils["tokens"].rows_where(select="id, name, role, created_at, revoked_at", order_by="id"))
 
 
 def authenticate(conn: sqlite3.Connection, token: str | None) -> Caller:
@@ -77,7 +84,8 @@ class Authenticator:
             if hit and hit[0] > self._clock():
                 return hit[1]
         caller = authenticate(self._conn(), token)
-        if len(self._cache) > 10_000:  # bounded: tokens are few, junk tokens are not cached
+        # Bounded: tokens are few, and junk tokens are not cached (they raise above).
+        if len(self._cache) > 10_000:  # no mutate: a memory bound, not a result
             self._cache.clear()
         self._cache[token] = (self._clock() + self._ttl, caller)
         return caller

@@ -13,6 +13,7 @@ import statistics
 import zoneinfo
 
 WEEK = 7 * 86_400.0
+STATUSES = ("ok", "busy", "long")
 
 
 def slot(ts: float, tz: zoneinfo.ZoneInfo | None) -> int:

@@ -18,7 +18,7 @@ def erlang_c(servers: int, offered_load: float) -> float:
     ``offered_load`` = arrival rate × service time, in erlangs."""
     if servers <= 0:
         return 1.0
-    if offered_load <= 0:
+    if offered_load <= 0:  # no mutate: at exactly 0 the formula below gives 0 as well
         return 0.0
     if offered_load >= servers:
         return 1.0

@@ -31,7 +31,7 @@ def enqueue(conn, customer: bytes, sold_at: float) -> None:
     conn.execute("INSERT INTO invitations_out (customer, sold_at) VALUES (?, ?)", (customer, sold_at))
 
 
-def send(store, http: requests.Session, url: str, timeout=(3.05, 30)) -> tuple[int, str | None]:
+def send(store, http: requests.Session, url: str, *, timeout: tuple[float, float]) -> tuple[int, str | None]:
     """Send every queued invitation; returns (sent, error or None). Head office
     counts each (store, ref) once, so a batch cut off mid-way is simply sent again."""
     sent = 0

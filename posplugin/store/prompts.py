@@ -16,8 +16,12 @@ from ..timeutil import iso
 KINDS = ("service", "pain", "amplify")
 LEVELS = ("standard", "priority", "murdoch", "urgent")
 STATUSES = ("open", "taken", "resolved", "expired")
+# What staff may report as a pain point (``POST /api/v1/painpoints``).
+PAIN_KINDS = ("queue", "instructions", "staff", "stock", "other")
 # Most urgent first: what a floor tablet shows at the top.
-URGENCY = {"murdoch": 0, "urgent": 1, "priority": 2, "standard": 3}
+URGENCY = ("murdoch", "urgent", "priority", "standard")
+_BY_URGENCY = ("CASE level " + " ".join(f"WHEN '{level}' THEN {rank}" for rank, level in enumerate(URGENCY))
+               + f" ELSE {len(URGENCY)} END")
 
 _COLUMNS = ("id, kind, level, lane, title, body, status, created_at, updated_at, taken_by, taken_at,"
             " resolved_by, resolved_at, note, display_name, details, expires_at")
@@ -90,8 +94,7 @@ def list_prompts(conn: sqlite3.Connection, *, status: str | None = None, lane: s
     sql = f"SELECT {_COLUMNS} FROM prompts"
     if where:
         sql += " WHERE " + " AND ".join(where)
-    sql += (" ORDER BY CASE level WHEN 'murdoch' THEN 0 WHEN 'urgent' THEN 1 WHEN 'priority' THEN 2"
-            " ELSE 3 END, created_at DESC LIMIT ?")
+    sql += f" ORDER BY {_BY_URGENCY}, created_at DESC LIMIT ?"
     return [to_json(r) for r in conn.execute(sql, (*params, limit))]
 
 

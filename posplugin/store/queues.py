@@ -10,23 +10,26 @@ reading that wobbles around a threshold raises nothing new.
 from __future__ import annotations
 
 import collections
-import csv
 import datetime as dt
 import math
 import statistics
 import threading
 from dataclasses import dataclass, replace
-from typing import IO, Callable
+from typing import Callable, Iterable
 
 from .. import texts
 from ..config import Settings
 from ..db import Database
-from ..errors import ImportRefused, ValidationError
+from ..errors import ValidationError
+from ..tiers import csvfile
+from ..tiers.csvfile import MAX_REPORTED, Problems
 from ..timeutil import iso, parse_iso
 from . import baseline, erlang, prompts
 from .bus import Bus
+from .visits import VisitLog
 
 EVENTS = ("join", "leave", "served", "open", "close")
+HISTORY_COLUMNS = ("lane", "at", "length")
 MAX_LENGTH = 10_000
 BASELINE_TTL_S = 300.0
 SERVICE_SAMPLES = 50
@@ -39,8 +42,6 @@ LANE_UPSERT = ("INSERT INTO lanes (lane, open, length, updated_at, status, calm_
                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lane) DO UPDATE SET open = excluded.open,"
                " length = excluded.length, updated_at = excluded.updated_at, status = excluded.status,"
                " calm_since = excluded.calm_since, pain_prompt_id = excluded.pain_prompt_id")
-END_OLDEST_WAIT = ("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE stage = 'queue'"
-                   " AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)")
 
 
 @dataclass
@@ -58,9 +59,10 @@ class Queues:
     """Every lane of one store. Thread-safe; writes go through ``db.write()``."""
 
     def __init__(self, settings: Settings, db: Database, bus: Bus, clock: Callable[[], float],
-                 plugins=None):
+                 plugins=None, visits: VisitLog | None = None):
         self.settings = settings
         self.db = db
+        self.visits = visits or VisitLog(db)
         self.bus = bus
         self.clock = clock
         self._tz = settings.tz()
@@ -104,66 +106,46 @@ class Queues:
             return state.length
 
         if event == "served":
-            self.db.deferred.defer(END_OLDEST_WAIT, (now, lane, now - self.settings.waiting_max_s))
+            self.visits.served(lane, now, now - self.settings.waiting_max_s)
             with self._cache_lock:
                 self._served_times(lane).append(now)
         return self._update(lane, now, length_after, event, now)
 
-    def import_csv(self, stream: IO[str], *, max_reported: int = 50) -> int:
+    def import_csv(self, stream: Iterable[bytes | str], *, max_reported: int = MAX_REPORTED) -> int:
         """Back-fill history from ``lane,at,length`` rows; all or nothing.
         Returns the rows loaded; raises :class:`ImportRefused` with line numbers."""
-        reader = csv.reader(stream)
-        header = [h.strip().lstrip("\ufeff").lower() for h in next(reader, [])]
-        if not header:
-            raise ImportRefused([(1, "the file is empty; expected a header row: lane,at,length")])
-        missing = [c for c in ("lane", "at", "length") if c not in header]
-        if missing:
-            raise ImportRefused([(1, f"missing columns: {', '.join(missing)}; expected lane,at,length")])
-        at_col = {c: header.index(c) for c in ("lane", "at", "length")}
         now = self.clock()
-        bad, bad_count, batch, loaded = [], 0, [], 0
+        rows = csvfile.read(stream, HISTORY_COLUMNS, lambda cells, at: self._import_row(cells, at, now))
+        problems = Problems(max_reported)
+        batch, loaded = [], 0
         with self.db.write() as conn:
-            try:
-                for cells in reader:
-                    line = reader.line_num
-                    if not cells or cells == [""]:
-                        continue
-                    row = self._import_row(cells, at_col, len(header), now)
-                    if isinstance(row, str):
-                        bad_count += 1
-                        if len(bad) < max_reported:
-                            bad.append((line, row))
-                        continue
-                    batch.append(row)
-                    if len(batch) >= 5_000:
-                        loaded += self._insert_history(conn, batch)
-                if bad_count:
-                    raise ImportRefused(bad, total_bad=bad_count)
-                loaded += self._insert_history(conn, batch)
-            except csv.Error as exc:
-                raise ImportRefused([(reader.line_num, f"unreadable CSV: {exc}")]) from None
+            for row in problems.good(rows):
+                batch.append(row)
+                if len(batch) >= 5_000:
+                    loaded += self._insert_history(conn, batch)
+            if problems:
+                problems.refuse()
+            loaded += self._insert_history(conn, batch)
         with self._cache_lock:
             self._normals.clear()
         return loaded
 
-    def _import_row(self, cells, at_col, width, now):
-        if len(cells) != width:
-            return f"expected {width} columns, found {len(cells)}"
-        lane = cells[at_col["lane"]].strip()
+    def _import_row(self, cells: list[str], at: dict, now: float) -> tuple[str, float, int]:
+        lane = cells[at["lane"]].strip()
         if not lane or len(lane) > 32 or not all(c.isalnum() or c in " _.-" for c in lane):
-            return f"lane {lane!r} is not a lane name (letters, digits, space, _ . -; at most 32)"
+            raise ValueError(f"lane {lane!r} is not a lane name (letters, digits, space, _ . -; at most 32)")
         try:
-            when = parse_iso(cells[at_col["at"]].strip())
+            when = parse_iso(cells[at["at"]].strip())
         except ValueError:
-            return f"at {cells[at_col['at']]!r} is not an ISO-8601 time with a zone"
+            raise ValueError(f"at {cells[at['at']]!r} is not an ISO-8601 time with a zone") from None
         if when > now + 60:
-            return "at is in the future"
+            raise ValueError("at is in the future")
         try:
-            length = int(cells[at_col["length"]].strip())
+            length = csvfile.whole(cells[at["length"]])
         except ValueError:
-            return f"length {cells[at_col['length']]!r} is not a whole number"
+            raise ValueError(f"length {cells[at['length']]!r} is not a whole number") from None
         if not 0 <= length <= MAX_LENGTH:
-            return f"length must be between 0 and {MAX_LENGTH:,}"
+            raise ValueError(f"length must be between 0 and {MAX_LENGTH:,}")
         return lane, when, length
 
     def _insert_history(self, conn, batch) -> int:
@@ -172,6 +154,14 @@ class Queues:
         n = len(batch)
         batch.clear()
         return n
+
+    def has_history(self) -> bool:
+        """Whether any reading or event is recorded at all."""
+        return self.db.execute("SELECT 1 FROM queue_history LIMIT 1").fetchone() is not None
+
+    def purge(self, conn, before: float) -> None:
+        """Forget history older than ``before`` (it serves no baseline), in the caller's transaction."""
+        conn.execute("DELETE FROM queue_history WHERE at < ?", (before,))
 
     # -- what staff see --------------------------------------------------------
 
@@ -298,7 +288,7 @@ class Queues:
             # A store rule may call a lane long (or calm) whatever the baseline says.
             other = self.plugins.first("queue_status", lane=lane, length=length, normal=normal,
                                        status=status, settings=self.settings)
-            if other in ("ok", "busy", "long"):
+            if other in baseline.STATUSES:
                 return other
         return status
 
@@ -382,11 +372,7 @@ class Queues:
 
     def _waiting_reach(self, conn, now: float) -> dict[str, tuple[int, int]]:
         """Per lane: (known influencers waiting, their summed engaged reach)."""
-        rows = conn.execute(
-            "SELECT lane, sum(known AND tier != 'everyday'), sum(engaged_reach) FROM visits"
-            " WHERE stage = 'queue' AND left_at IS NULL AND at >= ? GROUP BY lane",
-            (now - self.settings.waiting_max_s,))
-        return {r[0]: (r[1] or 0, r[2] or 0) for r in rows}
+        return self.visits.waiting_reach(conn, now - self.settings.waiting_max_s)
 
     def _recommend(self, conn, lanes: list[dict], now: float) -> dict:
         open_lanes = [l for l in lanes if l["open"]]

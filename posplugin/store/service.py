@@ -16,9 +16,9 @@ from ..tiers.holdout import HOLDOUT
 from ..tiers.identity import PASS, Hasher
 from ..tiers.lists import TierLists
 from ..tiers.passes import PassVerifier
-from ..tiers.policy import EVERYDAY, Policy, capped, needs_prompt, rank
+from ..tiers.policy import EVERYDAY, SERVICE_LEVELS, Policy, capped, needs_prompt, rank
 from ..timeutil import Clock, iso, system_clock
-from . import invitations, outbox, prompts, sync
+from . import deliveries, invitations, outbox, prompts, sync
 from .bus import Bus
 from .experiment import Holdout
 from .queues import Queues
@@ -68,12 +68,11 @@ class Store:
         self.holdout = Holdout(self.db, settings.id_key)
         self.plugins = plugins or Plugins(settings)
         self.plugins.notify_from(self.bus)
-        self.queues = Queues(settings, self.db, self.bus, clock, self.plugins)
+        self.queues = Queues(settings, self.db, self.bus, clock, self.plugins, self.visits)
         # Customers who may be waiting in a queue (identified with stage "queue").
         # A hint that spares the till a database read: a stale entry only costs
         # one write that finds nothing; every queue visit adds to it.
-        self._maybe_waiting: set[bytes] = {row[0] for row in self.db.execute(
-            "SELECT customer FROM visits WHERE stage = 'queue' AND left_at IS NULL")}
+        self._maybe_waiting: set[bytes] = self.visits.waiting_customers()
 
     @property
     def hasher(self) -> Hasher:
@@ -186,7 +185,7 @@ class Store:
         level = self.plugins.first("service_level", tier=score.tier, service_level=score.service_level,
                                    followers=record.followers, engagement_rate=record.engagement_rate,
                                    engaged_reach=score.engaged_reach, settings=self.settings)
-        if level in ("standard", "priority", "murdoch"):
+        if level in SERVICE_LEVELS:
             return replace(score, service_level=level)
         return score
 
@@ -230,8 +229,7 @@ class Store:
         """A customer identified at the till stops waiting in the queue; one
         identified in the queue starts."""
         if leaves_queue:
-            conn.execute("UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue'"
-                         " AND left_at IS NULL", (now, customer))
+            self.visits.leave_queue(conn, customer, now)
             self._maybe_waiting.discard(customer)
         elif stage == "queue":
             self._maybe_waiting.add(customer)
@@ -270,6 +268,10 @@ class Store:
     def queues_overview(self) -> dict:
         """Every lane, the reach waiting, and the staffing recommendation."""
         return self.queues.overview()
+
+    def queues_today(self) -> dict:
+        """Each lane's readings since midnight and its normal per hour (see :meth:`Queues.today`)."""
+        return self.queues.today()
 
     def report_painpoint(self, kind: str, lane: str | None = None, note: str | None = None,
                          by: str | None = None) -> dict:
@@ -336,9 +338,7 @@ class Store:
     def first_delivery(self, source: str, event_id: str) -> bool:
         """True the first time a vendor's event id is seen; False for a replay."""
         with self.db.write() as conn:
-            inserted = conn.execute("INSERT OR IGNORE INTO hook_events (source, event_id, at) VALUES (?, ?, ?)",
-                                    (source, str(event_id)[:200], self.clock())).rowcount
-        return inserted == 1
+            return deliveries.first(conn, source, event_id, self.clock())
 
     def tick(self) -> dict:
         """Periodic work: expire untaken service prompts, escalate untaken urgent
@@ -382,11 +382,10 @@ class Store:
         self.flush()
         with self.db.write() as conn:
             visits = self.visits.purge(conn, before)
-            conn.execute("DELETE FROM hook_events WHERE at < ?", (before,))
+            deliveries.purge(conn, before)
             outbox.purge_sent(conn, before)
             # Queue history older than the baseline window serves no baseline.
-            conn.execute("DELETE FROM queue_history WHERE at < ?",
-                         (self.clock() - (self.settings.baseline_weeks + 1) * 7 * DAY,))
+            self.queues.purge(conn, self.clock() - (self.settings.baseline_weeks + 1) * 7 * DAY)
             removed = prompts.purge(conn, before)
         return {"visits": visits, "prompts": removed}
 

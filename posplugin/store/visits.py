@@ -20,9 +20,13 @@ from ..db import Database
 # sale's total). ``service_level`` is the level the customer's tier gives, also
 # for a customer held out of an experiment (``arm`` = holdout), who got
 # standard service.
+# Where identify places a customer: at a till, or waiting in a queue.
+STAGES = ("till", "queue")
 COLUMNS = ("id", "at", "lane", "customer", "stage", "known", "tier", "service_level",
            "engaged_reach", "prompt_id", "sale_id", "arm", "experiment", "sale_total")
 INSERT = f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+END_OLDEST_WAIT = ("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE stage = 'queue'"
+                   " AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)")
 
 
 class VisitLog:
@@ -53,6 +57,28 @@ class VisitLog:
     def flush(self) -> None:
         """Return once every visit deferred so far is committed."""
         self.db.flush()
+
+    def waiting_customers(self) -> set[bytes]:
+        """Customers identified in a queue who have not left it (yet)."""
+        return {row[0] for row in self.db.execute(
+            "SELECT customer FROM visits WHERE stage = 'queue' AND left_at IS NULL")}
+
+    def leave_queue(self, conn: sqlite3.Connection, customer: bytes, now: float) -> None:
+        """``customer`` stops waiting in any queue (reached a till), in the caller's transaction."""
+        conn.execute("UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue'"
+                     " AND left_at IS NULL", (now, customer))
+
+    def served(self, lane: str, now: float, waiting_since: float) -> None:
+        """Someone at ``lane`` was served: the longest-waiting identified customer
+        there (since ``waiting_since``) leaves the queue, a few milliseconds from now."""
+        self.db.deferred.defer(END_OLDEST_WAIT, (now, lane, waiting_since))
+
+    def waiting_reach(self, conn: sqlite3.Connection, since: float) -> dict[str, tuple[int, int]]:
+        """Per lane: (known influencers waiting since ``since``, their summed engaged reach)."""
+        rows = conn.execute(
+            "SELECT lane, sum(known AND tier != 'everyday'), sum(engaged_reach) FROM visits"
+            " WHERE stage = 'queue' AND left_at IS NULL AND at >= ? GROUP BY lane", (since,))
+        return {r[0]: (r[1] or 0, r[2] or 0) for r in rows}
 
     def purge(self, conn: sqlite3.Connection, before: float) -> int:
         """Delete visits older than ``before``."""

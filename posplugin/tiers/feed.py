@@ -120,14 +120,14 @@ def parse_snapshot_line(line: str) -> tuple[bytes, int, float, tuple[str, ...]]:
 def sha256_file(path: Path) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
+        while chunk := f.read(1 << 20):  # no mutate: a read size, not a result
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
 
 
 def snapshot_key(line: str) -> str:
-    return line[:64]
+    return line[:64]  # no mutate: the hex hash; one more is the tab after it, the same order
 
 
 def write_delta(old: IO[str], new: IO[str], out: IO[str]) -> tuple[int, int]:

@@ -81,8 +81,7 @@ def _reason(exc: phonenumbers.NumberParseException) -> str:
 def _email(text: str) -> str:
     text = text.casefold()
     local, at, domain = text.rpartition("@")
-    if not at or not local or not domain or "." not in domain.strip(".") or any(
-            c.isspace() for c in text):
+    if not at or not local or "." not in domain.strip(".") or any(c.isspace() for c in text):
         raise InvalidIdentifier("not an email address", field="identifier.value")
     return text
 

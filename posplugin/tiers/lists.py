@@ -11,8 +11,6 @@ its next lookup: a lookup checks the pointer with one ``stat``.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import os
@@ -23,20 +21,21 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Iterator
+from typing import Iterable, Iterator
 
-from ..db import Database
-from ..errors import ImportRefused, InvalidIdentifier
+from ..db import Database, connect_readonly
+from ..errors import InvalidIdentifier
 from ..timeutil import iso
-from . import identity
+from . import csvfile, identity
+from .csvfile import MAX_REPORTED, Problems, decimal, whole
 
 log = logging.getLogger("posplugin.tiers")
 
 COLUMNS = ("identifier_type", "identifier", "followers", "engagement_rate", "niches", "consent")
-CONSENT = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+CONSENT = {"yes": True, "true": True, "1": True, "ja": True,
+           "no": False, "false": False, "0": False, "nei": False}
 MAX_FOLLOWERS = 10_000_000_000
 MAX_NICHES = 20
-MAX_REPORTED = 50
 BATCH = 5_000
 FILE_GLOB = "tiers-*.db"
 POINTER = "tiers-current"
@@ -68,29 +67,31 @@ class ImportResult:
     opted_out: int = 0
     duplicates: int = 0
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    skipped_total: int = 0
     version: int | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 # -- reading the CSV ---------------------------------------------------------
 
 def parse_engagement(text: str) -> float:
-    """``0.062`` or ``6.2%`` → 0.062; raises ValueError outside 0–1."""
+    """``0.062``, ``6.2%`` or with a decimal comma ``0,062`` / ``6,2%`` → 0.062;
+    raises ValueError outside 0–1."""
     text = text.strip()
-    if text.endswith("%"):
-        rate = float(text[:-1].strip()) / 100
-    else:
-        rate = float(text)
-    if not 0 <= rate <= 1 or rate != rate:
+    try:
+        rate = decimal(text[:-1]) / 100 if text.endswith("%") else decimal(text)
+    except ValueError:
+        rate = float("nan")
+    if not 0 <= rate <= 1:
         raise ValueError(f"engagement_rate must be between 0 and 1 (or 0% and 100%), got {text!r}")
     return rate
 
 
 def parse_followers(text: str) -> int:
-    text = text.strip().replace("_", "").replace(",", "")
     try:
-        followers = int(text)
+        followers = whole(text)
     except ValueError:
-        raise ValueError(f"followers must be a whole number, got {text!r}") from None
+        raise ValueError(f"followers must be a whole number, got {text.strip()!r}") from None
     if not 0 <= followers <= MAX_FOLLOWERS:
         raise ValueError(f"followers must be between 0 and {MAX_FOLLOWERS:,}, got {followers}")
     return followers
@@ -103,62 +104,38 @@ def parse_niches(text: str) -> tuple[str, ...]:
     return niches
 
 
-def read_rows(stream: IO[str], hasher: identity.Hasher) -> Iterator[tuple[int, object]]:
+def parse_consent(text: str) -> bool:
+    consent = CONSENT.get(text.strip().lower())
+    if consent is None:
+        raise ValueError(f"consent must be yes/no (also ja/nei, true/false, 1/0), got {text!r}")
+    return consent
+
+
+def read_rows(stream: Iterable[bytes | str], hasher: identity.Hasher) -> Iterator[tuple[int, object]]:
     """Yield ``(line_number, row)`` for each data row of a tier CSV.
 
     ``row`` is ``(hash, TierRecord | None)`` (None when the customer opted out)
     or, for a bad row, the reason as a string. The header is checked first and
-    a wrong header raises :class:`ImportRefused` at once.
+    a file without the columns raises :class:`ImportRefused` at once.
     """
-    reader = csv.reader(stream)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportRefused([(1, "the file is empty; expected a header row: " + ",".join(COLUMNS))])
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise ImportRefused([(1, f"unreadable header: {exc}")])
-    header = [h.strip().lstrip("\ufeff").lower() for h in header]
-    missing = [c for c in COLUMNS if c not in header]
-    if missing:
-        raise ImportRefused([(1, f"missing columns: {', '.join(missing)}; "
-                                 f"expected {','.join(COLUMNS)}")])
-    at = {c: header.index(c) for c in COLUMNS}
-    width = len(header)
-    while True:
+    return csvfile.CsvReader(stream, COLUMNS).rows(row_parser(hasher))
+
+
+def row_parser(hasher: identity.Hasher):
+    """``parse(cells, at)`` for :meth:`CsvReader.rows`: ``(hash, TierRecord | None)``."""
+    def parse(cells: list[str], at: dict):
+        consent = parse_consent(cells[at["consent"]])
         try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield reader.line_num, f"unreadable CSV: {exc}"
-            continue
-        except UnicodeDecodeError:
-            yield reader.line_num + 1, "not UTF-8 text"
-            return
-        line = reader.line_num
-        if not cells or cells == [""]:
-            continue
-        if len(cells) != width:
-            yield line, f"expected {width} columns, found {len(cells)}"
-            continue
-        yield line, _parse_row(cells, at, hasher)
-
-
-def _parse_row(cells: list[str], at: dict, hasher: identity.Hasher):
-    try:
-        consent = CONSENT.get(cells[at["consent"]].strip().lower())
-        if consent is None:
-            return f"consent must be yes/no/true/false/1/0, got {cells[at['consent']]!r}"
-        key = hasher(cells[at["identifier_type"]].strip().lower(), cells[at["identifier"]])
+            key = hasher(cells[at["identifier_type"]].strip().lower(), cells[at["identifier"]])
+        except InvalidIdentifier as exc:
+            raise ValueError(f"{exc.field.split('.')[-1] if exc.field else 'identifier'}: {exc.message}") from None
         if not consent:
             return key, None
         return key, TierRecord(parse_followers(cells[at["followers"]]),
                                parse_engagement(cells[at["engagement_rate"]]),
                                parse_niches(cells[at["niches"]]))
-    except InvalidIdentifier as exc:
-        return f"{exc.field.split('.')[-1] if exc.field else 'identifier'}: {exc.message}"
-    except ValueError as exc:
-        return str(exc)
+
+    return parse
 
 
 # -- list files --------------------------------------------------------------
@@ -204,6 +181,7 @@ class ListBuilder:
             self.flush()
 
     def flush(self) -> None:
+        # Raw sqlite3 executemany: bulk import of millions of rows is measured in benchmarks/.
         if self._batch:
             self.conn.executemany("INSERT INTO staging VALUES (?, ?, ?, ?)", self._batch)
             self._batch.clear()
@@ -335,14 +313,6 @@ class _ignore_missing:
         return kind is not None and issubclass(kind, OSError)
 
 
-def read_meta(path: Path) -> dict:
-    conn = sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True)
-    try:
-        return dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    finally:
-        conn.close()
-
-
 # -- the current list --------------------------------------------------------
 
 class TierLists:
@@ -411,8 +381,7 @@ class TierLists:
             if path is None:
                 return None
             try:
-                local.conn = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True,
-                                             isolation_level=None, check_same_thread=False)
+                local.conn = connect_readonly(path)
             except sqlite3.OperationalError:
                 log.error("the current tier list %s cannot be opened; serving without one", path.name)
                 return None
@@ -424,6 +393,7 @@ class TierLists:
         conn = self._reader()
         if conn is None:
             return None
+        # Raw sqlite3 on a per-thread connection: this is the identify hot path.
         row = conn.execute("SELECT followers, engagement_rate, niches FROM tiers WHERE hash = ?",
                            (key,)).fetchone()
         if row is None:
@@ -440,7 +410,7 @@ class TierLists:
                         meta.get("applied_at"), meta.get("synced_at"))
 
 
-def import_csv(lists: TierLists, stream: IO[str], hasher: identity.Hasher, *,
+def import_csv(lists: TierLists, stream: Iterable[bytes | str], hasher: identity.Hasher, *,
                skip_bad: bool = False, version: int | None = None, source: str = "local",
                max_reported: int = MAX_REPORTED) -> ImportResult:
     """Load a tier CSV as the new current list.
@@ -450,39 +420,27 @@ def import_csv(lists: TierLists, stream: IO[str], hasher: identity.Hasher, *,
     """
     if version is None:
         version = (lists.info().version or 0) + 1
+    reader = csvfile.CsvReader(stream, COLUMNS)
+    problems = Problems(max_reported)
     builder = ListBuilder(lists.data_dir)
-    result = ImportResult(version=version)
-    bad: list[tuple[int, str]] = []
-    bad_count = 0
     try:
-        for line, row in read_rows(stream, hasher):
-            if isinstance(row, str):
-                bad_count += 1
-                if len(bad) < max_reported:
-                    bad.append((line, row))
-                continue
+        for row in problems.good(reader.rows(row_parser(hasher))):
             builder.add(*row)
-        if bad_count and not skip_bad:
-            raise ImportRefused(bad, total_bad=bad_count)
+        if problems and not skip_bad:
+            problems.refuse()
         added = builder.added
         path, rows = builder.finish(version=version, source=source)
     except BaseException:
         builder.discard()
         raise
     lists.activate(path)
-    result.rows = rows
-    result.opted_out = builder.opted_out
-    result.duplicates = max(0, added - rows - _removed_by_optout(added, rows, builder.opted_out))
-    result.skipped = bad
-    return result
+    return ImportResult(rows=rows, opted_out=builder.opted_out,
+                        duplicates=max(0, added - rows - _removed_by_optout(added, rows, builder.opted_out)),
+                        skipped=problems.kept, skipped_total=problems.total, version=version,
+                        notes=reader.notes)
 
 
 def _removed_by_optout(added: int, rows: int, opted_out: int) -> int:
     # Without tracking which opt-outs matched a row, attribute the shortfall to
     # opt-outs first; what remains were duplicates.
     return min(opted_out, added - rows)
-
-
-def open_text(path: str | os.PathLike) -> IO[str]:
-    """Open a CSV for streaming: UTF-8 (with or without BOM), universal newlines."""
-    return io.open(path, "r", encoding="utf-8-sig", newline="")

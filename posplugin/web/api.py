@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, current_app, jsonify, request
 
 from ..errors import ValidationError
+from ..store import prompts
 from ..timeutil import parse_iso
 from . import openapi, schemas
 from .endpoint import ApiBlueprint, store
@@ -34,7 +35,7 @@ def identify(body):
 
 @bp.operation("GET", "/prompts", summary="Prompts, most urgent first", roles=PROMPTS, response="PromptList",
       parameters=[{"name": "status", "in": "query", "required": False,
-                   "schema": {"enum": ["open", "taken", "resolved", "expired"]}},
+                   "schema": {"enum": list(prompts.STATUSES)}},
                   {"name": "lane", "in": "query", "required": False, "schema": schemas.LANE_QUERY},
                   {"name": "since", "in": "query", "required": False,
                    "schema": {"type": "string", "format": "date-time", "maxLength": 64}}])

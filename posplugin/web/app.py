@@ -10,7 +10,7 @@ from ..config import Settings
 from ..store import auth
 from ..store.service import Store
 from . import api, cors, hooks, pages, queues, stream
-from .endpoint import MAX_BODY, handle_error
+from .endpoint import MAX_BODY, new_app
 from .metrics import Metrics
 from .ratelimit import RateLimiter
 
@@ -22,12 +22,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     """Build the store service for ``settings`` (or around an existing ``store``)."""
     if store is None:
         store = Store(settings)
-    app = Flask(__name__, static_folder=None)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    app = new_app(__name__, max_body=MAX_BODY, language=store.settings.language)
     app.extensions["posplugin"] = store
-    app.config["POSPLUGIN_LANGUAGE"] = store.settings.language
     app.extensions["posplugin.metrics"] = metrics = Metrics(lambda: store.tiers.info().rows)
     app.extensions["posplugin.streams"] = stream.StreamLimit(store.settings.max_streams)
     app.extensions["posplugin.auth"] = auth.Authenticator(lambda: store.db.conn)
@@ -36,7 +32,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     hooks.mount(app, store)
-    app.register_error_handler(Exception, handle_error)
     cors.install(app, store.settings.cors_origins)
 
     @app.before_request
@@ -48,8 +43,6 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         route = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.observe_request(route, request.method, response.status_code,
                                 time.perf_counter() - g.get("started", time.perf_counter()))
-        response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
     return app

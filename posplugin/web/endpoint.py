@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import (
@@ -104,6 +104,26 @@ class ApiBlueprint(Blueprint):
         return decorate
 
 
+def new_app(import_name: str, *, max_body: int, language: str) -> Flask:
+    """A Flask app as every posplugin service has it: no static folder of
+    Flask's own, bodies up to ``max_body`` bytes, JSON in the order written and
+    unescaped, every error in the JSON shape, no caching and no type sniffing."""
+    app = Flask(import_name, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = max_body
+    app.config["POSPLUGIN_LANGUAGE"] = language
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.register_error_handler(Exception, handle_error)
+    app.after_request(_no_store)
+    return app
+
+
+def _no_store(response):
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
 def store():
     """The :class:`posplugin.store.service.Store` of the running app."""
     return current_app.extensions["posplugin"]
@@ -120,11 +140,9 @@ def check_query(param: dict) -> None:
 
 
 def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip()
-    # EventSource cannot send headers; pages pass the token in the query instead.
-    return request.args.get("access_token")
+    """The request's token: its ``Authorization: Bearer`` header, else (EventSource
+    cannot send headers, so pages pass it in the query) ``access_token``."""
+    return auth.bearer(request.headers.get("Authorization")) or request.args.get("access_token")
 
 
 def json_body(schema: str) -> dict:

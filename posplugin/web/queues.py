@@ -36,4 +36,4 @@ def painpoint(body):
 @bp.operation("GET", "/queues/today", summary="Today's lengths per lane beside the normal band, for charts",
       roles=("staff",), response="QueuesToday")
 def queues_today():
-    return jsonify(store().queues.today())
+    return jsonify(store().queues_today())

@@ -11,8 +11,11 @@ import json
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 
+from .. import texts
 from ..errors import ValidationError
+from ..store import baseline, prompts, queues, visits
 from ..tiers.identity import IDENTIFY_TYPES, MAX_LENGTH
+from ..tiers.policy import SERVICE_LEVELS, TIERS
 
 # Printable text: no control characters (they have no place on a prompt card).
 TEXT_PATTERN = r"^[^\u0000-\u001f\u007f]*$"
@@ -31,11 +34,6 @@ LANE = {"type": ["string", "integer"], "pattern": r"^[A-Za-z0-9][A-Za-z0-9 _.-]{
         "minimum": 0, "maximum": 9999,
         "description": "Lane (till) name or number, e.g. \"3\"."}
 BY = text(64, 1) | {"description": "Who does it (a first name or staff id)."}
-TIERS = ["everyday", "nano", "micro", "macro", "mega"]
-SERVICE_LEVELS = ["standard", "priority", "murdoch"]
-PROMPT_LEVELS = ["standard", "priority", "murdoch", "urgent"]
-PROMPT_KINDS = ["service", "pain", "amplify"]
-PROMPT_STATUSES = ["open", "taken", "resolved", "expired"]
 TIMESTAMP = {"type": "string", "format": "date-time"}
 
 SCHEMAS: dict[str, dict] = {
@@ -59,7 +57,7 @@ SCHEMAS: dict[str, dict] = {
         "properties": {
             "lane": LANE,
             "identifier": {"$ref": "#/components/schemas/Identifier"},
-            "stage": {"enum": ["till", "queue"], "default": "till"},
+            "stage": {"enum": list(visits.STAGES), "default": "till"},
             "display_name": nullable(text(64)),
             "sale_id": nullable(text(128)),
             "sale_total": {"type": ["number", "null"], "minimum": 0, "maximum": 1e9,
@@ -73,12 +71,12 @@ SCHEMAS: dict[str, dict] = {
                      "taken_by", "resolved_at"],
         "properties": {
             "id": {"type": "integer"},
-            "kind": {"enum": PROMPT_KINDS},
-            "level": {"enum": PROMPT_LEVELS},
+            "kind": {"enum": list(prompts.KINDS)},
+            "level": {"enum": list(prompts.LEVELS)},
             "lane": {"type": ["string", "null"]},
             "title": {"type": "string"},
             "body": {"type": "string"},
-            "status": {"enum": PROMPT_STATUSES},
+            "status": {"enum": list(prompts.STATUSES)},
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
             "taken_by": {"type": ["string", "null"]},
@@ -97,8 +95,8 @@ SCHEMAS: dict[str, dict] = {
         "properties": {
             "visit_id": {"type": "integer"},
             "known": {"type": "boolean"},
-            "tier": {"enum": TIERS},
-            "service_level": {"enum": SERVICE_LEVELS},
+            "tier": {"enum": list(TIERS)},
+            "service_level": {"enum": list(SERVICE_LEVELS)},
             "followers": {"type": "integer", "minimum": 0},
             "engagement_rate": {"type": "number", "minimum": 0, "maximum": 1},
             "engaged_reach": {"type": "integer", "minimum": 0},
@@ -106,7 +104,7 @@ SCHEMAS: dict[str, dict] = {
             "prompt": {"anyOf": [{"$ref": "#/components/schemas/Prompt"}, {"type": "null"}]},
             "verified": {"type": "boolean",
                          "description": "true only when identified by a valid pass"},
-            "verify_for": {"enum": SERVICE_LEVELS + [None],
+            "verify_for": {"enum": [*SERVICE_LEVELS, None],
                            "description": "the level held back (verify_level) until the customer "
                                           "shows their pass; null when nothing is held back"},
         },
@@ -137,8 +135,7 @@ SCHEMAS: dict[str, dict] = {
     },
 }
 
-QUEUE_STATUSES = ["ok", "busy", "long"]
-PAIN_KINDS = ["queue", "instructions", "staff", "stock", "other"]
+QUEUE_STATUSES = list(baseline.STATUSES)
 
 COUNT = {"type": "integer", "minimum": 0}
 SECONDS = {"type": "number", "minimum": 0}
@@ -149,10 +146,10 @@ SCHEMAS.update({
         "description": "Either a length reading (length, optional at) or an event.",
         "properties": {
             "lane": LANE,
-            "length": {"type": "integer", "minimum": 0, "maximum": 10_000},
+            "length": {"type": "integer", "minimum": 0, "maximum": queues.MAX_LENGTH},
             "at": {"type": "string", "format": "date-time", "maxLength": 64,
                    "description": "When the reading was taken; more than 5 minutes ago is history."},
-            "event": {"enum": ["join", "leave", "served", "open", "close"]},
+            "event": {"enum": list(queues.EVENTS)},
         },
         "oneOf": [{"required": ["length"], "not": {"required": ["event"]}},
                   {"required": ["event"], "not": {"anyOf": [{"required": ["length"]},
@@ -214,9 +211,8 @@ SCHEMAS.update({
                 "properties": {
                     "hour": {"type": "string", "format": "date-time"},
                     "made": {"type": "object", "additionalProperties": COUNT},
-                    "taken": COUNT, "resolved": COUNT, "expired": COUNT, "acted": COUNT,
-                    "pain_episodes": COUNT,
-                    "time_to_act_s": SECONDS, "pain_seconds": SECONDS,
+                    "taken": COUNT, "resolved": COUNT, "expired": COUNT,
+                    "pain_episodes": COUNT, "pain_seconds": SECONDS,
                     "times_to_act_s": {"type": "array", "items": SECONDS},
                     "pain_durations_s": {"type": "array", "items": SECONDS},
                     "reach_served": {"type": "object", "additionalProperties": COUNT}}}},
@@ -224,7 +220,7 @@ SCHEMAS.update({
                      "description": "the holdout experiment's matured outcomes per arm (counts and sums)",
                      "items": {"type": "object",
                                "required": ["experiment", "level", "arm", "metric", "n", "sum", "sum_sq"],
-                               "properties": {"experiment": text(100, 1), "level": {"enum": SERVICE_LEVELS},
+                               "properties": {"experiment": text(100, 1), "level": {"enum": list(SERVICE_LEVELS)},
                                               "arm": {"enum": ["served", "holdout"]},
                                               "metric": {"enum": ["return_7", "return_30", "accepted",
                                                                   "spend_30"]},
@@ -250,7 +246,7 @@ SCHEMAS.update({
     },
     "PainpointRequest": {
         "type": "object", "required": ["kind"],
-        "properties": {"kind": {"enum": PAIN_KINDS}, "lane": LANE,
+        "properties": {"kind": {"enum": list(prompts.PAIN_KINDS)}, "lane": LANE,
                        "note": nullable(text(500)), "by": nullable(text(64))},
     },
 })
@@ -354,7 +350,7 @@ JOIN_IDENTIFIER = {
     "properties": {"type": {"enum": ["phone", "email"]},
                    "value": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH}},
 }
-LANGUAGE = {"enum": ["en", "nb"], "default": "en"}
+LANGUAGE = {"enum": list(texts.LANGUAGES), "default": "en"}
 
 SCHEMAS.update({
     "JoinCodeRequest": {

@@ -1,0 +1,64 @@
+"""The visit log: ids, writes now or deferred, who waits in a queue, purging."""
+
+import pytest
+
+from posplugin.store.schema import open_database
+from posplugin.store.visits import VisitLog
+
+
+@pytest.fixture
+def log(tmp_path):
+    db = open_database(tmp_path / "posplugin.db")
+    yield VisitLog(db)
+    db.close()
+
+
+def visit(log, at, lane="1", customer=b"c" * 32, stage="queue", tier="nano", reach=100, known=True):
+    return (log.next_id(), at, lane, customer, stage, known, tier, "murdoch", reach, None, None, None, None, None)
+
+
+def test_ids_continue_after_a_restart(tmp_path):
+    db = open_database(tmp_path / "posplugin.db")
+    log = VisitLog(db)
+    with db.write() as conn:
+        log.insert(conn, visit(log, 1.0))
+        log.insert(conn, visit(log, 2.0))
+    assert VisitLog(db).next_id() == 3
+    db.close()
+
+
+def test_deferred_visits_are_written_by_flush(log):
+    log.defer(visit(log, 1.0))
+    log.flush()
+    assert log.db.execute("SELECT count(*) FROM visits").fetchone()[0] == 1
+
+
+def test_waiting_reach_counts_known_influencers_still_in_the_queue(log):
+    with log.db.write() as conn:
+        log.insert(conn, visit(log, 100.0, customer=b"a" * 32, reach=120))
+        log.insert(conn, visit(log, 101.0, customer=b"b" * 32, reach=30, tier="everyday"))
+        log.insert(conn, visit(log, 102.0, lane="2", customer=b"c" * 32, reach=50))
+        log.insert(conn, visit(log, 50.0, customer=b"d" * 32, reach=999))        # too long ago
+        log.insert(conn, visit(log, 103.0, customer=b"e" * 32, stage="till"))    # at a till, not waiting
+    assert log.waiting_reach(log.db.conn, since=60.0) == {"1": (1, 150), "2": (1, 50)}
+    assert log.waiting_customers() == {b"a" * 32, b"b" * 32, b"c" * 32, b"d" * 32}
+
+
+def test_leaving_and_being_served_end_waits(log):
+    with log.db.write() as conn:
+        log.insert(conn, visit(log, 100.0, customer=b"a" * 32, reach=120))
+        log.insert(conn, visit(log, 101.0, customer=b"b" * 32, reach=70))
+        log.insert(conn, visit(log, 102.0, customer=b"c" * 32, reach=10))
+        log.leave_queue(conn, b"b" * 32, 110.0)
+    log.served("1", 111.0, waiting_since=60.0)   # the longest waiting (a) is served
+    log.flush()
+    assert log.waiting_reach(log.db.conn, since=60.0) == {"1": (1, 10)}
+    assert log.waiting_customers() == {b"c" * 32}
+
+
+def test_purge_deletes_only_older_visits(log):
+    with log.db.write() as conn:
+        log.insert(conn, visit(log, 10.0))
+        log.insert(conn, visit(log, 20.0))
+        assert log.purge(conn, before=15.0) == 1
+    assert [r[0] for r in log.db.execute("SELECT at FROM visits")] == [20.0]
