@@ -186,7 +186,7 @@ def test_embed_on_a_customer_facing_screen_never_shows_a_tier(web_pos, clients, 
         page.on("console", lambda m: warnings.append(m.text))
         page.goto(web_pos)
         page.wait_for_load_state("networkidle")
-        identify(clients)
+        card_prompt(clients)
         page.wait_for_timeout(500)
         assert page.query_selector("iframe") is None
         text = page.inner_text("body")
@@ -361,7 +361,7 @@ def test_till_alerts_are_off_by_default_and_remembered_when_turned_on(open_page,
     till = open_page(server, "/till?lane=3", tokens["till"], SIZES["till-side"])
     till.wait_for_selector("#offline[hidden]", state="attached")
     assert till.get_attribute("#sound", "aria-pressed") == "false"
-    identify(clients)
+    card_prompt(clients)
     till.wait_for_selector("#card.level-murdoch")
     assert till.evaluate("document.body.dataset.alerts") is None
     till.click("#resolve")
@@ -377,7 +377,7 @@ def test_till_alerts_are_off_by_default_and_remembered_when_turned_on(open_page,
 
 def test_floor_asks_for_a_name_once_and_remembers_it(open_page, server, clients, tokens):
     floor = open_page(server, "/floor", tokens["staff"], SIZES["phone"])
-    first = identify(clients, lane="1")
+    first = identify(clients["till"], lane="1", display_name="Sam").json()["prompt"]
     floor.wait_for_selector(f"li.prompt[data-id='{first['id']}']")
     floor.click(f"li.prompt[data-id='{first['id']}'] button.take")
     floor.wait_for_selector("#name-dialog[open]")
