@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from posplugin import auth, baseline  # noqa: E402
+from posplugin.store import auth, baseline  # noqa: E402
 from posplugin.config import Settings  # noqa: E402
 from posplugin.store.service import Store  # noqa: E402
 

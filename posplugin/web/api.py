@@ -70,7 +70,9 @@ def openapi_document():
 @root.operation("GET", "/healthz", summary="Liveness and the tier list in use", roles=None,
                 response="Health")
 def healthz():
-    return jsonify({"status": "ok", "tier_list": store().tier_list_health()})
+    tier_list = store().tier_list_health()
+    # The service answers either way; a warning says what a person should fix.
+    return jsonify({"status": "ok", "tier_list": tier_list, "warnings": tier_list.pop("warnings")})
 
 
 @root.operation("GET", "/metrics", summary="Prometheus metrics", roles=("admin",),

@@ -129,6 +129,8 @@ SCHEMAS: dict[str, dict] = {
                 "properties": {"version": {"type": ["integer", "null"]},
                                "rows": {"type": "integer"},
                                "synced_at": nullable(TIMESTAMP)}},
+            "warnings": {"type": "array", "items": {"type": "string"},
+                         "description": "what a person should fix, e.g. no tier list loaded"},
         },
     },
 }
@@ -181,7 +183,11 @@ SCHEMAS.update({
             "waiting_reach": {"type": "integer"},
             "recommendation": {"type": "object", "required": ["open_lanes", "reason"],
                                "properties": {"open_lanes": {"type": "integer", "minimum": 0},
-                                              "reason": {"type": "string"}}},
+                                              "reason": {"type": "string"},
+                                              "longest_wait": {"anyOf": [{"type": "null"}, {
+                                                  "type": "object", "properties": {
+                                                      "lane": {"type": "string"},
+                                                      "wait_s": {"type": "integer"}}}]}}},
         },
     },
     "QueuesToday": {
