@@ -4,7 +4,11 @@ Square signs each notification with ``x-square-hmacsha256-signature``: the
 base64 HMAC-SHA256, under the subscription's signature key, of the
 notification URL followed by the raw body. Settings (posplugin.ini or
 POSPLUGIN_*): ``square_signature_key`` and ``square_notification_url`` (the URL
-exactly as registered with Square). Replays are dropped by ``event_id``.
+exactly as registered with Square), and optionally ``square_devices``
+(``device_id=lane, ...``) so a prompt names the lane a Square device stands at.
+Replays are dropped by ``event_id``. The prompt names the buyer by the first
+name on the payment's ``billing_address`` when there is one, and the place by
+``device_details.device_name`` when no lane is mapped.
 
 Card-present payments carry no ``buyer_email_address``; when a payment has a
 ``customer_id`` and ``square_access_token`` is set, the customer is looked up
@@ -78,7 +82,14 @@ def payment(store, request):
         return {"ok": True, "prompt": None, "lookup": "customer"}
     if obj.get("status") != "COMPLETED" or not email:
         return {"ok": True, "prompt": None}
-    prompt = store.after_sale("email", email, lane=None, sale_total=sale_total(obj))
+    device = obj.get("device_details") or {}
+    lanes = dict(pair.split("=", 1) for pair in
+                 (p.strip() for p in settings.get("square_devices", "").split(",")) if "=" in pair)
+    lane = lanes.get(str(device.get("device_id", ""))) or None
+    first_name = ((obj.get("billing_address") or {}).get("first_name") or "").strip()[:64] or None
+    place = None if lane else (str(device.get("device_name") or "").strip()[:64] or None)
+    prompt = store.after_sale("email", email, lane=lane and lane.strip(), display_name=first_name,
+                              place=place, sale_total=sale_total(obj))
     return {"ok": True, "prompt": prompt and prompt["id"]}
 
 

@@ -67,6 +67,7 @@ class Settings:
     waiting_max_s: int = setting(3600, "customers identified in a queue stop counting as waiting after this")
     prompt_expire_minutes: int = setting(15, "untaken service prompts expire after this")
     escalate_after_s: int = setting(120, "untaken urgent prompts escalate after this")
+    amplify_expire_minutes: int = setting(30, "untaken after-sale (amplify) prompts expire after this")
     rate_limit_per_s: float = setting(200.0, "requests per second per token; 0 turns rate limiting off")
     rate_limit_burst: int = setting(400, "requests a token may send at once above its rate")
     hq_url: str = setting("", "head office's address; empty means no head office")
@@ -241,7 +242,7 @@ def validate(s: Settings) -> list[str]:
     if s.service_time_s <= 0 or s.target_wait_s <= 0:
         problems.append("service_time_s and target_wait_s must be positive (seconds)")
     if min(s.pain_calm_s, s.history_after_s, s.waiting_max_s, s.prompt_expire_minutes,
-           s.escalate_after_s) < 0:
+           s.escalate_after_s, s.amplify_expire_minutes) < 0:
         problems.append("queue and prompt timings cannot be negative")
     if s.hq_database_url and not s.hq_database_url.startswith(("postgresql://", "postgresql+psycopg://")):
         problems.append("hq_database_url must be a PostgreSQL URL (postgresql://user:password@host:5432/db), "

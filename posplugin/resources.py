@@ -1,7 +1,7 @@
-"""Where the shipped folders are: ``static/`` and ``hooks/``.
+"""Where the shipped folders are: ``static/``, ``hooks/`` and ``docs/``.
 
 In a source checkout they sit beside the package; installed, they ship inside
-it as ``posplugin.static`` and ``posplugin.hooks`` (see setup.cfg).
+it as ``posplugin.static``, ``posplugin.hooks`` and ``posplugin.docs`` (see setup.cfg).
 """
 
 from __future__ import annotations
@@ -27,3 +27,8 @@ def static_dir() -> Path:
 def hooks_dir() -> Path:
     """The folder of bundled hook plugins."""
     return _folder("hooks")
+
+
+def docs_dir() -> Path:
+    """The folder of the documentation (Markdown), served under /docs/."""
+    return _folder("docs")

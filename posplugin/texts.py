@@ -35,6 +35,11 @@ def message(key: str, language: str = "en", **values) -> str:
     return _(key, language if language in LANGUAGES else "en", **values)
 
 
+def say(key: str, language: str = "en", **values) -> str:
+    """Any message of the catalogue by its key, filled in (the demo's console lines)."""
+    return message(key, language, **values)
+
+
 @functools.lru_cache(maxsize=None)
 def _symbols(language: str) -> tuple[str, str, str]:
     """Group separator, decimal sign and percent pattern from the locale's CLDR data.
@@ -77,7 +82,12 @@ def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: fl
     body = f"{who} {action}"
     if niches:
         body += " " + _("service.into", language, niches=", ".join(niches))
-    return {"title": title, "body": body, "who": who, "action": action}
+    # The till card's one line when space is short; the rest is a tap away.
+    # Asking for the pass comes first in it too: it is what to do now.
+    short = _(f"action_short.{level}", language) if f"action_short.{level}" in catalogue(language) else action
+    if verify_for:
+        short = _("verify.ask", language, level=_(f"level.{verify_for}", language)) + " " + short
+    return {"title": title, "body": body, "who": who, "action": action, "short_action": short}
 
 
 def verified_note(language: str = "en") -> str:
@@ -89,16 +99,19 @@ def minutes(seconds: float, language: str = "en", *, about: bool = True) -> str:
     """A wait in words: "under a minute" or "about 6 minutes"."""
     if seconds < 60:
         return _("wait.under_a_minute", language)
+    if round(seconds / 60) == 1:
+        return _("wait.one_minute" if about else "wait.one_minute_plain", language)
     key = "wait.minutes" if about else "wait.minutes_plain"
     return _(key, language, minutes=number(round(seconds / 60), language))
 
 
 def queue_pain_prompt(*, lane: str, length: int, normal: float, wait_s: float, influencers: int,
-                      reach: int, language: str = "en") -> dict:
+                      reach: int, language: str = "en", status: str = "long") -> dict:
     """A queue longer than normal: which lane, how long versus normal, the wait,
-    and the reach waiting in it."""
+    and the reach waiting in it. The title says "long" only while the lane's
+    status is long, so it agrees with the lane's tile."""
     n = functools.partial(number, language=language)
-    title = _("queue.title", language, lane=lane, length=n(length))
+    title = _("queue.title" if status == "long" else "queue.title_busy", language, lane=lane, length=n(length))
     parts = [_("queue.body", language, length=n(length), lane=lane, normal=n(normal),
                wait=minutes(wait_s, language))]
     if influencers == 1:
@@ -122,14 +135,19 @@ def painpoint_prompt(*, kind: str, lane: str | None, note: str | None, by: str |
 
 
 def recommendation(*, extra: int, waiting: int, wait_s: float, target_s: float, open_lanes: int,
-                   arrivals_per_hour: float | None, service_s: float, language: str = "en") -> str:
-    """Why the staffing recommendation says what it says, in one sentence."""
+                   arrivals_per_hour: float | None, service_s: float, language: str = "en",
+                   lane: str = "") -> str:
+    """Why the staffing recommendation says what it says, in one sentence.
+    ``wait_s`` is the longest wait of any lane (``lane``), the same figure its
+    tile shows, so the sentence never contradicts the tiles beside it."""
     if waiting == 0:
         return _("rec.nobody", language)
     n = functools.partial(number, language=language)
     now = _("rec.now_one" if open_lanes == 1 else "rec.now", language, waiting=n(waiting),
-            open=n(open_lanes), wait=minutes(wait_s, language))
+            open=n(open_lanes), wait=minutes(wait_s, language), lane=lane)
     target = minutes(target_s, language, about=False)
+    if extra <= 0 and wait_s > target_s:
+        return _("rec.rebalance", language, now=now, lane=lane)
     if extra <= 0:
         return _("rec.fine", language, now=now, target=target)
     basis = _("rec.basis_arrivals", language, arrivals=n(arrivals_per_hour), service=n(service_s)) \
@@ -145,7 +163,7 @@ def amplify_prompt(*, tier: str, followers: int, engagement_rate: float, engaged
                            engagement_rate=engagement_rate, engaged_reach=engaged_reach,
                            niches=niches, display_name=None, language=language)
     title = _("amplify.title", language, name=display_name) if display_name else \
-        _("amplify.title_anon", language, tier=_(f"tier.{tier}", language).lower())
+        _("amplify.title_anon", language, who=_(f"tier.a.{tier}", language))
     body = _("amplify.body", language, who=words["who"])
     if niches:
         body += " " + _("service.into", language, niches=", ".join(niches))

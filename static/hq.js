@@ -1,7 +1,13 @@
-// The head office page: every store's list version, last sync and figures
-// (stale and behind stores stand out), a chart of one figure over recent
-// days, and publishing a new tier CSV. Needs an hq admin token, paired
-// through the URL fragment like the store pages (/hq#token=...).
+// The head office page: the chain's totals over the chosen period, every
+// store's list version, last sync and figures (stale and behind stores stand
+// out; the table downloads as CSV), a chart of one figure per day of the
+// period or per hour of one day, and publishing a new tier CSV. Needs an hq
+// admin token, paired through the URL fragment like the store pages
+// (/hq#token=...).
+//
+// The page is a list of sections (SECTIONS below), each an object with
+// refresh(period) that draws its part of the page; a new section adds its
+// markup to hq.html and its object to SECTIONS.
 "use strict";
 
 (() => {
@@ -10,10 +16,13 @@
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 30000;
   const fmt = (n) => (n === null || n === undefined ? "–" : P.number(n));
-  // Durations in seconds: short ones in seconds, the rest in minutes.
+  const rate = (r) => (r === null || r === undefined ? "–" : P.t("hq.percent", { n: P.number(Math.round(r * 100)) }));
+  // Durations in seconds: "under 1 s" rather than a bare 0, short ones in seconds, the rest in minutes.
   const duration = (s) => (s === null || s === undefined ? "–"
-    : s < 90 ? P.t("hq.seconds", { n: P.number(Math.round(s)) })
-      : P.t("hq.minutes", { n: P.number(Math.round(s / 6) / 10) }));
+    : s < 1 ? P.t("hq.under_a_second")
+      : s < 90 ? P.t("hq.seconds", { n: P.number(Math.round(s)) })
+        : P.t("hq.minutes", { n: P.number(Math.round(s / 6) / 10) }));
+  const period = () => Number($("days").value);
 
   function showError(message) {
     $("error").hidden = !message;
@@ -27,87 +36,160 @@
       : P.t("hq.hours_ago", { n: P.number(Math.round(mins / 60)) });
   }
 
-  function row(store) {
+  function cell(tag, className, label, text) {
+    const node = P.el(tag, className, text);
+    node.dataset.label = label;  // shown beside the value when the table becomes cards on a phone
+    return node;
+  }
+
+  // -- the stores' table and the chain's totals (one answer) -------------------------
+
+  const headings = () => [...document.querySelectorAll("#stores thead th")].map((th) => th.textContent);
+
+  function row(store, labels) {
     const tr = P.el("tr");
     tr.dataset.store = store.name;
     if (store.stale) tr.classList.add("stale");
     if (store.behind) tr.classList.add("behind");
-    const name = P.el("th", null, store.name);
+    const name = cell("th", null, labels[0], store.name);
     name.scope = "row";
     if (store.stale) name.append(P.el("span", "badge badge-stale", P.t("hq.stale")));
     else if (store.behind) name.append(P.el("span", "badge badge-behind", P.t("hq.behind")));
     const f = store.figures;
-    tr.append(name, P.el("td", null, fmt(store.list_version)), P.el("td", null, ago(store.last_sync_at)));
-    for (const value of [fmt(f.prompts_made), fmt(f.taken), duration(f.median_time_to_act_s),
+    tr.append(name, cell("td", null, labels[1], fmt(store.list_version)), cell("td", null, labels[2], ago(store.last_sync_at)));
+    [fmt(f.prompts_made), fmt(f.taken), rate(f.taken_rate), duration(f.median_time_to_act_s),
       fmt(f.pain_episodes), duration(f.median_pain_minutes === null ? null : f.median_pain_minutes * 60),
-      fmt(f.reach_served_murdoch)]) {
-      tr.append(P.el("td", "num", value));
-    }
+      fmt(f.reach_served_murdoch)].forEach((value, i) => tr.append(cell("td", "num", labels[i + 3], value)));
     return tr;
   }
 
-  async function loadStores() {
-    const data = await P.api("GET", `/hq/v1/stores?days=${$("days").value}`);
-    $("stores").tBodies[0].replaceChildren(...data.stores.map(row));
-    $("no-stores").hidden = data.stores.length > 0;
-    $("latest").textContent = data.latest
-      ? P.t("hq.latest", { version: data.latest.version, rows: P.number(data.latest.rows) }) : P.t("hq.no_list");
-    $("versions").replaceChildren(...data.versions.map((v) => P.el("li", null,
-      P.t("hq.version_line", { version: v.version, rows: P.number(v.rows), when: new Date(v.created_at).toLocaleString(P.lang) }) +
-      (v.delta ? " · " + P.t("hq.delta_line", { upserts: P.number(v.delta.upserts), deletes: P.number(v.delta.deletes) }) : ""))));
+  function totals(t, days) {
+    const items = [
+      ["stores", P.t("hq.total_stores"), fmt(t.stores)],
+      ["prompts_made", P.t("hq.prompts_made"), fmt(t.prompts_made)],
+      ["taken_rate", P.t("hq.taken_rate"), rate(t.taken_rate)],
+      ["median_time_to_act", P.t("hq.median_time_to_act"), duration(t.median_time_to_act_s)],
+      ["pain_episodes", P.t("hq.pain_episodes"), fmt(t.pain_episodes)],
+      ["reach_murdoch", P.t("hq.reach_murdoch"), fmt(t.reach_served_murdoch)],
+    ];
+    $("totals").replaceChildren(...items.map(([key, label, value]) => {
+      const box = P.el("div", "total");
+      box.dataset.total = key;
+      box.append(P.el("dt", null, label), P.el("dd", null, value));
+      return box;
+    }));
+    $("h-totals").textContent = P.t("hq.totals_over", { period: P.t(`hq.days_${days}`) });
   }
 
-  function drawChart(data) {
-    // One line per store, days along the bottom, the largest value at the top.
-    const svg = $("chart");
+  const storesSection = {
+    async refresh(days) {
+      const data = await P.api("GET", `/hq/v1/stores?days=${days}`);
+      const labels = headings();
+      $("stores").tBodies[0].replaceChildren(...data.stores.map((s) => row(s, labels)));
+      $("no-stores").hidden = data.stores.length > 0;
+      totals(data.totals, days);
+      $("latest").textContent = data.latest
+        ? P.t("hq.latest", { version: data.latest.version, rows: P.number(data.latest.rows) }) : P.t("hq.no_list");
+      $("versions").replaceChildren(...data.versions.map((v) => P.el("li", null,
+        P.t("hq.version_line", { version: v.version, rows: P.number(v.rows), when: new Date(v.created_at).toLocaleString(P.lang) }) +
+        (v.delta ? " · " + P.t("hq.delta_line", { upserts: P.number(v.delta.upserts), deletes: P.number(v.delta.deletes) }) : ""))));
+    },
+  };
+
+  async function exportCsv() {
+    // Fetched with the token (a plain link cannot send it), then saved as a file.
+    const days = period();
+    const response = await fetch(`/hq/v1/stores.csv?days=${days}`, { headers: { Authorization: `Bearer ${P.token}` } });
+    if (!response.ok) throw new Error(response.statusText);
+    const url = URL.createObjectURL(await response.blob());
+    const link = P.el("a");
+    link.href = url;
+    link.download = `posplugin-stores-${days}-days.csv`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  // -- the chart ----------------------------------------------------------------------
+
+  function svg(tag, attrs, text) {
+    const node = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function drawChart(data, labels) {
+    // One line per store (broken where it has no value: before it existed,
+    // hours to come), periods along the bottom, the largest value at the top.
     const W = 640, H = 220, L = 48, B = 24, T = 8;
     const names = Object.keys(data.stores);
     const values = names.flatMap((n) => data.stores[n].filter((v) => v !== null));
-    const top = Math.max(1, ...values);
-    const x = (i) => L + (data.days.length === 1 ? 0 : (i / (data.days.length - 1)) * (W - L - 28));
+    const ratio = data.figure === "taken_rate";
+    const top = ratio ? 1 : Math.max(1, ...values);
+    const n = labels.length;
+    const x = (i) => L + (n === 1 ? (W - L - 28) / 2 : (i / (n - 1)) * (W - L - 28));
     const y = (v) => H - B - (v / top) * (H - B - T);
     const parts = [];
     for (const v of [0, top / 2, top]) {
-      const tick = document.createElementNS(NS, "text");
-      tick.setAttribute("x", L - 6); tick.setAttribute("y", y(v) + 4); tick.setAttribute("class", "tick");
-      tick.textContent = P.number(Math.round(v * 10) / 10);
-      const rule = document.createElementNS(NS, "line");
-      rule.setAttribute("x1", L); rule.setAttribute("x2", W - 8); rule.setAttribute("y1", y(v)); rule.setAttribute("y2", y(v));
-      rule.setAttribute("class", "rule");
-      parts.push(rule, tick);
+      parts.push(svg("line", { x1: L, x2: W - 8, y1: y(v), y2: y(v), class: "rule" }),
+        svg("text", { x: L - 6, y: y(v) + 4, class: "tick" }, ratio ? rate(v) : P.number(Math.round(v * 10) / 10)));
     }
-    data.days.forEach((day, i) => {
-      if (i % Math.ceil(data.days.length / 7) && i !== data.days.length - 1) return;
-      const label = document.createElementNS(NS, "text");
-      label.setAttribute("x", x(i)); label.setAttribute("y", H - 6); label.setAttribute("class", "day");
-      label.textContent = day.slice(5);
-      parts.push(label);
+    const every = Math.ceil(n / 8);
+    labels.forEach((label, i) => {
+      if (i % every && i !== n - 1) return;
+      parts.push(svg("text", { x: x(i), y: H - 6, class: "day" }, label));
     });
     $("legend").replaceChildren();
-    names.forEach((name, n) => {
-      const line = document.createElementNS(NS, "polyline");
-      const points = data.stores[name].map((v, i) => (v === null ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`));
-      line.setAttribute("points", points.filter(Boolean).join(" "));
-      line.setAttribute("class", `series series-${n % 6}`);
-      line.dataset.store = name;
-      parts.push(line);
-      $("legend").append(P.el("span", `key series-${n % 6}`, name));
+    names.forEach((name, s) => {
+      let run = [];
+      const flush = () => {
+        if (run.length > 1) {
+          const line = svg("polyline", { points: run.join(" "), class: `series series-${s % 6}` });
+          line.dataset.store = name;
+          parts.push(line);
+        } else if (run.length === 1) {
+          const [cx, cy] = run[0].split(",");
+          const dot = svg("circle", { cx, cy, r: 4, class: `dot series-${s % 6}` });
+          dot.dataset.store = name;
+          parts.push(dot);
+        }
+        run = [];
+      };
+      data.stores[name].forEach((v, i) => (v === null ? flush() : run.push(`${x(i).toFixed(1)},${y(v).toFixed(1)}`)));
+      flush();
+      $("legend").append(P.el("span", `key series-${s % 6}`, name));
     });
-    svg.replaceChildren(...parts);
+    $("chart").replaceChildren(...parts);
   }
 
-  async function loadChart() {
-    drawChart(await P.api("GET", `/hq/v1/chart?figure=${$("figure").value}&days=14`));
+  function todayIso() {
+    const d = new Date();
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
   }
 
-  async function refresh() {
-    try {
-      await Promise.all([loadStores(), loadChart()]);
-      showError(null);
-    } catch (e) {
-      showError(e.message);
-    }
-  }
+  const chartSection = {
+    async refresh(days) {
+      const figure = $("figure").value;
+      const figureName = $("figure").selectedOptions[0].textContent;
+      // One day's period is shown hour by hour: a single point says little.
+      const hourly = $("view").value === "hours" || days === 1;
+      $("day-label").hidden = !hourly;
+      if (hourly) {
+        if (!$("day").value) $("day").value = todayIso();
+        const data = await P.api("GET", `/hq/v1/chart?figure=${figure}&day=${$("day").value}`);
+        $("h-chart").textContent = P.t("hq.chart_hours", { figure: figureName, day: data.day });
+        drawChart(data, data.hours.map((h) => h.slice(0, 2)));
+      } else {
+        const data = await P.api("GET", `/hq/v1/chart?figure=${figure}&days=${days}`);
+        $("h-chart").textContent = P.t("hq.chart_days", { figure: figureName, period: P.t(`hq.days_${days}`) });
+        drawChart(data, data.days.map((d) => d.slice(5)));
+      }
+    },
+  };
+
+  // -- publishing a list ---------------------------------------------------------------
 
   async function upload(event) {
     event.preventDefault();
@@ -132,12 +214,26 @@
     }
   }
 
+  // -- the page -------------------------------------------------------------------------
+
+  const SECTIONS = [storesSection, chartSection];
+
+  async function refresh(only) {
+    try {
+      await Promise.all((only ? [only] : SECTIONS).map((section) => section.refresh(period())));
+      showError(null);
+    } catch (e) {
+      showError(e.message);
+    }
+  }
+
   P.loadMessages().then(() => {
     if (!P.token) { showError(P.t("hq.no_token")); return; }
-    $("days").addEventListener("change", refresh);
-    $("figure").addEventListener("change", () => loadChart().catch((e) => showError(e.message)));
+    $("days").addEventListener("change", () => refresh());
+    for (const id of ["figure", "view", "day"]) $(id).addEventListener("change", () => refresh(chartSection));
+    $("export").addEventListener("click", () => exportCsv().catch((err) => showError(err.message)));
     $("upload").addEventListener("submit", (e) => upload(e).catch((err) => showError(err.message)));
     refresh();
-    setInterval(refresh, REFRESH_MS);
+    setInterval(() => refresh(), REFRESH_MS);
   });
 })();

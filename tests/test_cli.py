@@ -80,6 +80,8 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
     proc, health = serve([sys.executable, "-m", "posplugin"], tmp_path, port, env)
     try:
         assert health.json()["tier_list"]["rows"] == 0
+        # No list: every customer is everyday, and both the log and /healthz say so.
+        assert any("no tier list loaded" in w for w in health.json()["warnings"])
         for i in range(5):
             r = requests.post(f"http://127.0.0.1:{port}/api/v1/identify", json={
                 "lane": "1", "identifier": {"type": "email", "value": f"c{i}@example.com"}},
@@ -88,6 +90,8 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+    log = proc.stdout.read()
+    assert "WARNING" in log and "no tier list loaded: every customer is treated as 'everyday'" in log
     import sqlite3
     conn = sqlite3.connect(tmp_path / "posplugin.db")
     assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 5
@@ -191,6 +195,62 @@ def test_pair_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
     reader.stdout.close()  # like `| head` that has already left
     _, err = reader.communicate(timeout=30)
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+def test_tiers_status_says_version_rows_age_and_source(tmp_path):
+    empty = run_cli("tiers", "status", "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY})
+    assert empty.returncode == 1 and "version  (none)" in empty.stdout and "warning: no tier list loaded" in empty.stdout
+    (tmp_path / "list.csv").write_text(tier_csv())
+    run_cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY})
+    done = run_cli("tiers", "status", "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY})
+    assert done.returncode == 0, done.stdout
+    lines = dict(line.split(None, 1) for line in done.stdout.splitlines())
+    assert lines["version"] == "1" and lines["rows"] == "4" and lines["source"] == "local"
+    assert lines["age"].endswith("s (applied)") and "warning" not in done.stdout
+
+
+@pytest.mark.parametrize("value,kind,tier,level,prompt", [
+    ("412 34 567", "phone", "nano", "murdoch", True),
+    ("micro.mia@example.com", "email", "micro", "priority", True),
+    ("nobody@example.com", "email", "everyday", "standard", False),
+])
+def test_tiers_lookup_answers_as_identify_would_without_a_visit(tmp_path, value, kind, tier, level, prompt):
+    import json
+    import sqlite3
+    env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
+    (tmp_path / "list.csv").write_text(tier_csv())
+    run_cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path), env=env)
+    done = run_cli("tiers", "lookup", value, "--type", kind, "--data", str(tmp_path), env=env)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert (answer["tier"], answer["service_level"], answer["would_prompt"]) == (tier, level, prompt)
+    conn = sqlite3.connect(tmp_path / "posplugin.db")
+    assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM prompts").fetchone()[0] == 0
+    bad = run_cli("tiers", "lookup", "not a number", "--data", str(tmp_path), env=env)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+
+
+def test_key_create_prints_a_key_serve_accepts(tmp_path):
+    first, second = run_cli("key", "create"), run_cli("key", "create")
+    key = first.stdout.strip()
+    assert first.returncode == 0 and len(key) == 64 and key != second.stdout.strip()
+    assert "same key" in first.stderr
+    (tmp_path / "list.csv").write_text(tier_csv())
+    done = run_cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path),
+                   env={"POSPLUGIN_ID_KEY": key})
+    assert done.returncode == 0 and "4 rows loaded" in done.stdout
+
+
+def test_pair_without_url_uses_a_network_address_and_says_so(tmp_path):
+    from posplugin.cli.pairing import lan_address
+    done = run_cli("pair", "--role", "staff", "--data", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    url = done.stdout.splitlines()[0]
+    assert not url.startswith(("http://127.0.0.1", "http://localhost"))
+    address = lan_address()
+    if address:
+        assert url.startswith(f"http://{address}:8765/floor#token=pp_")
+        assert "this machine's address on the local network" in done.stderr
+    assert "--url" in done.stderr and "--host 0.0.0.0" in done.stderr
 
 
 def test_hq_qr_points_at_join(tmp_path):

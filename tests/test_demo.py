@@ -1,7 +1,16 @@
-"""`posplugin demo` as a new user runs it: one command, a store that answers."""
+"""`posplugin demo` as a new user runs it: one command, a store that answers,
+and a console a store manager can follow like a log of the shift."""
+
+import re
+import socket
+import sqlite3
 
 import pytest
-from conftest import run_cli
+from conftest import ID_KEY, REPO, free_port, run_cli
+
+from posplugin.demo.data import FIRST_NAMES, STAFF_NAMES
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.slow
@@ -13,12 +22,22 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert "posplugin demo store is running" in out
     assert "curl -s -X POST http://127.0.0.1:" in out and "Authorization: Bearer pp_" in out
     assert "/till?lane=1#token=pp_" in out and "/floor#token=pp_" in out
+    ports = re.search(r"ports: store (\d+), head office (\d+)", out)
+    assert ports and f"127.0.0.1:{ports[1]}/floor" in out and f"127.0.0.1:{ports[2]}/hq" in out
     lanes = [line for line in out.splitlines() if line.startswith("lane ")]
     assert len(lanes) >= 5
     assert any("PROMPT #" in line for line in lanes)
-    assert {"everyday", "nano"} & {line.split()[3] for line in lanes}
+    assert {"everyday customer", "nano-influencer"} & {line.split(", ")[1] for line in lanes}
+    # Nothing but the shift's story on the console: server logs go to a file.
+    assert "waitress" not in out + done.stderr and " INFO " not in out + done.stderr
+    assert (tmp_path / "demo" / "demo.log").exists()
+    # Staff and customers never share a name; staff act after a while, not at once.
+    took = re.findall(r"^floor: (\w+) took PROMPT #(\d+) after (\d+) s", out, re.M)
+    assert took and {name for name, _, _ in took} <= set(STAFF_NAMES)
+    customers = set(re.findall(r"customer (\w+),", out))
+    assert customers and not customers & set(STAFF_NAMES)
+    assert "a everyday" not in out
     # Weeks of queue history were back-filled, and the queue simulator posts readings.
-    import sqlite3
     conn = sqlite3.connect(tmp_path / "demo" / "posplugin.db")
     assert conn.execute("SELECT count(*) FROM queue_history").fetchone()[0] > 4 * 7 * 13 * 6 * 4 * 0.9
     assert conn.execute("SELECT count(*) FROM lanes").fetchone()[0] == 4
@@ -26,10 +45,10 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     # The bundled Qminder and Square adapters got signed webhooks: a queue
     # ticket identified a known customer while queueing, and a sale made an
     # "after the sale" floor prompt.
-    import re
     assert "/hooks/qminder/tickets" in out and "/hooks/square/payments" in out
-    assert re.search(r"^qminder: ticket \d+ at lane [1-4] → queue-stage identify, known$", out, re.M)
-    square = [int(n) for n in re.findall(r"^square: after-sale payment \S+ → floor prompt #(\d+)$", out, re.M)]
+    assert re.search(r"^qminder: ticket \d+ at lane [1-4] → a customer on the tier list", out, re.M)
+    assert "still waiting" not in out  # one source for a lane's count: the queue lines
+    square = [int(n) for n in re.findall(r"^square: payment \S+ at [^→]+ → after-sale PROMPT #(\d+)", out, re.M)]
     assert square
     assert "adapters: webhook not delivered" not in out
     conn = sqlite3.connect(tmp_path / "demo" / "posplugin.db")
@@ -45,8 +64,12 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert re.search(r"^pass: lane [1-4]: a screenshot of .* → refused \(422 pass_expired", out, re.M)
     assert '"type": "pass", "value": "PP1:' in out
     # Head office published the list, the store synced it and reported back.
-    assert "head office: store has list version 1" in out and "/hq#token=hq_" in out
+    rows = re.search(r"head office: the store has list version 1 \(([\d,]+) customers\)", out)
+    assert rows and "/hq#token=hq_" in out
     hq = sqlite3.connect(tmp_path / "demo" / "hq" / "hq.db")
+    # README says how many customers the demo loads, and it is true.
+    assert hq.execute("SELECT rows FROM versions WHERE version = 1").fetchone()[0] == int(rows[1].replace(",", ""))
+    assert f"tier list of {rows[1]} customers" in (REPO / "README.md").read_text()
     # A few customers joined on /join; head office built version 2 on the demo list and the store took it.
     assert out.count("joined on /join, consented and linked a demo Instagram account") == 3
     assert "built version 2 (3 joined customers on top of the demo list)" in out
@@ -75,3 +98,57 @@ def test_demo_curl_example_is_a_prompted_customer(tmp_path):
     customer, row = banner_customer(synthetic_customers())
     score = Policy().score(int(row["followers"]), parse_engagement(str(row["engagement_rate"])))
     assert score.service_level == "murdoch" and row["consent"] == "yes"
+
+
+
+def test_staff_names_are_not_customer_names():
+    assert STAFF_NAMES and not set(STAFF_NAMES) & set(FIRST_NAMES)
+
+
+@pytest.mark.parametrize("how", ["flag", "environment", "ini"])
+def test_demo_speaks_norwegian_by_flag_environment_or_ini(tmp_path, how):
+    data = tmp_path / "demo"
+    data.mkdir()
+    args, env = ["demo", "--data", str(data), "--port", "0", "--duration", "4", "--pace", "0.2"], {}
+    if how == "flag":
+        args += ["--language", "nb"]
+    elif how == "environment":
+        env["POSPLUGIN_LANGUAGE"] = "nb"
+    else:
+        # An ini that only names the language, the key from the environment (as the message says).
+        (data / "posplugin.ini").write_text("[posplugin]\nlanguage = nb\n")
+        env["POSPLUGIN_ID_KEY"] = ID_KEY
+    done = run_cli(*args, env=env, timeout=90)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "posplugin-demobutikken kjører" in out and "porter: butikk" in out
+    assert re.search(r"^kasse [1-4]: kunde \w+, ", out, re.M)
+    assert "hovedkontor: butikken har listeversjon 1 (9\u00a0707 kunder)" in out
+    assert "waitress" not in out + done.stderr
+    if how == "ini":
+        ini = (data / "posplugin.ini").read_text()
+        assert "language = nb" in ini and "id_key" not in ini  # the environment's key was used
+
+
+@pytest.mark.parametrize("flag", ["--port", "--hq-port"])
+def test_demo_refuses_a_taken_port_clearly(tmp_path, flag):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        other = free_port()
+        ports = {"--port": port, "--hq-port": other} if flag == "--port" else {"--port": other, "--hq-port": port}
+        done = run_cli("demo", "--data", str(tmp_path / "demo"), "--duration", "1",
+                       *[str(x) for kv in ports.items() for x in kv], timeout=60)
+    assert done.returncode == 2
+    assert f"port {port} on 127.0.0.1 is taken" in done.stderr and flag in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_demo_uses_the_head_office_port_it_is_given(tmp_path):
+    store_port, hq_port = free_port(), free_port()
+    done = run_cli("demo", "--data", str(tmp_path / "demo"), "--port", str(store_port), "--hq-port", str(hq_port),
+                   "--duration", "2", "--pace", "0.5", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"ports: store {store_port}, head office {hq_port}" in done.stdout
+    assert f"http://127.0.0.1:{hq_port}/hq#token=" in done.stdout

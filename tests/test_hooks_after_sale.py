@@ -219,6 +219,39 @@ def test_square_lookup_fails_open(plugin_server, status, delay):
     assert store.list_prompts() == []
 
 
+def test_square_prompt_names_buyer_lane_and_expiry(plugin_server):
+    server, store = plugin_server(plugins="square", extra={
+        "square_signature_key": SQUARE_KEY, "square_notification_url": SQUARE_URL,
+        "square_devices": "DEV-7=3"}, amplify_expire_minutes=20)
+    event = square_event()
+    event["data"]["object"]["payment"].update(
+        billing_address={"first_name": "Mia", "last_name": "M"},
+        device_details={"device_id": "DEV-7", "device_name": "Counter by the door"})
+    post_square(server, event)
+    prompt = store.list_prompts()[0]
+    assert prompt["lane"] == "3" and prompt["display_name"] == "Mia"
+    assert prompt["title"] == "After the sale: invite Mia to share"
+    from posplugin.timeutil import parse_iso
+    assert parse_iso(prompt["expires_at"]) - parse_iso(prompt["created_at"]) == 20 * 60
+    other = square_event("evt-2")
+    other["data"]["object"]["payment"]["device_details"] = {"device_id": "X", "device_name": "Café"}
+    post_square(server, other)
+    assert store.list_prompts()[0].get("place") == "Café" or any(
+        p.get("place") == "Café" for p in store.list_prompts())
+
+
+def test_untaken_after_sale_prompt_expires(hooked):
+    server, store = hooked
+    post_square(server, square_event())
+    prompt = store.list_prompts()[0]
+    from posplugin.timeutil import parse_iso
+    real = store.clock
+    store.clock = lambda: parse_iso(prompt["expires_at"]) + 1
+    try:
+        assert store.tick()["expired"] == 1
+    finally:
+        store.clock = real
+    assert store.list_prompts(status="expired")[0]["id"] == prompt["id"]
 def sales(store):
     store.flush()
     return [tuple(r) for r in store.db.execute("SELECT stage, known, sale_total FROM visits ORDER BY id")]

@@ -98,7 +98,8 @@ def test_chart_gives_one_value_per_store_per_day(hq, admin):
     report(hq, token, [hour(HOUR, times_to_act_s=[40.0])])
     response = requests.get(hq.server.url + "/hq/v1/chart?figure=prompts_made&days=3", headers=auth(admin))
     chart = response.json()
-    assert len(chart["days"]) == 3 and chart["stores"]["oslo"][-1] == 3 and chart["stores"]["oslo"][:2] == [0, 0]
+    # Days before the store existed (its first report, here) are not drawn as zeros.
+    assert len(chart["days"]) == 3 and chart["stores"]["oslo"][-1] == 3 and chart["stores"]["oslo"][:2] == [None, None]
     medians = requests.get(hq.server.url + "/hq/v1/chart?figure=median_time_to_act_s&days=2",
                            headers=auth(admin)).json()
     assert medians["stores"]["oslo"] == [None, 40.0]
@@ -134,9 +135,9 @@ def test_hq_page_shows_stores_chart_and_publishes(hq, admin, open_page, tmp_path
     page.wait_for_selector("tr[data-store='oslo']")
     assert page.locator("tr.stale").count() == 1 and page.get_attribute("tr.stale", "data-store") == "bergen"
     cells = page.locator("tr[data-store='oslo'] td").all_text_contents()
-    assert cells[0] == "1" and cells[2] == "3" and cells[4] == "50 s"  # the median, not the mean
-    assert cells[6] == "5 min"
-    page.wait_for_selector("#chart polyline[data-store='oslo']", state="attached")
+    assert cells[0] == "1" and cells[2] == "3" and cells[5] == "50 s"  # the median, not the mean
+    assert cells[4] == "67%" and cells[7] == "5 min"
+    page.wait_for_selector("#chart [data-store='oslo']", state="attached")  # one day: a dot
     page.select_option("#figure", "reach_served_murdoch")
     page.wait_for_selector("#chart .tick:has-text('500')", state="attached")
     page.screenshot(path=str(output_dir / "hq.png"), full_page=True)
@@ -237,6 +238,83 @@ def test_bad_input_at_head_office_is_4xx_never_500(hq, how):
                                headers={**store, "Content-Type": "application/json"})
     assert 400 <= answer.status_code < 500, answer.text[:200]
     assert answer.json()["error"]["code"]
+HQ_SIZES = {"desktop": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844},
+            "small": {"width": 480, "height": 320}, "narrow": {"width": 320, "height": 480}}
+
+
+@pytest.fixture(params=["en", "nb"])
+def busy_hq(request, tmp_path):
+    """A head office in ``language`` with six stores (long names), one of which reported."""
+    from conftest import ID_KEY, Clock
+
+    from posplugin.hq.office import HeadOffice
+    from posplugin.hq.web import create_hq_app
+    from posplugin.web.server import BackgroundServer
+
+    clock = Clock()
+    clock.now = 1_795_428_000.0 + 3600
+    office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock)
+    office.server = BackgroundServer(create_hq_app(office, language=request.param)).start()
+    office.language = request.param
+    office.import_csv(io.StringIO(tier_csv()))
+    tokens = {name: office.create_token("store", name) for name in
+              ("oslo-storgata-flagship", "bergen-bryggen", "trondheim-solsiden", "stavanger-sentrum",
+               "tromso-nerstranda", "kristiansand-markens")}
+    for token in list(tokens.values())[:4]:
+        fetch_manifest(office, token, version=1)
+    report(office, tokens["oslo-storgata-flagship"], [hour(HOUR, times_to_act_s=[10.0, 50.0, 180.0])])
+    yield office
+    office.server.stop()
+    office.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("size", ["desktop", "phone", "small", "narrow"])
+def test_hq_page_fits_and_reads_at_a_glance(busy_hq, open_page, size, output_dir):
+    viewport = HQ_SIZES[size]
+    admin_token = busy_hq.create_token("admin", "ops")
+    page = open_page(busy_hq.server, "/hq", admin_token, viewport)
+    page.wait_for_selector("tr[data-store='oslo-storgata-flagship']")
+    page.wait_for_selector("#totals [data-total='taken_rate'] dd")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"], f"the page is {width} px wide in a {viewport['width']} px window"
+    assert page.text_content("#totals [data-total='taken_rate'] dd") in ("67%", "67 %")
+    assert page.text_content("#totals [data-total='stores'] dd") == "6"
+    if size == "desktop":
+        # The whole table is in the window: its last column's right edge too.
+        last = page.locator("tr[data-store='oslo-storgata-flagship'] td").last.bounding_box()
+        assert last["x"] + last["width"] <= viewport["width"]
+        assert page.locator("#totals").bounding_box()["y"] < viewport["height"]
+    for selector in ("#export", "#upload button", "#days", "#figure"):
+        page.locator(selector).scroll_into_view_if_needed()
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (selector, box)
+    page.wait_for_selector("#chart polyline, #chart circle", state="attached")
+    page.screenshot(path=str(output_dir / f"after-hq-{busy_hq.language}-{viewport['width']}x{viewport['height']}.png"))
+    page.screenshot(path=str(output_dir / f"after-hq-{busy_hq.language}-{viewport['width']}x{viewport['height']}-full.png"),
+                    full_page=True)
+
+
+@pytest.mark.browser
+def test_hq_chart_follows_the_period_and_shows_a_day_by_the_hour(busy_hq, open_page, tmp_path):
+    admin_token = busy_hq.create_token("admin", "ops")
+    page = open_page(busy_hq.server, "/hq", admin_token, HQ_SIZES["desktop"])
+    page.wait_for_selector("#chart .day", state="attached")
+    page.select_option("#days", "30")
+    page.wait_for_function("() => document.querySelector('#h-chart').textContent.includes('30')")
+    labels = page.locator("#chart .day").all_text_contents()
+    assert labels[-1] == "11-23" and len(labels) <= 9
+    page.select_option("#view", "hours")
+    page.fill("#day", "2026-11-23")
+    page.dispatch_event("#day", "change")
+    page.wait_for_function("() => document.querySelector('#h-chart').textContent.includes('2026-11-23')")
+    assert page.locator("#chart .day").first.text_content() == "00"
+    with page.expect_download() as download:
+        page.click("#export")
+    saved = tmp_path / "stores.csv"
+    download.value.save_as(saved)
+    text = saved.read_text()
+    assert text.startswith("store,list_version") and "oslo-storgata-flagship" in text
 
 
 def test_imports_wait_for_each_other_across_processes(hq, hq_database_url):

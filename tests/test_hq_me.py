@@ -171,6 +171,7 @@ def test_the_routes_are_in_the_openapi_document(hq):
 ON_ME = {
     "level": lambda me: me["card"]["level"], "title": lambda me: me["card"]["level"],
     "who": lambda me: me["card"]["who"], "action": lambda me: me["card"]["action"],
+    "short_action": lambda me: me["card"]["short_action"],
     "niches": lambda me: me["published"]["niches"], "body": lambda me: me["card"]["who"],
     "display_name": lambda me: "the name you give at the till" in me["staff_see"],
     "tier": lambda me: me["published"]["tier"], "service_level": lambda me: me["published"]["service_level"],

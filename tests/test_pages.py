@@ -32,7 +32,9 @@ def test_prompt_reaches_till_and_floor_and_taking_it_updates_the_till(open_page,
     floor.wait_for_selector(f"li.prompt[data-id='{prompt['id']}']", timeout=1000)
     till.screenshot(path=str(output_dir / "till-phone.png"))
     floor.click(f"li.prompt[data-id='{prompt['id']}'] button.take")
-    till.wait_for_selector("#taken:has-text('floor')", timeout=2000)
+    floor.fill("#name-input", "Ana")   # asked once, on the first take
+    floor.click("#name-save")
+    till.wait_for_selector("#taken:has-text('Ana')", timeout=2000)
     assert till.is_disabled("#ack")
     floor.screenshot(path=str(output_dir / "floor-tablet-landscape.png"))
     # Done on the floor clears the till's card.
@@ -73,6 +75,8 @@ def test_pages_survive_a_service_restart(open_page, loaded_store, clients, token
     prompt = card_prompt(clients)
     floor.wait_for_selector(f"li.prompt[data-id='{prompt['id']}']")
     floor.wait_for_selector("#offline[hidden]", state="attached")
+    # The shell is cached once the service worker is active (under load this takes a moment).
+    floor.evaluate("navigator.serviceWorker.ready.then(() => true)")
     server.stop()
     floor.wait_for_selector("#offline:not([hidden])", timeout=5000)
     # The page keeps what it had while the service is down, and opens again
@@ -103,7 +107,9 @@ def test_floor_shows_lanes_recommendation_and_reports_pain(open_page, server, cl
     assert "10,000" in floor.text_content("#reach")
     assert "open" in floor.text_content("#recommendation")
     assert floor.locator("article.lane svg polyline").count() == 3
-    floor.fill("#me", "Ana")
+    floor.click("#me")
+    floor.fill("#name-input", "Ana")
+    floor.click("#name-save")
     floor.select_option("#pain-kind", "instructions")
     floor.fill("#pain-note", "self-checkout sign is upside down")
     floor.click("#pain button[type=submit]")
@@ -124,15 +130,18 @@ def test_card_fits_a_320_pixel_window(open_page, server, clients, tokens, output
     till.screenshot(path=str(output_dir / "till-320.png"))
 
 
-@pytest.fixture(params=["staff"])
+@pytest.fixture(params=["staff", "staff alerts"])
 def web_pos(request, server, tokens):
     """A made-up web POS on its own origin whose page includes embed.js (on a
-    screen facing staff, or with ``indirect`` params, facing the customer)."""
+    screen facing staff, with alerts off or on, or with ``indirect`` params,
+    facing the customer)."""
     import http.server
     import threading
 
+    facing, *alerts = request.param.split()
     html = (f"<!doctype html><h1>Web POS</h1><script src='{server.url}/static/embed.js' "
-            f"data-lane='3' data-token='{tokens['till']}' data-facing='{request.param}'></script>").encode()
+            f"data-lane='3' data-token='{tokens['till']}' data-facing='{facing}'"
+            f"{' data-alerts=on' if alerts else ''}></script>").encode()
 
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -158,12 +167,15 @@ def test_embed_script_drops_the_card_into_a_pos_page(web_pos, clients, browser):
     try:
         page = context.new_page()
         page.goto(web_pos)
+        alerts_on = page.get_attribute("script[data-lane]", "data-alerts") == "on"
         frame_element = page.wait_for_selector("iframe[title='posplugin service prompt']")
         card = frame_element.content_frame()
         card.wait_for_selector("#offline[hidden]", state="attached")
         card_prompt(clients)
         card.wait_for_selector("#card.level-murdoch")
         assert card.text_content("#name") == "Sam"
+        assert card.get_attribute("#sound", "aria-pressed") == ("true" if alerts_on else "false")
+        assert card.text_content("#lane") == "Lane 3"
     finally:
         context.close()
 
@@ -195,3 +207,218 @@ def test_pages_send_a_strict_content_security_policy(clients):
         csp = response.headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert clients[None].get("/static/../posplugin/app.py").status_code == 404
+
+
+# -- A shift at three sizes: what each user must see without scrolling --------------
+
+SIZES = {"tablet": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844},
+         "till-side": {"width": 480, "height": 320}, "narrow-till": {"width": 320, "height": 480}}
+WORDS = {"en": {"lane": "Lane 3", "urgent": "URGENT", "taken": "Taken by Lane 3"},
+         "nb": {"lane": "Kasse 3", "urgent": "HASTER", "taken": "Tatt av Kasse 3"}}
+
+
+@pytest.fixture(params=["en", "nb"])
+def shift(request, settings, tmp_path):
+    """A store mid-shift in ``language``: twenty after-sale invitations, two
+    service prompts, then a long queue (an urgent pain prompt) raised last."""
+    import io
+
+    from posplugin.store import auth
+    from posplugin.store.service import Store
+    from posplugin.tiers.lists import import_csv
+
+    from conftest import tier_csv
+
+    store = Store(settings.replace(language=request.param))
+    import_csv(store.tiers, io.StringIO(tier_csv()), store.hasher)
+    with store.db.write() as conn:
+        tokens = {role: auth.create_token(conn, role, f"t-{role}") for role in auth.ROLES}
+    for i in range(20):
+        store.after_sale("email", "micro.mia@example.com", display_name=f"Mia {i}", place="Café")
+    store.identify("1", "handle", "bigben", display_name="Ben")
+    store.identify("4", "email", "micro.mia@example.com", display_name="Mia")
+    for lane, length in (("1", 1), ("2", 12), ("3", 2), ("4", 0)):
+        store.queue_reading(lane, length)
+    server = BackgroundServer(create_app(store=store), threads=8).start()
+    server.language = request.param
+    server.tokens = tokens
+    server.store = store
+    yield server
+    server.stop()
+    store.close()
+
+
+def box_in_view(page, selector, viewport):
+    """The element's box, asserted to lie inside the viewport without scrolling."""
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not shown"
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"] + 0.5, (selector, box)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 0.5, (selector, box)
+    return box
+
+
+def no_horizontal_overflow(page, viewport):
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"], f"page is {width} px wide in a {viewport['width']} px window"
+
+
+@pytest.mark.parametrize("size", ["tablet", "phone", "till-side"])
+def test_floor_puts_urgent_work_first_at_every_size(open_page, shift, size, output_dir):
+    viewport = SIZES[size]
+    floor = open_page(shift, "/floor", shift.tokens["staff"], viewport)
+    floor.wait_for_selector("article.lane.status-long")
+    floor.wait_for_selector("#prompts li.prompt")
+    kinds = floor.eval_on_selector_all("#prompts > li", "els => els.map(e => [e.dataset.kind, e.className])")
+    # Urgent pain first, then service at a till; no after-sale card among them.
+    assert "level-urgent" in kinds[0][1] and kinds[0][0] == "pain"
+    assert [k for k, _ in kinds[1:3]] == ["service", "service"]
+    assert all(k != "amplify" for k, _ in kinds)
+    assert floor.text_content("#after-sale-count") == ("20")
+    top = floor.locator("#prompts li.level-urgent").first.bounding_box()
+    assert top["y"] < viewport["height"] - 40, f"the urgent card starts at {top['y']} px"
+    # The lanes' state is on the first screen too (first on a phone).
+    box_in_view(floor, "article.lane[data-lane='2']", viewport)
+    if size != "tablet":
+        assert floor.locator("article.lane").first.bounding_box()["y"] < top["y"]
+    no_horizontal_overflow(floor, viewport)
+    assert floor.title().startswith("(1) ")
+    floor.screenshot(path=str(output_dir / f"after-floor-{shift.language}-{viewport['width']}x{viewport['height']}.png"))
+
+
+def test_floor_figures_agree_with_the_lane_tiles(open_page, shift):
+    floor = open_page(shift, "/floor", shift.tokens["staff"], SIZES["tablet"])
+    floor.wait_for_selector("article.lane.status-long")
+    tile = floor.text_content("article.lane[data-lane='2'] .lane-line")
+    card = floor.text_content("#prompts li.level-urgent .prompt-body")
+    assert tile in card
+    overview = requests_get(shift, "/api/v1/queues")
+    lane2 = next(l for l in overview["lanes"] if l["lane"] == "2")
+    minutes = round(lane2["wait_s"] / 60)
+    assert str(minutes) in tile and str(minutes) in floor.text_content("#recommendation")
+
+
+def requests_get(server, path):
+    import requests
+    return requests.get(server.url + path, timeout=5,
+                        headers={"Authorization": f"Bearer {server.tokens['staff']}"}).json()
+
+
+def test_after_sale_cards_are_grouped_with_name_place_age_and_expiry(open_page, shift):
+    floor = open_page(shift, "/floor", shift.tokens["staff"], SIZES["tablet"])
+    floor.wait_for_selector("#after-sale:not([hidden])")
+    floor.click("#after-sale summary")
+    item = floor.locator("#after-sale-list li").first
+    text = item.text_content()
+    assert "Mia" in text and "Café" in text
+    assert ("expires in 30 min" in text) or ("utløper om 30 min" in text)
+
+
+@pytest.mark.parametrize("size", ["till-side", "narrow-till", "phone", "tablet"])
+def test_till_card_fits_with_both_buttons_in_view(open_page, shift, size, output_dir):
+    viewport = SIZES[size]
+    words = WORDS[shift.language]
+    till = open_page(shift, "/till?lane=3", shift.tokens["till"], viewport)
+    till.wait_for_selector("#offline[hidden]", state="attached")
+    import requests
+    requests.post(shift.url + "/api/v1/identify", timeout=5, json={
+        "lane": "3", "identifier": {"type": "phone", "value": "+4741234567"},
+        "display_name": "Alexandria-Josephine Montgomery-Smythe"},
+        headers={"Authorization": f"Bearer {shift.tokens['till']}"})
+    till.wait_for_selector("#card.level-murdoch")
+    assert till.text_content("#lane") == words["lane"]
+    for selector in ("#level", "#name", "#action", "#ack", "#resolve"):
+        box_in_view(till, selector, viewport)
+    assert till.evaluate("document.documentElement.scrollHeight") <= viewport["height"]
+    no_horizontal_overflow(till, viewport)
+    name = shift.language
+    till.screenshot(path=str(output_dir / f"after-till-{name}-{viewport['width']}x{viewport['height']}.png"))
+    till.click("#ack")
+    till.wait_for_selector(f"#taken:has-text('{words['taken']}')")
+    box_in_view(till, "#resolve", viewport)
+    if till.is_visible("#more"):
+        till.click("#more")
+        till.wait_for_selector("#who", state="visible")
+    assert till.is_visible("#who")
+    for selector in ("#ack", "#resolve"):
+        box_in_view(till, selector, viewport)
+    till.screenshot(path=str(output_dir / f"after-till-{name}-{viewport['width']}x{viewport['height']}-details.png"))
+
+
+def test_floor_alerts_flash_and_count_urgent_prompts_in_the_title(open_page, server, clients, tokens):
+    floor = open_page(server, "/floor", tokens["staff"], SIZES["tablet"])
+    floor.wait_for_selector("#offline[hidden]", state="attached")
+    floor.wait_for_selector("#no-prompts:not([hidden])")
+    assert floor.get_attribute("#sound", "aria-pressed") == "true"   # on by default on the floor
+    assert floor.is_visible("#sound-hint")                             # no tap yet: sound not allowed
+    floor.click("h1")                                                   # a tap allows sound
+    floor.wait_for_selector("#sound-hint", state="hidden")
+    clients["staff"].post("/api/v1/painpoints", json={"kind": "staff", "lane": "2"})
+    floor.wait_for_function("() => document.body.dataset.alerts === '1'")
+    assert floor.evaluate("document.body.dataset.lastAlert") == "sound"
+    assert floor.title().startswith("(1) ")
+    clients["staff"].post("/api/v1/painpoints", json={"kind": "queue", "lane": "1"})
+    floor.wait_for_function("() => document.title.startsWith('(2) ')")
+
+
+def test_till_alerts_are_off_by_default_and_remembered_when_turned_on(open_page, server, clients, tokens):
+    till = open_page(server, "/till?lane=3", tokens["till"], SIZES["till-side"])
+    till.wait_for_selector("#offline[hidden]", state="attached")
+    assert till.get_attribute("#sound", "aria-pressed") == "false"
+    card_prompt(clients)
+    till.wait_for_selector("#card.level-murdoch")
+    assert till.evaluate("document.body.dataset.alerts") is None
+    till.click("#resolve")
+    till.wait_for_selector("#card.level-none")
+    till.click("#sound")
+    assert till.get_attribute("#sound", "aria-pressed") == "true"
+    till.reload()
+    till.wait_for_selector("#sound[aria-pressed='true']")
+    clients["till"].post("/api/v1/identify", json={
+        "lane": "3", "identifier": {"type": "handle", "value": "bigben"}, "display_name": "Ben"})
+    till.wait_for_function("() => document.body.dataset.alerts === '1'")
+
+
+def test_floor_asks_for_a_name_once_and_remembers_it(open_page, server, clients, tokens):
+    floor = open_page(server, "/floor", tokens["staff"], SIZES["phone"])
+    first = identify(clients["till"], lane="1", display_name="Sam").json()["prompt"]
+    floor.wait_for_selector(f"li.prompt[data-id='{first['id']}']")
+    floor.click(f"li.prompt[data-id='{first['id']}'] button.take")
+    floor.wait_for_selector("#name-dialog[open]")
+    floor.fill("#name-input", "Marte")
+    floor.click("#name-save")
+    floor.wait_for_selector(f"li.prompt[data-id='{first['id']}'] .taken:has-text('Marte')")
+    assert floor.text_content("#me") == "You: Marte"
+    floor.reload()
+    second = clients["till"].post("/api/v1/identify", json={
+        "lane": "2", "identifier": {"type": "handle", "value": "bigben"}}).json()["prompt"]
+    floor.wait_for_selector(f"li.prompt[data-id='{second['id']}']")
+    floor.click(f"li.prompt[data-id='{second['id']}'] button.take")
+    floor.wait_for_selector(f"li.prompt[data-id='{second['id']}'] .taken:has-text('Marte')")
+    assert not floor.is_visible("#name-dialog")
+    taken = clients["staff"].get("/api/v1/prompts?status=taken").json()["prompts"]
+    assert {p["taken_by"] for p in taken} == {"Marte"}
+
+
+def test_root_is_an_index_of_the_pages_and_docs(clients):
+    index = clients[None].get("/")
+    assert index.status_code == 200 and index.headers["Content-Type"].startswith("text/html")
+    for link in ('href="/floor"', 'href="/till?lane=1"', 'href="/docs/contract.md"', 'href="/api/v1/openapi.json"'):
+        assert link in index.text
+    contract = clients[None].get("/docs/contract.md")
+    assert contract.status_code == 200 and contract.headers["Content-Type"].startswith("text/markdown")
+    assert "405" in contract.text
+    assert clients[None].get("/docs/../README.md").status_code == 404
+    assert clients[None].get("/docs/nothing.md").status_code == 404
+
+
+def test_every_page_has_an_icon_and_favicon_answers(clients):
+    icon = clients[None].get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/svg+xml")
+    for path in ("/", "/floor", "/till?lane=1"):
+        assert 'rel="icon"' in clients[None].get(path).text
+
+
+def test_a_wrong_method_is_405_in_the_error_shape(clients):
+    response = clients["till"].get("/api/v1/identify")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] and response.json()["error"]["message"]

@@ -13,15 +13,21 @@ def test_pairing_url_puts_the_token_in_the_fragment(role, lane, page):
     assert url == f"http://store-pc:8765{page}#token=pp_a%2Bb/c"
 
 
-@pytest.mark.parametrize("host,expected", [("192.168.1.20", "http://192.168.1.20:9000"),
-                                           ("127.0.0.1", "http://127.0.0.1:9000")])
-def test_base_url_from_settings(host, expected):
-    assert base_url(Settings(host=host, port=9000)) == expected
+def test_base_url_uses_the_host_serve_listens_on():
+    assert base_url(Settings(host="192.168.1.20", port=9000))[0] == "http://192.168.1.20:9000"
 
 
-def test_base_url_names_this_machine_when_listening_everywhere(monkeypatch):
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_base_url_is_this_machines_network_address_for_loopback_or_everywhere(monkeypatch, host):
+    monkeypatch.setattr("posplugin.cli.pairing.lan_address", lambda: "192.168.1.7")
+    url, how = base_url(Settings(host=host, port=9000))
+    assert url == "http://192.168.1.7:9000" and "local network" in how
+
+
+def test_base_url_names_this_machine_without_a_network_address(monkeypatch):
+    monkeypatch.setattr("posplugin.cli.pairing.lan_address", lambda: None)
     monkeypatch.setattr("socket.gethostname", lambda: "store-pc")
-    assert base_url(Settings(host="0.0.0.0", port=8765)) == "http://store-pc:8765"
+    assert base_url(Settings(host="0.0.0.0", port=8765))[0] == "http://store-pc:8765"
 
 
 def test_terminal_qr_draws_blocks():

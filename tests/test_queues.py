@@ -218,7 +218,8 @@ def test_recommendation_uses_erlang_c_with_arrivals(day):
 def test_recommendation_is_zero_when_nobody_waits(day):
     store, _ = day
     store.queue_reading("1", 0)
-    assert store.queues_overview()["recommendation"] == {"open_lanes": 0, "reason": "No one is waiting."}
+    rec = store.queues_overview()["recommendation"]
+    assert (rec["open_lanes"], rec["reason"]) == (0, "No one is waiting.")
 
 
 def test_import_refuses_bad_rows_with_line_numbers_and_loads_nothing(day):
@@ -260,3 +261,24 @@ def test_queues_import_refuses_times_out_of_range_with_their_line(day):
     with pytest.raises(ImportRefused) as refused:
         store.queues.import_csv(io.StringIO(text))
     assert [line for line, _ in refused.value.problems] == [3]
+def test_recommendation_quotes_the_longest_lane_wait_its_tile_shows(day):
+    store, _ = day
+    for lane, length in (("1", 2), ("2", 9), ("3", 4)):
+        store.queue_reading(lane, length)
+    overview = store.queues_overview()
+    tiles = {l["lane"]: l for l in overview["lanes"]}
+    rec = overview["recommendation"]
+    assert rec["longest_wait"] == {"lane": "2", "wait_s": tiles["2"]["wait_s"]}
+    minutes = round(tiles["2"]["wait_s"] / 60)
+    assert "15 waiting" in rec["reason"] and f"about {minutes} minutes (lane 2)" in rec["reason"]
+    assert "under a minute" not in rec["reason"]
+
+
+def test_pain_title_says_long_only_while_the_lane_is_long(day):
+    store, clock = day
+    raised = store.queue_reading("2", 9)
+    assert raised["status"] == "long" and raised["prompt"]["title"].startswith("Long queue at lane 2")
+    clock.advance(30)
+    busy = store.queue_reading("2", 4)
+    assert busy["status"] == "busy"
+    assert busy["prompt"]["title"] == "Queue above normal at lane 2: 4 waiting"

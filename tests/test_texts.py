@@ -57,3 +57,30 @@ def test_norwegian_queue_and_recommendation():
     rec = texts.recommendation(extra=2, waiting=12, wait_s=600, target_s=180, open_lanes=2,
                                arrivals_per_hour=40, service_s=90, language="nb")
     assert "åpne 2 kasser til" in rec and "40 ankomster i timen" in rec
+
+
+@pytest.mark.parametrize("language,tier,title", [
+    ("en", "everyday", "After the sale: an everyday customer just bought"),
+    ("en", "micro", "After the sale: a micro-influencer just bought"),
+    ("nb", "everyday", "Etter kjøpet: en hverdagskunde handlet nettopp"),
+])
+def test_after_sale_title_has_the_right_article(language, tier, title):
+    words = texts.amplify_prompt(tier=tier, followers=900, engagement_rate=0.08, engaged_reach=72,
+                                 niches=[], display_name=None, language=language)
+    assert words["title"] == title
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+@pytest.mark.parametrize("level", ["priority", "murdoch"])
+def test_short_action_fits_one_line_of_the_till_card(language, level):
+    words = texts.service_prompt(level=level, tier="nano", followers=4200, engagement_rate=0.062,
+                                 engaged_reach=260, niches=[], display_name="Sam", language=language)
+    assert words["short_action"] and len(words["short_action"]) <= 50 < len(words["action"])
+
+
+@pytest.mark.parametrize("language,seconds,words", [
+    ("en", 30, "under a minute"), ("en", 70, "about a minute"), ("en", 400, "about 7 minutes"),
+    ("nb", 70, "omtrent ett minutt"), ("nb", 400, "omtrent 7 minutter"),
+])
+def test_waits_in_words(language, seconds, words):
+    assert texts.minutes(seconds, language) == words

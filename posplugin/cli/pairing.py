@@ -11,17 +11,39 @@ from urllib.parse import quote
 import segno
 
 
-def base_url(settings) -> str:
-    """The service as another device on the store network reaches it."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARD = ("0.0.0.0", "::", "")
+# A documentation address (TEST-NET-1): connecting a UDP socket to it sends
+# nothing, but makes the system pick the interface it would route through.
+PROBE = ("192.0.2.1", 9)
+
+
+def lan_address() -> str | None:
+    """This machine's address on the local network, or None when it has none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(PROBE)
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def base_url(settings) -> tuple[str, str]:
+    """The service as another device on the store network reaches it, and how
+    that address was chosen (said to the person pairing)."""
     host = settings.host
-    if host in ("0.0.0.0", "::", "127.0.0.1", "localhost", ""):
-        host = socket.gethostname() if host in ("0.0.0.0", "::") else host
-    return f"http://{host}:{settings.port}"
+    if host in LOOPBACK or host in WILDCARD:
+        address = lan_address()
+        if address:
+            return f"http://{address}:{settings.port}", "this machine's address on the local network"
+        return f"http://{socket.gethostname()}:{settings.port}", "this machine's name (no network address found)"
+    return f"http://{host}:{settings.port}", "the host serve is set to listen on"
 
 
 def pairing_url(url: str | None, settings, role: str, token: str, lane: str | None = None) -> str:
     """The page for ``role`` (floor for staff, the card for a till) with the token."""
-    base = (url or base_url(settings)).rstrip("/")
+    base = (url or base_url(settings)[0]).rstrip("/")
     page = f"/till?lane={quote(lane or '1')}" if role == "till" else "/floor"
     return f"{base}{page}#token={quote(token)}"
 

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import sys
 import time
 
@@ -13,6 +15,7 @@ from ..store import auth
 from ..store.schema import open_database
 from ..store.service import Store
 from ..store.sync import sync_in_child, sync_once
+from ..tiers import health as tier_health
 from ..tiers.csvfile import open_csv
 from ..tiers.identity import Hasher
 from ..tiers.lists import TierLists, import_csv
@@ -20,7 +23,7 @@ from ..timeutil import iso
 from ..web.app import create_app
 from ..web.server import Housekeeper, make_server
 from .common import command, group, log, run_server, server_options, settings
-from .pairing import pairing_url, terminal_qr
+from .pairing import LOOPBACK, base_url, pairing_url, terminal_qr
 
 
 def register(commands) -> None:
@@ -33,11 +36,21 @@ def register(commands) -> None:
     command(tokens, "list", "list tokens (never the tokens themselves)", token_list)
     command(tokens, "revoke", "revoke tokens by name", token_revoke).add_argument("--name", required=True)
 
-    p = command(group(commands, "tiers", "tier lists"), "import", "load a tier list CSV; prints rows loaded",
-                tiers_import)
+    tiers = group(commands, "tiers", "tier lists")
+    p = command(tiers, "import", "load a tier list CSV; prints rows loaded", tiers_import)
     p.add_argument("file", metavar="FILE.csv")
     p.add_argument("--skip-bad", action="store_true",
                    help="load the good rows even when some rows are bad (they are listed)")
+    command(tiers, "status", "the list in use: version, rows, age, source (exit 1 with a warning)", tiers_status)
+    p = command(tiers, "lookup", "what identify would answer for one identifier (no visit recorded)",
+                tiers_lookup)
+    p.add_argument("value", help="the identifier as a till sends it, e.g. '412 34 567' or a@b.com")
+    p.add_argument("--type", default="phone", choices=("phone", "email", "loyalty_id", "card_token", "handle"),
+                   help="identifier type (default phone)")
+
+    p = command(group(commands, "key", "the chain's identifier key"), "create",
+                "print a new identifier key (for id_key / POSPLUGIN_ID_KEY), alone on stdout", key_create,
+                data=False)
 
     p = command(group(commands, "queues", "queue history"), "import",
                 "back-fill queue history from lane,at,length rows", queues_import)
@@ -78,6 +91,8 @@ def serve(args) -> int:
     info = store.tiers.info()
     log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
              __version__, s.host, server.effective_port, s.data_dir, info.version, info.rows)
+    for warning in tier_health.warnings(info):
+        log.warning("%s%s", warning, " (head office's list arrives with the first sync)" if s.hq_url else "")
 
     def stop():
         housekeeper.stop()
@@ -127,6 +142,33 @@ def tiers_import(args) -> int:
     return 0
 
 
+def tiers_status(args) -> int:
+    lists = TierLists(open_database(settings(args).db_path))
+    info = lists.info()
+    for line in tier_health.status_lines(info, time.time()):
+        print(line)
+    return 1 if tier_health.warnings(info) else 0
+
+
+def tiers_lookup(args) -> int:
+    s = settings(args)
+    config.require_id_key(s)
+    store = Store(s)
+    try:
+        answer = store.preview(args.type, args.value)
+    finally:
+        store.close()
+    print(json.dumps(answer, ensure_ascii=False))
+    return 0
+
+
+def key_create(args) -> int:
+    print(secrets.token_hex(32))
+    print("Give every store and head office this same key (id_key in posplugin.ini or POSPLUGIN_ID_KEY); "
+          "keep it secret, and never change it once lists are hashed with it.", file=sys.stderr)
+    return 0
+
+
 def queues_import(args) -> int:
     store = Store(settings(args))
     with open_csv(args.file) as stream:
@@ -165,6 +207,13 @@ def pair(args) -> int:
     url = pairing_url(args.url, s, args.role, token, args.lane)
     print(url)
     print(terminal_qr(url))
+    if not args.url:
+        base, how = base_url(s)
+        print(f"The address is {base}: {how}. If the device reaches this service another way, "
+              "pass --url (e.g. --url http://store-pc:8765).", file=sys.stderr)
+        if s.host in LOOPBACK:
+            print(f"serve listens on {s.host} only: start it with --host 0.0.0.0 (or set host) "
+                  "so that devices on the network can reach it.", file=sys.stderr)
     print(f"Open the URL (or scan the code) on the device. Token name: {name} "
           f"(revoke with: posplugin token revoke --name {name})", file=sys.stderr)
     return 0

@@ -26,6 +26,10 @@ FIRST_NAMES = ["Sam", "Ana", "Ola", "Kari", "Noah", "Emma", "Liam", "Nora", "Jon
                "Aisha", "Mateo", "Yuki", "Priya", "Lars", "Sofie", "Omar", "Ella", "Finn", "Maja"]
 
 
+# Floor staff in the demo: never a customer's name, so the console reads clearly.
+STAFF_NAMES = ["Marte", "Henrik", "Sara"]
+
+
 NICHES = ["running", "coffee", "parenting", "gaming", "vegan food", "sneakers", "skincare",
           "home decor", "hiking", "budget tips", "wine", "cycling", "fashion", "tech reviews",
           "baking", "pets", "football", "books", "travel", "DIY"]

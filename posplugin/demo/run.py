@@ -10,10 +10,14 @@ fill the head office page.
 
 from __future__ import annotations
 
+import configparser
 import io
+import logging
+import os
 import random
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -21,7 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import config, datalock
+from .. import config, datalock, texts
+from ..errors import ConfigError
 from ..hq.office import HeadOffice
 from ..hq.web import create_hq_app
 from ..store import auth
@@ -43,12 +48,25 @@ from .traffic import (
     DEMO_SYNC_S,
     QMINDER_LINES,
     QMINDER_URL,
+    SQUARE_DEVICES,
     SQUARE_URL,
+    narrate_queues,
     simulate_adapters,
     simulate_head_office,
     simulate_queues,
+    simulate_staff,
     simulate_till,
 )
+
+HQ_PORT = 8766
+# What a demo data folder's posplugin.ini gets when it does not say otherwise.
+# A short calm period so a visitor sees pain prompts close within a minute. The
+# demo's time runs fast (a customer every few seconds, Qminder calling tickets
+# seconds apart, from which lanes learn their service time): a matching
+# starting service time keeps lanes that have not learned yet comparable with
+# those that have, so no two tiles' waits disagree wildly.
+DEMO_SETTINGS = {"default_region": "NO", "timezone": "Europe/Oslo", "rate_limit_per_s": "0",
+                 "pain_calm_s": "20", "service_time_s": "20"}
 
 
 @dataclass
@@ -85,12 +103,24 @@ class DemoStore:
             self.lock.release()
 
 
-def _serve(app, host: str, port: int, threads: int = 8, max_streams: int = 100) -> BackgroundServer:
-    """Serve on ``port``, or on any free port when it is taken."""
+def _serve(app, host: str, port: int, flag: str, language: str, threads: int = 8,
+           max_streams: int = 100) -> BackgroundServer:
+    """Serve on ``port`` (0: any free port); a taken port is refused, never moved silently."""
     try:
         return BackgroundServer(app, host, port, threads, max_streams).start()
     except OSError:
-        return BackgroundServer(app, host, 0, threads, max_streams).start()
+        raise ConfigError([texts.say("demo.port_taken", language, port=port, host=host, flag=flag)]) from None
+
+
+def _check_free(host: str, port: int, flag: str, language: str) -> None:
+    """Refuse a taken port at once, before head office and the store start."""
+    if not port:
+        return
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise ConfigError([texts.say("demo.port_taken", language, port=port, host=host, flag=flag)]) from None
 
 
 def start_head_office(data_dir: Path, settings, host: str, port: int, customers) -> tuple:
@@ -98,9 +128,14 @@ def start_head_office(data_dir: Path, settings, host: str, port: int, customers)
     (office, server, store token, admin token)."""
     office = HeadOffice(data_dir / "hq", settings.id_key, default_region=settings.default_region,
                         timezone=settings.tz(), stale_after_s=3 * DEMO_SYNC_S)
+    try:
+        server = _serve(create_hq_app(office, language=settings.language, **joiners.customer_side()), host, port,
+                        "--hq-port", settings.language)
+    except ConfigError:
+        office.close()
+        raise
     if office.latest() is None:
         publish(office, customers)
-    server = _serve(create_hq_app(office, language=settings.language, **joiners.customer_side()), host, port)
     return office, server, office.create_token("store", "demo-store"), office.create_token("admin", "demo-admin")
 
 
@@ -115,24 +150,52 @@ def demo_adapters(settings) -> dict:
     extra.setdefault("qminder_lines", ", ".join(f"{line}={lane}" for line, lane in QMINDER_LINES.items()))
     extra.setdefault("square_signature_key", secrets.token_hex(16))
     extra.setdefault("square_notification_url", SQUARE_URL)
+    extra.setdefault("square_devices", ", ".join(f"{device}={name.split()[-1]}" for device, name in SQUARE_DEVICES
+                                                 if name.split()[-1].isdigit()))
     return {"plugins": ", ".join(plugins), "extra": extra}
 
 
-def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int = 42) -> DemoStore:
+def prepare_ini(data_dir: Path, environ) -> None:
+    """Give the data folder's posplugin.ini what the demo needs and it lacks:
+    an identifier key (unless the environment gives one) and the demo's
+    defaults. Settings the file already has are kept as they are."""
+    ini = data_dir / config.INI_NAME
+    parser = configparser.ConfigParser(interpolation=None)
+    if ini.exists():
+        parser.read(ini, encoding="utf-8")
+    if not parser.has_section(config.SECTION):
+        parser.add_section(config.SECTION)
+    section = parser[config.SECTION]
+    wanted = dict(DEMO_SETTINGS)
+    if not environ.get(config.ENV_PREFIX + "ID_KEY"):
+        wanted["id_key"] = secrets.token_hex(32)
+    missing = {k: v for k, v in wanted.items() if k not in section}
+    if missing or not ini.exists():
+        section.update(missing)
+        with open(ini, "w", encoding="utf-8") as f:
+            parser.write(f)
+
+
+def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int = 42, *,
+          hq_port: int | None = None, language: str | None = None, environ=None) -> DemoStore:
     """Set up a demo store and its head office in ``data_dir`` (reused if it
-    exists), sync the store's list from head office, and start serving."""
+    exists), sync the store's list from head office, and start serving.
+    Settings come as for every command (the data folder's posplugin.ini, then
+    ``POSPLUGIN_*``, then ``language``); a taken port raises :class:`ConfigError`."""
+    environ = os.environ if environ is None else environ
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = datalock.hold(data_dir, "demo")
-    ini = data_dir / config.INI_NAME
-    if not ini.exists():
-        # A short calm period so a visitor sees pain prompts close within a minute.
-        ini.write_text(f"[posplugin]\nid_key = {secrets.token_hex(32)}\ndefault_region = NO\n"
-                       "timezone = Europe/Oslo\nrate_limit_per_s = 0\npain_calm_s = 20\n",
-                       encoding="utf-8")
-    settings = config.load(data_dir, environ={})
-    customers = synthetic_customers(seed=seed)
-    office, hq_server, store_token, hq_admin = start_head_office(
-        data_dir, settings, host, 8766 if port else 0, customers)
+    try:
+        prepare_ini(data_dir, environ)
+        settings = config.load(data_dir, environ=environ, language=language)
+        config.require_id_key(settings)
+        customers = synthetic_customers(seed=seed)
+        hq_port = (HQ_PORT if port else 0) if hq_port is None else hq_port
+        _check_free(host, port, "--port", settings.language)  # before anything starts
+        office, hq_server, store_token, hq_admin = start_head_office(data_dir, settings, host, hq_port, customers)
+    except BaseException:
+        lock.release()
+        raise
     settings = settings.replace(hq_url=hq_server.url, hq_token=store_token, hq_public_key=office.public_key,
                                 sync_interval_s=DEMO_SYNC_S, **demo_adapters(settings))
     store = Store(settings)
@@ -143,7 +206,15 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     with store.db.write() as conn:
         for role in auth.ROLES:
             tokens[role] = auth.create_token(conn, role, f"demo-{role}")
-    server = _serve(create_app(store=store), host, port, settings.threads, settings.max_streams)
+    try:
+        server = _serve(create_app(store=store), host, port, "--port", settings.language, settings.threads,
+                        settings.max_streams)
+    except ConfigError:
+        store.close()
+        hq_server.stop()
+        office.close()
+        lock.release()
+        raise
     demo = DemoStore(data_dir, store, server, tokens, [c for c, _ in customers], banner_customer(customers)[0],
                      office, hq_server, hq_admin, lock=lock)
     ticker = Housekeeper([store.tick], interval_s=2, name="posplugin-demo-ticker")
@@ -152,12 +223,15 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     return demo
 
 
-def banner(demo: DemoStore) -> str:
+def banner(demo: DemoStore, log_path: Path | None = None) -> str:
     t = demo.tokens
     example = demo.example
+    language = demo.store.settings.language
     return "\n".join([
-        "posplugin demo store is running",
+        texts.say("demo.running", language),
+        "  " + texts.say("demo.ports", language, store=demo.server.port, hq=demo.hq_server.port),
         f"  data folder   {demo.data_dir}",
+        *(["  " + texts.say("demo.log", language, path=log_path)] if log_path else []),
         f"  service       {demo.url}",
         f"  health        {demo.url}/healthz",
         f"  API document  {demo.url}/api/v1/openapi.json",
@@ -180,9 +254,21 @@ def banner(demo: DemoStore) -> str:
         f"      -d '{{\"lane\": \"3\", \"identifier\": {{\"type\": \"{example.id_type}\", "
         f"\"value\": \"{example.value}\"}}, \"display_name\": \"{example.name}\"}}'",
         *pass_line(demo),
-        "  press Ctrl-C to stop",
+        "  " + texts.say("demo.stop", language),
         "",
     ])
+
+
+def quiet_server_logs(path: Path) -> logging.Handler:
+    """Send every log record (waitress's "client disconnected" and the like)
+    to ``path`` instead of the console, so the console reads as the shift's story."""
+    root = logging.getLogger()
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    return handler
 
 
 def join_demo_customers(demo: DemoStore, seed: int, out) -> None:
@@ -192,16 +278,28 @@ def join_demo_customers(demo: DemoStore, seed: int, out) -> None:
 
 
 def run(data: str | None = None, host: str | None = None, port: int | None = None,
-        duration: float | None = None, seed: int = 42, pace_s: float = 3.0, out=sys.stdout) -> int:
+        duration: float | None = None, seed: int = 42, pace_s: float = 3.0, out=sys.stdout,
+        hq_port: int | None = None, language: str | None = None) -> int:
     """Run the demo until Ctrl-C (or for ``duration`` seconds)."""
     temporary = data is None
     data_dir = Path(data) if data else Path(tempfile.mkdtemp(prefix="posplugin-demo-"))
-    demo = start(data_dir, host or "127.0.0.1", 8765 if port is None else port, seed)
-    print(banner(demo), file=out, flush=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "demo.log"
+    quiet_server_logs(log_path)
+    try:
+        demo = start(data_dir, host or "127.0.0.1", 8765 if port is None else port, seed,
+                     hq_port=hq_port, language=language)
+    except BaseException:
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+    print(banner(demo, None if temporary else log_path), file=out, flush=True)
     run_demo_experiment(demo, synthetic_customers(seed=seed), seed, out)
     join_demo_customers(demo, seed, out)
     threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
         (simulate_till, (demo, random.Random(seed), out, pace_s)),
+        (simulate_staff, (demo, random.Random(seed + 5), out, pace_s)),
+        (narrate_queues, (demo, out)),
         (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
         (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)),
         (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)),

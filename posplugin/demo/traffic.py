@@ -10,15 +10,19 @@ import json
 import random
 import secrets
 import sys
+import threading
+import time
 from typing import TYPE_CHECKING
 
 import requests
 
+from .. import texts
 from ..store.sync import sync_once
 from ..tiers.lists import parse_engagement
+from ..timeutil import parse_iso
 from ..tiers.policy import Policy
 from ..webhooks import hmac_sha256_base64, hmac_sha256_hex
-from .data import DEMO_ZONE, FIRST_NAMES, LANES, DemoCustomer, publish, usual_length
+from .data import DEMO_ZONE, FIRST_NAMES, LANES, STAFF_NAMES, DemoCustomer, publish, usual_length
 
 if TYPE_CHECKING:
     from .run import DemoStore
@@ -38,13 +42,35 @@ SQUARE_URL = "https://store.example/hooks/square/payments"
 QMINDER_LINES = {"37338": "1", "37339": "2", "37340": "3", "37341": "4"}
 
 
+# Square devices: two stand at lanes (square_devices maps them), one at the café counter.
+SQUARE_DEVICES = [("DEMO-DEVICE-1", "Reader 1"), ("DEMO-DEVICE-3", "Reader 3"), ("DEMO-DEVICE-CAFE", "Café")]
+
+
+# Several simulators tell the story at once: one whole line at a time.
+_CONSOLE = threading.Lock()
+
+
+def write_line(out, line: str) -> None:
+    """Write ``line`` to the console whole (print() writes the newline apart)."""
+    with _CONSOLE:
+        out.write(line + "\n")
+        out.flush()
+
+
+def say(demo: DemoStore, out, key: str, **values) -> None:
+    """One line of the shift's story on the console, in the store's language."""
+    write_line(out, texts.say(key, demo.store.settings.language, **values))
+
+
+def _tier(demo: DemoStore, tier: str) -> str:
+    return texts.say(f"tier.{tier}", demo.store.settings.language).lower()
+
+
 def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:
-    """Identify a customer at a random lane every few seconds; staff take and
-    resolve some prompts. Runs until ``demo.stop`` is set."""
+    """Identify a customer at a random lane every few seconds (staff act on
+    the prompts in :func:`simulate_staff`). Runs until ``demo.stop`` is set."""
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {demo.tokens['till']}"
-    staff = requests.Session()
-    staff.headers["Authorization"] = f"Bearer {demo.tokens['staff']}"
     while not demo.stop.is_set():
         lane = rng.choice(LANES)
         if rng.random() < 0.6:
@@ -57,63 +83,97 @@ def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: f
         try:
             answer = http.post(f"{demo.url}/api/v1/identify", json=body, timeout=5).json()
         except requests.RequestException as exc:
-            print(f"till: posplugin unreachable ({exc.__class__.__name__})", file=out, flush=True)
+            say(demo, out, "demo.till_down", error=exc.__class__.__name__)
         else:
-            line = (f"lane {lane}: {customer.name:<7} {answer['tier']:<8} "
-                    f"engaged reach {answer['engaged_reach']:>6,} → {answer['service_level']}")
+            line = texts.say("demo.till", demo.store.settings.language, lane=lane, name=customer.name,
+                             tier=_tier(demo, answer["tier"]), reach=f"{answer['engaged_reach']:,}",
+                             level=texts.say(f"demo.level.{answer['service_level']}", demo.store.settings.language))
             if answer.get("prompt"):
-                prompt = answer["prompt"]
-                line += f"  PROMPT #{prompt['id']}: {prompt['title']}"
-                if rng.random() < 0.7:
-                    who = rng.choice(["Ana", "Ola", "Kari"])
-                    staff.post(f"{demo.url}/api/v1/prompts/{prompt['id']}/ack", json={"by": who}, timeout=5)
-                    staff.post(f"{demo.url}/api/v1/prompts/{prompt['id']}/resolve", json={"by": who},
-                               timeout=5)
-                    line += f" (taken and resolved by {who})"
-            print(line, file=out, flush=True)
+                line += texts.say("demo.till_prompt", demo.store.settings.language, id=answer["prompt"]["id"])
+            write_line(out, line)
         demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5))
+
+
+def simulate_staff(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:
+    """Floor staff (never a customer's name) acting on prompts after a while,
+    as people do: most service prompts are taken within seconds and resolved,
+    urgent pain is taken quickly and closes once the lane calms, some
+    after-sale invitations are taken and the rest expire. Runs until
+    ``demo.stop`` is set."""
+    staff = requests.Session()
+    staff.headers["Authorization"] = f"Bearer {demo.tokens['staff']}"
+    plans: dict[int, list] = {}  # prompt id -> [take_at, resolve_at or None, who, title, created]
+    scale = pace_s / 3.0
+    while not demo.stop.wait(max(0.1, pace_s * 0.3)):
+        try:
+            open_prompts = staff.get(f"{demo.url}/api/v1/prompts?status=open", timeout=5).json()["prompts"]
+        except (requests.RequestException, ValueError, KeyError):
+            continue
+        now = time.monotonic()
+        for prompt in open_prompts:
+            if prompt["id"] in plans:
+                continue
+            chance, low, high = {"pain": (0.9, 3, 10), "service": (0.7, 2, 12), "amplify": (0.5, 10, 40)}.get(
+                prompt["kind"], (0.5, 5, 20))
+            if rng.random() >= chance:
+                plans[prompt["id"]] = None  # nobody gets to this one
+                continue
+            take = now + rng.uniform(low, high) * scale
+            resolve = None if prompt["kind"] == "pain" and prompt.get("queue") else take + rng.uniform(2, 8) * scale
+            waited = max(0.0, time.time() - parse_iso(prompt["created_at"]))  # it may be older than this round
+            plans[prompt["id"]] = [take, resolve, rng.choice(STAFF_NAMES), prompt["title"], now - waited]
+        for prompt_id, plan in plans.items():
+            if plan is None:
+                continue
+            take, resolve, who, title, seen = plan
+            try:
+                if take is not None and now >= take:
+                    answer = staff.post(f"{demo.url}/api/v1/prompts/{prompt_id}/ack", json={"by": who}, timeout=5)
+                    plan[0] = None
+                    if answer.ok and answer.json().get("taken_by") == who:
+                        say(demo, out, "demo.took", staff=who, id=prompt_id, seconds=round(now - seen), title=title)
+                elif take is None and resolve is not None and now >= resolve:
+                    answer = staff.post(f"{demo.url}/api/v1/prompts/{prompt_id}/resolve", json={"by": who},
+                                        timeout=5)
+                    plan[1] = None
+                    if answer.ok and answer.json().get("resolved_by") == who:
+                        say(demo, out, "demo.resolved", staff=who, id=prompt_id)
+            except requests.RequestException:
+                continue
 
 
 def simulate_queues(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:
     """Readings from a made-up people counter at every lane, around what is
     usual for the hour, with a rush at one lane now and then; some customers in
-    the queue scan their loyalty card. Prints when a lane changes status and
-    when pain prompts are raised or closed. Runs until ``demo.stop`` is set."""
+    the queue scan their loyalty card (:func:`narrate_queues` tells what the
+    store made of it). Runs until ``demo.stop`` is set."""
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {demo.tokens['queue']}"
     staff = requests.Session()
     staff.headers["Authorization"] = f"Bearer {demo.tokens['staff']}"
     lengths = {lane: 1 for lane in LANES}
-    status = {lane: "ok" for lane in LANES}
-    prompt_of = {lane: None for lane in LANES}
     rush_lane, rush_left = None, 0
     while not demo.stop.is_set():
         local = dt.datetime.now(DEMO_ZONE)
         if rush_left <= 0 and rng.random() < 0.08:
             rush_lane, rush_left = rng.choice(LANES), rng.randint(6, 12)
-            print(f"queue: a rush starts at lane {rush_lane}", file=out, flush=True)
+            say(demo, out, "demo.rush", lane=rush_lane)
+        try:
+            # Start from what the store counts now (Qminder's tickets join and leave
+            # the same lanes), so the console's figures never jump back and forth.
+            counted = staff.get(f"{demo.url}/api/v1/queues", timeout=5).json()["lanes"]
+            lengths.update({l["lane"]: l["length"] for l in counted if l["lane"] in lengths})
+        except (requests.RequestException, ValueError, KeyError):
+            pass
         for lane in LANES:
             usual = usual_length(local.hour + local.minute / 60, local.weekday())
             target = usual + (8 if lane == rush_lane and rush_left > 0 else 0)
             lengths[lane] = max(0, round(lengths[lane] + (target - lengths[lane]) * 0.5
                                          + rng.gauss(0, 0.7)))
             try:
-                answer = http.post(f"{demo.url}/api/v1/queue", timeout=5,
-                                   json={"lane": lane, "length": lengths[lane]}).json()
+                http.post(f"{demo.url}/api/v1/queue", timeout=5, json={"lane": lane, "length": lengths[lane]})
             except requests.RequestException:
                 continue
-            if answer["status"] != status[lane]:
-                print(f"queue: lane {lane} {answer['length']} waiting (normal {answer['normal']:g})"
-                      f" → {answer['status'].upper()}, about {answer['wait_s']} s wait",
-                      file=out, flush=True)
-                status[lane] = answer["status"]
-            prompt = answer.get("prompt")
-            if prompt and prompt_of[lane] != prompt["id"]:
-                print(f"queue: PAIN PROMPT #{prompt['id']} raised: {prompt['body']}", file=out, flush=True)
-            if prompt is None and prompt_of[lane] is not None:
-                print(f"queue: lane {lane} back to normal, pain prompt #{prompt_of[lane]} closed",
-                      file=out, flush=True)
-            prompt_of[lane] = prompt["id"] if prompt else None
             if lane == rush_lane and rush_left > 0 and rng.random() < 0.5:
                 customer = rng.choice(demo.customers)
                 http.post(f"{demo.url}/api/v1/identify", timeout=5, json={
@@ -121,6 +181,35 @@ def simulate_queues(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s:
                         "type": customer.id_type, "value": customer.value}})
         rush_left -= 1
         demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5))
+
+
+def narrate_queues(demo: DemoStore, out=sys.stdout) -> None:
+    """Tell the lanes' story from the store's own events, in the order they
+    happened whatever caused them (the people counter, Qminder's tickets): a
+    lane changing status, a pain prompt raised or closed. Runs until
+    ``demo.stop`` is set."""
+    language = demo.store.settings.language
+    status: dict[str, str] = {}
+    raised: set[int] = set()
+    with demo.store.bus.subscribe() as events:
+        while not demo.stop.is_set():
+            event = events.get(timeout=0.2)
+            if event is None:
+                continue
+            data = event.data
+            if event.kind == "queue" and status.get(data["lane"], "ok") != data["status"]:
+                status[data["lane"]] = data["status"]
+                say(demo, out, "demo.lane", lane=data["lane"], length=data["length"],
+                    normal=texts.number(data["normal"], language),
+                    status=texts.say(f"demo.status.{data['status']}", language),
+                    wait=texts.minutes(data["wait_s"], language))
+            elif event.kind == "prompt" and data["kind"] == "pain" and data.get("queue"):
+                if data["status"] == "open" and data["id"] not in raised:
+                    raised.add(data["id"])
+                    say(demo, out, "demo.pain_raised", id=data["id"], body=data["body"])
+                elif data["status"] == "resolved" and data["id"] in raised:
+                    raised.discard(data["id"])
+                    say(demo, out, "demo.pain_closed", lane=data["lane"], id=data["id"])
 
 
 def simulate_adapters(demo: DemoStore, customers, rng: random.Random, out=sys.stdout,
@@ -163,34 +252,39 @@ def simulate_adapters(demo: DemoStore, customers, rng: random.Random, out=sys.st
         try:
             if waiting and (len(waiting) > 2 or rng.random() < 0.5):
                 ticket_id, line, lane = waiting.pop(0)
-                answer = qminder("ticket_called", ticket_id, line)
-                print(f"qminder: ticket {ticket_id} called at lane {lane} → served"
-                      f" ({answer['queue']['length']} still waiting)", file=out, flush=True)
+                qminder("ticket_called", ticket_id, line)
+                # No count here: the people counter's readings are the lane's one source.
+                say(demo, out, "demo.ticket_called", ticket=ticket_id, lane=lane)
             elif phones and (rng.random() < 0.6 or not buyers):
                 tickets += 1
                 ticket_id, line = f"{9_000_000 + tickets}", rng.choice(list(QMINDER_LINES))
                 answer = qminder("ticket_created", ticket_id, line, rng.choice(phones))
                 lane = answer["queue"]["lane"]
                 waiting.append((ticket_id, line, lane))
-                print(f"qminder: ticket {ticket_id} at lane {lane} → queue-stage identify, "
-                      f"{'known' if answer.get('known') else 'unknown'}", file=out, flush=True)
+                say(demo, out, "demo.ticket_created_known" if answer.get("known") else "demo.ticket_created_unknown",
+                    ticket=ticket_id, lane=lane)
             elif buyers:
                 payments += 1
                 buyer = rng.choice(buyers)
                 payment_id = f"demo-payment-{payments}"
+                device_id, place = rng.choice(SQUARE_DEVICES)
                 event = {"merchant_id": "DEMO", "type": "payment.updated", "event_id": secrets.token_hex(8),
                          "created_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                          "data": {"type": "payment", "id": payment_id, "object": {"payment": {
                              "id": payment_id, "status": "COMPLETED", "buyer_email_address": buyer.value,
-                             "location_id": "DEMO-LOCATION"}}}}
+                             "location_id": "DEMO-LOCATION", "billing_address": {"first_name": buyer.name},
+                             "device_details": {"device_id": device_id, "device_name": place}}}}}
                 body = json.dumps(event).encode()
                 signature = hmac_sha256_base64(extra["square_signature_key"],
                                                extra["square_notification_url"].encode() + body)
                 answer = post("square/payments", event, {"x-square-hmacsha256-signature": signature})
-                outcome = f"floor prompt #{answer['prompt']}" if answer.get("prompt") else "no prompt"
-                print(f"square: after-sale payment {payment_id} → {outcome}", file=out, flush=True)
+                if answer.get("prompt"):
+                    say(demo, out, "demo.payment_prompt", payment=payment_id, place=place, id=answer["prompt"],
+                        name=buyer.name)
+                else:
+                    say(demo, out, "demo.payment_none", payment=payment_id, place=place)
         except (requests.RequestException, ValueError, KeyError) as exc:
-            print(f"adapters: webhook not delivered ({exc.__class__.__name__})", file=out, flush=True)
+            say(demo, out, "demo.webhook_failed", error=exc.__class__.__name__)
 
 
 def simulate_head_office(demo: DemoStore, customers, rng: random.Random, out=sys.stdout,
@@ -201,8 +295,8 @@ def simulate_head_office(demo: DemoStore, customers, rng: random.Random, out=sys
     ``demo.stop`` is set."""
     rows = [dict(row) for _, row in customers]
     last = demo.store.tiers.info().version
-    print(f"head office: store has list version {last} ({demo.store.tiers.info().rows:,} customers)",
-          file=out, flush=True)
+    language = demo.store.settings.language
+    say(demo, out, "demo.hq_has", version=last, rows=texts.number(demo.store.tiers.info().rows, language))
     rounds = 0
     while not demo.stop.wait(min(DEMO_SYNC_S, pace_s * 3)):
         rounds += 1
@@ -210,10 +304,11 @@ def simulate_head_office(demo: DemoStore, customers, rng: random.Random, out=sys
             for row in rng.sample(rows, 50):
                 row["followers"] = int(int(row["followers"]) * rng.uniform(1.1, 3.0))
             published = publish(demo.office, [(None, row) for row in rows])
-            print(f"head office: published version {published['version']}"
-                  + (f" (delta: {published['delta']['upserts']} changed)" if published["delta"] else ""),
-                  file=out, flush=True)
+            if published["delta"]:
+                say(demo, out, "demo.hq_delta", version=published["version"], changed=published["delta"]["upserts"])
+            else:
+                say(demo, out, "demo.hq_published", version=published["version"])
         result = sync_once(demo.store)
         if result.version != last or not result.ok:
-            print(f"head office: store sync {result.status}: {result.message}", file=out, flush=True)
+            say(demo, out, "demo.hq_sync", status=result.status, message=result.message)
             last = result.version if result.ok else last

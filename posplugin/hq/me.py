@@ -28,7 +28,7 @@ AUDIT_SHOWN = 20
 # The fields the till card shows about a customer (static/till.js, from the
 # prompt and the identify answer); /me shows each of them (tested).
 CARD_FIELDS = ("service_level", "tier", "followers", "engagement_rate", "engaged_reach", "niches",
-               "who", "action", "verified")
+               "who", "action", "short_action", "verified")
 
 
 class MyPage:
@@ -94,7 +94,8 @@ class MyPage:
             engagement_rate=listed["engagement_rate"], engaged_reach=listed["engaged_reach"],
             niches=listed["niches"], display_name=None, language=language)
         return {"level": texts.message(f"level.{listed['service_level']}", language),
-                "who": words["who"], "action": words["action"], "niches": listed["niches"],
+                "who": words["who"], "action": words["action"], "short_action": words["short_action"],
+                "niches": listed["niches"],
                 "verified": texts.message("me.card_verified", language)}
 
     def _thresholds(self) -> dict:

@@ -73,19 +73,20 @@ reports = Table(
     Column("hours", Text, nullable=False),
 )
 
+def outcome_sums() -> list[Column]:
+    """The summed figures of a store's hour or day (one set of columns for both)."""
+    counts = ("made", "made_murdoch", "taken", "resolved", "expired", "pain_episodes")
+    return ([Column(name, BigInteger, nullable=False, server_default="0") for name in counts]
+            + [Column("pain_seconds", Float, nullable=False, server_default="0")]
+            + [Column(name, BigInteger, nullable=False, server_default="0")
+               for name in ("reach_murdoch", "reach_all")])
+
+
 store_hours = Table(
     "store_hours", metadata,
     Column("store", Text, nullable=False),
     Column("hour", Float, nullable=False),
-    Column("made", BigInteger, nullable=False, server_default="0"),
-    Column("made_murdoch", BigInteger, nullable=False, server_default="0"),
-    Column("taken", BigInteger, nullable=False, server_default="0"),
-    Column("resolved", BigInteger, nullable=False, server_default="0"),
-    Column("expired", BigInteger, nullable=False, server_default="0"),
-    Column("pain_episodes", BigInteger, nullable=False, server_default="0"),
-    Column("pain_seconds", Float, nullable=False, server_default="0"),
-    Column("reach_murdoch", BigInteger, nullable=False, server_default="0"),
-    Column("reach_all", BigInteger, nullable=False, server_default="0"),
+    *outcome_sums(),
     PrimaryKeyConstraint("store", "hour"),
 )
 
@@ -95,15 +96,7 @@ store_days = Table(
     "store_days", metadata,
     Column("store", Text, nullable=False),
     Column("day", Float, nullable=False),
-    Column("made", BigInteger, nullable=False, server_default="0"),
-    Column("made_murdoch", BigInteger, nullable=False, server_default="0"),
-    Column("taken", BigInteger, nullable=False, server_default="0"),
-    Column("resolved", BigInteger, nullable=False, server_default="0"),
-    Column("expired", BigInteger, nullable=False, server_default="0"),
-    Column("pain_episodes", BigInteger, nullable=False, server_default="0"),
-    Column("pain_seconds", Float, nullable=False, server_default="0"),
-    Column("reach_murdoch", BigInteger, nullable=False, server_default="0"),
-    Column("reach_all", BigInteger, nullable=False, server_default="0"),
+    *outcome_sums(),
     PrimaryKeyConstraint("store", "day"),
 )
 

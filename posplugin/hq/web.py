@@ -28,6 +28,7 @@ from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, new_app
 from ..web.ratelimit import RateLimiter
 from . import join_web, me_web
+from .figures import ChainFigures, taken_rate
 from .office import HeadOffice
 
 MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
@@ -48,6 +49,10 @@ DAYS = {"name": "days", "in": "query", "required": False,
 
 def _office() -> HeadOffice:
     return current_app.extensions["posplugin.hq"]
+
+
+def _figures() -> ChainFigures:
+    return current_app.extensions["posplugin.hq.figures"]
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -139,16 +144,37 @@ def _clamped(hour: dict) -> dict:
               roles=ADMIN, parameters=[DAYS])
 def stores():
     days = _int_arg("days", 7, 1, 90)
-    return jsonify({"stores": _office().stores(days), "days": days, "latest": _office().latest(),
-                    "versions": _office().versions(), "stale_after_s": _office().stale_after_s})
+    rows = _office().stores(days)
+    for row in rows:
+        row["figures"]["taken_rate"] = taken_rate(row["figures"]["taken"], row["figures"]["prompts_made"])
+    since = _office().clock() - days * 86400
+    return jsonify({"stores": rows, "days": days, "latest": _office().latest(),
+                    "versions": _office().versions(), "stale_after_s": _office().stale_after_s,
+                    "totals": _figures().totals([row["name"] for row in rows], since)})
 
 
-@bp.operation("GET", "/chart", summary="A figure per day and store, for the chart", roles=ADMIN,
+@bp.operation("GET", "/stores.csv", summary="The stores' table as CSV (the /hq page's export)",
+              roles=ADMIN, parameters=[DAYS], response_type="text/csv")
+def stores_csv():
+    days = _int_arg("days", 7, 1, 90)
+    body = _figures().stores_csv(_office().stores(days))
+    return Response(body, content_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="posplugin-stores-{days}-days.csv"'})
+
+
+@bp.operation("GET", "/chart", summary="A figure per day and store over the chosen days, or per hour of one day",
+              roles=ADMIN,
               parameters=[DAYS, {"name": "figure", "in": "query", "required": False,
-                                 "schema": {"type": "string", "maxLength": 64}}])
+                                 "schema": {"type": "string", "maxLength": 64}},
+                          {"name": "day", "in": "query", "required": False,
+                           "schema": {"type": "string", "maxLength": 10,
+                                      "description": "YYYY-MM-DD: that day hour by hour"}}])
 def chart():
     figure = request.args.get("figure", "prompts_made")
-    return jsonify(_office().outcomes.series(figure, _int_arg("days", 14, 1, 90), _office().store_names()))
+    names = _office().store_names()
+    if request.args.get("day"):
+        return jsonify(_figures().hourly(figure, request.args["day"], names))
+    return jsonify(_figures().daily(figure, _int_arg("days", 14, 1, 90), names))
 
 
 @bp.operation("POST", "/imports", summary="A tier CSV as the next version (the /hq page's upload)",
@@ -189,6 +215,8 @@ def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1,
     platforms), ``customer_side`` is passed to :func:`posplugin.hq.join_web.install`."""
     app = new_app(__name__, max_body=MAX_UPLOAD, language=language)
     app.extensions["posplugin.hq"] = office
+    app.extensions["posplugin.hq.figures"] = ChainFigures(office.engine, clock=office.clock,
+                                                          timezone=office.outcomes.timezone)
     app.extensions["posplugin.hq.auth"] = office.caller
     # Stores poll every few minutes; this only stops a runaway client. Each of
     # several processes allows its share, so a client spread over them by the

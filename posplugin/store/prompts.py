@@ -165,11 +165,12 @@ def update(conn: sqlite3.Connection, prompt_id: int, *, title: str, body: str, l
 
 
 def expire(conn: sqlite3.Connection, created_before: float, now: float) -> list[dict]:
-    """Expire open (untaken) service prompts created before ``created_before``:
-    the customer has long left the till."""
+    """Expire open (untaken) service prompts created before ``created_before``
+    (the customer has long left the till), and open prompts whose own
+    ``expires_at`` has passed (after-sale invitations)."""
     ids = [r[0] for r in conn.execute(
-        "SELECT id FROM prompts WHERE kind = 'service' AND status = 'open' AND created_at < ?",
-        (created_before,))]
+        "SELECT id FROM prompts WHERE status = 'open' AND ((kind = 'service' AND created_at < ?)"
+        " OR (expires_at IS NOT NULL AND expires_at <= ?))", (created_before, now))]
     for prompt_id in ids:
         conn.execute("UPDATE prompts SET status = 'expired', updated_at = ? WHERE id = ?",
                      (now, prompt_id))

@@ -370,7 +370,7 @@ class Queues:
                         prompt, _ = prompts.resolve(conn, pain["id"], SYSTEM, "lane back to normal", now)
                         pain_id = None
                     else:
-                        prompt = self._update_pain(conn, pain, lane, length, normal, wait, now)
+                        prompt = self._update_pain(conn, pain, lane, length, normal, wait, now, status)
                     changed = prompt is not pain
                     conn.execute(HISTORY_INSERT, history)
                     self._save(state, length, now, status, calm_since, pain_id, conn.execute)
@@ -400,11 +400,11 @@ class Queues:
         state.calm_since, state.pain_prompt_id = calm_since, pain_id
         write(LANE_UPSERT, (state.lane, state.open, length, now, status, calm_since, pain_id))
 
-    def _pain_words(self, conn, lane, length, normal, wait, now):
+    def _pain_words(self, conn, lane, length, normal, wait, now, status="long"):
         influencers, reach = self._waiting_reach(conn, now).get(lane, (0, 0))
         words = texts.queue_pain_prompt(lane=lane, length=length, normal=normal, wait_s=wait,
                                         influencers=influencers, reach=reach,
-                                        language=self.settings.language)
+                                        language=self.settings.language, status=status)
         urgent = length >= 2 * max(normal, 1) or reach >= self.settings.level_murdoch
         details = {"queue": {"length": length, "normal": normal, "wait_s": round(wait),
                              "influencers": influencers, "waiting_reach": reach}}
@@ -415,8 +415,8 @@ class Queues:
         return prompts.create(conn, kind="pain", level=level, lane=lane, title=words["title"],
                               body=words["body"], now=now, details=details, by=SYSTEM)
 
-    def _update_pain(self, conn, pain, lane, length, normal, wait, now) -> dict:
-        words, level, details = self._pain_words(conn, lane, length, normal, wait, now)
+    def _update_pain(self, conn, pain, lane, length, normal, wait, now, status) -> dict:
+        words, level, details = self._pain_words(conn, lane, length, normal, wait, now, status)
         if words["body"] == pain["body"] and level == pain["level"]:
             return pain
         keep = {"escalated": pain["escalated"]} if pain.get("escalated") else {}
@@ -430,7 +430,6 @@ class Queues:
     def _recommend(self, conn, lanes: list[dict], now: float) -> dict:
         open_lanes = [l for l in lanes if l["open"]]
         waiting = sum(l["length"] for l in lanes)
-        servers = max(1, len(open_lanes))
         service = statistics.median([self.service_time(l["lane"]) for l in open_lanes]) \
             if open_lanes else self.settings.service_time_s
         target = self.settings.target_wait_s
@@ -440,18 +439,20 @@ class Queues:
         if arrivals >= 5:
             rate = arrivals / ARRIVAL_WINDOW_S
             needed = erlang.tills_needed(rate, service, target)
-            expected = erlang.expected_wait(servers, rate, service)
             per_hour = rate * 3600
         else:
             # No arrival events: enough tills to clear who is waiting within the target.
             needed = max(1, math.ceil(waiting * service / target))
-            expected = erlang.wait_by_littles_law(waiting, service, servers)
             per_hour = None
         extra = max(0, needed - len(open_lanes)) if waiting else 0
-        return {"open_lanes": extra, "reason": texts.recommendation(
-            extra=extra, waiting=waiting, wait_s=0 if math.isinf(expected) else expected,
+        # The sentence quotes the longest lane's wait, the figure on that lane's
+        # tile; the pooled model only decides how many tills to open.
+        longest = max(lanes, key=lambda l: l["wait_s"], default=None)
+        return {"open_lanes": extra, "longest_wait": longest and {k: longest[k] for k in ("lane", "wait_s")},
+                "reason": texts.recommendation(
+            extra=extra, waiting=waiting, wait_s=longest["wait_s"] if longest else 0,
             target_s=target, open_lanes=len(open_lanes), arrivals_per_hour=per_hour,
-            service_s=service, language=self.settings.language)}
+            service_s=service, language=self.settings.language, lane=longest["lane"] if longest else "")}
 
     @staticmethod
     def _count_events(conn, event: str, since: float) -> int:

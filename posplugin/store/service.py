@@ -13,6 +13,7 @@ from .. import texts
 from ..config import Settings, require_id_key
 from ..errors import Conflict, PassRefused, ValidationError
 from ..plugins import Plugins
+from ..tiers import health as tier_health
 from ..tiers.holdout import HOLDOUT
 from ..tiers.identity import PASS, Hasher
 from ..tiers.lists import TierLists
@@ -113,6 +114,7 @@ class Store:
         synced = sync.last_synced_at(self)
         if synced:
             info["synced_at"] = iso(synced)
+        info["warnings"] = tier_health.warnings(self.tiers.info())
         return info
 
     def identify(self, lane: str, id_type: str, value: str, *, stage: str = "till",
@@ -129,9 +131,7 @@ class Store:
         if sale_id is not None and (not isinstance(sale_id, str) or len(sale_id) > 200):
             raise ValidationError("sale_id must be text of at most 200 characters", field="sale_id")
         record = self.tiers.lookup(customer)
-        score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
-        if record and self.plugins.has("service_level"):
-            score = self._plugin_level(record, score)
+        score = self._score(record)
         level = capped(score.service_level, self.settings.verify_level, verified)
         verify_for = score.service_level if level != score.service_level else None
         score = replace(score, service_level=level)
@@ -181,6 +181,24 @@ class Store:
             engagement_rate=record.engagement_rate if record else 0.0,
             engaged_reach=score.engaged_reach, niches=list(record.niches) if record else [],
             prompt=prompt, prompt_created=created, verified=verified, verify_for=verify_for)
+
+    def _score(self, record):
+        """The tier, service level and engaged reach identify gives a list record (or None)."""
+        score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
+        if record and self.plugins.has("service_level"):
+            score = self._plugin_level(record, score)
+        return score
+
+    def preview(self, id_type: str, value: str) -> dict:
+        """What identify would answer about this customer at a till, without
+        recording a visit or making a prompt (``posplugin tiers lookup``)."""
+        record = self.tiers.lookup(self.hasher(id_type, value))
+        score = self._score(record)
+        return {"known": record is not None, "tier": score.tier, "service_level": score.service_level,
+                "followers": record.followers if record else 0,
+                "engagement_rate": record.engagement_rate if record else 0.0,
+                "engaged_reach": score.engaged_reach, "niches": list(record.niches) if record else [],
+                "would_prompt": record is not None and needs_prompt(score.service_level)}
 
     def _plugin_level(self, record, score):
         level = self.plugins.first("service_level", tier=score.tier, service_level=score.service_level,
@@ -245,8 +263,8 @@ class Store:
         details = {"tier": score.tier, "followers": record.followers,
                    "engagement_rate": record.engagement_rate,
                    "engaged_reach": score.engaged_reach, "niches": list(record.niches),
-                   "who": words["who"], "action": words["action"], "verified": verified,
-                   "verify_for": verify_for}
+                   "who": words["who"], "action": words["action"], "short_action": words["short_action"],
+                   "verified": verified, "verify_for": verify_for}
         words = self._words("service", score.service_level, words, details)
         return prompts.create(conn, kind="service", level=score.service_level, lane=lane,
                               title=words["title"], body=words["body"], now=now,
@@ -290,10 +308,13 @@ class Store:
         return prompt
 
     def after_sale(self, id_type: str, value: str, *, lane: str | None = None,
-                   display_name: str | None = None, sale_total: float | None = None) -> dict | None:
+                   display_name: str | None = None, place: str | None = None,
+                   sale_total: float | None = None) -> dict | None:
         """A sale closed with a known customer (a POS webhook, after the fact):
         for an influencer, an ``amplify`` prompt for the floor, never a till
-        prompt; None for everyday or unknown customers. With ``sale_total``,
+        prompt; None for everyday or unknown customers. ``place`` names where
+        the sale was when there is no lane (a device or counter); the prompt
+        expires after ``amplify_expire_minutes`` untaken. With ``sale_total``,
         the sale is recorded as a visit (stage ``sale``) for any customer, so
         the experiment measures spend where the POS reports it only here."""
         customer = self.hasher(id_type, value)
@@ -312,15 +333,19 @@ class Store:
         details = {"tier": score.tier, "followers": record.followers,
                    "engaged_reach": score.engaged_reach, "niches": list(record.niches),
                    "who": words["who"]}
+        if place:
+            details["place"] = place
         level = score.service_level if score.service_level != "standard" else "priority"
         words = self._words("amplify", level, words, details)
+        now = self.clock()
         with self.db.write() as conn:
             prompt = prompts.create(conn, kind="amplify", level=level, lane=lane, title=words["title"],
-                                    body=words["body"], now=self.clock(), customer=customer,
-                                    display_name=display_name, details=details)
+                                    body=words["body"], now=now, customer=customer,
+                                    display_name=display_name, details=details,
+                                    expires_at=now + self.settings.amplify_expire_minutes * 60)
             if self.settings.hq_url:
                 # The invitation itself reaches the customer later, on their page.
-                invitations.enqueue(conn, customer, self.clock())
+                invitations.enqueue(conn, customer, now)
         self.bus.publish("prompt", prompt)
         return prompt
 

@@ -70,9 +70,11 @@ def openapi_document():
 @root.operation("GET", "/healthz", summary="Liveness and the tier list in use", roles=None,
                 response="Health")
 def healthz():
-    warnings = store().warnings()
-    return jsonify({"status": "degraded" if warnings else "ok", "tier_list": store().tier_list_health(),
-                    "warnings": warnings})
+    tier_list = store().tier_list_health()
+    faults = store().warnings()
+    # The service answers either way; a warning says what a person should fix.
+    return jsonify({"status": "degraded" if faults else "ok", "tier_list": tier_list,
+                    "warnings": tier_list.pop("warnings") + faults})
 
 
 @root.operation("GET", "/metrics", summary="Prometheus metrics", roles=("admin",),

@@ -12,7 +12,7 @@ from . import schemas
 from .endpoint import ApiBlueprint
 
 STATUS_TEXT = {400: "Unreadable JSON", 401: "No or bad token", 403: "Wrong role",
-               404: "Not found", 409: "Conflicts with the current state",
+               404: "Not found", 405: "Method not allowed on this path", 409: "Conflicts with the current state",
                413: "Body over 64 KiB", 415: "Body is not JSON",
                422: "Valid JSON that breaks the schema", 429: "Rate limited"}
 
@@ -20,8 +20,8 @@ STATUS_TEXT = {400: "Unreadable JSON", 401: "No or bad token", 403: "Wrong role"
 def document(blueprints: Iterable[Blueprint], *, title: str, description: str = "") -> dict:
     """The OpenAPI document of the routes declared on ``blueprints``."""
     paths: dict[str, dict] = {}
-    operations = [op for bp in blueprints if isinstance(bp, ApiBlueprint) for op in bp.operations]
-    for op in operations:
+    operations = [(op, bp.superuser) for bp in blueprints if isinstance(bp, ApiBlueprint) for op in bp.operations]
+    for op, superuser in operations:
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", op.path)
         item = paths.setdefault(path, {})
         params = list(op.parameters)
@@ -43,7 +43,11 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
         if op.roles is None:
             operation["security"] = []
         else:
-            roles = list(op.roles) + ([] if "admin" in op.roles else ["admin"])
+            # Each role once; the blueprint's superuser (the store's admin) may call
+            # everything, head office has none.
+            roles = list(dict.fromkeys(op.roles))
+            if superuser and superuser not in roles:
+                roles.append(superuser)
             operation["description"] = "Roles: " + ", ".join(roles) + "."
         for status in op.errors:
             operation["responses"][str(status)] = {

@@ -1,5 +1,5 @@
-"""The staff pages: the cashier's card (/till), the floor tablet (/floor), and
-their static files. Plain HTML, CSS and JavaScript from static/, served with a
+"""The staff pages: the cashier's card (/till), the floor tablet (/floor), an
+index at / linking them and the documentation (/docs/*.md), and their static files. Plain HTML, CSS and JavaScript from static/, served with a
 strict Content-Security-Policy; the pages talk to the API with the token the
 device was paired with."""
 
@@ -9,7 +9,7 @@ import mimetypes
 
 from flask import Blueprint, Response, abort, current_app
 
-from ..resources import static_dir
+from ..resources import docs_dir, static_dir
 
 bp = Blueprint("pages", __name__)
 
@@ -28,14 +28,17 @@ def frame_ancestors(cors_origins: str) -> str:
     if "*" in origins:
         return "*"
     return " ".join(["'self'"] + origins)
-PAGES = {"till": "till.html", "floor": "floor.html"}
 
 
-def page(name: str, ancestors: str = "'none'") -> Response:
-    """A file from static/, with the page headers (and the page language filled
-    in); ``ancestors`` are the origins that may frame it."""
-    path = (static_dir() / name).resolve()
-    if static_dir().resolve() not in path.parents or not path.is_file():
+PAGES = {"till": "till.html", "floor": "floor.html", "index": "index.html"}
+
+
+def page(name: str, ancestors: str = "'none'", folder=None) -> Response:
+    """A file from static/ (or ``folder``), with the page headers (and the page
+    language filled in); ``ancestors`` are the origins that may frame it."""
+    folder = folder or static_dir()
+    path = (folder / name).resolve()
+    if folder.resolve() not in path.parents or not path.is_file():
         abort(404)
     body = path.read_bytes()
     if name.endswith(".html"):
@@ -44,12 +47,34 @@ def page(name: str, ancestors: str = "'none'") -> Response:
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if name.endswith(".webmanifest"):
         kind = "application/manifest+json"
+    if name.endswith(".md"):
+        kind = "text/markdown"
     response = Response(body, content_type=kind + ("; charset=utf-8" if kind.startswith("text") or
                                                    kind.endswith(("javascript", "json")) else ""))
     response.headers["Content-Security-Policy"] = CSP.format(ancestors=ancestors)
     response.headers["Referrer-Policy"] = "no-referrer"  # the token lives in the URL fragment
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+@bp.get("/")
+def index():
+    """A small index: the pages and the documentation."""
+    return page(PAGES["index"])
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    # Browsers ask for it whatever the page says; the same icon as the pages' own.
+    return page("icon.svg")
+
+
+@bp.get("/docs/<name>")
+def docs(name: str):
+    """The documentation, as Markdown text."""
+    if not name.endswith(".md") or name.startswith((".", "_")):
+        abort(404)
+    return page(name, folder=docs_dir())
 
 
 @bp.get("/till")

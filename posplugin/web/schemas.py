@@ -125,7 +125,8 @@ SCHEMAS: dict[str, dict] = {
         "properties": {
             "status": {"enum": ["ok", "degraded"]},
             "warnings": {"type": "array", "items": {"type": "string"},
-                         "description": "Each problem an operator must fix, as a sentence."},
+                         "description": "Each problem an operator must fix, as a sentence "
+                                        "(e.g. no tier list loaded, deferred writes failing)."},
             "tier_list": {
                 "type": "object", "required": ["version", "rows", "synced_at"],
                 "properties": {"version": {"type": ["integer", "null"]},
@@ -190,7 +191,11 @@ SCHEMAS.update({
             "waiting_reach": {"type": "integer"},
             "recommendation": {"type": "object", "required": ["open_lanes", "reason"],
                                "properties": {"open_lanes": {"type": "integer", "minimum": 0},
-                                              "reason": {"type": "string"}}},
+                                              "reason": {"type": "string"},
+                                              "longest_wait": {"anyOf": [{"type": "null"}, {
+                                                  "type": "object", "properties": {
+                                                      "lane": {"type": "string"},
+                                                      "wait_s": {"type": "integer"}}}]}}},
         },
     },
     "QueuesToday": {

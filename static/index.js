@@ -1,0 +1,3 @@
+// The index page: only its words need the catalogue.
+"use strict";
+Posplugin.loadMessages();

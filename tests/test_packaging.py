@@ -1,0 +1,52 @@
+"""What setup.cfg promises about dependencies holds for the installed set:
+installing the test extra cannot move a runtime dependency."""
+
+import configparser
+import importlib.metadata
+
+from conftest import REPO
+from packaging.requirements import Requirement
+
+
+def requirements():
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    runtime = [Requirement(line) for line in cfg["options"]["install_requires"].splitlines()
+               if line.strip() and not line.strip().startswith("#")]
+    test = [Requirement(line) for line in cfg["options.extras_require"]["test"].splitlines() if line.strip()]
+    return runtime, test
+
+
+def test_runtime_ranges_agree_with_what_the_test_extra_requires():
+    """Every runtime dependency that a test tool also requires is declared in a
+    range inside the tool's, so `pip install '.[test]'` keeps what `pip install .` chose."""
+    runtime, test = requirements()
+    ours = {r.name.lower().replace("_", "-"): r for r in runtime}
+    for tool in test:
+        for text in importlib.metadata.requires(tool.name) or []:
+            theirs = Requirement(text)
+            if theirs.marker is not None or theirs.name.lower().replace("_", "-") not in ours:
+                continue
+            mine = ours[theirs.name.lower().replace("_", "-")]
+            if not theirs.specifier:
+                continue
+            installed = importlib.metadata.version(mine.name)
+            assert installed in mine.specifier, f"{mine.name} {installed} is outside setup.cfg's {mine}"
+            assert installed in theirs.specifier, f"{tool.name} needs {theirs}"
+            # A tool that pins the dependency to its current minor release (the
+            # next minor is already excluded) needs the same ceiling in our range;
+            # otherwise `pip install .` takes a newer release that the extra undoes.
+            major, minor = (int(x) for x in installed.split(".")[:2])
+            next_minor = f"{major}.{minor + 1}.0"
+            if next_minor not in theirs.specifier:
+                assert next_minor not in mine.specifier, (
+                    f"setup.cfg's {mine} allows {next_minor}, which {tool.name} ({theirs}) does not: "
+                    "installing the test extra would downgrade it")
+
+def test_installed_versions_satisfy_setup_cfg():
+    runtime, test = requirements()
+    for requirement in runtime + test:
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        version = importlib.metadata.version(requirement.name)
+        assert version in requirement.specifier, f"{requirement.name} {version} is not {requirement.specifier}"
