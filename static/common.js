@@ -71,10 +71,12 @@ const Posplugin = (() => {
       source = new EventSource(`/api/v1/stream?access_token=${encodeURIComponent(token)}`);
       source.onopen = () => {
         banner.hidden = true;
-        handlers.reload();
+        // data-live="ready" once the page shows the server's state: from then on nothing is missed.
+        Promise.resolve(handlers.reload()).then(() => { document.body.dataset.live = "ready"; });
       };
       source.onerror = () => {
         banner.hidden = false;
+        delete document.body.dataset.live;
         if (source.readyState === EventSource.CLOSED) {
           clearTimeout(retry);
           retry = setTimeout(connect, 2000);

@@ -373,6 +373,7 @@ def test_till_alerts_are_off_by_default_and_remembered_when_turned_on(open_page,
     assert till.get_attribute("#sound", "aria-pressed") == "true"
     till.reload()
     till.wait_for_selector("#sound[aria-pressed='true']")
+    till.wait_for_selector("body[data-live='ready']", state="attached")  # a prompt made while loading never sounds
     clients["till"].post("/api/v1/identify", json={
         "lane": "3", "identifier": {"type": "handle", "value": "bigben"}, "display_name": "Ben"})
     till.wait_for_function("() => document.body.dataset.alerts === '1'")

@@ -114,7 +114,9 @@ class Store:
         synced = sync.last_synced_at(self)
         if synced:
             info["synced_at"] = iso(synced)
-        info["warnings"] = tier_health.warnings(self.tiers.info())
+        # A damaged list is reported by warnings() with its repair; "no list loaded" would only repeat it.
+        damaged = getattr(self.tiers, "damage", None)
+        info["warnings"] = [] if damaged else tier_health.warnings(self.tiers.info())
         return info
 
     def identify(self, lane: str, id_type: str, value: str, *, stage: str = "till",
