@@ -3,11 +3,13 @@
 1. Tier import of N email rows (rows/s, peak RSS) vs a bare loop that only
    hashes and inserts with plain sqlite3.
 2. In-process identify vs a bare HMAC + indexed SELECT on the same list.
-3. Identify over real HTTP on loopback (waitress), load from a separate
+3. Identify over real HTTP on loopback (the front door), load from a separate
    process: p50/p99 at a steady 100 requests/s, and peak throughput, vs a bare
    endpoint on the same server. Two traffic mixes: "store" (3 in 5 customers
    not on the list) and "listed" (every customer on the list, most of them
-   new prompts, each a synchronous commit).
+   new prompts, each a synchronous commit). Then the server's memory after
+   those requests beside its memory after warm-up, and the SQLite files open
+   (bounded by the worker threads, whatever the load).
 
 Run: python benchmarks/bench_identify.py [--rows 1000000]
 """
@@ -255,6 +257,7 @@ def bench_http(data: Path, rows: int, rate: float = 100.0, seconds: float = 10.0
 
     server = BackgroundServer(app, threads=store.settings.threads).start()
     run_client(server.url, "/bare", token, rows, "steady", rate=rate, seconds=1)  # warm up
+    warm_mb, _ = serving_memory()
     for mix in ("store", "listed"):
         ours = run_client(server.url, "/api/v1/identify", token, rows, "steady", mix, rate, seconds)
         floor = run_client(server.url, "/bare", token, rows, "steady", mix, rate, seconds)
@@ -266,8 +269,20 @@ def bench_http(data: Path, rows: int, rate: float = 100.0, seconds: float = 10.0
         floor_peak = run_client(server.url, "/bare", token, rows, "peak", mix, seconds=burst_s)
         print(f"HTTP identify peak, {mix} mix: {ours_peak:,.0f} req/s | bare endpoint: "
               f"{floor_peak:,.0f} req/s | ratio {ours_peak / floor_peak:.2f}")
+    end_mb, files = serving_memory()
+    print(f"serving memory: {end_mb:.0f} MB after {4 * int(rate * seconds):,} paced requests and the peak runs "
+          f"| after warm-up: {warm_mb:.0f} MB | open database files: {files} "
+          f"(threads setting: {store.settings.threads})")
     server.stop()
     store.close()
+
+
+def serving_memory() -> tuple[float, int]:
+    """This process's resident memory (MB; Linux) and how many SQLite files it holds open."""
+    rss = next(int(line.split()[1]) / 1024 for line in open("/proc/self/status") if line.startswith("VmRSS:"))
+    files = sum(1 for fd in os.listdir("/proc/self/fd")
+                if os.path.realpath(f"/proc/self/fd/{fd}").endswith(".db"))
+    return rss, files
 
 
 def main() -> None:

@@ -121,3 +121,20 @@ def test_default_region_in_any_case_reads_national_numbers(region):
 
 def test_the_longest_identifier_is_accepted():
     assert normalise("loyalty_id", " " + "x" * 256 + " ") == "x" * 256
+
+
+@given(st.text(max_size=40), st.sampled_from(["email", "handle"]))
+def test_an_identifier_with_any_space_inside_is_refused(text, id_type):
+    """Whatever Unicode calls a space (no-break, ideographic, separators) inside
+    an email or handle makes it not one, as the character-by-character rule did."""
+    value = f"a{text}b@example.com" if id_type == "email" else f"a{text}b"
+    spaced = any(c.isspace() for c in value)
+    try:
+        normalise(id_type, value)
+    except InvalidIdentifier:
+        refused = True
+    else:
+        refused = False
+    assert refused or not spaced
+    if spaced:
+        assert refused

@@ -12,6 +12,7 @@ import pytest
 from conftest import ID_KEY, TIER_COLUMNS, clean_env, run_cli, tier_csv
 
 from posplugin.errors import ImportRefused
+from posplugin.store.service import Store
 from posplugin.tiers.lists import import_csv, parse_engagement
 
 
@@ -242,3 +243,19 @@ def test_tiers_import_repairs_a_damaged_list_from_the_command_line(tmp_path, how
     again = run_cli("tiers", "import", str(csv_file), "--data", str(data), env=env)
     assert again.returncode == 0, again.stderr
     assert "Traceback" not in again.stderr
+
+
+def test_a_list_switched_by_another_process_is_seen_within_the_check_interval(loaded_store, settings):
+    """Lookups stat the pointer at most every POINTER_CHECK_S; a list another
+    process applies (here a second Store over the same folder) is seen after it."""
+    from posplugin.tiers import lists
+
+    phone = loaded_store.hasher("phone", "+4741234567")
+    assert loaded_store.tiers.lookup(phone).followers == 4200
+    other = Store(settings)
+    try:
+        load(other, tier_csv([["phone", "+47 412 34 567", "9999", "1%", "", "yes"]]))
+    finally:
+        other.close()
+    time.sleep(lists.POINTER_CHECK_S + 0.05)
+    assert loaded_store.tiers.lookup(phone).followers == 9999

@@ -27,18 +27,19 @@ _COLUMNS = ("id, kind, level, lane, title, body, status, created_at, updated_at,
             " resolved_by, resolved_at, note, display_name, details, expires_at")
 
 
-def to_json(row: sqlite3.Row) -> dict:
-    """A stored prompt as the API's PROMPT object."""
+def to_json(row) -> dict:
+    """A stored prompt (a row of ``_COLUMNS``, in their order) as the API's PROMPT object."""
+    # By position: the till's path reads a prompt on every repeat visit, and names cost there.
+    (id_, kind, level, lane, title, body, status, created_at, updated_at, taken_by, taken_at,
+     resolved_by, resolved_at, note, display_name, details, expires_at) = row
     prompt = {
-        "id": row["id"], "kind": row["kind"], "level": row["level"], "lane": row["lane"],
-        "title": row["title"], "body": row["body"], "status": row["status"],
-        "created_at": iso(row["created_at"]), "updated_at": iso(row["updated_at"]),
-        "taken_by": row["taken_by"], "taken_at": iso(row["taken_at"]),
-        "resolved_by": row["resolved_by"], "resolved_at": iso(row["resolved_at"]),
-        "note": row["note"], "display_name": row["display_name"],
-        "expires_at": iso(row["expires_at"]),
+        "id": id_, "kind": kind, "level": level, "lane": lane, "title": title, "body": body,
+        "status": status, "created_at": iso(created_at), "updated_at": iso(updated_at),
+        "taken_by": taken_by, "taken_at": iso(taken_at), "resolved_by": resolved_by,
+        "resolved_at": iso(resolved_at), "note": note, "display_name": display_name,
+        "expires_at": iso(expires_at),
     }
-    details = json.loads(row["details"])
+    details = json.loads(details)
     # A pain point's own note (what staff reported) must not hide the resolution note.
     if "note" in details:
         details["report_note"] = details.pop("note")
@@ -57,11 +58,8 @@ def create(conn: sqlite3.Connection, *, kind: str, level: str, lane: str | None,
         (kind, level, lane, title, body, now, now, customer, display_name, details_json, expires_at))
     _audit(conn, cursor.lastrowid, now, "created", by, None)
     # Built from what was just written rather than read back: this is on the till's path.
-    return to_json({"id": cursor.lastrowid, "kind": kind, "level": level, "lane": lane, "title": title,
-                    "body": body, "status": "open", "created_at": now, "updated_at": now,
-                    "taken_by": None, "taken_at": None, "resolved_by": None, "resolved_at": None,
-                    "note": None, "display_name": display_name, "details": details_json,
-                    "expires_at": expires_at})
+    return to_json((cursor.lastrowid, kind, level, lane, title, body, "open", now, now, None, None, None,
+                    None, None, display_name, details_json, expires_at))
 
 
 def get(conn: sqlite3.Connection, prompt_id: int) -> dict:

@@ -136,7 +136,8 @@ class Store:
         score = self._score(record)
         level = capped(score.service_level, self.settings.verify_level, verified)
         verify_for = score.service_level if level != score.service_level else None
-        score = replace(score, service_level=level)
+        if level != score.service_level:
+            score = replace(score, service_level=level)
         now = self.clock()
         experiment, arm = self.holdout.arm_of(customer)
         # Tiers only add service: holding out takes the addition away, never

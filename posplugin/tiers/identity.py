@@ -7,7 +7,6 @@ loyalty id ``123`` and a card token ``123`` are different customers.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 import phonenumbers
@@ -46,7 +45,7 @@ def normalise(id_type: str, value: str, default_region: str = "") -> str:
         return _email(text)
     if id_type == "handle":
         text = text.lstrip("@").strip().casefold()
-        if not text or any(c.isspace() for c in text):
+        if not text or _has_space(text):
             raise InvalidIdentifier("handle must be one word, with or without a leading @",
                                     field="identifier.value")
         return text
@@ -81,14 +80,19 @@ def _reason(exc: phonenumbers.NumberParseException) -> str:
 def _email(text: str) -> str:
     text = text.casefold()
     local, at, domain = text.rpartition("@")
-    if not at or not local or "." not in domain.strip(".") or any(c.isspace() for c in text):
+    if not at or not local or "." not in domain.strip(".") or _has_space(text):
         raise InvalidIdentifier("not an email address", field="identifier.value")
     return text
 
 
+def _has_space(text: str) -> bool:
+    """Whether ``text`` holds any whitespace (str.split() knows every Unicode space, in C)."""
+    return len(text.split(None, 1)) != 1 or text != text.strip()
+
+
 def hash_identifier(key: bytes, id_type: str, normalised: str) -> bytes:
     """HMAC-SHA256 of ``type:normalised`` under ``key``; 32 bytes."""
-    return hmac.new(key, f"{id_type}:{normalised}".encode("utf-8"), hashlib.sha256).digest()
+    return hmac.digest(key, f"{id_type}:{normalised}".encode("utf-8"), "sha256")
 
 
 class Hasher:

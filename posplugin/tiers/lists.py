@@ -6,11 +6,13 @@ file is made current, by atomically replacing the small pointer file
 ``tiers-current`` that names it. Lookups therefore see the old list or the new
 one, never half of either, and a refused or interrupted import leaves the old
 list serving. A list applied by another process is seen by a running service at
-its next lookup: a lookup checks the pointer with one ``stat``.
+a lookup soon after: lookups check the pointer with one ``stat`` at most every
+``POINTER_CHECK_S`` per thread (a list applied in this process is seen at once).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -28,6 +30,9 @@ from ..errors import InvalidIdentifier
 from ..timeutil import iso
 from . import csvfile, identity
 from .csvfile import MAX_REPORTED, Problems, decimal, whole
+
+# How often a thread looks whether another process switched the list (seconds).
+POINTER_CHECK_S = 0.25
 
 log = logging.getLogger("posplugin.tiers")
 
@@ -328,6 +333,13 @@ def _open_list(path: Path) -> sqlite3.Connection:
     return conn
 
 
+@functools.lru_cache(maxsize=4096)
+def niches_of(text: str) -> tuple[str, ...]:
+    """A list row's niches column (a JSON array) as a tuple."""
+    # Few distinct niche sets recur across a whole list: decoded once each, off the till's path.
+    return tuple(json.loads(text))
+
+
 class TierLists:
     """The store's tier list: which file is current, switching, and lookups."""
 
@@ -336,6 +348,8 @@ class TierLists:
         self.data_dir = db.path.parent
         self.pointer = self.data_dir / POINTER
         self._local = threading.local()
+        # Bumped by activate(): a switch made in this process is seen at the next lookup.
+        self._generation = 0
         self.damage: str | None = None  # why the current list cannot be read, for /healthz
 
     def current_file(self) -> Path | None:
@@ -371,6 +385,7 @@ class TierLists:
             os.fsync(f.fileno())
         os.replace(temporary, self.pointer)
         _fsync_dir(self.data_dir)
+        self._generation += 1
         if previous and previous != Path(path):
             # Another thread or process may still read it; where the OS refuses
             # (Windows), cleanup() retries later.
@@ -397,6 +412,12 @@ class TierLists:
     def _reader(self) -> sqlite3.Connection | None:
         """This thread's connection to the current list, reopened when the pointer changes."""
         local = self._local
+        now = time.monotonic()
+        if (getattr(local, "generation", None) == self._generation
+                and now - getattr(local, "checked", -POINTER_CHECK_S) < POINTER_CHECK_S):
+            # A stat per lookup was a quarter of identify's time; another process's switch waits this long.
+            return getattr(local, "conn", None)
+        local.generation, local.checked = self._generation, now
         try:
             st = os.stat(self.pointer)
         except FileNotFoundError:
@@ -439,7 +460,7 @@ class TierLists:
             return None
         if row is None:
             return None
-        return TierRecord(row[0], row[1], tuple(json.loads(row[2])))
+        return TierRecord(row[0], row[1], niches_of(row[2]))
 
     def info(self) -> ListInfo:
         """Version, size and times of the current list."""
