@@ -75,3 +75,19 @@ def test_numeric_lanes_and_whole_float_lengths_are_the_same_lane(clients, lane, 
 def test_a_fractional_length_is_422(clients):
     answer = clients["queue"].post("/api/v1/queue", json={"lane": "3", "length": 5.5})
     assert answer.status_code == 422 and answer.json()["error"]["field"] == "length"
+
+
+@pytest.mark.parametrize("lane,ok", [("L" * 32, True), ("L" * 33, False)])
+def test_one_lane_rule_over_http_and_from_vendors(clients, lane, ok):
+    """The published schema and the lanes vendors' webhooks name (lane_name) keep one length."""
+    from posplugin.errors import ValidationError
+    from posplugin.store.queues import lane_name
+
+    answer = clients["queue"].post("/api/v1/queue", json={"lane": lane, "length": 2})
+    assert (answer.status_code == 200) is ok
+    try:
+        lane_name(lane)
+    except ValidationError:
+        assert not ok
+    else:
+        assert ok

@@ -76,7 +76,7 @@ def test_join_link_build_sync_identify_then_withdraw(joinable_hq, till, open_pag
     # Link Instagram: off to the (stand-in) platform and back to /join.
     page.click("#accounts li[data-platform=instagram] button")
     page.wait_for_url("**/join")
-    page.wait_for_selector("#accounts li[data-platform=instagram] .state:text('Linked')")
+    page.wait_for_selector("#accounts li[data-platform=instagram] .state:text-is('Linked')")
     assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
     page.screenshot(path=str(output_dir / "linked.png"), full_page=True)
 

@@ -36,7 +36,9 @@ MAX_LENGTH = 10_000
 BASELINE_TTL_S = 300.0
 # The HTTP schema keeps lanes to 32 characters; vendors' register ids
 # (Lightspeed's are 36-character UUIDs) may be up to 64 when no map names them.
-LANE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+# The one lane rule, for the HTTP schema and vendors' webhooks alike.
+LANE_MAX = 32
+LANE_PATTERN = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9 _.-]{{0,{LANE_MAX - 1}}}$")
 EARLIEST = 946_684_800.0  # 2000-01-01: a reading before it is a broken clock, not history
 HISTORY_SETTLE_S = 2.0     # the deferred writer lands history well within this
 SERVICE_SAMPLES = 50
@@ -72,7 +74,7 @@ def lane_name(value) -> str:
     text = value.strip() if isinstance(value, str) else str(value) if isinstance(value, int) and \
         not isinstance(value, bool) else ""
     if not LANE_PATTERN.match(text):
-        raise ValidationError("lane must be 1 to 64 letters, digits, spaces or _ . - "
+        raise ValidationError(f"lane must be 1 to {LANE_MAX} letters, digits, spaces or _ . - "
                               "(starting with a letter or digit)", field="lane")
     return text
 

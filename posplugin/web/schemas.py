@@ -30,7 +30,7 @@ def nullable(schema: dict) -> dict:
         else {"anyOf": [schema, {"type": "null"}]}
 
 
-LANE = {"type": ["string", "integer"], "pattern": r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,31}$",
+LANE = {"type": ["string", "integer"], "pattern": queues.LANE_PATTERN.pattern,
         "minimum": 0, "maximum": 9999,
         "description": "Lane (till) name or number, e.g. \"3\"."}
 BY = text(64, 1) | {"description": "Who does it (a first name or staff id)."}
