@@ -77,7 +77,7 @@ def test_a_fractional_length_is_422(clients):
     assert answer.status_code == 422 and answer.json()["error"]["field"] == "length"
 
 
-@pytest.mark.parametrize("lane,ok", [("L" * 32, True), ("L" * 33, False)])
+@pytest.mark.parametrize("lane,ok", [("L" * 64, True), ("L" * 65, False)])
 def test_one_lane_rule_over_http_and_from_vendors(clients, lane, ok):
     """The published schema and the lanes vendors' webhooks name (lane_name) keep one length."""
     from posplugin.errors import ValidationError

@@ -34,10 +34,9 @@ EVENTS = ("join", "leave", "served", "open", "close")
 HISTORY_COLUMNS = ("lane", "at", "length")
 MAX_LENGTH = 10_000
 BASELINE_TTL_S = 300.0
-# The HTTP schema keeps lanes to 32 characters; vendors' register ids
-# (Lightspeed's are 36-character UUIDs) may be up to 64 when no map names them.
-# The one lane rule, for the HTTP schema and vendors' webhooks alike.
-LANE_MAX = 32
+# The one lane rule, for the HTTP schema and vendors' webhooks alike: room for
+# a register's id (Lightspeed's are 36-character UUIDs) where no map names it.
+LANE_MAX = 64
 LANE_PATTERN = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9 _.-]{{0,{LANE_MAX - 1}}}$")
 EARLIEST = 946_684_800.0  # 2000-01-01: a reading before it is a broken clock, not history
 HISTORY_SETTLE_S = 2.0     # the deferred writer lands history well within this
