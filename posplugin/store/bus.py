@@ -37,6 +37,14 @@ class Event:
                                           f"data: {json.dumps(self.data)}\n\n")
         return text
 
+    def frame_bytes(self, epoch: str) -> bytes:
+        """:meth:`frame` encoded as UTF-8, also once however many streams send it."""
+        key = ("bytes", epoch)
+        data = self._frames.get(key)
+        if data is None:
+            data = self._frames[key] = self.frame(epoch).encode()
+        return data
+
 
 class Subscription:
     def __init__(self, bus: "Bus", maxlen: int):
