@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -10,6 +11,7 @@ import itertools
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -94,6 +96,34 @@ def loaded_store(store):
     """A store with TIER_ROWS as its tier list."""
     import_csv(store.tiers, io.StringIO(tier_csv()), store.hasher)
     return store
+
+
+class FullDisk:
+    """ENOSPC injected into a database's writes (``db.write``) until :meth:`room`;
+    deferred writes retry every 50 ms meanwhile."""
+
+    def __init__(self, db, monkeypatch):
+        self.full = True
+        real_write = db.write
+
+        @contextlib.contextmanager
+        def write():
+            if self.full:
+                raise sqlite3.OperationalError("database or disk is full")
+            with real_write() as conn:
+                yield conn
+
+        monkeypatch.setattr(db, "write", write)
+        db.deferred._retry_s = 0.05
+
+    def room(self) -> None:
+        self.full = False
+
+
+@pytest.fixture
+def full_disk(monkeypatch):
+    """``full_disk(db)`` fills the disk under ``db`` (see :class:`FullDisk`)."""
+    return lambda db: FullDisk(db, monkeypatch)
 
 
 @pytest.fixture

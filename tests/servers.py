@@ -1,14 +1,18 @@
-"""Throw-away servers from Debian packages that tests and benchmarks start
-themselves: a PostgreSQL cluster (initdb/pg_ctl in a temp folder, as the
-``postgres`` user when run as root) and nginx serving a folder on loopback."""
+"""Throw-away servers that tests and benchmarks start themselves: a PostgreSQL
+cluster (initdb/pg_ctl in a temp folder, as the ``postgres`` user when run as
+root), nginx serving a folder on loopback (both Debian packages), and a small
+JSON stand-in for a vendor's API that cannot be reached from here."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +26,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class JsonStandIn:
+    """A vendor's API on loopback: every GET answers ``status`` with ``body`` as
+    JSON after ``delay`` seconds, and is recorded as (path, headers) in
+    ``requests``. ``url`` is its base address."""
+
+    def __init__(self, body, status: int = 200, delay: float = 0.0):
+        stand_in = self
+        self.requests: list[tuple[str, dict]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                stand_in.requests.append((self.path, dict(self.headers)))
+                time.sleep(delay)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 class PostgresCluster:

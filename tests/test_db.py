@@ -1,8 +1,6 @@
 """SQLite plumbing (db.py): the deferred writer never throws away the rows
 batched with a bad one, and keeps and retries what the disk refuses."""
 
-import contextlib
-import sqlite3
 import time
 
 import pytest
@@ -42,28 +40,17 @@ def test_one_bad_row_never_takes_its_batch_with_it(db, bad):
     assert writer.refused == 1 and writer.waiting == 0 and writer.failing is None
 
 
-def test_a_full_disk_keeps_the_rows_and_retries_them(db, monkeypatch):
+def test_a_full_disk_keeps_the_rows_and_retries_them(db, full_disk):
     """ENOSPC injected: nothing is written, nothing is dropped, ``failing``
     says why; once the disk has room again every row lands, in order."""
     writer = db.deferred
-    writer._retry_s = 0.05
-    real_write = db.write
-    full = {"on": True}
-
-    @contextlib.contextmanager
-    def write():
-        if full["on"]:
-            raise sqlite3.OperationalError("database or disk is full")
-        with real_write() as conn:
-            yield conn
-
-    monkeypatch.setattr(db, "write", write)
+    disk = full_disk(db)
     for i in range(1, 11):
         writer.defer(INSERT, (i, "x"))
     db.flush()
     assert ids(db) == [] and writer.waiting == 10
     assert "disk is full" in writer.failing
-    full["on"] = False
+    disk.room()
     deadline = time.monotonic() + 5
     while writer.waiting and time.monotonic() < deadline:
         db.flush()

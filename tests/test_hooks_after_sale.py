@@ -5,6 +5,7 @@ import json
 
 import pytest
 import requests
+from servers import JsonStandIn
 
 from posplugin.webhooks import hmac_sha256_base64
 
@@ -135,41 +136,19 @@ def test_dedupe_keys_never_hold_a_phone_number_or_email(plugin_server):
     assert keys and not any("@" in k or "+47" in k or "4123" in k for k in keys)
 
 
-class FakeSquare:
-    """A local stand-in for Square's Customers API: RetrieveCustomer answers as
-    Square documents it (200 with {"customer": {...}}), or as told."""
+# Square's RetrieveCustomer answer as Square documents it, and its error shape.
+SQUARE_CUSTOMER = {"customer": {
+    "id": "TNQC0TYTWMRSFFQ157KK4V7MVR", "created_at": "2020-04-27T17:28:50.073Z",
+    "updated_at": "2020-05-27T04:43:53Z", "given_name": "Sam", "family_name": "Lee",
+    "email_address": "sam.lee@example.com", "phone_number": "+47 412 34 567",
+    "preferences": {"email_unsubscribed": False}, "creation_source": "THIRD_PARTY",
+    "segment_ids": [], "version": 1}}
+SQUARE_NOT_FOUND = {"errors": [{"category": "INVALID_REQUEST_ERROR", "code": "NOT_FOUND"}]}
 
-    CUSTOMER = {"customer": {
-        "id": "TNQC0TYTWMRSFFQ157KK4V7MVR", "created_at": "2020-04-27T17:28:50.073Z",
-        "updated_at": "2020-05-27T04:43:53Z", "given_name": "Sam", "family_name": "Lee",
-        "email_address": "sam.lee@example.com", "phone_number": "+47 412 34 567",
-        "preferences": {"email_unsubscribed": False}, "creation_source": "THIRD_PARTY",
-        "segment_ids": [], "version": 1}}
 
-    def __init__(self, status=200, delay=0.0):
-        import http.server
-        import threading
-        import time
-        fake = self
-        self.requests = []
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                fake.requests.append((self.path, dict(self.headers)))
-                time.sleep(delay)
-                body = json.dumps(fake.CUSTOMER if status == 200 else
-                                  {"errors": [{"category": "INVALID_REQUEST_ERROR", "code": "NOT_FOUND"}]}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+def fake_square(status=200, delay=0.0) -> JsonStandIn:
+    """A local stand-in for Square's Customers API (GET /v2/customers/{id})."""
+    return JsonStandIn(SQUARE_CUSTOMER if status == 200 else SQUARE_NOT_FOUND, status, delay)
 
 
 def card_present(event_id="evt-card"):
@@ -191,7 +170,7 @@ def wait_for(predicate, seconds=5.0):
 
 
 def test_square_card_present_payment_looks_the_customer_up(plugin_server):
-    square = FakeSquare()
+    square = fake_square()
     server, store = plugin_server(plugins="square", extra={
         "square_signature_key": SQUARE_KEY, "square_notification_url": SQUARE_URL,
         "square_access_token": "EAAA-test", "square_api_url": square.url})
@@ -208,7 +187,7 @@ def test_square_card_present_payment_looks_the_customer_up(plugin_server):
                          ids=["not found", "too slow"])
 def test_square_lookup_fails_open(plugin_server, status, delay):
     import time
-    square = FakeSquare(status, delay)
+    square = fake_square(status, delay)
     server, store = plugin_server(plugins="square", extra={
         "square_signature_key": SQUARE_KEY, "square_notification_url": SQUARE_URL,
         "square_access_token": "EAAA-test", "square_api_url": square.url})

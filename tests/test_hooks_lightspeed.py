@@ -4,6 +4,7 @@ at the till during the sale, the pop-up answer, the shared secret and replays
 
 import pytest
 import requests
+from servers import JsonStandIn
 
 SECRET = "lightspeed-rule-secret"
 REGISTER = "0242ac12-0002-11e9-e8c4-659494e33153"
@@ -108,32 +109,12 @@ def test_a_body_over_64_kib_is_413(hooked):
     assert answer.status_code == 413 and answer.json()["error"]["code"] == "payload_too_large"
 
 
-def fake_xseries(status=200):
+def fake_xseries(status=200) -> JsonStandIn:
     """A local stand-in for the X-Series API's GET /api/2.0/customers/{id},
     answering {"data": customer} as the 2.0 API does, or an error."""
-    import http.server
-    import json
-    import threading
-    seen = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            seen.append((self.path, self.headers.get("Authorization")))
-            body = {"data": {"id": "c-1", "customer_code": "SAM-0001", "first_name": "Sam", "last_name": "Lee",
-                             "email": "sam@example.net", "phone": "+47 412 34 567", "mobile": None}} \
-                if status == 200 else {"error": "Not found"}
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{server.server_address[1]}", seen
+    return JsonStandIn({"data": {"id": "c-1", "customer_code": "SAM-0001", "first_name": "Sam", "last_name": "Lee",
+                                 "email": "sam@example.net", "phone": "+47 412 34 567", "mobile": None}}
+                       if status == 200 else {"error": "Not found"}, status)
 
 
 @pytest.mark.parametrize("status", [200, 500])
@@ -143,9 +124,10 @@ def test_a_customer_known_only_by_id_is_looked_up_in_the_background(plugin_serve
     X-Series API and identified (the prompt reaches the till card over the
     stream), or, when the API fails, simply nothing happens."""
     import time
-    api, seen = fake_xseries(status)
+    api = fake_xseries(status)
+    seen = api.requests
     server, store = plugin_server(plugins="lightspeed", extra={
-        "lightspeed_secret": SECRET, "lightspeed_token": "lsxs_pt_test", "lightspeed_api_url": api})
+        "lightspeed_secret": SECRET, "lightspeed_token": "lsxs_pt_test", "lightspeed_api_url": api.url})
     payload = rule({"id": "c-1", "account_type": "CUSTOMER"})
     del payload["sale"]["register_id"]
     started = time.monotonic()
@@ -155,6 +137,6 @@ def test_a_customer_known_only_by_id_is_looked_up_in_the_background(plugin_serve
     while not store.list_prompts() and time.monotonic() < deadline and (status == 200 or not seen):
         time.sleep(0.05)
     time.sleep(0.2)
-    assert seen[0] == ("/api/2.0/customers/c-1", "Bearer lsxs_pt_test")
+    assert (seen[0][0], seen[0][1]["Authorization"]) == ("/api/2.0/customers/c-1", "Bearer lsxs_pt_test")
     prompts = store.list_prompts()
     assert (len(prompts), prompts[0]["lane"] if prompts else None) == ((1, "lightspeed") if status == 200 else (0, None))

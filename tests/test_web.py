@@ -1,10 +1,8 @@
 """Bad input over HTTP: always the JSON error shape with the right status, never a 500."""
 
-import contextlib
 import http.client
 import json
 import re
-import sqlite3
 import time
 from urllib.parse import quote
 
@@ -156,28 +154,18 @@ def test_odd_bodies_never_cause_a_500(clients, body):
         assert_error(response, 422)
 
 
-def test_failing_writes_show_in_healthz_and_metrics(clients, server, monkeypatch):
+def test_failing_writes_show_in_healthz_and_metrics(clients, server, full_disk):
     """The disk refuses writes: identify still answers, /healthz says degraded
     and why, /metrics counts the waiting rows; once the disk is back, all is written."""
     db = server.app.extensions["posplugin"].db
-    real_write, full = db.write, {"on": True}
-
-    @contextlib.contextmanager
-    def write():
-        if full["on"]:
-            raise sqlite3.OperationalError("database or disk is full")
-        with real_write() as conn:
-            yield conn
-
-    db.deferred._retry_s = 0.05
-    monkeypatch.setattr(db, "write", write)
+    disk = full_disk(db)
     answer = clients["till"].post(IDENT, json={"lane": "1", "identifier": {"type": "email", "value": "n@x.no"}})
     assert answer.status_code == 200
     db.flush()
     health = clients[None].get("/healthz").json()
     assert health["status"] == "degraded" and "disk is full" in health["warnings"][0]
     assert "posplugin_deferred_writes_waiting 2.0" in clients["admin"].get("/metrics").text  # the visit, its id block
-    full["on"] = False
+    disk.room()
     deadline = time.monotonic() + 5
     while db.deferred.waiting and time.monotonic() < deadline:
         db.flush()
