@@ -108,15 +108,20 @@ def test_heartbeats_keep_idle_streams_alive(loaded_store, tokens):
         server.stop()
 
 
+def assert_stream_refused(server, token):
+    """One more stream for ``token`` is refused: 429 too_many_streams."""
+    refused = SSE(server.url, token)
+    assert refused.response.status == 429
+    assert json.loads(refused.response.read())["error"]["code"] == "too_many_streams"
+
+
 def test_roles_and_stream_limit(loaded_store, tokens, clients):
     assert clients["queue"].get("/api/v1/stream").status_code == 403
     loaded_store.settings = loaded_store.settings.replace(max_streams=2)
     server = BackgroundServer(create_app(store=loaded_store), max_streams=4).start()
     streams = [SSE(server.url, tokens["till"]) for _ in range(2)]
     try:
-        third = SSE(server.url, tokens["till"])
-        assert third.response.status == 429
-        assert json.loads(third.response.read())["error"]["code"] == "too_many_streams"
+        assert_stream_refused(server, tokens["till"])
         streams[0].close()
     finally:
         for s in streams:
@@ -187,9 +192,7 @@ def test_one_token_cannot_take_every_stream_slot(loaded_store, tokens):
     server = BackgroundServer(create_app(store=loaded_store)).start()
     streams = [SSE(server.url, tokens["till"]) for _ in range(2)]
     try:
-        third = SSE(server.url, tokens["till"])
-        assert third.response.status == 429
-        assert json.loads(third.response.read())["error"]["code"] == "too_many_streams"
+        assert_stream_refused(server, tokens["till"])
         other = SSE(server.url, tokens["staff"])
         streams.append(other)
         assert other.response.status == 200
