@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import (
     BadRequest,
+    NotFound,
     PayloadTooLarge,
     PospluginError,
     UnsupportedMediaType,
@@ -27,6 +28,9 @@ from . import schemas
 
 log = logging.getLogger("posplugin.web")
 MAX_BODY = 64 * 1024
+# An id in a path (``<int:...>``) past this cannot be a row: SQLite's and
+# PostgreSQL's integers stop at 2**63 - 1, and both fail on larger values.
+MAX_ID = 2**63 - 1
 
 
 @dataclass
@@ -88,6 +92,9 @@ class ApiBlueprint(Blueprint):
                     auth.require_role(caller, roles, self.superuser)
                     current_app.extensions[self._ratelimiter].check(caller.token_id)
                     g.caller = caller
+                for name, value in kwargs.items():
+                    if isinstance(value, int) and not 0 <= value <= MAX_ID:
+                        raise NotFound(f"no such {name.replace('_', ' ')}", field=name)
                 unknown = set(request.args) - known_query
                 if unknown:
                     name = sorted(unknown)[0][:40]

@@ -9,7 +9,7 @@ from flask import Blueprint
 
 from .. import __version__
 from . import schemas
-from .endpoint import ApiBlueprint
+from .endpoint import MAX_ID, ApiBlueprint
 
 STATUS_TEXT = {400: "Unreadable JSON", 401: "No or bad token", 403: "Wrong role",
                404: "Not found", 405: "Method not allowed on this path", 409: "Conflicts with the current state",
@@ -28,7 +28,8 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
         for name in re.findall(r"<(?:(\w+):)?(\w+)>", op.path):
             kind, pname = name
             params.append({"name": pname, "in": "path", "required": True,
-                           "schema": {"type": "integer"} if kind == "int" else {"type": "string"}})
+                           "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID} if kind == "int"
+                           else {"type": "string"}})
         operation = {
             "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
             "summary": op.summary,
