@@ -2,6 +2,8 @@
 every answer to bad input is a 4xx with the JSON error shape, never a 500 or a
 stack trace. Real HTTP to a real head office, on SQLite and on PostgreSQL."""
 
+import json
+
 import pytest
 import requests
 
@@ -35,3 +37,38 @@ def customer(hq, caplog):
 def test_an_account_id_beyond_any_database_integer_is_not_found(hq, customer, method, path, account_id):
     response = customer.request(method, hq.server.url + path.format(account_id), timeout=10)
     assert_error(response, 404, "not_found")
+
+
+def raw_http(server, request: bytes) -> tuple[int, dict, bytes]:
+    """Send ``request`` bytes as they are; (status, headers, body) of the answer
+    (the server closes the connection after an unreadable head)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(request)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+UNREADABLE_HEADS = {
+    "request line over 8 KiB": b"GET /hq/v1/openapi.json?x=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "header over 8 KiB": b"GET /hq/v1/openapi.json HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 9000 + b"\r\n\r\n",
+    "header name with a space": b"GET /hq/v1/openapi.json HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n",
+    "unknown method": b"BREW /hq/v1/openapi.json HTTP/1.1\r\nHost: x\r\n\r\n",
+    "not HTTP": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40 + b"\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("request_bytes", UNREADABLE_HEADS.values(), ids=UNREADABLE_HEADS.keys())
+def test_an_unreadable_request_head_gets_the_error_shape_and_no_logged_traceback(hq, request_bytes, caplog):
+    status, headers, body = raw_http(hq.server, request_bytes)
+    assert status == 400 and headers["content-type"].startswith("application/json"), (status, headers, body)
+    assert headers["server"] == "posplugin"  # not aiohttp's, which names its and Python's versions
+    error = json.loads(body)["error"]
+    assert error["code"] == "bad_request" and error["message"]
+    assert not [r for r in caplog.records if r.exc_info], "an unreadable head is the client's fault, not ours"
