@@ -72,3 +72,137 @@ def test_an_unreadable_request_head_gets_the_error_shape_and_no_logged_traceback
     error = json.loads(body)["error"]
     assert error["code"] == "bad_request" and error["message"]
     assert not [r for r in caplog.records if r.exc_info], "an unreadable head is the client's fault, not ours"
+
+
+
+JSON = {"Content-Type": "application/json"}
+NESTED = b'{"batch": "b", "hours": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+CSV_HEAD = b"identifier_type,identifier,followers,engagement_rate,niches,consent\n"
+HOUR = "2026-11-27T10:00:00Z"
+
+# (who calls, method, path, requests' keyword arguments, status, error code or None).
+# "chunked" is a body sent without Content-Length. "customer" is signed in and sends its CSRF token; "customer-nocsrf" does not.
+HOSTILE = {
+    "stores ?days=²": ("admin", "GET", "/hq/v1/stores?days=%C2%B2", {}, 422, "invalid"),
+    "stores ?days=5,000 digits": ("admin", "GET", "/hq/v1/stores?days=" + "9" * 5000, {}, 422, "invalid"),
+    "stores ?days=NUL": ("admin", "GET", "/hq/v1/stores?days=%00", {}, 422, "invalid"),
+    "stores.csv ?days=²": ("admin", "GET", "/hq/v1/stores.csv?days=%C2%B2", {}, 422, "invalid"),
+    "chart ?days=5,000 digits": ("admin", "GET", "/hq/v1/chart?days=" + "9" * 5000, {}, 422, "invalid"),
+    "chart ?day=9999-12-31": ("admin", "GET", "/hq/v1/chart?day=9999-12-31", {}, 422, "invalid"),
+    "chart ?day=0001-01-01": ("admin", "GET", "/hq/v1/chart?day=0001-01-01", {}, 422, "invalid"),
+    "chart ?day=²²²²-01-01": ("admin", "GET", "/hq/v1/chart?day=%C2%B2%C2%B2%C2%B2%C2%B2-01-01", {}, 422, "invalid"),
+    "chart ?day=NUL": ("admin", "GET", "/hq/v1/chart?day=%00", {}, 422, "invalid"),
+    "chart ?figure=surrogate": ("admin", "GET", "/hq/v1/chart?figure=%ED%A0%80", {}, 422, "invalid"),
+    "experiment ?name=NUL": ("admin", "GET", "/hq/v1/experiment?name=%00", {}, 422, "invalid"),
+    "experiment ?name=surrogate": ("admin", "GET", "/hq/v1/experiment?name=%ED%A0%80", {}, 422, "invalid"),
+    "experiment ?name=5,000": ("admin", "GET", "/hq/v1/experiment?name=" + "x" * 5000, {}, 422, "invalid"),
+    "experiment ?detect=²": ("admin", "GET", "/hq/v1/experiment?detect=%C2%B2", {}, 422, "invalid"),
+    "experiment ?detect=5,000 digits": ("admin", "GET", "/hq/v1/experiment?detect=0." + "1" * 5000, {}, 422,
+                                        "invalid"),
+    "feed NUL name": ("store", "GET", "/hq/v1/feed/%00.tsv", {}, 404, "not_found"),
+    "feed 5,000-character name": ("store", "GET", "/hq/v1/feed/" + "a" * 5000 + ".tsv", {}, 404, "not_found"),
+    "manifest list version ²": ("store", "GET", "/hq/v1/feed/manifest.json",
+                                {"headers": {"X-Posplugin-List-Version": "²".encode()}}, 200, None),
+    "manifest list version 5,000 digits": ("store", "GET", "/hq/v1/feed/manifest.json",
+                                           {"headers": {"X-Posplugin-List-Version": "9" * 5000}}, 200, None),
+    "manifest If-None-Match bytes": ("store", "GET", "/hq/v1/feed/manifest.json",
+                                     {"headers": {"If-None-Match": b"\xff\xfe"}}, 200, None),
+    "Authorization non-ASCII": (None, "GET", "/hq/v1/stores", {"headers": {"Authorization": "Bearer ²€".encode()}},
+                                401, "unauthorized"),
+    "Authorization bytes": (None, "GET", "/hq/v1/stores", {"headers": {"Authorization": b"Bearer \xff\xfe"}},
+                            401, "unauthorized"),
+    "session cookie non-ASCII": (None, "GET", "/hq/v1/me", {"headers": {"Cookie": "posplugin_customer=²€".encode()}},
+                                 401, "not_signed_in"),
+    "session cookie bytes": (None, "GET", "/hq/v1/me/export",
+                             {"headers": {"Cookie": b"posplugin_customer=\xff\xfe"}}, 401, "not_signed_in"),
+    "me ?lang=surrogate": ("customer", "GET", "/hq/v1/me?lang=%ED%A0%80", {}, 422, "invalid"),
+    "unlink NUL platform": ("customer", "DELETE", "/hq/v1/join/accounts/%00", {}, 404, "not_found"),
+    "link NUL platform": ("customer", "POST", "/hq/v1/join/accounts/%00/link", {}, 404, "not_found"),
+    "link surrogate platform": ("customer", "POST", "/hq/v1/join/accounts/%ED%A0%80/link", {}, 404, "not_found"),
+    "callback NUL platform": (None, "GET", "/hq/v1/join/accounts/%00/callback?code=a&state=b", {}, 404, "not_found"),
+    "callback NUL state": (None, "GET", "/hq/v1/join/accounts/instagram/callback?code=a&state=%00", {}, 422,
+                           "invalid"),
+    "code for an email with a NUL": (None, "POST", "/hq/v1/join/code",
+                                     {"json": {"identifier": {"type": "email", "value": "a\u0000@example.com"}}},
+                                     422, "invalid_identifier"),
+    "code for an email with a zero-width space": (None, "POST", "/hq/v1/join/code", {
+        "json": {"identifier": {"type": "email", "value": "a\u200b@example.com"}}}, 422, "invalid_identifier"),
+    "code escaped surrogate": (None, "POST", "/hq/v1/join/code", {
+        "data": b'{"identifier": {"type": "email", "value": "\\ud800@example.com"}}', "headers": JSON},
+        400, "invalid_json"),
+    "code raw surrogate bytes": (None, "POST", "/hq/v1/join/code", {
+        "data": b'{"identifier": {"type": "email", "value": "\xed\xa0\x80@example.com"}}', "headers": JSON},
+        400, "invalid_json"),
+    "code nested 100,000 deep": (None, "POST", "/hq/v1/join/code", {"data": NESTED, "headers": JSON}, 413,
+                                 "payload_too_large"),
+    "code as text/plain": (None, "POST", "/hq/v1/join/code", {"data": b"{}", "headers": {"Content-Type": "text/plain"}},
+                           415, "unsupported_media_type"),
+    "code chunked, no Content-Length, over 64 KiB": (None, "POST", "/hq/v1/join/code", {
+        "chunked": b'{"x": "' + b"a" * (100 << 10) + b'"}', "headers": JSON}, 413, "payload_too_large"),
+    "verify 5,000-character email": (None, "POST", "/hq/v1/join/verify", {
+        "json": {"identifier": {"type": "email", "value": "x" * 5000}, "code": "123456"}}, 422, "invalid"),
+    "handle NUL": ("customer", "POST", "/hq/v1/join/handles", {"json": {"platform": "instagram", "handle": "\u0000"}},
+                   422, "invalid"),
+    "consent escaped surrogate": ("customer", "POST", "/hq/v1/join/consent", {
+        "data": b'{"version": "\\udfff", "scopes": []}', "headers": JSON}, 400, "invalid_json"),
+    "report raw surrogate bytes": ("store", "POST", "/hq/v1/reports", {
+        "data": b'{"batch": "\xed\xa0\x80", "hours": []}', "headers": JSON}, 400, "invalid_json"),
+    "report nested 100,000 deep": ("store", "POST", "/hq/v1/reports", {"data": NESTED, "headers": JSON}, 400,
+                                   "invalid_json"),
+    "report 10**30": ("store", "POST", "/hq/v1/reports", {
+        "data": b'{"batch": "b", "hours": [{"hour": "%s", "taken": %d}]}' % (HOUR.encode(), 10**30),
+        "headers": JSON}, 422, "invalid"),
+    "report NaN": ("store", "POST", "/hq/v1/reports", {
+        "data": b'{"batch": "b", "hours": [{"hour": "%s", "time_to_act_s": NaN}]}' % HOUR.encode(),
+        "headers": JSON}, 422, "invalid"),
+    "report 1e400": ("store", "POST", "/hq/v1/reports", {
+        "data": b'{"batch": "b", "hours": [{"hour": "%s", "pain_seconds": 1e400}]}' % HOUR.encode(),
+        "headers": JSON}, 422, "invalid"),
+    "report hour ²": ("store", "POST", "/hq/v1/reports", {"json": {"batch": "b", "hours": [{"hour": "²"}]}},
+                      422, "invalid"),
+    "report chunked over 8 MiB": ("store", "POST", "/hq/v1/reports", {
+        "chunked": b'{"batch": "' + b"a" * (9 << 20) + b'"}', "headers": JSON}, 413, "payload_too_large"),
+    "report without Content-Type": ("store", "POST", "/hq/v1/reports", {"data": b'{"batch": "b", "hours": []}'},
+                                    415, "unsupported_media_type"),
+    "invitations raw surrogate bytes": ("store", "POST", "/hq/v1/invitations", {
+        "data": b'{"invitations": [{"ref": "\xed\xa0\x80", "customer": "' + b"a" * 64
+        + b'", "sold_at": "2026-01-01T00:00:00Z"}]}', "headers": JSON}, 400, "invalid_json"),
+    "import as JSON": ("admin", "POST", "/hq/v1/imports", {"data": b"{}", "headers": JSON}, 415,
+                       "unsupported_media_type"),
+    "import 5,000-digit followers": ("admin", "POST", "/hq/v1/imports", {
+        "data": CSV_HEAD + b"phone,+4741234567," + b"9" * 5000 + b",1%,a,yes\n", "headers": {"Content-Type": "text/csv"}},
+        422, "import_refused"),
+    "import of NULs": ("admin", "POST", "/hq/v1/imports", {"data": b"\x00" * 100, "headers": {"Content-Type": "text/csv"}},
+                       422, "import_refused"),
+    "me object without CSRF token": ("customer-nocsrf", "POST", "/hq/v1/me/object", {}, 403, "csrf"),
+    "me object CSRF token non-ASCII": ("customer-nocsrf", "POST", "/hq/v1/me/object",
+                                       {"headers": {"X-CSRF-Token": "²€".encode()}}, 403, "csrf"),
+    "me object CSRF token bytes": ("customer-nocsrf", "DELETE", "/hq/v1/me",
+                                   {"headers": {"X-CSRF-Token": b"\xff"}}, 403, "csrf"),
+    "Origin bytes": ("customer", "POST", "/hq/v1/join/signout",
+                     {"headers": {"Origin": "http://\xff".encode("latin-1")}}, 403, "cross_site"),
+    "Origin not a URL": ("customer", "POST", "/hq/v1/join/signout", {"headers": {"Origin": "http://[::1"}}, 403,
+                         "cross_site"),
+    "PUT on stores": ("admin", "PUT", "/hq/v1/stores", {}, 405, "method_not_allowed"),
+}
+
+
+@pytest.mark.parametrize("who, method, path, kwargs, status, code", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_input_is_a_4xx_with_the_error_shape(hq, customer, who, method, path, kwargs, status, code):
+    kwargs = dict(kwargs)
+    if "chunked" in kwargs:  # a body from an iterator goes without Content-Length
+        kwargs["data"] = iter([kwargs.pop("chunked")])
+    if who in ("customer", "customer-nocsrf"):
+        http = customer
+        if who == "customer-nocsrf":
+            del http.headers[me_web.CSRF_HEADER]
+    else:
+        http = requests.Session()
+        if who:
+            http.headers["Authorization"] = f"Bearer {hq.create_token(who, 'hostile-' + who)}"
+    response = http.request(method, hq.server.url + path, headers={**http.headers, **kwargs.pop("headers", {})},
+                            timeout=30, allow_redirects=False, **kwargs)
+    if code is None:
+        assert response.status_code == status, response.text[:300]
+    else:
+        assert_error(response, status, code)

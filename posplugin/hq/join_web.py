@@ -68,8 +68,16 @@ def same_site_only():
     if request.method in ("POST", "DELETE") and origin:
         public = current_app.config.get("POSPLUGIN_PUBLIC_URL", "")
         allowed = {request.host, urlsplit(public).netloc if public else request.host}
-        if urlsplit(origin).netloc not in allowed:
+        if _netloc(origin) not in allowed:
             raise Forbidden("requests from other sites are refused", code="cross_site")
+
+
+def _netloc(url: str) -> str | None:
+    """The host and port of ``url``; None when it is no URL (``http://[::1``)."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return None
 
 
 @page_bp.get("/join")

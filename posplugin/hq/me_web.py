@@ -52,8 +52,9 @@ def _signed_in() -> SignedIn:
 def _changing() -> SignedIn:
     """The signed-in customer of a state-changing request, once its CSRF token holds."""
     who = _signed_in()
-    sent = request.headers.get(CSRF_HEADER, "")
-    if not hmac.compare_digest(sent, csrf_token(request.cookies.get(COOKIE, ""))):
+    # Compared as bytes: compare_digest refuses a str with non-ASCII characters.
+    sent = request.headers.get(CSRF_HEADER, "").encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(sent, csrf_token(request.cookies.get(COOKIE, "")).encode()):
         raise Forbidden(f"send the {CSRF_HEADER} header from GET /hq/v1/me (this page may be stale: reload it)",
                         code="csrf")
     return who

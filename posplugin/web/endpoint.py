@@ -93,9 +93,14 @@ class ApiBlueprint(Blueprint):
                     current_app.extensions[self._ratelimiter].check(caller.token_id)
                     g.caller = caller
                 for name, value in kwargs.items():
-                    if isinstance(value, int) and not 0 <= value <= MAX_ID:
+                    if isinstance(value, int) and not 0 <= value <= MAX_ID or isinstance(value, str) and "\0" in value:
                         raise NotFound(f"no such {name.replace('_', ' ')}", field=name)
                 unknown = set(request.args) - known_query
+                for name, value in request.args.items(multi=True):
+                    # No name nor text has a NUL; PostgreSQL fails on one in any string.
+                    if "\0" in value:
+                        raise ValidationError(f"{name[:40]} contains characters that are not allowed here",
+                                              field=name[:40])
                 if unknown:
                     name = sorted(unknown)[0][:40]
                     raise ValidationError(f"unknown query parameter {name!r}", field=name)
