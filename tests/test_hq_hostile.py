@@ -206,3 +206,19 @@ def test_hostile_input_is_a_4xx_with_the_error_shape(hq, customer, who, method, 
         assert response.status_code == status, response.text[:300]
     else:
         assert_error(response, status, code)
+
+
+def test_a_platform_callback_too_long_to_read_is_a_documented_400(hq):
+    """The platforms' callback takes eleven query parameters; past the front
+    door's 8,190 bytes of request line it is a 400 in the error shape, as its
+    document says (with its 302 back to /join and the platform's name rule)."""
+    url = hq.server.url + "/hq/v1/join/accounts/instagram/callback"
+    response = requests.get(url, params={"code": "c" * 2048, "error_description": '"' * 1024, "scope": "%" * 1024},
+                            allow_redirects=False, timeout=10)
+    assert_error(response, 400, "bad_request")
+    assert requests.get(url, params={"code": "c", "state": "s"}, allow_redirects=False, timeout=10).status_code == 302
+    operation = requests.get(hq.server.url + "/hq/v1/openapi.json", timeout=10).json()[
+        "paths"]["/hq/v1/join/accounts/{platform}/callback"]["get"]
+    assert {"302", "400"} <= set(operation["responses"]) and "200" not in operation["responses"]
+    platform = next(p for p in operation["parameters"] if p["name"] == "platform")
+    assert platform["schema"]["pattern"] == "^[a-z][a-z0-9_]{1,31}$"

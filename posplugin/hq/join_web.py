@@ -156,11 +156,15 @@ def sign_out():
     return response
 
 
-PLATFORM = {"name": "platform", "in": "path", "required": True, "schema": {"type": "string"}}
+PLATFORM = {"name": "platform", "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,31}$"}}
 # Platforms add their own parameters to the callback (Google: scope, authuser, prompt, hd; TikTok: scopes).
-CALLBACK_QUERY = [{"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": 4096}}
-                  for name in ("code", "state", "error", "error_description", "error_reason", "error_code",
-                               "scope", "scopes", "authuser", "prompt", "hd")]
+# Each is far longer than any platform sends; together they may pass the
+# front door's 8,190 bytes of request line, which is a 400.
+CALLBACK_QUERY = [{"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": length}}
+                  for name, length in (("code", 2048), ("state", 512), ("error", 256), ("error_description", 1024),
+                                       ("error_reason", 256), ("error_code", 64), ("scope", 1024), ("scopes", 1024),
+                                       ("authuser", 16), ("prompt", 64), ("hd", 256))]
 
 
 def _redirect_uri(platform: str) -> str:
@@ -169,14 +173,15 @@ def _redirect_uri(platform: str) -> str:
 
 
 @bp.operation("POST", "/join/accounts/<platform>/link", summary="Start linking an account: the platform's "
-              "authorize URL (OAuth 2.0 code flow with PKCE)", roles=None, errors=CUSTOMER)
+              "authorize URL (OAuth 2.0 code flow with PKCE)", roles=None, parameters=[PLATFORM], errors=CUSTOMER)
 def link(platform: str):
     who = signed_in_customer()
     return jsonify({"authorize_url": accounts().start_link(who.customer_id, platform, _redirect_uri(platform))})
 
 
 @bp.operation("GET", "/join/accounts/<platform>/callback", summary="Where the platform sends the customer back; "
-              "redirects to /join", roles=None, parameters=CALLBACK_QUERY, response_type="text/html")
+              "redirects to /join", roles=None, parameters=[PLATFORM, *CALLBACK_QUERY], redirect=True,
+              errors=(400,))
 def link_callback(platform: str):
     if request.args.get("error") or not request.args.get("code") or not request.args.get("state"):
         reason = request.args.get("error_description") or request.args.get("error") or "no code"
@@ -189,7 +194,7 @@ def link_callback(platform: str):
 
 
 @bp.operation("DELETE", "/join/accounts/<platform>", summary="Unlink an account (its token and figures are dropped)",
-              roles=None, errors=CUSTOMER)
+              roles=None, parameters=[PLATFORM], errors=CUSTOMER)
 def unlink(platform: str):
     who = signed_in_customer()
     return jsonify({"unlinked": accounts().unlink(who.customer_id, platform)})

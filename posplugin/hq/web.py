@@ -79,7 +79,9 @@ def manifest():
 
 
 @bp.operation("GET", "/feed/<name>", summary="A snapshot or delta body named in the manifest",
-              roles=ANY, response_type="text/tab-separated-values")
+              roles=ANY, response_type="text/tab-separated-values",
+              parameters=[{"name": "name", "in": "path", "required": True,
+                           "schema": {"type": "string", "pattern": feed.BODY_NAME}}])
 def feed_file(name: str):
     if not re.match(feed.BODY_NAME, name):  # a plain body name, never a path (nor 5,000 characters)
         raise NotFound(f"no feed file {name[:80]}")

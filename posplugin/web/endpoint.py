@@ -45,6 +45,7 @@ class Operation:
     parameters: list[dict] = field(default_factory=list)
     response_type: str = "application/json"
     tag: str = "store"
+    redirect: bool = False  # answers 302 (a browser's callback), not 200
 
 
 class ApiBlueprint(Blueprint):
@@ -66,12 +67,13 @@ class ApiBlueprint(Blueprint):
     def operation(self, method: str, path: str, *, summary: str, roles: tuple[str, ...] | None,
                   body: str | None = None, response: str | None = None,
                   parameters: list[dict] | None = None, response_type: str = "application/json",
-                  tag: str | None = None, errors: tuple[int, ...] = ()):
+                  tag: str | None = None, errors: tuple[int, ...] = (), redirect: bool = False):
         """Register a route and describe it for OpenAPI.
 
         ``roles`` None means no token is needed. With ``body`` the handler gets
         the validated JSON body as its ``body`` argument. ``errors`` adds status
-        codes the handler itself may answer (409, say).
+        codes the handler itself may answer (409, say); ``redirect`` says it
+        answers 302 instead of 200.
         """
         codes = (400, 413, 415, 422) if body else (422,)
         if roles is not None:
@@ -80,7 +82,7 @@ class ApiBlueprint(Blueprint):
             codes += (404,)
         self.operations.append(Operation(method, self.prefix + path, summary, roles, body, response,
                                          codes + errors, parameters or [], response_type,
-                                         tag or self.tag))
+                                         tag or self.tag, redirect))
         query = [p for p in parameters or [] if p["in"] == "query"]
         known_query = {p["name"] for p in query} | {"access_token"}
 

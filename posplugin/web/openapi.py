@@ -25,8 +25,11 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", op.path)
         item = paths.setdefault(path, {})
         params = list(op.parameters)
+        declared = {p["name"] for p in params if p["in"] == "path"}
         for name in re.findall(r"<(?:(\w+):)?(\w+)>", op.path):
             kind, pname = name
+            if pname in declared:  # the operation gave its own schema (a pattern, say)
+                continue
             params.append({"name": pname, "in": "path", "required": True,
                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID} if kind == "int"
                            else {"type": "string"}})
@@ -34,7 +37,7 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
             "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
             "summary": op.summary,
             "tags": [op.tag],
-            "responses": {"200": _ok(op)},
+            "responses": {"302" if op.redirect else "200": _ok(op)},
         }
         if params:
             operation["parameters"] = params
@@ -51,8 +54,11 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
                 roles.append(superuser)
             operation["description"] = "Roles: " + ", ".join(roles) + "."
         for status in op.errors:
+            text = STATUS_TEXT.get(status, "Error")
+            if status == 400 and not op.body:
+                text = "Unreadable request: its request line or a header is over 8,190 bytes"
             operation["responses"][str(status)] = {
-                "description": STATUS_TEXT.get(status, "Error"),
+                "description": text,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         item[op.method.lower()] = operation
     return {
@@ -71,6 +77,8 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
 
 
 def _ok(op) -> dict:
+    if op.redirect:
+        return {"description": "Redirect", "headers": {"Location": {"schema": {"type": "string"}}}}
     if op.response is None:
         schema = {"type": "object"} if op.response_type == "application/json" else {"type": "string"}
         return {"description": "OK", "content": {op.response_type: {"schema": schema}}}
