@@ -222,3 +222,31 @@ def test_a_platform_callback_too_long_to_read_is_a_documented_400(hq):
     assert {"302", "400"} <= set(operation["responses"]) and "200" not in operation["responses"]
     platform = next(p for p in operation["parameters"] if p["name"] == "platform")
     assert platform["schema"]["pattern"] == "^[a-z][a-z0-9_]{1,31}$"
+
+
+EDGES_OF_TIME = {"year 1": "0001-01-01T00:30:00+01:00", "year 9999": "9999-12-31T23:30:00-01:00"}
+
+
+@pytest.mark.parametrize("when", EDGES_OF_TIME.values(), ids=EDGES_OF_TIME.keys())
+def test_a_store_sending_the_edges_of_time_breaks_no_page(hq, caplog, when):
+    """A report hour or an invitation's sale at the first or last representable
+    instant is refused or kept; either way no figure, page or export of head
+    office fails on it afterwards."""
+    http = joined_customer(hq.server, caplog, link=None, scopes=("tiering", "invitations"))
+    who = hq.server.app.extensions[me_web.EXTENSION].source.signed_in(http.cookies["posplugin_customer"])
+    store = {"Authorization": f"Bearer {hq.create_token('store', 'oslo')}"}
+    admin = {"Authorization": f"Bearer {hq.create_token('admin', 'ops')}"}
+    sent = [requests.post(hq.server.url + "/hq/v1/reports", headers=store, timeout=10,
+                          json={"batch": "edge", "hours": [{"hour": when, "taken": 1, "made": {"murdoch": 1}}]}),
+            requests.post(hq.server.url + "/hq/v1/invitations", headers=store, timeout=10,
+                          json={"invitations": [{"ref": "r1", "customer": who.id_hash, "sold_at": when}]})]
+    for response in sent:
+        assert response.status_code in (200, 422), response.text
+        if response.status_code == 422:
+            assert_error(response, 422)
+    for path in ("/hq/v1/stores", "/hq/v1/stores.csv", "/hq/v1/chart", "/hq/v1/chart?days=90"):
+        response = requests.get(hq.server.url + path, headers=admin, timeout=10)
+        assert response.status_code == 200, (path, response.text[:300])
+    for path in ("/hq/v1/me", "/hq/v1/me/export"):
+        response = http.get(hq.server.url + path, timeout=10)
+        assert response.status_code == 200, (path, response.text[:300])
