@@ -3,11 +3,16 @@ one-time code, consent and session routes (in /hq/v1/openapi.json).
 
 A customer is signed in by an HttpOnly, SameSite=Lax session cookie set when
 their code is right. Other customer pages (/me) get the signed-in customer
-with :func:`signed_in_customer`.
+with :func:`signed_in_customer`. Every call that changes a signed-in
+customer's state also needs the ``X-CSRF-Token`` header their page got from
+``GET /hq/v1/join/session`` (or ``/verify``): another site can make a browser
+send the cookie, but cannot read those answers to learn the token.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request
@@ -32,6 +37,8 @@ ACCOUNTS = "posplugin.hq.accounts"
 COLLECTOR = "posplugin.hq.collector"
 BUILDER = "posplugin.hq.builder"
 CUSTOMER = (401,)  # a customer route answers 401 when nobody is signed in
+CHANGES = (401, 403)  # and 403 when a change comes without the session's CSRF token
+CSRF_HEADER = "X-CSRF-Token"
 
 bp = ApiBlueprint("join", __name__, url_prefix="/hq/v1", tag="customer", superuser=None,
                   authenticator="posplugin.hq.auth", ratelimiter="posplugin.hq.ratelimit")
@@ -52,6 +59,27 @@ def signed_in_customer() -> SignedIn:
     """The customer signed in on this request (their id, and the type and
     keyed hash of the identifier they proved); raises ``Unauthorized`` (401)."""
     return customers().signed_in(request.cookies.get(COOKIE))
+
+
+def csrf_token(session_token: str) -> str:
+    """The token a page must echo in ``X-CSRF-Token``: bound to its session."""
+    return hashlib.sha256(b"posplugin-csrf:" + session_token.encode()).hexdigest()[:32]
+
+
+def check_csrf(where: str = "GET /hq/v1/join/session") -> None:
+    """Raise ``Forbidden`` (403 ``csrf``) unless the request echoes its session's CSRF token."""
+    # Compared as bytes: compare_digest refuses a str with non-ASCII characters.
+    sent = request.headers.get(CSRF_HEADER, "").encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(sent, csrf_token(request.cookies.get(COOKIE, "")).encode()):
+        raise Forbidden(f"send the {CSRF_HEADER} header from {where} (this page may be stale: reload it)",
+                        code="csrf")
+
+
+def changing_customer() -> SignedIn:
+    """The signed-in customer of a state-changing request, once its CSRF token holds."""
+    who = signed_in_customer()
+    check_csrf()
+    return who
 
 
 def _session_cookie(response, token: str, max_age: int) -> None:
@@ -102,15 +130,17 @@ def send_code(body):
 
 
 @bp.operation("POST", "/join/verify", summary="Prove the phone or email with its code; signs the customer in",
-              roles=None, body="JoinVerifyRequest", response="JoinSession")
+              roles=None, body="JoinVerifyRequest", response="JoinSession", errors=(403,))
 def verify(body):
     identifier = body["identifier"]
     try:  # a signed-in customer proving another phone or email adds it to themself
         attach = customers().signed_in(request.cookies.get(COOKIE)).customer_id
     except Unauthorized:
         attach = None
+    if attach is not None:  # and only from their own page: another site must not attach its phone
+        check_csrf()
     who, token = customers().verify_code(identifier["type"], identifier["value"], body["code"], attach)
-    response = jsonify(_session(who))
+    response = jsonify(_session(who, token))
     _session_cookie(response, token, int(who.expires_at - customers().clock()))
     return response
 
@@ -125,31 +155,37 @@ def session():
         who = customers().signed_in(token)
     except Unauthorized:
         return jsonify({"signed_in": False})
-    return jsonify(_session(who))
+    return jsonify(_session(who, token))
 
 
-def _session(who: SignedIn) -> dict:
+def _session(who: SignedIn, token: str) -> dict:
     return {"signed_in": True, "id_type": who.id_type, "consent": customers().consent(who.customer_id),
-            "accounts": accounts().of_customer(who.customer_id), "platforms": sorted(accounts().platforms)}
+            "accounts": accounts().of_customer(who.customer_id), "platforms": sorted(accounts().platforms),
+            "csrf": csrf_token(token)}
 
 
 @bp.operation("POST", "/join/consent", summary="Give consent to the current text for some scopes",
-              roles=None, body="ConsentRequest", response="Consent", errors=CUSTOMER + (409,))
+              roles=None, body="ConsentRequest", response="Consent", errors=CHANGES + (409,))
 def give_consent(body):
-    who = signed_in_customer()
+    who = changing_customer()
     return jsonify(customers().give_consent(who.customer_id, body["version"], body["scopes"],
                                             body.get("language", "en")))
 
 
 @bp.operation("DELETE", "/join/consent", summary="Withdraw consent (published in the next version)",
-              roles=None, errors=CUSTOMER)
+              roles=None, errors=CHANGES)
 def withdraw_consent():
-    who = signed_in_customer()
+    who = changing_customer()
     return jsonify({"withdrawn": customers().withdraw_consent(who.customer_id)})
 
 
-@bp.operation("POST", "/join/signout", summary="Sign out on this device", roles=None)
+@bp.operation("POST", "/join/signout", summary="Sign out on this device", roles=None, errors=(403,))
 def sign_out():
+    try:
+        customers().signed_in(request.cookies.get(COOKIE))
+        check_csrf()  # another site must not sign the customer out either
+    except Unauthorized:
+        pass  # nobody is signed in: the cookie is cleared all the same
     customers().sign_out(request.cookies.get(COOKIE))
     response = jsonify({"signed_in": False})
     response.delete_cookie(COOKIE, path="/")
@@ -173,9 +209,9 @@ def _redirect_uri(platform: str) -> str:
 
 
 @bp.operation("POST", "/join/accounts/<platform>/link", summary="Start linking an account: the platform's "
-              "authorize URL (OAuth 2.0 code flow with PKCE)", roles=None, parameters=[PLATFORM], errors=CUSTOMER)
+              "authorize URL (OAuth 2.0 code flow with PKCE)", roles=None, parameters=[PLATFORM], errors=CHANGES)
 def link(platform: str):
-    who = signed_in_customer()
+    who = changing_customer()
     return jsonify({"authorize_url": accounts().start_link(who.customer_id, platform, _redirect_uri(platform))})
 
 
@@ -194,16 +230,16 @@ def link_callback(platform: str):
 
 
 @bp.operation("DELETE", "/join/accounts/<platform>", summary="Unlink an account (its token and figures are dropped)",
-              roles=None, parameters=[PLATFORM], errors=CUSTOMER)
+              roles=None, parameters=[PLATFORM], errors=CHANGES)
 def unlink(platform: str):
-    who = signed_in_customer()
+    who = changing_customer()
     return jsonify({"unlinked": accounts().unlink(who.customer_id, platform)})
 
 
 @bp.operation("POST", "/join/handles", summary="Give a public handle instead of linking (Instagram "
-              "professional accounts)", roles=None, body="HandleRequest", errors=CUSTOMER)
+              "professional accounts)", roles=None, body="HandleRequest", errors=CHANGES)
 def add_handle(body):
-    who = signed_in_customer()
+    who = changing_customer()
     accounts().add_handle(who.customer_id, body["platform"], body["handle"])
     return jsonify({"accounts": accounts().of_customer(who.customer_id)})
 
