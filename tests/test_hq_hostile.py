@@ -250,3 +250,24 @@ def test_a_store_sending_the_edges_of_time_breaks_no_page(hq, caplog, when):
     for path in ("/hq/v1/me", "/hq/v1/me/export"):
         response = http.get(hq.server.url + path, timeout=10)
         assert response.status_code == 200, (path, response.text[:300])
+
+
+def test_every_hostile_answer_above_is_documented_for_its_route():
+    """The statuses pinned in HOSTILE are in head office's OpenAPI document for
+    their routes (a client reading the document is not surprised)."""
+    import re
+    from urllib.parse import unquote, urlsplit
+
+    from test_hq_openapi import hq_document
+
+    paths = hq_document()["paths"]
+    templates = [(re.compile("^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(p)) + "$"), p) for p in paths]
+    undocumented = []
+    for case, (_who, method, path, _kw, status, _code) in HOSTILE.items():
+        if status == 405:
+            continue  # no operation to document it on
+        route = unquote(urlsplit(path).path)
+        template = next(t for pattern, t in templates if pattern.match(route) and method.lower() in paths[t])
+        if str(status) not in paths[template][method.lower()]["responses"]:
+            undocumented.append((case, method, template, status))
+    assert not undocumented

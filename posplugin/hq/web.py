@@ -196,7 +196,7 @@ def _day_arg() -> str:
 
 
 @bp.operation("POST", "/imports", summary="A tier CSV as the next version (the /hq page's upload)",
-              roles=ADMIN)
+              roles=ADMIN, errors=(413, 415))
 def imports():
     kind = (request.mimetype or "").lower()
     if kind not in ("text/csv", "application/octet-stream", "text/plain", ""):
