@@ -35,13 +35,18 @@
     }
   }
 
+  // Every change echoes the CSRF token that /session and /verify give.
+  let csrf = "";
+
   async function api(method, path, body) {
+    const headers = body ? { "Content-Type": "application/json" } : {};
+    if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
     const response = await fetch("/hq/v1/join" + path, {
-      method, credentials: "same-origin",
-      headers: body ? { "Content-Type": "application/json" } : {},
+      method, credentials: "same-origin", headers,
       body: body ? JSON.stringify(body) : undefined,
     });
     const data = await response.json().catch(() => ({}));
+    if (typeof data.csrf === "string") csrf = data.csrf;
     if (!response.ok) {
       const error = new Error((data.error && data.error.message) || response.statusText);
       error.code = data.error && data.error.code;

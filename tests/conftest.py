@@ -482,6 +482,7 @@ def joined_customer(server, caplog, phone="+47 412 34 567", scopes=("tiering",),
     verified = http.post(base + "/verify", timeout=10, json={"identifier": {"type": "phone", "value": phone},
                                                              "code": join_code(caplog, phone[-2:])})
     assert verified.ok, verified.text
+    http.headers["X-CSRF-Token"] = verified.json()["csrf"]  # as static/join.js echoes it
     given = http.post(base + "/consent", json={"version": consent.VERSION, "scopes": list(scopes)}, timeout=10)
     assert given.ok, given.text
     if link:

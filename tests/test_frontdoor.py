@@ -1,6 +1,7 @@
 """The front door (web/frontdoor.py): idle, half-sent and slow clients cost the
 event loop a socket each and never a worker thread the tills need."""
 
+import json
 import socket
 import time
 
@@ -96,3 +97,15 @@ def test_chunked_and_large_bodies_reach_the_app_whole():
 def test_the_server_header_names_no_versions(clients):
     for path in ("/healthz", "/till"):
         assert clients[None].get(path).headers["Server"] == "posplugin"
+
+
+def test_an_unreadable_request_head_gets_the_stores_error_shape_too(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(b"GET /healthz?x=" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].split()[1] == b"400" and b"Content-Type: application/json" in head, head
+    assert b"Server: posplugin\r\n" in head + b"\r\n" and b"aiohttp" not in head
+    assert json.loads(body)["error"]["code"] == "bad_request"

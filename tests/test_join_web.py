@@ -24,6 +24,7 @@ def sign_in(hq, caplog, value=PHONE, id_type="phone"):
     answer = post(session, hq, "/verify", {"identifier": {"type": id_type, "value": value},
                                             "code": join_code(caplog)})
     assert answer.status_code == 200, answer.text
+    session.headers["X-CSRF-Token"] = answer.json()["csrf"]  # as static/join.js echoes it
     return session
 
 
@@ -33,8 +34,9 @@ def test_join_consent_withdraw(hq, caplog):
     assert sent.json() == {"channel": "sms", "expires_in_s": 600, "tries": 5, "to": "+•••67"}
     verified = post(session, hq, "/verify", {"identifier": {"type": "phone", "value": PHONE},
                                               "code": join_code(caplog, "67")})
-    assert verified.json() == {"signed_in": True, "id_type": "phone", "consent": None, "accounts": [],
-                               "platforms": []}
+    session.headers["X-CSRF-Token"] = verified.json().pop("csrf")
+    assert {**verified.json(), "csrf": None} == {"signed_in": True, "id_type": "phone", "consent": None,
+                                                 "accounts": [], "platforms": [], "csrf": None}
     cookie = verified.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
     text = session.get(f"{hq.server.url}/hq/v1/join/consent", timeout=10).json()
@@ -93,7 +95,9 @@ def test_wrong_code_then_stale_consent(hq, caplog):
     answer = post(session, hq, "/verify", {"identifier": identifier, "code": wrong})
     assert answer.status_code == 422 and answer.json()["error"]["code"] == "wrong_code"
     assert "4 tries left" in answer.json()["error"]["message"]
-    assert post(session, hq, "/verify", {"identifier": identifier, "code": right}).status_code == 200
+    verified = post(session, hq, "/verify", {"identifier": identifier, "code": right})
+    assert verified.status_code == 200
+    session.headers["X-CSRF-Token"] = verified.json()["csrf"]
     stale = post(session, hq, "/consent", {"version": "2000-01", "scopes": ["tiering"]})
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "consent_changed"
 
@@ -204,7 +208,57 @@ def test_cookie_is_secure_behind_an_https_public_url(hq, caplog):
         assert "Secure" in answer.headers["Set-Cookie"] and "HttpOnly" in answer.headers["Set-Cookie"]
         cookie = answer.headers["Set-Cookie"].split(";")[0]  # a Secure cookie: sent by hand over http here
         link = requests.post(f"{server.url}/hq/v1/join/accounts/instagram/link", timeout=10,
-                             headers={"Origin": "https://hq.example.com", "Cookie": cookie})
+                             headers={"Origin": "https://hq.example.com", "Cookie": cookie,
+                                      "X-CSRF-Token": answer.json()["csrf"]})
         assert link.status_code == 404  # allowed through (public_url's origin); no Instagram app configured
     finally:
         server.stop()
+
+
+CHANGES = [("POST", "/consent", {"version": consent.VERSION, "scopes": ["tiering"]}), ("DELETE", "/consent", None),
+           ("POST", "/accounts/instagram/link", None), ("DELETE", "/accounts/instagram", None),
+           ("POST", "/handles", {"platform": "instagram", "handle": "sam"}), ("POST", "/signout", None)]
+# With the token: 404 or 422 where this head office has no Instagram app configured.
+ALLOWED = (200, 404, 422)
+
+
+@pytest.mark.parametrize("method, path, body", CHANGES, ids=[f"{m} {p}" for m, p, _ in CHANGES])
+def test_a_signed_in_customers_changes_need_the_sessions_csrf_token(hq, caplog, method, path, body):
+    """Another site can make a browser send the session cookie (and a request
+    without Origin gets past the same-site check), but cannot read /session to
+    learn the token: without it, or with another session's, nothing changes."""
+    session = sign_in(hq, caplog)
+    token = session.headers.pop("X-CSRF-Token")
+    other = sign_in(hq, caplog, "+47 412 34 568").headers["X-CSRF-Token"]
+    url = f"{hq.server.url}/hq/v1/join{path}"
+    for headers in ({}, {"X-CSRF-Token": other}, {"X-CSRF-Token": "²"}):
+        answer = session.request(method, url, json=body, headers=headers, timeout=10)
+        assert answer.status_code == 403 and answer.json()["error"]["code"] == "csrf", (headers, answer.text)
+    assert session.get(f"{hq.server.url}/hq/v1/join/session", timeout=10).json()["signed_in"] is True
+    assert session.get(f"{hq.server.url}/hq/v1/join/session", timeout=10).json()["csrf"] == token
+    answer = session.request(method, url, json=body, headers={"X-CSRF-Token": token}, timeout=10)
+    assert answer.status_code in ALLOWED and answer.json().get("error", {}).get("code") != "csrf", answer.text
+    operation = requests.get(f"{hq.server.url}/hq/v1/openapi.json", timeout=10).json()["paths"][
+        "/hq/v1/join" + path.replace("instagram", "{platform}")][method.lower()]
+    assert "403" in operation["responses"]
+
+
+def test_another_site_cannot_attach_its_phone_to_a_signed_in_customer(hq, caplog):
+    """Proving a second phone while signed in adds it to the same customer,
+    which is only for the customer's own page: without the token it is a 403
+    and the phone stays someone else's."""
+    session = sign_in(hq, caplog)
+    token = session.headers.pop("X-CSRF-Token")
+    evil = {"type": "phone", "value": "+47 412 34 569"}
+    assert post(requests.Session(), hq, "/code", {"identifier": evil}).status_code == 200
+    answer = post(session, hq, "/verify", {"identifier": evil, "code": join_code(caplog, "69")})
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "csrf"
+    assert post(requests.Session(), hq, "/code", {"identifier": evil}).status_code == 200
+    answer = post(session, hq, "/verify", {"identifier": evil, "code": join_code(caplog, "69")},
+                  headers={"X-CSRF-Token": token})
+    assert answer.status_code == 200 and answer.json()["signed_in"] is True
+
+
+def test_signing_out_without_a_session_needs_no_token(hq):
+    answer = requests.post(f"{hq.server.url}/hq/v1/join/signout", cookies={"posplugin_customer": "gone"}, timeout=10)
+    assert answer.status_code == 200 and answer.json() == {"signed_in": False}

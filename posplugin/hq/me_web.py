@@ -9,14 +9,11 @@ send the cookie, but cannot read that answer to learn the token.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from ..config import Settings
-from ..errors import Forbidden
 from ..tiers.policy import Policy
 from ..web import pages
 from ..web.endpoint import ApiBlueprint
@@ -26,7 +23,7 @@ from .me import MyPage
 from .me_source import COOKIE, CustomerSource, SignedIn
 
 EXTENSION = "posplugin.hq.me"
-CSRF_HEADER = "X-CSRF-Token"
+CSRF_HEADER = join_web.CSRF_HEADER
 CUSTOMER = (401,)
 CHANGES = (401, 403)
 LANG = {"name": "lang", "in": "query", "required": False, "schema": {"enum": ["en", "nb"]}}
@@ -40,9 +37,7 @@ def my_page() -> MyPage:
     return current_app.extensions[EXTENSION]
 
 
-def csrf_token(session_token: str) -> str:
-    """The token a page must echo in ``X-CSRF-Token``: bound to its session."""
-    return hashlib.sha256(b"posplugin-csrf:" + session_token.encode()).hexdigest()[:32]
+csrf_token = join_web.csrf_token  # one token per session, for /join and /me alike
 
 
 def _signed_in() -> SignedIn:
@@ -52,10 +47,7 @@ def _signed_in() -> SignedIn:
 def _changing() -> SignedIn:
     """The signed-in customer of a state-changing request, once its CSRF token holds."""
     who = _signed_in()
-    sent = request.headers.get(CSRF_HEADER, "")
-    if not hmac.compare_digest(sent, csrf_token(request.cookies.get(COOKIE, ""))):
-        raise Forbidden(f"send the {CSRF_HEADER} header from GET /hq/v1/me (this page may be stale: reload it)",
-                        code="csrf")
+    join_web.check_csrf("GET /hq/v1/me")
     return who
 
 

@@ -3,6 +3,7 @@ figures and the /hq page for the chain's administrators."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import shutil
@@ -78,7 +79,9 @@ def manifest():
 
 
 @bp.operation("GET", "/feed/<name>", summary="A snapshot or delta body named in the manifest",
-              roles=ANY, response_type="text/tab-separated-values")
+              roles=ANY, response_type="text/tab-separated-values",
+              parameters=[{"name": "name", "in": "path", "required": True,
+                           "schema": {"type": "string", "pattern": feed.BODY_NAME}}])
 def feed_file(name: str):
     if not re.match(feed.BODY_NAME, name):  # a plain body name, never a path (nor 5,000 characters)
         raise NotFound(f"no feed file {name[:80]}")
@@ -173,12 +176,27 @@ def chart():
     figure = request.args.get("figure", "prompts_made")
     names = _office().store_names()
     if request.args.get("day"):
-        return jsonify(_figures().hourly(figure, request.args["day"], names))
+        return jsonify(_figures().hourly(figure, _day_arg(), names))
     return jsonify(_figures().daily(figure, _int_arg("days", 14, 1, 90), names))
 
 
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(9999, 12, 30)
+
+
+def _day_arg() -> str:
+    """The ``day`` query value, a date whose hours every time zone can count
+    (the last day of year 9999 has hours past any date)."""
+    try:
+        day = dt.date.fromisoformat(request.args["day"])
+    except ValueError:
+        raise ValidationError("day must be a date written YYYY-MM-DD", field="day") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationError(f"day must be from {FIRST_DAY} to {LAST_DAY}", field="day")
+    return day.isoformat()
+
+
 @bp.operation("POST", "/imports", summary="A tier CSV as the next version (the /hq page's upload)",
-              roles=ADMIN)
+              roles=ADMIN, errors=(413, 415))
 def imports():
     kind = (request.mimetype or "").lower()
     if kind not in ("text/csv", "application/octet-stream", "text/plain", ""):

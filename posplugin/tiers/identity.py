@@ -80,7 +80,8 @@ def _reason(exc: phonenumbers.NumberParseException) -> str:
 def _email(text: str) -> str:
     text = text.casefold()
     local, at, domain = text.rpartition("@")
-    if not at or not local or "." not in domain.strip(".") or _has_space(text):
+    # No space nor control character (a NUL, a zero-width joiner) is in any address one can send to.
+    if not at or not local or "." not in domain.strip(".") or _has_space(text) or not text.isprintable():
         raise InvalidIdentifier("not an email address", field="identifier.value")
     return text
 

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..errors import (
     BadRequest,
+    NotFound,
     PayloadTooLarge,
     PospluginError,
     UnsupportedMediaType,
@@ -27,6 +28,9 @@ from . import schemas
 
 log = logging.getLogger("posplugin.web")
 MAX_BODY = 64 * 1024
+# An id in a path (``<int:...>``) past this cannot be a row: SQLite's and
+# PostgreSQL's integers stop at 2**63 - 1, and both fail on larger values.
+MAX_ID = 2**63 - 1
 
 
 @dataclass
@@ -41,6 +45,7 @@ class Operation:
     parameters: list[dict] = field(default_factory=list)
     response_type: str = "application/json"
     tag: str = "store"
+    redirect: bool = False  # answers 302 (a browser's callback), not 200
 
 
 class ApiBlueprint(Blueprint):
@@ -62,12 +67,13 @@ class ApiBlueprint(Blueprint):
     def operation(self, method: str, path: str, *, summary: str, roles: tuple[str, ...] | None,
                   body: str | None = None, response: str | None = None,
                   parameters: list[dict] | None = None, response_type: str = "application/json",
-                  tag: str | None = None, errors: tuple[int, ...] = ()):
+                  tag: str | None = None, errors: tuple[int, ...] = (), redirect: bool = False):
         """Register a route and describe it for OpenAPI.
 
         ``roles`` None means no token is needed. With ``body`` the handler gets
         the validated JSON body as its ``body`` argument. ``errors`` adds status
-        codes the handler itself may answer (409, say).
+        codes the handler itself may answer (409, say); ``redirect`` says it
+        answers 302 instead of 200.
         """
         codes = (400, 413, 415, 422) if body else (422,)
         if roles is not None:
@@ -76,7 +82,7 @@ class ApiBlueprint(Blueprint):
             codes += (404,)
         self.operations.append(Operation(method, self.prefix + path, summary, roles, body, response,
                                          codes + errors, parameters or [], response_type,
-                                         tag or self.tag))
+                                         tag or self.tag, redirect))
         query = [p for p in parameters or [] if p["in"] == "query"]
         known_query = {p["name"] for p in query} | {"access_token"}
 
@@ -88,7 +94,15 @@ class ApiBlueprint(Blueprint):
                     auth.require_role(caller, roles, self.superuser)
                     current_app.extensions[self._ratelimiter].check(caller.token_id)
                     g.caller = caller
+                for name, value in kwargs.items():
+                    if isinstance(value, int) and not 0 <= value <= MAX_ID or isinstance(value, str) and "\0" in value:
+                        raise NotFound(f"no such {name.replace('_', ' ')}", field=name)
                 unknown = set(request.args) - known_query
+                for name, value in request.args.items(multi=True):
+                    # No name nor text has a NUL; PostgreSQL fails on one in any string.
+                    if "\0" in value:
+                        raise ValidationError(f"{name[:40]} contains characters that are not allowed here",
+                                              field=name[:40])
                 if unknown:
                     name = sorted(unknown)[0][:40]
                     raise ValidationError(f"unknown query parameter {name!r}", field=name)

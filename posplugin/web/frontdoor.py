@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote_to_bytes
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError, LineTooLong
+from aiohttp.web_protocol import RequestHandler
 from multidict import CIMultiDict
 
 from .live import LiveStreams
@@ -37,6 +39,7 @@ log = logging.getLogger("posplugin.server")
 BUFFERED_BODY = 1 << 20     # bodies up to this are read on the loop, whole, before a worker runs
 BODY_TIMEOUT_S = 30.0       # a body that takes longer than this to arrive is dropped
 KEEPALIVE_S = 75.0          # idle keep-alive connections are closed after this
+MAX_HEAD_LINE = 8190        # bytes in the request line (path and query) or in one header
 # Proxy headers a client could forge; dropped as waitress did, nothing here trusts a proxy.
 UNTRUSTED = {"FORWARDED", "X_FORWARDED_FOR", "X_FORWARDED_HOST", "X_FORWARDED_PROTO",
              "X_FORWARDED_PORT", "X_FORWARDED_BY"}
@@ -73,6 +76,38 @@ def bind(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (port 0 picks a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     return socket.create_server((host, port), family=family, backlog=1024)
+
+
+class _Connection(RequestHandler):
+    """aiohttp's connection handler, answering what it cannot serve in the JSON
+    error shape: a request head it cannot read (a line over ``MAX_HEAD_LINE``,
+    a bad header or method, TLS or junk sent to the HTTP port) is the client's
+    mistake, a 400 logged in one line, never a traceback nor a plain-text page
+    naming aiohttp's and Python's versions."""
+
+    def handle_error(self, request, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if isinstance(exc, HttpProcessingError):
+            reason = (f"a request line or header is over {MAX_HEAD_LINE:,} bytes"
+                      if isinstance(exc, LineTooLong) else "the request head is not valid HTTP/1.1")
+            log.info("unreadable request head from %s: %s", request.remote, str(exc).split("\n")[0][:120])
+            return _error_answer(400, "bad_request", reason)
+        if request.writer.output_size > 0:  # part of an answer went out: aiohttp drops the connection
+            return super().handle_error(request, status, exc, message)
+        log.error("error serving %s %s", request.method, request.path, exc_info=exc)
+        return _error_answer(500, "internal_error", "something went wrong on our side; it has been logged")
+
+
+def _error_answer(status: int, code: str, message: str) -> web.Response:
+    response = web.json_response({"error": {"code": code, "message": message}}, status=status,
+                                 headers=dict([SERVER]))
+    response.force_close()
+    return response
+
+
+class _Server(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _Connection(self, loop=self._loop, **self._kwargs)
 
 
 class FrontDoor:
@@ -130,8 +165,8 @@ class FrontDoor:
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
-        server = web.Server(self.handle, handler_cancellation=True, keepalive_timeout=KEEPALIVE_S,
-                            access_log=None)
+        server = _Server(self.handle, handler_cancellation=True, keepalive_timeout=KEEPALIVE_S,
+                         access_log=None, max_line_size=MAX_HEAD_LINE, max_field_size=MAX_HEAD_LINE)
         runner = web.ServerRunner(server, shutdown_timeout=1.0, handle_signals=False)
         await runner.setup()
         await web.SockSite(runner, self.socket).start()

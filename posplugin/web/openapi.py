@@ -9,7 +9,7 @@ from flask import Blueprint
 
 from .. import __version__
 from . import schemas
-from .endpoint import ApiBlueprint
+from .endpoint import MAX_ID, ApiBlueprint
 
 STATUS_TEXT = {400: "Unreadable JSON", 401: "No or bad token", 403: "Wrong role",
                404: "Not found", 405: "Method not allowed on this path", 409: "Conflicts with the current state",
@@ -25,15 +25,19 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", op.path)
         item = paths.setdefault(path, {})
         params = list(op.parameters)
+        declared = {p["name"] for p in params if p["in"] == "path"}
         for name in re.findall(r"<(?:(\w+):)?(\w+)>", op.path):
             kind, pname = name
+            if pname in declared:  # the operation gave its own schema (a pattern, say)
+                continue
             params.append({"name": pname, "in": "path", "required": True,
-                           "schema": {"type": "integer"} if kind == "int" else {"type": "string"}})
+                           "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID} if kind == "int"
+                           else {"type": "string"}})
         operation = {
             "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
             "summary": op.summary,
             "tags": [op.tag],
-            "responses": {"200": _ok(op)},
+            "responses": {"302" if op.redirect else "200": _ok(op)},
         }
         if params:
             operation["parameters"] = params
@@ -50,8 +54,11 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
                 roles.append(superuser)
             operation["description"] = "Roles: " + ", ".join(roles) + "."
         for status in op.errors:
+            text = STATUS_TEXT.get(status, "Error")
+            if status == 400 and not op.body:
+                text = "Unreadable request: its request line or a header is over 8,190 bytes"
             operation["responses"][str(status)] = {
-                "description": STATUS_TEXT.get(status, "Error"),
+                "description": text,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
         item[op.method.lower()] = operation
     return {
@@ -70,6 +77,8 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
 
 
 def _ok(op) -> dict:
+    if op.redirect:
+        return {"description": "Redirect", "headers": {"Location": {"schema": {"type": "string"}}}}
     if op.response is None:
         schema = {"type": "object"} if op.response_type == "application/json" else {"type": "string"}
         return {"description": "OK", "content": {op.response_type: {"schema": schema}}}

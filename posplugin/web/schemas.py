@@ -405,6 +405,7 @@ SCHEMAS.update({
                        "id_type": {"enum": ["phone", "email"]},
                        "consent": {"anyOf": [{"$ref": "#/components/schemas/Consent"}, {"type": "null"}]},
                        "accounts": {"type": "array", "items": {"type": "object"}},
-                       "platforms": {"type": "array", "items": {"type": "string"}}},
+                       "platforms": {"type": "array", "items": {"type": "string"}},
+                       "csrf": {"type": "string", "description": "echo it as X-CSRF-Token on every change"}},
     },
 })
