@@ -78,8 +78,11 @@ def join_customers(hq_server, base_rows, hasher, out, phones=PHONES) -> dict:
         identifier = {"type": "phone", "value": phone}
         session.post(f"{hq_url}/hq/v1/join/code", json={"identifier": identifier}, timeout=10).raise_for_status()
         code = codes.codes["+" + "".join(c for c in phone if c.isdigit())]
-        session.post(f"{hq_url}/hq/v1/join/verify", json={"identifier": identifier, "code": code},
-                     timeout=10).raise_for_status()
+        signed_in = session.post(f"{hq_url}/hq/v1/join/verify", json={"identifier": identifier, "code": code},
+                                 timeout=10)
+        signed_in.raise_for_status()
+        # As /join's page does: every change echoes the session's CSRF token.
+        session.headers["X-CSRF-Token"] = signed_in.json()["csrf"]
         session.post(f"{hq_url}/hq/v1/join/consent", json={"version": consent.VERSION, "scopes": ["tiering"]},
                      timeout=10).raise_for_status()
         start = session.post(f"{hq_url}/hq/v1/join/accounts/instagram/link", timeout=10).json()
