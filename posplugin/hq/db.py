@@ -1,27 +1,37 @@
 """Head office's database through SQLAlchemy Core: the SQLite file ``hq.db``
 in its data folder by default, PostgreSQL when ``hq_database_url`` is set.
 
-Every head office table is declared once, in :mod:`posplugin.hq.schema`;
-:func:`open_engine` creates what is missing. The few things the two engines
-spell differently (an upsert, a median, a lock across processes) are here,
-once, so every query above is written one way for both.
+Every head office table is declared once, in :mod:`posplugin.hq.schema`, and
+made by versioned migrations (Alembic, ``posplugin/hq/migrations/``) that
+:func:`open_engine` applies at start. The few things the two engines spell
+differently (an upsert, a median, a lock across processes) are here, once, so
+every query above is written one way for both.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import statistics
 import zlib
 from pathlib import Path
 
 import numpy
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from filelock import FileLock
-from sqlalchemy import Engine, LargeBinary, cast, create_engine, event, func, literal, select, text
+from sqlalchemy import Engine, LargeBinary, cast, create_engine, event, func, inspect, literal, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .schema import metadata
-
 BUSY_TIMEOUT_MS = 5_000
+# The revisions, shipped inside the package (setup.cfg's package_data).
+MIGRATIONS = Path(__file__).with_name("migrations")
+# The first revision: the schema as create_all made it before migrations.
+BASELINE = "0001"
+
+log = logging.getLogger("posplugin.hq")
 
 
 def database_url(data_dir: Path, url: str = "") -> str:
@@ -33,16 +43,48 @@ def database_url(data_dir: Path, url: str = "") -> str:
 
 
 def open_engine(url: str) -> Engine:
-    """An engine for ``url`` with every table of :mod:`posplugin.hq.schema` created."""
+    """An engine for ``url``, its database brought to the newest revision."""
     if url.startswith("sqlite"):
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=16)
-    # Several workers starting at once would race each other's CREATE TABLE.
-    with _advisory_lock(engine, "schema") if is_postgresql(engine) else contextlib.nullcontext():
-        metadata.create_all(engine)
+    upgrade(engine)
     return engine
+
+
+def upgrade(engine: Engine, migrations: Path = MIGRATIONS) -> str:
+    """Apply every revision in ``migrations`` the database lacks; returns the
+    revision it is at. A database made before migrations by ``create_all``
+    (head office's tables, no ``alembic_version``) is adopted: what it lacks of
+    the first revision is made and it is stamped there, rows untouched.
+
+    Held under the ``schema`` process lock: several processes starting at
+    once (``hq serve --workers N``, on several machines) migrate one at a
+    time, and the later ones find nothing to do."""
+    # On SQLite the lock is a file beside the database file.
+    folder = Path(engine.url.database or "").parent
+    with process_lock(engine, "schema", folder), engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(migrations))
+        config.attributes["connection"] = conn  # env.py migrates on this one
+        heads = set(ScriptDirectory.from_config(config).get_heads())
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        if current == heads:
+            return ",".join(sorted(heads))
+        if not current and _made_by_create_all(conn):
+            made = ScriptDirectory.from_config(config).get_revision(BASELINE).module.adopt(conn)
+            command.stamp(config, BASELINE)
+            log.info("head office database made before migrations: stamped at revision %s%s", BASELINE,
+                        f" (made {', '.join(made)})" if made else "")
+        command.upgrade(config, "heads")
+        return ",".join(sorted(MigrationContext.configure(conn).get_current_heads()))
+
+
+def _made_by_create_all(conn) -> bool:
+    # hq_tokens and versions were in head office's first release; a database
+    # holding neither is empty or someone else's.
+    return bool({"hq_tokens", "versions"} & set(inspect(conn).get_table_names()))
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
