@@ -182,6 +182,20 @@ def appended_all(engine: Engine, column):
     return cast(func.group_concat(column, ""), LargeBinary)
 
 
+def packed_rows(conn, statement) -> list[tuple]:
+    """The rows of ``statement``, which selects packed values (bytes). On
+    PostgreSQL they are fetched in binary: as text a bytea travels as hex,
+    twice its size, and the dashboard's 50 MB of packed durations at 5,000
+    stores took twice as long (0.22 s against 0.11 s)."""
+    if conn.dialect.name != "postgresql":
+        return conn.execute(statement).all()
+    compiled = statement.compile(dialect=conn.dialect)
+    # The same connection, so the same transaction as the statements around it.
+    with conn.connection.driver_connection.cursor(binary=True) as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        return cursor.fetchall()
+
+
 def median_rows(engine: Engine, conn, column, keys: list, where) -> dict[tuple, float]:
     """``{keys: median of column}`` over the rows matching ``where``, grouped by
     ``keys``: ``percentile_cont(0.5)`` in PostgreSQL; on SQLite, which has no
