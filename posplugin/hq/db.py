@@ -78,7 +78,7 @@ def upgrade(engine: Engine, migrations: Path = MIGRATIONS) -> str:
             made = ScriptDirectory.from_config(config).get_revision(BASELINE).module.adopt(conn)
             command.stamp(config, BASELINE)
             log.info("head office database made before migrations: stamped at revision %s%s", BASELINE,
-                        f" (made {', '.join(made)})" if made else "")
+                     f" (made {', '.join(made)})" if made else "")
         command.upgrade(config, "heads")
         return ",".join(sorted(MigrationContext.configure(conn).get_current_heads()))
 
