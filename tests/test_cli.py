@@ -45,6 +45,19 @@ def test_tiers_import_prints_rows_loaded(tmp_path):
     assert done.stdout.startswith("4 rows loaded")
 
 
+def test_hq_migrate_brings_the_database_to_this_release_and_says_so(tmp_path):
+    from alembic.script import ScriptDirectory
+
+    from posplugin.hq.db import MIGRATIONS
+
+    (head,) = ScriptDirectory(str(MIGRATIONS)).get_heads()
+    for _ in range(2):  # the second run finds nothing to do
+        done = run_cli("hq", "migrate", "--data", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == f"head office database at revision {head}\n"
+    assert (tmp_path / "hq.db").exists()
+
+
 def test_tiers_import_of_a_missing_file(tmp_path):
     done = run_cli("tiers", "import", str(tmp_path / "nope.csv"), "--data", str(tmp_path),
                    env={"POSPLUGIN_ID_KEY": ID_KEY})

@@ -40,6 +40,31 @@ def test_stores_carry_chain_totals_and_the_taken_rate(chain, admin):  # noqa: F8
     assert rates == {"oslo": round(2 / 3, 3), "bergen": 0.0}
 
 
+def test_chain_totals_are_over_every_time_to_act_of_the_stores_shown(hq, admin):  # noqa: F811
+    """The chain's median is over every store's times (not a median of the
+    stores' medians), from whole days and from the hours before the first
+    whole day of the period alike; nothing before the period, nothing of a
+    store no longer shown."""
+    hq.test_clock.now = NOW
+    oslo, bergen, gone = (hq.create_token("store", name) for name in ("oslo", "bergen", "gone"))
+    # The 7 days start at 2026-11-16 11:00: the 12:00 hour is before the first whole day.
+    report(hq, oslo, [hour("2026-11-16T10:00:00Z", times_to_act_s=[1000.0]),   # before the period
+                      hour("2026-11-16T12:00:00Z", times_to_act_s=[40.0]),
+                      hour("2026-11-20T09:00:00Z", times_to_act_s=[10.0, 20.0, 30.0])])
+    report(hq, bergen, [hour(HOUR, times_to_act_s=[100.0])])
+    report(hq, gone, [hour(HOUR, times_to_act_s=[1.0, 1.0, 1.0])])
+    hq.revoke_tokens("gone")
+
+    data = get(hq, admin, "/hq/v1/stores?days=7").json()
+
+    totals = data["totals"]
+    assert totals["stores"] == 2
+    assert totals["median_time_to_act_s"] == 30.0  # of 10, 20, 30, 40, 100
+    assert totals["prompts_made"] == 3 * 3 and totals["pain_minutes"] == 3 * 600 / 60
+    medians = {s["name"]: s["figures"]["median_time_to_act_s"] for s in data["stores"]}
+    assert medians == {"oslo": 25.0, "bergen": 100.0}
+
+
 @pytest.mark.parametrize("days", [1, 7, 30])
 def test_chart_follows_the_chosen_period_and_draws_nothing_before_a_store_existed(chain, admin, days):  # noqa: F811
     chart = get(chain, admin, f"/hq/v1/chart?figure=prompts_made&days={days}").json()

@@ -13,6 +13,7 @@ from ..hq import me_web
 from ..hq.accounts import available
 from ..hq.build import Builder, csv_records
 from ..hq.customers import join_url
+from ..hq.db import database_url, open_engine, upgrade
 from ..hq.join_web import BUILDER, COLLECTOR
 from ..hq.join_web import EXTENSION as CUSTOMERS
 from ..hq.metrics import Collector
@@ -52,6 +53,8 @@ def register(commands) -> None:
     command(tokens, "revoke", "revoke a store's or an admin's tokens by name",
             token_revoke).add_argument("--name", required=True)
     command(hq, "public-key", "print the key stores verify lists with", public_key)
+    command(hq, "migrate", "bring head office's database to this release's schema (serve does it at start); "
+            "prints the revision", migrate)
     tiers = group(hq, "tiers", "tier-list versions from joined customers", dest="tiers_action")
     command(tiers, "build", "build a new signed version from everything consented and fresh",
             tiers_build).add_argument("--csv", metavar="FILE.csv",
@@ -195,6 +198,17 @@ def import_csv(args) -> int:
 
 def store_add(args) -> int:
     print(office(args).create_token("store", args.name))
+    return 0
+
+
+def migrate(args) -> int:
+    s = settings(args)
+    s.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = open_engine(database_url(s.data_dir, s.hq_database_url))  # migrates
+    try:
+        print(f"head office database at revision {upgrade(engine)}")
+    finally:
+        engine.dispose()
     return 0
 
 

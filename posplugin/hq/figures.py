@@ -1,5 +1,5 @@
 """Head office's figures for people reading them at a glance: chain totals with
-the taken rate, a figure per day over the chosen period (nothing drawn before
+the taken rate (from :mod:`posplugin.hq.reports`' figures), a figure per day over the chosen period (nothing drawn before
 a store existed), a figure per hour of one day, and the stores' table as CSV.
 
 Reads only, from the hourly figures :mod:`posplugin.hq.reports` keeps
@@ -42,6 +42,17 @@ def taken_rate(taken: int, made: int) -> float | None:
     return round(min(taken, made) / made, 3) if made else None
 
 
+def chain_totals(stores: int, chain: dict) -> dict:
+    """The chain at a glance from its figures over ``stores`` stores
+    (``HeadOffice.stores_and_totals``): sums, the taken rate, the median time
+    to act over every store's times."""
+    return {"stores": stores, "prompts_made": chain["prompts_made"], "taken": chain["taken"],
+            "taken_rate": taken_rate(chain["taken"], chain["prompts_made"]), "resolved": chain["resolved"],
+            "expired": chain["expired"], "median_time_to_act_s": chain["median_time_to_act_s"],
+            "pain_episodes": chain["pain_episodes"], "pain_minutes": chain["pain_minutes"],
+            "reach_served_murdoch": chain["reach_served_murdoch"], "reach_served": chain["reach_served"]}
+
+
 class ChainFigures:
     """Read-only figures over head office's database."""
 
@@ -50,20 +61,6 @@ class ChainFigures:
         self.clock = clock
         # Days are head office's days; without a zone, the machine's.
         self.timezone = timezone or dt.datetime.now().astimezone().tzinfo
-
-    # -- totals -----------------------------------------------------------------
-
-    def totals(self, stores: list[str], since: float) -> dict:
-        """The chain's outcomes over ``stores`` from the hour holding ``since``:
-        sums, the taken rate and the median time to act over every store."""
-        since -= since % 3600
-        sums = self._sums(stores, since, float("inf"))
-        act = self._durations(stores, "act", since, float("inf"))
-        return {"stores": len(stores), "prompts_made": sums["made"], "taken": sums["taken"],
-                "taken_rate": taken_rate(sums["taken"], sums["made"]), "resolved": sums["resolved"],
-                "expired": sums["expired"], "median_time_to_act_s": _median(act),
-                "pain_episodes": sums["pain_episodes"], "pain_minutes": round(sums["pain_seconds"] / 60, 1),
-                "reach_served_murdoch": sums["reach_murdoch"], "reach_served": sums["reach_all"]}
 
     # -- charts -------------------------------------------------------------------
 

@@ -297,6 +297,11 @@ class HeadOffice:
     def stores(self, days: int = 7) -> list[dict]:
         """Every store: its list version, last sync, whether it is stale or
         behind, and its figures over the last ``days`` days."""
+        return self.stores_and_totals(days)[0]
+
+    def stores_and_totals(self, days: int = 7) -> tuple[list[dict], dict]:
+        """:meth:`stores`, and the chain's figures over all of them (sums, and
+        medians over every store's durations), read once for both."""
         latest = (self.latest() or {}).get("version")
         now = self.clock()
         names = select(hq_tokens.c.name).where(hq_tokens.c.role == "store").distinct().subquery()
@@ -304,12 +309,12 @@ class HeadOffice:
             rows = conn.execute(select(names.c.name, store_syncs.c.last_sync_at, store_syncs.c.list_version)
                                 .select_from(names.outerjoin(store_syncs, store_syncs.c.name == names.c.name))
                                 .order_by(names.c.name)).all()
-        figures = self.outcomes.figures_of_stores([name for name, _, _ in rows], now - days * 86400)
+        figures, chain = self.outcomes.figures_with_chain([name for name, _, _ in rows], now - days * 86400)
         return [{"name": name, "list_version": version, "last_sync_at": iso(synced),
                  "stale": synced is None or now - synced > self.stale_after_s,
                  "behind": latest is not None and (version or 0) < latest,
                  "figures": figures[name]}
-                for name, synced, version in rows]
+                for name, synced, version in rows], chain
 
 
 def _url(data_dir: Path, url: str) -> str:

@@ -29,7 +29,7 @@ from ..web import openapi, pages
 from ..web.endpoint import ApiBlueprint, new_app
 from ..web.ratelimit import RateLimiter
 from . import join_web, me_web
-from .figures import ChainFigures, taken_rate
+from .figures import ChainFigures, chain_totals, taken_rate
 from .office import HeadOffice
 
 MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
@@ -147,13 +147,12 @@ def _clamped(hour: dict) -> dict:
               roles=ADMIN, parameters=[DAYS])
 def stores():
     days = _int_arg("days", 7, 1, 90)
-    rows = _office().stores(days)
+    rows, chain = _office().stores_and_totals(days)
     for row in rows:
         row["figures"]["taken_rate"] = taken_rate(row["figures"]["taken"], row["figures"]["prompts_made"])
-    since = _office().clock() - days * 86400
     return jsonify({"stores": rows, "days": days, "latest": _office().latest(),
                     "versions": _office().versions(), "stale_after_s": _office().stale_after_s,
-                    "totals": _figures().totals([row["name"] for row in rows], since)})
+                    "totals": chain_totals(len(rows), chain)})
 
 
 @bp.operation("GET", "/stores.csv", summary="The stores' table as CSV (the /hq page's export)",
