@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:  # Alembic narrates every start ("Will assume non-transactional DDL"); -v shows it
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return args.func(args)
     except ConfigError as exc:
