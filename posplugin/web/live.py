@@ -140,7 +140,7 @@ class LiveStreams:
             await response.write(reset_frame(bus, "reload").encode())
         elif missed:
             seen = missed[-1].id
-            await response.write("".join(e.frame(bus.epoch) for e in missed).encode())
+            await response.write(b"".join(e.frame_bytes(bus.epoch) for e in missed))
         while True:
             if not live.pending and not live.closed:
                 live.wake.clear()
