@@ -3,7 +3,7 @@
 Head office runs as its own process(es) (`posplugin hq serve`) on loopback,
 over SQLite with one process, and over PostgreSQL (a throw-away cluster of
 Debian's package, default durability settings) with one process and with two
-gunicorn workers. The simulated stores run in a separate process (asyncio +
+worker processes. The simulated stores run in a separate process (asyncio +
 aiohttp), so they do not share head office's interpreter.
 
 1. The chain's traffic: N stores, each polling the manifest every
@@ -54,7 +54,7 @@ from sqlalchemy import func, select  # noqa: E402
 from posplugin.hq.db import pack  # noqa: E402
 from posplugin.hq.office import HeadOffice  # noqa: E402
 from posplugin.hq.schema import hq_tokens, store_hours  # noqa: E402
-from posplugin.store import auth  # noqa: E402
+from posplugin.tokens import digest  # noqa: E402
 
 INTERVAL_S = 300.0
 DAYS = 90
@@ -174,9 +174,9 @@ class Backend:
         with office.engine.begin() as conn:
             conn.execute(hq_tokens.delete())
             conn.execute(hq_tokens.insert(), [{"name": f"store-{i:05d}", "role": "store",
-                                               "token_hash": auth.digest(t), "created_at": time.time()}
+                                               "token_hash": digest(t), "created_at": time.time()}
                                               for i, t in enumerate(tokens)])
-            conn.execute(hq_tokens.insert().values(name="ops", role="admin", token_hash=auth.digest("hq_admin"),
+            conn.execute(hq_tokens.insert().values(name="ops", role="admin", token_hash=digest("hq_admin"),
                                                    created_at=time.time()))
         if office.latest() is None:
             office.import_csv(io.StringIO("identifier_type,identifier,followers,engagement_rate,niches,consent\n"

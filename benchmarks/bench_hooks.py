@@ -68,8 +68,8 @@ def main() -> None:
 
     from posplugin.config import Settings
     from posplugin.store.service import Store
+    from posplugin.store.web.app import create_app
     from posplugin.tiers.lists import import_csv
-    from posplugin.web.app import create_app
     from posplugin.web.server import BackgroundServer
 
     with tempfile.TemporaryDirectory(prefix="posplugin-bench-hooks-") as tmp:

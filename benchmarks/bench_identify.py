@@ -243,7 +243,7 @@ def bench_http(data: Path, rows: int, rate: float = 100.0, seconds: float = 10.0
     from posplugin.config import Settings
     from posplugin.store import auth
     from posplugin.store.service import Store
-    from posplugin.web.app import create_app
+    from posplugin.store.web.app import create_app
     from posplugin.web.server import BackgroundServer
 
     store = Store(Settings(data_dir=data, id_key=KEY, rate_limit_per_s=0))

@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from posplugin.store import auth, baseline  # noqa: E402
 from posplugin.config import Settings  # noqa: E402
+from posplugin.store import auth, baseline  # noqa: E402
 from posplugin.store.service import Store  # noqa: E402
 
 KEY = "benchmark-identifier-key-0123456789"
@@ -54,7 +54,7 @@ print(json.dumps(sum(count) / seconds))
 def in_process(store: Store, n: int = 20_000) -> None:
     t = time.perf_counter()
     for i in range(n):
-        store.queue_reading(str(i % 4 + 1), i % 7)
+        store.queues.reading(str(i % 4 + 1), i % 7)
     ours = n / (time.perf_counter() - t)
     conn = sqlite3.connect(store.settings.db_path, isolation_level=None)
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -72,7 +72,7 @@ def in_process(store: Store, n: int = 20_000) -> None:
 def over_http(store: Store, seconds: float = 5.0) -> None:
     from flask import jsonify, request
 
-    from posplugin.web.app import create_app
+    from posplugin.store.web.app import create_app
     from posplugin.web.server import BackgroundServer
 
     with store.db.write() as conn:

@@ -135,8 +135,8 @@ def main(args) -> None:
     from posplugin.config import Settings
     from posplugin.store import auth
     from posplugin.store.service import Store
+    from posplugin.store.web.app import create_app
     from posplugin.tiers.lists import import_csv
-    from posplugin.web.app import create_app
     from posplugin.web.server import BackgroundServer
 
     with tempfile.TemporaryDirectory(prefix="posplugin-bench-") as tmp:
@@ -154,7 +154,7 @@ def main(args) -> None:
         def bare():  # the floor: same server, same JSON in and out, no work
             return jsonify({"prompt": None, "lane": request.get_json()["lane"]})
 
-        server = BackgroundServer(app, threads=settings.threads, max_streams=settings.max_streams).start()
+        server = BackgroundServer(app, threads=settings.threads).start()
 
         def identify(n, first, every=10, path="/api/v1/identify"):
             out = subprocess.run([sys.executable, "-c", IDENTIFY, server.url, token, str(n), str(first),

@@ -166,7 +166,7 @@ def bench_identify_during_sync(work: Path, url: str, token: str, public: str, ro
     from posplugin.store import auth
     from posplugin.store.service import Store
     from posplugin.store.sync import sync_in_child, sync_once
-    from posplugin.web.app import create_app
+    from posplugin.store.web.app import create_app
     from posplugin.web.server import BackgroundServer
 
     # A store whose list came from a local import: its next sync is a full one.

@@ -15,7 +15,7 @@ Settings: ``axis_token`` and ``axis_regions`` (``"ACCC8E20F09B:region3=2,
 region1=1"``: a region of one camera (serial) or of any camera = posplugin
 lane). Regions not mapped are ignored, so nothing is counted until
 ``axis_regions`` is set. Each mapped region's count becomes
-``queue_reading(lane, count)``; a document re-posted with the same serial and
+``queues.reading(lane, count)``; a document re-posted with the same serial and
 timestamp is a replay and is dropped. The camera's timestamp has no zone, so
 readings are taken as of their arrival.
 """
@@ -55,7 +55,7 @@ def counts(store, request):
         if lane is None:
             ignored.append(f"region{number}")
         else:
-            readings.append(store.queue_reading(lane, count))
+            readings.append(store.queues.reading(lane, count))
     return {"ok": True, "queue": readings, "ignored": ignored}
 
 

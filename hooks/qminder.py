@@ -39,7 +39,7 @@ def ticket(store, request):
     if not store.first_delivery("qminder", f"{kind}:{data.get('id')}"):
         return {"ok": True, "duplicate": True}
     lane = lane_map(settings.get("qminder_lines")).get(str(data["line"]), str(data["line"]))
-    answer = {"ok": True, "queue": store.queue_event(lane, event)}
+    answer = {"ok": True, "queue": store.queues.event(lane, event)}
     phone = data.get("phoneNumber")
     if kind == "ticket_created" and phone:
         # Qminder sends the number in international form without the plus sign.

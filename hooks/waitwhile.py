@@ -92,7 +92,7 @@ def visit(store, request):
         return {"ok": True, "ignored": "not on the waitlist"}
     if not store.first_delivery("waitwhile", f"visit:{data['id']}:{once}"):
         return {"ok": True, "unchanged": True}
-    answer = {"ok": True, "queue": store.queue_event(lane, name)}
+    answer = {"ok": True, "queue": store.queues.event(lane, name)}
     phone = data.get("phone")
     if name == "join" and phone:
         answer["known"] = identify_waiting(store, lane, phone, data.get("firstName") or data.get("name") or None)

@@ -1,7 +1,8 @@
 """Typed errors. Each maps to one HTTP status and the JSON error shape in DESIGN.md.
 
 Domain code raises these; the web layer turns them into
-``{"error": {"code", "message", "field"?}}`` in one place (``posplugin.app``).
+``{"error": {"code", "message", "field"?}}`` in one place
+(``posplugin.web.endpoint.handle_error``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ class PassRefused(ValidationError):
     expired); ``code`` says which, and no tier is given."""
 
     code = "pass_refused"
+
+
+class NotImplementedHere(PospluginError):
+    """A route this server cannot serve (a live stream outside the front door)."""
+
+    status = 501
+    code = "not_implemented"
 
 
 class RateLimited(PospluginError):

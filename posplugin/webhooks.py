@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from .errors import InvalidIdentifier, Unauthorized, ValidationError
-from .store import auth
+from .tokens import bearer
 
 
 def hmac_sha256_base64(secret: str, message: bytes) -> str:
@@ -53,7 +53,7 @@ def require_secret(secret: str | None, given: str | None, *, vendor: str, what: 
 
 def bearer_token(request) -> str | None:
     """The token of an ``Authorization: Bearer ...`` header, or None."""
-    return auth.bearer(request.headers.get("Authorization"))
+    return bearer(request.headers.get("Authorization"))
 
 
 def lane_map(text: str | None) -> dict[str, str]:

@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 
 from flask import Flask, jsonify, redirect, request
 
-from posplugin.hq.instagram import Instagram
-from posplugin.hq.tiktok import TikTok
-from posplugin.hq.youtube import YouTube
+from posplugin.hq.platforms.instagram import Instagram
+from posplugin.hq.platforms.tiktok import TikTok
+from posplugin.hq.platforms.youtube import YouTube
 
 CLIENT = {"instagram": ("ig-app", "ig-secret"), "tiktok": ("tt-key", "tt-secret"),
           "youtube": ("yt-client.apps.googleusercontent.com", "yt-secret")}

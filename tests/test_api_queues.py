@@ -54,7 +54,7 @@ def test_painpoint_defaults_reporter_to_token_name(clients):
 
 
 def test_queues_import_cli(settings, tmp_path):
-    from conftest import run_cli
+    from helpers import run_cli
     path = tmp_path / "history.csv"
     path.write_text("lane,at,length\n1,2026-11-01T10:00:00Z,3\n2,2026-11-01T10:01:00+01:00,4\n")
     done = run_cli("queues", "import", str(path), "--data", str(settings.data_dir))

@@ -1,10 +1,12 @@
-"""Tokens and roles: the one bearer-token parser, digests, the cached authenticator."""
+"""The store's tokens (posplugin.store.auth) on the parts both services share
+(posplugin.tokens): the one bearer-token parser, digests, roles, the cached lookup."""
 
 import hashlib
 
 import pytest
 
 from posplugin.errors import Forbidden, Unauthorized
+from posplugin import tokens
 from posplugin.store import auth
 
 
@@ -13,11 +15,11 @@ from posplugin.store import auth
     ("Bearer ", None), ("Bearer", None), ("Basic abc", None), ("abc", None), ("", None), (None, None),
 ])
 def test_bearer_header(header, token):
-    assert auth.bearer(header) == token
+    assert tokens.bearer(header) == token
 
 
 def test_digest_is_sha256_hex_and_never_the_token():
-    assert auth.digest("pp_x") == hashlib.sha256(b"pp_x").hexdigest()
+    assert tokens.digest("pp_x") == hashlib.sha256(b"pp_x").hexdigest()
 
 
 def test_tokens_authenticate_until_revoked(store):
@@ -39,7 +41,7 @@ def test_the_cache_forgets_a_revoked_token_after_its_ttl(store):
     with store.db.write() as conn:
         token = auth.create_token(conn, "staff", "tablet")
     now = [0.0]
-    check = auth.Authenticator(lambda: store.db.conn, ttl_s=5, clock=lambda: now[0])
+    check = auth.authenticator(lambda: store.db.conn, ttl_s=5, clock=lambda: now[0])
     assert check(token).role == "staff"
     with store.db.write() as conn:
         auth.revoke_token(conn, "tablet")
@@ -55,7 +57,7 @@ def test_the_cache_holds_a_token_for_five_seconds_by_default(store):
     with store.db.write() as conn:
         token = auth.create_token(conn, "till", "t")
     now = [0.0]
-    check = auth.Authenticator(lambda: store.db.conn, clock=lambda: now[0])
+    check = auth.authenticator(lambda: store.db.conn, clock=lambda: now[0])
     check(token)
     with store.db.write() as conn:
         auth.revoke_token(conn, "t")
@@ -71,9 +73,9 @@ def test_the_cache_holds_a_token_for_five_seconds_by_default(store):
     ("admin", ("till",), "admin", True), ("admin", ("store",), None, False),
 ])
 def test_require_role(role, allowed, superuser, ok):
-    caller = auth.Caller(1, "x", role)
+    caller = tokens.Caller(1, "x", role)
     if ok:
-        auth.require_role(caller, allowed, superuser)
+        tokens.require_role(caller, allowed, superuser)
     else:
         with pytest.raises(Forbidden):
-            auth.require_role(caller, allowed, superuser)
+            tokens.require_role(caller, allowed, superuser)

@@ -5,9 +5,9 @@ published as a delta, automatic builds at most every build_interval_minutes."""
 import json
 
 import pytest
-from conftest import ID_KEY
+from helpers import ID_KEY
 
-from posplugin.hq import consent
+from posplugin.hq.customers import consent
 from posplugin.hq.build import Builder
 from posplugin.tiers.identity import Hasher
 
@@ -97,7 +97,7 @@ def test_withdrawn_then_given_again(world, builder):
 def test_build_on_a_csv_base_joined_customers_win(world, builder):
     import io
 
-    from conftest import tier_csv
+    from helpers import tier_csv
 
     from posplugin.errors import ImportRefused
     from posplugin.hq.build import csv_records
@@ -126,7 +126,7 @@ def snapshot_all(office) -> dict:
 
 def test_automatic_builds_never_replace_a_csv_version(world, builder):
     import io
-    from conftest import tier_csv
+    from helpers import tier_csv
     from posplugin.hq.build import csv_records
 
     assert builder.build_if_due() is None  # nobody joined yet: an empty version would wipe nothing useful

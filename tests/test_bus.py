@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from posplugin.store.bus import Bus
+from posplugin.bus import Bus
 
 
 def test_events_are_numbered_and_reach_every_subscriber():

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 import requests
-from conftest import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
+from helpers import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
 
 
 def test_token_create_prints_only_the_token(tmp_path):
@@ -202,7 +202,7 @@ def test_a_damaged_signing_key_is_one_sentence(tmp_path):
 def test_pair_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
     import subprocess
     import sys
-    from conftest import cli_env
+    from helpers import cli_env
     reader = subprocess.Popen([sys.executable, "-m", "posplugin", "pair", "--role", "staff", "--data",
                                str(tmp_path)], env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     reader.stdout.close()  # like `| head` that has already left

@@ -7,7 +7,7 @@ import requests
 from posplugin.config import load
 from posplugin.errors import ConfigError
 from posplugin.store.service import Store
-from posplugin.web.app import create_app
+from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 POS = "https://shop.odoo.example"

@@ -5,7 +5,7 @@ import csv
 import io
 
 import pytest
-from conftest import ID_KEY, TIER_COLUMNS, run_cli
+from helpers import ID_KEY, TIER_COLUMNS, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -12,15 +12,15 @@ import urllib.parse
 import pytest
 import requests
 import segno
-from conftest import join_code, joined_customer
+from helpers import join_code, joined_customer
 from sqlalchemy import select
 
 from posplugin.hq import schema
-from posplugin.hq.join_web import BUILDER, COLLECTOR, COOKIE
+from posplugin.hq.web.join import COOKIE, customer_side
 from posplugin.store import auth
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
-from posplugin.web.app import create_app
+from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 PHONE = {"width": 390, "height": 844}
@@ -76,8 +76,8 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, bro
         me.wait_for_url("**/join#linked=instagram")
         me.wait_for_selector("#accounts li[data-platform=instagram] .state:text-is('Linked')")
         # Head office measures (4,200 followers, 260 engaging) and builds; the store syncs.
-        assert app.extensions[COLLECTOR].run().measured == 1
-        assert app.extensions[BUILDER].build()["customers"] == 1
+        assert customer_side(app).collector.run().measured == 1
+        assert customer_side(app).builder.build()["customers"] == 1
         assert sync_once(store).version == 1
 
         me.goto(customer_hq.url + "/me?lang=en")
@@ -124,7 +124,7 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, bro
         me.wait_for_selector("#status:has-text('you objected')")
         me.wait_for_selector("#audit li:has-text('You objected to tiering')")
         # The next build no longer carries Sam; after the store syncs, the till knows nothing.
-        assert app.extensions[BUILDER].build()["delta"] == {"upserts": 0, "deletes": 1}
+        assert customer_side(app).builder.build()["delta"] == {"upserts": 0, "deletes": 1}
         assert sync_once(store).version == 2
         after = identify(store, http, "phone", "412 34 567").json()
         assert (after["known"], after["tier"], after["prompt"]) == (False, "everyday", None)
@@ -134,7 +134,7 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, bro
 
         # Delete: confirmed on screen; head office keeps only the audit line.
         session = next(c["value"] for c in context.cookies() if c["name"] == COOKIE)
-        customer = app.extensions["posplugin.hq.me"].source.signed_in(session).customer_id
+        customer = customer_side(app).page.source.signed_in(session).customer_id
         me.click("#delete")
         me.click("#confirm-yes")
         me.wait_for_selector("#status:has-text('your account is deleted')")
@@ -153,7 +153,7 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, bro
 def signed_in_context(browser, customer_hq, caplog):
     """A browser context holding the session cookie of a customer who joined and linked Instagram."""
     http = joined_customer(customer_hq, caplog)
-    customer_hq.app.extensions[BUILDER].build()
+    customer_side(customer_hq.app).builder.build()
     context = browser.new_context(viewport=PHONE)
     context.add_cookies([{"name": COOKIE, "value": http.cookies[COOKIE], "url": customer_hq.url}])
     return context
@@ -185,7 +185,7 @@ def test_signed_out_me_points_to_join(customer_hq, browser):
 
 
 def _svg(text: str) -> str:
-    from posplugin.hq.passes import qr_svg
+    from posplugin.hq.customers.passes import qr_svg
     assert segno.make(text, error="m", micro=False).mode == "alphanumeric"
     return qr_svg(text)
 

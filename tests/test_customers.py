@@ -3,15 +3,15 @@ tries, rate limits per identifier and per address), customers by keyed hash,
 consent records and sessions, on a real SQLite file."""
 
 import pytest
-from conftest import ID_KEY, Clock
+from helpers import ID_KEY, Clock
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from posplugin.errors import Conflict, RateLimited, Unauthorized, ValidationError
-from posplugin.hq import consent
-from posplugin.hq.customers import CODE_TTL_S, CodeRefused, Customers, NoSender
+from posplugin.hq.customers import consent
+from posplugin.hq.customers.join import CODE_TTL_S, CodeRefused, Customers, NoSender
 from posplugin.hq.db import open_engine
 from posplugin.hq.schema import (
     consents,

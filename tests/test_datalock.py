@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import clean_env
+from helpers import clean_env
 
 from posplugin import datalock
 from posplugin.config import ConfigError

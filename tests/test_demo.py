@@ -6,7 +6,7 @@ import socket
 import sqlite3
 
 import pytest
-from conftest import ID_KEY, REPO, free_port, run_cli
+from helpers import ID_KEY, REPO, free_port, run_cli
 
 from posplugin.demo.data import FIRST_NAMES, STAFF_NAMES
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import ID_KEY, tier_csv
+from helpers import ID_KEY, tier_csv
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -53,7 +53,7 @@ def run(store, name, share=0.5):
 
 
 def visit_rows(store):
-    store.flush()
+    store.visits.flush()
     return [tuple(r) for r in store.db.execute(
         "SELECT arm, experiment, service_level, prompt_id, sale_total FROM visits ORDER BY id")]
 
@@ -214,7 +214,7 @@ def test_the_visit_log_is_read_in_steps_and_never_past_the_time_asked(clocked):
     for _ in range(5):
         store.identify("1", *STANDARD)
         clock.now += 10
-    store.flush()
+    store.visits.flush()
     last, first_two = visits.scan(store.db.conn, 0, clock.now, limit=2)
     assert len(first_two) == 2 and last == 2
     last, rest = visits.scan(store.db.conn, last, clock.now - 15, limit=10)
@@ -230,5 +230,5 @@ def test_a_held_out_customer_still_counts_in_the_reach_a_pain_prompt_reports(clo
     run(store, name_putting(store, MURDOCH, holdout.HOLDOUT))
     answer = store.identify("1", *MURDOCH, stage="queue")
     assert answer.service_level == "standard"                       # nothing shown to the queue system
-    store.flush()
-    assert store.queues_overview()["waiting_reach"] == 260          # 4,200 followers at 6.2 %
+    store.visits.flush()
+    assert store.queues.overview()["waiting_reach"] == 260          # 4,200 followers at 6.2 %

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
+from helpers import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
 
 from posplugin.config import Settings
 from posplugin.store import auth
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
 from posplugin.tiers.lists import import_csv
-from posplugin.web.app import create_app
+from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 LIBFAKETIME = next((p for p in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
@@ -151,13 +151,13 @@ def test_a_full_disk_answers_the_till_and_writes_everything_once_there_is_room(t
                               {"lane": "1", "identifier": {"type": "email", "value": f"full-{i}@example.com"}})
                 assert answer.status_code == 200
                 ids.append(answer.json()["visit_id"])
-            store.flush()
+            store.visits.flush()
             health = requests.get(server.url + "/healthz", timeout=5).json()
             assert health["status"] == "degraded" and "full" in " ".join(health["warnings"])
             filler.unlink()
             deadline = time.monotonic() + 10
             while store.db.deferred.waiting and time.monotonic() < deadline:
-                store.flush()
+                store.visits.flush()
             written = {r[0] for r in store.db.execute("SELECT id FROM visits")}
             assert set(ids) <= written
             assert requests.get(server.url + "/healthz", timeout=5).json()["status"] == "ok"

@@ -232,7 +232,7 @@ def test_untaken_after_sale_prompt_expires(hooked):
         store.clock = real
     assert store.list_prompts(status="expired")[0]["id"] == prompt["id"]
 def sales(store):
-    store.flush()
+    store.visits.flush()
     return [tuple(r) for r in store.db.execute("SELECT stage, known, sale_total FROM visits ORDER BY id")]
 
 

@@ -28,7 +28,7 @@ def post(server, document, token=TOKEN):
 
 
 def lengths(store):
-    return {row["lane"]: row["length"] for row in store.queues_overview()["lanes"]}
+    return {row["lane"]: row["length"] for row in store.queues.overview()["lanes"]}
 
 
 def test_each_mapped_region_is_a_reading_for_its_lane(hooked):
@@ -61,7 +61,7 @@ def test_a_count_that_is_not_a_number_of_people_is_422(hooked, bad):
     server, store = hooked
     response = post(server, live(people=(1, 0, bad)))
     assert response.status_code == 422 and response.json()["error"]["field"] == "region3people"
-    assert store.queues_overview()["lanes"] == []
+    assert store.queues.overview()["lanes"] == []
     # Not taken for a replay: the corrected document with the same timestamp counts.
     assert post(server, live(people=(1, 0, 3))).json()["queue"][1]["length"] == 3
 
@@ -71,4 +71,4 @@ def test_bad_or_missing_token_is_401(hooked, token):
     server, store = hooked
     response = post(server, live(), token=token)
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
-    assert store.queues_overview()["lanes"] == []
+    assert store.queues.overview()["lanes"] == []

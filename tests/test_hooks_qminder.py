@@ -36,11 +36,11 @@ def test_ticket_lifecycle_moves_the_queue_and_counts_waiting_reach(hooked):
     created = post(server, ticket("ticket_created")).json()
     assert created["queue"]["lane"] == "2" and created["queue"]["length"] == 1 and created["known"] is True
     post(server, ticket("ticket_created", "2", phone=None))
-    overview = store.queues_overview()
+    overview = store.queues.overview()
     assert overview["lanes"][0]["length"] == 2 and overview["waiting_reach"] == 260
     called = post(server, ticket("ticket_called")).json()
     assert called["queue"]["length"] == 1
-    assert store.queues_overview()["waiting_reach"] == 0  # served: no longer waiting
+    assert store.queues.overview()["waiting_reach"] == 0  # served: no longer waiting
     assert post(server, ticket("ticket_cancelled", "2")).json()["queue"]["length"] == 0
 
 
@@ -49,7 +49,7 @@ def test_replays_and_other_events(hooked):
     post(server, ticket("ticket_created"))
     assert post(server, ticket("ticket_created")).json() == {"ok": True, "duplicate": True}
     assert post(server, ticket("ticket_changed")).json() == {"ok": True, "ignored": "ticket_changed"}
-    assert store.queues_overview()["lanes"][0]["length"] == 1
+    assert store.queues.overview()["lanes"][0]["length"] == 1
 
 
 @pytest.mark.parametrize("secret", ["wrong-secret", None])
@@ -60,7 +60,7 @@ def test_bad_or_missing_signature_is_401(hooked, secret):
     else:
         response = requests.post(server.url + "/hooks/qminder/tickets", json=ticket("ticket_created"))
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
-    assert store.queues_overview()["lanes"] == []
+    assert store.queues.overview()["lanes"] == []
 
 
 def test_a_non_ascii_signature_is_401(hooked):
@@ -78,4 +78,4 @@ def test_signed_payloads_of_the_wrong_shape_are_4xx(hooked, payload):
     server, store = hooked
     answer = post(server, payload)
     assert 400 <= answer.status_code < 500 and answer.json()["error"]["code"] != "plugin_failed"
-    assert all(len(l["lane"]) <= 32 for l in store.queues_overview()["lanes"])
+    assert all(len(l["lane"]) <= 32 for l in store.queues.overview()["lanes"])

@@ -38,7 +38,7 @@ def post(server, payload, secret=SECRET):
 
 
 def length(store, lane="2"):
-    lanes = {row["lane"]: row for row in store.queues_overview()["lanes"]}
+    lanes = {row["lane"]: row for row in store.queues.overview()["lanes"]}
     return lanes[lane]["length"] if lane in lanes else 0
 
 
@@ -46,14 +46,14 @@ def test_visit_lifecycle_moves_the_queue_and_counts_waiting_reach(hooked):
     server, store = hooked
     created = post(server, event("visit.created", "WAITING")).json()
     assert created["queue"]["lane"] == "2" and created["queue"]["length"] == 1 and created["known"] is True
-    assert store.queues_overview()["waiting_reach"] == 260
+    assert store.queues.overview()["waiting_reach"] == 260
     # Another change to a waiting visit (notes, position) does not join it again.
     assert post(server, event("visit.updated", "WAITING", notes="window seat")).json() == {
         "ok": True, "unchanged": True}
     post(server, event("visit.created", "WAITING", "second", phone=""))
     assert length(store) == 2
     served = post(server, event("visit.updated", "SERVING")).json()
-    assert served["queue"]["length"] == 1 and store.queues_overview()["waiting_reach"] == 0
+    assert served["queue"]["length"] == 1 and store.queues.overview()["waiting_reach"] == 0
     # Completing a visit that was already served changes nothing.
     assert post(server, event("visit.updated", "COMPLETE")).json() == {"ok": True, "unchanged": True}
     left = post(server, event("visit.updated", "COMPLETE", "second", tags=["NO-SHOW"])).json()
@@ -95,7 +95,7 @@ def test_bad_or_missing_signature_is_401(hooked, secret):
     else:
         response = requests.post(server.url + "/hooks/waitwhile/visits", json=event("visit.created", "WAITING"))
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
-    assert store.queues_overview()["lanes"] == []
+    assert store.queues.overview()["lanes"] == []
 
 
 def test_without_a_secret_nothing_is_accepted(plugin_server):

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 import requests
-from conftest import TIER_ROWS, hq_query, tier_csv
+from helpers import TIER_ROWS, hq_query, tier_csv
 
 from posplugin.tiers import feed
 
@@ -245,10 +245,10 @@ HQ_SIZES = {"desktop": {"width": 1024, "height": 768}, "phone": {"width": 390, "
 @pytest.fixture(params=["en", "nb"])
 def busy_hq(request, tmp_path):
     """A head office in ``language`` with six stores (long names), one of which reported."""
-    from conftest import ID_KEY, Clock
+    from helpers import ID_KEY, Clock
 
     from posplugin.hq.office import HeadOffice
-    from posplugin.hq.web import create_hq_app
+    from posplugin.hq.web.app import create_hq_app
     from posplugin.web.server import BackgroundServer
 
     clock = Clock()
@@ -323,7 +323,7 @@ def test_imports_wait_for_each_other_across_processes(hq, hq_database_url):
     then publishes the next version instead of colliding on the same one."""
     import threading
 
-    from conftest import ID_KEY
+    from helpers import ID_KEY
 
     from posplugin.hq.db import process_lock
     from posplugin.hq.office import HeadOffice

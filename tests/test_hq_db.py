@@ -17,7 +17,7 @@ import requests
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import REPO
+from helpers import REPO
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 
 from posplugin.hq.db import BASELINE, BUSY_TIMEOUT_MS, MIGRATIONS, database_url, open_engine, upgrade

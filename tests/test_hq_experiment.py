@@ -9,7 +9,7 @@ import random
 
 import pytest
 import requests
-from conftest import ID_KEY, cli_env, run_cli, tier_csv
+from helpers import ID_KEY, cli_env, run_cli, tier_csv
 
 from posplugin.demo.experiment import simulate_arms
 from posplugin.hq import uplift

@@ -9,7 +9,7 @@ import json
 import boto3
 import pytest
 import requests
-from conftest import tier_csv
+from helpers import tier_csv
 from moto.server import ThreadedMotoServer
 from servers import Nginx, free_port
 

@@ -7,8 +7,9 @@ import json
 import pytest
 import requests
 
-from conftest import joined_customer
-from posplugin.hq import me_web
+from helpers import joined_customer
+from posplugin.hq.web import me as me_web
+from posplugin.hq.web.join import customer_side
 
 
 def assert_error(response, status: int, code: str | None = None) -> dict:
@@ -233,7 +234,7 @@ def test_a_store_sending_the_edges_of_time_breaks_no_page(hq, caplog, when):
     instant is refused or kept; either way no figure, page or export of head
     office fails on it afterwards."""
     http = joined_customer(hq.server, caplog, link=None, scopes=("tiering", "invitations"))
-    who = hq.server.app.extensions[me_web.EXTENSION].source.signed_in(http.cookies["posplugin_customer"])
+    who = customer_side(hq.server.app).page.source.signed_in(http.cookies["posplugin_customer"])
     store = {"Authorization": f"Bearer {hq.create_token('store', 'oslo')}"}
     admin = {"Authorization": f"Bearer {hq.create_token('admin', 'ops')}"}
     sent = [requests.post(hq.server.url + "/hq/v1/reports", headers=store, timeout=10,

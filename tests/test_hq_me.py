@@ -5,12 +5,12 @@ and its database."""
 
 import pytest
 import requests
-from conftest import joined_customer
+from helpers import joined_customer
 from sqlalchemy import select
 
 from posplugin.hq import schema
-from posplugin.hq.join_web import BUILDER
-from posplugin.hq.me_web import COOKIE, CSRF_HEADER, EXTENSION
+from posplugin.hq.web.join import customer_side
+from posplugin.hq.web.me import COOKIE, CSRF_HEADER
 from posplugin.tiers.passes import PassVerifier
 
 SAM = "+47 412 34 567"
@@ -19,7 +19,7 @@ SAM = "+47 412 34 567"
 @pytest.fixture
 def page(customer_hq):
     """The head office's /me (on the server where customers can join and link)."""
-    return customer_hq.app.extensions[EXTENSION]
+    return customer_side(customer_hq.app).page
 
 
 def sign_in(customer_hq, caplog, *, scopes=("tiering",)):
@@ -27,7 +27,7 @@ def sign_in(customer_hq, caplog, *, scopes=("tiering",)):
     followers, 260 of them engaging), head office builds a version; returns
     Sam's browser-like session (with the CSRF header /me gave) and /me."""
     http = joined_customer(customer_hq, caplog, SAM, scopes)
-    customer_hq.app.extensions[BUILDER].build()
+    customer_side(customer_hq.app).builder.build()
     me = http.get(customer_hq.url + "/hq/v1/me", timeout=5).json()
     http.headers[CSRF_HEADER] = me["csrf"]
     return http, me
@@ -193,7 +193,7 @@ def till_card_fields():
 def test_everything_the_till_shows_about_a_customer_is_on_me(hq, customer_hq, page, caplog, settings):
     from posplugin.store.service import Store
     from posplugin.store.sync import sync_once
-    from posplugin.web.schemas import SCHEMAS
+    from posplugin.store.web.schemas import SCHEMAS
 
     shown = till_card_fields() | set(SCHEMAS["IdentifyResponse"]["properties"])
     assert {"who", "action", "niches", "level"} <= shown  # the card still reads what we think

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from platform_standins import Account
 from sqlalchemy import select
 
-from posplugin.hq import consent
-from posplugin.hq.metrics import engagement_rate
+from posplugin.hq.customers import consent
+from posplugin.hq.customers.collector import engagement_rate
 from posplugin.hq.schema import linked_accounts
 
 

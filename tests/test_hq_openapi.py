@@ -11,13 +11,14 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from conftest import joined_customer, tier_csv
-from posplugin.hq import join_web, me_web, web
+from helpers import joined_customer, tier_csv
+from posplugin.hq.web import api as web, me as me_web
+from posplugin.hq.web.app import BLUEPRINTS
 from posplugin.web import openapi
 
 
 def hq_document():
-    return openapi.document([web.bp, join_web.bp, me_web.bp], title="posplugin head office API",
+    return openapi.document(BLUEPRINTS, title="posplugin head office API",
                             description=web.DESCRIPTION)
 
 

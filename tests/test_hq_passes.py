@@ -3,7 +3,7 @@ the public key it already syncs lists with."""
 
 import re
 
-from posplugin.hq.passes import PassIssuer, qr_svg
+from posplugin.hq.customers.passes import PassIssuer, qr_svg
 from posplugin.tiers.passes import PassVerifier
 
 

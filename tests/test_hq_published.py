@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from posplugin.hq.published import find
+from posplugin.hq.customers.published import find
 from posplugin.tiers import feed
 
 HASHES = st.binary(min_size=32, max_size=32)

@@ -12,6 +12,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from posplugin.hq.db import database_url, open_engine
+from posplugin.hq.figures import Figures
 from posplugin.hq.reports import Outcomes
 from posplugin.hq.schema import metadata, store_day_durations, store_days
 
@@ -53,7 +54,7 @@ def test_every_batch_counts_once_however_often_it_arrives(hq_database_url, sent,
         assert sum(firsts) == len(sent)
         for store in ("oslo", "bergen"):
             mine = [h for name, hs in sent if name == store for h in hs]
-            figures = office.figures(store, HOUR0)
+            figures = Figures(office.engine, clock=office.clock).of_store(store, HOUR0)
             assert figures["prompts_made"] == sum(h["made"]["service:murdoch"] for h in mine)
             assert figures["taken"] == sum(h["taken"] for h in mine)
             assert figures["reach_served_murdoch"] == sum(h["reach_served"]["murdoch"] for h in mine)
@@ -73,14 +74,14 @@ def test_day_sums_are_made_from_hours_received_before_they_existed(hq_database_u
         office.receive("oslo", "b1", [
             {"hour": HOURS[0], "made": {"service:murdoch": 3}, "taken": 2, "times_to_act_s": [10.0, 20.0]},
             {"hour": HOURS[2], "made": {"service:priority": 4}, "times_to_act_s": [90.0]}])
-        before = office.figures("oslo", HOUR0 - 86400)
+        before = Figures(office.engine, clock=office.clock).of_store("oslo", HOUR0 - 86400)
         with office.engine.begin() as conn:
             conn.execute(store_days.delete())
             conn.execute(store_day_durations.delete())
-        assert office.figures("oslo", HOUR0 - 86400)["prompts_made"] == 0  # the days are what it reads
+        assert Figures(office.engine, clock=office.clock).of_store("oslo", HOUR0 - 86400)["prompts_made"] == 0  # the days are what it reads
         again = Outcomes(office.engine, clock=office.clock)
-        assert again.figures("oslo", HOUR0 - 86400) == before
+        assert Figures(again.engine, clock=again.clock).of_store("oslo", HOUR0 - 86400) == before
         assert before["prompts_made"] == 7 and before["taken"] == 2 and before["median_time_to_act_s"] == 20.0
         # Inside the first day the hours are read: from 11:00 on only the 12:00 hour counts.
-        assert again.figures("oslo", HOUR0 + 3600)["prompts_made"] == 4
-        assert again.figures("oslo", HOUR0 + 3600)["median_time_to_act_s"] == 90.0
+        assert Figures(again.engine, clock=again.clock).of_store("oslo", HOUR0 + 3600)["prompts_made"] == 4
+        assert Figures(again.engine, clock=again.clock).of_store("oslo", HOUR0 + 3600)["median_time_to_act_s"] == 90.0

@@ -1,7 +1,10 @@
-"""``posplugin hq serve --workers N``: several gunicorn processes over one
-PostgreSQL, none holding anything that matters in its own memory."""
+"""``posplugin hq serve --workers N``: several front-door processes on one
+port over one PostgreSQL, none holding anything that matters in its own
+memory, watched by a parent that replaces a worker that dies."""
 
 import io
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import ID_KEY, REPO, cli_env, free_port, run_cli, tier_csv
+from helpers import ID_KEY, REPO, cli_env, free_port, run_cli, tier_csv
 from servers import Nginx
 
 from posplugin.hq.office import HeadOffice
@@ -65,9 +68,26 @@ def _answers(base: str) -> bool:
 
 
 @pytest.mark.slow
+def test_a_worker_killed_is_replaced_and_sigterm_stops_them_all(workers):
+    proc, base, _ = workers
+    first = children(proc.pid)
+    victim = min(first)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while not (len(children(proc.pid)) == 2 and victim not in children(proc.pid)):
+        assert time.monotonic() < deadline, "the killed worker was not replaced"
+        time.sleep(0.1)
+    assert {requests.get(base + "/hq/v1/openapi.json", timeout=5).status_code for _ in range(20)} == {200}
+    workers_now = children(proc.pid)
+    proc.terminate()
+    assert proc.wait(timeout=20) == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers_now)
+
+
+@pytest.mark.slow
 def test_every_worker_serves_the_same_state(workers):
     proc, base, office = workers
-    assert len(children(proc.pid)) == 2  # gunicorn's two workers under its arbiter
+    assert len(children(proc.pid)) == 2  # two workers under the watching parent
     # Tokens and versions made by another process (the command line, here the test).
     store = {"Authorization": f"Bearer {office.create_token('store', 'oslo')}"}
     admin = {"Authorization": f"Bearer {office.create_token('admin', 'ops')}"}

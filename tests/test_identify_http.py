@@ -1,7 +1,7 @@
 """POST /api/v1/identify over real HTTP, against DESIGN.md's contract."""
 
 import pytest
-from conftest import ID_KEY, Client, Clock, identify
+from helpers import ID_KEY, Client, Clock, identify
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -11,7 +11,7 @@ from posplugin.config import Settings
 from posplugin.store import auth
 from posplugin.store.service import Store
 from posplugin.tiers import feed, passes
-from posplugin.web.app import create_app
+from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 IDENT = "/api/v1/identify"
@@ -218,6 +218,6 @@ def test_sale_total_is_optional_and_recorded_on_the_visit(clients, loaded_store,
     if status == 422:
         assert r.json()["error"]["field"] == "sale_total"
         return
-    loaded_store.flush()
+    loaded_store.visits.flush()
     assert loaded_store.db.execute("SELECT sale_total FROM visits WHERE id = ?",
                                    (r.json()["visit_id"],)).fetchone()[0] == sale_total

@@ -7,16 +7,16 @@ customer withdraws; after the next build and sync identify answers
 ``known: false``."""
 
 import pytest
-from conftest import ID_KEY, Client, join_code, stand_in_platforms
+from helpers import ID_KEY, Client, join_code, stand_in_platforms
 
 from posplugin.config import Settings
-from posplugin.hq.customers import join_url
-from posplugin.hq.join_web import BUILDER, COLLECTOR
-from posplugin.hq.web import create_hq_app
+from posplugin.hq.customers.join import join_url
+from posplugin.hq.web.join import customer_side
+from posplugin.hq.web.app import create_hq_app
 from posplugin.store import auth
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
-from posplugin.web.app import create_app
+from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 VIEWPORT = {"width": 390, "height": 844}
@@ -81,8 +81,8 @@ def test_join_link_build_sync_identify_then_withdraw(joinable_hq, till, open_pag
     page.screenshot(path=str(output_dir / "linked.png"), full_page=True)
 
     # Head office measures and builds; the store syncs; the till identifies.
-    assert app.extensions[COLLECTOR].run().measured == 1
-    built = app.extensions[BUILDER].build()
+    assert customer_side(app).collector.run().measured == 1
+    built = customer_side(app).builder.build()
     assert (built["customers"], built["rows"]) == (1, 1)
     assert sync_once(store).status == "updated"
     answer = identify(client, "41234567")
@@ -95,7 +95,7 @@ def test_join_link_build_sync_identify_then_withdraw(joinable_hq, till, open_pag
     page.wait_for_selector("#accounts li[data-platform=instagram] .state:text('measured')")
     page.click("#withdraw")
     page.wait_for_selector("#consent-withdrawn:not([hidden])")
-    rebuilt = app.extensions[BUILDER].build()
+    rebuilt = customer_side(app).builder.build()
     assert rebuilt["delta"] == {"upserts": 0, "deletes": 1}
     assert sync_once(store).status == "updated"
     assert identify(client, "41234567")["known"] is False

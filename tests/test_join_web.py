@@ -4,9 +4,9 @@ in /hq/v1/openapi.json, and the page in Chromium at 390x844."""
 
 import pytest
 import requests
-from conftest import join_code
+from helpers import join_code
 
-from posplugin.hq import consent
+from posplugin.hq.customers import consent
 
 PHONE = "+47 412 34 567"
 PHONE_VIEWPORT = {"width": 390, "height": 844}
@@ -194,7 +194,7 @@ def test_cross_site_writes_are_refused(hq, caplog):
 
 def test_cookie_is_secure_behind_an_https_public_url(hq, caplog):
     from posplugin.config import Settings
-    from posplugin.hq.web import create_hq_app
+    from posplugin.hq.web.app import create_hq_app
     from posplugin.web.server import BackgroundServer
 
     settings = Settings(data_dir=hq.data_dir, id_key="x" * 32, default_region="NO", code_sender="console",

@@ -9,13 +9,13 @@ import socket
 import time
 
 import pytest
-from conftest import free_port
+from helpers import free_port
 from flask import Flask, Response
 
 from posplugin.plugins import Plugins
 from posplugin.resources import hooks_dir
 from posplugin.store.service import Store
-from posplugin.web.app import create_app
+from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 MODULE = hooks_dir() / "odoo" / "posplugin_pos"
@@ -124,7 +124,7 @@ def pos_origin():
         source = {path: ODOO_STUBS[module] for module, path in STUB_PATHS.items()}["/stub/" + name]
         return Response(source, mimetype="text/javascript")
 
-    server = BackgroundServer(app, threads=4, max_streams=0).start()
+    server = BackgroundServer(app, threads=4, ).start()
     yield server
     server.stop()
 

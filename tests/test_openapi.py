@@ -7,13 +7,16 @@ from schemathesis import checks
 
 from posplugin.store import baseline, prompts, queues, visits
 from posplugin.tiers.policy import SERVICE_LEVELS, TIERS
-from posplugin.web import api, openapi
-from posplugin.web.app import BLUEPRINTS
-from posplugin.web.schemas import SCHEMAS
+from posplugin.web import openapi
+from posplugin.store.web import api
+from posplugin.store.web.app import BLUEPRINTS
+from posplugin.store import auth
+from posplugin.store.web.schemas import SCHEMAS
 
 
 def store_document():
-    return openapi.document(BLUEPRINTS, title="posplugin store API", description=api.DESCRIPTION)
+    return openapi.document(BLUEPRINTS, title="posplugin store API", description=api.DESCRIPTION,
+                            superuser=auth.SUPERUSER)
 
 
 # The live stream never ends by design; tests/test_stream.py covers it.

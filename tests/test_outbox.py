@@ -8,9 +8,9 @@ import threading
 
 import pytest
 import requests
-from conftest import cli_env, hq_query
+from helpers import cli_env, hq_query
 
-from posplugin.hq.web import create_hq_app
+from posplugin.hq.web.app import create_hq_app
 from posplugin.store import outbox
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
@@ -120,7 +120,7 @@ def test_a_store_killed_before_the_answer_delivers_exactly_once(hq, store, tmp_p
     import subprocess
     import sys
 
-    from conftest import run_cli
+    from helpers import run_cli
 
     activity(store)
     store.close()
@@ -153,7 +153,7 @@ def test_a_store_killed_before_the_answer_delivers_exactly_once(hq, store, tmp_p
 def test_a_clock_stepped_back_gives_no_negative_time_to_act(hq, store):
     """NTP corrects the till PC's clock by two minutes between a prompt and its
     ack: the time to act is clamped to 0, head office accepts the report."""
-    from conftest import Clock
+    from helpers import Clock
     store.close()
     clock = Clock()
     s = Store(store.settings, clock=clock)

@@ -4,7 +4,7 @@ installing the test extra cannot move a runtime dependency."""
 import configparser
 import importlib.metadata
 
-from conftest import REPO
+from helpers import REPO
 from packaging.requirements import Requirement
 
 

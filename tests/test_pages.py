@@ -1,9 +1,9 @@
 """The cashier's card and the floor tablet in a real headless Chromium."""
 
 import pytest
-from conftest import identify
+from helpers import identify
 
-from posplugin.web.app import create_app
+from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 pytestmark = pytest.mark.browser
@@ -156,7 +156,7 @@ def web_pos(request, server, tokens):
     pos = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=pos.serve_forever, daemon=True).start()
     # The POS's origin is allowed to frame the card, as cors_origins would allow it.
-    from posplugin.web.pages import frame_ancestors
+    from posplugin.store.web.pages import frame_ancestors
     server.app.config["POSPLUGIN_FRAME_ANCESTORS"] = frame_ancestors(f"http://127.0.0.1:{pos.server_address[1]}")
     yield f"http://127.0.0.1:{pos.server_address[1]}/"
     pos.shutdown()
@@ -227,7 +227,7 @@ def shift(request, settings, tmp_path):
     from posplugin.store.service import Store
     from posplugin.tiers.lists import import_csv
 
-    from conftest import tier_csv
+    from helpers import tier_csv
 
     store = Store(settings.replace(language=request.param))
     import_csv(store.tiers, io.StringIO(tier_csv()), store.hasher)
@@ -238,7 +238,7 @@ def shift(request, settings, tmp_path):
     store.identify("1", "handle", "bigben", display_name="Ben")
     store.identify("4", "email", "micro.mia@example.com", display_name="Mia")
     for lane, length in (("1", 1), ("2", 12), ("3", 2), ("4", 0)):
-        store.queue_reading(lane, length)
+        store.queues.reading(lane, length)
     server = BackgroundServer(create_app(store=store), threads=8).start()
     server.language = request.param
     server.tokens = tokens

@@ -8,7 +8,7 @@ import pytest
 import requests
 from platform_standins import Account, platforms
 
-from posplugin.hq.platforms import (
+from posplugin.hq.platforms.oauth import (
     AccessRevoked,
     AccountUnavailable,
     PlatformRateLimited,
@@ -137,7 +137,7 @@ def test_token_round_trip():
 
 def test_a_chain_adds_a_platform_by_plugin_and_bundled_ones_need_their_app(tmp_path):
     from posplugin.config import Settings
-    from posplugin.hq.accounts import available
+    from posplugin.hq.customers.accounts import available
 
     hooks = tmp_path / "hooks"
     hooks.mkdir()

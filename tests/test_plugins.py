@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import REPO, run_cli
+from helpers import REPO, run_cli
 
 from posplugin.store.service import Store
-from posplugin.web.app import create_app
+from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 # Sample plugins as files, loaded the way a store loads its hooks_dir.
@@ -81,8 +81,8 @@ def test_plugin_routes_over_http(settings, loaded_store, hooks_dir, tokens):
 def test_one_in_front_calls_a_lane_long_whatever_the_baseline(settings, loaded_store):
     store = plugin_store(settings, loaded_store, plugins="one_in_front", queue_default_normal=6)
     try:
-        assert store.queue_reading("1", 2)["status"] == "ok"
-        answer = store.queue_reading("1", 3)
+        assert store.queues.reading("1", 2)["status"] == "ok"
+        answer = store.queues.reading("1", 3)
         assert answer["status"] == "long" and answer["prompt"]["kind"] == "pain"
     finally:
         store.close()

@@ -1,7 +1,7 @@
 """The prompt lifecycle over HTTP: take, resolve, expire, escalate, audited."""
 
 import pytest
-from conftest import identify
+from helpers import identify
 
 from posplugin.store import prompts
 

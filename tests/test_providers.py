@@ -3,11 +3,11 @@
 import io
 
 import pytest
-from conftest import run_cli
+from helpers import run_cli
 
 from posplugin.errors import ImportRefused
 from posplugin.hq.build import Builder
-from posplugin.hq.providers import import_export, read_export
+from posplugin.hq.platforms.providers import import_export, read_export
 
 HYPEAUDITOR = "username,full_name,followers_count,er,avg_likes,avg_comments\n" \
               "Sam.Runs,Sam,4200,6.2%,250,10\nstranger,X,90000,3%,1,1\n"

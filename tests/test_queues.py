@@ -6,7 +6,7 @@ import io
 import zoneinfo
 
 import pytest
-from conftest import Clock
+from helpers import Clock
 
 from posplugin.errors import ImportRefused, ValidationError
 from posplugin.store.service import Store
@@ -55,9 +55,9 @@ def test_normal_is_learned_per_hour_of_week(day):
     assert store.queues.normal("1", saturday_noon) == 8
     # The same 8 is long on Tuesday at ten and normal on Saturday at noon.
     clock.now = tuesday_ten
-    assert store.queue_reading("1", 8)["status"] == "long"
+    assert store.queues.reading("1", 8)["status"] == "long"
     clock.now = saturday_noon
-    assert store.queue_reading("2", 8)["status"] == "ok"
+    assert store.queues.reading("2", 8)["status"] == "ok"
 
 
 def test_normal_falls_back_to_other_lanes_then_default(day):
@@ -83,7 +83,7 @@ def test_rush_raises_one_prompt_updates_it_and_recovery_closes_it(day):
     with store.bus.subscribe() as events:
         answers = []
         for length in (2, 3, 7, 6, 8, 7):  # the rush: busy, then long and wobbling
-            answers.append(store.queue_reading("2", length))
+            answers.append(store.queues.reading("2", length))
             clock.advance(60)
         assert [a["status"] for a in answers] == ["ok", "busy", "long", "long", "long", "long"]
         pain = answers[2]["prompt"]
@@ -94,7 +94,7 @@ def test_rush_raises_one_prompt_updates_it_and_recovery_closes_it(day):
         assert "Open another till" in pain["body"]
         # Recovery that wobbles: back to normal, a blip above, then calm.
         for length in (2, 1, 4, 2, 2, 1, 2, 2, 1, 2):
-            answer = store.queue_reading("2", length)
+            answer = store.queues.reading("2", length)
             clock.advance(60)
         prompt_events = []
         while (e := events.get(timeout=0)) is not None:
@@ -112,31 +112,31 @@ def test_no_prompt_flapping_around_the_threshold(day):
     store, clock = day
     backfill(store, 2, lambda w, h: 4)  # long from max(6, 6) = 6
     for length in (6, 5, 6, 5, 6, 5, 6, 5, 6):
-        store.queue_reading("1", length)
+        store.queues.reading("1", length)
         clock.advance(30)
     assert len(store.list_prompts()) == 1
 
 
 def test_staff_resolving_it_early_is_respected_until_the_lane_calms(day):
     store, clock = day
-    pain = store.queue_reading("1", 9)["prompt"]
+    pain = store.queues.reading("1", 9)["prompt"]
     store.resolve(pain["id"], "Ana", "opened lane 3")
     clock.advance(60)
-    assert store.queue_reading("1", 9)["prompt"] is None  # no nagging during the same episode
+    assert store.queues.reading("1", 9)["prompt"] is None  # no nagging during the same episode
     for _ in range(7):
-        store.queue_reading("1", 0)
+        store.queues.reading("1", 0)
         clock.advance(60)
-    assert store.queue_reading("1", 9)["prompt"]["id"] != pain["id"]  # a new episode
+    assert store.queues.reading("1", 9)["prompt"]["id"] != pain["id"]  # a new episode
 
 
 def test_calm_lane_closes_its_prompt_on_tick_without_new_readings(day):
     store, clock = day
-    pain = store.queue_event("1", "join")  # length 1: ok
+    pain = store.queues.event("1", "join")  # length 1: ok
     for _ in range(8):
-        pain = store.queue_event("1", "join")
+        pain = store.queues.event("1", "join")
     assert pain["status"] == "long"
     for _ in range(9):
-        store.queue_event("1", "served")
+        store.queues.event("1", "served")
     clock.advance(301)
     assert store.tick()["calmed"] == 1
     assert store.list_prompts(status="open") == []
@@ -145,10 +145,10 @@ def test_calm_lane_closes_its_prompt_on_tick_without_new_readings(day):
 def test_back_filled_readings_raise_nothing(day):
     store, clock = day
     old = dt.datetime.fromtimestamp(clock.now - 600, OSLO).isoformat()
-    answer = store.queue_reading("1", 50, at=old)
+    answer = store.queues.reading("1", 50, at=old)
     assert answer["prompt"] is None and answer["history"] is True and answer["status"] == "long"
     assert store.list_prompts() == []
-    assert store.queues_overview()["lanes"] == []
+    assert store.queues.overview()["lanes"] == []
 
 
 @pytest.mark.parametrize("at,field", [("yesterday", "at"), ("2026-11-24T09:00:00", "at"),
@@ -156,29 +156,29 @@ def test_back_filled_readings_raise_nothing(day):
 def test_bad_times_are_refused(day, at, field):
     store, _ = day
     with pytest.raises(ValidationError) as info:
-        store.queue_reading("1", 3, at=at)
+        store.queues.reading("1", 3, at=at)
     assert info.value.field == field
 
 
 def test_events_move_the_length_and_open_state(day):
     store, _ = day
     for event in ("join", "join", "join", "leave", "served"):
-        answer = store.queue_event("4", event)
+        answer = store.queues.event("4", event)
     assert answer["length"] == 1
-    assert store.queue_event("4", "close")["open"] is False
-    assert store.queue_event("4", "served")["length"] == 0
-    assert store.queue_event("4", "leave")["length"] == 0  # never below zero
+    assert store.queues.event("4", "close")["open"] is False
+    assert store.queues.event("4", "served")["length"] == 0
+    assert store.queues.event("4", "leave")["length"] == 0  # never below zero
 
 
 def test_service_time_is_learned_from_served_events(day):
     store, clock = day
     for _ in range(12):
-        store.queue_event("1", "join")
+        store.queues.event("1", "join")
     for _ in range(8):
         clock.advance(40)
-        store.queue_event("1", "served")
+        store.queues.event("1", "served")
     assert store.queues.service_time("1") == 40
-    assert store.queues_overview()["lanes"][0]["wait_s"] == 4 * 40
+    assert store.queues.overview()["lanes"][0]["wait_s"] == 4 * 40
 
 
 def test_waiting_reach_counts_customers_identified_in_the_queue(day):
@@ -186,30 +186,30 @@ def test_waiting_reach_counts_customers_identified_in_the_queue(day):
     store.identify("2", "phone", "+4741234567", stage="queue")      # 260 engaged
     store.identify("2", "handle", "bigben", stage="queue")           # 10,000 engaged
     store.identify("2", "email", "nobody@example.com", stage="queue")
-    overview = store.queues_overview()
+    overview = store.queues.overview()
     assert overview["waiting_reach"] == 10_260
     for _ in range(7):
-        store.queue_event("2", "join")
-    pain = store.queue_reading("2", 7)["prompt"]
+        store.queues.event("2", "join")
+    pain = store.queues.reading("2", 7)["prompt"]
     assert "2 known influencers waiting, 10,260 engaged followers between them" in pain["body"]
     assert pain["level"] == "urgent"
     store.identify("2", "handle", "@BigBen")  # at the till now: no longer waiting
-    store.queue_event("2", "served")          # the oldest waiting one is served
-    assert store.queues_overview()["waiting_reach"] == 0
+    store.queues.event("2", "served")          # the oldest waiting one is served
+    assert store.queues.overview()["waiting_reach"] == 0
 
 
 def test_recommendation_uses_erlang_c_with_arrivals(day):
     store, clock = day
     for lane in ("1", "2", "3"):
-        store.queue_event(lane, "open")
-    store.queue_event("3", "close")
+        store.queues.event(lane, "open")
+    store.queues.event("3", "close")
     for i in range(30):  # 30 joins and services over 15 minutes at two open lanes
-        store.queue_event("1" if i % 2 else "2", "join")
+        store.queues.event("1" if i % 2 else "2", "join")
         clock.advance(30)
     for lane in ("1", "2"):
         for _ in range(6):
-            store.queue_event(lane, "served")
-    overview = store.queues_overview()
+            store.queues.event(lane, "served")
+    overview = store.queues.overview()
     rec = overview["recommendation"]
     assert rec["open_lanes"] >= 1
     assert "arrivals an hour" in rec["reason"] and "open" in rec["reason"]
@@ -217,8 +217,8 @@ def test_recommendation_uses_erlang_c_with_arrivals(day):
 
 def test_recommendation_is_zero_when_nobody_waits(day):
     store, _ = day
-    store.queue_reading("1", 0)
-    rec = store.queues_overview()["recommendation"]
+    store.queues.reading("1", 0)
+    rec = store.queues.overview()["recommendation"]
     assert (rec["open_lanes"], rec["reason"]) == (0, "No one is waiting.")
 
 
@@ -264,8 +264,8 @@ def test_queues_import_refuses_times_out_of_range_with_their_line(day):
 def test_recommendation_quotes_the_longest_lane_wait_its_tile_shows(day):
     store, _ = day
     for lane, length in (("1", 2), ("2", 9), ("3", 4)):
-        store.queue_reading(lane, length)
-    overview = store.queues_overview()
+        store.queues.reading(lane, length)
+    overview = store.queues.overview()
     tiles = {l["lane"]: l for l in overview["lanes"]}
     rec = overview["recommendation"]
     assert rec["longest_wait"] == {"lane": "2", "wait_s": tiles["2"]["wait_s"]}
@@ -276,9 +276,9 @@ def test_recommendation_quotes_the_longest_lane_wait_its_tile_shows(day):
 
 def test_pain_title_says_long_only_while_the_lane_is_long(day):
     store, clock = day
-    raised = store.queue_reading("2", 9)
+    raised = store.queues.reading("2", 9)
     assert raised["status"] == "long" and raised["prompt"]["title"].startswith("Long queue at lane 2")
     clock.advance(30)
-    busy = store.queue_reading("2", 4)
+    busy = store.queues.reading("2", 4)
     assert busy["status"] == "busy"
     assert busy["prompt"]["title"] == "Queue above normal at lane 2: 4 waiting"

@@ -1,7 +1,7 @@
 """The token bucket: exactly ``burst`` requests at once, then ``per_second``."""
 
 import pytest
-from conftest import Clock
+from helpers import Clock
 
 from posplugin.errors import RateLimited
 from posplugin.web.ratelimit import RateLimiter

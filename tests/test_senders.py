@@ -5,10 +5,10 @@ code with a masked identifier only."""
 import logging
 
 import pytest
-from conftest import free_port
+from helpers import free_port
 
 from posplugin.config import Settings
-from posplugin.hq.senders import SmtpSender, code_senders, mask
+from posplugin.hq.customers.senders import SmtpSender, code_senders, mask
 from posplugin.plugins import Plugins
 
 

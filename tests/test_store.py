@@ -2,7 +2,7 @@
 
 import pytest
 import sqlite_utils
-from conftest import Clock
+from helpers import Clock
 
 from posplugin.store.service import DAY, Store
 
@@ -17,7 +17,7 @@ def clocked(settings, loaded_store):
 
 
 def count(store, table):
-    store.flush()
+    store.visits.flush()
     return store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -47,7 +47,7 @@ def test_visit_ids_are_never_reused_after_a_crash(settings, clocked):
     """A visit acknowledged to the till but lost in a crash (its deferred row
     never written) keeps its id: the next run hands out a new one."""
     store, _ = clocked
-    store.flush()
+    store.visits.flush()
     lost = store.identify("1", "email", "lost@example.com").visit_id
     store.db.deferred._pending.clear()  # the crash: the deferred row never reaches the disk
     assert store.db.execute("SELECT count(*) FROM visits WHERE id = ?", (lost,)).fetchone()[0] == 0
@@ -103,9 +103,9 @@ def test_publishes_new_prompts_on_the_bus(clocked):
 
 def test_purge_keeps_queue_history_for_the_baseline_window_only(clocked):
     store, clock = clocked
-    store.queue_reading("1", 3, at=clock.now - 10 * 7 * DAY)   # older than 8 + 1 weeks
-    store.queue_reading("1", 4, at=clock.now - 2 * 7 * DAY)
-    store.flush()
+    store.queues.reading("1", 3, at=clock.now - 10 * 7 * DAY)   # older than 8 + 1 weeks
+    store.queues.reading("1", 4, at=clock.now - 2 * 7 * DAY)
+    store.visits.flush()
     store.purge()
     assert [r[0] for r in store.db.execute("SELECT length FROM queue_history")] == [4]
 
@@ -114,7 +114,7 @@ def test_the_data_folder_opens_in_sqlite_utils(loaded_store):
     """What an operator would open with sqlite-utils or datasette: the store's
     tables with their columns, and the tier list file (hashes only)."""
     loaded_store.identify("1", "email", "micro.mia@example.com")
-    loaded_store.flush()
+    loaded_store.visits.flush()
     db = sqlite_utils.Database(loaded_store.settings.db_path)
     assert {"migrations", "tokens", "prompts", "prompt_events", "visits", "outbox", "queue_history", "sync_state",
             "hook_events", "lanes", "id_reservations"} <= set(db.table_names())

@@ -7,11 +7,11 @@ import io
 
 import pytest
 import requests
-from conftest import joined_customer, tier_csv
+from helpers import joined_customer, tier_csv
 from sqlalchemy import select
 
 from posplugin.hq import schema
-from posplugin.hq.me_web import EXTENSION
+from posplugin.hq.web.join import customer_side
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
 
@@ -33,7 +33,7 @@ def chain(hq, customer_hq, settings, caplog):
         http = joined_customer(customer_hq, caplog, phone, scopes, link=None)
         return lambda: http.get(customer_hq.url + "/hq/v1/me", timeout=5).json()["invitations"]
 
-    yield hq, store, customer_hq.app.extensions[EXTENSION], page_of
+    yield hq, store, customer_side(customer_hq.app).page, page_of
     store.close()
 
 
@@ -93,7 +93,7 @@ def test_kept_while_head_office_is_down_and_counted_once(chain, customer_hq):
     store.after_sale("phone", "+4741234567")
     customer_hq.stop()
     assert not sync_once(store, requests.Session()).ok and queued(store) == 1  # no retries
-    from posplugin.hq.web import create_hq_app
+    from posplugin.hq.web.app import create_hq_app
     from posplugin.web.server import BackgroundServer
     again = BackgroundServer(create_hq_app(hq), port=int(store.settings.hq_url.rsplit(":", 1)[1])).start()
     try:

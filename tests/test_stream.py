@@ -8,9 +8,9 @@ import time
 from urllib.parse import urlparse
 
 import pytest
-from conftest import identify
+from helpers import identify
 
-from posplugin.web.app import create_app
+from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 
@@ -118,7 +118,7 @@ def assert_stream_refused(server, token):
 def test_roles_and_stream_limit(loaded_store, tokens, clients):
     assert clients["queue"].get("/api/v1/stream").status_code == 403
     loaded_store.settings = loaded_store.settings.replace(max_streams=2)
-    server = BackgroundServer(create_app(store=loaded_store), max_streams=4).start()
+    server = BackgroundServer(create_app(store=loaded_store)).start()
     streams = [SSE(server.url, tokens["till"]) for _ in range(2)]
     try:
         assert_stream_refused(server, tokens["till"])
@@ -131,7 +131,7 @@ def test_roles_and_stream_limit(loaded_store, tokens, clients):
 
 def test_a_hundred_streams_all_get_the_event_and_identify_still_answers(loaded_store, tokens):
     loaded_store.settings = loaded_store.settings.replace(max_streams_per_token=100)
-    server = BackgroundServer(create_app(store=loaded_store), threads=8, max_streams=110).start()
+    server = BackgroundServer(create_app(store=loaded_store), threads=8).start()
     streams = [SSE(server.url, tokens["staff"], timeout=20) for _ in range(100)]
     try:
         assert all(s.response.status == 200 for s in streams)
@@ -170,7 +170,7 @@ def test_a_client_that_never_reads_blocks_nobody(server, clients, tokens):
     reader = threading.Thread(target=lambda: [seen.append(healthy.next()) for _ in range(801)], daemon=True)
     reader.start()
     try:
-        bus = server.app.extensions["posplugin"].bus
+        bus = server.app.extensions["posplugin.store"].bus
         padding = "x" * 2000
         for i in range(800):  # ~1.6 MB for the stuck client, far past its socket buffers
             bus.publish("queue", {"lane": "9", "n": i, "padding": padding})

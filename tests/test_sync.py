@@ -15,15 +15,15 @@ import time
 
 import pytest
 import requests
-from conftest import ID_KEY, REPO, cli_env, free_port, run_cli, serve, tier_csv
+from helpers import ID_KEY, REPO, cli_env, free_port, run_cli, serve, tier_csv
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from posplugin.hq import office as hq_module
-from posplugin.hq.web import create_hq_app
+from posplugin.hq.web.app import create_hq_app
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_in_child, sync_once
 from posplugin.tiers import feed
-from posplugin.web.app import create_app
+from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
 

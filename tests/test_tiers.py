@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from conftest import ID_KEY, TIER_COLUMNS, clean_env, run_cli, tier_csv
+from helpers import ID_KEY, TIER_COLUMNS, clean_env, run_cli, tier_csv
 
 from posplugin.errors import ImportRefused
 from posplugin.store.service import Store
@@ -133,7 +133,7 @@ def test_a_new_list_replaces_the_old_one_whole(loaded_store):
 
 def test_no_raw_identifier_reaches_the_disk(loaded_store):
     loaded_store.identify("1", "email", "micro.mia@example.com")
-    loaded_store.flush()
+    loaded_store.visits.flush()
     for path in loaded_store.tiers.data_dir.iterdir():
         data = path.read_bytes().lower()
         for raw in (b"micro.mia", b"41234567", b"bigben", b"optout@"):

@@ -11,7 +11,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posplugin.web.app import BLUEPRINTS, create_app
+from posplugin.store.web.app import BLUEPRINTS, create_app
 from posplugin.web.server import BackgroundServer
 
 IDENT = "/api/v1/identify"
@@ -157,7 +157,7 @@ def test_odd_bodies_never_cause_a_500(clients, body):
 def test_failing_writes_show_in_healthz_and_metrics(clients, server, full_disk):
     """The disk refuses writes: identify still answers, /healthz says degraded
     and why, /metrics counts the waiting rows; once the disk is back, all is written."""
-    db = server.app.extensions["posplugin"].db
+    db = server.app.extensions["posplugin.store"].db
     disk = full_disk(db)
     answer = clients["till"].post(IDENT, json={"lane": "1", "identifier": {"type": "email", "value": "n@x.no"}})
     assert answer.status_code == 200
@@ -198,7 +198,7 @@ def test_readings_at_absurd_times_are_422(clients, at):
 @pytest.mark.parametrize("last", ["{epoch}.²", "{epoch}." + "9" * 5000, "{epoch}.-1"],
                          ids=["superscript", "5000 digits", "negative"])
 def test_a_strange_last_event_id_gets_a_reset_not_a_dead_stream(server, tokens, last):
-    epoch = server.app.extensions["posplugin"].bus.epoch
+    epoch = server.app.extensions["posplugin.store"].bus.epoch
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     conn.request("GET", "/api/v1/stream?last_event_id=" + quote(last.format(epoch=epoch)),
                  headers={"Authorization": f"Bearer {tokens['staff']}"})

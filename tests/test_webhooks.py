@@ -89,12 +89,12 @@ def changed_last(cred: str) -> str:
 def test_a_credential_off_by_its_last_character_or_cut_short_is_refused(hooked, adapter):
     server, store = hooked
     real, _ = adapter()
-    prompts, lanes = len(store.list_prompts()), store.queues_overview()["lanes"]
+    prompts, lanes = len(store.list_prompts()), store.queues.overview()["lanes"]
     for wrong in (changed_last(real), real[:-1], real[: len(real) // 2]):
         response = send(server, adapter(wrong)[1])
         assert response.status_code == 401, (adapter.__name__, wrong)
         assert response.json()["error"]["code"] == "unauthorized"
-    assert len(store.list_prompts()) == prompts and store.queues_overview()["lanes"] == lanes
+    assert len(store.list_prompts()) == prompts and store.queues.overview()["lanes"] == lanes
     assert send(server, adapter()[1]).status_code == 200
 
 

@@ -1,7 +1,7 @@
 """The background round of hq serve: refresh, build when due, housekeeping; a failing round is logged."""
 
 from posplugin.hq.build import Builder
-from posplugin.hq.worker import Worker
+from posplugin.hq.background import Worker
 
 
 def test_a_round_measures_builds_and_keeps_house(world):

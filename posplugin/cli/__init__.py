@@ -1,6 +1,6 @@
 """The ``posplugin`` command line. Each command group declares its own
-options beside its commands (``store``, ``hq``, ``demo``); this module builds
-the parser from them and turns errors into one line each."""
+options beside its commands (``store``, ``hq``); this module builds the
+parser from them, adds ``posplugin demo``, and turns errors into one line each."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import sys
 
 from .. import __version__
 from ..errors import ConfigError, ImportRefused, PospluginError
-from . import demo, hq, startup, store
+from ..texts import LANGUAGES
+from . import hq, startup, store
+from .common import command, server_options
 
 DESCRIPTION = "A store's local service: influence-aware service prompts at the till, queue pain points on the floor."
-GROUPS = (store, hq, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,9 +24,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"posplugin {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in GROUPS:
-        module.register(commands)
+    store.register(commands)
+    hq.register(commands)
+    _register_demo(commands)
     return parser
+
+
+def _register_demo(commands) -> None:
+    p = command(commands, "demo", "a whole store and head office with simulated traffic", _demo, data=False)
+    p.add_argument("--data", metavar="DIR", help="keep the demo's data here (default: a temporary folder)")
+    server_options(p, 8765)
+    p.add_argument("--hq-port", type=int, default=None,
+                   help="head office's port (default 8766; 0 with --port 0)")
+    p.add_argument("--language", choices=LANGUAGES, default=None,
+                   help="language of the pages and the console (default: the language setting, else en)")
+    p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    p.add_argument("--seed", type=int, default=42, help="seed for the made-up customers and traffic")
+    p.add_argument("--pace", type=float, default=3.0, help="seconds between customers at the tills")
+
+
+def _demo(args) -> int:
+    from ..demo import run  # the demo's made-up world is loaded only when it runs
+
+    return run.run(data=args.data, port=args.port, host=args.host, duration=args.duration, seed=args.seed,
+                   pace_s=args.pace, hq_port=args.hq_port, language=args.language)
 
 
 def main(argv: list[str] | None = None) -> int:

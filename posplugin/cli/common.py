@@ -1,5 +1,4 @@
-"""What every command group shares: settings from flags, subcommand builders,
-and running a server until it is told to stop."""
+"""What every command group shares: settings from flags and subcommand builders."""
 
 from __future__ import annotations
 
@@ -7,7 +6,6 @@ import argparse
 import logging
 
 from .. import config
-from ..web.server import stop_on_sigterm
 
 log = logging.getLogger("posplugin")
 
@@ -36,17 +34,3 @@ def server_options(parser: argparse.ArgumentParser, port: int) -> None:
     """``--host`` and ``--port`` for a command that serves."""
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help=f"port (default {port})")
-
-
-def run_server(server, cleanup=lambda: None) -> int:
-    """Serve until Ctrl-C or SIGTERM, then close the server and clean up."""
-    stop_on_sigterm()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-        cleanup()
-        log.info("posplugin stopped")
-    return 0

@@ -9,29 +9,22 @@ import sys
 import segno
 
 from .. import config
-from ..hq import me_web
-from ..hq.accounts import available
-from ..hq.build import Builder, csv_records
-from ..hq.customers import join_url
-from ..hq.db import database_url, open_engine, upgrade
-from ..hq.join_web import BUILDER, COLLECTOR
-from ..hq.join_web import EXTENSION as CUSTOMERS
-from ..hq.metrics import Collector
 from ..errors import ConfigError
-from ..hq import workers as hq_workers
+from ..hq.background import Worker
+from ..hq.build import csv_records
+from ..hq.customer_side import CustomerSide
+from ..hq.customers.join import join_url
+from ..hq.db import database_url, open_engine, upgrade
 from ..hq.office import HeadOffice
-from ..hq.providers import PROVIDERS, import_export
-from ..hq.vault import Vault
-from ..hq.web import create_hq_app
-from ..hq.worker import Worker
+from ..hq.platforms.providers import PROVIDERS, import_export
+from ..hq.web.app import create_hq_app
 from ..tiers.csvfile import open_csv
 from ..timeutil import iso
-from ..web.server import make_server
-from .common import command, group, log, run_server, server_options, settings
+from ..web.server import can_fork, listen, run_service
+from .common import command, group, log, server_options, settings
 from .pairing import terminal_qr
 
 PORT = 8766
-WORKER = "posplugin.hq.worker"
 
 
 def register(commands) -> None:
@@ -39,7 +32,7 @@ def register(commands) -> None:
     p = command(hq, "serve", "run the head office service", serve)
     server_options(p, PORT)
     p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="processes serving head office (gunicorn; needs hq_database_url; one on Windows)")
+                   help="processes serving head office on one port (needs hq_database_url; one on Windows)")
     p = command(hq, "import", "make a new tier-list version from a CSV, or apply a provider export", import_csv)
     p.add_argument("file", metavar="FILE.csv")
     p.add_argument("--provider", choices=PROVIDERS, default=None,
@@ -86,17 +79,10 @@ def office(args) -> HeadOffice:
                       feed_store=s.feed_store, feed_base_url=s.feed_base_url)
 
 
-def customer_side(args):
-    """The collector and builder of the head office in the command's data folder."""
-    s = settings(args)
+def customer_side(args) -> tuple[HeadOffice, CustomerSide]:
+    """The head office in the command's data folder, and its customer's side."""
     hq = office(args)
-    platforms = available(s)
-    vault = Vault.in_folder(hq.data_dir)
-    collector = Collector(hq.engine, vault, platforms, clock=hq.clock, data_dir=hq.data_dir,
-                          refresh_hours=s.metrics_refresh_hours,
-                          max_age_days=s.metrics_max_age_days)
-    return hq, collector, Builder(hq, max_age_days=s.metrics_max_age_days,
-                                  interval_minutes=s.build_interval_minutes)
+    return hq, CustomerSide.open(hq, settings(args))
 
 
 def serve(args) -> int:
@@ -104,43 +90,47 @@ def serve(args) -> int:
     hq = office(args)  # the schema and the signing key, made once before any worker starts
     # The experiment settings start (or, with share 0, stop) an experiment once.
     hq.experiments.apply_settings(s.experiment, s.holdout_share)
-    workers = args.workers
-    if workers < 1:
+    hq.close()
+    workers = _workers(args.workers, s)
+    sock = listen(s.host, args.port or PORT)
+    log.info("posplugin head office on http://%s:%s (data %s%s); stores verify with %s", s.host,
+             sock.getsockname()[1], s.data_dir, f", {workers} workers" if workers > 1 else "", hq.public_key)
+    return run_service(sock, lambda: _serving(office(args), s, workers), threads=s.threads, workers=workers)
+
+
+def _workers(asked: int, s) -> int:
+    """How many processes serve head office: several only over PostgreSQL, and where processes can fork."""
+    if asked < 1:
         raise ConfigError(["--workers must be at least 1"])
-    if workers > 1 and not s.hq_database_url:
+    if asked > 1 and not s.hq_database_url:
         raise ConfigError(["--workers N (several processes) needs head office on PostgreSQL: set "
                            "hq_database_url (postgresql://…); on hq.db head office runs one process"])
-    if workers > 1 and not hq_workers.available():
-        log.warning("--workers %s: several processes need gunicorn, which does not run on Windows; "
-                    "serving with one process", workers)
-        workers = 1
-    if workers > 1:
-        log.info("posplugin head office on http://%s:%s with %s workers over PostgreSQL; stores verify with %s",
-                 s.host, args.port or PORT, workers, hq.public_key)
+    if asked > 1 and not can_fork():
+        log.warning("--workers %s: several processes need fork, which Windows does not have; "
+                    "serving with one process", asked)
+        return 1
+    return asked
+
+
+def _serving(hq: HeadOffice, s, workers: int):
+    """Head office's app, with its background worker (metrics collector,
+    automatic builds, housekeeping) running in this process, and what stops
+    them. With several processes each runs one: builds take the
+    cross-process import lock."""
+    side = CustomerSide.open(hq, s)
+    app = create_hq_app(hq, language=s.language, settings=s, workers=workers, side=side)
+    worker = Worker(side.collector, side.builder, housekeeping=side.housekeeping()).start()
+
+    def stop():
+        worker.stop()
         hq.close()
-        return hq_workers.run(lambda: _serving_app(office(args), s, workers), s.host, args.port or PORT,
-                              workers, s.threads)
-    app = _serving_app(hq, s, 1)
-    server = make_server(app, s.host, args.port or PORT, s.threads)
-    log.info("posplugin head office on http://%s:%s (data %s); stores verify with %s",
-             s.host, server.effective_port, s.data_dir, hq.public_key)
-    return run_server(server, app.extensions[WORKER].stop)
-
-
-def _serving_app(hq: HeadOffice, s, workers: int):
-    """Head office's app with its background worker (metrics collector,
-    automatic builds, housekeeping) running in this process. With several
-    processes each runs one: builds take the cross-process import lock."""
-    app = create_hq_app(hq, language=s.language, settings=s, workers=workers)
-    app.extensions[WORKER] = Worker(app.extensions[COLLECTOR], app.extensions[BUILDER],
-                                    housekeeping=[app.extensions[CUSTOMERS].purge,
-                                                  app.extensions[me_web.EXTENSION].invitations.purge]).start()
-    return app
+    return app, stop
 
 
 def tiers_build(args) -> int:
     config.require_id_key(settings(args))
-    hq, _, builder = customer_side(args)
+    hq, side = customer_side(args)
+    builder = side.builder
     if args.csv:
         with open_csv(args.csv) as stream:
             result = builder.build(base=csv_records(stream, hq.hasher))
@@ -153,8 +143,8 @@ def tiers_build(args) -> int:
 
 
 def metrics_status(args) -> int:
-    _, collector, builder = customer_side(args)
-    status = {**collector.status(), "last_build": builder.last()}
+    _, side = customer_side(args)
+    status = {**side.collector.status(), "last_build": side.builder.last()}
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -172,8 +162,8 @@ def metrics_status(args) -> int:
 
 
 def metrics_refresh(args) -> int:
-    _, collector, _ = customer_side(args)
-    result = collector.run(limit=1_000_000)
+    _, side = customer_side(args)
+    result = side.collector.run(limit=1_000_000)
     print(f"measured {result.measured}, failed {result.failed}, revoked {result.revoked}, "
           f"unavailable {result.unavailable}, throttled {result.throttled}, aged out {result.aged_out}")
     return 0

@@ -10,7 +10,6 @@ from urllib.parse import quote
 
 import segno
 
-
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WILDCARD = ("0.0.0.0", "::", "")
 # A documentation address (TEST-NET-1): connecting a UDP socket to it sends

@@ -15,14 +15,14 @@ from ..store import auth
 from ..store.schema import open_database
 from ..store.service import Store
 from ..store.sync import sync_in_child, sync_once
+from ..store.web.app import create_app
 from ..tiers import health as tier_health
 from ..tiers.csvfile import open_csv
 from ..tiers.identity import Hasher
 from ..tiers.lists import TierLists, import_csv
 from ..timeutil import iso
-from ..web.app import create_app
-from ..web.server import Housekeeper, make_server
-from .common import command, group, log, run_server, server_options, settings
+from ..web.server import Housekeeper, listen, run_service
+from .common import command, group, log, server_options, settings
 from .pairing import LOOPBACK, base_url, pairing_url, terminal_qr
 
 
@@ -87,10 +87,10 @@ def serve(args) -> int:
         # it, and a failure leaves the last good list serving until the next round.
         Housekeeper([lambda: sync_in_child(s.data_dir)], interval_s=s.sync_interval_s,
                     name="posplugin-sync", jitter=0.2).start()
-    server = make_server(app, s.host, s.port, s.threads, s.max_streams)
+    sock = listen(s.host, s.port)
     info = store.tiers.info()
     log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
-             __version__, s.host, server.effective_port, s.data_dir, info.version, info.rows)
+             __version__, s.host, sock.getsockname()[1], s.data_dir, info.version, info.rows)
     for warning in tier_health.warnings(info):
         log.warning("%s%s", warning, " (head office's list arrives with the first sync)" if s.hq_url else "")
 
@@ -100,7 +100,7 @@ def serve(args) -> int:
         store.close()  # writes the visits still queued
         lock.release()
 
-    return run_server(server, stop)
+    return run_service(sock, lambda: (app, stop), threads=s.threads)
 
 
 def token_create(args) -> int:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..store import experiment, prompts
 from ..store.sync import sync_once
+from ..store.visits import Visit
 from ..tiers.holdout import HOLDOUT, SERVED, arm
 
 DAY = 86_400.0
@@ -83,8 +84,9 @@ def backfill(store, customers, rng: random.Random, *, name: str = DEMO_EXPERIMEN
                 if at > now - 60:
                     continue
                 spend = round(rng.lognormvariate(5.5, 0.6) * (1.1 if effect else 1.0), 2)
-                store.visits.insert(conn, (store.visits.next_id(), at, str(rng.randint(1, 4)), customer, "till",
-                                           True, tier, level, reach, None, None, group, name, spend))
+                store.visits.insert(conn, Visit(store.visits.next_id(), at, str(rng.randint(1, 4)), customer, "till",
+                                                True, tier, level, reach, arm=group, experiment=name,
+                                                sale_total=spend))
                 written += 1
     return written
 

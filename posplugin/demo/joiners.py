@@ -14,11 +14,11 @@ from urllib.parse import urlencode
 
 import requests
 
-from ..hq import consent
 from ..hq.build import Builder, csv_records
-from ..hq.join_web import BUILDER, COLLECTOR
-from ..hq.platforms import Measurement, Platform, Token
-from ..hq.senders import ConsoleSender
+from ..hq.customers import consent
+from ..hq.customers.senders import ConsoleSender
+from ..hq.platforms.oauth import Measurement, Platform, Token
+from ..hq.web.join import customer_side as side_of
 from ..tiers.csvfile import open_csv
 from .data import write_tier_csv
 
@@ -71,8 +71,8 @@ def customer_side(seed: int = 42) -> dict:
 def join_customers(hq_server, base_rows, hasher, out, phones=PHONES) -> dict:
     """Each of ``phones`` joins head office over HTTP, consents and links the
     demo platform; head office measures them and builds on the demo's list."""
-    hq_url, app = hq_server.url, hq_server.app
-    codes = app.extensions["posplugin.hq.customers"].send
+    hq_url, side = hq_server.url, side_of(hq_server.app)
+    codes = side.customers.send
     for phone in phones:
         session = requests.Session()
         identifier = {"type": "phone", "value": phone}
@@ -90,8 +90,8 @@ def join_customers(hq_server, base_rows, hasher, out, phones=PHONES) -> dict:
         assert "#linked=" in back.headers["Location"], back.headers["Location"]
         print(f"join: {phone[:4]} ••• {phone[-2:]} joined on /join, consented and linked "
               "a demo Instagram account", file=out, flush=True)
-    app.extensions[COLLECTOR].run()
-    builder: Builder = app.extensions[BUILDER]
+    side.collector.run()
+    builder: Builder = side.builder
     with tempfile.TemporaryDirectory(prefix="posplugin-demo-list-") as tmp:
         # The made-up list passes through a temporary file only, as in data.publish.
         write_tier_csv(Path(tmp) / "demo-tiers.csv", base_rows)

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import random
 import sys
-from typing import TYPE_CHECKING
 
 import requests
 
-from ..hq.passes import PassIssuer
+from ..hq.customers.passes import PassIssuer
 from ..tiers import passes
 from .data import LANES
-
-if TYPE_CHECKING:
-    from .run import DemoStore
+from .world import DemoStore
 
 
 def simulate_pass(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:

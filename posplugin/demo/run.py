@@ -22,27 +22,25 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import config, datalock, texts
 from ..errors import ConfigError
 from ..hq.office import HeadOffice
-from ..hq.web import create_hq_app
+from ..hq.web.app import create_hq_app
 from ..store import auth
 from ..store.service import Store
 from ..store.sync import sync_once
-from ..web.app import create_app
+from ..store.web.app import create_app
 from ..web.server import BackgroundServer, Housekeeper, stop_on_sigterm
 from . import joiners
-from .experiment import run_demo_experiment
 from .data import (
-    DemoCustomer,
     banner_customer,
     publish,
     queue_history_csv,
     synthetic_customers,
 )
+from .experiment import run_demo_experiment
 from .passes import pass_line, simulate_pass
 from .traffic import (
     DEMO_SYNC_S,
@@ -57,6 +55,7 @@ from .traffic import (
     simulate_staff,
     simulate_till,
 )
+from .world import DemoStore
 
 HQ_PORT = 8766
 # What a demo data folder's posplugin.ini gets when it does not say otherwise.
@@ -69,45 +68,10 @@ DEMO_SETTINGS = {"default_region": "NO", "timezone": "Europe/Oslo", "rate_limit_
                  "pain_calm_s": "20", "service_time_s": "20"}
 
 
-@dataclass
-class DemoStore:
-    """A running demo store and its head office: data folders, servers, tokens."""
-
-    data_dir: Path
-    store: Store
-    server: BackgroundServer
-    tokens: dict[str, str]
-    customers: list[DemoCustomer]
-    example: DemoCustomer
-    office: HeadOffice | None = None
-    hq_server: BackgroundServer | None = None
-    hq_admin: str = ""
-    stop: threading.Event = field(default_factory=threading.Event)
-    housekeepers: list = field(default_factory=list)
-    lock: object = None
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def close(self) -> None:
-        self.stop.set()
-        for keeper in self.housekeepers:
-            keeper.stop()
-        self.server.stop()
-        self.store.close()
-        if self.hq_server:
-            self.hq_server.stop()
-            self.office.close()
-        if self.lock:
-            self.lock.release()
-
-
-def _serve(app, host: str, port: int, flag: str, language: str, threads: int = 8,
-           max_streams: int = 100) -> BackgroundServer:
+def _serve(app, host: str, port: int, flag: str, language: str, threads: int = 8) -> BackgroundServer:
     """Serve on ``port`` (0: any free port); a taken port is refused, never moved silently."""
     try:
-        return BackgroundServer(app, host, port, threads, max_streams).start()
+        return BackgroundServer(app, host, port, threads).start()
     except OSError:
         raise ConfigError([texts.say("demo.port_taken", language, port=port, host=host, flag=flag)]) from None
 
@@ -207,8 +171,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
         for role in auth.ROLES:
             tokens[role] = auth.create_token(conn, role, f"demo-{role}")
     try:
-        server = _serve(create_app(store=store), host, port, "--port", settings.language, settings.threads,
-                        settings.max_streams)
+        server = _serve(create_app(store=store), host, port, "--port", settings.language, settings.threads)
     except ConfigError:
         store.close()
         hq_server.stop()

@@ -12,21 +12,17 @@ import secrets
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING
 
 import requests
 
 from .. import texts
 from ..store.sync import sync_once
 from ..tiers.lists import parse_engagement
-from ..timeutil import parse_iso
 from ..tiers.policy import Policy
+from ..timeutil import parse_iso
 from ..webhooks import hmac_sha256_base64, hmac_sha256_hex
 from .data import DEMO_ZONE, FIRST_NAMES, LANES, STAFF_NAMES, DemoCustomer, publish, usual_length
-
-if TYPE_CHECKING:
-    from .run import DemoStore
-
+from .world import DemoStore
 
 DEMO_SYNC_S = 10
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import statistics
 import threading
 import zlib
 from pathlib import Path
@@ -23,7 +22,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from filelock import FileLock
-from sqlalchemy import Engine, LargeBinary, cast, create_engine, event, func, inspect, literal, select, text
+from sqlalchemy import Engine, LargeBinary, cast, create_engine, event, func, inspect, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 BUSY_TIMEOUT_MS = 5_000
@@ -194,26 +193,6 @@ def packed_rows(conn, statement) -> list[tuple]:
     with conn.connection.driver_connection.cursor(binary=True) as cursor:
         cursor.execute(str(compiled), compiled.params)
         return cursor.fetchall()
-
-
-def median_rows(engine: Engine, conn, column, keys: list, where) -> dict[tuple, float]:
-    """``{keys: median of column}`` over the rows matching ``where``, grouped by
-    ``keys``: ``percentile_cont(0.5)`` in PostgreSQL; on SQLite, which has no
-    median, the sorted values are streamed and the median taken here."""
-    if is_postgresql(engine):
-        median = func.percentile_cont(0.5).within_group(column)
-        rows = conn.execute(select(*keys, median).where(where).group_by(*keys))
-        return {tuple(row[:-1]): float(row[-1]) for row in rows}
-    result, group, values = {}, None, []
-    for row in conn.execute(select(*keys, column).where(where).order_by(*keys)):
-        if tuple(row[:-1]) != group:
-            if values:
-                result[group] = statistics.median(values)
-            group, values = tuple(row[:-1]), []
-        values.append(row[-1])
-    if values:
-        result[group] = statistics.median(values)
-    return result
 
 
 @contextlib.contextmanager

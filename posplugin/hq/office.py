@@ -10,7 +10,6 @@ the public key).
 from __future__ import annotations
 
 import json
-import secrets
 import sqlite3
 from pathlib import Path
 from typing import IO, Iterable
@@ -18,14 +17,15 @@ from typing import IO, Iterable
 from sqlalchemy import delete, desc, func, select, union
 
 from ..errors import ImportRefused, Unauthorized, ValidationError
-from ..store import auth
 from ..tiers import feed
 from ..tiers.identity import Hasher
 from ..tiers.lists import ListBuilder, TierRecord, read_rows
 from ..timeutil import iso, system_clock
+from ..tokens import Caller, digest, new_token
 from .db import database_url, insert, open_engine, process_lock
 from .experiment import Experiments
 from .feedstore import FolderStore, open_store
+from .figures import Figures
 from .reports import Outcomes
 from .schema import deltas, feed_manifest, hq_tokens, store_syncs, versions
 
@@ -69,7 +69,8 @@ class HeadOffice:
         self.clock = clock
         self.manifest_ttl_s = manifest_ttl_s
         self.stale_after_s = stale_after_s
-        self.outcomes = Outcomes(self.engine, clock=clock, timezone=timezone)
+        self.outcomes = Outcomes(self.engine, clock=clock)
+        self.figures = Figures(self.engine, clock=clock, timezone=timezone)
         self.experiments = Experiments(self.engine, clock=clock)
 
     def close(self) -> None:
@@ -85,9 +86,9 @@ class HeadOffice:
         """A token for a store (``store``) or an administrator (``admin``)."""
         if role not in ("store", "admin"):
             raise ValidationError("role must be store or admin", field="role")
-        token = "hq_" + secrets.token_urlsafe(24)
+        token = new_token("hq_")
         with self.engine.begin() as conn:
-            conn.execute(hq_tokens.insert().values(name=name, role=role, token_hash=auth.digest(token),
+            conn.execute(hq_tokens.insert().values(name=name, role=role, token_hash=digest(token),
                                                    created_at=self.clock()))
         return token
 
@@ -98,16 +99,16 @@ class HeadOffice:
         with self.engine.begin() as conn:
             return conn.execute(delete(hq_tokens).where(hq_tokens.c.name == name)).rowcount
 
-    def caller(self, token: str | None) -> auth.Caller:
+    def caller(self, token: str | None) -> Caller:
         """Who holds ``token``; raises :class:`Unauthorized`."""
         row = None
         if token:
             with self.engine.connect() as conn:
                 row = conn.execute(select(hq_tokens.c.id, hq_tokens.c.name, hq_tokens.c.role)
-                                   .where(hq_tokens.c.token_hash == auth.digest(token))).first()
+                                   .where(hq_tokens.c.token_hash == digest(token))).first()
         if not row:
             raise Unauthorized("send a head office token: Authorization: Bearer TOKEN")
-        return auth.Caller(row[0], row[1], row[2])
+        return Caller(row[0], row[1], row[2])
 
     # -- versions ----------------------------------------------------------
 
@@ -309,7 +310,7 @@ class HeadOffice:
             rows = conn.execute(select(names.c.name, store_syncs.c.last_sync_at, store_syncs.c.list_version)
                                 .select_from(names.outerjoin(store_syncs, store_syncs.c.name == names.c.name))
                                 .order_by(names.c.name)).all()
-        figures, chain = self.outcomes.figures_with_chain([name for name, _, _ in rows], now - days * 86400)
+        figures, chain = self.figures.of_stores([name for name, _, _ in rows], now - days * 86400)
         return [{"name": name, "list_version": version, "last_sync_at": iso(synced),
                  "stale": synced is None or now - synced > self.stale_after_s,
                  "behind": latest is not None and (version or 0) < latest,

@@ -1,3 +1,3 @@
-"""The store's domain, free of Flask: identify and prompts, visits, queues and
-their baselines, the in-process bus, tokens, and the store's side of head
-office (sync and the outcome outbox)."""
+"""The store: its domain, free of Flask (identify and prompts, visits, queues
+and their baselines, the in-process bus, tokens, and its side of head
+office: sync and the outcome outbox), and its HTTP face in ``web/``."""

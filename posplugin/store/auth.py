@@ -1,36 +1,18 @@
-"""API tokens and roles. Tokens are random and stored only as SHA-256 hashes."""
+"""The store's API tokens and roles (its ``tokens`` table). Tokens are random
+and stored only as SHA-256 digests (:mod:`posplugin.tokens`)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import sqlite3
 import time
-from dataclasses import dataclass
 
 from ..db import Database
-from ..errors import Forbidden, Unauthorized, ValidationError
+from ..errors import Unauthorized, ValidationError
+from ..tokens import CachedLookup, Caller, digest, new_token
 
 ROLES = ("till", "queue", "staff", "admin")
+SUPERUSER = "admin"
 PREFIX = "pp_"
-
-
-@dataclass(frozen=True)
-class Caller:
-    token_id: int
-    name: str
-    role: str
-
-
-def digest(token: str) -> str:
-    """What is stored of a token: its SHA-256, in hex."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def bearer(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer TOKEN`` header value, or None."""
-    scheme, _, token = (authorization or "").strip().partition(" ")
-    return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
 def create_token(conn: sqlite3.Connection, role: str, name: str) -> str:
@@ -39,7 +21,7 @@ def create_token(conn: sqlite3.Connection, role: str, name: str) -> str:
         raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
     if not name.strip():
         raise ValidationError("name must not be empty", field="name")
-    token = PREFIX + secrets.token_urlsafe(24)
+    token = new_token(PREFIX)
     conn.execute("INSERT INTO tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
                  (name.strip(), role, digest(token), time.time()))
     return token
@@ -77,32 +59,6 @@ def live_token_ids(conn: sqlite3.Connection, ids) -> set[int]:
         f"SELECT id FROM tokens WHERE id IN ({marks}) AND revoked_at IS NULL", ids)}
 
 
-class Authenticator:
-    """:func:`authenticate` with a short-lived cache: a till's token is checked
-    against the database at most every ``ttl_s`` seconds, so a revoked token
-    stops working within that time."""
-
-    def __init__(self, conn_factory, ttl_s: float = 5.0, clock=time.monotonic):
-        self._conn = conn_factory
-        self._ttl = ttl_s
-        self._clock = clock
-        self._cache: dict[str, tuple[float, Caller]] = {}
-
-    def __call__(self, token: str | None) -> Caller:
-        if token:
-            hit = self._cache.get(token)
-            if hit and hit[0] > self._clock():
-                return hit[1]
-        caller = authenticate(self._conn(), token)
-        # Bounded: tokens are few, and junk tokens are not cached (they raise above).
-        if len(self._cache) > 10_000:  # no mutate: a memory bound, not a result
-            self._cache.clear()
-        self._cache[token] = (self._clock() + self._ttl, caller)
-        return caller
-
-
-def require_role(caller: Caller, allowed: tuple[str, ...], superuser: str | None = "admin") -> None:
-    """Raise :class:`Forbidden` unless the caller's role is allowed (``superuser`` always is)."""
-    if caller.role != superuser and caller.role not in allowed:
-        raise Forbidden(f"this needs one of the roles {', '.join(allowed)}; "
-                        f"the token {caller.name!r} has role {caller.role!r}")
+def authenticator(conn_factory, ttl_s: float = 5.0, clock=time.monotonic) -> CachedLookup:
+    """:func:`authenticate` over ``conn_factory()``'s connection, cached for ``ttl_s``."""
+    return CachedLookup(lambda token: authenticate(conn_factory(), token), ttl_s, clock)

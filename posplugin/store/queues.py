@@ -20,14 +20,14 @@ from dataclasses import dataclass, replace
 from typing import Callable, Iterable
 
 from .. import texts
-from ..config import Settings
+from ..bus import Bus
+from ..config import StoreSettings
 from ..db import Database
 from ..errors import ValidationError
 from ..tiers import csvfile
 from ..tiers.csvfile import MAX_REPORTED, Problems
 from ..timeutil import iso, parse_iso
 from . import baseline, erlang, prompts
-from .bus import Bus
 from .visits import VisitLog
 
 EVENTS = ("join", "leave", "served", "open", "close")
@@ -89,7 +89,7 @@ def whole_length(value) -> int:
 class Queues:
     """Every lane of one store. Thread-safe; writes go through ``db.write()``."""
 
-    def __init__(self, settings: Settings, db: Database, bus: Bus, clock: Callable[[], float],
+    def __init__(self, settings: StoreSettings, db: Database, bus: Bus, clock: Callable[[], float],
                  plugins=None, visits: VisitLog | None = None):
         self.settings = settings
         self.db = db
@@ -352,40 +352,49 @@ class Queues:
         the rest (history, the lane's length) are deferred."""
         with self._lock:
             state = self._state(lane, now)
-            length = length_after(state)
-            normal = self.normal(lane, now)
-            status = self._status(length, normal, lane)
-            calm_since = (state.calm_since or now) if status == "ok" else None
-            wait = erlang.wait_by_littles_law(length, self.service_time(lane))
-            pain = prompts.get(self.db.conn, state.pain_prompt_id) if state.pain_prompt_id else None
-            calm_enough = calm_since is not None and now - calm_since >= self.settings.pain_calm_s
-            history = (lane, at, baseline.slot(at, self._tz), length, event)
-            prompt, changed, pain_id = pain, False, state.pain_prompt_id
-            live = pain is not None and pain["status"] in ("open", "taken")
-            if (pain is None and status == "long") or (live and (calm_enough or status != "ok")):
+            change = self._measure(state, length_after(state), now)
+            history = (lane, at, baseline.slot(at, self._tz), change.length, event)
+            if change.moves_pain:
                 with self.db.write() as conn:
-                    if pain is None:
-                        prompt = self._raise_pain(conn, lane, length, normal, wait, now)
-                        pain_id = prompt["id"]
-                    elif calm_enough:
-                        prompt, _ = prompts.resolve(conn, pain["id"], SYSTEM, "lane back to normal", now)
-                        pain_id = None
-                    else:
-                        prompt = self._update_pain(conn, pain, lane, length, normal, wait, now, status)
-                    changed = prompt is not pain
+                    prompt, pain_id = self._move_pain(conn, change, lane, now)
                     conn.execute(HISTORY_INSERT, history)
-                    self._save(state, length, now, status, calm_since, pain_id, conn.execute)
+                    self._save(state, change, now, pain_id, conn.execute)
             else:
-                if pain is not None and not live and calm_enough:
-                    pain_id = None  # staff closed it and the lane has calmed: the next long is news
+                # Staff closed the prompt and the lane has calmed: the next long is news.
+                prompt = change.pain
+                pain_id = None if change.pain and not change.live and change.calm_enough else state.pain_prompt_id
                 self.db.deferred.defer(HISTORY_INSERT, history)
-                self._save(state, length, now, status, calm_since, pain_id, self.db.deferred.defer)
+                self._save(state, change, now, pain_id, self.db.deferred.defer)
+        return self._announce(state, change, prompt)
+
+    def _measure(self, state: Lane, length: int, now: float) -> "_Change":
+        """What ``length`` at ``now`` means for the lane ``state`` describes."""
+        normal = self.normal(state.lane, now)
+        status = self._status(length, normal, state.lane)
+        calm_since = (state.calm_since or now) if status == "ok" else None
+        pain = prompts.get(self.db.conn, state.pain_prompt_id) if state.pain_prompt_id else None
+        return _Change(length, normal, status, calm_since,
+                       erlang.wait_by_littles_law(length, self.service_time(state.lane)), pain,
+                       calm_since is not None and now - calm_since >= self.settings.pain_calm_s)
+
+    def _move_pain(self, conn, change: "_Change", lane: str, now: float) -> tuple[dict, int | None]:
+        """Raise, rewrite or close the lane's pain prompt; returns it and the lane's pain prompt id after."""
+        if change.pain is None:
+            prompt = self._raise_pain(conn, lane, change.length, change.normal, change.wait, now)
+            return prompt, prompt["id"]
+        if change.calm_enough:
+            return prompts.resolve(conn, change.pain["id"], SYSTEM, "lane back to normal", now)[0], None
+        return self._update_pain(conn, change.pain, lane, change.length, change.normal, change.wait, now,
+                                 change.status), change.pain["id"]
+
+    def _announce(self, state: Lane, change: "_Change", prompt: dict | None) -> dict:
+        """Publish the lane's new state (and its pain prompt, if it changed); the queue answer."""
         open_prompt = prompt if prompt and prompt["status"] in ("open", "taken") else None
-        answer = {"lane": lane, "length": length, "normal": normal, "status": status,
-                  "wait_s": round(wait), "prompt": open_prompt, "open": state.open}
+        answer = {"lane": state.lane, "length": change.length, "normal": change.normal, "status": change.status,
+                  "wait_s": round(change.wait), "prompt": open_prompt, "open": state.open}
         self.bus.publish("queue", {k: answer[k] for k in ("lane", "length", "normal", "status",
                                                           "wait_s", "open")})
-        if changed and prompt is not None:
+        if prompt is not None and prompt is not change.pain:
             self.bus.publish("prompt", prompt)
         return answer
 
@@ -396,10 +405,10 @@ class Queues:
         return list(self._lanes.values())
 
     @staticmethod
-    def _save(state: Lane, length, now, status, calm_since, pain_id, write) -> None:
-        state.length, state.updated_at, state.status = length, now, status
-        state.calm_since, state.pain_prompt_id = calm_since, pain_id
-        write(LANE_UPSERT, (state.lane, state.open, length, now, status, calm_since, pain_id))
+    def _save(state: Lane, change: "_Change", now: float, pain_id: int | None, write) -> None:
+        state.length, state.updated_at, state.status = change.length, now, change.status
+        state.calm_since, state.pain_prompt_id = change.calm_since, pain_id
+        write(LANE_UPSERT, (state.lane, state.open, change.length, now, change.status, change.calm_since, pain_id))
 
     def _pain_words(self, conn, lane, length, normal, wait, now, status="long"):
         influencers, reach = self._waiting_reach(conn, now).get(lane, (0, 0))
@@ -460,3 +469,25 @@ class Queues:
         return conn.execute("SELECT count(*) FROM queue_history WHERE event = ? AND at >= ?",
                             (event, since)).fetchone()[0]
 
+
+@dataclass(frozen=True)
+class _Change:
+    """A lane's new length, what it means, and the lane's pain prompt before it."""
+    length: int
+    normal: float
+    status: str
+    calm_since: float | None
+    wait: float
+    pain: dict | None
+    calm_enough: bool  # at or under normal for pain_calm_s
+
+    @property
+    def live(self) -> bool:
+        return self.pain is not None and self.pain["status"] in ("open", "taken")
+
+    @property
+    def moves_pain(self) -> bool:
+        """Whether the pain prompt is raised (long, none yet), closed (calm) or rewritten (still not ok)."""
+        if self.pain is None:
+            return self.status == "long"
+        return self.live and (self.calm_enough or self.status != "ok")

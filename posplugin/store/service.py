@@ -10,7 +10,8 @@ import hmac
 from dataclasses import dataclass, replace
 
 from .. import texts
-from ..config import Settings, require_id_key
+from ..bus import Bus
+from ..config import StoreSettings, require_id_key
 from ..errors import Conflict, PassRefused, ValidationError
 from ..plugins import Plugins
 from ..tiers import health as tier_health
@@ -21,11 +22,10 @@ from ..tiers.passes import PassVerifier
 from ..tiers.policy import EVERYDAY, SERVICE_LEVELS, Policy, capped, needs_prompt, rank
 from ..timeutil import Clock, iso, system_clock
 from . import deliveries, invitations, outbox, prompts, sync
-from .bus import Bus
 from .experiment import Holdout
 from .queues import Queues, lane_name
 from .schema import open_database
-from .visits import VisitLog
+from .visits import Visit, VisitLog
 
 DAY = 86_400.0
 
@@ -45,6 +45,14 @@ class IdentifyResult:
     verified: bool = False
     verify_for: str | None = None
 
+    @classmethod
+    def of(cls, visit_id: int, record, score, **given) -> "IdentifyResult":
+        """The answer for a customer whose list ``record`` (None: not on the list) scored ``score``."""
+        return cls(visit_id=visit_id, known=record is not None, tier=score.tier,
+                   service_level=score.service_level, followers=record.followers if record else 0,
+                   engagement_rate=record.engagement_rate if record else 0.0,
+                   engaged_reach=score.engaged_reach, niches=list(record.niches) if record else [], **given)
+
     def to_json(self) -> dict:
         return {"visit_id": self.visit_id, "known": self.known, "tier": self.tier,
                 "service_level": self.service_level, "followers": self.followers,
@@ -56,7 +64,7 @@ class IdentifyResult:
 class Store:
     """A store's posplugin: build with settings, use from any thread."""
 
-    def __init__(self, settings: Settings, *, clock: Clock = system_clock, bus: Bus | None = None,
+    def __init__(self, settings: StoreSettings, *, clock: Clock = system_clock, bus: Bus | None = None,
                  plugins: Plugins | None = None):
         self.settings = settings
         self.clock = clock
@@ -133,57 +141,62 @@ class Store:
         if sale_id is not None and (not isinstance(sale_id, str) or len(sale_id) > 200):
             raise ValidationError("sale_id must be text of at most 200 characters", field="sale_id")
         record = self.tiers.lookup(customer)
-        score = self._score(record)
-        level = capped(score.service_level, self.settings.verify_level, verified)
-        verify_for = score.service_level if level != score.service_level else None
-        if level != score.service_level:
-            score = replace(score, service_level=level)
-        now = self.clock()
+        score, verify_for = self._verified_score(record, verified)
         experiment, arm = self.holdout.arm_of(customer)
         # Tiers only add service: holding out takes the addition away, never
         # normal service, and pain prompts (for everyone queueing) are untouched.
-        held_out = arm == HOLDOUT and record is not None and (
-            needs_prompt(score.service_level) or verify_for is not None)
-        visit = [self.visits.next_id(), now, lane, customer, stage, record is not None, score.tier,
-                 score.service_level, score.engaged_reach, None, sale_id, arm, experiment, sale_total]
-        wants_prompt = stage == "till" and record is not None and not held_out and (
-            needs_prompt(score.service_level) or verify_for is not None)
-        prompt = self._recent_prompt(self.db.conn, customer, lane, now, level) if wants_prompt else None
-        leaves_queue = stage == "till" and customer in self._maybe_waiting
-        created, superseded = False, None
-        if stage == "queue" or leaves_queue or (wants_prompt and prompt is None):
-            # Something others read at once changes: write it all now, in one transaction.
-            with self.db.write() as conn:
-                self._track_queue(conn, customer, stage, leaves_queue, now)
-                if wants_prompt:
-                    # Checked again under the write lock: two tills may race.
-                    prompt = self._recent_prompt(conn, customer, lane, now, level)
-                    if prompt is None:
-                        superseded = self._supersede(conn, customer, lane, now)
-                        prompt = self._service_prompt(conn, lane, customer, record, score,
-                                                      display_name, now, verified, verify_for)
-                        created = True
-                visit[9] = prompt and prompt["id"]
-                self.visits.insert(conn, tuple(visit))
-        else:
-            visit[9] = prompt and prompt["id"]
-            self.visits.defer(tuple(visit))
-        if created:
-            if superseded:
-                self.bus.publish("prompt", superseded)
-            self.bus.publish("prompt", prompt)
+        adds_service = record is not None and (needs_prompt(score.service_level) or verify_for is not None)
+        held_out = adds_service and arm == HOLDOUT
+        visit = Visit(self.visits.next_id(), self.clock(), lane, customer, stage, record is not None, score.tier,
+                      score.service_level, score.engaged_reach, None, sale_id, arm, experiment, sale_total)
+        wants_prompt = adds_service and stage == "till" and not held_out
+        details = (record, score, display_name, verified, verify_for) if wants_prompt else None
+        prompt, created = self._record(visit, details)
         if held_out:
             # Nothing a till or POS screen shows sets a held-out customer apart.
-            return IdentifyResult(visit_id=visit[0], known=False, tier=EVERYDAY.tier,
-                                  service_level=EVERYDAY.service_level, followers=0, engagement_rate=0.0,
-                                  engaged_reach=0, niches=[], prompt=None)
-        return IdentifyResult(
-            visit_id=visit[0], known=record is not None, tier=score.tier,
-            service_level=score.service_level,
-            followers=record.followers if record else 0,
-            engagement_rate=record.engagement_rate if record else 0.0,
-            engaged_reach=score.engaged_reach, niches=list(record.niches) if record else [],
-            prompt=prompt, prompt_created=created, verified=verified, verify_for=verify_for)
+            return IdentifyResult.of(visit.id, None, EVERYDAY, prompt=None)
+        return IdentifyResult.of(visit.id, record, score, prompt=prompt, prompt_created=created,
+                                 verified=verified, verify_for=verify_for)
+
+    def _verified_score(self, record, verified: bool):
+        """The score identify gives a list ``record``, its level capped below
+        ``verify_level`` without a verified pass; and the level held back (or None)."""
+        score = self._score(record)
+        level = capped(score.service_level, self.settings.verify_level, verified)
+        if level == score.service_level:
+            return score, None
+        return replace(score, service_level=level), score.service_level
+
+    def _record(self, visit: Visit, details: tuple | None) -> tuple[dict | None, bool]:
+        """Write ``visit``, with the service prompt ``details`` ask for (the
+        recent one again, else a new one): the prompt and whether it is new.
+
+        Most visits change nothing another request reads at once, and go to
+        the batched writer; a queue visit, a customer leaving a queue, or a
+        new prompt is written now, in one transaction."""
+        conn = self.db.conn
+        prompt = self._recent_prompt(conn, visit.customer, visit.lane, visit.at, visit.service_level) \
+            if details else None
+        leaves_queue = visit.stage == "till" and visit.customer in self._maybe_waiting
+        if visit.stage != "queue" and not leaves_queue and (details is None or prompt is not None):
+            self.visits.defer(visit._replace(prompt_id=prompt and prompt["id"]))
+            return prompt, False
+        created, superseded = False, None
+        with self.db.write() as conn:
+            self._track_queue(conn, visit.customer, visit.stage, leaves_queue, visit.at)
+            if details:
+                # Checked again under the write lock: two tills may race.
+                prompt = self._recent_prompt(conn, visit.customer, visit.lane, visit.at, visit.service_level)
+                if prompt is None:
+                    superseded = self._supersede(conn, visit.customer, visit.lane, visit.at)
+                    prompt = self._service_prompt(conn, visit.lane, visit.customer, *details, visit.at)
+                    created = True
+            self.visits.insert(conn, visit._replace(prompt_id=prompt and prompt["id"]))
+        if superseded:
+            self.bus.publish("prompt", superseded)
+        if created:
+            self.bus.publish("prompt", prompt)
+        return prompt, created
 
     def _score(self, record):
         """The tier, service level and engaged reach identify gives a list record (or None)."""
@@ -197,11 +210,10 @@ class Store:
         recording a visit or making a prompt (``posplugin tiers lookup``)."""
         record = self.tiers.lookup(self.hasher(id_type, value))
         score = self._score(record)
-        return {"known": record is not None, "tier": score.tier, "service_level": score.service_level,
-                "followers": record.followers if record else 0,
-                "engagement_rate": record.engagement_rate if record else 0.0,
-                "engaged_reach": score.engaged_reach, "niches": list(record.niches) if record else [],
-                "would_prompt": record is not None and needs_prompt(score.service_level)}
+        answer = IdentifyResult.of(0, record, score, prompt=None).to_json()
+        for name in ("visit_id", "prompt", "verified", "verify_for"):
+            del answer[name]
+        return {**answer, "would_prompt": record is not None and needs_prompt(score.service_level)}
 
     def _plugin_level(self, record, score):
         level = self.plugins.first("service_level", tier=score.tier, service_level=score.service_level,
@@ -256,8 +268,8 @@ class Store:
         elif stage == "queue":
             self._maybe_waiting.add(customer)
 
-    def _service_prompt(self, conn, lane, customer, record, score, display_name, now,
-                        verified=False, verify_for=None) -> dict:
+    def _service_prompt(self, conn, lane, customer, record, score, display_name, verified, verify_for,
+                        now) -> dict:
         words = texts.service_prompt(
             level=score.service_level, tier=score.tier, followers=record.followers,
             engagement_rate=record.engagement_rate, engaged_reach=score.engaged_reach,
@@ -273,27 +285,7 @@ class Store:
                               title=words["title"], body=words["body"], now=now,
                               customer=customer, display_name=display_name, details=details)
 
-    def flush(self) -> None:
-        """Wait until every visit recorded so far is in the database."""
-        self.visits.flush()
-
     # -- queues and pain points ---------------------------------------------
-
-    def queue_reading(self, lane: str, length: int, at: str | float | None = None) -> dict:
-        """A length reading for ``lane`` (see :meth:`Queues.reading`)."""
-        return self.queues.reading(lane, length, at)
-
-    def queue_event(self, lane: str, event: str) -> dict:
-        """A queue event for ``lane`` (see :meth:`Queues.event`)."""
-        return self.queues.event(lane, event)
-
-    def queues_overview(self) -> dict:
-        """Every lane, the reach waiting, and the staffing recommendation."""
-        return self.queues.overview()
-
-    def queues_today(self) -> dict:
-        """Each lane's readings since midnight and its normal per hour (see :meth:`Queues.today`)."""
-        return self.queues.today()
 
     def report_painpoint(self, kind: str, lane: str | None = None, note: str | None = None,
                          by: str | None = None) -> dict:
@@ -354,9 +346,9 @@ class Store:
 
     def _record_sale(self, customer: bytes, lane: str | None, record, score, sale_total: float) -> None:
         experiment, arm = self.holdout.arm_of(customer)
-        self.visits.defer((self.visits.next_id(), self.clock(), lane or "", customer, "sale", record is not None,
-                           score.tier, score.service_level, score.engaged_reach, None, None, arm, experiment,
-                           sale_total))
+        self.visits.defer(Visit(self.visits.next_id(), self.clock(), lane or "", customer, "sale", record is not None,
+                                score.tier, score.service_level, score.engaged_reach, arm=arm,
+                                experiment=experiment, sale_total=sale_total))
 
     def first_delivery(self, source: str, event_id: str | None, body: bytes = b"") -> bool:
         """True the first time a vendor's event is seen; False for a replay.
@@ -410,7 +402,7 @@ class Store:
         """Delete visits and prompts older than ``retention_days``, and queue
         history older than the baseline window."""
         before = self.clock() - self.settings.retention_days * DAY
-        self.flush()
+        self.visits.flush()
         with self.db.write() as conn:
             visits = self.visits.purge(conn, before)
             deliveries.purge(conn, before)
@@ -421,7 +413,7 @@ class Store:
         return {"visits": visits, "prompts": removed}
 
     def close(self) -> None:
-        self.flush()
+        self.visits.flush()
         self.db.close()
 
 

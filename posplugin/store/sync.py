@@ -28,7 +28,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..config import ConfigError
+from ..errors import ConfigError
 from ..tiers import feed
 from ..tiers.lists import ListBuilder, ListPatcher, TierRecord
 from . import experiment, invitations, outbox

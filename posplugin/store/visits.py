@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from typing import NamedTuple
 
 from ..db import Database
 
@@ -23,8 +24,27 @@ from ..db import Database
 # standard service.
 # Where identify places a customer: at a till, or waiting in a queue.
 STAGES = ("till", "queue")
-COLUMNS = ("id", "at", "lane", "customer", "stage", "known", "tier", "service_level",
-           "engaged_reach", "prompt_id", "sale_id", "arm", "experiment", "sale_total")
+
+
+class Visit(NamedTuple):
+    """One row of the visit log, written as it is (its fields are the columns, in order)."""
+    id: int
+    at: float
+    lane: str
+    customer: bytes          # the keyed hash of the identifier, never the identifier
+    stage: str               # till, queue or sale
+    known: bool
+    tier: str
+    service_level: str
+    engaged_reach: int
+    prompt_id: int | None = None
+    sale_id: str | None = None
+    arm: str | None = None
+    experiment: str | None = None
+    sale_total: float | None = None
+
+
+COLUMNS = Visit._fields
 INSERT = f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 END_OLDEST_WAIT = ("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE stage = 'queue'"
                    " AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)")
@@ -71,13 +91,13 @@ class VisitLog:
             self._next += 1
             return self._next - 1
 
-    def insert(self, conn: sqlite3.Connection, row: tuple) -> None:
-        """Write one visit row (COLUMNS order) inside the caller's transaction."""
-        conn.execute(INSERT, row)
+    def insert(self, conn: sqlite3.Connection, visit: Visit) -> None:
+        """Write one visit inside the caller's transaction."""
+        conn.execute(INSERT, visit)
 
-    def defer(self, row: tuple) -> None:
-        """Write one visit row a few milliseconds from now, batched with others."""
-        self.db.deferred.defer(INSERT, row)
+    def defer(self, visit: Visit) -> None:
+        """Write one visit a few milliseconds from now, batched with others."""
+        self.db.deferred.defer(INSERT, visit)
 
     def flush(self) -> None:
         """Return once every visit deferred so far is committed."""

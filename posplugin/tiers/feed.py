@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import IO
 
 from cryptography.exceptions import InvalidSignature
-from jsonschema import Draft202012Validator
-
-from ..errors import ConfigError
-from jsonschema.exceptions import best_match
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from ..errors import ConfigError
 
 FORMAT = "posplugin-feed/1"
 MAX_HOLDOUT_SHARE = 0.5

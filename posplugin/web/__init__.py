@@ -1,3 +1,5 @@
-"""The store's HTTP face (the only place Flask is imported): the app factory,
-endpoint plumbing, routes, live stream, pages, CORS, OpenAPI, rate limit,
-metrics and the WSGI server."""
+"""The HTTP plumbing both services stand on: the front door (an asyncio server
+that owns the sockets and serves live streams), endpoints declared with their
+OpenAPI description, JSON bodies and the error shape, schemas, rate limits,
+page serving. Each service's routes live in its own web room
+(posplugin.store.web, posplugin.hq.web)."""

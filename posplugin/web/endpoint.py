@@ -1,8 +1,10 @@
-"""HTTP plumbing shared by every blueprint: JSON bodies, tokens and roles, errors.
+"""HTTP plumbing both services' blueprints stand on: JSON bodies, tokens and
+roles, errors.
 
 Routes are declared with :meth:`ApiBlueprint.operation`, which records what the OpenAPI
 document needs (roles, request and response schemas) beside the handler, so
-the document is generated from the same schemas that validate requests.
+the document is generated from the same schemas that validate requests. Each
+app says once, with :class:`Gate`, how its tokens are checked and rate limited.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from functools import wraps
+from typing import Callable
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -23,8 +26,9 @@ from ..errors import (
     UnsupportedMediaType,
     ValidationError,
 )
-from ..store import auth
-from . import schemas
+from ..tokens import Caller, bearer, require_role
+from .ratelimit import RateLimiter
+from .schemas import SchemaSet, check_value, describe_value
 
 log = logging.getLogger("posplugin.web")
 MAX_BODY = 64 * 1024
@@ -48,21 +52,36 @@ class Operation:
     redirect: bool = False  # answers 302 (a browser's callback), not 200
 
 
+@dataclass(frozen=True)
+class Gate:
+    """How one service checks callers: ``authenticate`` turns a token into a
+    :class:`Caller` (or raises ``Unauthorized``), ``ratelimit`` limits each
+    token, and ``superuser`` is the role every route allows (None: none)."""
+    authenticate: Callable[[str | None], Caller]
+    ratelimit: RateLimiter
+    superuser: str | None = None
+
+
+GATE = "posplugin.gate"
+
+
+def gate() -> Gate:
+    """The running app's :class:`Gate`."""
+    return current_app.extensions[GATE]
+
+
 class ApiBlueprint(Blueprint):
     """A blueprint whose routes are declared with :meth:`operation`, so each
-    carries what the OpenAPI document needs beside its handler."""
+    carries what the OpenAPI document needs beside its handler; ``schemas``
+    (a :class:`posplugin.web.schemas.SchemaSet`) names its bodies."""
 
-    def __init__(self, name: str, import_name: str, *, url_prefix: str = "", tag: str = "store",
-                 superuser: str | None = "admin", authenticator: str = "posplugin.auth",
-                 ratelimiter: str = "posplugin.ratelimit"):
+    def __init__(self, name: str, import_name: str, *, schemas: SchemaSet, url_prefix: str = "",
+                 tag: str = "store"):
         super().__init__(name, import_name, url_prefix=url_prefix or None)
         self.prefix = url_prefix
         self.tag = tag
+        self.schemas = schemas
         self.operations: list[Operation] = []
-        # Which app extensions check tokens and rate limits: the store's, or head office's.
-        self._authenticator = authenticator
-        self._ratelimiter = ratelimiter
-        self.superuser = superuser
 
     def operation(self, method: str, path: str, *, summary: str, roles: tuple[str, ...] | None,
                   body: str | None = None, response: str | None = None,
@@ -90,9 +109,10 @@ class ApiBlueprint(Blueprint):
             @wraps(handler)
             def view(**kwargs):
                 if roles is not None:
-                    caller = current_app.extensions[self._authenticator](bearer_token())
-                    auth.require_role(caller, roles, self.superuser)
-                    current_app.extensions[self._ratelimiter].check(caller.token_id)
+                    checks = gate()
+                    caller = checks.authenticate(bearer_token())
+                    require_role(caller, roles, checks.superuser)
+                    checks.ratelimit.check(caller.token_id)
                     g.caller = caller
                 for name, value in kwargs.items():
                     if isinstance(value, int) and not 0 <= value <= MAX_ID or isinstance(value, str) and "\0" in value:
@@ -109,7 +129,7 @@ class ApiBlueprint(Blueprint):
                 for param in query:
                     check_query(param)
                 if body:
-                    kwargs["body"] = json_body(body)
+                    kwargs["body"] = json_body(self.schemas, body)
                 return handler(**kwargs)
 
             self.add_url_rule(path, endpoint=handler.__name__, view_func=view, methods=[method])
@@ -118,11 +138,13 @@ class ApiBlueprint(Blueprint):
         return decorate
 
 
-def new_app(import_name: str, *, max_body: int, language: str) -> Flask:
+def new_app(import_name: str, *, max_body: int, language: str, gate: Gate) -> Flask:
     """A Flask app as every posplugin service has it: no static folder of
     Flask's own, bodies up to ``max_body`` bytes, JSON in the order written and
-    unescaped, every error in the JSON shape, no caching and no type sniffing."""
+    unescaped, every error in the JSON shape, no caching and no type sniffing,
+    callers checked by ``gate``."""
     app = Flask(import_name, static_folder=None)
+    app.extensions[GATE] = gate
     app.config["MAX_CONTENT_LENGTH"] = max_body
     app.config["POSPLUGIN_LANGUAGE"] = language
     app.json.sort_keys = False
@@ -138,29 +160,24 @@ def _no_store(response):
     return response
 
 
-def store():
-    """The :class:`posplugin.store.service.Store` of the running app."""
-    return current_app.extensions["posplugin"]
-
-
 def check_query(param: dict) -> None:
     """Validate one declared query parameter against its schema (422 naming it)."""
     name = param["name"]
     values = request.args.getlist(name)
     if len(values) > 1:
         raise ValidationError(f"{name} may be given once", field=name)
-    if values and not schemas.check_value(param["schema"], values[0]):
-        raise ValidationError(f"{name} {schemas.describe_value(param['schema'])}", field=name)
+    if values and not check_value(param["schema"], values[0]):
+        raise ValidationError(f"{name} {describe_value(param['schema'])}", field=name)
 
 
 def bearer_token() -> str | None:
     """The request's token: its ``Authorization: Bearer`` header, else (EventSource
     cannot send headers, so pages pass it in the query) ``access_token``."""
-    return auth.bearer(request.headers.get("Authorization")) or request.args.get("access_token")
+    return bearer(request.headers.get("Authorization")) or request.args.get("access_token")
 
 
-def json_body(schema: str) -> dict:
-    """The request's JSON body, checked against ``schema``; raises typed errors."""
+def json_body(schema_set: SchemaSet, schema: str) -> dict:
+    """The request's JSON body, checked against ``schema`` of ``schema_set``; raises typed errors."""
     limit = request.max_content_length or MAX_BODY  # the route's own limit where it set one
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge()
@@ -181,7 +198,7 @@ def json_body(schema: str) -> dict:
     except RecursionError:
         raise BadRequest("the body is nested too deeply") from None
     try:
-        return schemas.validate(schema, value)
+        return schema_set.validate(schema, value)
     except RecursionError:
         raise BadRequest("the body is nested too deeply") from None
 

@@ -106,6 +106,11 @@ def _error_answer(status: int, code: str, message: str) -> web.Response:
 
 
 class _Server(web.Server):
+    """aiohttp's server making our connection handler. aiohttp has no public
+    way to choose the handler class, so this repeats its ``__call__``
+    (setup.cfg pins the minor version it was read from, and
+    tests/test_frontdoor.py fails when aiohttp's own changes)."""
+
     def __call__(self) -> RequestHandler:
         return _Connection(self, loop=self._loop, **self._kwargs)
 
@@ -113,14 +118,14 @@ class _Server(web.Server):
 class FrontDoor:
     """The server: ``run()`` serves until ``close()``; ``start()`` serves from a
     background thread (demo, tests). Binds at construction, so a port in use
-    is an error before anything starts."""
+    is an error before anything starts; or serves ``sock``, a socket already
+    listening (several processes share one, see :mod:`posplugin.web.server`)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16,
-                 buffered_body: int = BUFFERED_BODY):
+                 buffered_body: int = BUFFERED_BODY, sock: socket.socket | None = None):
         self.app = app
-        self.host = host
-        self.socket = bind(host, port)
-        self.effective_port = self.socket.getsockname()[1]
+        self.socket = sock or bind(host, port)
+        self.host, self.effective_port = self.socket.getsockname()[:2]
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="posplugin-worker")
         self.buffered_body = buffered_body
         self.loop = asyncio.new_event_loop()

@@ -23,7 +23,7 @@ from typing import Callable
 from aiohttp import web
 from multidict import CIMultiDict
 
-from ..store.bus import Bus, Event
+from ..bus import Bus, Event
 
 log = logging.getLogger("posplugin.stream")
 

@@ -8,7 +8,6 @@ from typing import Iterable
 from flask import Blueprint
 
 from .. import __version__
-from . import schemas
 from .endpoint import MAX_ID, ApiBlueprint
 
 STATUS_TEXT = {400: "Unreadable JSON", 401: "No or bad token", 403: "Wrong role",
@@ -17,11 +16,16 @@ STATUS_TEXT = {400: "Unreadable JSON", 401: "No or bad token", 403: "Wrong role"
                422: "Valid JSON that breaks the schema", 429: "Rate limited"}
 
 
-def document(blueprints: Iterable[Blueprint], *, title: str, description: str = "") -> dict:
-    """The OpenAPI document of the routes declared on ``blueprints``."""
+def document(blueprints: Iterable[Blueprint], *, title: str, description: str = "",
+             superuser: str | None = None) -> dict:
+    """The OpenAPI document of the routes declared on ``blueprints``, where
+    ``superuser`` is the role that may call every route."""
     paths: dict[str, dict] = {}
-    operations = [(op, bp.superuser) for bp in blueprints if isinstance(bp, ApiBlueprint) for op in bp.operations]
-    for op, superuser in operations:
+    blueprints = [bp for bp in blueprints if isinstance(bp, ApiBlueprint)]
+    components: dict[str, dict] = {}
+    for bp in blueprints:
+        components.update(bp.schemas)
+    for op in (op for bp in blueprints for op in bp.operations):
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", op.path)
         item = paths.setdefault(path, {})
         params = list(op.parameters)
@@ -47,7 +51,7 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
         if op.roles is None:
             operation["security"] = []
         else:
-            # Each role once; the blueprint's superuser (the store's admin) may call
+            # Each role once; the service's superuser (the store's admin) may call
             # everything, head office has none.
             roles = list(dict.fromkeys(op.roles))
             if superuser and superuser not in roles:
@@ -69,7 +73,7 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {
-            "schemas": schemas.SCHEMAS,
+            "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],

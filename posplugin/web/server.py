@@ -1,16 +1,33 @@
-"""Running the service behind the front door (an asyncio server that also runs
-on Windows tills), plus the housekeeping thread that runs beside it."""
+"""Running a service behind the front door: in this process, or in several
+processes that share one listening socket (head office on PostgreSQL), plus
+the housekeeping threads that run beside it.
+
+One way to serve, at any number of workers: each worker process runs the same
+front door (slow clients and live streams cost it a socket, not a thread)
+over an app it builds for itself after the fork, so no database connection is
+shared between processes. The parent only watches: a worker that dies is
+started again, and SIGTERM or Ctrl-C stops them all.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import random
 import signal
+import socket
 import threading
+import time
+from typing import Callable
 
-from .frontdoor import FrontDoor
+from .frontdoor import FrontDoor, bind
 
 log = logging.getLogger("posplugin.server")
+
+# What one process serves: its app, and what to do when it stops.
+Start = Callable[[], tuple[object, Callable[[], None]]]
+RESTART_DELAY_S = 1.0   # a worker that dies is started again after this (no spinning when it fails at once)
+STOP_GRACE_S = 10.0     # workers get this long to finish after SIGTERM before SIGKILL
 
 
 def stop_on_sigterm() -> None:
@@ -21,6 +38,107 @@ def stop_on_sigterm() -> None:
 
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, interrupt)
+
+
+def can_fork() -> bool:
+    """Whether several worker processes can share a socket here (not on Windows)."""
+    return hasattr(os, "fork")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket a service is served on (port 0 picks a free one);
+    binding first makes a port in use an error before anything starts."""
+    return bind(host, port)
+
+
+def run_service(sock: socket.socket, start: Start, *, threads: int, workers: int = 1) -> int:
+    """Serve on ``sock`` until SIGTERM or Ctrl-C: ``start()`` builds the app
+    (and whatever runs beside it) and returns it with its cleanup, in this
+    process, or in each of ``workers`` processes."""
+    stop_on_sigterm()
+    if workers <= 1:
+        app, cleanup = start()
+        return _run(FrontDoor(app, threads=threads, sock=sock), cleanup)
+    return Supervisor(sock, start, workers, threads).run()
+
+
+def _run(door: FrontDoor, cleanup: Callable[[], None]) -> int:
+    try:
+        door.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        door.close()
+        cleanup()
+    return 0
+
+
+class Supervisor:
+    """Keeps ``workers`` processes serving one socket."""
+
+    def __init__(self, sock: socket.socket, start: Start, workers: int, threads: int):
+        self.sock = sock
+        self.start = start
+        self.workers = workers
+        self.threads = threads
+        self.children: dict[int, int] = {}  # pid -> worker number
+
+    def run(self) -> int:
+        for number in range(self.workers):
+            self._spawn(number)
+        try:
+            while True:
+                pid, status = os.wait()
+                number = self.children.pop(pid, None)
+                if number is None:
+                    continue
+                log.warning("worker %s (pid %s) ended with status %s; starting another", number, pid,
+                            os.waitstatus_to_exitcode(status))
+                time.sleep(RESTART_DELAY_S)
+                self._spawn(number)
+        except KeyboardInterrupt:
+            self._stop_all()
+        return 0
+
+    def _spawn(self, number: int) -> None:
+        pid = os.fork()
+        if pid:
+            self.children[pid] = number
+            return
+        # The child: the parent alone answers Ctrl-C, and stops the children with SIGTERM.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        code = 1
+        try:
+            stop_on_sigterm()
+            app, cleanup = self.start()
+            code = _run(FrontDoor(app, threads=self.threads, sock=self.sock), cleanup)
+        except BaseException:
+            log.exception("worker %s failed", number)
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    def _stop_all(self) -> None:
+        for pid in self.children:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        while self.children and time.monotonic() < deadline:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            if pid:
+                self.children.pop(pid, None)
+            else:
+                time.sleep(0.05)
+        for pid in self.children:
+            _signal(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        self.children.clear()
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 class Housekeeper(threading.Thread):
@@ -52,21 +170,12 @@ class Housekeeper(threading.Thread):
         self._stop.set()
 
 
-def make_server(app, host: str, port: int, threads: int, max_streams: int = 0, **options) -> FrontDoor:
-    """The front door bound to ``host:port`` (port 0 picks a free one), running
-    ``app`` on ``threads`` worker threads. Live streams are served from its
-    event loop and need no thread (``max_streams`` is the app's own limit,
-    kept for callers that still pass it)."""
-    return FrontDoor(app, host, port, threads, **options)
-
-
 class BackgroundServer:
     """A server in a thread of this process: for the demo and for tests."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16,
-                 max_streams: int = 16):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16):
         self.app = app
-        self.server = make_server(app, host, port, threads, max_streams)
+        self.server = FrontDoor(app, host, port, threads)
         self.host = host
         self.port = self.server.effective_port
 

@@ -13,8 +13,21 @@ to this revision without touching its rows.
 from __future__ import annotations
 
 from alembic import op
-from sqlalchemy import (BigInteger, Column, Float, Index, Integer, LargeBinary, MetaData, PrimaryKeyConstraint,
-                        String, Table, Text, UniqueConstraint, inspect)
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    inspect,
+)
 
 revision = "0001"
 down_revision = None

@@ -1,0 +1,82 @@
+"""Head office's settings: its database and where the feed is published, the
+holdout experiment, the customer's side (public address, join codes,
+platforms, metrics and builds) and after-sale invitations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .common import CommonSettings, at_least, setting
+
+REWARDS = ("none", "sample", "discount", "event")
+
+
+@dataclass(frozen=True)
+class HeadOfficeSettings(CommonSettings):
+    hq_database_url: str = setting("", "head office's database (postgresql://user:pw@host/db); empty means hq.db "
+                                   "in its data folder")
+    feed_store: str = setting("", "where head office publishes feed bodies: a folder, or s3://bucket/prefix; "
+                              "empty means feed/ in its data folder")
+    feed_base_url: str = setting("", "where stores download feed bodies (a static host, CDN or bucket URL); "
+                                 "empty means head office itself")
+    experiment: str = setting("", "head office: name of the holdout experiment to start (a new name starts a new one)")
+    holdout_share: float = setting(0.0, "head office: share of customers held out of service prompts, 0 to 0.5")
+    chain_handles: str = setting("", "head office: the chain's handles and hashtags a post must mention to count")
+    invite_delay_hours: float = setting(24.0, "head office: hours after a sale before the invitation to share "
+                                        "or review reaches the customer's page")
+    invite_reward: str = setting("none", "head office: what the chain gives for a post (none, sample, discount, "
+                                 "event); any reward puts the ad disclosure on the invitation")
+    public_url: str = setting("", "head office's public address customers reach (the /join QR code points here)")
+    smtp_url: str = setting("", "email for join codes: smtp://user:password@host:587?from=addr&starttls=1")
+    code_sender: str = setting("", "console: log join codes with a masked identifier instead (demo, tests)")
+    metrics_refresh_hours: int = setting(168, "hours between refreshes of each linked account's metrics")
+    metrics_max_age_days: int = setting(30, "days after which metrics that cannot be refreshed age out")
+    build_interval_minutes: int = setting(60, "at most this often head office builds a version automatically")
+    instagram_client_id: str = setting("", "the chain's own Meta app id (Instagram professional accounts)")
+    instagram_client_secret: str = setting("", "the chain's own Meta app secret")
+    tiktok_client_id: str = setting("", "the chain's TikTok Login Kit client key")
+    tiktok_client_secret: str = setting("", "the chain's TikTok Login Kit client secret")
+    youtube_client_id: str = setting("", "the chain's Google OAuth client id (youtube.readonly)")
+    youtube_client_secret: str = setting("", "the chain's Google OAuth client secret")
+
+    def problems(self) -> list[str]:
+        return (super().problems() + _storage_problems(self) + _experiment_problems(self)
+                + _customer_side_problems(self))
+
+
+def _storage_problems(s: HeadOfficeSettings) -> list[str]:
+    problems = []
+    if s.hq_database_url and not s.hq_database_url.startswith(("postgresql://", "postgresql+psycopg://")):
+        problems.append("hq_database_url must be a PostgreSQL URL (postgresql://user:password@host:5432/db), "
+                        "or empty for hq.db in the data folder")
+    if s.feed_store.startswith("s3://") and not s.feed_store[5:].split("/")[0]:
+        problems.append(f"feed_store {s.feed_store!r} names no bucket: write s3://bucket/prefix")
+    if s.feed_base_url and not s.feed_base_url.startswith(("http://", "https://")):
+        problems.append(f"feed_base_url {s.feed_base_url!r} must be an http:// or https:// URL "
+                        "(the folder or bucket the bodies are served from)")
+    return problems
+
+
+def _experiment_problems(s: HeadOfficeSettings) -> list[str]:
+    problems = []
+    if not 0 <= s.holdout_share <= 0.5:
+        problems.append(f"holdout_share {s.holdout_share} is out of range; use 0 (no experiment) to 0.5")
+    if s.experiment and not re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", s.experiment):
+        problems.append("experiment must be a name of 1 to 100 letters, digits, '.', '_' or '-'")
+    return problems
+
+
+def _customer_side_problems(s: HeadOfficeSettings) -> list[str]:
+    problems = at_least(s, ("metrics_refresh_hours", "metrics_max_age_days", "build_interval_minutes"), 1)
+    problems += at_least(s, ("invite_delay_hours",), 0)
+    if s.invite_reward not in REWARDS:
+        problems.append(f"invite_reward {s.invite_reward!r} is not known; use {', '.join(REWARDS)}")
+    if s.public_url and not s.public_url.startswith(("http://", "https://")):
+        problems.append(f"public_url {s.public_url!r} must start with https:// (or http:// for a test)")
+    if s.smtp_url and not s.smtp_url.startswith(("smtp://", "smtps://")):
+        problems.append("smtp_url must look like smtp://user:password@host:587?from=shop@example.com "
+                        "(or smtps://)")
+    if s.code_sender not in ("", "console"):
+        problems.append(f"code_sender {s.code_sender!r} is not known; leave it empty or use console")
+    return problems

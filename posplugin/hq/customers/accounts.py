@@ -1,0 +1,161 @@
+"""Accounts a customer links: OAuth links (state and PKCE verifier kept
+sealed until the platform calls back), public handles, unlinking, and which
+platforms head office offers.
+
+One account per platform per customer. Tokens are sealed by the vault before
+they reach the database and are never logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import Engine, and_, insert, select, update
+
+from ...errors import NotFound, ValidationError
+from ...hookspecs import hookimpl
+from ...plugins import Plugins
+from ...timeutil import iso
+from ..platforms import instagram, tiktok, youtube
+from ..platforms.oauth import Platform, PlatformError, Token
+from ..schema import linked_accounts, oauth_states
+from .vault import Vault
+
+STATE_TTL_S = 900.0
+HANDLE_PLATFORMS = ("instagram",)  # platforms that can read a public handle (business_discovery)
+
+
+class LinkFailed(ValidationError):
+    code = "link_failed"
+
+
+class BundledPlatforms:
+    """The ``platforms`` hook for the bundled platforms whose app is configured."""
+
+    @hookimpl
+    def platforms(self, settings):
+        found = []
+        for module in (instagram, tiktok, youtube):
+            name = module.PLATFORM.name
+            client_id = getattr(settings, f"{name}_client_id", "")
+            secret = getattr(settings, f"{name}_client_secret", "")
+            if client_id and secret:
+                extra = {}
+                if name == "instagram":
+                    extra = {"discovery_user_id": settings.extra.get("instagram_discovery_user_id", ""),
+                             "discovery_token": settings.extra.get("instagram_discovery_token", "")}
+                found.append(module.PLATFORM(client_id, secret, **extra))
+        return found
+
+
+def available(settings, plugins: Plugins | None = None) -> dict[str, Platform]:
+    """Every platform head office can link, by name: the bundled ones whose
+    app is configured, then any a chain's plugin adds (which win by name)."""
+    plugins = plugins or Plugins(settings)
+    out: dict[str, Platform] = {}
+    for found in [BundledPlatforms().platforms(settings)] + plugins.each("platforms", settings=settings):
+        for platform in found or []:
+            out[platform.name] = platform
+    return out
+
+
+class Accounts:
+    """Linking and unlinking over head office's database."""
+
+    def __init__(self, engine: Engine, vault: Vault, platforms: dict[str, Platform], *, clock):
+        self.engine = engine
+        self.vault = vault
+        self.platforms = platforms
+        self.clock = clock
+
+    def platform(self, name: str) -> Platform:
+        if name not in self.platforms:
+            raise NotFound(f"no platform {name!r} can be linked here")
+        return self.platforms[name]
+
+    # -- OAuth -------------------------------------------------------------
+
+    def start_link(self, customer_id: int, name: str, redirect_uri: str) -> str:
+        """The platform's authorize URL for this customer (state and PKCE)."""
+        platform = self.platform(name)
+        state = secrets.token_urlsafe(24)
+        verifier = platform.new_verifier()
+        with self.engine.begin() as conn:
+            conn.execute(insert(oauth_states).values(state_hash=_digest(state), customer_id=customer_id,
+                                                     platform=name, verifier=self.vault.seal(verifier),
+                                                     created_at=self.clock()))
+        return platform.authorization_url(redirect_uri, state, verifier)
+
+    def finish_link(self, name: str, state: str, code: str, redirect_uri: str) -> int:
+        """The platform called back: trade the code for tokens and keep them
+        sealed; returns the customer's id. Raises :class:`LinkFailed`."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(oauth_states).where(oauth_states.c.state_hash == _digest(state))).first()
+            if row is None or row.used_at is not None or row.platform != name \
+                    or row.created_at + STATE_TTL_S < now:
+                raise LinkFailed("this link has expired or was already used; start again", field="state")
+            conn.execute(update(oauth_states).where(oauth_states.c.state_hash == row.state_hash)
+                         .values(used_at=now))
+        try:
+            token = self.platform(name).exchange(redirect_uri, code, self.vault.open(row.verifier))
+        except PlatformError as exc:
+            raise LinkFailed(exc.message, field="code") from None
+        self._upsert(row.customer_id, name, source="oauth", token=token, handle=None)
+        return row.customer_id
+
+    def add_handle(self, customer_id: int, name: str, handle: str) -> None:
+        """A public handle the customer gave, read without their login."""
+        if name not in HANDLE_PLATFORMS or name not in self.platforms:
+            raise ValidationError(f"{name} handles cannot be read here; link the account instead",
+                                  field="platform")
+        handle = handle.strip().lstrip("@").casefold()
+        if not handle or not all(c.isalnum() or c in "._" for c in handle) or len(handle) > 30:
+            raise ValidationError("a handle is letters, digits, dots and underscores", field="handle")
+        self._upsert(customer_id, name, source="handle", token=None, handle=handle)
+
+    def _upsert(self, customer_id: int, name: str, *, source: str, token: Token | None, handle: str | None):
+        now = self.clock()
+        values = {"source": source, "token": self.vault.seal(token.to_json()) if token else None,
+                  "account_id": token.account_id if token else None, "handle": handle, "status": "linked",
+                  "linked_at": now, "next_refresh_at": now, "failures": 0, "last_error": None,
+                  "last_error_at": None, "followers": None, "engagement_rate": None, "posts": None,
+                  "measured_at": None}
+        with self.engine.begin() as conn:
+            done = conn.execute(update(linked_accounts).where(and_(linked_accounts.c.customer_id == customer_id,
+                                                                   linked_accounts.c.platform == name))
+                                .values(**values)).rowcount
+            if not done:
+                conn.execute(insert(linked_accounts).values(customer_id=customer_id, platform=name, **values))
+
+    def unlink(self, customer_id: int, name: str) -> bool:
+        """Forget the account's token and figures; whether there was one."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(linked_accounts).where(and_(
+                linked_accounts.c.customer_id == customer_id, linked_accounts.c.platform == name,
+                linked_accounts.c.status != "unlinked")).values(
+                status="unlinked", token=None, followers=None, engagement_rate=None, posts=None,
+                measured_at=None)).rowcount > 0
+
+    def of_customer(self, customer_id: int) -> list[dict]:
+        """The customer's accounts as they may see them (no tokens)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(linked_accounts).where(and_(
+                linked_accounts.c.customer_id == customer_id, linked_accounts.c.status != "unlinked"))
+                .order_by(linked_accounts.c.platform)).all()
+        return [{"platform": r.platform, "source": r.source, "handle": r.handle, "status": _shown(r),
+                 "followers": r.followers, "engagement_rate": r.engagement_rate, "posts": r.posts,
+                 "measured_at": iso(r.measured_at)} for r in rows]
+
+
+def _shown(row) -> str:
+    if row.status == "linked":
+        if row.measured_at is not None:
+            return "measured"
+        return "failing" if row.failures else ("handle" if row.source == "handle" else "linked")
+    return row.status
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

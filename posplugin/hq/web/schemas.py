@@ -1,0 +1,118 @@
+"""Head office's request and response bodies (its OpenAPI components): what
+stores send (outcome reports, after-sale invitations) and the customer's side
+(/join, /me)."""
+
+from __future__ import annotations
+
+from ... import texts
+from ...tiers.identity import MAX_LENGTH
+from ...tiers.policy import SERVICE_LEVELS
+from ...web.schemas import COUNT, TIMESTAMP, SchemaSet, nullable, text
+
+REACH = {"type": "integer", "minimum": 0, "maximum": 10**12}
+# Durations may arrive negative from a store whose clock stepped back (one not
+# yet clamping them itself): head office accepts them and counts them as 0.
+SECONDS = {"type": "number", "minimum": -30 * 24 * 3600, "maximum": 30 * 24 * 3600}
+SUM_SECONDS = {"type": "number", "minimum": -10**12, "maximum": 10**12}
+FIGURE_KEYS = {"type": "string", "maxLength": 64, "pattern": "^[a-z_]{1,32}(:[a-z_]{1,32})?$"}
+
+CONSENT_SCOPES = ["tiering", "invitations"]
+JOIN_IDENTIFIER = {
+    "type": "object", "required": ["type", "value"], "additionalProperties": False,
+    "properties": {"type": {"enum": ["phone", "email"]},
+                   "value": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH}},
+}
+LANGUAGE = {"enum": list(texts.LANGUAGES), "default": "en"}
+
+SCHEMAS = SchemaSet({
+    "OutcomeReport": {
+        "description": "A batch of a store's hourly outcomes for head office (no identifiers).",
+        "type": "object", "required": ["batch", "hours"],
+        "properties": {
+            "batch": text(128, 1),
+            "hours": {"type": "array", "maxItems": 10_000, "items": {
+                "type": "object", "required": ["hour"],
+                "properties": {
+                    "hour": {"type": "string", "format": "date-time"},
+                    "made": {"type": "object", "additionalProperties": COUNT, "maxProperties": 64,
+                             "propertyNames": FIGURE_KEYS},
+                    "taken": COUNT, "resolved": COUNT, "expired": COUNT, "acted": COUNT,
+                    "pain_episodes": COUNT,
+                    "time_to_act_s": SUM_SECONDS, "pain_seconds": SUM_SECONDS,
+                    "times_to_act_s": {"type": "array", "items": SECONDS, "maxItems": 100_000},
+                    "pain_durations_s": {"type": "array", "items": SECONDS, "maxItems": 100_000},
+                    "reach_served": {"type": "object", "additionalProperties": REACH, "maxProperties": 16,
+                                     "propertyNames": FIGURE_KEYS}}}},
+            "arms": {"type": "array", "maxItems": 10_000,
+                     "description": "the holdout experiment's matured outcomes per arm (counts and sums)",
+                     "items": {"type": "object",
+                               "required": ["experiment", "level", "arm", "metric", "n", "sum", "sum_sq"],
+                               "properties": {"experiment": text(100, 1), "level": {"enum": list(SERVICE_LEVELS)},
+                                              "arm": {"enum": ["served", "holdout"]},
+                                              "metric": {"enum": ["return_7", "return_30", "accepted",
+                                                                  "spend_30"]},
+                                              "n": COUNT, "sum": {"type": "number", "minimum": 0, "maximum": 1e15},
+                                              "sum_sq": {"type": "number", "minimum": 0, "maximum": 1e30}}}}},
+    },
+    "ReportAccepted": {
+        "type": "object", "required": ["accepted"],
+        "properties": {"accepted": {"type": "boolean", "description": "false when the batch was already counted"}},
+    },
+    "InvitationBatch": {
+        "description": "A store's after-sale invitations: each names the customer by keyed hash.",
+        "type": "object", "required": ["invitations"],
+        "properties": {"invitations": {"type": "array", "maxItems": 5_000, "items": {
+            "type": "object", "required": ["ref", "customer", "sold_at"],
+            "properties": {"ref": text(64, 1),
+                           "customer": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                           "sold_at": {"type": "string", "format": "date-time", "maxLength": 64}}}}},
+    },
+    "InvitationsReceived": {
+        "type": "object", "required": ["received", "kept"],
+        "properties": {"received": COUNT, "kept": COUNT},
+    },
+    "JoinCodeRequest": {
+        "type": "object", "required": ["identifier"], "additionalProperties": False,
+        "properties": {"identifier": JOIN_IDENTIFIER, "language": LANGUAGE},
+    },
+    "JoinCodeSent": {
+        "type": "object", "required": ["channel", "to", "expires_in_s", "tries"],
+        "properties": {"channel": {"enum": ["sms", "email"]},
+                       "to": {"type": "string", "description": "the identifier, masked"},
+                       "expires_in_s": COUNT, "tries": COUNT},
+    },
+    "JoinVerifyRequest": {
+        "type": "object", "required": ["identifier", "code"], "additionalProperties": False,
+        "properties": {"identifier": JOIN_IDENTIFIER,
+                       "code": {"type": "string", "pattern": "^ *[0-9]{6} *$",
+                                "description": "the 6-digit code that was sent"}},
+    },
+    "Consent": {
+        "type": "object", "required": ["version", "scopes", "given_at"],
+        "properties": {"version": {"type": "string"},
+                       "scopes": {"type": "array", "items": {"enum": CONSENT_SCOPES}},
+                       "language": {"type": "string"},
+                       "given_at": TIMESTAMP, "withdrawn_at": nullable(TIMESTAMP)},
+    },
+    "ConsentRequest": {
+        "type": "object", "required": ["version", "scopes"], "additionalProperties": False,
+        "properties": {"version": text(32, 1),
+                       "scopes": {"type": "array", "items": {"enum": CONSENT_SCOPES}, "uniqueItems": True,
+                                  "maxItems": len(CONSENT_SCOPES)},
+                       "language": LANGUAGE},
+    },
+    "HandleRequest": {
+        "type": "object", "required": ["platform", "handle"], "additionalProperties": False,
+        "properties": {"platform": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,31}$"},
+                       "handle": text(64, 1)},
+    },
+    "JoinSession": {
+        "type": "object", "required": ["signed_in"],
+        "properties": {"signed_in": {"type": "boolean"},
+                       "id_type": {"enum": ["phone", "email"]},
+                       "consent": {"anyOf": [{"$ref": "#/components/schemas/Consent"}, {"type": "null"}]},
+                       "accounts": {"type": "array", "items": {"type": "object"}},
+                       "platforms": {"type": "array", "items": {"type": "string"}},
+                       "csrf": {"type": "string", "description": "echo it as X-CSRF-Token on every change"}},
+    },
+})

@@ -1,0 +1,47 @@
+"""Prometheus metrics, on a registry of the app's own (no global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS = "posplugin.metrics"  # the app extension holding its Metrics
+
+
+class Metrics:
+    def __init__(self, tier_rows=lambda: 0):
+        self.registry = CollectorRegistry()
+        self.requests = Counter("posplugin_http_requests", "HTTP requests by route and status",
+                                ["route", "method", "status"], registry=self.registry)
+        self.latency = Histogram("posplugin_http_request_seconds", "HTTP request latency by route",
+                                 ["route"], registry=self.registry,
+                                 buckets=(.001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+        self.identify = Counter("posplugin_identify", "Identify outcomes by tier and service level",
+                                ["tier", "service_level", "known"], registry=self.registry)
+        self.prompts = Counter("posplugin_prompts_created", "Prompts created by kind and level",
+                               ["kind", "level"], registry=self.registry)
+        rows = Gauge("posplugin_tier_list_rows", "Customers in the current tier list",
+                     registry=self.registry)
+        rows.set_function(tier_rows)
+
+    def watch_writes(self, writer) -> None:
+        """Gauges of the deferred writer: rows refused for good, rows waiting for a retry."""
+        refused = Gauge("posplugin_deferred_writes_refused", "Deferred writes SQLite refused and dropped",
+                        registry=self.registry)
+        refused.set_function(lambda: writer.refused)
+        waiting = Gauge("posplugin_deferred_writes_waiting", "Deferred writes that failed and wait for a retry",
+                        registry=self.registry)
+        waiting.set_function(lambda: writer.waiting)
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,261 @@
+"""Helpers the tests share (fixtures are in conftest.py): the test identifier
+key and tier list, an HTTP client holding a token, running the command line,
+a controllable clock, free ports, head office's customers joining."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from sqlalchemy import text
+
+from posplugin.hq.customers import consent
+from posplugin.hq.customers.accounts import Accounts
+from posplugin.hq.customers.collector import Collector
+from posplugin.hq.customers.join import Customers
+from posplugin.hq.customers.vault import Vault
+from posplugin.hq.office import HeadOffice
+
+ID_KEY = "test-identifier-key-0123456789abcdef"
+
+
+TIER_COLUMNS = ["identifier_type", "identifier", "followers", "engagement_rate", "niches", "consent"]
+
+
+# A small tier list with one customer per interesting case (DESIGN.md examples).
+TIER_ROWS = [
+    ["phone", "+47 412 34 567", "4200", "6.2%", "running;coffee", "yes"],        # murdoch, nano
+    ["email", "Micro.Mia@Example.com", "45000", "0.003", "skincare", "yes"],     # priority, micro
+    ["handle", "@BigBen", "2000000", "0.5%", "football;travel", "yes"],           # murdoch, mega
+    ["loyalty_id", "L-1001", "800", "0.02", "", "yes"],                          # standard, everyday
+    ["email", "optout@example.com", "90000", "9%", "wine", "no"],                # opted out
+]
+
+
+class Client:
+    """A requests session against the live server, authenticated as one role."""
+
+    def __init__(self, base_url: str, token: str | None):
+        self.base_url = base_url
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 10)
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+
+def tier_csv(rows=TIER_ROWS, header=TIER_COLUMNS) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+class FullDisk:
+    """ENOSPC injected into a database's writes (``db.write``) until :meth:`room`;
+    deferred writes retry every 50 ms meanwhile."""
+
+    def __init__(self, db, monkeypatch):
+        self.full = True
+        real_write = db.write
+
+        @contextlib.contextmanager
+        def write():
+            if self.full:
+                raise sqlite3.OperationalError("database or disk is full")
+            with real_write() as conn:
+                yield conn
+
+        monkeypatch.setattr(db, "write", write)
+        db.deferred._retry_s = 0.05
+
+    def room(self) -> None:
+        self.full = False
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 60,
+            cwd: Path | None = None):
+    """Run ``python -m posplugin ARGS`` as a separate process against this
+    checkout's code; returns the CompletedProcess (text mode)."""
+    return subprocess.run([sys.executable, "-m", "posplugin", *args], env={**clean_env(), **(env or {})},
+                          input=input, capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO)
+
+
+def clean_env() -> dict:
+    """This machine's environment without any ``POSPLUGIN_*``, running this checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
+    env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def cli_env(**settings) -> dict:
+    """The environment for a posplugin process from this checkout: this
+    machine's variables without any ``POSPLUGIN_*``, the test identifier key,
+    and ``settings`` as ``POSPLUGIN_<NAME>`` (``hq_url="..."`` → ``POSPLUGIN_HQ_URL``)."""
+    env = clean_env()
+    env["POSPLUGIN_ID_KEY"] = ID_KEY
+    env.update({f"POSPLUGIN_{name.upper()}": str(value) for name, value in settings.items()})
+    return env
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+PHONE = {"width": 360, "height": 740}
+
+
+class Clock:
+    """A clock tests move by hand: from ``now`` (epoch seconds or an aware
+    datetime), else the real time."""
+
+    def __init__(self, now: float | dt.datetime | None = None):
+        self.now = time.time() if now is None else now.timestamp() if isinstance(now, dt.datetime) else now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+MURDOCH_PHONE = "+4741234567"  # TIER_ROWS' Murdoch-level customer
+
+
+def identify(client: Client, value: str = MURDOCH_PHONE, id_type: str = "phone", *, lane: str = "3",
+             **extra) -> requests.Response:
+    """``POST /api/v1/identify`` as a till would send it."""
+    return client.post("/api/v1/identify", json={"lane": lane, "identifier": {"type": id_type, "value": value},
+                                                 **extra})
+
+
+def hq_query(office, sql: str) -> list:
+    """The rows of ``sql`` in head office's database (either backend)."""
+    with office.engine.connect() as conn:
+        return conn.execute(text(sql)).all()
+
+
+def join_code(caplog, masked_tail: str = "") -> str:
+    """The newest one-time code the console sender logged (for an identifier
+    whose masked form ends with ``masked_tail``)."""
+    for record in reversed(caplog.records):
+        found = re.match(r"join code (\d{6}) for (\S+)", record.getMessage())
+        if found and found.group(2).endswith(masked_tail):
+            return found.group(1)
+    raise AssertionError("the console sender logged no code")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(cmd, tmp_path, port, env):
+    """Start ``CMD serve`` on ``port`` as its own process; returns (process, first /healthz answer)."""
+    proc = subprocess.Popen(cmd + ["serve", "--data", str(tmp_path), "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            cwd=tmp_path)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            return proc, requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(proc.stdout.read())
+
+
+LINK_REDIRECT = "https://hq.example.com/hq/v1/join/accounts/{}/callback"
+
+
+def stand_in_platforms(standins, clock=None):
+    from platform_standins import platforms
+    return platforms(standins, clock)
+
+
+class World:
+    """A head office with customers, accounts and a collector on one clock."""
+
+    def __init__(self, tmp_path, standins, database_url=""):
+        self.clock = Clock()
+        self.database_url = database_url
+        self.office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=self.clock,
+                                 database_url=database_url)
+        self.sent = []
+        self.customers = Customers(self.office.engine, ID_KEY, default_region="NO", clock=self.clock,
+                                   send=lambda *a: self.sent.append(a) or True)
+        self.platforms = stand_in_platforms(standins, self.clock)
+        vault = Vault.in_folder(self.office.data_dir)
+        self.accounts = Accounts(self.office.engine, vault, self.platforms, clock=self.clock)
+        # The environment a posplugin command needs to reach this head office.
+        self.env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_DATABASE_URL": database_url}
+        self.collector = Collector(self.office.engine, vault, self.platforms, clock=self.clock,
+                                   data_dir=self.office.data_dir,
+                                   refresh_hours=168, max_age_days=30)
+
+    def join(self, phone: str, consented: bool = True) -> int:
+        self.customers.request_code("phone", phone, "10.0.0.1")
+        who, _ = self.customers.verify_code("phone", phone, self.sent[-1][2])
+        if consented:
+            self.customers.give_consent(who.customer_id, consent.VERSION, ["tiering"], "en")
+        return who.customer_id
+
+    def link(self, customer_id: int, name: str) -> None:
+        url = self.accounts.start_link(customer_id, name, LINK_REDIRECT.format(name))
+        back = parse_qs(urlsplit(requests.get(url, allow_redirects=False, timeout=10).headers["Location"]).query)
+        self.accounts.finish_link(name, back["state"][0], back["code"][0], LINK_REDIRECT.format(name))
+
+    def account(self, customer_id: int, name: str) -> dict:
+        return next(a for a in self.accounts.of_customer(customer_id) if a["platform"] == name)
+
+
+def joined_customer(server, caplog, phone="+47 412 34 567", scopes=("tiering",), link="instagram"):
+    """A requests session of a customer who joined on ``server`` (code from
+    the console sender), consented to ``scopes`` and linked ``link`` through
+    its stand-in platform, which head office has then measured."""
+    from posplugin.hq.web.join import customer_side
+
+    http = requests.Session()
+    base = server.url + "/hq/v1/join"
+    assert http.post(base + "/code", json={"identifier": {"type": "phone", "value": phone}}, timeout=10).ok
+    verified = http.post(base + "/verify", timeout=10, json={"identifier": {"type": "phone", "value": phone},
+                                                             "code": join_code(caplog, phone[-2:])})
+    assert verified.ok, verified.text
+    http.headers["X-CSRF-Token"] = verified.json()["csrf"]  # as static/join.js echoes it
+    given = http.post(base + "/consent", json={"version": consent.VERSION, "scopes": list(scopes)}, timeout=10)
+    assert given.ok, given.text
+    if link:
+        start = http.post(f"{base}/accounts/{link}/link", timeout=10)
+        assert start.ok, start.text
+        assert http.get(start.json()["authorize_url"], timeout=10).url.endswith(f"/join#linked={link}")
+        assert customer_side(server.app).collector.run().measured >= 1
+    return http
