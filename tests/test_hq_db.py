@@ -67,7 +67,7 @@ def test_a_database_made_by_create_all_is_stamped_and_keeps_its_rows(make_hq, tm
                                                 for s in (10.0, 30.0, 90.0)])
     old.dispose()
 
-    hq = make_hq()
+    hq = make_hq(database_url=hq_database_url)
 
     assert revision(hq.engine) == HEADS
     assert made_later <= set(inspect(hq.engine).get_table_names())

@@ -23,7 +23,7 @@ def hq_document():
 
 
 schema = schemathesis.openapi.from_dict(hq_document())
-SQLITE = pytest.mark.parametrize("hq_database_url", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("hq_backend", ["sqlite"], indirect=True)
 
 
 def test_the_fuzzed_document_is_the_one_head_office_serves(hq):
