@@ -8,6 +8,7 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import logging
 import os
 import re
 import socket
@@ -15,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -103,6 +105,66 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeo
     checkout's code; returns the CompletedProcess (text mode)."""
     return subprocess.run([sys.executable, "-m", "posplugin", *args], env={**clean_env(), **(env or {})},
                           input=input, capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO)
+
+
+@contextlib.contextmanager
+def posplugin_environment(env: dict | None):
+    """This process's environment with only ``env``'s ``POSPLUGIN_*`` variables, until the block ends."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("POSPLUGIN_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update({k: v for k, v in (env or {}).items() if k.startswith("POSPLUGIN_")})
+    try:
+        yield
+    finally:
+        for name in [k for k in os.environ if k.startswith("POSPLUGIN_")]:
+            del os.environ[name]
+        os.environ.update(saved)
+
+
+def cli(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    """Run the command ``posplugin ARGS`` in this process, as ``run_cli`` does in
+    a process of its own but without its second of start-up: the same
+    ``posplugin.cli.main``, with ``env``'s ``POSPLUGIN_*`` as the only ones set,
+    ``input`` as stdin; returns the exit status and what it printed and logged
+    (stderr as the command's console shows it, tracebacks included). Serving,
+    signals, pipes and the installed script need ``run_cli``."""
+    from posplugin.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    verbose = "-v" in args or "--verbose" in args
+    # What main's logging.basicConfig would print, on stderr (pytest's own handlers
+    # on the root logger make basicConfig do nothing here).
+    console = logging.StreamHandler(err)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(console)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        with posplugin_environment(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                _stdin(input):
+            try:
+                status = main(list(args))
+            except SystemExit as exc:  # argparse: usage errors, --help, --version
+                status = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+            except Exception:
+                traceback.print_exc()
+                status = 1
+    finally:
+        root.removeHandler(console)
+        root.setLevel(level)
+    return subprocess.CompletedProcess(["posplugin", *args], status, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _stdin(text: str | None):
+    saved = sys.stdin
+    sys.stdin = io.StringIO(text or "")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 
 
 def clean_env() -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import REPO, run_cli
+from helpers import REPO, cli, run_cli
 
 from posplugin.store.service import Store
 from posplugin.store.web.app import create_app
@@ -55,7 +55,7 @@ def test_a_failing_plugin_is_skipped(settings, loaded_store, hooks_dir):
         assert store.identify("1", "email", "micro.mia@example.com").service_level == "murdoch"
     finally:
         store.close()
-    listed = run_cli("plugins", "--data", str(settings.data_dir), env={"POSPLUGIN_HOOKS_DIR": str(hooks_dir)})
+    listed = cli("plugins", "--data", str(settings.data_dir), env={"POSPLUGIN_HOOKS_DIR": str(hooks_dir)})
     assert listed.returncode == 1
     assert "vip\t" in listed.stdout and "broken\tservice_level" in listed.stdout
     assert "syntax.py" in listed.stderr

@@ -15,7 +15,7 @@ import time
 
 import pytest
 import requests
-from helpers import ID_KEY, REPO, cli_env, free_port, run_cli, serve, tier_csv
+from helpers import ID_KEY, REPO, cli, cli_env, free_port, run_cli, serve, tier_csv
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from posplugin.hq import office as hq_module
@@ -253,21 +253,21 @@ def test_sync_once_cli_and_healthz(hq, settings, tmp_path):
 def test_hq_cli(tmp_path):
     env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
     data = str(tmp_path / "hq")
-    key = run_cli("hq", "public-key", "--data", data, env=env).stdout.strip()
-    assert len(key) == 44 and run_cli("hq", "public-key", "--data", data, env=env).stdout.strip() == key
+    key = cli("hq", "public-key", "--data", data, env=env).stdout.strip()
+    assert len(key) == 44 and cli("hq", "public-key", "--data", data, env=env).stdout.strip() == key
     assert "PRIVATE" not in (tmp_path / "hq" / "hq.db").read_bytes().decode("latin-1")
     csv_path = tmp_path / "list.csv"
     csv_path.write_text(tier_csv(V1))
-    assert run_cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
+    assert cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
         "1 rows loaded as version 1")
-    assert run_cli("hq", "store", "add", "oslo-1", "--data", data, env=env).stdout.startswith("hq_")
+    assert cli("hq", "store", "add", "oslo-1", "--data", data, env=env).stdout.startswith("hq_")
     csv_path.write_text(tier_csv(V2))
-    assert run_cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
+    assert cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
         "1 rows loaded as version 2 (delta: 1 added or changed, 1 removed)")
-    assert run_cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 0
-    assert run_cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 1
+    assert cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 0
+    assert cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 1
     csv_path.write_text(tier_csv([["email", "bad", "1", "1%", "", "yes"]]))
-    refused = run_cli("hq", "import", str(csv_path), "--data", data, env=env)
+    refused = cli("hq", "import", str(csv_path), "--data", data, env=env)
     assert refused.returncode == 1 and "line 2" in refused.stderr
 
 

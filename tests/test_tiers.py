@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from helpers import ID_KEY, TIER_COLUMNS, clean_env, run_cli, tier_csv
+from helpers import ID_KEY, TIER_COLUMNS, clean_env, cli, run_cli, tier_csv
 
 from posplugin.errors import ImportRefused
 from posplugin.store.service import Store
@@ -161,8 +161,8 @@ def test_cli_refuses_a_bad_file_and_names_lines(settings, tmp_path):
     csv_path = tmp_path / "bad.csv"
     csv_path.write_text(tier_csv([["email", "a@b.no", "10", "1%", "", "yes"],
                                   ["email", "nope", "10", "1%", "", "yes"]]))
-    done = run_cli("tiers", "import", str(csv_path), "--data", str(settings.data_dir),
-                   env={"POSPLUGIN_ID_KEY": ID_KEY})
+    done = cli("tiers", "import", str(csv_path), "--data", str(settings.data_dir),
+               env={"POSPLUGIN_ID_KEY": ID_KEY})
     assert done.returncode == 1
     assert "line 3" in done.stderr and "nothing loaded" in done.stderr
     assert done.stdout == ""
