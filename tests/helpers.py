@@ -90,7 +90,7 @@ class FullDisk:
                 yield conn
 
         monkeypatch.setattr(db, "write", write)
-        db.deferred._retry_s = 0.05
+        db.deferred.retry_s = 0.05
 
     def room(self) -> None:
         self.full = False

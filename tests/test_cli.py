@@ -6,6 +6,9 @@ import pytest
 import requests
 from helpers import ID_KEY, cli, cli_env, free_port, run_cli, serve, tier_csv
 
+from posplugin.config import Settings
+from posplugin.store.service import Store
+
 
 def test_token_create_prints_only_the_token(tmp_path):
     done = cli("token", "create", "--role", "till", "--name", "till-3", "--data", str(tmp_path))
@@ -105,9 +108,11 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
         assert proc.wait(timeout=10) == 0
     log = proc.stdout.read()
     assert "WARNING" in log and "no tier list loaded: every customer is treated as 'everyday'" in log
-    import sqlite3
-    conn = sqlite3.connect(tmp_path / "posplugin.db")
-    assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 5
+    store = Store(Settings(data_dir=tmp_path, id_key=ID_KEY))
+    try:
+        assert len(store.visits.recorded()) == 5
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("role,extra,page", [("staff", [], "/floor#token=pp_"),
@@ -227,7 +232,6 @@ def test_tiers_status_says_version_rows_age_and_source(tmp_path):
 ])
 def test_tiers_lookup_answers_as_identify_would_without_a_visit(tmp_path, value, kind, tier, level, prompt):
     import json
-    import sqlite3
     env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
     (tmp_path / "list.csv").write_text(tier_csv())
     cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path), env=env)
@@ -235,9 +239,11 @@ def test_tiers_lookup_answers_as_identify_would_without_a_visit(tmp_path, value,
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert (answer["tier"], answer["service_level"], answer["would_prompt"]) == (tier, level, prompt)
-    conn = sqlite3.connect(tmp_path / "posplugin.db")
-    assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM prompts").fetchone()[0] == 0
+    store = Store(Settings(data_dir=tmp_path, id_key=ID_KEY, default_region="NO"))
+    try:
+        assert store.visits.recorded() == [] and store.list_prompts() == []
+    finally:
+        store.close()
     bad = cli("tiers", "lookup", "not a number", "--data", str(tmp_path), env=env)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
 

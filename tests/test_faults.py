@@ -141,7 +141,7 @@ def test_a_full_disk_answers_the_till_and_writes_everything_once_there_is_room(t
         import_csv(store.tiers, io.StringIO(tier_csv()), store.hasher)
         with store.db.write() as conn:
             token = auth.create_token(conn, "till", "t")
-        store.db.deferred._retry_s = 0.05
+        store.db.deferred.retry_s = 0.05
         server = BackgroundServer(create_app(store=store)).start()
         try:
             filler = fill(folder)
@@ -158,7 +158,7 @@ def test_a_full_disk_answers_the_till_and_writes_everything_once_there_is_room(t
             deadline = time.monotonic() + 10
             while store.db.deferred.waiting and time.monotonic() < deadline:
                 store.visits.flush()
-            written = {r[0] for r in store.db.execute("SELECT id FROM visits")}
+            written = {v.id for v in store.visits.recorded()}
             assert set(ids) <= written
             assert requests.get(server.url + "/healthz", timeout=5).json()["status"] == "ok"
         finally:
