@@ -19,7 +19,7 @@ import requests
 from helpers import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
 
 from posplugin.config import Settings
-from posplugin.store import auth
+from posplugin.store import auth, outbox
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
 from posplugin.tiers.lists import import_csv
@@ -194,7 +194,7 @@ def test_a_clock_stepped_back_under_libfaketime_still_reports_to_head_office(tmp
         assert rows and rows[0][0] < 0  # the step really happened
         result = sync_once(store)
         assert result.ok, result
-        assert store.db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
+        assert outbox.counts(store.db)["pending"] == 0
         assert hq.stores()[0]["figures"]["taken"] == 1
     finally:
         store.close()
