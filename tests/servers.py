@@ -5,6 +5,7 @@ JSON stand-in for a vendor's API that cannot be reached from here."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -28,6 +29,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that logs nothing (a test's own HTTP stand-in)."""
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]):
+    """``handler`` answering on 127.0.0.1 in threads until the block ends;
+    yields the base URL. It stops within a fiftieth of a second: with
+    serve_forever's default polling a stop waits up to half a second."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class JsonStandIn:
     """A vendor's API on loopback: every GET answers ``status`` with ``body`` as
     JSON after ``delay`` seconds, and is recorded as (path, headers) in
@@ -37,7 +59,7 @@ class JsonStandIn:
         stand_in = self
         self.requests: list[tuple[str, dict]] = []
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 stand_in.requests.append((self.path, dict(self.headers)))
                 time.sleep(delay)
@@ -46,9 +68,6 @@ class JsonStandIn:
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -1,6 +1,5 @@
 """Plugins: loading, the hooks they implement, and failures that stay contained."""
 
-import http.server
 import json
 import os
 import shutil
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from helpers import REPO, cli, run_cli
+from servers import QuietHandler, serving
 
 from posplugin.store.service import Store
 from posplugin.store.web.app import create_app
@@ -94,7 +94,7 @@ def receiver():
     received, calls = [], []
     arrived = threading.Event()
 
-    class Bridge(http.server.BaseHTTPRequestHandler):
+    class Bridge(QuietHandler):
         def do_POST(self):
             calls.append(1)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -106,13 +106,8 @@ def receiver():
                 self.send_response(200)
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    bridge = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bridge)
-    threading.Thread(target=bridge.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{bridge.server_address[1]}/page", received, arrived
-    bridge.shutdown()
+    with serving(Bridge) as url:
+        yield url + "/page", received, arrived
 
 
 def test_webhook_forwards_urgent_prompts_with_retries(settings, loaded_store, receiver):

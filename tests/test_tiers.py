@@ -237,10 +237,10 @@ def test_tiers_import_repairs_a_damaged_list_from_the_command_line(tmp_path, how
     csv_file = tmp_path / "tiers.csv"
     csv_file.write_text(tier_csv(), encoding="utf-8")
     env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
-    assert run_cli("tiers", "import", str(csv_file), "--data", str(data), env=env).returncode == 0
+    assert cli("tiers", "import", str(csv_file), "--data", str(data), env=env).returncode == 0
     current = data / (data / "tiers-current").read_text().strip()
     damage(current, how)
-    again = run_cli("tiers", "import", str(csv_file), "--data", str(data), env=env)
+    again = cli("tiers", "import", str(csv_file), "--data", str(data), env=env)
     assert again.returncode == 0, again.stderr
     assert "Traceback" not in again.stderr
 
