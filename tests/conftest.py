@@ -83,6 +83,15 @@ def clients(server, tokens) -> dict[str, Client]:
 
 
 @pytest.fixture
+def no_backoff(monkeypatch):
+    """HTTP retries without their waits (urllib3's Retry, as the store's sync
+    session uses it): each retry still happens, at once."""
+    from urllib3.util.retry import Retry
+
+    monkeypatch.setattr(Retry, "get_backoff_time", lambda self: 0.0)
+
+
+@pytest.fixture
 def output_dir(request) -> Path:
     """A folder under test-output/ for artefacts a person looks at (screenshots)."""
     path = Path(__file__).resolve().parent.parent / "test-output" / request.node.name

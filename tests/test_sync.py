@@ -474,7 +474,7 @@ def test_a_round_in_a_child_process_reports_its_result(hq, tmp_path, monkeypatch
     assert sync_in_child(data).status == "refused"  # exit 1 from the child is a result, not a crash
 
 
-def test_head_office_errors_are_retried_within_a_round(hq, synced_store):
+def test_head_office_errors_are_retried_within_a_round(hq, synced_store, no_backoff):
     """A 500 and a 502 from a proxy in front of head office, then the real
     answer: the same round applies the list."""
     publish(hq, V1)
