@@ -234,6 +234,29 @@ def join_code(caplog, masked_tail: str = "") -> str:
     raise AssertionError("the console sender logged no code")
 
 
+def join_on_page(page, phone: str, caplog) -> None:
+    """Join on an open /join page as a customer does: ``phone``, the code the
+    console sender logged for it, consent; returns on the last step."""
+    page.wait_for_selector("#step-identify:not([hidden])")
+    page.fill("#identifier", phone)
+    page.click("#identify-form button[type=submit]")
+    page.wait_for_selector("#step-code:not([hidden])")
+    page.fill("#code", join_code(caplog, phone[-2:]))
+    page.click("#code-form button[type=submit]")
+    page.wait_for_selector("#step-consent:not([hidden])")
+    page.click("#agree")
+    page.wait_for_selector("#step-done:not([hidden])")
+
+
+def hooks_folder(tmp_path: Path, **sources: str) -> Path:
+    """A folder for the ``hooks_dir`` setting in ``tmp_path``, holding ``NAME.py`` for each ``NAME=source``."""
+    folder = tmp_path / "hooks"
+    folder.mkdir(exist_ok=True)
+    for name, source in sources.items():
+        (folder / f"{name}.py").write_text(source)
+    return folder
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as s:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import REPO, cli, run_cli
+from helpers import REPO, cli, hooks_folder, run_cli
 from servers import QuietHandler, serving
 
 from posplugin.store.service import Store
@@ -23,10 +23,7 @@ PLUGINS = Path(__file__).parent / "plugins"
 
 @pytest.fixture
 def hooks_dir(tmp_path):
-    folder = tmp_path / "hooks"
-    folder.mkdir()
-    shutil.copy(PLUGINS / "vip.py", folder)
-    return folder
+    return hooks_folder(tmp_path, vip=(PLUGINS / "vip.py").read_text())
 
 
 def plugin_store(settings, loaded_store, **changes):
