@@ -15,6 +15,7 @@ from helpers import (
     CHROMIUM_ARGS,
     ID_KEY,
     PHONE,
+    AppClient,
     Client,
     Clock,
     FullDisk,
@@ -26,8 +27,8 @@ from servers import PostgresCluster
 
 from posplugin.config import Settings
 from posplugin.hq.db import database_url, open_engine
-from posplugin.hq.schema import metadata
 from posplugin.hq.office import HeadOffice
+from posplugin.hq.schema import metadata
 from posplugin.store import auth
 from posplugin.store.service import Store
 from posplugin.store.web.app import create_app
@@ -79,6 +80,16 @@ def clients(server, tokens) -> dict[str, Client]:
     """``clients["till"]`` etc.: HTTP clients of each role; ``clients[None]`` has no token."""
     out = {role: Client(server.url, token) for role, token in tokens.items()}
     out[None] = Client(server.url, None)
+    return out
+
+
+@pytest.fixture
+def app_clients(loaded_store, tokens) -> dict[str, AppClient]:
+    """As ``clients``, through Flask's test client (no server, no socket): for
+    what a handler does with a request, not for what the front door does."""
+    app = create_app(store=loaded_store)
+    out = {role: AppClient(app, token) for role, token in tokens.items()}
+    out[None] = AppClient(app, None)
     return out
 
 
