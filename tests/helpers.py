@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from hypothesis import HealthCheck
 from sqlalchemy import text
 
 from posplugin.hq.customers import consent
@@ -32,6 +33,12 @@ from posplugin.hq.customers.vault import Vault
 from posplugin.hq.office import HeadOffice
 
 ID_KEY = "test-identifier-key-0123456789abcdef"
+
+# hypothesis's settings for a schemathesis run against a live server: no
+# deadline (a request's time is the machine's), the server fixture shared by
+# the examples on purpose, and schemathesis's own filtering allowed.
+FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                                    HealthCheck.filter_too_much]}
 
 
 TIER_COLUMNS = ["identifier_type", "identifier", "followers", "engagement_rate", "niches", "consent"]
