@@ -46,8 +46,11 @@ def serving(handler: type[http.server.BaseHTTPRequestHandler]):
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        # The listening socket stays open until the server is collected: a port
+        # closed here at once may be handed to the next test's store, and
+        # Chromium then carries this origin's state into that page
+        # (test_pages.py's floor alerts saw sound already allowed).
         server.shutdown()
-        server.server_close()
 
 
 class JsonStandIn:
