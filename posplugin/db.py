@@ -195,7 +195,8 @@ class GroupWriter:
     the others with it: a row SQLite refuses for what it is (a wrong type, a
     broken constraint) is logged and counted in ``refused``; a row that cannot
     be written now (disk full, I/O error) is kept and retried every
-    ``retry_s`` seconds, and ``failing`` says why until it is written.
+    ``retry_s`` seconds (an attribute: tests of a full disk shorten it), and
+    ``failing`` says why until it is written.
     """
 
     MAX_RETRY_ROWS = 1_000_000  # beyond this the oldest are dropped (and counted), not memory
@@ -203,7 +204,7 @@ class GroupWriter:
     def __init__(self, db: Database, interval_s: float = 0.05, retry_s: float = 1.0):
         self.db = db
         self._interval = interval_s
-        self._retry_s = retry_s
+        self.retry_s = retry_s
         self._pending: collections.deque[tuple[str, tuple]] = collections.deque()
         self._retry: list[tuple[str, tuple]] = []
         self._retry_at = 0.0
@@ -285,9 +286,9 @@ class GroupWriter:
             except Exception as exc:  # the disk, not the row: keep this one and the rest for later
                 self.failing = f"deferred writes are failing ({exc}); {len(items) - i} kept for a retry"
                 log.error("deferred writes are failing (%s); %d kept, retried every %.0f s",
-                          exc, len(items) - i, self._retry_s)
+                          exc, len(items) - i, self.retry_s)
                 self._retry = items[i:] + self._retry
-                self._retry_at = time.monotonic() + self._retry_s
+                self._retry_at = time.monotonic() + self.retry_s
                 break
         else:
             if not self._retry:

@@ -151,8 +151,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/ig/graph/<version>/me")
     def ig_me(version):
-        refused = ig_checked()
-        if refused:
+        if refused := ig_checked():
             return refused
         account = state.accounts["instagram"]
         headers = ig_usage(95, 5) if state.fail.get("instagram") == "near_limit" else ig_usage(12, 0)
@@ -162,8 +161,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/ig/graph/<version>/me/media")
     def ig_media(version):
-        refused = ig_checked()
-        if refused:
+        if refused := ig_checked():
             return refused
         limit = int(request.args.get("limit", "25"))
         posts = state.accounts["instagram"].posts[:limit]
@@ -173,8 +171,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/ig/graph/<version>/<user_id>")
     def ig_discovery(version, user_id):
-        refused = ig_checked()
-        if refused:
+        if refused := ig_checked():
             return refused
         found = re.match(r"business_discovery\.username\(([^)]+)\)", request.args.get("fields", ""))
         if not found:
@@ -233,8 +230,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/tt/v2/user/info/")
     def tt_user():
-        refused = tt_checked()
-        if refused:
+        if refused := tt_checked():
             return refused
         account = state.accounts["tiktok"]
         user = {"open_id": "open-sam", "username": account.username, "display_name": "Sam",
@@ -246,8 +242,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.post("/tt/v2/video/list/")
     def tt_videos():
-        refused = tt_checked()
-        if refused:
+        if refused := tt_checked():
             return refused
         count = min(int((request.get_json() or {}).get("max_count", 10)), 20)
         posts = state.accounts["tiktok"].posts[:count]
@@ -299,8 +294,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/gapi/youtube/v3/channels")
     def yt_channels():
-        refused = g_checked()
-        if refused:
+        if refused := g_checked():
             return refused
         if state.fail.get("youtube") == "private":
             return jsonify({"kind": "youtube#channelListResponse", "pageInfo": {"totalResults": 0}, "items": []})
@@ -314,8 +308,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/gapi/youtube/v3/playlistItems")
     def yt_playlist():
-        refused = g_checked()
-        if refused:
+        if refused := g_checked():
             return refused
         count = int(request.args.get("maxResults", "5"))
         return jsonify({"kind": "youtube#playlistItemListResponse", "items": [
@@ -324,8 +317,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/gapi/youtube/v3/videos")
     def yt_videos():
-        refused = g_checked()
-        if refused:
+        if refused := g_checked():
             return refused
         posts = state.accounts["youtube"].posts
         ids = request.args.get("id", "").split(",")

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from helpers import ID_KEY, TIER_COLUMNS, clean_env, run_cli, tier_csv
+from helpers import ID_KEY, TIER_COLUMNS, clean_env, cli, run_cli, tier_csv
 
 from posplugin.errors import ImportRefused
 from posplugin.store.service import Store
@@ -161,8 +161,8 @@ def test_cli_refuses_a_bad_file_and_names_lines(settings, tmp_path):
     csv_path = tmp_path / "bad.csv"
     csv_path.write_text(tier_csv([["email", "a@b.no", "10", "1%", "", "yes"],
                                   ["email", "nope", "10", "1%", "", "yes"]]))
-    done = run_cli("tiers", "import", str(csv_path), "--data", str(settings.data_dir),
-                   env={"POSPLUGIN_ID_KEY": ID_KEY})
+    done = cli("tiers", "import", str(csv_path), "--data", str(settings.data_dir),
+               env={"POSPLUGIN_ID_KEY": ID_KEY})
     assert done.returncode == 1
     assert "line 3" in done.stderr and "nothing loaded" in done.stderr
     assert done.stdout == ""
@@ -237,10 +237,10 @@ def test_tiers_import_repairs_a_damaged_list_from_the_command_line(tmp_path, how
     csv_file = tmp_path / "tiers.csv"
     csv_file.write_text(tier_csv(), encoding="utf-8")
     env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
-    assert run_cli("tiers", "import", str(csv_file), "--data", str(data), env=env).returncode == 0
+    assert cli("tiers", "import", str(csv_file), "--data", str(data), env=env).returncode == 0
     current = data / (data / "tiers-current").read_text().strip()
     damage(current, how)
-    again = run_cli("tiers", "import", str(csv_file), "--data", str(data), env=env)
+    again = cli("tiers", "import", str(csv_file), "--data", str(data), env=env)
     assert again.returncode == 0, again.stderr
     assert "Traceback" not in again.stderr
 

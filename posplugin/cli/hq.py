@@ -5,24 +5,21 @@ from __future__ import annotations
 
 import json
 import sys
-
-import segno
+from typing import TYPE_CHECKING
 
 from .. import config
 from ..errors import ConfigError
-from ..hq.background import Worker
-from ..hq.build import csv_records
-from ..hq.customer_side import CustomerSide
-from ..hq.customers.join import join_url
-from ..hq.db import database_url, open_engine, upgrade
-from ..hq.office import HeadOffice
-from ..hq.platforms.providers import PROVIDERS, import_export
-from ..hq.web.app import create_hq_app
 from ..tiers.csvfile import open_csv
 from ..timeutil import iso
-from ..web.server import can_fork, listen, run_service
 from .common import command, group, log, server_options, settings
 from .pairing import terminal_qr
+
+if TYPE_CHECKING:
+    from ..hq.customer_side import CustomerSide
+    from ..hq.office import HeadOffice
+
+# Each command imports what it runs (SQLAlchemy and Alembic, Flask, aiohttp):
+# `posplugin --help` and the store's commands start without head office's weight.
 
 PORT = 8766
 
@@ -35,8 +32,8 @@ def register(commands) -> None:
                    help="processes serving head office on one port (needs hq_database_url; one on Windows)")
     p = command(hq, "import", "make a new tier-list version from a CSV, or apply a provider export", import_csv)
     p.add_argument("file", metavar="FILE.csv")
-    p.add_argument("--provider", choices=PROVIDERS, default=None,
-                   help="a HypeAuditor or Modash export for handles customers gave (then hq tiers build)")
+    p.add_argument("--provider", default=None, metavar="hypeauditor|modash",  # checked by providers.import_export
+                   help="the file is that provider's export for handles customers gave (then hq tiers build)")
     stores = group(hq, "store", "stores", dest="store_action")
     command(stores, "add", "add a store; prints its token", store_add).add_argument("name")
     tokens = group(hq, "token", "head office tokens", dest="token_action")
@@ -73,6 +70,8 @@ def register(commands) -> None:
 
 def office(args) -> HeadOffice:
     """The head office in the command's data folder."""
+    from ..hq.office import HeadOffice
+
     s = settings(args)
     return HeadOffice(s.data_dir, s.id_key, default_region=s.default_region, timezone=s.tz(),
                       stale_after_s=3 * s.sync_interval_s, database_url=s.hq_database_url,
@@ -81,11 +80,15 @@ def office(args) -> HeadOffice:
 
 def customer_side(args) -> tuple[HeadOffice, CustomerSide]:
     """The head office in the command's data folder, and its customer's side."""
+    from ..hq.customer_side import CustomerSide
+
     hq = office(args)
     return hq, CustomerSide.open(hq, settings(args))
 
 
 def serve(args) -> int:
+    from ..web.server import listen, run_service
+
     s = settings(args)
     hq = office(args)  # the schema and the signing key, made once before any worker starts
     # The experiment settings start (or, with share 0, stop) an experiment once.
@@ -105,6 +108,8 @@ def _workers(asked: int, s) -> int:
     if asked > 1 and not s.hq_database_url:
         raise ConfigError(["--workers N (several processes) needs head office on PostgreSQL: set "
                            "hq_database_url (postgresql://…); on hq.db head office runs one process"])
+    from ..web.server import can_fork
+
     if asked > 1 and not can_fork():
         log.warning("--workers %s: several processes need fork, which Windows does not have; "
                     "serving with one process", asked)
@@ -117,6 +122,10 @@ def _serving(hq: HeadOffice, s, workers: int):
     automatic builds, housekeeping) running in this process, and what stops
     them. With several processes each runs one: builds take the
     cross-process import lock."""
+    from ..hq.background import Worker
+    from ..hq.customer_side import CustomerSide
+    from ..hq.web.app import create_hq_app
+
     side = CustomerSide.open(hq, s)
     app = create_hq_app(hq, language=s.language, settings=s, workers=workers, side=side)
     worker = Worker(side.collector, side.builder, housekeeping=side.housekeeping()).start()
@@ -128,6 +137,8 @@ def _serving(hq: HeadOffice, s, workers: int):
 
 
 def tiers_build(args) -> int:
+    from ..hq.build import csv_records
+
     config.require_id_key(settings(args))
     hq, side = customer_side(args)
     builder = side.builder
@@ -172,6 +183,8 @@ def metrics_refresh(args) -> int:
 def import_csv(args) -> int:
     config.require_id_key(settings(args))
     if args.provider:
+        from ..hq.platforms.providers import import_export
+
         hq = office(args)
         with open_csv(args.file) as stream:
             result = import_export(hq.engine, stream, args.provider, clock=hq.clock)
@@ -192,6 +205,8 @@ def store_add(args) -> int:
 
 
 def migrate(args) -> int:
+    from ..hq.db import database_url, open_engine, upgrade
+
     s = settings(args)
     s.data_dir.mkdir(parents=True, exist_ok=True)
     engine = open_engine(database_url(s.data_dir, s.hq_database_url))  # migrates
@@ -214,6 +229,10 @@ def token_revoke(args) -> int:
 
 
 def qr(args) -> int:
+    import segno
+
+    from ..hq.customers.join import join_url
+
     s = settings(args)
     if not s.public_url:
         raise config.ConfigError(["set public_url to head office's public address (https://…) "

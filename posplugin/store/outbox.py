@@ -64,6 +64,13 @@ def next_batch(store, table: str = "outbox") -> tuple[str, list[tuple]] | None:
     return batch, [tuple(r) for r in rows]
 
 
+def counts(db, table: str = "outbox") -> dict[str, int]:
+    """How many rows of an outbox wait to be sent, were delivered, or were refused by head office."""
+    row = db.execute(f"SELECT count(CASE WHEN sent_at IS NULL AND refused_at IS NULL THEN 1 END),"
+                     f" count(sent_at), count(refused_at) FROM {table}").fetchone()
+    return {"pending": row[0], "sent": row[1], "refused": row[2]}
+
+
 def summarise(rows: list[tuple]) -> list[dict]:
     """Outbox rows as hourly figures: counts and sums, and each time to act
     and pain duration so head office can take real medians."""
