@@ -124,3 +124,46 @@ def test_aiohttp_still_makes_connection_handlers_the_way_the_front_door_repeats(
     assert "return RequestHandler(self, loop=self._loop, **self._kwargs)" in made
     assert list(inspect.signature(web.RequestHandler.handle_error).parameters) == [
         "self", "request", "status", "exc", "message"]
+
+
+class CountingPool:
+    """A pool that counts the jobs the front door gives it."""
+
+    def __init__(self, pool):
+        self.pool, self.jobs = pool, []
+
+    def submit(self, fn, *args):
+        self.jobs.append(getattr(fn, "__name__", repr(fn)))
+        return self.pool.submit(fn, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.pool, name)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_an_answer_of_known_length_costs_one_hand_off_to_the_pool(streamed):
+    """A Flask answer is an iterator, never a list: one of known length is joined
+    on the worker that made it, so an identify costs the loop one hand-off to
+    the pool and back. One without a length (a download) is still streamed."""
+    from flask import Flask, Response
+
+    app = Flask(__name__)
+
+    @app.post("/answer")
+    def answer():
+        if streamed:
+            return Response(iter([b"part one, ", b"part two"]), content_type="text/plain")
+        return {"lane": "3", "prompt": None}
+
+    door = FrontDoor(app, threads=2)
+    door.pool = CountingPool(door.pool)
+    door.start()
+    try:
+        reply = requests.post(f"http://127.0.0.1:{door.effective_port}/answer", json={}, timeout=5)
+        assert reply.status_code == 200
+        if streamed:
+            assert reply.text == "part one, part two" and len(door.pool.jobs) > 1
+        else:
+            assert reply.json() == {"lane": "3", "prompt": None} and door.pool.jobs == ["_call"]
+    finally:
+        door.close()

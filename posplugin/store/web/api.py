@@ -37,10 +37,8 @@ def identify(body):
                               stage=body.get("stage") or "till",
                               display_name=body.get("display_name"), sale_id=body.get("sale_id"),
                               sale_total=body.get("sale_total"))
-    metrics = current_app.extensions[METRICS]
-    metrics.identify.labels(result.tier, result.service_level, str(result.known).lower()).inc()
-    if result.prompt_created:
-        metrics.prompts.labels("service", result.service_level).inc()
+    current_app.extensions[METRICS].identified(result.tier, result.service_level, result.known,
+                                               result.prompt_created)
     return jsonify(result.to_json())
 
 
