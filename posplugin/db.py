@@ -18,8 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-import sqlite_utils
-
 BUSY_TIMEOUT_MS = 5_000
 log = logging.getLogger("posplugin.db")
 
@@ -131,9 +129,11 @@ class Database:
             conn.close()
 
     @property
-    def utils(self) -> sqlite_utils.Database:
+    def utils(self) -> "sqlite_utils.Database":
         """This thread's connection wrapped for sqlite-utils' table API (reads and
         introspection; hot paths and bulk writes stay on sqlite3)."""
+        import sqlite_utils  # 14 MB with what it loads (numpy): only where a command uses it
+
         return sqlite_utils.Database(self.conn)
 
     @contextlib.contextmanager

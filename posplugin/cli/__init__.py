@@ -12,20 +12,28 @@ import sys
 from .. import __version__
 from ..errors import ConfigError, ImportRefused, PospluginError
 from ..texts import LANGUAGES
-from . import hq, startup, store
-from .common import command, server_options
+from . import startup, store
+from .common import HQ_HELP, command, server_options
 
 DESCRIPTION = "A store's local service: influence-aware service prompts at the till, queue pain points on the floor."
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line: every group's commands and options."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line: every group's commands and options. Head office's
+    commands, and all they import (SQLAlchemy, Alembic, boto3, ...), are loaded
+    only for a command line that names ``hq`` (or none given): a store's
+    ``serve`` and ``tiers import`` run without them."""
     parser = argparse.ArgumentParser(prog="posplugin", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"posplugin {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     store.register(commands)
-    hq.register(commands)
+    if argv is None or "hq" in argv:
+        from . import hq
+
+        hq.register(commands)
+    else:
+        commands.add_parser("hq", help=HQ_HELP)
     _register_demo(commands)
     return parser
 
@@ -52,7 +60,8 @@ def _demo(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``posplugin`` command; returns its exit status."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not args.verbose:  # Alembic narrates every start ("Will assume non-transactional DDL"); -v shows it

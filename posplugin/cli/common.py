@@ -8,6 +8,7 @@ import logging
 from .. import config
 
 log = logging.getLogger("posplugin")
+HQ_HELP = "head office"  # the hq group's help, also shown while its commands are not loaded
 
 
 def settings(args: argparse.Namespace, **overrides) -> config.Settings:

@@ -21,14 +21,14 @@ from ..hq.web.app import create_hq_app
 from ..tiers.csvfile import open_csv
 from ..timeutil import iso
 from ..web.server import can_fork, listen, run_service
-from .common import command, group, log, server_options, settings
+from .common import HQ_HELP, command, group, log, server_options, settings
 from .pairing import terminal_qr
 
 PORT = 8766
 
 
 def register(commands) -> None:
-    hq = group(commands, "hq", "head office")
+    hq = group(commands, "hq", HQ_HELP)
     p = command(hq, "serve", "run the head office service", serve)
     server_options(p, PORT)
     p.add_argument("--workers", type=int, default=1, metavar="N",

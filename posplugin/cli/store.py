@@ -13,15 +13,11 @@ from .. import __version__, config, datalock
 from ..plugins import Plugins
 from ..store import auth
 from ..store.schema import open_database
-from ..store.service import Store
-from ..store.sync import sync_in_child, sync_once
-from ..store.web.app import create_app
 from ..tiers import health as tier_health
 from ..tiers.csvfile import open_csv
 from ..tiers.identity import Hasher
 from ..tiers.lists import TierLists, import_csv
 from ..timeutil import iso
-from ..web.server import Housekeeper, listen, run_service
 from .common import command, group, log, server_options, settings
 from .pairing import LOOPBACK, base_url, pairing_url, terminal_qr
 
@@ -71,7 +67,17 @@ def register(commands) -> None:
     command(commands, "config", "show the settings in effect (secrets masked)", show_config)
 
 
+# What only some commands need (the web app, the service, the sync) is imported
+# in those commands: `tiers import` of a million rows must not carry the web
+# server's memory, and `token create` starts at once.
+
+
 def serve(args) -> int:
+    from ..store.service import Store
+    from ..store.sync import sync_in_child
+    from ..store.web.app import create_app
+    from ..web.server import Housekeeper, listen, run_service
+
     s = settings(args)
     config.require_id_key(s)
     s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -151,6 +157,8 @@ def tiers_status(args) -> int:
 
 
 def tiers_lookup(args) -> int:
+    from ..store.service import Store
+
     s = settings(args)
     config.require_id_key(s)
     store = Store(s)
@@ -170,6 +178,8 @@ def key_create(args) -> int:
 
 
 def queues_import(args) -> int:
+    from ..store.service import Store
+
     store = Store(settings(args))
     with open_csv(args.file) as stream:
         loaded = store.queues.import_csv(stream)
@@ -178,6 +188,9 @@ def queues_import(args) -> int:
 
 
 def sync(args) -> int:
+    from ..store.service import Store
+    from ..store.sync import sync_once
+
     if args.nice and hasattr(os, "nice"):
         os.nice(10)
     store = Store(settings(args))

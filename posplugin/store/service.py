@@ -18,10 +18,9 @@ from ..tiers import health as tier_health
 from ..tiers.holdout import HOLDOUT
 from ..tiers.identity import PASS, Hasher
 from ..tiers.lists import TierLists
-from ..tiers.passes import PassVerifier
 from ..tiers.policy import EVERYDAY, SERVICE_LEVELS, Policy, capped, needs_prompt, rank
 from ..timeutil import Clock, iso, system_clock
-from . import deliveries, invitations, outbox, prompts, sync
+from . import deliveries, invitations, outbox, prompts
 from .experiment import Holdout
 from .queues import Queues, lane_name
 from .schema import open_database
@@ -119,6 +118,8 @@ class Store:
         """The list in use (version, rows, times) for /healthz; an unchanged list
         checked with head office counts as fresh as that check."""
         info = self.tiers.info().to_json()
+        from . import sync  # requests and the feed's checks: not needed to serve until asked
+
         synced = sync.last_synced_at(self)
         if synced:
             info["synced_at"] = iso(synced)
@@ -417,10 +418,14 @@ class Store:
         self.db.close()
 
 
-def _pass_verifier(public_key: str) -> PassVerifier | None:
+def _pass_verifier(public_key: str) -> "PassVerifier | None":
     """Passes are checked with head office's key; a store without one (or with
     one that does not parse, which sync reports) cannot check them."""
+    if not public_key:
+        return None
+    from ..tiers.passes import PassVerifier  # cryptography: loaded where passes are checked
+
     try:
-        return PassVerifier(public_key) if public_key else None
+        return PassVerifier(public_key)
     except ValueError:
         return None
