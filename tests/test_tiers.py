@@ -13,7 +13,7 @@ from helpers import ID_KEY, REPO, TIER_COLUMNS, clean_env, run_cli, tier_csv
 
 from posplugin.errors import ImportRefused
 from posplugin.store.service import Store
-from posplugin.tiers.lists import import_csv, parse_engagement
+from posplugin.tiers.lists import POINTER_CHECK_S, import_csv, parse_engagement
 
 
 def load(store, text, **kw):
@@ -150,6 +150,9 @@ def test_cli_import_seen_by_running_server_at_once(clients, settings, tmp_path):
                    env={"POSPLUGIN_ID_KEY": ID_KEY})
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("1 rows loaded")
+    # "At once" is the next lookup after POINTER_CHECK_S: a lookup does not stat the
+    # pointer every time (the import used to take longer than that by itself).
+    time.sleep(POINTER_CHECK_S)
     after = clients["till"].post("/api/v1/identify", json={
         "lane": "1", "identifier": {"type": "email", "value": "fresh@example.com"}}).json()
     assert after["known"] is True and after["followers"] == 7000
