@@ -74,7 +74,6 @@ def register(commands) -> None:
 
 def serve(args) -> int:
     from ..store.service import Store
-    from ..store.sync import sync_in_child
     from ..store.web.app import create_app
     from ..web.server import Housekeeper, listen, run_service
 
@@ -89,6 +88,8 @@ def serve(args) -> int:
     ticker = Housekeeper([store.tick], interval_s=15, name="posplugin-ticker")
     ticker.start()
     if s.hq_url:
+        from ..store.sync import sync_in_child  # requests and the feed's checks, for this store only
+
         # Sync in the background, in a child process: lookups never wait for
         # it, and a failure leaves the last good list serving until the next round.
         Housekeeper([lambda: sync_in_child(s.data_dir)], interval_s=s.sync_interval_s,
