@@ -220,8 +220,10 @@ request = (f"GET /api/v1/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Beare
            "Accept: text/event-stream\r\n\r\n").encode()
 sel = selectors.DefaultSelector()
 buffers, counts = {}, {}
-for _ in range(count):
-    sock = socket.create_connection((host, port))
+for k in range(count):
+    sock = socket.socket()
+    sock.bind((f"127.0.1.{k % 250 + 1}", 0))  # a tablet each, each its own address
+    sock.connect((host, port))
     sock.sendall(request)
     sock.setblocking(False)
     sel.register(sock, selectors.EVENT_READ)

@@ -18,9 +18,10 @@ from typing import Callable
 
 from inspect import iscoroutinefunction
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.wsgi import get_content_length
 
 from ..errors import (
     BadRequest,
@@ -241,10 +242,11 @@ def json_body(schema_set: SchemaSet, schema: str, req=None) -> dict:
     """The request's JSON body, checked against ``schema`` of ``schema_set``; raises typed errors."""
     req = req or request._get_current_object()
     limit = req.max_content_length or MAX_BODY  # the route's own limit where it set one
-    length = req.content_length
+    # From the environ, as werkzeug reads them, without its header objects on the till's path.
+    length = get_content_length(req.environ)
     if length is not None and length > limit:
         raise RequestEntityTooLarge()
-    mimetype = req.mimetype
+    mimetype = req.environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
     if not (mimetype == "application/json" or mimetype.endswith("+json")):
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
     raw = _read_body(req, length, limit)
@@ -282,6 +284,15 @@ def _read_body(req, length: int | None, limit: int) -> bytes:
 
 def _short(exc: Exception) -> str:
     return str(exc).split("\n")[0][:120]
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def json_answer(payload) -> Response:
+    """``payload`` (plain JSON types) as a JSON answer, as ``jsonify`` writes it,
+    without its per-call set-up: for the till's routes."""
+    return current_app.response_class(_ENCODER.encode(payload) + "\n", mimetype="application/json")
 
 
 def error_response(exc: PospluginError):

@@ -8,7 +8,7 @@ from flask import Response, current_app, g, jsonify, request
 from ...errors import ValidationError
 from ...timeutil import parse_iso
 from ...web import openapi
-from ...web.endpoint import ApiBlueprint, gate
+from ...web.endpoint import ApiBlueprint, gate, json_answer
 from .. import prompts
 from ..service import Store
 from .metrics import CONTENT_TYPE, METRICS
@@ -39,7 +39,7 @@ def identify(body):
                               sale_total=body.get("sale_total"))
     current_app.extensions[METRICS].identified(result.tier, result.service_level, result.known,
                                                result.prompt_created)
-    return jsonify(result.to_json())
+    return json_answer(result.to_json())
 
 
 @bp.operation("GET", "/prompts", summary="Prompts, most urgent first", roles=PROMPTS, response="PromptList",
@@ -75,8 +75,8 @@ def resolve_prompt(prompt_id, body):
 def queue_input(body):
     lane = body["lane"]  # the domain names it (lane_name): 3 and 3.0 are "3"
     if "event" in body:
-        return jsonify(store().queues.event(lane, body["event"]))
-    return jsonify(store().queues.reading(lane, body["length"], body.get("at")))
+        return json_answer(store().queues.event(lane, body["event"]))
+    return json_answer(store().queues.reading(lane, body["length"], body.get("at")))
 
 
 @queues.operation("GET", "/queues", summary="Every lane, the reach waiting, and how many tills to open",
