@@ -269,8 +269,8 @@ print(json.dumps(arrivals), flush=True)
 # trickle a byte every 2 s, ``bodies`` send a whole head promising a body and
 # then a few bytes of it. All from one address of their own (``source``, a
 # loopback address other than the tills'). A socket the server closes is
-# opened again at the next round, as a device retrying would. Held until
-# stdin closes; prints how many were open at the end.
+# opened again at the next round (every 2 s), as a device retrying would.
+# Held until stdin closes; prints how many the server still held at the end.
 SLOW = r"""
 import selectors, socket, sys, time
 host, port, heads, bodies, source = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
@@ -320,7 +320,15 @@ while True:
     if sel.select(timeout=2):
         if not sys.stdin.readline():
             break
-print(sum(1 for _, s in slots if s is not None), flush=True)
+def alive(sock):
+    try:
+        return sock.recv(1024, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+time.sleep(0.5)  # let the server refuse the last reconnections
+print(sum(1 for _, s in slots if s is not None and alive(s)), flush=True)
 """
 
 
