@@ -186,10 +186,14 @@ class Store:
         with self.db.write() as conn:
             self._track_queue(conn, visit.customer, visit.stage, leaves_queue, visit.at)
             if details:
-                # Checked again under the write lock: two tills may race.
-                prompt = self._recent_prompt(conn, visit.customer, visit.lane, visit.at, visit.service_level)
-                if prompt is None:
-                    superseded = self._supersede(conn, visit.customer, visit.lane, visit.at)
+                # Checked again under the write lock: two tills may race. One read
+                # serves both: the prompt to give back, or the one to supersede.
+                since = visit.at - self.settings.prompt_dedupe_minutes * 60
+                recent = prompts.recent_for_customer(conn, visit.customer, visit.lane, since)
+                if recent is not None and rank(recent["level"]) >= rank(visit.service_level):
+                    prompt = recent
+                else:
+                    superseded = self._supersede(conn, recent, visit.at)
                     prompt = self._service_prompt(conn, visit.lane, visit.customer, *details, visit.at)
                     created = True
             self.visits.insert(conn, visit._replace(prompt_id=prompt and prompt["id"]))
@@ -248,10 +252,8 @@ class Store:
         prompt = prompts.recent_for_customer(conn, customer, lane, since)
         return prompt if prompt and rank(prompt["level"]) >= rank(level) else None
 
-    def _supersede(self, conn, customer: bytes, lane: str, now: float) -> dict | None:
-        """Close the lower-level prompt a pass has just raised, so the card shows one."""
-        since = now - self.settings.prompt_dedupe_minutes * 60
-        old = prompts.recent_for_customer(conn, customer, lane, since)
+    def _supersede(self, conn, old: dict | None, now: float) -> dict | None:
+        """Close ``old``, the lower-level prompt a pass has just raised, so the card shows one."""
         if old is None or old["status"] not in ("open", "taken"):
             return None
         try:
