@@ -118,9 +118,10 @@ class Store:
         """The list in use (version, rows, times) for /healthz; an unchanged list
         checked with head office counts as fresh as that check."""
         info = self.tiers.info().to_json()
-        from . import sync  # requests and the feed's checks: not needed to serve until asked
-
-        synced = sync.last_synced_at(self)
+        # The sync's own state, read here: importing the sync (requests, the
+        # feed's checks) would cost a serving store memory and its first healthz time.
+        row = self.db.execute("SELECT synced_at FROM sync_state WHERE id = 1").fetchone()
+        synced = row[0] if row else None
         if synced:
             info["synced_at"] = iso(synced)
         # A damaged list is reported by warnings() with its repair; "no list loaded" would only repeat it.
@@ -182,8 +183,9 @@ class Store:
         if visit.stage != "queue" and not leaves_queue and (details is None or prompt is not None):
             self.visits.defer(visit._replace(prompt_id=prompt and prompt["id"]))
             return prompt, False
-        created, superseded = False, None
-        with self.db.write() as conn:
+
+        def write(conn):
+            prompt, created, superseded = None, False, None
             self._track_queue(conn, visit.customer, visit.stage, leaves_queue, visit.at)
             if details:
                 # Checked again under the write lock: two tills may race. One read
@@ -197,6 +199,10 @@ class Store:
                     prompt = self._service_prompt(conn, visit.lane, visit.customer, *details, visit.at)
                     created = True
             self.visits.insert(conn, visit._replace(prompt_id=prompt and prompt["id"]))
+            return prompt, created, superseded
+
+        # Committed with other tills' prompts of the same moment: one commit for several.
+        prompt, created, superseded = self.db.write_together(write)
         if superseded:
             self.bus.publish("prompt", superseded)
         if created:

@@ -276,9 +276,11 @@ class FrontDoor:
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = await self._body(request)
         if body is None:
-            return web.Response(status=408, content_type="application/json", headers=dict([SERVER]),
-                                text='{"error": {"code": "request_timeout", "message": '
-                                     '"the body took too long to arrive"}}')
+            answer = web.Response(status=408, content_type="application/json", headers=dict([SERVER]),
+                                  text='{"error": {"code": "request_timeout", "message": '
+                                       '"the body took too long to arrive"}}')
+            answer.force_close()  # what follows on this connection is the rest of that body
+            return answer
         environ = self._environ(request, body)
         if isinstance(body, io.BytesIO):  # read whole: to the app it is a plain body of this length
             environ["CONTENT_LENGTH"] = str(len(body.getbuffer()))
