@@ -17,10 +17,8 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Callable, TypeVar
 
 BUSY_TIMEOUT_MS = 5_000
-T = TypeVar("T")
 # SQLite's page cache per connection (KiB). Each worker thread has its own
 # connections, so this times the threads is what the caches may hold; the
 # operating system caches the files as well, and a read it serves costs a
@@ -114,8 +112,6 @@ class Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self._queue: list[_Work] = []  # work waiting to be committed together
-        self._queue_lock = threading.Lock()
         self._autocheckpoint = not background_checkpoint
         self._closed = threading.Event()
         migrate(self.conn, migrations)
@@ -163,56 +159,6 @@ class Database:
             finally:
                 self._local.in_write = False
 
-    def write_together(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """``work(conn)`` in a write transaction that also carries the work other
-        threads queued meanwhile (group commit): whoever takes the write lock
-        runs every queued piece, each in a savepoint of its own (one that fails
-        leaves the others), and commits them at once. Returns ``work``'s result
-        once the transaction holding it has committed; raises what it raised."""
-        if getattr(self._local, "in_write", False):
-            return work(self.conn)
-        item = _Work(work)
-        with self._queue_lock:
-            self._queue.append(item)
-        with self._write_lock:
-            if not item.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._commit_together(batch)
-        if item.error is not None:
-            raise item.error
-        return item.result
-
-    def _commit_together(self, batch: list["_Work"]) -> None:
-        conn, alone = self.conn, len(batch) == 1
-        self._local.in_write = True
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for item in batch:
-                if not alone:
-                    conn.execute("SAVEPOINT together")
-                try:
-                    item.result = item.work(conn)
-                except BaseException as exc:
-                    item.error = exc
-                    if alone:
-                        raise
-                    conn.execute("ROLLBACK TO together")
-                if not alone:
-                    conn.execute("RELEASE together")
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for item in batch:
-                if item.error is None:
-                    item.error = exc
-                    item.result = None
-        finally:
-            self._local.in_write = False
-            for item in batch:
-                item.done = True
-
     def execute(self, sql: str, params=()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
 
@@ -241,14 +187,6 @@ class Database:
         if conn is not None:
             conn.close()
             self._local.conn = None
-
-
-class _Work:
-    """One thread's piece of a transaction committed together (``Database.write_together``)."""
-    __slots__ = ("work", "result", "error", "done")
-
-    def __init__(self, work):
-        self.work, self.result, self.error, self.done = work, None, None, False
 
 
 class GroupWriter:

@@ -1,7 +1,6 @@
 """SQLite plumbing (db.py): the deferred writer never throws away the rows
 batched with a bad one, and keeps and retries what the disk refuses."""
 
-import threading
 import time
 
 import pytest
@@ -57,54 +56,3 @@ def test_a_full_disk_keeps_the_rows_and_retries_them(db, full_disk):
         db.flush()
     assert ids(db) == list(range(1, 11))
     assert writer.failing is None and writer.refused == 0
-
-
-def test_writes_together_commit_each_piece_once_and_a_failing_one_alone_is_undone(db):
-    """Twelve threads write at once through write_together: pieces queued while
-    another thread commits go into its transaction, each gets its own result,
-    and the one that fails (a duplicate key, after writing a row of its own)
-    leaves nothing behind and takes no other piece with it."""
-    db.execute("INSERT INTO t (id, v) VALUES (999, 'taken')")
-    start = threading.Barrier(12)
-    results, errors = {}, {}
-    commits = []
-    real_commit = db._commit_together
-
-    def counting(batch):
-        commits.append(len(batch))
-        time.sleep(0.01)  # a commit that takes a while, as a disk's does: others queue meanwhile
-        real_commit(batch)
-
-    db._commit_together = counting
-
-    def piece(n):
-        def work(conn):
-            conn.execute(INSERT, (n, f"row {n}"))
-            if n == 7:
-                conn.execute(INSERT, (999, "again"))  # fails: its own row 7 must go too
-            return n * 10
-        start.wait()
-        try:
-            results[n] = db.write_together(work)
-        except Exception as exc:
-            errors[n] = exc
-
-    threads = [threading.Thread(target=piece, args=(n,)) for n in range(12)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    assert results == {n: n * 10 for n in range(12) if n != 7}
-    assert list(errors) == [7] and "UNIQUE" in str(errors[7])
-    assert ids(db) == [n for n in range(12) if n != 7] + [999]
-    assert sum(commits) == 12 and len(commits) < 12  # some pieces shared a commit
-
-
-def test_a_piece_alone_that_fails_leaves_nothing_and_the_next_one_writes(db):
-    def failing(conn):
-        conn.execute(INSERT, (1, "x"))
-        conn.execute(INSERT, (1, "again"))
-
-    with pytest.raises(Exception, match="UNIQUE"):
-        db.write_together(failing)
-    assert ids(db) == []
-    assert db.write_together(lambda conn: conn.execute(INSERT, (2, "y")).rowcount) == 1
-    assert ids(db) == [2]

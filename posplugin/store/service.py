@@ -183,9 +183,8 @@ class Store:
         if visit.stage != "queue" and not leaves_queue and (details is None or prompt is not None):
             self.visits.defer(visit._replace(prompt_id=prompt and prompt["id"]))
             return prompt, False
-
-        def write(conn):
-            prompt, created, superseded = None, False, None
+        created, superseded = False, None
+        with self.db.write() as conn:
             self._track_queue(conn, visit.customer, visit.stage, leaves_queue, visit.at)
             if details:
                 # Checked again under the write lock: two tills may race. One read
@@ -199,10 +198,6 @@ class Store:
                     prompt = self._service_prompt(conn, visit.lane, visit.customer, *details, visit.at)
                     created = True
             self.visits.insert(conn, visit._replace(prompt_id=prompt and prompt["id"]))
-            return prompt, created, superseded
-
-        # Committed with other tills' prompts of the same moment: one commit for several.
-        prompt, created, superseded = self.db.write_together(write)
         if superseded:
             self.bus.publish("prompt", superseded)
         if created:
