@@ -124,6 +124,8 @@ def test_aiohttp_still_makes_connection_handlers_the_way_the_front_door_repeats(
     assert "return RequestHandler(self, loop=self._loop, **self._kwargs)" in made
     assert list(inspect.signature(web.RequestHandler.handle_error).parameters) == [
         "self", "request", "status", "exc", "message"]
+    # The head time-out reads how far a connection is (heads parsed, a request in hand).
+    assert {"_request_count", "_request_in_progress", "_messages", "_manager"} <= set(web.RequestHandler.__slots__)
 
 
 class CountingPool:

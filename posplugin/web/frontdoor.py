@@ -92,7 +92,9 @@ class _Connection(RequestHandler):
     keep-alive time, 75 s), and one network address may hold at most the
     server's ``per_address`` connections (0: any number); one more is closed
     as it opens. A device that misbehaves on the store's network then costs
-    the tills a bounded number of sockets for a bounded time."""
+    the tills a bounded number of sockets for a bounded time. (How far a
+    connection is comes from aiohttp's own attributes, which
+    tests/test_frontdoor.py checks as it checks ``_Server``.)"""
 
     _head_timer: asyncio.TimerHandle | None = None
     _address: str | None = None
