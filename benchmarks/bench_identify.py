@@ -227,8 +227,8 @@ def make_tokens(data: Path) -> dict[str, list[str]]:
 class Run:
     """The HTTP part: our serve and the peer, both running for the whole run."""
 
-    def __init__(self, work: Path, data: Path, peer_db: Path, rows: int, args):
-        self.work, self.rows, self.args = work, rows, args
+    def __init__(self, work: Path, data: Path, peer_db: Path, rows: int):
+        self.work, self.rows = work, rows
         self.tokens = make_tokens(data)
         # Streams: 100 tablets on one staff token (the per-token limit raised
         # for that, not the total).
@@ -388,7 +388,7 @@ def main() -> None:
         if "inprocess" in parts and not quick:
             bench_in_process(data, rows)
         if "http" in parts:
-            run = Run(work, data, peer_db, rows, args)
+            run = Run(work, data, peer_db, rows)
             try:
                 memory = bench_memory_start(run)
                 bench_peaks(run, rounds, seconds)
