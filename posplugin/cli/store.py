@@ -103,7 +103,7 @@ def serve(args) -> int:
         store.close()  # writes the visits still queued
         lock.release()
 
-    return run_service(sock, lambda: (app, stop), threads=s.threads)
+    return run_service(sock, lambda: (app, stop), threads=s.threads, per_address=s.max_connections_per_address)
 
 
 def token_create(args) -> int:

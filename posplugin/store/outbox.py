@@ -17,7 +17,6 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 
-import requests
 
 from ..timeutil import iso
 from . import experiment
@@ -112,13 +111,15 @@ def purge_sent(conn, before: float) -> int:
     return conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND at < ?", (before,)).rowcount
 
 
-def send(store, http: requests.Session, url: str, *, timeout: tuple[float, float]) -> tuple[int, str | None]:
+def send(store, http: "requests.Session", url: str, *, timeout: tuple[float, float]) -> tuple[int, str | None]:
     """Send every pending batch of every outbox, each request within ``timeout``
     (connect, read); returns (batches delivered, error or None).
 
     A batch head office refuses as it is (4xx) is set aside, kept and logged, and
     the batches behind it still go: one bad batch never blocks the others.
     """
+    import requests  # only the sync (a child process of serve) sends; serve's memory stays without it
+
     delivered, refused = 0, []
     for table, (_, body) in OUTBOXES.items():
         while (pending := next_batch(store, table)) is not None:
