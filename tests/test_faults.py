@@ -22,7 +22,7 @@ from posplugin.config import Settings
 from posplugin.store import auth, outbox
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
-from posplugin.tiers.lists import import_csv
+from posplugin.tiers.lists import POINTER_CHECK_S, import_csv
 from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
 
@@ -227,6 +227,8 @@ def test_a_list_damaged_while_the_service_was_down(tmp_path, how):
         health = requests.get(url + "/healthz", timeout=5)
         assert health.status_code == 200 and health.json()["status"] == "degraded"
         cli(data, "tiers", "import", str(data.parent / "tiers.csv"))
+        # Another process's switch is seen within POINTER_CHECK_S by each serving thread.
+        time.sleep(2 * POINTER_CHECK_S)
         answer = post(url, tokens["till"], "/api/v1/identify", {"lane": "2", "identifier": MURDOCH})
         assert answer.json()["tier"] == "nano"
         assert requests.get(url + "/healthz", timeout=5).json()["status"] == "ok"
