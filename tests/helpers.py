@@ -194,6 +194,48 @@ def serve(cmd, tmp_path, port, env):
     raise AssertionError(proc.stdout.read())
 
 
+def children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (a supervisor's workers)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def start_hq(data: Path, settings: dict, *, workers: int = 1, port: int | None = None):
+    """``posplugin hq serve --workers N`` on ``port`` (default: a free one) as
+    its own process; returns (process, base URL) once every worker is up."""
+    port = port or free_port()
+    Path(data).mkdir(parents=True, exist_ok=True)
+    # Its log goes to a file beside the data: a pipe nobody reads would stop a chatty server.
+    log = open(Path(data).parent / f"hq-serve-{port}.log", "a")
+    proc = subprocess.Popen([sys.executable, "-m", "posplugin", "hq", "serve", "--workers", str(workers), "--data",
+                             str(data), "--port", str(port)], cwd=REPO, env=cli_env(**settings),
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    log.close()
+    proc.log = Path(log.name)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while (workers > 1 and len(children(proc.pid)) < workers) or not _answers(base):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(proc.log.read_text())
+        time.sleep(0.1)
+    return proc, base
+
+
+def _answers(base: str) -> bool:
+    try:
+        return requests.get(base + "/hq/v1/openapi.json", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 LINK_REDIRECT = "https://hq.example.com/hq/v1/join/accounts/{}/callback"
 
 

@@ -69,9 +69,9 @@ class HeadOffice:
         self.clock = clock
         self.manifest_ttl_s = manifest_ttl_s
         self.stale_after_s = stale_after_s
-        self.outcomes = Outcomes(self.engine, clock=clock)
-        self.figures = Figures(self.engine, clock=clock, timezone=timezone)
         self.experiments = Experiments(self.engine, clock=clock)
+        self.outcomes = Outcomes(self.engine, clock=clock, experiments=self.experiments)
+        self.figures = Figures(self.engine, clock=clock, timezone=timezone)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -286,9 +286,10 @@ class HeadOffice:
         with self.engine.begin() as conn:
             conn.execute(upsert)
 
-    def receive_report(self, store_name: str, batch: str, hours: list) -> bool:
-        """Keep a store's report; a batch already received is not counted again."""
-        return self.outcomes.receive(store_name, batch, hours)
+    def receive_report(self, store_name: str, batch: str, hours: list, arms: list | None = None) -> bool:
+        """Keep a store's report (hours, and the experiment's ``arms``); a batch
+        this store sent before is not counted again (False)."""
+        return self.outcomes.receive(store_name, batch, hours, arms)
 
     def store_names(self) -> list[str]:
         with self.engine.connect() as conn:

@@ -82,13 +82,11 @@ def feed_file(name: str):
 
 
 @bp.operation("POST", "/reports", summary="A store's batch of hourly outcomes (counted once)",
-              roles=STORE, body="OutcomeReport", response="ReportAccepted")
+              roles=STORE, body="OutcomeReport", response="ReportAccepted", errors=(503,))
 def reports(body):
-    hours = [_clamped(hour) for hour in body["hours"]]
-    accepted = _office().receive_report(g.caller.name, body["batch"], hours)
-    if body.get("arms"):
-        # The holdout experiment's per-arm outcomes (posplugin.hq.experiment).
-        accepted = _office().experiments.receive(g.caller.name, body["batch"], body["arms"])
+    # Hours and the experiment's arms are counted in one transaction: the
+    # answer says whether this store's batch is new, whatever it carries.
+    accepted = _office().receive_report(g.caller.name, body["batch"], body["hours"], body.get("arms"))
     return jsonify({"accepted": accepted})
 
 
@@ -110,23 +108,6 @@ def experiment():
     if not 0.01 <= detect_value <= 0.45:
         raise ValidationError("detect must be a rate difference from 0.01 to 0.45", field="detect")
     return jsonify(_office().experiments.results(request.args.get("name") or None, detect_value))
-
-
-DURATIONS = ("time_to_act_s", "pain_seconds")
-DURATION_LISTS = ("times_to_act_s", "pain_durations_s")
-
-
-def _clamped(hour: dict) -> dict:
-    """An hour's durations with negatives counted as 0: a store's clock that
-    stepped back must not keep its batch out (nor the batches behind it)."""
-    hour = dict(hour)
-    for key in DURATIONS:
-        if key in hour:
-            hour[key] = max(0.0, hour[key])
-    for key in DURATION_LISTS:
-        if key in hour:
-            hour[key] = [max(0.0, v) for v in hour[key]]
-    return hour
 
 
 @bp.operation("GET", "/stores", summary="Each store's list version, last sync and figures",
