@@ -26,6 +26,9 @@ class Metrics:
                                 ["tier", "service_level", "known"], registry=self.registry)
         self.prompts = Counter("posplugin_prompts_created", "Prompts created by kind and level",
                                ["kind", "level"], registry=self.registry)
+        self.clients_left = Counter("posplugin_http_clients_left",
+                                    "Clients that hung up before their request body arrived",
+                                    registry=self.registry)
         rows = Gauge("posplugin_tier_list_rows", "Customers in the current tier list",
                      registry=self.registry)
         rows.set_function(tier_rows)
