@@ -207,15 +207,17 @@ def children(pid: int) -> set[int]:
     return found
 
 
-def start_hq(data: Path, settings: dict, *, workers: int = 1, port: int | None = None):
+def start_hq(data: Path, settings: dict, *, workers: int = 1, port: int | None = None, cwd: Path = REPO):
     """``posplugin hq serve --workers N`` on ``port`` (default: a free one) as
-    its own process; returns (process, base URL) once every worker is up."""
+    its own process, in ``cwd`` (``data`` may be relative to it); returns
+    (process, base URL) once every worker is up."""
     port = port or free_port()
-    Path(data).mkdir(parents=True, exist_ok=True)
+    folder = Path(cwd, data)
+    folder.mkdir(parents=True, exist_ok=True)
     # Its log goes to a file beside the data: a pipe nobody reads would stop a chatty server.
-    log = open(Path(data).parent / f"hq-serve-{port}.log", "a")
+    log = open(folder.parent / f"hq-serve-{port}.log", "a")
     proc = subprocess.Popen([sys.executable, "-m", "posplugin", "hq", "serve", "--workers", str(workers), "--data",
-                             str(data), "--port", str(port)], cwd=REPO, env=cli_env(**settings),
+                             str(data), "--port", str(port)], cwd=cwd, env=cli_env(**settings),
                             stdout=log, stderr=subprocess.STDOUT, text=True)
     log.close()
     proc.log = Path(log.name)

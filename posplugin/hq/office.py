@@ -50,14 +50,16 @@ class HeadOffice:
                  manifest_ttl_s: float = MANIFEST_TTL_S, stale_after_s: float = STALE_AFTER_S,
                  timezone=None, database_url: str = "", feed_store: str = "", feed_base_url: str = "",
                  s3_client=None):
-        self.data_dir = Path(data_dir)
+        # Folders are made absolute once, at start: Flask's send_file reads a
+        # relative path against the package, not the working folder.
+        self.data_dir = Path(data_dir).expanduser().absolute()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # Bodies are written here first; a folder feed_store is written in
         # place, a bucket gets a copy of each and this stays the work folder.
         local = feed_store and not feed_store.startswith("s3://")
-        self.feed_dir = Path(feed_store) if local else self.data_dir / "feed"
+        self.feed_dir = Path(feed_store).expanduser().absolute() if local else self.data_dir / "feed"
         self.feed_dir.mkdir(parents=True, exist_ok=True)
-        self.feed_store = open_store(feed_store, self.feed_dir, s3_client)
+        self.feed_store = open_store(str(self.feed_dir) if local else feed_store, self.feed_dir, s3_client)
         # Where stores download bodies, said in the signed manifest; empty
         # means head office's own /hq/v1/feed/ route.
         self.feed_base_url = feed_base_url
