@@ -99,7 +99,9 @@ def test_the_documented_chain_setup(postgres, tmp_path):
         assert imported.stdout.startswith("4 rows loaded as version 1"), imported.stderr
         token = run_cli("hq", "store", "add", "oslo-1", "--data", data, env=cli_env(**settings)).stdout.strip()
         key = run_cli("hq", "public-key", "--data", data, env=cli_env(**settings)).stdout.strip()
-        assert (tmp_path / "www" / "feed" / "snapshot-1.tsv").exists()
+        office = HeadOffice(tmp_path / "hq", ID_KEY, database_url=settings["hq_database_url"])
+        assert (tmp_path / "www" / "feed" / office.latest()["snapshot"]).exists()
+        office.close()
         synced = run_cli("sync", "--once", "--data", str(tmp_path / "store"),
                          env=cli_env(hq_url=base, hq_token=token, hq_public_key=key, default_region="NO"))
         assert synced.returncode == 0 and synced.stdout.startswith("updated: applied version 1 (snapshot, 4 rows)")

@@ -2,10 +2,12 @@
 full syncs, unchanged lists, and everything that must be refused while the
 previous list keeps serving."""
 
+import hashlib
 import http.server
 import io
 import json
 import logging
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,10 +17,11 @@ import time
 
 import pytest
 import requests
-from helpers import ID_KEY, REPO, cli_env, free_port, run_cli, serve, tier_csv
+from helpers import ID_KEY, REPO, cli_env, free_port, hq_query, run_cli, serve, tier_csv
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from posplugin.hq import office as hq_module
+from posplugin.hq.office import HeadOffice
 from posplugin.hq.web.app import create_hq_app
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_in_child, sync_once
@@ -116,8 +119,11 @@ def test_too_far_behind_takes_the_snapshot(hq, synced_store, monkeypatch):
     sync_once(synced_store)
     publish(hq, changed(BIG, 2))
     publish(hq, changed(changed(BIG, 2), 3))
-    assert [d["to"] for d in json.loads(hq.signed_manifest())["manifest"]["deltas"]] == [3]
-    assert sorted(p.name for p in hq.feed_dir.iterdir()) == ["delta-2-3.tsv", "snapshot-2.tsv", "snapshot-3.tsv"]
+    manifest = json.loads(hq.signed_manifest())["manifest"]
+    assert [d["to"] for d in manifest["deltas"]] == [3]
+    kept = {manifest["snapshot"]["path"], manifest["deltas"][0]["path"], hq_query(hq, "SELECT snapshot FROM versions "
+                                                                                       "WHERE version = 2")[0][0]}
+    assert {p.name for p in hq.feed_dir.iterdir()} == kept and len(kept) == 3
     result = sync_once(synced_store)
     assert result.version == 3 and "snapshot" in result.message
 
@@ -127,11 +133,12 @@ def test_a_bad_delta_falls_back_to_the_verified_snapshot(hq, synced_store, tmp_p
     sync_once(synced_store)
     publish(hq, changed(BIG, 2))
     files = {p.name: p.read_bytes() for p in hq.feed_dir.iterdir()}
-    files["delta-1-2.tsv"] = files["delta-1-2.tsv"].replace(b"\t1022\t", b"\t9999\t")
+    (delta,) = [d["path"] for d in json.loads(hq.signed_manifest())["manifest"]["deltas"]]
+    files[delta] = files[delta].replace(b"\t1022\t", b"\t9999\t")
     with caplog.at_level(logging.WARNING, logger="posplugin.store.sync"):
         result = sync_through(synced_store, tmp_path, hq.signed_manifest(), files)
     assert result.status == "updated" and "snapshot" in result.message
-    assert "delta-1-2.tsv does not match the signed manifest" in caplog.text
+    assert f"{delta} does not match the signed manifest" in caplog.text
     assert followers(synced_store, "email", "c15@example.com") == 1022
 
 
@@ -172,6 +179,49 @@ def sync_through(store, tmp_path, manifest_body, files):
         return sync_once(store)
     finally:
         fake.shutdown()
+
+
+def test_a_cdn_keeping_bodies_for_ever_still_serves_a_rebuilt_head_office(hq, synced_store, tmp_path):
+    """Bodies are named by their SHA-256: a head office rebuilt from scratch
+    (same key, new database) makes version 1 again with other rows, and a CDN
+    that keeps every body it served for ever (as the immutable header lets it)
+    cannot hand out the old one for it."""
+    publish(hq, V1)
+    cdn = {p.name: p.read_bytes() for p in hq.feed_dir.iterdir()}  # what the chain's stores pulled through it
+    (tmp_path / "rebuilt").mkdir()
+    shutil.copy(hq.data_dir / "hq-signing.key", tmp_path / "rebuilt")
+    rebuilt = HeadOffice(tmp_path / "rebuilt", ID_KEY, default_region="NO", clock=hq.test_clock)
+    try:
+        assert publish(rebuilt, V2)["version"] == 1
+        for body in rebuilt.feed_dir.iterdir():
+            cdn.setdefault(body.name, body.read_bytes())  # a name it has seen is never fetched again
+        manifest = json.loads(rebuilt.signed_manifest())["manifest"]
+        snapshot = manifest["snapshot"]
+        assert snapshot["path"] == f"snapshot-{snapshot['sha256']}.tsv"
+        result = sync_through(synced_store, tmp_path, rebuilt.signed_manifest(), cdn)
+    finally:
+        rebuilt.close()
+    assert (result.status, result.version) == ("updated", 1), result.message
+    assert followers(synced_store, "email", "new@example.com") == 50000
+
+
+def test_bodies_are_cached_for_ever_and_old_names_still_answer(hq, synced_store):
+    publish(hq, V1)
+    publish(hq, V2)
+    token = {"Authorization": f"Bearer {synced_store.settings.hq_token}"}
+    manifest = requests.get(hq.server.url + "/hq/v1/feed/manifest.json", headers=token, timeout=5)
+    assert manifest.headers["Cache-Control"] == "no-cache"
+    signed = manifest.json()["manifest"]
+    for body in (signed["snapshot"], *signed["deltas"]):
+        answer = requests.get(hq.server.url + "/hq/v1/feed/" + body["path"], headers=token, timeout=5)
+        assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert hashlib.sha256(answer.content).hexdigest() == body["sha256"]
+    # A store holding a manifest of the release before asks by version: answered, never cached for ever.
+    for old, body in (("snapshot-2.tsv", signed["snapshot"]), ("delta-1-2.tsv", signed["deltas"][0])):
+        answer = requests.get(hq.server.url + "/hq/v1/feed/" + old, headers=token, timeout=5)
+        assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-cache"
+        assert hashlib.sha256(answer.content).hexdigest() == body["sha256"]
+    assert requests.get(hq.server.url + "/hq/v1/feed/snapshot-9.tsv", headers=token, timeout=5).status_code == 404
 
 
 def tampered(hq, what):

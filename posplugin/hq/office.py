@@ -10,6 +10,7 @@ the public key).
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from pathlib import Path
 from typing import IO, Iterable
@@ -163,9 +164,7 @@ class HeadOffice:
     def _publish(self, list_file: Path, version: int, rows: int, previous: dict | None) -> dict:
         # Bodies are written first and the version row last, so a crash leaves
         # at most unreferenced files, never a manifest naming a missing body.
-        snapshot = self.feed_dir / f"snapshot-{version}.tsv"
-        _export(list_file, snapshot)
-        sha, size = feed.sha256_file(snapshot)
+        snapshot, sha, size = _content_named(self.feed_dir, "snapshot", lambda out: _export(list_file, out))
         delta = None
         if previous and (self.feed_dir / previous["snapshot"]).exists():
             delta = self._write_delta(self.feed_dir / previous["snapshot"], snapshot,
@@ -188,13 +187,15 @@ class HeadOffice:
                 "delta": {k: delta[k] for k in ("upserts", "deletes")} if delta else None}
 
     def _write_delta(self, old: Path, new: Path, old_version: int, version: int) -> dict:
-        path = self.feed_dir / f"delta-{old_version}-{version}.tsv"
-        temporary = path.with_suffix(".tmp")
-        with open(old, encoding="utf-8", newline="\n") as a, open(new, encoding="utf-8", newline="\n") as b, \
-                open(temporary, "w", encoding="utf-8", newline="\n") as out:
-            upserts, deletes = feed.write_delta(a, b, out)
-        temporary.replace(path)
-        sha, size = feed.sha256_file(path)
+        counts = []
+
+        def write(temporary: Path) -> None:
+            with open(old, encoding="utf-8", newline="\n") as a, open(new, encoding="utf-8", newline="\n") as b, \
+                    open(temporary, "w", encoding="utf-8", newline="\n") as out:
+                counts.extend(feed.write_delta(a, b, out))
+
+        path, sha, size = _content_named(self.feed_dir, "delta", write)
+        upserts, deletes = counts
         return {"from": old_version, "to": version, "path": path.name, "sha256": sha, "bytes": size,
                 "upserts": upserts, "deletes": deletes}
 
@@ -208,12 +209,34 @@ class HeadOffice:
                 select(deltas.c.path).where(deltas.c.to_version > version - DELTAS_KEPT))))
         # A bucket holds what stores download; the work folder then needs only
         # the newest snapshot, which the next delta is computed from.
-        local = keep if isinstance(self.feed_store, FolderStore) else {f"snapshot-{version}.tsv"}
+        local = keep if isinstance(self.feed_store, FolderStore) else {(self.latest() or {}).get("snapshot")}
         for path in self.feed_dir.glob("*.tsv"):
             if path.name not in local:
                 path.unlink(missing_ok=True)
         for name in self.feed_store.names() - keep:
             self.feed_store.delete(name)
+
+    def feed_body(self, name: str) -> tuple[Path, bool] | None:
+        """The file serving body ``name`` and whether it is content-named
+        (immutable), or None. A version name (``snapshot-7.tsv``, from a
+        manifest of an earlier release) serves its file if one was written
+        under it, else the content-named body of that version."""
+        if feed.CONTENT_NAME.match(name):
+            path = self.feed_dir / name
+            return (path, True) if path.is_file() else None
+        by_version = feed.VERSION_NAME.match(name)
+        if by_version is None:
+            return None
+        path = self.feed_dir / name
+        if path.is_file():
+            return path, False
+        snapshot, start, end = by_version.groups()
+        with self.engine.connect() as conn:
+            found = (conn.scalar(select(versions.c.snapshot).where(versions.c.version == int(snapshot)))
+                     if snapshot else conn.scalar(select(deltas.c.path).where(
+                         deltas.c.from_version == int(start), deltas.c.to_version == int(end))))
+        path = self.feed_dir / found if found else None
+        return (path, False) if path is not None and path.is_file() else None
 
     def latest(self, conn=None) -> dict | None:
         if conn is None:
@@ -331,10 +354,9 @@ def _carries(body: str, experiment: dict) -> bool:
     return {k: manifest[k] for k in ("experiment", "holdout_share") if k in manifest} == experiment
 
 
-def _export(list_file: Path, snapshot: Path) -> None:
+def _export(list_file: Path, temporary: Path) -> None:
     """Write a list file's rows, sorted by hash, as a snapshot body."""
     conn = sqlite3.connect(f"file:{list_file.as_posix()}?mode=ro", uri=True)
-    temporary = snapshot.with_suffix(".tmp")
     try:
         with open(temporary, "w", encoding="utf-8", newline="\n") as out:
             for key, followers, rate, niches in conn.execute(
@@ -342,4 +364,19 @@ def _export(list_file: Path, snapshot: Path) -> None:
                 out.write(feed.snapshot_line(key, followers, rate, niches))
     finally:
         conn.close()
-    temporary.replace(snapshot)
+
+
+def _content_named(folder: Path, kind: str, write) -> tuple[Path, str, int]:
+    """A body ``write(path)`` writes, named by its SHA-256 (``kind-<sha256>.tsv``)
+    once whole: the same name is always the same bytes, so a CDN may keep it
+    for ever, even when a head office rebuilt from scratch reuses versions.
+    Returns (path, sha256, bytes)."""
+    temporary = folder / f"{kind}-{secrets.token_hex(8)}.tmp"
+    try:
+        write(temporary)
+        sha, size = feed.sha256_file(temporary)
+        path = folder / feed.body_name(kind, sha)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path, sha, size

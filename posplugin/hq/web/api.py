@@ -17,6 +17,7 @@ from ...tiers.csvfile import open_csv
 from ...timeutil import whole_number
 from ...web import openapi, pages
 from ...web.endpoint import ApiBlueprint
+from ..feedstore import IMMUTABLE
 from ..figures import Figures
 from ..office import HeadOffice
 from .schemas import SCHEMAS
@@ -71,14 +72,19 @@ def manifest():
 def feed_file(name: str):
     if not re.match(feed.BODY_NAME, name):  # a plain body name, never a path (nor 5,000 characters)
         raise NotFound(f"no feed file {name[:80]}")
-    path = _office().feed_dir / name
     if _office().feed_base_url:
         # Bodies published to a bucket or static host: a store that does not
         # read the manifest's base_url is sent there (without its token).
         return redirect(_office().feed_base_url.rstrip("/") + "/" + name, code=302)
-    if not path.is_file():
+    found = _office().feed_body(name)
+    if found is None:
         raise NotFound(f"no feed file {name}")
-    return send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
+    path, immutable = found
+    response = send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
+    # A content-named body never changes; a version-named one (an earlier
+    # release's, or asked for by that name) may, after a rebuild from scratch.
+    response.headers["Cache-Control"] = IMMUTABLE if immutable else "no-cache"
+    return response
 
 
 @bp.operation("POST", "/reports", summary="A store's batch of hourly outcomes (counted once)",
