@@ -97,6 +97,15 @@ class FullDisk:
 REPO = Path(__file__).resolve().parent.parent
 
 
+def damage(path: Path, how: str) -> None:
+    """Damage a file the way disks and people do: ``junk at its start`` or ``zero length``."""
+    if how == "junk at its start":
+        with open(path, "r+b") as f:
+            f.write(b"\x00junk" * 20)
+    else:
+        open(path, "wb").close()
+
+
 def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 60,
             cwd: Path | None = None):
     """Run ``python -m posplugin ARGS`` as a separate process against this

@@ -7,6 +7,7 @@ import http.server
 import io
 import json
 import logging
+import os
 import shutil
 import signal
 import sqlite3
@@ -17,7 +18,7 @@ import time
 
 import pytest
 import requests
-from helpers import ID_KEY, REPO, cli_env, free_port, hq_query, run_cli, serve, tier_csv
+from helpers import ID_KEY, REPO, cli_env, damage, free_port, hq_query, run_cli, serve, tier_csv
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from posplugin.hq import office as hq_module
@@ -203,6 +204,37 @@ def test_a_cdn_keeping_bodies_for_ever_still_serves_a_rebuilt_head_office(hq, sy
         rebuilt.close()
     assert (result.status, result.version) == ("updated", 1), result.message
     assert followers(synced_store, "email", "new@example.com") == 50000
+
+
+@pytest.mark.parametrize("how", ["junk at its start", "zero length"])
+def test_a_damaged_list_is_taken_again_from_head_office(hq, synced_store, how):
+    """The list file in use is damaged after a sync: the next sync does not
+    answer "unchanged" (same version, same ETag) but applies the snapshot."""
+    publish(hq, V1)
+    assert sync_once(synced_store).version == 1
+    assert followers(synced_store, "phone", "+47 412 34 567") == 4200  # this thread holds the good list open
+    damage(synced_store.tiers.current_file(), how)
+    result = sync_once(synced_store)
+    assert (result.status, result.version) == ("updated", 1) and "snapshot" in result.message, result.message
+    assert synced_store.tiers.unusable() is None
+    os.utime(synced_store.tiers.pointer)
+    time.sleep(0.01)
+    assert followers(synced_store, "phone", "+47 412 34 567") == 4200
+    assert synced_store.warnings() == []
+    assert sync_once(synced_store).status == "unchanged"
+
+
+def test_sync_once_repairs_a_damaged_list_from_the_command_line(hq, tmp_path):
+    publish(hq, V1)
+    env = cli_env(hq_url=hq.server.url, hq_token=hq.create_token("store", "oslo-2"), hq_public_key=hq.public_key,
+                  default_region="NO")
+    data = str(tmp_path / "store")
+    assert run_cli("sync", "--once", "--data", data, env=env).returncode == 0
+    damage(tmp_path / "store" / (tmp_path / "store" / "tiers-current").read_text().strip(), "junk at its start")
+    again = run_cli("sync", "--once", "--data", data, env=env)
+    assert again.returncode == 0 and again.stdout.startswith("updated: applied version 1 (snapshot"), again.stdout
+    status = run_cli("tiers", "status", "--data", data, env=env)
+    assert "version  1" in status.stdout and "warning" not in status.stdout, status.stdout
 
 
 def test_bodies_are_cached_for_ever_and_old_names_still_answer(hq, synced_store):
