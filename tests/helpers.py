@@ -11,7 +11,6 @@ import io
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from sqlalchemy import text
 
+from posplugin.db import DiskFull
 from posplugin.hq.customers import consent
 from posplugin.hq.customers.accounts import Accounts
 from posplugin.hq.customers.collector import Collector
@@ -73,7 +73,8 @@ def tier_csv(rows=TIER_ROWS, header=TIER_COLUMNS) -> str:
 
 
 class FullDisk:
-    """ENOSPC injected into a database's writes (``db.write``) until :meth:`room`;
+    """ENOSPC injected into a database's writes (``db.write``, as it reports a
+    full disk) until :meth:`room`;
     deferred writes retry every 50 ms meanwhile."""
 
     def __init__(self, db, monkeypatch):
@@ -83,7 +84,8 @@ class FullDisk:
         @contextlib.contextmanager
         def write():
             if self.full:
-                raise sqlite3.OperationalError("database or disk is full")
+                db.full = "database or disk is full"
+                raise DiskFull("database or disk is full")
             with real_write() as conn:
                 yield conn
 

@@ -30,7 +30,7 @@ def create_app(settings: StoreSettings | None = None, *, store: Store | None = N
     app.extensions[api.STORE] = store
     app.config["POSPLUGIN_FRAME_ANCESTORS"] = pages.frame_ancestors(s.cors_origins)
     app.extensions[METRICS] = metrics = Metrics(lambda: store.tiers.info().rows)
-    metrics.watch_writes(store.db.deferred)
+    metrics.watch_writes(store.db)
     app.extensions[CLIENT_LEFT_KEY] = metrics.clients_left.inc  # counted by the front door
     app.extensions[stream.STREAM_LIMIT] = stream.StreamLimit(s.max_streams, s.max_streams_per_token)
     # One function for the app, so open streams' tokens are checked in one query.
