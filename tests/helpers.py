@@ -266,6 +266,7 @@ class World:
         self.office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=self.clock,
                                  database_url=database_url)
         self.sent = []
+        self.sessions: dict[int, str] = {}
         self.customers = Customers(self.office.engine, ID_KEY, default_region="NO", clock=self.clock,
                                    send=lambda *a: self.sent.append(a) or True)
         self.platforms = stand_in_platforms(standins, self.clock)
@@ -279,15 +280,19 @@ class World:
 
     def join(self, phone: str, consented: bool = True) -> int:
         self.customers.request_code("phone", phone, "10.0.0.1")
-        who, _ = self.customers.verify_code("phone", phone, self.sent[-1][2])
+        who, session = self.customers.verify_code("phone", phone, self.sent[-1][2])
+        self.sessions[who.customer_id] = session
         if consented:
             self.customers.give_consent(who.customer_id, consent.VERSION, ["tiering"], "en")
         return who.customer_id
 
     def link(self, customer_id: int, name: str) -> None:
-        url = self.accounts.start_link(customer_id, name, LINK_REDIRECT.format(name))
+        """The customer links ``name``'s stand-in account, in their own session."""
+        session = self.sessions[customer_id]
+        url = self.accounts.start_link(customer_id, name, LINK_REDIRECT.format(name), session=session)
         back = parse_qs(urlsplit(requests.get(url, allow_redirects=False, timeout=10).headers["Location"]).query)
-        self.accounts.finish_link(name, back["state"][0], back["code"][0], LINK_REDIRECT.format(name))
+        self.accounts.finish_link(name, back["state"][0], back["code"][0], LINK_REDIRECT.format(name),
+                                  session=session)
 
     def account(self, customer_id: int, name: str) -> dict:
         return next(a for a in self.accounts.of_customer(customer_id) if a["platform"] == name)

@@ -253,6 +253,10 @@ linked_accounts = Table(
     Column("failures", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
     Column("last_error_at", Float),
+    # A handle counts once its owner proved it (revision 0003): the phrase to
+    # put in the bio or a post, and when it was read back there.
+    Column("proof", String(64)),
+    Column("proved_at", Float),
     UniqueConstraint("customer_id", "platform", name="linked_accounts_one_per_platform"),
     Index("linked_accounts_due", "status", "next_refresh_at"),
 )
@@ -265,6 +269,8 @@ oauth_states = Table(
     Column("verifier", Text, nullable=False),  # sealed PKCE code verifier
     Column("created_at", Float, nullable=False),
     Column("used_at", Float),
+    # SHA-256 of the session that started the link: only it may finish it (revision 0003).
+    Column("session_hash", String(64)),
 )
 
 # -- posplugin.hq.build: each build of a version from joined customers -------

@@ -9,9 +9,10 @@ they reach the database and are never logged.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Engine, and_, insert, or_, select, update
 
 from ...errors import NotFound, ValidationError
 from ...hookspecs import hookimpl
@@ -23,6 +24,8 @@ from ..schema import linked_accounts, oauth_states
 from .vault import Vault
 
 STATE_TTL_S = 900.0
+# A link in these states holds its platform account: no other customer may link it.
+HOLDING = ("linked", "unavailable")
 HANDLE_PLATFORMS = ("instagram",)  # platforms that can read a public handle (business_discovery)
 
 
@@ -63,11 +66,15 @@ def available(settings, plugins: Plugins | None = None) -> dict[str, Platform]:
 class Accounts:
     """Linking and unlinking over head office's database."""
 
-    def __init__(self, engine: Engine, vault: Vault, platforms: dict[str, Platform], *, clock):
+    def __init__(self, engine: Engine, vault: Vault, platforms: dict[str, Platform], *, clock, tell=None):
         self.engine = engine
         self.vault = vault
         self.platforms = platforms
         self.clock = clock
+        # tell(customer_id, action, detail): a line on a customer's own page
+        # (posplugin.hq.customers.me's audit), for the holder of an account
+        # someone else tried to link.
+        self.tell = tell or (lambda *_: None)
 
     def platform(self, name: str) -> Platform:
         if name not in self.platforms:
@@ -76,34 +83,72 @@ class Accounts:
 
     # -- OAuth -------------------------------------------------------------
 
-    def start_link(self, customer_id: int, name: str, redirect_uri: str) -> str:
-        """The platform's authorize URL for this customer (state and PKCE)."""
+    def start_link(self, customer_id: int, name: str, redirect_uri: str, *, session: str) -> str:
+        """The platform's authorize URL for this customer (state and PKCE),
+        bound to ``session`` (their session token): only the browser that
+        started the link can finish it."""
         platform = self.platform(name)
         state = secrets.token_urlsafe(24)
         verifier = platform.new_verifier()
         with self.engine.begin() as conn:
             conn.execute(insert(oauth_states).values(state_hash=_digest(state), customer_id=customer_id,
                                                      platform=name, verifier=self.vault.seal(verifier),
-                                                     created_at=self.clock()))
+                                                     created_at=self.clock(), session_hash=_digest(session)))
         return platform.authorization_url(redirect_uri, state, verifier)
 
-    def finish_link(self, name: str, state: str, code: str, redirect_uri: str) -> int:
+    def finish_link(self, name: str, state: str, code: str, redirect_uri: str, *, session: str | None) -> int:
         """The platform called back: trade the code for tokens and keep them
-        sealed; returns the customer's id. Raises :class:`LinkFailed`."""
+        sealed; returns the customer's id. Raises :class:`LinkFailed` when the
+        state is unknown, used or old, when ``session`` (the callback's
+        session token) is not the one that started the link (someone else's
+        approval would link their account to the starter), and when the
+        platform account is another customer's already."""
         now = self.clock()
         with self.engine.begin() as conn:
             row = conn.execute(select(oauth_states).where(oauth_states.c.state_hash == _digest(state))).first()
             if row is None or row.used_at is not None or row.platform != name \
                     or row.created_at + STATE_TTL_S < now:
                 raise LinkFailed("this link has expired or was already used; start again", field="state")
+            # Used up either way: a state seen in another browser is spent.
             conn.execute(update(oauth_states).where(oauth_states.c.state_hash == row.state_hash)
                          .values(used_at=now))
+        if not session or row.session_hash is None or not hmac.compare_digest(row.session_hash, _digest(session)):
+            raise LinkFailed("this link was started in another browser or session: nothing was linked; start "
+                             "it again from your own page, signed in", field="state")
+        platform = self.platform(name)
         try:
-            token = self.platform(name).exchange(redirect_uri, code, self.vault.open(row.verifier))
+            token = platform.exchange(redirect_uri, code, self.vault.open(row.verifier))
+            account_id = token.account_id or platform.measure(token).account_id
         except PlatformError as exc:
             raise LinkFailed(exc.message, field="code") from None
+        if not account_id:
+            raise LinkFailed(f"{name} did not say which account this is; nothing was linked", field="code")
+        token.account_id = account_id
+        self._claim(row.customer_id, name, account_id=account_id, handle=None)
         self._upsert(row.customer_id, name, source="oauth", token=token, handle=None)
         return row.customer_id
+
+    def _claim(self, customer_id: int, name: str, *, account_id: str | None, handle: str | None) -> None:
+        """Raise :class:`LinkFailed` when another customer holds this platform
+        account (by its id, or by its handle once proved or measured): one
+        account counts for one customer at a time. The holder is told."""
+        same = []
+        if account_id:
+            same.append(linked_accounts.c.account_id == account_id)
+        if handle:
+            same.append(and_(linked_accounts.c.handle == handle, or_(
+                linked_accounts.c.source == "oauth", linked_accounts.c.proved_at.is_not(None))))
+        if not same:
+            return
+        with self.engine.connect() as conn:
+            holder = conn.execute(select(linked_accounts.c.customer_id).where(and_(
+                linked_accounts.c.platform == name, linked_accounts.c.customer_id != customer_id,
+                linked_accounts.c.status.in_(HOLDING), or_(*same))).limit(1)).scalar()
+        if holder is None:
+            return
+        self.tell(holder, "link_refused", f"someone else tried to link your {name} account; it stays yours")
+        raise LinkFailed(f"this {name} account is linked to another customer already; nothing was linked. "
+                         "If it is yours, unlink it there first", code="account_taken", field="platform")
 
     def add_handle(self, customer_id: int, name: str, handle: str) -> None:
         """A public handle the customer gave, read without their login."""

@@ -209,7 +209,8 @@ def _redirect_uri(platform: str) -> str:
               "authorize URL (OAuth 2.0 code flow with PKCE)", roles=None, parameters=[PLATFORM], errors=CHANGES)
 def link(platform: str):
     who = changing_customer()
-    return jsonify({"authorize_url": accounts().start_link(who.customer_id, platform, _redirect_uri(platform))})
+    return jsonify({"authorize_url": accounts().start_link(who.customer_id, platform, _redirect_uri(platform),
+                                                           session=request.cookies.get(COOKIE, ""))})
 
 
 @bp.operation("GET", "/join/accounts/<platform>/callback", summary="Where the platform sends the customer back; "
@@ -220,7 +221,10 @@ def link_callback(platform: str):
         reason = request.args.get("error_description") or request.args.get("error") or "no code"
         return redirect(f"/join#link_error={quote(reason[:120])}")
     try:
-        accounts().finish_link(platform, request.args["state"], request.args["code"], _redirect_uri(platform))
+        # The session cookie comes along (SameSite=Lax allows it on this top-level
+        # redirect): only the browser that started the link may finish it.
+        accounts().finish_link(platform, request.args["state"], request.args["code"], _redirect_uri(platform),
+                               session=request.cookies.get(COOKIE))
     except LinkFailed as exc:
         return redirect(f"/join#link_error={quote(exc.message[:120])}")
     return redirect(f"/join#linked={quote(platform)}")

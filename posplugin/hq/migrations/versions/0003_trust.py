@@ -17,6 +17,11 @@ Revises: 0002
   rounding down (SQLAlchemy's ``/`` is true division): a day row per hour, each
   counted again on the dashboard beside the real day. Here it runs once, under
   the schema lock, before any process serves.
+* ``oauth_states.session_hash``: the session that started a link; a callback
+  from any other browser links nothing.
+* ``linked_accounts.proof`` and ``proved_at``: a handle a customer gives
+  counts only once they proved it is theirs (a phrase in its bio or a post).
+  Handles given before carry no proof and stop counting until proved.
 """
 
 from __future__ import annotations
@@ -63,6 +68,11 @@ def upgrade() -> None:
 
     op.drop_table("experiment_batches")
     _days_from_hours()
+    with op.batch_alter_table("oauth_states") as batch:
+        batch.add_column(sa.Column("session_hash", sa.String(64), nullable=True))
+    with op.batch_alter_table("linked_accounts") as batch:
+        batch.add_column(sa.Column("proof", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("proved_at", sa.Float, nullable=True))
 
 
 def _days_from_hours() -> None:
@@ -87,6 +97,11 @@ def _days_from_hours() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("linked_accounts") as batch:
+        batch.drop_column("proved_at")
+        batch.drop_column("proof")
+    with op.batch_alter_table("oauth_states") as batch:
+        batch.drop_column("session_hash")
     op.create_table(
         "experiment_batches",
         sa.Column("batch", sa.String(128), primary_key=True),
