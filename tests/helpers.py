@@ -294,6 +294,21 @@ class World:
         self.accounts.finish_link(name, back["state"][0], back["code"][0], LINK_REDIRECT.format(name),
                                   session=session)
 
+    def read_handles(self, standins) -> None:
+        """Let head office read public handles (business_discovery) with the
+        chain's own professional account: a customer links it, its token is used."""
+        from sqlalchemy import select
+
+        from posplugin.hq.schema import linked_accounts
+        chain = self.join("+47 900 00 099", consented=False)
+        standins.login_as["instagram"] = "17841400000000099"
+        self.link(chain, "instagram")
+        standins.login_as.clear()
+        with self.office.engine.connect() as conn:
+            sealed = conn.execute(select(linked_accounts.c.token)
+                                  .where(linked_accounts.c.customer_id == chain)).scalar_one()
+        self.platforms["instagram"].discovery_token = self.collector.vault.open(sealed)["access_token"]
+
     def account(self, customer_id: int, name: str) -> dict:
         return next(a for a in self.accounts.of_customer(customer_id) if a["platform"] == name)
 

@@ -41,6 +41,9 @@ class Account:
     posts: list[tuple[int, int]]
     username: str = "standin"
     account_type: str = "MEDIA_CREATOR"
+    user_id: str = "17841401441775531"  # its IG user id, as business_discovery gives it
+    biography: str = ""
+    captions: list[str] = field(default_factory=list)  # of its latest posts, newest first
 
 
 @dataclass
@@ -207,11 +210,16 @@ def create_app(state: StandIns) -> Flask:
         if account is None or state.fail.get("instagram") == "private":
             # Not professional, private or age-gated: Meta answers "cannot be found".
             return ig_error(110, 2207013, f"Invalid user id: {handle} cannot be found")
-        return jsonify({"business_discovery": {
-            "username": handle, "followers_count": account.followers, "media_count": len(account.posts),
-            "media": {"data": [{"like_count": likes, "comments_count": comments, "id": str(i)}
-                               for i, (likes, comments) in enumerate(account.posts[:12])]},
-            "id": "17841401441775531"}, "id": user_id})
+        fields = request.args.get("fields", "")
+        captions = account.captions + [""] * len(account.posts)
+        media = [{"like_count": likes, "comments_count": comments, "id": str(i),
+                  **({"caption": captions[i]} if "caption" in fields and captions[i] else {})}
+                 for i, (likes, comments) in enumerate(account.posts[:12])]
+        found = {"username": handle, "followers_count": account.followers, "media_count": len(account.posts),
+                 "media": {"data": media}, "id": account.user_id}
+        if "biography" in fields and account.biography:
+            found["biography"] = account.biography
+        return jsonify({"business_discovery": found, "id": user_id})
 
     # -- TikTok (Login Kit for Web, open.tiktokapis.com) ---------------------
 

@@ -1,13 +1,17 @@
 """Accounts customers link (posplugin.hq.customers.accounts) over HTTP, as an
 attacker would try them: a link is finished only by the browser that started
-it, and one platform account belongs to one customer at a time."""
+it, one platform account belongs to one customer at a time, and a handle
+counts only once its owner proved it (the phrase in its bio or a post)."""
 
+import re
 from urllib.parse import unquote
 
+import pytest
 import requests
 from helpers import joined_customer
+from platform_standins import Account
 
-from posplugin.hq.web.join import customer_side
+from posplugin.hq.web.join import COOKIE, customer_side
 
 OTHER_PHONE = "+47 900 00 077"
 
@@ -58,3 +62,30 @@ def test_one_platform_account_belongs_to_one_customer(customer_hq, standins, cap
     start = second.post(customer_hq.url + "/hq/v1/join/accounts/instagram/link", timeout=10).json()
     assert second.get(start["authorize_url"], timeout=10).url.endswith("/join#linked=instagram")
     assert customer_side(customer_hq.app).collector.run().measured == 1
+
+
+@pytest.mark.browser
+def test_a_handle_is_given_and_proved_on_the_join_page(customer_hq, standins, browser, caplog):
+    platforms = customer_side(customer_hq.app).accounts.platforms
+    platforms["instagram"].discovery_token = standins.issue("instagram", "17841400000000099")  # the chain's own
+    standins.accounts["instagram:bluebottle"] = Account(267793, [(5000, 300)] * 12, user_id="17841400000267793")
+    http = joined_customer(customer_hq, caplog, link=None)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        context.add_cookies([{"name": COOKIE, "value": http.cookies[COOKIE], "url": customer_hq.url}])
+        page = context.new_page()
+        page.goto(customer_hq.url + "/join")
+        page.wait_for_selector("#step-done:not([hidden])")
+        page.fill("#handle", "@BlueBottle")
+        page.click("#handle-form button[type=submit]")
+        state = page.wait_for_selector("li[data-platform=instagram] .state:has-text('posplugin-')")
+        phrase = re.search(r"posplugin-[a-z0-9]{8}", state.inner_text()).group(0)
+        page.click("li[data-platform=instagram] button.check")
+        page.wait_for_selector("#error:has-text('not in the bio')")  # not there yet
+        standins.accounts["instagram:bluebottle"].biography = f"Coffee roasters · {phrase}"
+        page.click("li[data-platform=instagram] button.check")
+        page.wait_for_selector("li[data-platform=instagram] .state:has-text('measured')")
+        assert page.locator("li[data-platform=instagram] button.check").count() == 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()

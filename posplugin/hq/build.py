@@ -21,6 +21,7 @@ from sqlalchemy import Engine, and_, exists, func, insert, or_, select
 from ..tiers import feed
 from ..tiers.csvfile import Problems
 from ..tiers.lists import TierRecord, read_rows
+from .customers.collector import proved
 from .db import process_lock
 from .office import HeadOffice
 from .schema import builds, consents, customer_identifiers, customers, linked_accounts
@@ -43,7 +44,7 @@ def records(engine: Engine, fresh_since: float) -> Iterator[tuple[bytes, TierRec
                     customer_identifiers.c.id_hash)
              .join(linked_accounts, linked_accounts.c.customer_id == customers.c.id)
              .join(customer_identifiers, customer_identifiers.c.customer_id == customers.c.id)
-             .where(and_(customers.c.deleted_at.is_(None), consented_customer(),
+             .where(and_(customers.c.deleted_at.is_(None), consented_customer(), proved(),
                          linked_accounts.c.status != "unlinked", linked_accounts.c.followers.is_not(None),
                          linked_accounts.c.measured_at >= fresh_since))
              .order_by(customers.c.id))

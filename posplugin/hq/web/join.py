@@ -238,10 +238,20 @@ def unlink(platform: str):
 
 
 @bp.operation("POST", "/join/handles", summary="Give a public handle instead of linking (Instagram "
-              "professional accounts)", roles=None, body="HandleRequest", errors=CHANGES)
+              "professional accounts): it counts once proved (the phrase answered, put in its bio or a post)",
+              roles=None, body="HandleRequest", errors=CHANGES)
 def add_handle(body):
     who = changing_customer()
-    accounts().add_handle(who.customer_id, body["platform"], body["handle"])
+    phrase = accounts().add_handle(who.customer_id, body["platform"], body["handle"])
+    return jsonify({"accounts": accounts().of_customer(who.customer_id), "proof": phrase})
+
+
+@bp.operation("POST", "/join/handles/<platform>/check", summary="Prove a handle given: its bio or a latest "
+              "post holds the phrase (read through the platform); 422 not_proved while it does not",
+              roles=None, parameters=[PLATFORM], errors=CHANGES)
+def prove_handle(platform: str):
+    who = changing_customer()
+    accounts().prove_handle(who.customer_id, platform)
     return jsonify({"accounts": accounts().of_customer(who.customer_id)})
 
 
