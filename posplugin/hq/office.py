@@ -17,7 +17,7 @@ from typing import IO, Iterable
 
 from sqlalchemy import delete, desc, func, select, union
 
-from ..errors import ImportRefused, Unauthorized, ValidationError
+from ..errors import Conflict, ImportRefused, Unauthorized, ValidationError
 from ..tiers import feed
 from ..tiers.identity import Hasher
 from ..tiers.lists import ListBuilder, TierRecord, read_rows
@@ -29,6 +29,7 @@ from .feedstore import FolderStore, open_store
 from .figures import Figures
 from .reports import Outcomes
 from .schema import deltas, feed_manifest, hq_tokens, store_syncs, versions
+from .stores import StoresExist, store_name
 
 MANIFEST_TTL_S = 24 * 3600.0
 # Deltas offered in the manifest: a store up to this many versions behind
@@ -86,14 +87,42 @@ class HeadOffice:
     # -- tokens ------------------------------------------------------------
 
     def create_token(self, role: str, name: str) -> str:
-        """A token for a store (``store``) or an administrator (``admin``)."""
+        """A token for a store (``store``) or an administrator (``admin``).
+        A name holds one live token: a second is refused (:class:`StoresExist`
+        for a store, :class:`Conflict` for an administrator) until the first is
+        revoked."""
         if role not in ("store", "admin"):
             raise ValidationError("role must be store or admin", field="role")
-        token = new_token("hq_")
-        with self.engine.begin() as conn:
-            conn.execute(hq_tokens.insert().values(name=name, role=role, token_hash=digest(token),
-                                                   created_at=self.clock()))
-        return token
+        try:
+            name = store_name(name)
+        except ValueError as exc:
+            raise ValidationError(str(exc).replace("store's ", ""), field="name") from None
+        return self._create_tokens(role, [name])[0]
+
+    def add_stores(self, names: list[str]) -> list[str]:
+        """A token for each of the new stores ``names`` (checked with
+        :func:`posplugin.hq.stores.store_name`), all in one transaction;
+        :class:`StoresExist` names those that exist already."""
+        return self._create_tokens("store", names)
+
+    def _create_tokens(self, role: str, names: list[str]) -> list[str]:
+        tokens = [new_token("hq_") for _ in names]
+        now = self.clock()
+        # One process at a time across head office's (two `hq store add` at once must not both pass the check).
+        with process_lock(self.engine, "tokens", self.data_dir), self.engine.begin() as conn:
+            taken = set()
+            for start in range(0, len(names), 1000):
+                taken |= set(conn.scalars(select(hq_tokens.c.name).where(
+                    hq_tokens.c.role == role, hq_tokens.c.name.in_(names[start:start + 1000]))))
+            if taken:
+                if role == "store":
+                    raise StoresExist(taken)
+                raise Conflict(f"a live {role} token named {sorted(taken)[0]!r} exists already; revoke it "
+                               "(posplugin hq token revoke --name NAME) or choose another name")
+            if names:
+                conn.execute(hq_tokens.insert(), [{"name": name, "role": role, "token_hash": digest(token),
+                                                   "created_at": now} for name, token in zip(names, tokens)])
+        return tokens
 
     def revoke_tokens(self, name: str) -> int:
         """Revoke every token named ``name`` (a store's or an admin's); returns

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import re
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from ...web.endpoint import ApiBlueprint
 from ..feedstore import IMMUTABLE
 from ..figures import Figures
 from ..office import HeadOffice
+from ..stores import add_from_csv as stores_from_csv
 from .schemas import SCHEMAS
 
 DESCRIPTION = "Head office: the signed tier-list feed stores pull, their outcome reports, and figures."
@@ -124,6 +126,16 @@ def stores():
     return jsonify({"stores": rows, "days": days, "latest": _office().latest(),
                     "versions": _office().versions(), "stale_after_s": _office().stale_after_s,
                     "totals": totals})
+
+
+@bp.operation("POST", "/stores", summary="Add a chain's stores from a CSV (a name column): each gets its token, "
+              "all or none; refused whole with line numbers", roles=ADMIN, errors=(413, 415))
+def add_stores():
+    kind = (request.mimetype or "").lower()
+    if kind not in ("text/csv", "text/plain"):
+        raise UnsupportedMediaType("send the stores as text/csv (a header row with a name column)")
+    added = stores_from_csv(_office(), io.BytesIO(request.get_data(cache=False)))
+    return jsonify({"added": len(added), "stores": [{"name": row.name, "token": token} for row, token in added]})
 
 
 @bp.operation("GET", "/stores.csv", summary="The stores' table as CSV (the /hq page's export)",
