@@ -220,6 +220,7 @@ def bench_traffic(backend: Backend, stores: int, seconds: float, compress: float
             ours = load(base, tokens, "paced", scale, seconds)
             floor = load(base, tokens, "paced-floor", scale, seconds)
             polls, reports = ours["by_kind"].get("poll", []), ours["by_kind"].get("report", [])
+            print(f"  [load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}]")
             print(f"  {backend.name}, {stores} stores at {scale:g}× the chain's rate ({needed * scale:.0f} req/s, "
                   f"{ours['count']} requests, {ours['failed']} failed): poll p50 {ms(polls, 50)}, p99 "
                   f"{ms(polls, 99)}; report p50 {ms(reports, 50)}, p99 {ms(reports, 99)} | floor (401): "
@@ -374,6 +375,8 @@ def main() -> None:
     parser.add_argument("--compress", type=float, default=10)
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--only", default="traffic,dashboard,publish")
+    parser.add_argument("--backends", default="sqlite,pg1,pg2",
+                        help="which head offices: sqlite, pg1 (PostgreSQL, 1 process), pg2 (2 workers)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.stores.split(",")]
     only = set(args.only.split(","))
@@ -382,8 +385,9 @@ def main() -> None:
         tmp = Path(tmp)
         cluster = PostgresCluster(durable=True).start() if only & {"traffic", "dashboard"} else None
         try:
-            backends = [("SQLite, 1 process", "", 1), ("PostgreSQL, 1 process", "pg1", 1),
-                        ("PostgreSQL, 2 workers", "pg2", 2)]
+            chosen = set(args.backends.split(","))
+            backends = [b for b in (("SQLite, 1 process", "", 1), ("PostgreSQL, 1 process", "pg1", 1),
+                                    ("PostgreSQL, 2 workers", "pg2", 2)) if (b[1] or "sqlite") in chosen]
             if "traffic" in only:
                 print("1-2. the chain's traffic")
                 for stores in sizes:
