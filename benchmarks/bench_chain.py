@@ -198,9 +198,9 @@ class Backend:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                requests.get(base + "/hq/v1/openapi.json", timeout=2)
+                requests.get(base + "/hq/v1/openapi.json", timeout=5)
                 return base
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or slow to answer on a loaded machine
                 time.sleep(0.2)
         raise SystemExit(f"{self.name} did not start")
 
