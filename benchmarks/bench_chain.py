@@ -198,9 +198,9 @@ class Backend:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                requests.get(base + "/hq/v1/openapi.json", timeout=2)
+                requests.get(base + "/hq/v1/openapi.json", timeout=5)
                 return base
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or slow to answer on a loaded machine
                 time.sleep(0.2)
         raise SystemExit(f"{self.name} did not start")
 
@@ -211,19 +211,22 @@ class Backend:
             self.process = None
 
 
-def bench_traffic(backend: Backend, stores: int, seconds: float, compress: float) -> None:
+def bench_traffic(backend: Backend, stores: int, seconds: float, compress: float, sustained: bool = True) -> None:
     tokens = backend.prepare(stores)
     base = backend.start()
     try:
         needed = 2 * stores / INTERVAL_S
-        for scale in (1.0, compress):
+        for scale in (1.0, compress) if compress > 1 else (1.0,):
             ours = load(base, tokens, "paced", scale, seconds)
             floor = load(base, tokens, "paced-floor", scale, seconds)
             polls, reports = ours["by_kind"].get("poll", []), ours["by_kind"].get("report", [])
+            print(f"  [load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}]")
             print(f"  {backend.name}, {stores} stores at {scale:g}× the chain's rate ({needed * scale:.0f} req/s, "
                   f"{ours['count']} requests, {ours['failed']} failed): poll p50 {ms(polls, 50)}, p99 "
                   f"{ms(polls, 99)}; report p50 {ms(reports, 50)}, p99 {ms(reports, 99)} | floor (401): "
                   f"p50 {ms(floor['by_kind'].get('floor', []), 50)}, p99 {ms(floor['by_kind'].get('floor', []), 99)}")
+        if not sustained:
+            return
         peak = load(base, tokens, "peak", 1, seconds)
         peak_floor = load(base, tokens, "peak-floor", 1, seconds)
         ours_rps, floor_rps = peak["count"] / peak["elapsed"], peak_floor["count"] / peak_floor["elapsed"]
@@ -371,9 +374,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stores", default="500,5000")
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--compress", type=float, default=10)
+    parser.add_argument("--compress", type=float, default=10, help="the second paced run's rate; 1: none")
+    parser.add_argument("--no-sustained", dest="sustained", action="store_false",
+                        help="skip the closed-loop run")
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--only", default="traffic,dashboard,publish")
+    parser.add_argument("--backends", default="sqlite,pg1,pg2",
+                        help="which head offices: sqlite, pg1 (PostgreSQL, 1 process), pg2 (2 workers)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.stores.split(",")]
     only = set(args.only.split(","))
@@ -382,15 +389,16 @@ def main() -> None:
         tmp = Path(tmp)
         cluster = PostgresCluster(durable=True).start() if only & {"traffic", "dashboard"} else None
         try:
-            backends = [("SQLite, 1 process", "", 1), ("PostgreSQL, 1 process", "pg1", 1),
-                        ("PostgreSQL, 2 workers", "pg2", 2)]
+            chosen = set(args.backends.split(","))
+            backends = [b for b in (("SQLite, 1 process", "", 1), ("PostgreSQL, 1 process", "pg1", 1),
+                                    ("PostgreSQL, 2 workers", "pg2", 2)) if (b[1] or "sqlite") in chosen]
             if "traffic" in only:
                 print("1-2. the chain's traffic")
                 for stores in sizes:
                     for name, db, workers in backends:
                         url = cluster.create_database(f"traffic_{db}_{stores}") if db else ""
                         bench_traffic(Backend(name, tmp / f"traffic-{db or 'sqlite'}-{stores}", url, workers),
-                                      stores, args.seconds, args.compress)
+                                      stores, args.seconds, args.compress, args.sustained)
             if "dashboard" in only:
                 print("3. the dashboard")
                 for name, db, workers in backends[:2]:

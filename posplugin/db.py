@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from .errors import Busy
+
 BUSY_TIMEOUT_MS = 5_000
 # SQLite's page cache per connection (KiB). Each worker thread has its own
 # connections, so this times the threads is what the caches may hold; the
@@ -87,14 +89,40 @@ def _statements(script: str) -> list[str]:
 
 @contextlib.contextmanager
 def transaction(conn: sqlite3.Connection):
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception, a
+    failed ``COMMIT`` too (a full disk refuses it and leaves the transaction
+    open, holding SQLite's write lock against every other connection)."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+
+
+# SQLite's primary result codes for a disk that refuses writes: SQLITE_IOERR, SQLITE_FULL.
+DISK_CODES = (10, 13)
+
+
+def disk_refused(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused a write because of the disk (full, or failing), not the statement."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in DISK_CODES
+    return "disk is full" in str(exc) or "disk I/O error" in str(exc)
+
+
+class DiskFull(sqlite3.OperationalError, Busy):
+    """A write the disk refused (full, or failing): still an
+    ``sqlite3.OperationalError`` to code that defers what it cannot write,
+    and a 503 ``disk_full`` (try again later) where it reaches an answer."""
+
+    code = "disk_full"
+
+    def __init__(self, message: str):
+        Busy.__init__(self, message, retry_after=5)
 
 
 class Database:
@@ -114,6 +142,9 @@ class Database:
         self._write_lock = threading.Lock()
         self._autocheckpoint = not background_checkpoint
         self._closed = threading.Event()
+        self._shared: dict[str, object] = {}
+        self._shared_lock = threading.Lock()
+        self.full: str | None = None  # why the last write failed for the disk, until one succeeds
         migrate(self.conn, migrations)
         if background_checkpoint:
             threading.Thread(target=self._checkpoint_loop, args=(checkpoint_s,),
@@ -152,12 +183,29 @@ class Database:
             # the caller writes): part of that transaction, not a deadlock.
             yield self.conn
             return
-        with self._write_lock, transaction(self.conn) as conn:
-            self._local.in_write = True
-            try:
-                yield conn
-            finally:
-                self._local.in_write = False
+        try:
+            with self._write_lock, transaction(self.conn) as conn:
+                self._local.in_write = True
+                try:
+                    yield conn
+                finally:
+                    self._local.in_write = False
+        except sqlite3.OperationalError as exc:
+            if isinstance(exc, DiskFull) or not disk_refused(exc):
+                raise
+            if self.full is None:
+                log.error("the disk holding %s refuses writes (%s)", self.path.parent, exc)
+            self.full = str(exc)
+            raise DiskFull(f"the store's disk refuses writes ({exc}); try again shortly") from exc
+        self.full = None
+
+    def shared(self, key: str, make):
+        """The one object ``make()`` builds for ``key`` on this database (an id
+        allocator, say), made on first use."""
+        with self._shared_lock:
+            if key not in self._shared:
+                self._shared[key] = make()
+            return self._shared[key]
 
     def execute(self, sql: str, params=()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
@@ -229,6 +277,11 @@ class GroupWriter:
     def waiting(self) -> int:
         """Rows that failed to write and wait to be retried (or are being retried now)."""
         return len(self._retry) + self._retrying
+
+    @property
+    def pending(self) -> int:
+        """Rows deferred and not yet tried."""
+        return len(self._pending)
 
     def defer(self, sql: str, params: tuple) -> None:
         """Queue one statement for the writer thread."""

@@ -97,6 +97,19 @@ class RateLimited(PospluginError):
         self.retry_after = max(1, int(retry_after))  # seconds, sent as Retry-After
 
 
+class Busy(PospluginError):
+    """The database stayed busy (a deadlock's victim, a lock not handed over)
+    through every retry: nothing was kept, and the same request may be sent
+    again after ``retry_after`` seconds."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 class ConfigError(PospluginError):
     """Settings that cannot be used; ``problems`` lists each with what to fix."""
 

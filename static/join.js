@@ -127,7 +127,8 @@
       name.textContent = t(`join.platform.${platform}`) === `join.platform.${platform}` ? platform : t(`join.platform.${platform}`);
       const state = document.createElement("div");
       state.className = "state";
-      state.textContent = account ? t(`join.account.${account.status}`, { handle: account.handle || "" }) : t("join.account.not_linked");
+      state.textContent = account ? t(`join.account.${account.status}`, { handle: account.handle || "",
+        proof: account.proof || "" }) : t("join.account.not_linked");
       text.append(name, state);
       const button = document.createElement("button");
       button.type = "button";
@@ -141,7 +142,20 @@
           location.assign(started.authorize_url);
         }
       }));
-      item.append(text, button);
+      item.append(text);
+      if (account && account.status === "unproved") {
+        // A handle counts once the phrase is in its bio or a post: check it from here.
+        const check = document.createElement("button");
+        check.type = "button";
+        check.className = "check";
+        check.textContent = t("join.account.check");
+        check.addEventListener("click", () => busy(check, async () => {
+          await api("POST", `/handles/${platform}/check`, {});
+          await refresh();
+        }));
+        item.append(check);
+      }
+      item.append(button);
       list.append(item);
     }
     const consent = session.consent;

@@ -177,6 +177,12 @@
       next = pass.refresh_s;
     } catch (e) {
       if (e.status === 401) return;
+      if (e.status === 403) {  // no consent in force: no pass, and none on screen
+        $("qr").removeAttribute("src");
+        delete $("qr").dataset.pass;
+        $("pass-expiry").textContent = t("me.pass_none");
+        return;
+      }
       $("pass-expiry").textContent = t("me.pass_offline");
       next = 10;
     }
@@ -214,7 +220,7 @@
   }
 
   $("object").addEventListener("click", () => confirmThen(t("me.confirm_object"),
-    () => act("POST", "/hq/v1/me/object", "me.objected")));
+    () => act("POST", "/hq/v1/me/object", "me.objected").then(refreshPass)));
   $("delete").addEventListener("click", () => confirmThen(t("me.confirm_delete"), async () => {
     try {
       await call("DELETE", "/hq/v1/me");

@@ -309,6 +309,7 @@ def standins(standins_server):
     fresh = StandIns()
     standins_server.accounts = fresh.accounts
     standins_server.fail.clear()
+    standins_server.login_as.clear()
     return standins_server
 
 

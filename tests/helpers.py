@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import requests
 from hypothesis import HealthCheck
 from sqlalchemy import text
 
+from posplugin.db import DiskFull
 from posplugin.hq.customers import consent
 from posplugin.hq.customers.accounts import Accounts
 from posplugin.hq.customers.collector import Collector
@@ -119,7 +119,8 @@ def tier_csv(rows=TIER_ROWS, header=TIER_COLUMNS) -> str:
 
 
 class FullDisk:
-    """ENOSPC injected into a database's writes (``db.write``) until :meth:`room`;
+    """ENOSPC injected into a database's writes (``db.write``, as it reports a
+    full disk) until :meth:`room`;
     deferred writes retry every 50 ms meanwhile."""
 
     def __init__(self, db, monkeypatch):
@@ -129,7 +130,8 @@ class FullDisk:
         @contextlib.contextmanager
         def write():
             if self.full:
-                raise sqlite3.OperationalError("database or disk is full")
+                db.full = "database or disk is full"
+                raise DiskFull("database or disk is full")
             with real_write() as conn:
                 yield conn
 
@@ -141,6 +143,15 @@ class FullDisk:
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def damage(path: Path, how: str) -> None:
+    """Damage a file the way disks and people do: ``junk at its start`` or ``zero length``."""
+    if how == "junk at its start":
+        with open(path, "r+b") as f:
+            f.write(b"\x00junk" * 20)
+    else:
+        open(path, "wb").close()
 
 
 def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeout: float = 60,
@@ -323,6 +334,50 @@ def serve(cmd, tmp_path, port, env):
     raise AssertionError(proc.stdout.read())
 
 
+def children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid`` (a supervisor's workers)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def start_hq(data: Path, settings: dict, *, workers: int = 1, port: int | None = None, cwd: Path = REPO):
+    """``posplugin hq serve --workers N`` on ``port`` (default: a free one) as
+    its own process, in ``cwd`` (``data`` may be relative to it); returns
+    (process, base URL) once every worker is up."""
+    port = port or free_port()
+    folder = Path(cwd, data)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Its log goes to a file beside the data: a pipe nobody reads would stop a chatty server.
+    log = open(folder.parent / f"hq-serve-{port}.log", "a")
+    proc = subprocess.Popen([sys.executable, "-m", "posplugin", "hq", "serve", "--workers", str(workers), "--data",
+                             str(data), "--port", str(port)], cwd=cwd, env=cli_env(**settings),
+                            stdout=log, stderr=subprocess.STDOUT, text=True)
+    log.close()
+    proc.log = Path(log.name)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while (workers > 1 and len(children(proc.pid)) < workers) or not _answers(base):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(proc.log.read_text())
+        time.sleep(0.1)
+    return proc, base
+
+
+def _answers(base: str) -> bool:
+    try:
+        return requests.get(base + "/hq/v1/openapi.json", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 LINK_REDIRECT = "https://hq.example.com/hq/v1/join/accounts/{}/callback"
 
 
@@ -340,6 +395,7 @@ class World:
         self.office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=self.clock,
                                  database_url=database_url)
         self.sent = []
+        self.sessions: dict[int, str] = {}
         self.customers = Customers(self.office.engine, ID_KEY, default_region="NO", clock=self.clock,
                                    send=lambda *a: self.sent.append(a) or True)
         self.platforms = stand_in_platforms(standins, self.clock)
@@ -353,15 +409,34 @@ class World:
 
     def join(self, phone: str, consented: bool = True) -> int:
         self.customers.request_code("phone", phone, "10.0.0.1")
-        who, _ = self.customers.verify_code("phone", phone, self.sent[-1][2])
+        who, session = self.customers.verify_code("phone", phone, self.sent[-1][2])
+        self.sessions[who.customer_id] = session
         if consented:
             self.customers.give_consent(who.customer_id, consent.VERSION, ["tiering"], "en")
         return who.customer_id
 
     def link(self, customer_id: int, name: str) -> None:
-        url = self.accounts.start_link(customer_id, name, LINK_REDIRECT.format(name))
+        """The customer links ``name``'s stand-in account, in their own session."""
+        session = self.sessions[customer_id]
+        url = self.accounts.start_link(customer_id, name, LINK_REDIRECT.format(name), session=session)
         back = parse_qs(urlsplit(requests.get(url, allow_redirects=False, timeout=10).headers["Location"]).query)
-        self.accounts.finish_link(name, back["state"][0], back["code"][0], LINK_REDIRECT.format(name))
+        self.accounts.finish_link(name, back["state"][0], back["code"][0], LINK_REDIRECT.format(name),
+                                  session=session)
+
+    def read_handles(self, standins) -> None:
+        """Let head office read public handles (business_discovery) with the
+        chain's own professional account: a customer links it, its token is used."""
+        from sqlalchemy import select
+
+        from posplugin.hq.schema import linked_accounts
+        chain = self.join("+47 900 00 099", consented=False)
+        standins.login_as["instagram"] = "17841400000000099"
+        self.link(chain, "instagram")
+        standins.login_as.clear()
+        with self.office.engine.connect() as conn:
+            sealed = conn.execute(select(linked_accounts.c.token)
+                                  .where(linked_accounts.c.customer_id == chain)).scalar_one()
+        self.platforms["instagram"].discovery_token = self.collector.vault.open(sealed)["access_token"]
 
     def account(self, customer_id: int, name: str) -> dict:
         return next(a for a in self.accounts.of_customer(customer_id) if a["platform"] == name)

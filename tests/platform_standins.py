@@ -6,12 +6,15 @@ limits with Meta's usage header, private or age-gated accounts).
 
 ``StandIns.fail[platform]`` picks an error mode for the next calls:
 ``expired``, ``revoked``, ``rate_limited``, ``near_limit``, ``private``.
+Each approval of an authorization is by another person (their own user id)
+unless ``StandIns.login_as[platform]`` names who logs in.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import re
 import secrets
@@ -24,6 +27,10 @@ from posplugin.hq.platforms.instagram import Instagram
 from posplugin.hq.platforms.tiktok import TikTok
 from posplugin.hq.platforms.youtube import YouTube
 
+# User ids as each platform writes them (Instagram's professional account id,
+# TikTok's open_id, a YouTube channel id); {} is a number per person.
+USER_IDS = {"instagram": "1784140000000{:04d}", "tiktok": "open-{:04d}", "youtube": "UC{:04d}"}
+SAM_IDS = {"instagram": "17841400000000001", "tiktok": "open-sam", "youtube": "UCsam"}
 CLIENT = {"instagram": ("ig-app", "ig-secret"), "tiktok": ("tt-key", "tt-secret"),
           "youtube": ("yt-client.apps.googleusercontent.com", "yt-secret")}
 
@@ -34,6 +41,9 @@ class Account:
     posts: list[tuple[int, int]]
     username: str = "standin"
     account_type: str = "MEDIA_CREATOR"
+    user_id: str = "17841401441775531"  # its IG user id, as business_discovery gives it
+    biography: str = ""
+    captions: list[str] = field(default_factory=list)  # of its latest posts, newest first
 
 
 @dataclass
@@ -49,11 +59,22 @@ class StandIns:
     refresh_tokens: dict = field(default_factory=dict)
     calls: list = field(default_factory=list)
     url: str = ""
+    # Who approves the next authorizations on a platform (its user id there);
+    # unset, each approval is by another person, with an id of their own.
+    login_as: dict = field(default_factory=dict)
+    users: dict = field(default_factory=dict)      # access or refresh token -> the user it is for
+    people: itertools.count = field(default_factory=lambda: itertools.count(2))
 
-    def issue(self, platform: str) -> str:
+    def issue(self, platform: str, user: str | None = None) -> str:
         token = f"{platform[:2]}-{secrets.token_hex(8)}"
         self.tokens[token] = platform
+        if user:
+            self.users[token] = user
         return token
+
+    def approver(self, platform: str) -> str:
+        """The user id of whoever approves an authorization on ``platform`` now."""
+        return self.login_as.get(platform) or USER_IDS[platform].format(next(self.people))
 
 
 def _challenge(verifier: str) -> str:
@@ -76,7 +97,8 @@ def create_app(state: StandIns) -> Flask:
             return jsonify({"error": "invalid_request", "error_description": "code_challenge required"}), 400
         code = secrets.token_hex(8)
         state.codes[code] = {"platform": platform, "redirect_uri": args["redirect_uri"],
-                             "challenge": args.get("code_challenge"), "scope": args.get("scope", "")}
+                             "challenge": args.get("code_challenge"), "scope": args.get("scope", ""),
+                             "user": state.approver(platform)}
         query = {"code": code, "state": args.get("state", ""), **extra}
         # Instagram appends "#_" to the redirect; browsers drop it with the fragment.
         return redirect(args["redirect_uri"] + "?" + urlencode(query) + ("#_" if platform == "instagram" else ""))
@@ -99,12 +121,13 @@ def create_app(state: StandIns) -> Flask:
 
     @app.post("/ig/oauth/access_token")
     def ig_token():
-        if request.form.get("grant_type") != "authorization_code" or not take_code("instagram", request.form,
-                                                                                     "client_id"):
+        grant = request.form.get("grant_type") == "authorization_code" and take_code("instagram", request.form,
+                                                                                     "client_id")
+        if not grant:
             return jsonify({"error_type": "OAuthException", "code": 400,
                             "error_message": "Invalid authorization code"}), 400
-        return jsonify({"data": [{"access_token": state.issue("instagram-short"), "user_id": "17841400000000001",
-                                  "permissions": "instagram_business_basic"}]})
+        return jsonify({"data": [{"access_token": state.issue("instagram-short", grant["user"]),
+                                  "user_id": grant["user"], "permissions": "instagram_business_basic"}]})
 
     def ig_error(code: int, subcode: int | None, message: str, status: int = 400, headers=None):
         error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "AbCdEf"}
@@ -123,7 +146,8 @@ def create_app(state: StandIns) -> Flask:
         if args.get("grant_type") != "ig_exchange_token" or args.get("client_secret") != CLIENT["instagram"][1] \
                 or state.tokens.pop(args.get("access_token", ""), None) != "instagram-short":
             return ig_error(190, None, "Invalid OAuth access token.")
-        return jsonify({"access_token": state.issue("instagram"), "token_type": "bearer", "expires_in": 5183944})
+        return jsonify({"access_token": state.issue("instagram", state.users.get(args["access_token"])),
+                        "token_type": "bearer", "expires_in": 5183944})
 
     @app.get("/ig/graph/refresh_access_token")
     def ig_refresh():
@@ -134,7 +158,8 @@ def create_app(state: StandIns) -> Flask:
         if args.get("grant_type") != "ig_refresh_token" or state.tokens.get(token) != "instagram":
             return ig_error(190, None, "Invalid OAuth access token.")
         state.tokens.pop(args["access_token"])
-        return jsonify({"access_token": state.issue("instagram"), "token_type": "bearer", "expires_in": 5183944})
+        return jsonify({"access_token": state.issue("instagram", state.users.get(token)), "token_type": "bearer",
+                        "expires_in": 5183944})
 
     def ig_checked():
         mode = state.fail.get("instagram")
@@ -155,9 +180,10 @@ def create_app(state: StandIns) -> Flask:
             return refused
         account = state.accounts["instagram"]
         headers = ig_usage(95, 5) if state.fail.get("instagram") == "near_limit" else ig_usage(12, 0)
-        return jsonify({"user_id": "17841400000000001", "username": account.username,
+        user = state.users.get(request.args.get("access_token", ""), SAM_IDS["instagram"])
+        return jsonify({"user_id": user, "username": account.username,
                         "account_type": account.account_type, "followers_count": account.followers,
-                        "media_count": len(account.posts), "id": "17841400000000001"}), 200, headers
+                        "media_count": len(account.posts), "id": "app-scoped-" + user}), 200, headers
 
     @app.get("/ig/graph/<version>/me/media")
     def ig_media(version):
@@ -181,11 +207,16 @@ def create_app(state: StandIns) -> Flask:
         if account is None or state.fail.get("instagram") == "private":
             # Not professional, private or age-gated: Meta answers "cannot be found".
             return ig_error(110, 2207013, f"Invalid user id: {handle} cannot be found")
-        return jsonify({"business_discovery": {
-            "username": handle, "followers_count": account.followers, "media_count": len(account.posts),
-            "media": {"data": [{"like_count": likes, "comments_count": comments, "id": str(i)}
-                               for i, (likes, comments) in enumerate(account.posts[:12])]},
-            "id": "17841401441775531"}, "id": user_id})
+        fields = request.args.get("fields", "")
+        captions = account.captions + [""] * len(account.posts)
+        media = [{"like_count": likes, "comments_count": comments, "id": str(i),
+                  **({"caption": captions[i]} if "caption" in fields and captions[i] else {})}
+                 for i, (likes, comments) in enumerate(account.posts[:12])]
+        found = {"username": handle, "followers_count": account.followers, "media_count": len(account.posts),
+                 "media": {"data": media}, "id": account.user_id}
+        if "biography" in fields and account.biography:
+            found["biography"] = account.biography
+        return jsonify({"business_discovery": found, "id": user_id})
 
     # -- TikTok (Login Kit for Web, open.tiktokapis.com) ---------------------
 
@@ -193,10 +224,11 @@ def create_app(state: StandIns) -> Flask:
     def tt_authorize():
         return authorize("tiktok", "client_key", True, {"scopes": request.args.get("scope", "")})
 
-    def tt_token_answer():
-        access, refresh = state.issue("tiktok"), "rft." + secrets.token_hex(8)
+    def tt_token_answer(user: str):
+        access, refresh = state.issue("tiktok", user), "rft." + secrets.token_hex(8)
         state.refresh_tokens[refresh] = "tiktok"
-        return jsonify({"access_token": access, "expires_in": 86400, "open_id": "open-sam",
+        state.users[refresh] = user
+        return jsonify({"access_token": access, "expires_in": 86400, "open_id": user,
                         "refresh_expires_in": 31536000, "refresh_token": refresh,
                         "scope": "user.info.basic,user.info.profile,user.info.stats,video.list",
                         "token_type": "Bearer"})
@@ -207,12 +239,13 @@ def create_app(state: StandIns) -> Flask:
         error = {"error": "invalid_grant", "error_description": "Authorization code is expired.",
                  "log_id": "202611281200"}
         if form.get("grant_type") == "authorization_code":
-            return tt_token_answer() if take_code("tiktok", form, "client_key") else (jsonify(error), 400)
+            grant = take_code("tiktok", form, "client_key")
+            return tt_token_answer(grant["user"]) if grant else (jsonify(error), 400)
         if form.get("grant_type") == "refresh_token":
             if state.fail.get("tiktok") == "revoked" or form.get("client_key") != CLIENT["tiktok"][0] \
                     or state.refresh_tokens.pop(form.get("refresh_token", ""), None) != "tiktok":
                 return jsonify({**error, "error_description": "Refresh token is invalid or expired."}), 400
-            return tt_token_answer()
+            return tt_token_answer(state.users.get(form["refresh_token"], SAM_IDS["tiktok"]))
         return jsonify({"error": "invalid_request", "error_description": "grant_type", "log_id": "1"}), 400
 
     def tt_error(code: str, message: str, status: int):
@@ -233,7 +266,8 @@ def create_app(state: StandIns) -> Flask:
         if refused := tt_checked():
             return refused
         account = state.accounts["tiktok"]
-        user = {"open_id": "open-sam", "username": account.username, "display_name": "Sam",
+        user = {"open_id": state.users.get(request.headers.get("Authorization", "")[7:], SAM_IDS["tiktok"]),
+                "username": account.username, "display_name": "Sam",
                 "follower_count": account.followers, "likes_count": sum(p[0] for p in account.posts),
                 "video_count": len(account.posts)}
         fields = request.args.get("fields", "").split(",")
@@ -259,23 +293,25 @@ def create_app(state: StandIns) -> Flask:
             return jsonify({"error": "invalid_request"}), 400
         return authorize("youtube", "client_id", False, {"scope": request.args.get("scope", "")})
 
-    def g_token_answer(with_refresh: bool):
-        body = {"access_token": state.issue("youtube"), "expires_in": 3599,
+    def g_token_answer(user: str | None, with_refresh: bool):
+        body = {"access_token": state.issue("youtube", user), "expires_in": 3599,
                 "scope": "https://www.googleapis.com/auth/youtube.readonly", "token_type": "Bearer"}
         if with_refresh:
             refresh = "1//" + secrets.token_hex(8)
             state.refresh_tokens[refresh] = "youtube"
+            state.users[refresh] = user
             body["refresh_token"] = refresh
         return jsonify(body)
 
     @app.post("/google/token")
     def g_token():
         form = request.form
-        if form.get("grant_type") == "authorization_code" and take_code("youtube", form, "client_id"):
-            return g_token_answer(True)
+        grant = form.get("grant_type") == "authorization_code" and take_code("youtube", form, "client_id")
+        if grant:
+            return g_token_answer(grant["user"], True)
         if form.get("grant_type") == "refresh_token" and state.fail.get("youtube") != "revoked" \
                 and state.refresh_tokens.get(form.get("refresh_token", "")) == "youtube":
-            return g_token_answer(False)
+            return g_token_answer(state.users.get(form["refresh_token"]), False)
         return jsonify({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}), 400
 
     def g_error(status: int, reason: str, message: str):
@@ -300,7 +336,8 @@ def create_app(state: StandIns) -> Flask:
             return jsonify({"kind": "youtube#channelListResponse", "pageInfo": {"totalResults": 0}, "items": []})
         account = state.accounts["youtube"]
         return jsonify({"kind": "youtube#channelListResponse", "items": [{
-            "kind": "youtube#channel", "id": "UCsam",
+            "kind": "youtube#channel",
+            "id": state.users.get(request.headers.get("Authorization", "")[7:]) or SAM_IDS["youtube"],
             "snippet": {"title": "Sam runs", "customUrl": account.username},
             "contentDetails": {"relatedPlaylists": {"likes": "", "uploads": "UUsam"}},
             "statistics": {"viewCount": "123456", "subscriberCount": str(account.followers),

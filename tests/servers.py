@@ -183,8 +183,9 @@ http {{
     server {{
         listen 127.0.0.1:{self.port};
         root {self.root};
-        # Bodies are named by content and never change.
-        location ~ \\.tsv$ {{ add_header Cache-Control "public, max-age=31536000, immutable"; }}
+        # Bodies are named by content and never change (docs/scaling.md).
+        location ~ "^/feed/(snapshot|delta)-[0-9a-f]{{64}}\\.tsv$" {{ add_header Cache-Control "public, max-age=31536000, immutable"; }}
+        location ~ \\.tsv$ {{ add_header Cache-Control "no-cache"; }}
     }}
 }}
 """)

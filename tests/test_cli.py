@@ -1,10 +1,12 @@
 """The command line as an operator uses it: separate processes, real files."""
 
+import hashlib
 import shutil
+from pathlib import Path
 
 import pytest
 import requests
-from helpers import ID_KEY, cli, cli_env, free_port, run_cli, serve, tier_csv
+from helpers import ID_KEY, cli, cli_env, free_port, run_cli, serve, start_hq, tier_csv
 
 from posplugin.config import Settings
 from posplugin.store.service import Store
@@ -298,3 +300,22 @@ def test_hq_tiers_build_and_metrics_status(world, tmp_path):
     assert figures["last_build"]["version"] == 1
     table = cli("hq", "metrics", "status", "--data", data, env=world.env).stdout
     assert "instagram" in table and "last build: version 1" in table
+
+
+def test_hq_serve_with_a_relative_data_folder_serves_the_feed(tmp_path):
+    """Every data folder is made absolute at start: Flask's send_file reads a
+    relative path against the package, and every feed body was a 500."""
+    (tmp_path / "tiers.csv").write_text(tier_csv())
+    env = cli_env()
+    assert run_cli("hq", "import", "tiers.csv", "--data", "reldata", env=env, cwd=tmp_path).returncode == 0
+    token = run_cli("hq", "store", "add", "oslo", "--data", "reldata", env=env, cwd=tmp_path).stdout.strip()
+    proc, base = start_hq(Path("reldata"), {}, cwd=tmp_path)
+    try:
+        headers = {"Authorization": f"Bearer {token}"}
+        manifest = requests.get(base + "/hq/v1/feed/manifest.json", headers=headers, timeout=10).json()["manifest"]
+        body = requests.get(base + "/hq/v1/feed/" + manifest["snapshot"]["path"], headers=headers, timeout=10)
+        assert body.status_code == 200, body.text
+        assert hashlib.sha256(body.content).hexdigest() == manifest["snapshot"]["sha256"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -7,15 +7,17 @@ card; the same pass ten minutes later is refused; the customer objects;
 after the next build and sync the store answers known: false; the customer
 deletes their account and head office keeps only the audit line."""
 
+import io
 import urllib.parse
 
 import pytest
 import requests
 import segno
-from helpers import join_on_page, joined_customer
+from helpers import join_on_page, joined_customer, tier_csv
 from sqlalchemy import select
 
 from posplugin.hq import schema
+from posplugin.hq.background import Worker
 from posplugin.hq.web.join import COOKIE, customer_side
 from posplugin.store import auth
 from posplugin.store.service import Store
@@ -140,6 +142,44 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, bro
         assert context.request.get(customer_hq.url + "/hq/v1/me").status == 401
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("first", ["a build from joined customers", "the chain's CSV import"])
+def test_an_objection_stops_passes_at_once_and_reaches_the_till_within_the_build_interval(
+        hq, customer_hq, till, caplog, first):
+    """Objecting ends the pass at once, and the next version, built by head
+    office's background round within build_interval_minutes (also when the
+    version in use came from the chain's CSV), takes the customer out: a pass
+    issued a minute before the objection gives no tier after the store syncs."""
+    store, http = till
+    side = customer_side(customer_hq.app)
+    if first == "the chain's CSV import":
+        hq.import_csv(io.StringIO(tier_csv([SAM, OTHER])))
+    me = joined_customer(customer_hq, caplog)  # consented, Instagram linked and measured
+    if first == "a build from joined customers":
+        side.builder.build()
+    rounds = Worker(side.collector, side.builder)
+    hq.test_clock.now += 59 * 60
+    rounds.tick()
+    assert sync_once(store).version == 1
+    issued = me.get(customer_hq.url + "/hq/v1/me/pass", timeout=5).json()["pass"]
+    shown = identify(store, http, "pass", issued).json()
+    assert (shown["verified"], shown["service_level"]) == (True, "murdoch")
+
+    assert me.post(customer_hq.url + "/hq/v1/me/object", timeout=5).json()["objected"] is True
+    refused = me.get(customer_hq.url + "/hq/v1/me/pass", timeout=5)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "no_consent"
+    rounds.tick()
+    assert hq.latest()["version"] == 1  # the interval since version 1 has not passed yet
+    hq.test_clock.now += 61
+    rounds.tick()
+    assert hq.latest()["version"] == 2 and hq.versions()[0]["delta"]["deletes"] == 1
+    assert sync_once(store).version == 2
+    again = identify(store, http, "pass", issued)  # still within its five minutes
+    assert again.status_code == 200
+    assert (again.json()["known"], again.json()["service_level"], again.json()["prompt"]) == (False, "standard", None)
+    if first == "the chain's CSV import":  # the chain's other customers stay
+        assert identify(store, http, "email", "someone@example.com").json()["known"] is True
 
 
 def signed_in_context(browser, customer_hq, caplog):

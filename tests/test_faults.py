@@ -133,34 +133,53 @@ def fill(folder: Path) -> Path:
 
 
 def test_a_full_disk_answers_the_till_and_writes_everything_once_there_is_room(tmp_path, settings):
-    """The data folder's disk is full: identify still answers 200, /healthz
-    says degraded and why; when room is made, every acknowledged visit lands."""
-    disk = small_disk(tmp_path / "disk")
-    with disk as folder:
+    """The data folder's disk fills while the store serves: every identify
+    still answers 200 with the customer's tier (Murdoch-level ones with their
+    prompt), pain points reach the floor, staff actions that need the disk
+    answer 503 disk_full (never a 500), /healthz and /metrics say the disk is
+    full; once there is room every acknowledged visit and prompt is written."""
+    with small_disk(tmp_path / "disk", "6m") as folder:
         store = Store(settings.replace(data_dir=folder / "store"))
         import_csv(store.tiers, io.StringIO(tier_csv()), store.hasher)
         with store.db.write() as conn:
-            token = auth.create_token(conn, "till", "t")
-        store.db.deferred.retry_s = 0.05
+            till, staff, admin = (auth.create_token(conn, role, f"t-{role}") for role in ("till", "staff", "admin"))
+        store.db.deferred._retry_s = 0.05
         server = BackgroundServer(create_app(store=store)).start()
         try:
             filler = fill(folder)
-            ids = []
+            ids, prompt_ids = [], set()
             for i in range(30):
-                answer = post(server.url, token, "/api/v1/identify",
-                              {"lane": "1", "identifier": {"type": "email", "value": f"full-{i}@example.com"}})
-                assert answer.status_code == 200
+                who = MURDOCH if i % 3 == 0 else {"type": "email", "value": f"full-{i}@example.com"}
+                answer = post(server.url, till, "/api/v1/identify", {"lane": str(i % 5 + 1), "identifier": who})
+                assert answer.status_code == 200, answer.text
                 ids.append(answer.json()["visit_id"])
-            store.visits.flush()
+                if who is MURDOCH:
+                    assert answer.json()["tier"] == "nano" and answer.json()["prompt"]["level"] == "murdoch"
+                    prompt_ids.add(answer.json()["prompt"]["id"])
+            assert len(prompt_ids) == 5  # one per lane: the same customer again gets the same one back
+            pain = post(server.url, staff, "/api/v1/painpoints", {"kind": "queue", "lane": "2"})
+            assert pain.status_code == 200 and pain.json()["kind"] == "pain", pain.text
+            taken = post(server.url, staff, f"/api/v1/prompts/{min(prompt_ids)}/ack", {"by": "Ana"})
+            assert taken.status_code == 503 and taken.json()["error"]["code"] == "disk_full"
+            assert taken.headers["Retry-After"]
             health = requests.get(server.url + "/healthz", timeout=5).json()
-            assert health["status"] == "degraded" and "full" in " ".join(health["warnings"])
+            assert health["status"] == "degraded" and "disk" in " ".join(health["warnings"])
+            metrics = requests.get(server.url + "/metrics", timeout=5, headers={"Authorization": f"Bearer {admin}"})
+            assert "posplugin_disk_full 1.0" in metrics.text
+
             filler.unlink()
             deadline = time.monotonic() + 10
-            while store.db.deferred.waiting and time.monotonic() < deadline:
+            while (store.db.deferred.waiting or store.db.full) and time.monotonic() < deadline:
                 store.visits.flush()
-            written = {v.id for v in store.visits.recorded()}
-            assert set(ids) <= written
+            assert set(ids) <= {v.id for v in store.visits.recorded()}
+            written = {r[0] for r in store.db.execute("SELECT id FROM prompts")}
+            assert prompt_ids | {pain.json()["id"]} <= written
+            # Each made once, with its audit event, so head office gets each once.
+            assert store.db.execute("SELECT count(*) FROM outbox WHERE action = 'created'").fetchone()[0] == 6
+            assert post(server.url, staff, f"/api/v1/prompts/{min(prompt_ids)}/ack", {"by": "Ana"}).status_code == 200
             assert requests.get(server.url + "/healthz", timeout=5).json()["status"] == "ok"
+            metrics = requests.get(server.url + "/metrics", timeout=5, headers={"Authorization": f"Bearer {admin}"})
+            assert "posplugin_disk_full 0.0" in metrics.text
         finally:
             server.stop()
             store.close()

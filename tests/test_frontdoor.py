@@ -262,3 +262,24 @@ def test_one_address_holds_at_most_its_share_of_connections(loaded_store, tokens
         for sock in held:
             sock.close()
         server.stop()
+
+
+@pytest.mark.parametrize("head", [
+    b"Content-Length: 5000\r\n\r\n{\"lane\": \"3\"",           # a body of a known length, cut short
+    b"Transfer-Encoding: chunked\r\n\r\n400\r\n{\"lane\"",     # a chunked one
+])
+def test_a_client_leaving_mid_body_is_one_info_line_and_a_counter(server, clients, caplog, head):
+    caplog.set_level("INFO", logger="posplugin")
+    for _ in range(5):
+        gone = socket.create_connection(("127.0.0.1", server.port))
+        gone.sendall(b"POST /api/v1/identify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + head)
+        time.sleep(0.05)
+        gone.close()
+    deadline = time.monotonic() + 5
+    while "posplugin_http_clients_left_total 5.0" not in clients["admin"].get("/metrics").text:
+        assert time.monotonic() < deadline, clients["admin"].get("/metrics").text
+        time.sleep(0.05)
+    ours = [r for r in caplog.records if r.name.startswith(("posplugin", "aiohttp"))]
+    assert [r.levelname for r in ours if "left before" in r.getMessage()] == ["INFO"] * 5
+    assert not [r for r in ours if r.levelno >= 30 or r.exc_info], [r.getMessage() for r in ours]
+    assert clients["till"].post("/api/v1/identify", json=IDENTIFY).status_code == 200

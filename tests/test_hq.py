@@ -34,6 +34,11 @@ def hour(at, **figures):
             "reach_served": {"murdoch": 500, "priority": 80}, **figures}
 
 
+# Six prompts made, four taken (67 %), their times to act: median 50 s, mean 72.5 s.
+FOUR_TAKEN_OF_SIX = {"made": {"service:murdoch": 4, "service:priority": 2}, "taken": 4, "resolved": 4,
+                     "times_to_act_s": [10.0, 40.0, 60.0, 180.0]}
+
+
 def stores(hq, admin, days=7):
     response = requests.get(hq.server.url + f"/hq/v1/stores?days={days}", headers=auth(admin), timeout=5)
     assert response.status_code == 200
@@ -65,18 +70,22 @@ def test_stores_show_their_version_last_sync_and_who_is_stale_or_behind(hq, admi
 def test_figures_count_each_batch_once_and_take_real_medians(hq, admin):
     token = hq.create_token("store", "oslo")
     hq.test_clock.now = 1_795_428_000.0  # 2026-11-23T10:00Z, the reports' hour
-    first = hour(HOUR, times_to_act_s=[10.0, 20.0, 300.0], pain_durations_s=[600.0])
+    first = hour(HOUR, taken=3, resolved=3, times_to_act_s=[10.0, 20.0, 300.0], pain_durations_s=[600.0])
     assert report(hq, token, [first], batch="b1").json() == {"accepted": True}
     assert report(hq, token, [first], batch="b1").json() == {"accepted": False}
-    report(hq, token, [hour(HOUR, times_to_act_s=[30.0], pain_durations_s=[60.0, 120.0])], batch="b2")
+    report(hq, token, [hour(HOUR, times_to_act_s=[30.0], pain_episodes=2, pain_durations_s=[60.0, 120.0])],
+           batch="b2")
     figures = stores(hq, admin)["oslo"]["figures"]
-    assert figures["prompts_made"] == 6 and figures["murdoch_prompts_made"] == 4 and figures["taken"] == 4
+    assert figures["prompts_made"] == 6 and figures["murdoch_prompts_made"] == 4 and figures["taken"] == 5
     assert figures["median_time_to_act_s"] == 25.0      # of 10, 20, 30, 300: not the mean (90)
-    assert figures["pain_episodes"] == 2 and figures["median_pain_minutes"] == 2.0
+    assert figures["pain_episodes"] == 3 and figures["median_pain_minutes"] == 2.0
     assert figures["reach_served_murdoch"] == 1000 and figures["reach_served"] == 1160
     hq.test_clock.now += 8 * 86400
     assert stores(hq, admin, days=7)["oslo"]["figures"]["prompts_made"] == 0
     assert stores(hq, admin, days=30)["oslo"]["figures"]["prompts_made"] == 6
+
+
+MADE_ONE = {"made": {"service:murdoch": 1}}
 
 
 @pytest.mark.parametrize("body,field", [
@@ -84,12 +93,73 @@ def test_figures_count_each_batch_once_and_take_real_medians(hq, admin):
     ({"batch": "x", "hours": [{"hour": HOUR, "taken": -1}]}, "hours.0.taken"),
     ({"batch": "", "hours": []}, "batch"),
     ({"hours": []}, "batch"),
+    # Nothing a store sends is kept beyond what the schema names.
+    ({"batch": "x", "hours": [{"hour": HOUR, "customer": "+4741200001", **MADE_ONE}]}, "hours.0.customer"),
+    ({"batch": "x", "hours": [], "store": "bergen"}, "store"),
+    ({"batch": "x", "hours": [], "arms": [{"experiment": "e", "level": "murdoch", "arm": "served",
+                                           "metric": "return_7", "n": 1, "sum": 1, "sum_sq": 1,
+                                           "phone": "+4741200001"}]}, "arms.0.phone"),
+    ({"batch": "+47 412 00 001", "hours": []}, "batch"),
+    # Figures that cannot be true.
+    ({"batch": "x", "hours": [{"hour": HOUR, "taken": 1_000_000, **MADE_ONE}]}, "hours"),
+    ({"batch": "x", "hours": [{"hour": HOUR, "resolved": 1, "expired": 1, **MADE_ONE}]}, "hours"),
+    ({"batch": "x", "hours": [{"hour": HOUR, "resolved": 1, "reach_served": {"murdoch": 10**12}, **MADE_ONE}]},
+     "hours.0.reach_served"),
+    ({"batch": "x", "hours": [{"hour": HOUR, "taken": 1, "times_to_act_s": [5.0, 6.0], **MADE_ONE}]},
+     "hours.0.times_to_act_s"),
+    ({"batch": "x", "hours": [{"hour": HOUR, "pain_episodes": 1, **MADE_ONE}]}, "hours.0.pain_episodes"),
+    ({"batch": "x", "hours": [{"hour": "1970-01-01T00:00:00Z", **MADE_ONE}]}, "hours.0.hour"),
+    ({"batch": "x", "hours": [{"hour": "2999-01-01T00:00:00Z", **MADE_ONE}]}, "hours.0.hour"),
+    ({"batch": "x", "hours": [{"hour": HOUR, "made": {"bribe:murdoch": 1}}]}, "hours.0.made.bribe:murdoch"),
+    ({"batch": "x", "hours": [{"hour": HOUR, "made": {"service:royal": 1}}]}, "hours.0.made.service:royal"),
+    ({"batch": "x", "hours": [{"hour": HOUR, "resolved": 1, "reach_served": {"king": 5}, **MADE_ONE}]},
+     "hours.0.reach_served.king"),
 ])
 def test_a_bad_report_is_refused_and_counts_nothing(hq, admin, body, field):
     token = hq.create_token("store", "oslo")
     response = requests.post(hq.server.url + "/hq/v1/reports", headers=auth(token), json=body, timeout=5)
-    assert response.status_code == 422 and response.json()["error"]["field"] == field
+    assert response.status_code == 422 and response.json()["error"]["field"] == field, response.text
     assert hq_query(hq, "SELECT count(*) FROM reports")[0][0] == 0
+    assert stores(hq, admin, days=30)["oslo"]["figures"]["prompts_made"] == 0
+
+
+def test_a_raw_phone_number_in_a_report_never_reaches_the_database_file(tmp_path, make_hq):
+    hq = make_hq()
+    token = hq.create_token("store", "oslo")
+    body = {"batch": "x", "hours": [{"hour": HOUR, "customer": "+4741200001", **MADE_ONE}]}
+    assert report(hq, token, body["hours"]).status_code == 422
+    assert report(hq, token, [{"hour": HOUR, **MADE_ONE}]).json() == {"accepted": True}
+    files = [p for p in (tmp_path / "hq").iterdir() if p.name.startswith("hq.db")]  # and its WAL, on SQLite
+    assert all(b"4741200001" not in p.read_bytes() for p in files)
+    kept = hq_query(hq, "SELECT hours FROM reports")
+    assert "4741200001" not in str(kept) and "customer" not in str(kept)
+
+
+def test_figures_add_up_across_batches_and_never_past_what_was_made(hq, admin):
+    """A prompt made in one batch may be taken in the next (the outbox sends
+    what happened since the last round); taking more than was ever made is
+    refused, and nothing of that batch counts."""
+    token = hq.create_token("store", "oslo")
+    assert report(hq, token, [{"hour": HOUR, "made": {"service:murdoch": 2}}], "b1").json() == {"accepted": True}
+    later = "2026-11-23T11:00:00Z"
+    assert report(hq, token, [{"hour": later, "taken": 2, "resolved": 1, "times_to_act_s": [4.0, 8.0]}],
+                  "b2").json() == {"accepted": True}
+    refused = report(hq, token, [{"hour": later, "taken": 1, "resolved": 2}], "b3")
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "hours"
+    assert "taken 3" in refused.json()["error"]["message"]
+    figures = stores(hq, admin, days=30)["oslo"]["figures"]
+    assert (figures["prompts_made"], figures["taken"], figures["resolved"]) == (2, 2, 1)
+    # The refused batch kept nothing: its id is free, and the totals it would have made are not.
+    assert report(hq, token, [{"hour": later, "resolved": 1}], "b3").json() == {"accepted": True}
+
+
+def test_a_batch_id_is_each_store_s_own(hq, admin):
+    oslo, bergen = hq.create_token("store", "oslo"), hq.create_token("store", "bergen")
+    assert report(hq, bergen, [{"hour": HOUR, "made": {"service:murdoch": 5}}], "batch-1").json() == {"accepted": True}
+    assert report(hq, oslo, [{"hour": HOUR, "made": {"service:murdoch": 2}}], "batch-1").json() == {"accepted": True}
+    assert report(hq, oslo, [{"hour": HOUR, "made": {"service:murdoch": 2}}], "batch-1").json() == {"accepted": False}
+    view = stores(hq, admin, days=30)
+    assert (view["oslo"]["figures"]["prompts_made"], view["bergen"]["figures"]["prompts_made"]) == (2, 5)
 
 
 def test_chart_gives_one_value_per_store_per_day(hq, admin):
@@ -130,12 +200,12 @@ def test_hq_page_shows_stores_chart_and_publishes(hq, admin, open_page, tmp_path
     hq.create_token("store", "bergen")  # never synced: stands out as stale
     hq.import_csv(io.StringIO(tier_csv()))
     fetch_manifest(hq, oslo, version=1)
-    report(hq, oslo, [hour(HOUR, times_to_act_s=[10.0, 50.0, 180.0], pain_durations_s=[300.0])])
+    report(hq, oslo, [hour(HOUR, **FOUR_TAKEN_OF_SIX, pain_durations_s=[300.0])])
     page = open_page(hq.server, "/hq", admin, {"width": 1280, "height": 900})
     page.wait_for_selector("tr[data-store='oslo']")
     assert page.locator("tr.stale").count() == 1 and page.get_attribute("tr.stale", "data-store") == "bergen"
     cells = page.locator("tr[data-store='oslo'] td").all_text_contents()
-    assert cells[0] == "1" and cells[2] == "3" and cells[5] == "50 s"  # the median, not the mean
+    assert cells[0] == "1" and cells[2] == "6" and cells[5] == "50 s"  # the median, not the mean
     assert cells[4] == "67%" and cells[7] == "5 min"
     page.wait_for_selector("#chart [data-store='oslo']", state="attached")  # one day: a dot
     page.select_option("#figure", "reach_served_murdoch")
@@ -262,7 +332,7 @@ def busy_hq(request, tmp_path):
                "tromso-nerstranda", "kristiansand-markens")}
     for token in list(tokens.values())[:4]:
         fetch_manifest(office, token, version=1)
-    report(office, tokens["oslo-storgata-flagship"], [hour(HOUR, times_to_act_s=[10.0, 50.0, 180.0])])
+    report(office, tokens["oslo-storgata-flagship"], [hour(HOUR, **FOUR_TAKEN_OF_SIX)])
     yield office
     office.server.stop()
     office.close()
@@ -348,7 +418,8 @@ def test_a_report_with_negative_durations_is_accepted_as_zero(hq):
     """A store whose clock stepped back and that does not clamp (an older
     version): head office takes the batch, counting the durations as 0."""
     token = hq.create_token("store", "old-store")
-    body = {"batch": "clock-1", "hours": [{"hour": "2026-11-27T10:00:00Z", "taken": 1, "acted": 1,
+    body = {"batch": "clock-1", "hours": [{"hour": "2026-11-27T10:00:00Z", "made": {"service:priority": 1},
+                                          "taken": 1, "acted": 1,
                                           "time_to_act_s": -120.0, "times_to_act_s": [-120.0]}]}
     answer = requests.post(hq.server.url + "/hq/v1/reports", json=body, timeout=10,
                            headers={"Authorization": f"Bearer {token}"})

@@ -14,14 +14,25 @@ import time
 from pathlib import Path
 
 import requests
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from helpers import REPO
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 
-from posplugin.hq.db import BASELINE, BUSY_TIMEOUT_MS, MIGRATIONS, database_url, open_engine, upgrade
-from posplugin.hq.schema import hq_tokens, metadata, store_durations, store_hours, store_syncs
+from posplugin.hq.db import BASELINE, BUSY_TIMEOUT_MS, MIGRATIONS, database_url, open_engine, unpack, upgrade
+from posplugin.hq.schema import (
+    hq_tokens,
+    metadata,
+    store_day_durations,
+    store_days,
+    store_durations,
+    store_hours,
+    store_syncs,
+    store_totals,
+)
 from posplugin.store import auth
 
 HEADS = set(ScriptDirectory(str(MIGRATIONS)).get_heads())
@@ -81,6 +92,51 @@ def test_a_database_made_by_create_all_is_stamped_and_keeps_its_rows(make_hq, tm
     sent = requests.post(hq.server.url + "/hq/v1/reports", headers={"Authorization": "Bearer hq_old_oslo"},
                          json={"batch": "after-upgrade", "hours": []}, timeout=10)
     assert sent.status_code == 200 and sent.json() == {"accepted": True}
+
+
+def at_revision(url: str, target: str) -> Engine:
+    """An engine on ``url``'s database brought to revision ``target`` only."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = conn
+        command.upgrade(config, target)
+    return engine
+
+
+def test_day_sums_are_made_again_from_the_hours(tmp_path, hq_database_url):
+    """Revision 0003: store_days from store_hours, whatever it held (here the
+    hour-keyed rows the old start-up backfill made, each counted twice on the
+    dashboard), and store_day_durations from store_durations where empty."""
+    url = database_url(tmp_path, hq_database_url)
+    old = at_revision(url, "0002")
+    hour0 = time.time() // 86400 * 86400 - 86400 + 10 * 3600  # yesterday 10:00 UTC
+    with old.begin() as conn:
+        conn.execute(store_hours.insert(), [
+            {"store": "oslo", "hour": hour0, "made": 3, "taken": 5},
+            {"store": "oslo", "hour": hour0 + 2 * 3600, "made": 4, "taken": 1},
+            {"store": "bergen", "hour": hour0, "made": 1, "taken": 0}])
+        conn.execute(store_days.insert(), [{"store": "oslo", "day": hour0, "made": 3, "taken": 5},
+                                           {"store": "oslo", "day": hour0 - 10 * 3600, "made": 7, "taken": 6}])
+        conn.execute(store_durations.insert(), [
+            {"store": "oslo", "hour": hour0, "kind": "act", "seconds": s} for s in (10.0, 20.0)] + [
+            {"store": "oslo", "hour": hour0 + 2 * 3600, "kind": "act", "seconds": 90.0}])
+    old.dispose()
+
+    engine = open_engine(url)
+    try:
+        day = hour0 - 10 * 3600
+        with engine.connect() as conn:
+            assert conn.execute(select(store_days.c.store, store_days.c.day, store_days.c.made, store_days.c.taken)
+                                .order_by(store_days.c.store)).all() == [("bergen", day, 1, 0), ("oslo", day, 7, 6)]
+            (packed,) = conn.execute(select(store_day_durations.c.seconds)).scalars().all()
+            # Past figures that break the new rule leave room for the next batch.
+            assert conn.execute(select(store_totals.c.made, store_totals.c.taken)
+                                .where(store_totals.c.store == "oslo")).one() == (7, 6)
+        assert sorted(unpack(packed)) == [10.0, 20.0, 90.0]
+    finally:
+        engine.dispose()
 
 
 def test_a_second_start_changes_nothing(tmp_path, hq_database_url):

@@ -180,8 +180,8 @@ def test_the_chain_interval_covers_a_known_effect_through_head_office(hq):
         hq.experiments.start(name, 0.2)
         for store in ("a", "b", "c"):
             c = simulate_arms(rng, 150, ID_KEY, name, 0.2, 0.25, 0.1)
-            hq.experiments.receive(store, f"{name}-{store}", [cell(name, "served", c.served_n, c.served_x),
-                                                              cell(name, "holdout", c.holdout_n, c.holdout_x)])
+            hq.receive_report(store, f"{name}-{store}", [], [cell(name, "served", c.served_n, c.served_x),
+                                                             cell(name, "holdout", c.holdout_n, c.holdout_x)])
         chain = line(hq.experiments.results(name))
         covered += chain["low"] <= 0.1 <= chain["high"]
     assert covered >= 0.85 * runs   # 95 % nominal; 60 runs is a coarse check (the fine one is in test_uplift)

@@ -9,7 +9,7 @@ import json
 import boto3
 import pytest
 import requests
-from helpers import tier_csv
+from helpers import hq_query, tier_csv
 from moto.server import ThreadedMotoServer
 from servers import Nginx, free_port
 
@@ -88,7 +88,7 @@ def test_a_store_syncs_from_nginx_serving_the_feed_folder(make_hq, nginx, settin
 def test_a_body_tampered_on_the_static_host_is_refused(make_hq, nginx, settings, tmp_path):
     hq = make_hq(feed_store=str(tmp_path / "www" / "feed"), feed_base_url=nginx.url + "/feed")
     hq.import_csv(io.StringIO(tier_csv(changed(1))))
-    snapshot = tmp_path / "www" / "feed" / "snapshot-1.tsv"
+    snapshot = tmp_path / "www" / "feed" / hq.latest()["snapshot"]
     snapshot.write_text(snapshot.read_text().replace("4201", "9999"))
     store = store_of(hq, settings)
     result = pull_list(store)
@@ -105,7 +105,7 @@ def test_a_store_syncs_from_a_bucket_and_old_versions_are_pruned_there(make_hq, 
     store = store_of(hq, settings)
     hq.import_csv(io.StringIO(tier_csv(changed(1))))
     assert pull_list(store).version == 1
-    head = client.head_object(Bucket=BUCKET, Key=f"{prefix}/snapshot-1.tsv")
+    head = client.head_object(Bucket=BUCKET, Key=f"{prefix}/{hq.latest()['snapshot']}")
     assert head["CacheControl"].endswith("immutable") and head["ContentType"] == "text/tab-separated-values"
     hq.import_csv(io.StringIO(tier_csv(changed(2))))
     result = pull_list(store)
@@ -113,11 +113,12 @@ def test_a_store_syncs_from_a_bucket_and_old_versions_are_pruned_there(make_hq, 
     monkeypatch.setattr(hq_module, "DELTAS_KEPT", 1)
     hq.import_csv(io.StringIO(tier_csv(changed(3))))
     listed = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "/")["Contents"]
-    assert sorted(o["Key"].rsplit("/", 1)[1] for o in listed) == ["delta-2-3.tsv", "snapshot-2.tsv",
-                                                                  "snapshot-3.tsv"]
+    delta = hq_query(hq, "SELECT path FROM deltas WHERE to_version = 3")[0][0]
+    kept = {r[0] for r in hq_query(hq, "SELECT snapshot FROM versions WHERE version >= 2")} | {delta}
+    assert {o["Key"].rsplit("/", 1)[1] for o in listed} == kept and len(kept) == 3
     assert pull_list(store).version == 3 and followers(store) == 4203
     # A store that ignores base_url and asks head office is sent to the bucket.
-    old = requests.get(hq.server.url + "/hq/v1/feed/delta-2-3.tsv", allow_redirects=False, timeout=5,
+    old = requests.get(f"{hq.server.url}/hq/v1/feed/{delta}", allow_redirects=False, timeout=5,
                        headers={"Authorization": f"Bearer {store.settings.hq_token}"})
-    assert old.status_code == 302 and old.headers["Location"] == f"{endpoint}/{BUCKET}/{prefix}/delta-2-3.tsv"
+    assert old.status_code == 302 and old.headers["Location"] == f"{endpoint}/{BUCKET}/{prefix}/{delta}"
     store.close()

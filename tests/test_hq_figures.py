@@ -20,8 +20,9 @@ def chain(hq, admin):  # noqa: F811
     oslo = hq.create_token("store", "oslo")       # added five days ago
     hq.test_clock.now = NOW
     bergen = hq.create_token("store", "bergen")   # added now, no reports yet
-    report(hq, oslo, [hour(HOUR, times_to_act_s=[10.0, 50.0, 180.0])])
-    report(hq, bergen, [hour(HOUR, made={"service:priority": 1}, taken=0, times_to_act_s=[])])
+    report(hq, oslo, [hour(HOUR, times_to_act_s=[10.0, 50.0])])  # of its two prompts taken
+    report(hq, bergen, [hour(HOUR, made={"service:priority": 1}, taken=0, resolved=1, time_to_act_s=0.0,
+                             times_to_act_s=[])])
     return hq
 
 
@@ -35,7 +36,7 @@ def test_stores_carry_chain_totals_and_the_taken_rate(chain, admin):  # noqa: F8
     data = get(chain, admin, "/hq/v1/stores?days=7").json()
     totals = data["totals"]
     assert totals["stores"] == 2 and totals["prompts_made"] == 4 and totals["taken"] == 2
-    assert totals["taken_rate"] == 0.5 and totals["median_time_to_act_s"] == 50.0
+    assert totals["taken_rate"] == 0.5 and totals["median_time_to_act_s"] == 30.0
     rates = {s["name"]: s["figures"]["taken_rate"] for s in data["stores"]}
     assert rates == {"oslo": round(2 / 3, 3), "bergen": 0.0}
 
@@ -50,9 +51,9 @@ def test_chain_totals_are_over_every_time_to_act_of_the_stores_shown(hq, admin):
     # The 7 days start at 2026-11-16 11:00: the 12:00 hour is before the first whole day.
     report(hq, oslo, [hour("2026-11-16T10:00:00Z", times_to_act_s=[1000.0]),   # before the period
                       hour("2026-11-16T12:00:00Z", times_to_act_s=[40.0]),
-                      hour("2026-11-20T09:00:00Z", times_to_act_s=[10.0, 20.0, 30.0])])
+                      hour("2026-11-20T09:00:00Z", taken=3, times_to_act_s=[10.0, 20.0, 30.0])])
     report(hq, bergen, [hour(HOUR, times_to_act_s=[100.0])])
-    report(hq, gone, [hour(HOUR, times_to_act_s=[1.0, 1.0, 1.0])])
+    report(hq, gone, [hour(HOUR, taken=3, times_to_act_s=[1.0, 1.0, 1.0])])
     hq.revoke_tokens("gone")
 
     data = get(hq, admin, "/hq/v1/stores?days=7").json()
@@ -90,7 +91,7 @@ def test_a_day_hour_by_hour(chain, admin):  # noqa: F811
     assert sum(v for v in oslo if v) == 3 and max(v or 0 for v in oslo) == 3
     assert oslo[-1] is None  # hours still to come are not drawn
     medians = get(chain, admin, "/hq/v1/chart?figure=median_time_to_act_s&day=2026-11-23").json()
-    assert 50.0 in medians["stores"]["oslo"]
+    assert 30.0 in medians["stores"]["oslo"]
 
 
 @pytest.mark.parametrize("query,field", [("figure=prompts_made&day=23.11.2026", "day"),
@@ -108,7 +109,7 @@ def test_the_stores_table_exports_as_csv(chain, admin):  # noqa: F811
     rows = list(csv.DictReader(io.StringIO(response.text)))
     by_store = {r["store"]: r for r in rows}
     assert set(by_store) == {"oslo", "bergen"}
-    assert by_store["oslo"]["prompts_made"] == "3" and by_store["oslo"]["median_time_to_act_s"] == "50.0"
+    assert by_store["oslo"]["prompts_made"] == "3" and by_store["oslo"]["median_time_to_act_s"] == "30.0"
     assert by_store["oslo"]["taken_rate"] == str(round(2 / 3, 3))
     store_token = chain.create_token("store", "tromso")
     assert requests.get(chain.server.url + "/hq/v1/stores.csv", headers=auth(store_token),

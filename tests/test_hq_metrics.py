@@ -9,11 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from platform_standins import Account
-from sqlalchemy import select
 
 from posplugin.hq.customers import consent
 from posplugin.hq.customers.collector import engagement_rate
-from posplugin.hq.schema import linked_accounts
 
 
 def test_measures_followers_and_median_engagement(world, standins):
@@ -112,17 +110,17 @@ def test_engagement_without_posts_or_followers():
     assert engagement_rate(0, [(1, 1)]) == 0.0 and engagement_rate(100, []) == 0.0
 
 
-def test_a_given_handle_is_read_through_business_discovery(world, standins):
-    chain = world.join("+47 900 00 030")
-    world.link(chain, "instagram")  # the chain's own professional account, for business_discovery
-    with world.office.engine.connect() as conn:
-        sealed = conn.execute(select(linked_accounts.c.token)
-                              .where(linked_accounts.c.customer_id == chain)).scalar_one()
-    world.platforms["instagram"].discovery_token = world.collector.vault.open(sealed)["access_token"]
+def test_a_given_handle_is_read_through_business_discovery_once_proved(world, standins):
+    world.read_handles(standins)
     standins.accounts["instagram:bluebottle"] = Account(267793, [(5000, 300)] * 12)
     sam = world.join("+47 412 34 567")
-    world.accounts.add_handle(sam, "instagram", "@BlueBottle")
+    phrase = world.accounts.add_handle(sam, "instagram", "@BlueBottle")
     world.collector.run()
+    assert world.account(sam, "instagram")["status"] == "unproved"  # not measured: anyone can type a handle
+    standins.accounts["instagram:bluebottle"].captions = [f"New beans in! {phrase}"]
+    world.accounts.prove_handle(sam, "instagram")
     account = world.account(sam, "instagram")
     assert (account["source"], account["handle"], account["followers"]) == ("handle", "bluebottle", 267793)
-    assert account["engagement_rate"] == pytest.approx(5300 / 267793)
+    assert account["engagement_rate"] == pytest.approx(5300 / 267793) and account["status"] == "measured"
+    world.clock.now += 8 * 86400
+    assert world.collector.run().measured == 1  # and refreshed like any account

@@ -5,8 +5,6 @@ memory, watched by a parent that replaces a worker that dies."""
 import io
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -14,57 +12,22 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import ID_KEY, REPO, cli_env, free_port, run_cli, tier_csv
+from helpers import ID_KEY, children, cli_env, free_port, run_cli, start_hq, tier_csv
 from servers import Nginx
 
 from posplugin.hq.office import HeadOffice
-
-
-def children(pid: int) -> set[int]:
-    found = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.add(int(stat.parent.name))
-    return found
-
-
-def start_workers(data: Path, settings: dict):
-    """``posplugin hq serve --workers 2`` on a free port; returns (process, base URL)."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "posplugin", "hq", "serve", "--workers", "2", "--data",
-                             str(data), "--port", str(port)], cwd=REPO, env=cli_env(**settings),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while len(children(proc.pid)) < 2 or not _answers(base):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(proc.stdout.read())
-        time.sleep(0.1)
-    return proc, base
 
 
 @pytest.fixture
 def workers(postgres, tmp_path):
     """``posplugin hq serve --workers 2`` over a fresh PostgreSQL database."""
     url = postgres.create_database(f"workers_{uuid.uuid4().hex[:8]}")
-    proc, base = start_workers(tmp_path / "hq", {"hq_database_url": url})
+    proc, base = start_hq(tmp_path / "hq", {"hq_database_url": url}, workers=2)
     office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", database_url=url)
     yield proc, base, office
     office.close()
     proc.terminate()
     proc.wait(timeout=20)
-
-
-def _answers(base: str) -> bool:
-    try:
-        return requests.get(base + "/hq/v1/openapi.json", timeout=1).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 @pytest.mark.slow
@@ -129,14 +92,16 @@ def test_the_documented_chain_setup(postgres, tmp_path):
     settings = {"hq_database_url": postgres.create_database(f"chain_{uuid.uuid4().hex[:8]}"),
                 "feed_store": str(tmp_path / "www" / "feed"), "feed_base_url": nginx.url + "/feed/"}
     data = str(tmp_path / "hq")
-    proc, base = start_workers(tmp_path / "hq", settings)
+    proc, base = start_hq(tmp_path / "hq", settings, workers=2)
     try:
         (tmp_path / "tiers.csv").write_text(tier_csv())
         imported = run_cli("hq", "import", str(tmp_path / "tiers.csv"), "--data", data, env=cli_env(**settings))
         assert imported.stdout.startswith("4 rows loaded as version 1"), imported.stderr
         token = run_cli("hq", "store", "add", "oslo-1", "--data", data, env=cli_env(**settings)).stdout.strip()
         key = run_cli("hq", "public-key", "--data", data, env=cli_env(**settings)).stdout.strip()
-        assert (tmp_path / "www" / "feed" / "snapshot-1.tsv").exists()
+        office = HeadOffice(tmp_path / "hq", ID_KEY, database_url=settings["hq_database_url"])
+        assert (tmp_path / "www" / "feed" / office.latest()["snapshot"]).exists()
+        office.close()
         synced = run_cli("sync", "--once", "--data", str(tmp_path / "store"),
                          env=cli_env(hq_url=base, hq_token=token, hq_public_key=key, default_region="NO"))
         assert synced.returncode == 0 and synced.stdout.startswith("updated: applied version 1 (snapshot, 4 rows)")

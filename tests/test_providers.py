@@ -4,8 +4,10 @@ import io
 
 import pytest
 from helpers import cli
+from platform_standins import Account
 
 from posplugin.errors import ImportRefused
+from posplugin.hq.customers.accounts import LinkFailed
 from posplugin.hq.build import Builder
 from posplugin.hq.platforms.providers import import_export, read_export
 
@@ -35,23 +37,59 @@ def test_bad_files_refused_with_line_numbers(world, text, line):
     assert caught.value.problems[0][0] == line
 
 
-def test_only_handles_customers_gave_are_used(world, tmp_path):
+def proved(world, standins, customer: int, handle: str, followers: int = 1000) -> None:
+    """``customer`` gives ``handle`` and puts the phrase in its bio: proved."""
+    phrase = world.accounts.add_handle(customer, "instagram", handle)
+    key = "instagram:" + handle.lstrip("@").casefold()
+    standins.accounts.setdefault(key, Account(followers, [(10, 1)] * 12, user_id=f"1784149{len(standins.accounts):010d}"))
+    standins.accounts[key].biography = f"runner, coffee · {phrase}"
+    world.accounts.prove_handle(customer, "instagram")
+
+
+def test_only_handles_customers_gave_and_proved_are_used(world, standins):
+    world.read_handles(standins)
     sam = world.join("+47 412 34 567")
-    world.accounts.add_handle(sam, "instagram", "@Sam.Runs")
+    proved(world, standins, sam, "@Sam.Runs")
     silent = world.join("+47 900 00 020", consented=False)
-    world.accounts.add_handle(silent, "instagram", "stranger")
-    world.collector.run()  # no discovery account configured: handles wait for an export
-    result = import_export(world.office.engine, io.StringIO(HYPEAUDITOR), "hypeauditor", clock=world.clock)
-    assert result == {"rows": 2, "matched": 2, "dropped": 0}
+    proved(world, standins, silent, "stranger")
+    typed = world.join("+47 900 00 021")
+    world.accounts.add_handle(typed, "instagram", "@Famous.Creator")  # typed in, never proved
+    export = HYPEAUDITOR + "famous.creator,F,2000000,5%,1,1\n"
+    result = import_export(world.office.engine, io.StringIO(export), "hypeauditor", clock=world.clock)
+    assert result == {"rows": 3, "matched": 2, "dropped": 1}
     built = Builder(world.office).build()
     assert (built["customers"], built["rows"]) == (1, 1)  # the one who did not consent is not published
     account = world.accounts.of_customer(sam)[0]
     assert (account["followers"], account["status"]) == (4200, "measured")
 
 
-def test_hq_import_provider_command(world, tmp_path):
-    sam = world.join("+47 412 34 567")
-    world.accounts.add_handle(sam, "instagram", "sam.runs")
+def test_a_handle_counts_for_one_customer_only(world, standins):
+    """Two phones claim @Famous.Creator: neither counts until one proves it,
+    then only that one; the other cannot prove it too, and the export's
+    counts are never negative."""
+    world.read_handles(standins)
+    first, second = world.join("+47 900 00 031"), world.join("+47 900 00 032")
+    phrases = [world.accounts.add_handle(who, "instagram", "@Famous.Creator") for who in (first, second)]
+    export = "username,followers_count,er\nfamous.creator,2000000,5%\n"
+    assert import_export(world.office.engine, io.StringIO(export), "hypeauditor", clock=world.clock) == {
+        "rows": 1, "matched": 0, "dropped": 1}
+    standins.accounts["instagram:famous.creator"] = Account(2_000_000, [(90000, 900)] * 12, user_id="17841499999")
+    with pytest.raises(LinkFailed, match="not in the bio"):
+        world.accounts.prove_handle(first, "instagram")
+    standins.accounts["instagram:famous.creator"].biography = " ".join(phrases)  # both, to be sure
+    world.accounts.prove_handle(first, "instagram")
+    with pytest.raises(LinkFailed) as taken:
+        world.accounts.prove_handle(second, "instagram")
+    assert taken.value.code == "account_taken"
+    assert import_export(world.office.engine, io.StringIO(export), "hypeauditor", clock=world.clock) == {
+        "rows": 1, "matched": 1, "dropped": 0}
+    assert Builder(world.office).build()["customers"] == 1
+    assert world.account(second, "instagram")["status"] == "unproved"
+
+
+def test_hq_import_provider_command(world, standins, tmp_path):
+    world.read_handles(standins)
+    proved(world, standins, world.join("+47 412 34 567"), "sam.runs")
     export = tmp_path / "modash.csv"
     export.write_text(MODASH)
     done = cli("hq", "import", str(export), "--provider", "modash", "--data", str(tmp_path / "hq"),

@@ -2,9 +2,12 @@
 full syncs, unchanged lists, and everything that must be refused while the
 previous list keeps serving."""
 
+import hashlib
 import io
 import json
 import logging
+import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -14,11 +17,12 @@ import time
 
 import pytest
 import requests
-from helpers import ID_KEY, REPO, cli, cli_env, free_port, serve, tier_csv
+from helpers import ID_KEY, REPO, cli, cli_env, damage, free_port, hq_query, run_cli, serve, tier_csv
 from servers import QuietHandler, serving
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from posplugin.hq import office as hq_module
+from posplugin.hq.office import HeadOffice
 from posplugin.hq.web.app import create_hq_app
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_in_child, sync_once
@@ -116,8 +120,11 @@ def test_too_far_behind_takes_the_snapshot(hq, synced_store, monkeypatch):
     sync_once(synced_store)
     publish(hq, changed(BIG, 2))
     publish(hq, changed(changed(BIG, 2), 3))
-    assert [d["to"] for d in json.loads(hq.signed_manifest())["manifest"]["deltas"]] == [3]
-    assert sorted(p.name for p in hq.feed_dir.iterdir()) == ["delta-2-3.tsv", "snapshot-2.tsv", "snapshot-3.tsv"]
+    manifest = json.loads(hq.signed_manifest())["manifest"]
+    assert [d["to"] for d in manifest["deltas"]] == [3]
+    kept = {manifest["snapshot"]["path"], manifest["deltas"][0]["path"], hq_query(hq, "SELECT snapshot FROM versions "
+                                                                                       "WHERE version = 2")[0][0]}
+    assert {p.name for p in hq.feed_dir.iterdir()} == kept and len(kept) == 3
     result = sync_once(synced_store)
     assert result.version == 3 and "snapshot" in result.message
 
@@ -127,11 +134,12 @@ def test_a_bad_delta_falls_back_to_the_verified_snapshot(hq, synced_store, tmp_p
     sync_once(synced_store)
     publish(hq, changed(BIG, 2))
     files = {p.name: p.read_bytes() for p in hq.feed_dir.iterdir()}
-    files["delta-1-2.tsv"] = files["delta-1-2.tsv"].replace(b"\t1022\t", b"\t9999\t")
+    (delta,) = [d["path"] for d in json.loads(hq.signed_manifest())["manifest"]["deltas"]]
+    files[delta] = files[delta].replace(b"\t1022\t", b"\t9999\t")
     with caplog.at_level(logging.WARNING, logger="posplugin.store.sync"):
         result = sync_through(synced_store, tmp_path, hq.signed_manifest(), files)
     assert result.status == "updated" and "snapshot" in result.message
-    assert "delta-1-2.tsv does not match the signed manifest" in caplog.text
+    assert f"{delta} does not match the signed manifest" in caplog.text
     assert followers(synced_store, "email", "c15@example.com") == 1022
 
 
@@ -164,6 +172,80 @@ def sync_through(store, tmp_path, manifest_body, files):
     with serve_fake_feed(tmp_path, manifest_body, files) as url:
         store.settings = store.settings.replace(hq_url=url)
         return sync_once(store)
+
+
+def test_a_cdn_keeping_bodies_for_ever_still_serves_a_rebuilt_head_office(hq, synced_store, tmp_path):
+    """Bodies are named by their SHA-256: a head office rebuilt from scratch
+    (same key, new database) makes version 1 again with other rows, and a CDN
+    that keeps every body it served for ever (as the immutable header lets it)
+    cannot hand out the old one for it."""
+    publish(hq, V1)
+    cdn = {p.name: p.read_bytes() for p in hq.feed_dir.iterdir()}  # what the chain's stores pulled through it
+    (tmp_path / "rebuilt").mkdir()
+    shutil.copy(hq.data_dir / "hq-signing.key", tmp_path / "rebuilt")
+    rebuilt = HeadOffice(tmp_path / "rebuilt", ID_KEY, default_region="NO", clock=hq.test_clock)
+    try:
+        assert publish(rebuilt, V2)["version"] == 1
+        for body in rebuilt.feed_dir.iterdir():
+            cdn.setdefault(body.name, body.read_bytes())  # a name it has seen is never fetched again
+        manifest = json.loads(rebuilt.signed_manifest())["manifest"]
+        snapshot = manifest["snapshot"]
+        assert snapshot["path"] == f"snapshot-{snapshot['sha256']}.tsv"
+        result = sync_through(synced_store, tmp_path, rebuilt.signed_manifest(), cdn)
+    finally:
+        rebuilt.close()
+    assert (result.status, result.version) == ("updated", 1), result.message
+    assert followers(synced_store, "email", "new@example.com") == 50000
+
+
+@pytest.mark.parametrize("how", ["junk at its start", "zero length"])
+def test_a_damaged_list_is_taken_again_from_head_office(hq, synced_store, how):
+    """The list file in use is damaged after a sync: the next sync does not
+    answer "unchanged" (same version, same ETag) but applies the snapshot."""
+    publish(hq, V1)
+    assert sync_once(synced_store).version == 1
+    assert followers(synced_store, "phone", "+47 412 34 567") == 4200  # this thread holds the good list open
+    damage(synced_store.tiers.current_file(), how)
+    result = sync_once(synced_store)
+    assert (result.status, result.version) == ("updated", 1) and "snapshot" in result.message, result.message
+    assert synced_store.tiers.unusable() is None
+    os.utime(synced_store.tiers.pointer)
+    time.sleep(0.01)
+    assert followers(synced_store, "phone", "+47 412 34 567") == 4200
+    assert synced_store.warnings() == []
+    assert sync_once(synced_store).status == "unchanged"
+
+
+def test_sync_once_repairs_a_damaged_list_from_the_command_line(hq, tmp_path):
+    publish(hq, V1)
+    env = cli_env(hq_url=hq.server.url, hq_token=hq.create_token("store", "oslo-2"), hq_public_key=hq.public_key,
+                  default_region="NO")
+    data = str(tmp_path / "store")
+    assert run_cli("sync", "--once", "--data", data, env=env).returncode == 0
+    damage(tmp_path / "store" / (tmp_path / "store" / "tiers-current").read_text().strip(), "junk at its start")
+    again = run_cli("sync", "--once", "--data", data, env=env)
+    assert again.returncode == 0 and again.stdout.startswith("updated: applied version 1 (snapshot"), again.stdout
+    status = run_cli("tiers", "status", "--data", data, env=env)
+    assert "version  1" in status.stdout and "warning" not in status.stdout, status.stdout
+
+
+def test_bodies_are_cached_for_ever_and_old_names_still_answer(hq, synced_store):
+    publish(hq, V1)
+    publish(hq, V2)
+    token = {"Authorization": f"Bearer {synced_store.settings.hq_token}"}
+    manifest = requests.get(hq.server.url + "/hq/v1/feed/manifest.json", headers=token, timeout=5)
+    assert manifest.headers["Cache-Control"] == "no-cache"
+    signed = manifest.json()["manifest"]
+    for body in (signed["snapshot"], *signed["deltas"]):
+        answer = requests.get(hq.server.url + "/hq/v1/feed/" + body["path"], headers=token, timeout=5)
+        assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert hashlib.sha256(answer.content).hexdigest() == body["sha256"]
+    # A store holding a manifest of the release before asks by version: answered, never cached for ever.
+    for old, body in (("snapshot-2.tsv", signed["snapshot"]), ("delta-1-2.tsv", signed["deltas"][0])):
+        answer = requests.get(hq.server.url + "/hq/v1/feed/" + old, headers=token, timeout=5)
+        assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-cache"
+        assert hashlib.sha256(answer.content).hexdigest() == body["sha256"]
+    assert requests.get(hq.server.url + "/hq/v1/feed/snapshot-9.tsv", headers=token, timeout=5).status_code == 404
 
 
 def tampered(hq, what):

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from helpers import ID_KEY, REPO, TIER_COLUMNS, clean_env, cli, run_cli, tier_csv
+from helpers import ID_KEY, REPO, TIER_COLUMNS, clean_env, cli, damage, run_cli, tier_csv
 
 from posplugin.errors import ImportRefused
 from posplugin.store.service import Store
@@ -206,14 +206,6 @@ def test_import_killed_midway_leaves_the_old_list_serving(loaded_store):
     assert leftovers, "the killed import should have left its partial file"
     assert loaded_store.tiers.cleanup(older_than_s=0) == len(leftovers)
     assert followers_of(loaded_store, "phone", "+4741234567") == 4200
-
-
-def damage(path, how):
-    if how == "junk at its start":
-        with open(path, "r+b") as f:
-            f.write(b"\x00junk" * 20)
-    else:
-        open(path, "wb").close()
 
 
 @pytest.mark.parametrize("how", ["junk at its start", "zero length"])

@@ -120,6 +120,22 @@ def test_missing_or_bad_tokens_are_401(server, header):
     assert_error(response, 401, "unauthorized")
 
 
+@pytest.mark.parametrize("with_header", [False, True])
+def test_a_token_in_the_url_is_refused_outside_the_live_stream(server, tokens, loaded_store, with_header):
+    """Tokens in URLs end up in proxy logs: only the stream (EventSource sends
+    no headers) takes ``access_token``; elsewhere it is a 401 and nothing happens."""
+    headers = {"Authorization": f"Bearer {tokens['till']}"} if with_header else {}
+    response = requests.post(f"{server.url}{IDENT}?access_token={tokens['till']}", headers=headers, timeout=5,
+                             json={"lane": "1", "identifier": {"type": "phone", "value": "+4741234567"}})
+    assert_error(response, 401, "token_in_url")
+    assert loaded_store.db.execute("SELECT count(*) FROM visits").fetchone()[0] == 0
+    assert_error(requests.get(f"{server.url}/api/v1/prompts?access_token={tokens['staff']}", headers=headers,
+                              timeout=5), 401, "token_in_url")
+    with requests.get(f"{server.url}/api/v1/stream?access_token={tokens['staff']}", stream=True,
+                      timeout=5) as live:
+        assert live.status_code == 200 and live.headers["Content-Type"].startswith("text/event-stream")
+
+
 def test_rate_limit_is_429(loaded_store, tokens):
 
     loaded_store.settings = loaded_store.settings.replace(rate_limit_per_s=1, rate_limit_burst=3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import config
@@ -35,7 +36,13 @@ def register(commands) -> None:
     p.add_argument("--provider", default=None, metavar="hypeauditor|modash",  # checked by providers.import_export
                    help="the file is that provider's export for handles customers gave (then hq tiers build)")
     stores = group(hq, "store", "stores", dest="store_action")
-    command(stores, "add", "add a store; prints its token", store_add).add_argument("name")
+    p = command(stores, "add", "add a store and print its token, or add every store of a CSV", store_add)
+    p.add_argument("name", nargs="?", help="the store's name (one store; its token is printed)")
+    p.add_argument("--from", dest="from_csv", metavar="STORES.csv",
+                   help="add every store of this CSV (a name column) at once, all or none")
+    p.add_argument("--tokens", metavar="FILE",
+                   help="with --from: where the stores' tokens go, a new file only its owner can read "
+                        "(default: STORES.tokens.csv beside the CSV)")
     tokens = group(hq, "token", "head office tokens", dest="token_action")
     p = command(tokens, "create", "print a new head office token", token_create)
     p.add_argument("--role", required=True, choices=("admin",))
@@ -200,7 +207,22 @@ def import_csv(args) -> int:
 
 
 def store_add(args) -> int:
-    print(office(args).create_token("store", args.name))
+    if bool(args.name) == bool(args.from_csv):
+        raise ConfigError(["give a store's name, or --from STORES.csv (not both)"])
+    if args.name:
+        print(office(args).create_token("store", args.name))
+        return 0
+    from ..hq import stores
+
+    source = Path(args.from_csv)
+    out = Path(args.tokens) if args.tokens else source.with_name(source.stem + ".tokens.csv")
+    if out.exists():
+        raise ConfigError([f"{out} exists already: tokens are never written over a file; move it, or give "
+                           "--tokens another path"])
+    with open_csv(source) as stream:
+        added = stores.add_from_csv(office(args), stream)
+    stores.write_tokens(out, added)
+    print(f"{len(added)} stores added; their tokens are in {out} (readable by its owner only)")
     return 0
 
 

@@ -53,7 +53,9 @@ def load(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] |
     values are ignored. Raises :class:`ConfigError` listing every problem.
     """
     environ = os.environ if environ is None else environ
-    data = Path(data_dir or environ.get(ENV_PREFIX + "DATA") or "data")
+    # Made absolute once, here: a relative folder would otherwise be read
+    # against whatever a library takes as its base (Flask's send_file: the package).
+    data = Path(data_dir or environ.get(ENV_PREFIX + "DATA") or "data").expanduser().absolute()
     raw: dict[str, tuple[str, str]] = {}  # name -> (value, where it came from)
     extra: dict[str, str] = {}
     problems: list[str] = []

@@ -79,7 +79,7 @@ def backfill(store, customers, rng: random.Random, *, name: str = DEMO_EXPERIMEN
                 visits.append(first + rng.uniform(8, 30) * DAY)
             if level != "standard" and first < now - 3600 and rng.random() < DEMO_INVITED and \
                     rng.random() < DEMO_ACCEPTED + (DEMO_ACCEPT_EFFECT if group == SERVED else 0.0):
-                _accepted_invitation(conn, customer, level, first)
+                _accepted_invitation(conn, prompts.next_id(store.db), customer, level, first)
             for at in visits:
                 if at > now - 60:
                     continue
@@ -91,11 +91,11 @@ def backfill(store, customers, rng: random.Random, *, name: str = DEMO_EXPERIMEN
     return written
 
 
-def _accepted_invitation(conn, customer: bytes, level: str, at: float) -> None:
+def _accepted_invitation(conn, prompt_id: int, customer: bytes, level: str, at: float) -> None:
     """An after-sale invitation for ``customer`` after their visit at ``at``,
     accepted (resolved). Declined ones are not written: an open invitation
     from weeks ago would sit on the floor tablet."""
-    prompts.past_resolved(conn, kind="amplify", level=level, lane="1", title="Invite to share (simulated)",
+    prompts.past_resolved(conn, prompt_id, kind="amplify", level=level, lane="1", title="Invite to share (simulated)",
                           body="A simulated after-sale invitation of the demo experiment.", created_at=at + 300,
                           resolved_at=at + 900, by="demo", customer=customer)
 

@@ -18,8 +18,10 @@ from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Engine, and_, exists, func, insert, or_, select
 
+from ..tiers import feed
 from ..tiers.csvfile import Problems
 from ..tiers.lists import TierRecord, read_rows
+from .customers.collector import proved
 from .db import process_lock
 from .office import HeadOffice
 from .schema import builds, consents, customer_identifiers, customers, linked_accounts
@@ -42,7 +44,7 @@ def records(engine: Engine, fresh_since: float) -> Iterator[tuple[bytes, TierRec
                     customer_identifiers.c.id_hash)
              .join(linked_accounts, linked_accounts.c.customer_id == customers.c.id)
              .join(customer_identifiers, customer_identifiers.c.customer_id == customers.c.id)
-             .where(and_(customers.c.deleted_at.is_(None), consented_customer(),
+             .where(and_(customers.c.deleted_at.is_(None), consented_customer(), proved(),
                          linked_accounts.c.status != "unlinked", linked_accounts.c.followers.is_not(None),
                          linked_accounts.c.measured_at >= fresh_since))
              .order_by(customers.c.id))
@@ -158,12 +160,47 @@ class Builder:
             if not self._anyone_consented():
                 return None
         elif last is None or last["version"] != latest["version"] or last["trigger"] == "csv":
-            return None
+            # A version from a CSV is not replaced behind the chain's back, but
+            # an objection reaches the stores within the interval all the same.
+            if now - latest["created_at"] < self.interval_s or not self._withdrawn_since(latest["created_at"]):
+                return None
+            return self.publish_withdrawals()
         if last and now - last["at"] < self.interval_s:
             return None
         if last and not self.changed_since(last["at"]) and now - last["at"] < 86400.0:
             return None
         return self.build("auto")
+
+    def publish_withdrawals(self) -> dict:
+        """The next version: the current one with every customer who withdrew
+        or was deleted taken out, nothing else changed (a version from a CSV
+        stays the chain's list, less those who objected)."""
+        latest = self.office.latest()
+        snapshot = self.office.feed_dir / latest["snapshot"]
+
+        def kept() -> Iterator[tuple[bytes, TierRecord | None]]:
+            with open(snapshot, encoding="utf-8", newline="\n") as lines:
+                for line in lines:
+                    key, followers, rate, niches = feed.parse_snapshot_line(line)
+                    yield key, TierRecord(followers, rate, niches)
+            for key in withdrawn(self.engine):
+                yield key, None
+
+        now = self.clock()
+        result = self.office.publish_records(kept(), source="build")
+        with self.engine.begin() as conn:
+            conn.execute(insert(builds).values(at=now, version=result["version"], customers=0,
+                                               rows=result["rows"], trigger="csv"))
+        log.info("version %s: withdrawals taken out of version %s (%s rows)", result["version"],
+                 latest["version"], result["rows"])
+        return {**result, "customers": 0}
+
+    def _withdrawn_since(self, since: float) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(select(func.count()).select_from(consents).where(
+                consents.c.withdrawn_at > since)).scalar_one()
+                or conn.execute(select(func.count()).select_from(customers).where(
+                    customers.c.deleted_at > since)).scalar_one())
 
     def _anyone_consented(self) -> bool:
         with self.engine.connect() as conn:

@@ -50,6 +50,8 @@ class CustomerSide:
         page = MyPage(office, CustomerSource(customers, accounts, collector), Policy.from_settings(settings),
                       Invitations(office.engine, office.clock, delay_hours=settings.invite_delay_hours,
                                   reward=settings.invite_reward))
+        # Whoever holds an account someone else tries to link is told on their page.
+        accounts.tell = page.audit
         return cls(customers, accounts, collector, builder, page)
 
     def housekeeping(self) -> list:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import random
 import threading
+import time
 import zlib
 from pathlib import Path
 
@@ -25,6 +27,9 @@ from alembic.script import ScriptDirectory
 from filelock import FileLock
 from sqlalchemy import Engine, LargeBinary, cast, create_engine, event, func, inspect, literal, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+
+from ..errors import Busy
 
 BUSY_TIMEOUT_MS = 5_000
 # The revisions, shipped inside the package (setup.cfg's package_data).
@@ -156,6 +161,36 @@ class _WriteTurns:
     def _release(self, info: dict) -> None:
         if info.pop(self.KEY, None):
             self.lock.release()
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was
+# rolled back whole and may simply run again.
+RETRYABLE_STATES = ("40P01", "40001")
+ATTEMPTS = 5
+
+
+def transaction(engine: Engine, work, *, attempts: int = ATTEMPTS):
+    """``work(conn)`` in one transaction, run again from the start when the
+    database rolled it back to break a deadlock or a conflict (PostgreSQL) or
+    stayed locked (SQLite). Returns what ``work`` returns; raises
+    :class:`Busy` (503, nothing kept) when every attempt was turned back."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except OperationalError as exc:
+            if not _retryable(exc):
+                raise
+            log.info("transaction rolled back by the database (%s); attempt %s of %s",
+                     str(exc.orig).split("\n")[0][:120], attempt, attempts)
+        # Jittered, growing: two transactions that met once should not meet again.
+        time.sleep(random.uniform(0, 0.005 * 2 ** attempt))
+    raise Busy("head office's database is busy; nothing was kept, send it again shortly")
+
+
+def _retryable(exc: OperationalError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None)
+    return state in RETRYABLE_STATES or (state is None and "database is locked" in str(exc.orig))
 
 
 def is_postgresql(engine: Engine) -> bool:

@@ -22,7 +22,7 @@ from ..tiers.holdout import HOLDOUT, MAX_SHARE, SERVED
 from ..timeutil import iso, system_clock
 from . import uplift
 from .db import insert
-from .schema import experiment_batches, experiment_outcomes, experiments
+from .schema import experiment_outcomes, experiments
 
 log = logging.getLogger("posplugin.hq.experiment")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -134,25 +134,36 @@ class Experiments:
 
     # -- reports -----------------------------------------------------------
 
-    def receive(self, store: str, batch: str, arms: list[dict]) -> bool:
-        """Add a store's per-arm outcomes; a batch already received changes nothing."""
+    def add_arms(self, conn, store: str, arms: list[dict]) -> None:
+        """Add a store's per-arm outcomes on ``conn``, inside the transaction
+        that records their batch (:meth:`posplugin.hq.reports.Outcomes.receive`,
+        which counts each batch once). Raises :class:`ValidationError` for an
+        experiment head office never ran or a rate above 1."""
+        known = set(conn.scalars(select(experiments.c.name).where(
+            experiments.c.name.in_({cell["experiment"] for cell in arms}))))
+        cells: dict[tuple, list] = {}
+        for index, cell in enumerate(arms):
+            if cell["experiment"] not in known:
+                raise ValidationError(f"arms.{index}.experiment: head office runs no experiment "
+                                      f"{cell['experiment'][:100]!r}", field=f"arms.{index}.experiment")
+            if METRICS[cell["metric"]][1] == "rate" and cell["sum"] > cell["n"]:
+                raise ValidationError(f"arms.{index}.sum: {cell['sum']:g} successes of {cell['n']} customers",
+                                      field=f"arms.{index}.sum")
+            key = (cell["experiment"], store, cell["level"], cell["arm"], cell["metric"])
+            total = cells.setdefault(key, [0, 0.0, 0.0])
+            for i, name in enumerate(("n", "sum", "sum_sq")):
+                total[i] += cell[name]
+        if not cells:
+            return
         upsert = insert(self.engine, experiment_outcomes)
-        with self.engine.begin() as conn:
-            # RETURNING, not rowcount: psycopg reports no count for ON CONFLICT DO NOTHING.
-            new = conn.execute(insert(self.engine, experiment_batches).values(
-                batch=batch, store=store, received_at=self.clock()).on_conflict_do_nothing()
-                .returning(experiment_batches.c.batch)).first() is not None
-            if new:
-                for cell in arms:
-                    values = {"experiment": cell["experiment"], "store": store, "level": cell["level"],
-                              "arm": cell["arm"], "metric": cell["metric"], "n": cell["n"],
-                              "total": cell["sum"], "total_sq": cell["sum_sq"]}
-                    conn.execute(upsert.values(**values).on_conflict_do_update(
-                        index_elements=["experiment", "store", "level", "arm", "metric"],
-                        set_={"n": experiment_outcomes.c.n + upsert.excluded.n,
-                              "total": experiment_outcomes.c.total + upsert.excluded.total,
-                              "total_sq": experiment_outcomes.c.total_sq + upsert.excluded.total_sq}))
-        return new
+        # One statement, rows in key order: batches of one store's cells lock them in the same order.
+        conn.execute(upsert.on_conflict_do_update(
+            index_elements=["experiment", "store", "level", "arm", "metric"],
+            set_={"n": experiment_outcomes.c.n + upsert.excluded.n,
+                  "total": experiment_outcomes.c.total + upsert.excluded.total,
+                  "total_sq": experiment_outcomes.c.total_sq + upsert.excluded.total_sq}),
+            [{"experiment": k[0], "store": k[1], "level": k[2], "arm": k[3], "metric": k[4], "n": v[0],
+              "total": v[1], "total_sq": v[2]} for k, v in sorted(cells.items())])
 
     # -- results -----------------------------------------------------------
 

@@ -2,8 +2,9 @@
 folder (head office's own ``feed/`` by default, or one a web server such as
 nginx serves), or an S3-compatible bucket (``s3://bucket/prefix``, boto3).
 
-Bodies are immutable and named by version (``snapshot-N.tsv``,
-``delta-A-B.tsv``), so any static host, CDN or bucket can serve them; the
+Bodies are immutable and named by their SHA-256 (``snapshot-<sha256>.tsv``,
+``delta-<sha256>.tsv``), so any static host, CDN or bucket can serve them and
+keep them for ever; the
 signed manifest carries each body's SHA-256 and says where they are
 (``feed_base_url``). Head office always writes a body to its local work
 folder first (the next delta is computed against the last snapshot), then

@@ -10,13 +10,14 @@ the public key).
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from pathlib import Path
 from typing import IO, Iterable
 
 from sqlalchemy import delete, desc, func, select, union
 
-from ..errors import ImportRefused, Unauthorized, ValidationError
+from ..errors import Conflict, ImportRefused, Unauthorized, ValidationError
 from ..tiers import feed
 from ..tiers.identity import Hasher
 from ..tiers.lists import ListBuilder, TierRecord, read_rows
@@ -28,6 +29,7 @@ from .feedstore import FolderStore, open_store
 from .figures import Figures
 from .reports import Outcomes
 from .schema import deltas, feed_manifest, hq_tokens, store_syncs, versions
+from .stores import StoresExist, store_name
 
 MANIFEST_TTL_S = 24 * 3600.0
 # Deltas offered in the manifest: a store up to this many versions behind
@@ -50,14 +52,16 @@ class HeadOffice:
                  manifest_ttl_s: float = MANIFEST_TTL_S, stale_after_s: float = STALE_AFTER_S,
                  timezone=None, database_url: str = "", feed_store: str = "", feed_base_url: str = "",
                  s3_client=None):
-        self.data_dir = Path(data_dir)
+        # Folders are made absolute once, at start: Flask's send_file reads a
+        # relative path against the package, not the working folder.
+        self.data_dir = Path(data_dir).expanduser().absolute()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # Bodies are written here first; a folder feed_store is written in
         # place, a bucket gets a copy of each and this stays the work folder.
         local = feed_store and not feed_store.startswith("s3://")
-        self.feed_dir = Path(feed_store) if local else self.data_dir / "feed"
+        self.feed_dir = Path(feed_store).expanduser().absolute() if local else self.data_dir / "feed"
         self.feed_dir.mkdir(parents=True, exist_ok=True)
-        self.feed_store = open_store(feed_store, self.feed_dir, s3_client)
+        self.feed_store = open_store(str(self.feed_dir) if local else feed_store, self.feed_dir, s3_client)
         # Where stores download bodies, said in the signed manifest; empty
         # means head office's own /hq/v1/feed/ route.
         self.feed_base_url = feed_base_url
@@ -69,9 +73,9 @@ class HeadOffice:
         self.clock = clock
         self.manifest_ttl_s = manifest_ttl_s
         self.stale_after_s = stale_after_s
-        self.outcomes = Outcomes(self.engine, clock=clock)
-        self.figures = Figures(self.engine, clock=clock, timezone=timezone)
         self.experiments = Experiments(self.engine, clock=clock)
+        self.outcomes = Outcomes(self.engine, clock=clock, experiments=self.experiments)
+        self.figures = Figures(self.engine, clock=clock, timezone=timezone)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -83,14 +87,42 @@ class HeadOffice:
     # -- tokens ------------------------------------------------------------
 
     def create_token(self, role: str, name: str) -> str:
-        """A token for a store (``store``) or an administrator (``admin``)."""
+        """A token for a store (``store``) or an administrator (``admin``).
+        A name holds one live token: a second is refused (:class:`StoresExist`
+        for a store, :class:`Conflict` for an administrator) until the first is
+        revoked."""
         if role not in ("store", "admin"):
             raise ValidationError("role must be store or admin", field="role")
-        token = new_token("hq_")
-        with self.engine.begin() as conn:
-            conn.execute(hq_tokens.insert().values(name=name, role=role, token_hash=digest(token),
-                                                   created_at=self.clock()))
-        return token
+        try:
+            name = store_name(name)
+        except ValueError as exc:
+            raise ValidationError(str(exc).replace("store's ", ""), field="name") from None
+        return self._create_tokens(role, [name])[0]
+
+    def add_stores(self, names: list[str]) -> list[str]:
+        """A token for each of the new stores ``names`` (checked with
+        :func:`posplugin.hq.stores.store_name`), all in one transaction;
+        :class:`StoresExist` names those that exist already."""
+        return self._create_tokens("store", names)
+
+    def _create_tokens(self, role: str, names: list[str]) -> list[str]:
+        tokens = [new_token("hq_") for _ in names]
+        now = self.clock()
+        # One process at a time across head office's (two `hq store add` at once must not both pass the check).
+        with process_lock(self.engine, "tokens", self.data_dir), self.engine.begin() as conn:
+            taken = set()
+            for start in range(0, len(names), 1000):
+                taken |= set(conn.scalars(select(hq_tokens.c.name).where(
+                    hq_tokens.c.role == role, hq_tokens.c.name.in_(names[start:start + 1000]))))
+            if taken:
+                if role == "store":
+                    raise StoresExist(taken)
+                raise Conflict(f"a live {role} token named {sorted(taken)[0]!r} exists already; revoke it "
+                               "(posplugin hq token revoke --name NAME) or choose another name")
+            if names:
+                conn.execute(hq_tokens.insert(), [{"name": name, "role": role, "token_hash": digest(token),
+                                                   "created_at": now} for name, token in zip(names, tokens)])
+        return tokens
 
     def revoke_tokens(self, name: str) -> int:
         """Revoke every token named ``name`` (a store's or an admin's); returns
@@ -161,9 +193,7 @@ class HeadOffice:
     def _publish(self, list_file: Path, version: int, rows: int, previous: dict | None) -> dict:
         # Bodies are written first and the version row last, so a crash leaves
         # at most unreferenced files, never a manifest naming a missing body.
-        snapshot = self.feed_dir / f"snapshot-{version}.tsv"
-        _export(list_file, snapshot)
-        sha, size = feed.sha256_file(snapshot)
+        snapshot, sha, size = _content_named(self.feed_dir, "snapshot", lambda out: _export(list_file, out))
         delta = None
         if previous and (self.feed_dir / previous["snapshot"]).exists():
             delta = self._write_delta(self.feed_dir / previous["snapshot"], snapshot,
@@ -186,13 +216,15 @@ class HeadOffice:
                 "delta": {k: delta[k] for k in ("upserts", "deletes")} if delta else None}
 
     def _write_delta(self, old: Path, new: Path, old_version: int, version: int) -> dict:
-        path = self.feed_dir / f"delta-{old_version}-{version}.tsv"
-        temporary = path.with_suffix(".tmp")
-        with open(old, encoding="utf-8", newline="\n") as a, open(new, encoding="utf-8", newline="\n") as b, \
-                open(temporary, "w", encoding="utf-8", newline="\n") as out:
-            upserts, deletes = feed.write_delta(a, b, out)
-        temporary.replace(path)
-        sha, size = feed.sha256_file(path)
+        counts = []
+
+        def write(temporary: Path) -> None:
+            with open(old, encoding="utf-8", newline="\n") as a, open(new, encoding="utf-8", newline="\n") as b, \
+                    open(temporary, "w", encoding="utf-8", newline="\n") as out:
+                counts.extend(feed.write_delta(a, b, out))
+
+        path, sha, size = _content_named(self.feed_dir, "delta", write)
+        upserts, deletes = counts
         return {"from": old_version, "to": version, "path": path.name, "sha256": sha, "bytes": size,
                 "upserts": upserts, "deletes": deletes}
 
@@ -206,12 +238,34 @@ class HeadOffice:
                 select(deltas.c.path).where(deltas.c.to_version > version - DELTAS_KEPT))))
         # A bucket holds what stores download; the work folder then needs only
         # the newest snapshot, which the next delta is computed from.
-        local = keep if isinstance(self.feed_store, FolderStore) else {f"snapshot-{version}.tsv"}
+        local = keep if isinstance(self.feed_store, FolderStore) else {(self.latest() or {}).get("snapshot")}
         for path in self.feed_dir.glob("*.tsv"):
             if path.name not in local:
                 path.unlink(missing_ok=True)
         for name in self.feed_store.names() - keep:
             self.feed_store.delete(name)
+
+    def feed_body(self, name: str) -> tuple[Path, bool] | None:
+        """The file serving body ``name`` and whether it is content-named
+        (immutable), or None. A version name (``snapshot-7.tsv``, from a
+        manifest of an earlier release) serves its file if one was written
+        under it, else the content-named body of that version."""
+        if feed.CONTENT_NAME.match(name):
+            path = self.feed_dir / name
+            return (path, True) if path.is_file() else None
+        by_version = feed.VERSION_NAME.match(name)
+        if by_version is None:
+            return None
+        path = self.feed_dir / name
+        if path.is_file():
+            return path, False
+        snapshot, start, end = by_version.groups()
+        with self.engine.connect() as conn:
+            found = (conn.scalar(select(versions.c.snapshot).where(versions.c.version == int(snapshot)))
+                     if snapshot else conn.scalar(select(deltas.c.path).where(
+                         deltas.c.from_version == int(start), deltas.c.to_version == int(end))))
+        path = self.feed_dir / found if found else None
+        return (path, False) if path is not None and path.is_file() else None
 
     def latest(self, conn=None) -> dict | None:
         if conn is None:
@@ -286,9 +340,10 @@ class HeadOffice:
         with self.engine.begin() as conn:
             conn.execute(upsert)
 
-    def receive_report(self, store_name: str, batch: str, hours: list) -> bool:
-        """Keep a store's report; a batch already received is not counted again."""
-        return self.outcomes.receive(store_name, batch, hours)
+    def receive_report(self, store_name: str, batch: str, hours: list, arms: list | None = None) -> bool:
+        """Keep a store's report (hours, and the experiment's ``arms``); a batch
+        this store sent before is not counted again (False)."""
+        return self.outcomes.receive(store_name, batch, hours, arms)
 
     def store_names(self) -> list[str]:
         with self.engine.connect() as conn:
@@ -328,10 +383,9 @@ def _carries(body: str, experiment: dict) -> bool:
     return {k: manifest[k] for k in ("experiment", "holdout_share") if k in manifest} == experiment
 
 
-def _export(list_file: Path, snapshot: Path) -> None:
+def _export(list_file: Path, temporary: Path) -> None:
     """Write a list file's rows, sorted by hash, as a snapshot body."""
     conn = sqlite3.connect(f"file:{list_file.as_posix()}?mode=ro", uri=True)
-    temporary = snapshot.with_suffix(".tmp")
     try:
         with open(temporary, "w", encoding="utf-8", newline="\n") as out:
             for key, followers, rate, niches in conn.execute(
@@ -339,4 +393,19 @@ def _export(list_file: Path, snapshot: Path) -> None:
                 out.write(feed.snapshot_line(key, followers, rate, niches))
     finally:
         conn.close()
-    temporary.replace(snapshot)
+
+
+def _content_named(folder: Path, kind: str, write) -> tuple[Path, str, int]:
+    """A body ``write(path)`` writes, named by its SHA-256 (``kind-<sha256>.tsv``)
+    once whole: the same name is always the same bytes, so a CDN may keep it
+    for ever, even when a head office rebuilt from scratch reuses versions.
+    Returns (path, sha256, bytes)."""
+    temporary = folder / f"{kind}-{secrets.token_hex(8)}.tmp"
+    try:
+        write(temporary)
+        sha, size = feed.sha256_file(temporary)
+        path = folder / feed.body_name(kind, sha)
+        temporary.replace(path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path, sha, size

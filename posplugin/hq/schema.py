@@ -81,12 +81,24 @@ store_syncs = Table(
 
 # -- posplugin.hq.reports: outcome reports and their hourly figures ---------
 
+# A batch id is the store's own: two stores may send the same one (revision 0003).
 reports = Table(
     "reports", metadata,
-    Column("batch", String(128), primary_key=True),
+    Column("batch", String(128), nullable=False),
     Column("store", Text, nullable=False),
     Column("received_at", Float, nullable=False),
-    Column("hours", Text, nullable=False),
+    Column("hours", Text, nullable=False),  # the hours as counted: only the fields the schema names
+    PrimaryKeyConstraint("store", "batch"),
+)
+
+# Everything a store has reported, summed: a batch that would have it take,
+# resolve or expire more prompts than it made is refused. Its row is also the
+# lock that makes one store's batches take turns (revision 0003).
+store_totals = Table(
+    "store_totals", metadata,
+    Column("store", Text, primary_key=True),
+    *(Column(name, BigInteger, nullable=False, server_default="0")
+      for name in ("made", "taken", "resolved", "expired")),
 )
 
 def outcome_sums() -> list[Column]:
@@ -149,13 +161,6 @@ experiments = Table(
     Column("holdout_share", Float, nullable=False),
     Column("started_at", Float, nullable=False),
     Column("stopped_at", Float),
-)
-
-experiment_batches = Table(
-    "experiment_batches", metadata,
-    Column("batch", String(128), primary_key=True),
-    Column("store", Text, nullable=False),
-    Column("received_at", Float, nullable=False),
 )
 
 experiment_outcomes = Table(
@@ -248,6 +253,10 @@ linked_accounts = Table(
     Column("failures", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
     Column("last_error_at", Float),
+    # A handle counts once its owner proved it (revision 0003): the phrase to
+    # put in the bio or a post, and when it was read back there.
+    Column("proof", String(64)),
+    Column("proved_at", Float),
     UniqueConstraint("customer_id", "platform", name="linked_accounts_one_per_platform"),
     Index("linked_accounts_due", "status", "next_refresh_at"),
 )
@@ -260,6 +269,8 @@ oauth_states = Table(
     Column("verifier", Text, nullable=False),  # sealed PKCE code verifier
     Column("created_at", Float, nullable=False),
     Column("used_at", Float),
+    # SHA-256 of the session that started the link: only it may finish it (revision 0003).
+    Column("session_hash", String(64)),
 )
 
 # -- posplugin.hq.build: each build of a version from joined customers -------

@@ -7,7 +7,7 @@ import sqlite3
 import time
 
 from ..db import Database
-from ..errors import Unauthorized, ValidationError
+from ..errors import Conflict, Unauthorized, ValidationError
 from ..tokens import CachedLookup, Caller, digest, new_token
 
 ROLES = ("till", "queue", "staff", "admin")
@@ -21,6 +21,10 @@ def create_token(conn: sqlite3.Connection, role: str, name: str) -> str:
         raise ValidationError(f"role must be one of {', '.join(ROLES)}", field="role")
     if not name.strip():
         raise ValidationError("name must not be empty", field="name")
+    if conn.execute("SELECT 1 FROM tokens WHERE name = ? AND revoked_at IS NULL", (name.strip(),)).fetchone():
+        # A name says which device holds the token; two live ones could not be told apart or revoked apart.
+        raise Conflict(f"a live token named {name.strip()!r} exists already; revoke it "
+                       "(posplugin token revoke --name NAME) or choose another name", field="name")
     token = new_token(PREFIX)
     conn.execute("INSERT INTO tokens (name, role, token_hash, created_at) VALUES (?, ?, ?, ?)",
                  (name.strip(), role, digest(token), time.time()))

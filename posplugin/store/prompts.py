@@ -12,6 +12,7 @@ import sqlite3
 
 from ..errors import Conflict, NotFound
 from ..timeutil import iso
+from . import ids
 
 KINDS = ("service", "pain", "amplify")
 LEVELS = ("standard", "priority", "murdoch", "urgent")
@@ -47,19 +48,39 @@ def to_json(row) -> dict:
     return prompt
 
 
-def create(conn: sqlite3.Connection, *, kind: str, level: str, lane: str | None, title: str,
-           body: str, now: float, customer: bytes | None = None, display_name: str | None = None,
-           details: dict | None = None, expires_at: float | None = None, by: str | None = None) -> dict:
-    """Insert an open prompt and its ``created`` audit event; returns the PROMPT."""
+ID_BLOCK = 1_000  # prompt ids reserved per commit (posplugin.store.ids)
+
+
+def next_id(db) -> int:
+    """A new prompt's id: every prompt takes one from here, so a prompt that
+    waits in memory for a full disk never meets another under its id."""
+    return ids.blocks(db, "prompts", ID_BLOCK).next()
+
+
+def new(prompt_id: int, *, kind: str, level: str, lane: str | None, title: str, body: str, now: float,
+        customer: bytes | None = None, display_name: str | None = None, details: dict | None = None,
+        expires_at: float | None = None, by: str | None = None) -> tuple[list[tuple[str, tuple]], dict]:
+    """An open prompt and its ``created`` audit event: the statements that write
+    them (in order), and the PROMPT they make."""
     details_json = json.dumps(details or {}, ensure_ascii=False)
-    cursor = conn.execute(
-        "INSERT INTO prompts (kind, level, lane, title, body, status, created_at, updated_at,"
-        " customer, display_name, details, expires_at) VALUES (?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
-        (kind, level, lane, title, body, now, now, customer, display_name, details_json, expires_at))
-    _audit(conn, cursor.lastrowid, now, "created", by, None)
-    # Built from what was just written rather than read back: this is on the till's path.
-    return to_json((cursor.lastrowid, kind, level, lane, title, body, "open", now, now, None, None, None,
-                    None, None, display_name, details_json, expires_at))
+    statements = [
+        ("INSERT INTO prompts (id, kind, level, lane, title, body, status, created_at, updated_at, customer,"
+         " display_name, details, expires_at) VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?, ?, ?)",
+         (prompt_id, kind, level, lane, title, body, now, now, customer, display_name, details_json, expires_at)),
+        (AUDIT, (prompt_id, now, "created", by, None)),
+    ]
+    # Built from what is written rather than read back: this is on the till's path.
+    return statements, to_json((prompt_id, kind, level, lane, title, body, "open", now, now, None, None, None,
+                                None, None, display_name, details_json, expires_at))
+
+
+def create(conn: sqlite3.Connection, prompt_id: int, **fields) -> dict:
+    """Insert an open prompt (the fields of :func:`new`) and its ``created``
+    audit event, inside the caller's transaction; returns the PROMPT."""
+    statements, prompt = new(prompt_id, **fields)
+    for sql, params in statements:
+        conn.execute(sql, params)
+    return prompt
 
 
 def get(conn: sqlite3.Connection, prompt_id: int) -> dict:
@@ -137,9 +158,11 @@ def history(conn: sqlite3.Connection, prompt_id: int) -> list[dict]:
                                   " ORDER BY id", (prompt_id,))]
 
 
+AUDIT = "INSERT INTO prompt_events (prompt_id, at, action, by, note) VALUES (?, ?, ?, ?, ?)"
+
+
 def _audit(conn, prompt_id: int, now: float, action: str, by: str | None, note: str | None) -> None:
-    conn.execute("INSERT INTO prompt_events (prompt_id, at, action, by, note) VALUES (?, ?, ?, ?, ?)",
-                 (prompt_id, now, action, by, note))
+    conn.execute(AUDIT, (prompt_id, now, action, by, note))
 
 
 def purge(conn: sqlite3.Connection, before: float) -> int:
@@ -197,12 +220,14 @@ def accepted_invitation(conn: sqlite3.Connection, customer: bytes, since: float,
                         (customer, since, until)).fetchone() is not None
 
 
-def past_resolved(conn: sqlite3.Connection, *, kind: str, level: str, lane: str | None, title: str, body: str,
-                  created_at: float, resolved_at: float, by: str, customer: bytes | None = None) -> int:
+def past_resolved(conn: sqlite3.Connection, prompt_id: int, *, kind: str, level: str, lane: str | None,
+                  title: str, body: str, created_at: float, resolved_at: float, by: str,
+                  customer: bytes | None = None) -> int:
     """A prompt made and resolved in the past, without audit events, so it
     never reaches the outbox: for simulated history (the demo's experiment),
     which must not show up in head office's hourly figures. Returns its id."""
-    return conn.execute(
-        "INSERT INTO prompts (kind, level, lane, title, body, status, created_at, updated_at, resolved_by,"
-        " resolved_at, customer) VALUES (?, ?, ?, ?, ?, 'resolved', ?, ?, ?, ?, ?)",
-        (kind, level, lane, title, body, created_at, resolved_at, by, resolved_at, customer)).lastrowid
+    conn.execute(
+        "INSERT INTO prompts (id, kind, level, lane, title, body, status, created_at, updated_at, resolved_by,"
+        " resolved_at, customer) VALUES (?, ?, ?, ?, ?, ?, 'resolved', ?, ?, ?, ?, ?)",
+        (prompt_id, kind, level, lane, title, body, created_at, resolved_at, by, resolved_at, customer))
+    return prompt_id

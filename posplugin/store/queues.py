@@ -445,8 +445,8 @@ class Queues:
 
     def _raise_pain(self, conn, lane, length, normal, wait, now) -> dict:
         words, level, details = self._pain_words(conn, lane, length, normal, wait, now)
-        return prompts.create(conn, kind="pain", level=level, lane=lane, title=words["title"],
-                              body=words["body"], now=now, details=details, by=SYSTEM)
+        return prompts.create(conn, prompts.next_id(self.db), kind="pain", level=level, lane=lane,
+                              title=words["title"], body=words["body"], now=now, details=details, by=SYSTEM)
 
     def _update_pain(self, conn, pain, lane, length, normal, wait, now, status) -> dict:
         words, level, details = self._pain_words(conn, lane, length, normal, wait, now, status)

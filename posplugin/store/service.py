@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from dataclasses import dataclass, replace
 
 from .. import texts
 from ..bus import Bus
 from ..config import StoreSettings, require_id_key
-from ..errors import Conflict, PassRefused, ValidationError
+from ..db import DiskFull, GroupWriter
+from ..errors import Conflict, NotFound, PassRefused, ValidationError
 from ..plugins import Plugins
 from ..tiers import health as tier_health
 from ..tiers.holdout import HOLDOUT
@@ -27,6 +29,7 @@ from .schema import open_database
 from .visits import Visit, VisitLog
 
 DAY = 86_400.0
+log = logging.getLogger("posplugin.store")
 
 
 @dataclass
@@ -82,6 +85,10 @@ class Store:
         # A hint that spares the till a database read: a stale entry only costs
         # one write that finds nothing; every queue visit adds to it.
         self._maybe_waiting: set[bytes] = self.visits.waiting_customers()
+        # New prompts made while the disk refused writes, by (customer, lane),
+        # so a customer seen again meanwhile gets the same one back.
+        self._unwritten: dict[tuple[bytes, str], tuple[float, dict]] = {}
+        self._waiting_prompts: set[int] = set()  # ids of prompts made while the disk refused writes
 
     @property
     def hasher(self) -> Hasher:
@@ -101,6 +108,12 @@ class Store:
         damaged = getattr(self.tiers, "damage", None)
         if damaged:
             out.append(damaged)
+        if self.db.full:
+            waiting = writer.waiting + writer.pending if writer is not None else 0
+            out.append(f"the disk holding {self.settings.data_dir} is full or failing ({self.db.full}): "
+                       f"identify still answers; {waiting} writes wait in memory (at most "
+                       f"{GroupWriter.MAX_RETRY_ROWS:,}) and are retried every second; staff actions answer "
+                       "503 until there is room. Free some space on that disk")
         return out
 
     def customer(self, id_type: str, value: str) -> tuple[bytes, bool]:
@@ -183,26 +196,72 @@ class Store:
         if visit.stage != "queue" and not leaves_queue and (details is None or prompt is not None):
             self.visits.defer(visit._replace(prompt_id=prompt and prompt["id"]))
             return prompt, False
+        try:
+            return self._record_now(visit, details, leaves_queue)
+        except DiskFull:
+            return self._record_later(visit, details, leaves_queue)
+
+    def _record_now(self, visit: Visit, details: tuple | None, leaves_queue: bool) -> tuple[dict | None, bool]:
         created, superseded = False, None
         with self.db.write() as conn:
             self._track_queue(conn, visit.customer, visit.stage, leaves_queue, visit.at)
             if details:
                 # Checked again under the write lock: two tills may race. One read
                 # serves both: the prompt to give back, or the one to supersede.
-                since = visit.at - self.settings.prompt_dedupe_minutes * 60
-                recent = prompts.recent_for_customer(conn, visit.customer, visit.lane, since)
+                recent = self._latest_prompt(conn, visit.customer, visit.lane, visit.at)
                 if recent is not None and rank(recent["level"]) >= rank(visit.service_level):
                     prompt = recent
                 else:
                     superseded = self._supersede(conn, recent, visit.at)
-                    prompt = self._service_prompt(conn, visit.lane, visit.customer, *details, visit.at)
+                    prompt = prompts.create(conn, prompts.next_id(self.db),
+                                            **self._service_prompt(visit.lane, visit.customer, *details, visit.at))
                     created = True
+            else:
+                prompt = None
             self.visits.insert(conn, visit._replace(prompt_id=prompt and prompt["id"]))
         if superseded:
             self.bus.publish("prompt", superseded)
         if created:
             self.bus.publish("prompt", prompt)
         return prompt, created
+
+    def _record_later(self, visit: Visit, details: tuple | None, leaves_queue: bool) -> tuple[dict | None, bool]:
+        """``_record_now`` with the disk refusing writes: the till is answered
+        all the same (the tier needs no write), and the visit, the customer
+        leaving the queue and a new prompt wait in memory with the deferred
+        writes, in order, retried until the disk takes them (bounded: see
+        :class:`posplugin.db.GroupWriter`). The new prompt goes to the floor
+        and the till card live, and is given back to the same customer at the
+        same lane meanwhile, though the database does not hold it yet."""
+        if leaves_queue:
+            self.visits.leave_queue_later(visit.customer, visit.at)
+            self._maybe_waiting.discard(visit.customer)
+        elif visit.stage == "queue":
+            self._maybe_waiting.add(visit.customer)
+        prompt, created = None, False
+        if details:
+            prompt = self._recent_prompt(self.db.conn, visit.customer, visit.lane, visit.at, visit.service_level)
+            if prompt is None:
+                statements, prompt = prompts.new(prompts.next_id(self.db), **self._service_prompt(
+                    visit.lane, visit.customer, *details, visit.at))
+                self._defer_prompt(statements, prompt, visit.customer, visit.lane, visit.at)
+                created = True
+        self.visits.defer(visit._replace(prompt_id=prompt and prompt["id"]))
+        return prompt, created
+
+    def _defer_prompt(self, statements, prompt: dict, customer: bytes | None, lane: str | None, now: float) -> None:
+        for sql, params in statements:
+            self.db.deferred.defer(sql, params)
+        if not self.db.deferred.waiting and not self.db.full:
+            self._waiting_prompts.clear()  # everything made before is written
+        self._waiting_prompts.add(prompt["id"])
+        if customer is not None:
+            since = now - self.settings.prompt_dedupe_minutes * 60
+            for key in [k for k, (at, _) in self._unwritten.items() if at < since]:
+                self._unwritten.pop(key, None)
+            self._unwritten[(customer, lane)] = (now, prompt)
+        log.warning("prompt %s waits in memory for the disk (kind %s, lane %s)", prompt["id"], prompt["kind"], lane)
+        self.bus.publish("prompt", prompt)
 
     def _score(self, record):
         """The tier, service level and engaged reach identify gives a list record (or None)."""
@@ -249,9 +308,17 @@ class Store:
                        level: str = "standard") -> dict | None:
         """The prompt to give back, if this customer had one at this lane lately at
         ``level`` or above: one a pass has since raised is made anew."""
+        prompt = self._latest_prompt(conn, customer, lane, now)
+        return prompt if prompt and rank(prompt["level"]) >= rank(level) else None
+
+    def _latest_prompt(self, conn, customer: bytes, lane: str, now: float) -> dict | None:
+        """This customer's latest prompt at this lane within the dedupe window, at any level."""
         since = now - self.settings.prompt_dedupe_minutes * 60
         prompt = prompts.recent_for_customer(conn, customer, lane, since)
-        return prompt if prompt and rank(prompt["level"]) >= rank(level) else None
+        if prompt is None and self._unwritten:  # one made while the disk was full, not written yet
+            at, unwritten = self._unwritten.get((customer, lane), (0.0, None))
+            prompt = unwritten if at >= since else None
+        return prompt
 
     def _supersede(self, conn, old: dict | None, now: float) -> dict | None:
         """Close ``old``, the lower-level prompt a pass has just raised, so the card shows one."""
@@ -272,8 +339,8 @@ class Store:
         elif stage == "queue":
             self._maybe_waiting.add(customer)
 
-    def _service_prompt(self, conn, lane, customer, record, score, display_name, verified, verify_for,
-                        now) -> dict:
+    def _service_prompt(self, lane, customer, record, score, display_name, verified, verify_for, now) -> dict:
+        """The fields of a new service prompt (for :func:`posplugin.store.prompts.new`)."""
         words = texts.service_prompt(
             level=score.service_level, tier=score.tier, followers=record.followers,
             engagement_rate=record.engagement_rate, engaged_reach=score.engaged_reach,
@@ -285,9 +352,9 @@ class Store:
                    "who": words["who"], "action": words["action"], "short_action": words["short_action"],
                    "verified": verified, "verify_for": verify_for}
         words = self._words("service", score.service_level, words, details)
-        return prompts.create(conn, kind="service", level=score.service_level, lane=lane,
-                              title=words["title"], body=words["body"], now=now,
-                              customer=customer, display_name=display_name, details=details)
+        return {"kind": "service", "level": score.service_level, "lane": lane, "title": words["title"],
+                "body": words["body"], "now": now, "customer": customer, "display_name": display_name,
+                "details": details}
 
     # -- queues and pain points ---------------------------------------------
 
@@ -300,9 +367,17 @@ class Store:
         level = "urgent" if kind in ("queue", "staff") else "priority"
         details = {"painpoint": kind, "note": note, "reported_by": by}
         words = self._words("pain", level, words, details)
-        with self.db.write() as conn:
-            prompt = prompts.create(conn, kind="pain", level=level, lane=lane, title=words["title"],
-                                    body=words["body"], now=self.clock(), by=by, details=details)
+        statements, prompt = prompts.new(prompts.next_id(self.db), kind="pain", level=level, lane=lane,
+                                         title=words["title"], body=words["body"], now=self.clock(), by=by,
+                                         details=details)
+        try:
+            with self.db.write() as conn:
+                for sql, params in statements:
+                    conn.execute(sql, params)
+        except DiskFull:
+            # What staff saw still reaches the floor; it is written once the disk takes it.
+            self._defer_prompt(statements, prompt, None, lane, self.clock())
+            return prompt
         self.bus.publish("prompt", prompt)
         return prompt
 
@@ -338,7 +413,8 @@ class Store:
         words = self._words("amplify", level, words, details)
         now = self.clock()
         with self.db.write() as conn:
-            prompt = prompts.create(conn, kind="amplify", level=level, lane=lane, title=words["title"],
+            prompt = prompts.create(conn, prompts.next_id(self.db), kind="amplify", level=level, lane=lane,
+                                    title=words["title"],
                                     body=words["body"], now=now, customer=customer,
                                     display_name=display_name, details=details,
                                     expires_at=now + self.settings.amplify_expire_minutes * 60)
@@ -387,15 +463,22 @@ class Store:
         return prompts.list_prompts(self.db.conn, status=status, lane=lane, since=since)
 
     def ack(self, prompt_id: int, by: str) -> dict:
-        with self.db.write() as conn:
-            prompt, changed = prompts.ack(conn, prompt_id, by, self.clock())
-        if changed:
-            self.bus.publish("prompt", prompt)
-        return prompt
+        return self._change(prompt_id, lambda conn: prompts.ack(conn, prompt_id, by, self.clock()))
 
     def resolve(self, prompt_id: int, by: str | None, note: str | None = None) -> dict:
-        with self.db.write() as conn:
-            prompt, changed = prompts.resolve(conn, prompt_id, by, note, self.clock())
+        return self._change(prompt_id, lambda conn: prompts.resolve(conn, prompt_id, by, note, self.clock()))
+
+    def _change(self, prompt_id: int, change) -> dict:
+        """A prompt's next step (``change(conn)`` gives it and whether it changed),
+        published when it did. A prompt still waiting in memory for the disk is
+        a 503 disk_full (try again), not a 404."""
+        try:
+            with self.db.write() as conn:
+                prompt, changed = change(conn)
+        except NotFound:
+            if prompt_id in self._waiting_prompts and (self.db.full or self.db.deferred.waiting):
+                raise DiskFull(f"prompt {prompt_id} waits for the disk to be written; try again shortly") from None
+            raise
         if changed:
             self.bus.publish("prompt", prompt)
         return prompt

@@ -123,11 +123,16 @@ def pull_list(store, http: requests.Session | None = None) -> SyncResult:
     http.headers["Authorization"] = f"Bearer {s.hq_token}"
     base = s.hq_url.rstrip("/") + "/hq/v1/feed/"
     info = store.tiers.info()
-    current = info.version if info.source == "hq" else None
+    # A list that cannot serve is no version at all: the manifest is fetched
+    # whole (no ETag) and the snapshot applied, whatever version it names.
+    damaged = store.tiers.unusable()
+    current = info.version if info.source == "hq" and not damaged else None
     headers = {feed.LIST_VERSION_HEADER: str(current)} if current is not None else {}
-    etag = _state(store)["etag"]
+    etag = None if damaged else _state(store)["etag"]
     if etag:
         headers["If-None-Match"] = etag
+    if damaged:
+        log.warning("sync: the list in use cannot serve; taking head office's snapshot again")
     try:
         response = http.get(base + "manifest.json", timeout=TIMEOUT, headers=headers)
     except requests.RequestException as exc:

@@ -11,12 +11,11 @@ but their ids are never handed out again.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
-import threading
 from typing import NamedTuple
 
 from ..db import Database
+from . import ids
 
 # ``stage`` is till or queue (identify), or sale (an after-sale webhook with the
 # sale's total). ``service_level`` is the level the customer's tier gives, also
@@ -46,50 +45,26 @@ class Visit(NamedTuple):
 
 COLUMNS = Visit._fields
 INSERT = f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+LEAVE_QUEUE = "UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue' AND left_at IS NULL"
 END_OLDEST_WAIT = ("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE stage = 'queue'"
                    " AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)")
 
 
 ID_BLOCK = 10_000  # ids reserved per commit: a commit every 10,000 visits, not on a till's every thousandth
-RESERVE = "INSERT OR REPLACE INTO id_reservations (name, reserved) VALUES ('visits', ?)"
-log = logging.getLogger("posplugin.visits")
 
 
 class VisitLog:
-    """Allocates visit ids and writes visits, now (:meth:`insert`) or soon (:meth:`defer`).
-
-    A visit id is handed to the till before its row may be written (deferred),
-    so ids cannot come from the table alone: a crash would lose the last rows
-    and their ids would be handed out again. Ids are reserved in blocks of
-    ``ID_BLOCK``, each block committed before its first id is used; after a
-    crash the next id is past the whole reserved block, so an id is unique
-    forever. One process (the one serving this data folder) owns the visit log.
-    """
+    """Hands out visit ids (:mod:`posplugin.store.ids`: unique for ever, though
+    a visit may be written after its id is given) and writes visits, now
+    (:meth:`insert`) or soon (:meth:`defer`). One process (the one serving
+    this data folder) owns the visit log."""
 
     def __init__(self, db: Database):
         self.db = db
-        stored = db.execute("SELECT coalesce(max(id), 0) FROM visits").fetchone()[0]
-        reserved = db.execute("SELECT coalesce(max(reserved), 0) FROM id_reservations"
-                              " WHERE name = 'visits'").fetchone()[0]
-        self._next = max(stored, reserved) + 1
-        self._reserved = self._next - 1
-        self._id_lock = threading.Lock()
+        self._ids = ids.blocks(db, "visits", ID_BLOCK)
 
     def next_id(self) -> int:
-        with self._id_lock:
-            if self._next > self._reserved:
-                reserved = self._next + ID_BLOCK - 1
-                try:
-                    with self.db.write() as conn:
-                        conn.execute(RESERVE, (reserved,))
-                except sqlite3.OperationalError as exc:
-                    # The disk refuses writes: the till is still answered, and the
-                    # reservation goes with the deferred writes, retried before them.
-                    log.error("could not reserve visit ids (%s); reserving with the deferred writes", exc)
-                    self.db.deferred.defer(RESERVE, (reserved,))
-                self._reserved = reserved
-            self._next += 1
-            return self._next - 1
+        return self._ids.next()
 
     def insert(self, conn: sqlite3.Connection, visit: Visit) -> None:
         """Write one visit inside the caller's transaction."""
@@ -115,8 +90,11 @@ class VisitLog:
 
     def leave_queue(self, conn: sqlite3.Connection, customer: bytes, now: float) -> None:
         """``customer`` stops waiting in any queue (reached a till), in the caller's transaction."""
-        conn.execute("UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue'"
-                     " AND left_at IS NULL", (now, customer))
+        conn.execute(LEAVE_QUEUE, (now, customer))
+
+    def leave_queue_later(self, customer: bytes, now: float) -> None:
+        """:meth:`leave_queue` with the deferred writes (the disk refuses writes now)."""
+        self.db.deferred.defer(LEAVE_QUEUE, (now, customer))
 
     def served(self, lane: str, now: float, waiting_since: float) -> None:
         """Someone at ``lane`` was served: the longest-waiting identified customer

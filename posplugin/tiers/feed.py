@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import IO
 
@@ -47,6 +48,16 @@ class FeedError(Exception):
 
 # Names of bodies: a plain file name in the feed folder, never a path.
 BODY_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.tsv$"
+# Head office names each body by its content (kind-<sha256>.tsv) since this
+# release; the version-named bodies of earlier ones (snapshot-7.tsv,
+# delta-6-7.tsv) may still be asked for by a store holding an older manifest.
+CONTENT_NAME = re.compile(r"^(snapshot|delta)-([0-9a-f]{64})\.tsv$")
+VERSION_NAME = re.compile(r"^snapshot-([0-9]{1,15})\.tsv$|^delta-([0-9]{1,15})-([0-9]{1,15})\.tsv$")
+
+
+def body_name(kind: str, sha256: str) -> str:
+    """The name of a ``kind`` (snapshot, delta) body whose SHA-256 is ``sha256``."""
+    return f"{kind}-{sha256}.tsv"
 MAX_NICHES = 20
 MAX_NICHE = 64
 _BODY = {"type": "object", "required": ["path", "sha256", "bytes"],

@@ -389,6 +389,20 @@ class TierLists:
             log.error(message)
         self.damage = message
 
+    def unusable(self) -> str | None:
+        """Why the current list cannot serve, or None when it can (or there is
+        none). Opens it afresh: a thread may still hold the list that was good
+        before the file was damaged, and :meth:`info` would show that one."""
+        path = self.current_file()
+        if path is None:
+            return self.damage  # the pointer itself may be what is damaged
+        try:
+            _open_list(path).close()
+        except sqlite3.DatabaseError as exc:
+            self._damaged(path, exc)
+            return self.damage
+        return self.damage if self.damage and path.name in self.damage else None
+
     def activate(self, path: Path) -> None:
         """Make the finished list file at ``path`` current, atomically."""
         previous = self.current_file()

@@ -28,6 +28,7 @@ from ..errors import (
     NotFound,
     PayloadTooLarge,
     PospluginError,
+    Unauthorized,
     UnsupportedMediaType,
     ValidationError,
 )
@@ -37,6 +38,10 @@ from .schemas import SchemaSet, check_value, describe_value
 
 log = logging.getLogger("posplugin.web")
 MAX_BODY = 64 * 1024
+# The query parameter of routes that take their token there (query_token).
+ACCESS_TOKEN = {"name": "access_token", "in": "query", "required": False,
+                "schema": {"type": "string", "maxLength": 256},
+                "description": "the token, where a request cannot carry headers (EventSource)"}
 # An id in a path (``<int:...>``) past this cannot be a row: SQLite's and
 # PostgreSQL's integers stop at 2**63 - 1, and both fail on larger values.
 MAX_ID = 2**63 - 1
@@ -55,6 +60,7 @@ class Operation:
     response_type: str = "application/json"
     tag: str = "store"
     redirect: bool = False  # answers 302 (a browser's callback), not 200
+    query_token: bool = False  # takes the token as ?access_token= (EventSource sends no headers)
 
 
 @dataclass(frozen=True)
@@ -91,24 +97,30 @@ class ApiBlueprint(Blueprint):
     def operation(self, method: str, path: str, *, summary: str, roles: tuple[str, ...] | None,
                   body: str | None = None, response: str | None = None,
                   parameters: list[dict] | None = None, response_type: str = "application/json",
-                  tag: str | None = None, errors: tuple[int, ...] = (), redirect: bool = False):
+                  tag: str | None = None, errors: tuple[int, ...] = (), redirect: bool = False,
+                  query_token: bool = False):
         """Register a route and describe it for OpenAPI.
 
         ``roles`` None means no token is needed. With ``body`` the handler gets
         the validated JSON body as its ``body`` argument. ``errors`` adds status
         codes the handler itself may answer (409, say); ``redirect`` says it
-        answers 302 instead of 200.
+        answers 302 instead of 200. ``query_token`` lets the route take its
+        token as ``?access_token=`` (only where a header is impossible:
+        EventSource); everywhere else a token in the URL is refused, since
+        URLs end up in proxy and server logs.
         """
         codes = (400, 413, 415, 422) if body else (422,)
         if roles is not None:
             codes += (401, 403, 429)
         if "<" in path:
             codes += (404,)
+        if query_token:
+            parameters = [*(parameters or []), ACCESS_TOKEN]
         self.operations.append(Operation(method, self.prefix + path, summary, roles, body, response,
                                          codes + errors, parameters or [], response_type,
-                                         tag or self.tag, redirect))
-        query = [p for p in parameters or [] if p["in"] == "query"]
-        known_query = {p["name"] for p in query} | {"access_token"}
+                                         tag or self.tag, redirect, query_token))
+        query = [p for p in parameters or [] if p["in"] == "query" and p is not ACCESS_TOKEN]
+        known_query = {p["name"] for p in query} | ({"access_token"} if query_token else set())
 
         def decorate(handler):
             @wraps(handler)
@@ -118,7 +130,7 @@ class ApiBlueprint(Blueprint):
                 req = request._get_current_object()
                 if roles is not None:
                     checks = current_app.extensions[GATE]
-                    caller = checks.authenticate(bearer_token(req))
+                    caller = checks.authenticate(bearer_token(req, query_token))
                     require_role(caller, roles, checks.superuser)
                     checks.ratelimit.check(caller.token_id)
                     g.caller = caller
@@ -231,11 +243,20 @@ def check_query(param: dict) -> None:
         raise ValidationError(f"{name} {describe_value(param['schema'])}", field=name)
 
 
-def bearer_token(req=None) -> str | None:
-    """The request's token: its ``Authorization: Bearer`` header, else (EventSource
-    cannot send headers, so pages pass it in the query) ``access_token``."""
+def bearer_token(req=None, query_token: bool = False) -> str | None:
+    """The request's token: its ``Authorization: Bearer`` header, else, where
+    ``query_token`` allows it (EventSource cannot send headers), ``access_token``
+    in the query. A token in the query of any other route is refused (401
+    ``token_in_url``), whatever the header says: it is already in a log."""
     req = req or request
-    return bearer(req.environ.get("HTTP_AUTHORIZATION")) or req.args.get("access_token")
+    # The query string is parsed only when it may hold a token: not on the till's path.
+    if not query_token and "access_token" in req.environ.get("QUERY_STRING", "") and "access_token" in req.args:
+        raise Unauthorized("send the token in the Authorization header: a token in a URL ends up in "
+                           "proxy logs (access_token is taken only by the live stream)", code="token_in_url")
+    token = bearer(req.environ.get("HTTP_AUTHORIZATION"))
+    if token is None and query_token:
+        token = req.args.get("access_token")
+    return token
 
 
 def json_body(schema_set: SchemaSet, schema: str, req=None) -> dict:

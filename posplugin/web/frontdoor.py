@@ -49,6 +49,9 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 SERVER = ("Server", "posplugin")  # not aiohttp's own, which names its and Python's versions
 STREAM_KEY = "posplugin.stream"   # the environ key a view sets to hand its response to the loop
 LIVE_KEY = "posplugin.live"       # the environ key holding the loop's LiveStreams
+# An app may keep here a callable the door calls for each client that left mid-request
+# (Flask: app.extensions[CLIENT_LEFT_KEY]); the store counts them in /metrics.
+CLIENT_LEFT_KEY = "posplugin.client_left"
 
 
 class ThreadReader(io.RawIOBase):
@@ -276,7 +279,11 @@ class FrontDoor:
         """Read the whole request on the loop, run the app on a worker, answer."""
         if request.headers.get("Expect", "").lower() == "100-continue":
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = await self._body(request)
+        try:
+            body = await self._body(request)
+        except ConnectionError:  # the client hung up mid-body: its business, not an error of ours
+            self._client_left(request)
+            raise asyncio.CancelledError from None
         if body is None:
             answer = web.Response(status=408, content_type="application/json", headers=dict([SERVER]),
                                   text='{"error": {"code": "request_timeout", "message": '
@@ -319,6 +326,13 @@ class FrontDoor:
         except (asyncio.TimeoutError, asyncio.IncompleteReadError):
             return None
         return io.BufferedReader(ThreadReader(request.content, self.loop), 1 << 16)
+
+    def _client_left(self, request: web.BaseRequest) -> None:
+        log.info("%s left before its request body of %s %s arrived", request.remote, request.method,
+                 request.path[:120])
+        counted = getattr(self.app, "extensions", {}).get(CLIENT_LEFT_KEY)
+        if counted is not None:
+            counted()
 
     @staticmethod
     async def _read_up_to(content, limit: int) -> bytes:

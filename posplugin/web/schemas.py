@@ -94,8 +94,28 @@ def _first_problem(validator, body) -> ValidationError:
         missing = error.message.split("'")[1] if "'" in error.message else "?"
         field = ".".join(path + [missing])
         return ValidationError(f"{field} is required", field=field)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        # Name the field that is not in the schema: nothing unnamed is kept.
+        extra = sorted(k for k in error.instance if k not in error.schema.get("properties", {}))
+        field = ".".join(path + [str(extra[0])[:40]]) if extra else ".".join(path)
+        return ValidationError(f"{field} is not a field here (unknown fields are refused)", field=field)
     field = ".".join(path) or None
+    if _names_a_key(body, error):
+        # propertyNames: the value checked is a key of the object at the path.
+        field = ".".join(path + [error.instance[:40]])
+        return ValidationError(f"{field}: {error.instance[:40]!r} is not a name allowed here", field=field)
     return ValidationError(f"{field or 'the body'} {_describe(error)}", field=field)
+
+
+def _names_a_key(body, error) -> bool:
+    value = body
+    for step in error.absolute_path:
+        try:
+            value = value[step]
+        except (LookupError, TypeError):
+            return False
+    # The path leads to an object but the value checked is a string: one of its keys.
+    return isinstance(value, dict) and isinstance(error.instance, str) and error.instance in value
 
 
 _value_validators: dict[str, object] = {}

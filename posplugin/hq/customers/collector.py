@@ -19,7 +19,7 @@ import logging
 import statistics
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, Integer, and_, exists, func, select, update
+from sqlalchemy import Engine, Integer, and_, exists, func, or_, select, update
 
 from ..db import process_lock
 from ..platforms.oauth import (
@@ -67,6 +67,13 @@ def consented():
         consents.c.scopes.like("%tiering%"))))
 
 
+def proved():
+    """A SQL condition: the account is its customer's, proved by their login
+    (OAuth) or by the phrase in the handle's bio or a post; a handle anyone
+    could type counts for nothing before that."""
+    return or_(linked_accounts.c.source != "handle", linked_accounts.c.proved_at.is_not(None))
+
+
 class Collector:
     """Refreshes linked accounts that are due, platform by platform."""
 
@@ -95,7 +102,7 @@ class Collector:
         with self.engine.connect() as conn:
             due = conn.execute(select(linked_accounts).where(and_(
                 linked_accounts.c.status == "linked", linked_accounts.c.next_refresh_at <= now,
-                consented())).order_by(linked_accounts.c.next_refresh_at).limit(limit)).all()
+                consented(), proved())).order_by(linked_accounts.c.next_refresh_at).limit(limit)).all()
         for row in due:
             platform = self.platforms.get(row.platform)
             if platform is None or self.paused_until.get(row.platform, 0) > self.clock():
@@ -111,7 +118,7 @@ class Collector:
         result = RunResult()
         with self.engine.connect() as conn:
             row = conn.execute(select(linked_accounts).where(and_(
-                linked_accounts.c.id == account_id, linked_accounts.c.status == "linked"))).first()
+                linked_accounts.c.id == account_id, linked_accounts.c.status == "linked", proved()))).first()
         platform = row and self.platforms.get(row.platform)
         if platform and self.paused_until.get(row.platform, 0) <= self.clock() and (
                 row.source != "handle" or platform.can_lookup()):

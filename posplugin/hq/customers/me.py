@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import and_, delete, func, insert, select
 
 from ... import texts
-from ...errors import RateLimited
+from ...errors import Forbidden, RateLimited
 from ...tiers.policy import Policy
 from ...timeutil import iso
 from ..schema import me_audit
@@ -141,7 +141,13 @@ class MyPage:
         return lines
 
     def pass_for(self, who: SignedIn) -> dict:
-        """A fresh pass for the page's QR code."""
+        """A fresh pass for the page's QR code. None (:class:`Forbidden`,
+        ``no_consent``) without a consent to tiering in force: a customer who
+        objected gets no pass from that moment, not from the next version on."""
+        consent = self.source.consent(who.customer_id)
+        if consent is None or "tiering" not in consent["scopes"]:
+            raise Forbidden("no pass while you object to tiering (or never agreed to it): stores give you "
+                            "everyday service; give your consent again on /join to have one", code="no_consent")
         return self.passes.issue(bytes.fromhex(who.id_hash))
 
     # -- rights ---------------------------------------------------------------

@@ -104,15 +104,18 @@ class Instagram(Platform):
         if not (self.discovery_user_id and self.discovery_token):
             raise AccountUnavailable("handles need the chain's own Instagram professional account "
                                      "(instagram_discovery_user_id and instagram_discovery_token)")
-        fields = (f"business_discovery.username({handle}){{username,followers_count,media_count,"
-                  f"media.limit({POSTS}){{like_count,comments_count,timestamp}}}}")
+        fields = (f"business_discovery.username({handle}){{username,biography,followers_count,media_count,"
+                  f"media.limit({POSTS}){{caption,like_count,comments_count,timestamp}}}}")
         body = self._graph_json(f"/{GRAPH_VERSION}/{self.discovery_user_id}",
                                 {"fields": fields, "access_token": self.discovery_token})
         found = body.get("business_discovery")
         if not found or "followers_count" not in found:
             raise AccountUnavailable(f"@{handle} is not a public professional account")
-        return Measurement(int(found["followers_count"]), _posts(found.get("media", {}).get("data", [])),
-                           account_id=str(found.get("id") or ""), handle=found.get("username") or handle)
+        media = found.get("media", {}).get("data", [])
+        # The bio and captions are read only for the phrase that proves a handle; never kept.
+        texts = [str(found.get("biography") or "")] + [str(m.get("caption") or "") for m in media]
+        return Measurement(int(found["followers_count"]), _posts(media), account_id=str(found.get("id") or ""),
+                           handle=found.get("username") or handle, texts=texts)
 
     def _graph_json(self, path: str, params: dict) -> dict:
         response = self._get(self.graph + path, params=params)

@@ -87,6 +87,7 @@ class Measurement:
     posts: list[tuple[int, int]] = field(default_factory=list)
     account_id: str | None = None
     handle: str | None = None
+    texts: list[str] = field(default_factory=list)  # its bio and latest captions, where read (a handle's proof)
 
 
 class Platform:

@@ -1,8 +1,9 @@
 """Provider exports (HypeAuditor, Modash) for customers who consented and
 gave a public handle instead of linking their account.
 
-Only rows whose handle a customer gave on /join are used; every other row of
-the export is counted and dropped, never stored. A file with a bad row is
+Only rows whose handle a customer gave on /join and proved are used (each
+handle proved by one customer at most); every other row of the export is
+counted and dropped, never stored. A file with a bad row is
 refused whole, with line numbers, like a tier CSV.
 
 Columns relied on (matched case-insensitively; see docs/platforms.md for
@@ -74,9 +75,12 @@ def import_export(engine: Engine, stream: Iterable[bytes | str], provider: str, 
     matched = 0
     with engine.begin() as conn:
         for handle, followers, engagement in rows.values():
+            # Only a handle its owner proved (one customer's, by the phrase); a
+            # handle merely typed in on /join matches nothing.
             matched += conn.execute(update(linked_accounts).where(and_(
                 linked_accounts.c.platform == platform, linked_accounts.c.source == "handle",
-                linked_accounts.c.handle == handle, linked_accounts.c.status == "linked")).values(
+                linked_accounts.c.handle == handle, linked_accounts.c.status == "linked",
+                linked_accounts.c.proved_at.is_not(None))).values(
                 followers=followers, engagement_rate=engagement, posts=None, measured_at=now,
-                last_error=None, failures=0)).rowcount
+                last_error=None, failures=0)).rowcount > 0
     return {"rows": len(rows), "matched": matched, "dropped": len(rows) - matched}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import re
 import shutil
 import tempfile
@@ -17,8 +18,10 @@ from ...tiers.csvfile import open_csv
 from ...timeutil import whole_number
 from ...web import openapi, pages
 from ...web.endpoint import ApiBlueprint
+from ..feedstore import IMMUTABLE
 from ..figures import Figures
 from ..office import HeadOffice
+from ..stores import add_from_csv as stores_from_csv
 from .schemas import SCHEMAS
 
 DESCRIPTION = "Head office: the signed tier-list feed stores pull, their outcome reports, and figures."
@@ -71,24 +74,27 @@ def manifest():
 def feed_file(name: str):
     if not re.match(feed.BODY_NAME, name):  # a plain body name, never a path (nor 5,000 characters)
         raise NotFound(f"no feed file {name[:80]}")
-    path = _office().feed_dir / name
     if _office().feed_base_url:
         # Bodies published to a bucket or static host: a store that does not
         # read the manifest's base_url is sent there (without its token).
         return redirect(_office().feed_base_url.rstrip("/") + "/" + name, code=302)
-    if not path.is_file():
+    found = _office().feed_body(name)
+    if found is None:
         raise NotFound(f"no feed file {name}")
-    return send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
+    path, immutable = found
+    response = send_file(path, mimetype="text/tab-separated-values", conditional=True, etag=True)
+    # A content-named body never changes; a version-named one (an earlier
+    # release's, or asked for by that name) may, after a rebuild from scratch.
+    response.headers["Cache-Control"] = IMMUTABLE if immutable else "no-cache"
+    return response
 
 
 @bp.operation("POST", "/reports", summary="A store's batch of hourly outcomes (counted once)",
-              roles=STORE, body="OutcomeReport", response="ReportAccepted")
+              roles=STORE, body="OutcomeReport", response="ReportAccepted", errors=(503,))
 def reports(body):
-    hours = [_clamped(hour) for hour in body["hours"]]
-    accepted = _office().receive_report(g.caller.name, body["batch"], hours)
-    if body.get("arms"):
-        # The holdout experiment's per-arm outcomes (posplugin.hq.experiment).
-        accepted = _office().experiments.receive(g.caller.name, body["batch"], body["arms"])
+    # Hours and the experiment's arms are counted in one transaction: the
+    # answer says whether this store's batch is new, whatever it carries.
+    accepted = _office().receive_report(g.caller.name, body["batch"], body["hours"], body.get("arms"))
     return jsonify({"accepted": accepted})
 
 
@@ -112,23 +118,6 @@ def experiment():
     return jsonify(_office().experiments.results(request.args.get("name") or None, detect_value))
 
 
-DURATIONS = ("time_to_act_s", "pain_seconds")
-DURATION_LISTS = ("times_to_act_s", "pain_durations_s")
-
-
-def _clamped(hour: dict) -> dict:
-    """An hour's durations with negatives counted as 0: a store's clock that
-    stepped back must not keep its batch out (nor the batches behind it)."""
-    hour = dict(hour)
-    for key in DURATIONS:
-        if key in hour:
-            hour[key] = max(0.0, hour[key])
-    for key in DURATION_LISTS:
-        if key in hour:
-            hour[key] = [max(0.0, v) for v in hour[key]]
-    return hour
-
-
 @bp.operation("GET", "/stores", summary="Each store's list version, last sync and figures",
               roles=ADMIN, parameters=[DAYS])
 def stores():
@@ -137,6 +126,16 @@ def stores():
     return jsonify({"stores": rows, "days": days, "latest": _office().latest(),
                     "versions": _office().versions(), "stale_after_s": _office().stale_after_s,
                     "totals": totals})
+
+
+@bp.operation("POST", "/stores", summary="Add a chain's stores from a CSV (a name column): each gets its token, "
+              "all or none; refused whole with line numbers", roles=ADMIN, errors=(413, 415))
+def add_stores():
+    kind = (request.mimetype or "").lower()
+    if kind not in ("text/csv", "text/plain"):
+        raise UnsupportedMediaType("send the stores as text/csv (a header row with a name column)")
+    added = stores_from_csv(_office(), io.BytesIO(request.get_data(cache=False)))
+    return jsonify({"added": len(added), "stores": [{"name": row.name, "token": token} for row, token in added]})
 
 
 @bp.operation("GET", "/stores.csv", summary="The stores' table as CSV (the /hq page's export)",

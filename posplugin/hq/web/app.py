@@ -15,7 +15,8 @@ MAX_UPLOAD = 2 << 30  # a tier CSV of tens of millions of customers
 MAX_REPORT = 8 << 20  # a store's batch of 5,000 outbox rows is well under this
 MAX_OTHER = 64 << 10
 # Each route's body limit: only the /hq page's upload may be large.
-BODY_LIMITS = {"hq.imports": MAX_UPLOAD, "hq.reports": MAX_REPORT}
+MAX_STORES = 8 << 20  # a chain's stores: 100,000 names of 80 characters
+BODY_LIMITS = {"hq.imports": MAX_UPLOAD, "hq.reports": MAX_REPORT, "hq.add_stores": MAX_STORES}
 BLUEPRINTS = (api.bp, api.page_bp, join.bp, join.page_bp, me.bp, me.page_bp)
 
 

@@ -209,7 +209,8 @@ def _redirect_uri(platform: str) -> str:
               "authorize URL (OAuth 2.0 code flow with PKCE)", roles=None, parameters=[PLATFORM], errors=CHANGES)
 def link(platform: str):
     who = changing_customer()
-    return jsonify({"authorize_url": accounts().start_link(who.customer_id, platform, _redirect_uri(platform))})
+    return jsonify({"authorize_url": accounts().start_link(who.customer_id, platform, _redirect_uri(platform),
+                                                           session=request.cookies.get(COOKIE, ""))})
 
 
 @bp.operation("GET", "/join/accounts/<platform>/callback", summary="Where the platform sends the customer back; "
@@ -220,7 +221,10 @@ def link_callback(platform: str):
         reason = request.args.get("error_description") or request.args.get("error") or "no code"
         return redirect(f"/join#link_error={quote(reason[:120])}")
     try:
-        accounts().finish_link(platform, request.args["state"], request.args["code"], _redirect_uri(platform))
+        # The session cookie comes along (SameSite=Lax allows it on this top-level
+        # redirect): only the browser that started the link may finish it.
+        accounts().finish_link(platform, request.args["state"], request.args["code"], _redirect_uri(platform),
+                               session=request.cookies.get(COOKIE))
     except LinkFailed as exc:
         return redirect(f"/join#link_error={quote(exc.message[:120])}")
     return redirect(f"/join#linked={quote(platform)}")
@@ -234,10 +238,20 @@ def unlink(platform: str):
 
 
 @bp.operation("POST", "/join/handles", summary="Give a public handle instead of linking (Instagram "
-              "professional accounts)", roles=None, body="HandleRequest", errors=CHANGES)
+              "professional accounts): it counts once proved (the phrase answered, put in its bio or a post)",
+              roles=None, body="HandleRequest", errors=CHANGES)
 def add_handle(body):
     who = changing_customer()
-    accounts().add_handle(who.customer_id, body["platform"], body["handle"])
+    phrase = accounts().add_handle(who.customer_id, body["platform"], body["handle"])
+    return jsonify({"accounts": accounts().of_customer(who.customer_id), "proof": phrase})
+
+
+@bp.operation("POST", "/join/handles/<platform>/check", summary="Prove a handle given: its bio or a latest "
+              "post holds the phrase (read through the platform); 422 not_proved while it does not",
+              roles=None, parameters=[PLATFORM], errors=CHANGES)
+def prove_handle(platform: str):
+    who = changing_customer()
+    accounts().prove_handle(who.customer_id, platform)
     return jsonify({"accounts": accounts().of_customer(who.customer_id)})
 
 

@@ -66,8 +66,8 @@ def me():
                     "csrf": csrf_token(request.cookies.get(COOKIE, ""))})
 
 
-@bp.operation("GET", "/me/pass", summary="A fresh pass (QR code) for the till, good for a few minutes",
-              roles=None, errors=CUSTOMER)
+@bp.operation("GET", "/me/pass", summary="A fresh pass (QR code) for the till, good for a few minutes; "
+              "none (403 no_consent) while the customer objects to tiering", roles=None, errors=CUSTOMER + (403,))
 def my_pass():
     return jsonify(my_page().pass_for(_signed_in()))
 

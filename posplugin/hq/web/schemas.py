@@ -8,13 +8,16 @@ from ... import texts
 from ...tiers.identity import MAX_LENGTH
 from ...tiers.policy import SERVICE_LEVELS
 from ...web.schemas import COUNT, TIMESTAMP, SchemaSet, nullable, text
+from ..reports import MAX_REACH, PROMPT_KINDS, PROMPT_LEVELS
 
-REACH = {"type": "integer", "minimum": 0, "maximum": 10**12}
+REACH = {"type": "integer", "minimum": 0, "maximum": MAX_REACH * 1_000_000}
 # Durations may arrive negative from a store whose clock stepped back (one not
 # yet clamping them itself): head office accepts them and counts them as 0.
 SECONDS = {"type": "number", "minimum": -30 * 24 * 3600, "maximum": 30 * 24 * 3600}
 SUM_SECONDS = {"type": "number", "minimum": -10**12, "maximum": 10**12}
-FIGURE_KEYS = {"type": "string", "maxLength": 64, "pattern": "^[a-z_]{1,32}(:[a-z_]{1,32})?$"}
+# A store's batch id: its own letters, digits and separators (never free text).
+BATCH_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+MADE_KEYS = [f"{kind}:{level}" for kind in PROMPT_KINDS for level in PROMPT_LEVELS]
 
 CONSENT_SCOPES = ["tiering", "invitations"]
 JOIN_IDENTIFIER = {
@@ -26,26 +29,29 @@ LANGUAGE = {"enum": list(texts.LANGUAGES), "default": "en"}
 
 SCHEMAS = SchemaSet({
     "OutcomeReport": {
-        "description": "A batch of a store's hourly outcomes for head office (no identifiers).",
-        "type": "object", "required": ["batch", "hours"],
+        "description": "A batch of a store's hourly outcomes for head office (no identifiers). Unknown fields "
+                       "are refused; figures that contradict each other or the store's earlier batches, and "
+                       "hours outside the last 366 days (or more than a day ahead), are refused whole.",
+        "type": "object", "required": ["batch", "hours"], "additionalProperties": False,
         "properties": {
-            "batch": text(128, 1),
+            "batch": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": BATCH_PATTERN,
+                      "description": "the store's id of this batch: a resend carries the same one"},
             "hours": {"type": "array", "maxItems": 10_000, "items": {
-                "type": "object", "required": ["hour"],
+                "type": "object", "required": ["hour"], "additionalProperties": False,
                 "properties": {
-                    "hour": {"type": "string", "format": "date-time"},
+                    "hour": {"type": "string", "format": "date-time", "maxLength": 64},
                     "made": {"type": "object", "additionalProperties": COUNT, "maxProperties": 64,
-                             "propertyNames": FIGURE_KEYS},
+                             "propertyNames": {"enum": MADE_KEYS}},
                     "taken": COUNT, "resolved": COUNT, "expired": COUNT, "acted": COUNT,
                     "pain_episodes": COUNT,
                     "time_to_act_s": SUM_SECONDS, "pain_seconds": SUM_SECONDS,
                     "times_to_act_s": {"type": "array", "items": SECONDS, "maxItems": 100_000},
                     "pain_durations_s": {"type": "array", "items": SECONDS, "maxItems": 100_000},
                     "reach_served": {"type": "object", "additionalProperties": REACH, "maxProperties": 16,
-                                     "propertyNames": FIGURE_KEYS}}}},
+                                     "propertyNames": {"enum": list(PROMPT_LEVELS)}}}}},
             "arms": {"type": "array", "maxItems": 10_000,
                      "description": "the holdout experiment's matured outcomes per arm (counts and sums)",
-                     "items": {"type": "object",
+                     "items": {"type": "object", "additionalProperties": False,
                                "required": ["experiment", "level", "arm", "metric", "n", "sum", "sum_sq"],
                                "properties": {"experiment": text(100, 1), "level": {"enum": list(SERVICE_LEVELS)},
                                               "arm": {"enum": ["served", "holdout"]},

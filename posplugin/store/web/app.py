@@ -6,6 +6,7 @@ from flask import Flask
 
 from ...config import StoreSettings
 from ...web.endpoint import MAX_BODY, Gate, new_app
+from ...web.frontdoor import CLIENT_LEFT_KEY
 from ...web.ratelimit import RateLimiter
 from .. import auth
 from ..service import Store
@@ -27,7 +28,8 @@ def create_app(settings: StoreSettings | None = None, *, store: Store | None = N
     app.extensions[api.STORE] = store
     app.config["POSPLUGIN_FRAME_ANCESTORS"] = pages.frame_ancestors(s.cors_origins)
     app.extensions[METRICS] = metrics = Metrics(lambda: store.tiers.info().rows)
-    metrics.watch_writes(store.db.deferred)
+    metrics.watch_writes(store.db)
+    app.extensions[CLIENT_LEFT_KEY] = metrics.clients_left.inc  # counted by the front door
     app.extensions[stream.STREAM_LIMIT] = stream.StreamLimit(s.max_streams, s.max_streams_per_token)
     # One function for the app, so open streams' tokens are checked in one query.
     app.extensions[stream.LIVE_TOKENS] = lambda ids: auth.live_token_ids(store.db.conn, ids)

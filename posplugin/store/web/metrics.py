@@ -31,12 +31,20 @@ class Metrics:
                                 ["tier", "service_level", "known"], registry=self.registry)
         self.prompts = Counter("posplugin_prompts_created", "Prompts created by kind and level",
                                ["kind", "level"], registry=self.registry)
+        self.clients_left = Counter("posplugin_http_clients_left",
+                                    "Clients that hung up before their request body arrived",
+                                    registry=self.registry)
         rows = Gauge("posplugin_tier_list_rows", "Customers in the current tier list",
                      registry=self.registry)
         rows.set_function(tier_rows)
 
-    def watch_writes(self, writer) -> None:
-        """Gauges of the deferred writer: rows refused for good, rows waiting for a retry."""
+    def watch_writes(self, db) -> None:
+        """Gauges of the database's writes: whether the disk refuses them, and
+        the deferred writer's rows refused for good and waiting for a retry."""
+        writer = db.deferred
+        full = Gauge("posplugin_disk_full", "1 while the data folder's disk refuses writes (full or failing)",
+                     registry=self.registry)
+        full.set_function(lambda: 1 if db.full else 0)
         refused = Gauge("posplugin_deferred_writes_refused", "Deferred writes SQLite refused and dropped",
                         registry=self.registry)
         refused.set_function(lambda: writer.refused)

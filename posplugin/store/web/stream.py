@@ -63,7 +63,7 @@ class StreamLimit:
 @bp.operation("GET", "/stream", summary="Live prompt and queue events (Server-Sent Events)",
           roles=("staff", "till"), response_type="text/event-stream",
           tag="live", parameters=[{"name": "last_event_id", "in": "query", "required": False,
-                                   "schema": {"type": "string", "maxLength": 64}}])
+                                   "schema": {"type": "string", "maxLength": 64}}], query_token=True)
 def stream():
     if LIVE_KEY not in request.environ:
         # Streams live on the front door's event loop (posplugin serve); a WSGI
