@@ -122,6 +122,14 @@ def queue_pain_prompt(*, lane: str, length: int, normal: float, wait_s: float, i
     return {"title": title, "body": " ".join(parts)}
 
 
+def queue_calm_prompt(*, lane: str, length: int, normal: float, language: str = "en") -> dict:
+    """A lane whose pain prompt is still open is back to normal: said in the
+    past tense, with nothing to do (it closes by itself)."""
+    n = functools.partial(number, language=language)
+    return {"title": _("queue.title_calm", language, lane=lane, length=n(length)),
+            "body": _("queue.body_calm", language, length=n(length), normal=n(normal))}
+
+
 def painpoint_prompt(*, kind: str, lane: str | None, note: str | None, by: str | None,
                      language: str = "en") -> dict:
     """A pain point reported by staff."""

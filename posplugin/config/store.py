@@ -28,6 +28,9 @@ class StoreSettings(CommonSettings):
     history_after_s: int = setting(300, "readings older than this are history: baseline only, no prompt")
     waiting_max_s: int = setting(3600, "customers identified in a queue stop counting as waiting after this")
     prompt_expire_minutes: int = setting(15, "untaken service prompts expire after this")
+    service_expire_minutes: int = setting(10, "service prompts, taken or not, expire this long after the "
+                                          "customer's last identify at that lane: they have left the till "
+                                          "(a sale reported done closes them at once)")
     escalate_after_s: int = setting(120, "untaken urgent prompts escalate after this")
     amplify_expire_minutes: int = setting(30, "untaken after-sale (amplify) prompts expire after this")
     rate_limit_per_s: float = setting(200.0, "requests per second per token; 0 turns rate limiting off")
@@ -59,9 +62,11 @@ def _queue_problems(s: StoreSettings) -> list[str]:
 
 
 def _timing_problems(s: StoreSettings) -> list[str]:
-    return at_least(s, ("retention_days",), 1) + at_least(
+    return at_least(s, ("retention_days", "service_expire_minutes"), 1) + at_least(
         s, ("prompt_dedupe_minutes", "pain_calm_s", "history_after_s", "waiting_max_s", "prompt_expire_minutes",
-            "escalate_after_s", "amplify_expire_minutes"), 0)
+            "escalate_after_s", "amplify_expire_minutes"), 0) + (
+        [] if s.service_expire_minutes <= 24 * 60 else
+        ["service_expire_minutes must be at most 1440 (a day): a customer does not stay at a till longer"])
 
 
 def _limit_problems(s: StoreSettings) -> list[str]:
