@@ -102,7 +102,7 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, bro
         # ... and the scanned pass a verified Murdoch-level prompt, on the cashier's card.
         card = open_page(store.server, "/till?lane=3", store.staff_token)
         card.wait_for_selector("#card.level-priority")
-        assert "ask to see their pass" in card.text_content("#action")
+        assert "Ask to see their pass" in card.text_content("#action")
         shown = identify(store, http, "pass", scanned)
         assert shown.status_code == 200
         answer = shown.json()
@@ -173,13 +173,20 @@ def test_me_in_norwegian(customer_hq, browser, caplog):
         context.close()
 
 
-def test_signed_out_me_points_to_join(customer_hq, browser):
+def test_signed_out_me_points_to_join_without_an_error(customer_hq, browser):
     context = browser.new_context(viewport=PHONE)
     try:
         me = context.new_page()
+        errors, failed = [], []
+        me.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        me.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
         me.goto(customer_hq.url + "/me")
         me.wait_for_selector("#signed-out:not([hidden])")
-        assert me.get_attribute("#join-link", "href") == "/join"
+        assert me.get_attribute("#join-link", "href") == "/join?lang=en"
+        me.wait_for_load_state("networkidle")
+        # Signed out is no error: nothing red in the console, no 4xx (the icon included).
+        assert errors == [] and failed == []
+        assert requests.get(customer_hq.url + "/favicon.ico", timeout=5).status_code == 200
     finally:
         context.close()
 

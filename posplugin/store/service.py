@@ -278,6 +278,7 @@ class Store:
         details = {"tier": score.tier, "followers": record.followers,
                    "engagement_rate": record.engagement_rate,
                    "engaged_reach": score.engaged_reach, "niches": list(record.niches),
+                   "interests": texts.interests(record.niches, self.settings.language),
                    "who": words["who"], "action": words["action"], "short_action": words["short_action"],
                    "verified": verified, "verify_for": verify_for}
         words = self._words("service", score.service_level, words, details)
