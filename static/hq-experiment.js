@@ -72,7 +72,7 @@
     if (r.significant) tr.classList.add("significant");
     const level = P.el("th", null, P.t(`level.${r.level}`));
     level.scope = "row";
-    const chart = P.el("td");
+    const chart = P.el("td", "interval");
     chart.append(bar(r, scales[r.metric]));
     tr.append(level, P.el("td", "wrap", P.t("hq.metric." + r.metric)), P.el("td", "num", arm(r, "served")),
       P.el("td", "num", arm(r, "holdout")), P.el("td", "num difference", difference(r)), chart,
@@ -113,7 +113,8 @@
     }
     $("uplift").tBodies[0].replaceChildren(...lines.map((r) => row(r, data, scales)));
     P.labelCells($("uplift"));
-    $("experiment-method").textContent = data.method;
+    // How the figures are worked out, in the page's language (the API's "method" says it in English).
+    $("experiment-method").textContent = P.t("hq.method");
   }
 
   async function loadExperiment() {

@@ -168,7 +168,8 @@
     passTimer = setTimeout(() => { if (!document.hidden) refreshPass(); }, next * 1000);
   }
 
-  document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshPass(); });
+  // Only a signed-in page has a pass to renew (a signed-out one would only get a 401).
+  document.addEventListener("visibilitychange", () => { if (!document.hidden && !$("page").hidden) refreshPass(); });
 
   let pending = null;
 
@@ -217,8 +218,7 @@
       lang = button.dataset.lang;
       W.remember(lang);
       await loadMessages();
-      await load();
-      refreshPass();
+      if (await load()) refreshPass();
     });
   }
 
