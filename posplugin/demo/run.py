@@ -41,6 +41,7 @@ from .data import (
     synthetic_customers,
 )
 from .experiment import run_demo_experiment
+from .narrator import Narrator, shift_figures, shift_summary
 from .passes import pass_line, simulate_pass
 from .traffic import (
     DEMO_SYNC_S,
@@ -186,40 +187,49 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     return demo
 
 
-def banner(demo: DemoStore, log_path: Path | None = None) -> str:
-    t = demo.tokens
-    example = demo.example
-    language = demo.store.settings.language
+def banner(demo: DemoStore, log_path: Path | None = None, temporary: bool = False) -> str:
+    """What the demo runs and where, in the store's language: ports, pages
+    (paired), the customer's pages at head office, tokens and a ready curl line."""
+    t, example, say = demo.tokens, demo.example, demo.narrator.say
+    hq = demo.hq_server.url
+    folder = say("demo.banner.temporary" if temporary else "demo.banner.kept", path=demo.data_dir)
+    rows = [
+        ("demo.banner.data", folder),
+        *([("demo.banner.log", str(log_path))] if log_path else []),
+        ("demo.banner.service", demo.url), ("demo.banner.health", f"{demo.url}/healthz"),
+        ("demo.banner.api", f"{demo.url}/api/v1/openapi.json"),
+        ("demo.banner.queues", f"curl -s {demo.url}/api/v1/queues -H 'Authorization: Bearer {t['staff']}'"),
+    ]
+    pages = [("demo.banner.till", f"{demo.url}/till?lane=1#token={t['till']}"),
+             ("demo.banner.floor", f"{demo.url}/floor#token={t['staff']}"),
+             ("demo.banner.hq", f"{hq}/hq#token={demo.hq_admin}"),
+             ("demo.banner.join", f"{hq}/join"), ("demo.banner.me", f"{hq}/me"),
+             ("demo.banner.qminder", f"{demo.url}/hooks/qminder/tickets"),
+             ("demo.banner.square", f"{demo.url}/hooks/square/payments")]
+    tokens = [("demo.banner.tokens", "  ".join(f"{role}={t[role]}" for role in ("till", "staff", "queue", "admin")))]
     return "\n".join([
-        texts.say("demo.running", language),
-        "  " + texts.say("demo.ports", language, store=demo.server.port, hq=demo.hq_server.port),
-        f"  data folder   {demo.data_dir}",
-        *(["  " + texts.say("demo.log", language, path=log_path)] if log_path else []),
-        f"  service       {demo.url}",
-        f"  health        {demo.url}/healthz",
-        f"  API document  {demo.url}/api/v1/openapi.json",
-        f"  queues        curl -s {demo.url}/api/v1/queues -H 'Authorization: Bearer {t['staff']}'",
-        "  pages (open in a browser; the token after # pairs the page):",
-        f"    cashier's card, lane 1   {demo.url}/till?lane=1#token={t['staff']}",
-        f"    floor tablet             {demo.url}/floor#token={t['staff']}",
-        "  head office (signed tier lists out, the store's outcomes back):",
-        f"    head office page         {demo.hq_server.url}/hq#token={demo.hq_admin}",
-        "  vendor adapters (simulated, signed webhooks):",
-        f"    Qminder queue tickets    {demo.url}/hooks/qminder/tickets",
-        f"    Square payments          {demo.url}/hooks/square/payments",
-        f"  tokens        till={t['till']}",
-        f"                staff={t['staff']}",
-        f"                queue={t['queue']}",
-        f"                admin={t['admin']}",
-        "  try it:",
+        say("demo.running"),
+        "  " + say("demo.ports", store=demo.server.port, hq=demo.hq_server.port),
+        *_aligned(say, rows, "  "),
+        "  " + say("demo.banner.pages"),
+        *_aligned(say, pages, "    "),
+        *_aligned(say, tokens, "  "),
+        "  " + say("demo.banner.try"),
         f"    curl -s -X POST {demo.url}/api/v1/identify -H 'Authorization: Bearer {t['till']}' \\",
         "      -H 'Content-Type: application/json' \\",
         f"      -d '{{\"lane\": \"3\", \"identifier\": {{\"type\": \"{example.id_type}\", "
         f"\"value\": \"{example.value}\"}}, \"display_name\": \"{example.name}\"}}'",
         *pass_line(demo),
-        "  " + texts.say("demo.stop", language),
+        "  " + say("demo.stop"),
         "",
     ])
+
+
+def _aligned(say, rows, indent: str) -> list[str]:
+    """``(label key, value)`` rows as lines with the values in one column."""
+    labels = [say(key) for key, _ in rows]
+    width = max(map(len, labels), default=0)
+    return [f"{indent}{label.ljust(width)}  {value}" for label, (_, value) in zip(labels, rows)]
 
 
 def quiet_server_logs(path: Path) -> logging.Handler:
@@ -234,10 +244,10 @@ def quiet_server_logs(path: Path) -> logging.Handler:
     return handler
 
 
-def join_demo_customers(demo: DemoStore, seed: int, out) -> None:
+def join_demo_customers(demo: DemoStore, seed: int) -> None:
     """A few customers join head office on /join (once per data folder)."""
     if demo.office.latest()["version"] == 1:
-        joiners.join_customers(demo.hq_server, synthetic_customers(seed=seed), demo.office.hasher, out)
+        joiners.join_customers(demo.hq_server, synthetic_customers(seed=seed), demo.office.hasher, demo.tell)
 
 
 def run(data: str | None = None, host: str | None = None, port: int | None = None,
@@ -256,9 +266,13 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
         raise
-    print(banner(demo, None if temporary else log_path), file=out, flush=True)
-    run_demo_experiment(demo, synthetic_customers(seed=seed), seed, out)
-    join_demo_customers(demo, seed, out)
+    demo.narrator = Narrator(out, demo.store.settings.language, zone=demo.store.settings.tz())
+    # Codes for whoever joins on /join during the demo are told on the console.
+    joiners.demo_codes(demo.hq_server).tell = demo.tell
+    started, since = time.monotonic(), demo.store.clock()
+    demo.narrator.write(banner(demo, log_path, temporary))
+    run_demo_experiment(demo, synthetic_customers(seed=seed), seed, demo.tell)
+    join_demo_customers(demo, seed)
     threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
         (simulate_till, (demo, random.Random(seed), out, pace_s)),
         (simulate_staff, (demo, random.Random(seed + 5), out, pace_s)),
@@ -274,12 +288,16 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
         deadline = None if duration is None else time.monotonic() + duration
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)
+            demo.narrator.tick()
     except KeyboardInterrupt:
         pass
     finally:
         demo.stop.set()
         for thread in threads:
             thread.join(timeout=6)
+        # The shift in one paragraph, from the store's own records.
+        demo.narrator.write("\n" + shift_summary(shift_figures(demo.store, since), time.monotonic() - started,
+                                                  demo.store.settings.language))
         sync_once(demo.store)  # the last outcomes reach head office before it stops
         demo.close()
         if temporary:
