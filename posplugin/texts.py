@@ -52,6 +52,11 @@ def _symbols(language: str) -> tuple[str, str, str]:
     return symbols["group"], symbols["decimal"], pattern
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` of a thing in English (the command line's words): "1 row", "9,707 rows"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def number(n: int | float, language: str = "en") -> str:
     """A whole number with the locale's grouping, e.g. 4,200 (en) or 4 200 (nb)."""
     group, _, _ = _symbols(language)

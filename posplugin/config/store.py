@@ -33,6 +33,8 @@ class StoreSettings(CommonSettings):
                                           "(a sale reported done closes them at once)")
     escalate_after_s: int = setting(120, "untaken urgent prompts escalate after this")
     amplify_expire_minutes: int = setting(30, "untaken after-sale (amplify) prompts expire after this")
+    tiers_max_loss: float = setting(0.5, "tiers import refuses a new list with no rows, or one that lost more "
+                                    "than this share (0-1) of the current list's rows, unless --allow-smaller")
     rate_limit_per_s: float = setting(200.0, "requests per second per token; 0 turns rate limiting off")
     rate_limit_burst: int = setting(400, "requests a token may send at once above its rate")
     hq_url: str = setting("", "head office's address; empty means no head office")
@@ -70,9 +72,12 @@ def _timing_problems(s: StoreSettings) -> list[str]:
 
 
 def _limit_problems(s: StoreSettings) -> list[str]:
+    problems = [] if 0 <= s.tiers_max_loss <= 1 else [
+        f"tiers_max_loss must be a share from 0 to 1 (0.5: refuse a list that lost half its rows), "
+        f"not {s.tiers_max_loss:g}"]
     if s.rate_limit_per_s < 0 or s.rate_limit_burst < 1:
-        return ["rate_limit_per_s must be ≥ 0 (0 turns it off) and rate_limit_burst ≥ 1"]
-    return []
+        problems.append("rate_limit_per_s must be ≥ 0 (0 turns it off) and rate_limit_burst ≥ 1")
+    return problems
 
 
 def cors_origins(text: str) -> tuple[str, ...]:

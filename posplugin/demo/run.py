@@ -179,6 +179,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
         office.close()
         lock.release()
         raise
+    datalock.announce(data_dir, host, server.port)  # `posplugin pair --data` finds the demo's store
     demo = DemoStore(data_dir, store, server, tokens, [c for c, _ in customers], banner_customer(customers)[0],
                      office, hq_server, hq_admin, lock=lock)
     ticker = Housekeeper([store.tick], interval_s=2, name="posplugin-demo-ticker")
