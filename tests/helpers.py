@@ -327,3 +327,15 @@ def english_only_words() -> set[str]:
 def english_left_over(text: str, english: set[str]) -> list[str]:
     """The English-only words in ``text`` (a page's innerText)."""
     return sorted({w for w in re.findall(r"[A-Za-zÆØÅæøå]{4,}", text) if w.lower() in english})
+
+
+def join_to_consent(page, caplog, phone: str = "+47 412 34 567") -> None:
+    """On an open /join page: the phone number, then the code the console sender
+    logged; returns at the consent step."""
+    page.wait_for_selector("#step-identify:not([hidden])")
+    page.fill("#identifier", phone)
+    page.click("#identify-form button[type=submit]")
+    page.wait_for_selector("#step-code:not([hidden])")
+    page.fill("#code", join_code(caplog, phone[-2:]))
+    page.click("#code-form button[type=submit]")
+    page.wait_for_selector("#step-consent:not([hidden])")

@@ -21,7 +21,7 @@ from helpers import (
     each_screen,
     english_left_over,
     english_only_words,
-    join_code,
+    join_to_consent,
     joined_customer,
     no_horizontal_overflow,
 )
@@ -74,13 +74,7 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, bro
         me = context.new_page()
         # Join on /join: phone, the code from the console sender, consent; link Instagram.
         me.goto(customer_hq.url + "/join")
-        me.wait_for_selector("#step-identify:not([hidden])")
-        me.fill("#identifier", "+47 412 34 567")
-        me.click("#identify-form button[type=submit]")
-        me.wait_for_selector("#step-code:not([hidden])")
-        me.fill("#code", join_code(caplog, "67"))
-        me.click("#code-form button[type=submit]")
-        me.wait_for_selector("#step-consent:not([hidden])")
+        join_to_consent(me, caplog)
         me.click("#agree")
         me.wait_for_selector("#step-done:not([hidden])")
         me.click("#accounts li[data-platform=instagram] button")
@@ -255,14 +249,8 @@ def test_join_and_me_at_every_screen_say_what_staff_see_in_the_customers_languag
         errors = []
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
         page.goto(customer_hq.url + f"/join?lang={language}")
-        page.wait_for_selector("#step-identify:not([hidden])")
+        join_to_consent(page, caplog)
         assert page.evaluate("document.documentElement.lang") == language
-        page.fill("#identifier", "+47 412 34 567")
-        page.click("#identify-form button[type=submit]")
-        page.wait_for_selector("#step-code:not([hidden])")
-        page.fill("#code", join_code(caplog, "67"))
-        page.click("#code-form button[type=submit]")
-        page.wait_for_selector("#step-consent:not([hidden])")
         # Before agreeing: exactly what staff see, and the card they would see.
         assert words["staff_see"] in page.inner_text("#consent-staff-see")
         assert page.locator("#example-card .niche").all_text_contents() == words["niches"]

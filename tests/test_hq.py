@@ -356,6 +356,11 @@ def test_hq_chart_follows_the_period_and_shows_a_day_by_the_hour(busy_hq, open_p
     download.value.save_as(saved)
     text = saved.read_text()
     assert text.startswith("store,list_version") and "oslo-storgata-flagship" in text
+    # Times in a CSV are ISO 8601, whatever the page's language.
+    import csv
+    synced = [row["last_sync_at"] for row in csv.DictReader(io.StringIO(text)) if row["last_sync_at"]]
+    assert synced and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", t)
+                          for t in synced), synced
 
 
 def test_imports_wait_for_each_other_across_processes(hq, hq_database_url):

@@ -22,6 +22,15 @@ TABLET_PORTRAIT = {"width": 800, "height": 1280}
 XSS = "<img src=x onerror=alert(1)>"
 
 
+def report_pain(floor, kind, note):
+    """Report a pain point from the floor's top bar; waits for its card."""
+    floor.click("#report")
+    floor.select_option("#pain-kind", kind)
+    floor.fill("#pain-note", note)
+    floor.click("#pain button[type=submit]")
+    floor.wait_for_selector(f"#prompts li.prompt:has-text('{note}')")
+
+
 def card_prompt(clients, name="Sam"):
     """Identify the Murdoch-level customer at lane 3 as ``name``; the prompt made."""
     return identify(clients["till"], display_name=name).json()["prompt"]
@@ -119,11 +128,7 @@ def test_floor_shows_lanes_recommendation_and_reports_pain(open_page, server, cl
     floor.click("#me")
     floor.fill("#name-input", "Ana")
     floor.click("#name-save")
-    floor.click("#report")
-    floor.select_option("#pain-kind", "instructions")
-    floor.fill("#pain-note", "self-checkout sign is upside down")
-    floor.click("#pain button[type=submit]")
-    floor.wait_for_selector("li.prompt:has-text('upside down')")
+    report_pain(floor, "instructions", "self-checkout sign is upside down")
     floor.screenshot(path=str(output_dir / "floor-tablet-lanes.png"), full_page=True)
     reported = [p for p in clients["staff"].get("/api/v1/prompts").json()["prompts"]
                 if p.get("painpoint") == "instructions"]
@@ -351,11 +356,7 @@ def test_floor_shows_what_is_live_first_at_every_screen(open_page, shift, output
         assert english_left_over(floor.inner_text("body"), english_only_words()) == []
         floor.click("#pain-cancel")
     floor.evaluate("localStorage.setItem('posplugin.name', 'Ana')")
-    floor.click("#report")
-    floor.select_option("#pain-kind", "stock")
-    floor.fill("#pain-note", "oat milk")
-    floor.click("#pain button[type=submit]")
-    floor.wait_for_selector("#prompts li.prompt:has-text('oat milk')")
+    report_pain(floor, "stock", "oat milk")
     assert floor.text_content("#resolved-today") == words["resolved"] + "0"
     service = floor.locator("#prompts li[data-kind='service']").first
     service_id = service.get_attribute("data-id")
