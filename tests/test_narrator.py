@@ -51,7 +51,7 @@ def test_queues_are_summarised_once_a_minute_not_reading_by_reading(console):
     ticks.now += 60
     narrator.tick()
     line = out.getvalue().strip()
-    assert "queues: lane 1 1 (normal 2), lane 2 9 (normal 3) LONG." in line
+    assert "queues: lane 1: 1 waiting (normal 2), lane 2: 9 waiting (normal 3) LONG." in line
     assert "Last minute: customers at the tills 1 (0 with a prompt)" in line
     narrator.tick()
     assert out.getvalue().count("queues:") == 1

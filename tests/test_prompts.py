@@ -118,11 +118,11 @@ def test_the_sale_done_closes_the_customers_till_prompts_at_once(clients):
     taken = identify(clients["till"], "bigben", id_type="handle", lane="1").json()["prompt"]
     clients["till"].post(f"/api/v1/prompts/{taken['id']}/ack", json={"by": "Ola"})
     done = clients["till"].post("/api/v1/sales", json={
-        "lane": "3", "identifier": {"type": "phone", "value": "412 34 567"}, "sale_total": 120.5})
+        "lane": 3, "identifier": {"type": "phone", "value": "412 34 567"}, "sale_total": 120.5})
     assert done.status_code == 200, done.text
     answer = done.json()
     assert [(p["id"], p["status"]) for p in answer["closed"]] == [(open_["id"], "expired")]
-    assert answer["prompt"]["kind"] == "amplify"  # the floor may invite them to share
+    assert answer["prompt"]["kind"] == "amplify" and answer["prompt"]["lane"] == "3"  # the floor may invite them
     # The customer who bought at lane 1 was served by whoever took it.
     other = clients["till"].post("/api/v1/sales", json={"identifier": {"type": "handle", "value": "@BigBen"}})
     [closed] = other.json()["closed"]

@@ -10,6 +10,7 @@ from ...timeutil import parse_iso
 from ...web import openapi
 from ...web.endpoint import ApiBlueprint, gate
 from .. import prompts
+from ..queues import lane_name
 from ..service import Store
 from .metrics import CONTENT_TYPE, METRICS
 from .schemas import LANE_QUERY, SCHEMAS
@@ -65,7 +66,8 @@ def list_prompts():
               roles=("till",), body="SaleRequest", response="SaleAnswer")
 def sale_done(body):
     ident = body["identifier"]
-    return jsonify(store().sale_done(ident["type"], ident["value"], lane=body.get("lane"),
+    lane = lane_name(body["lane"]) if body.get("lane") is not None else None  # 3 and "3" are lane "3"
+    return jsonify(store().sale_done(ident["type"], ident["value"], lane=lane,
                                      display_name=body.get("display_name"), place=body.get("place"),
                                      sale_total=body.get("sale_total")))
 
