@@ -89,7 +89,8 @@
       const measured = a.measured_at ? t("me.measured", { when: W.dateTime(a.measured_at) }) : t("me.not_measured");
       const figures = a.followers === null ? "" :
         ` · ${number(a.followers)} ${t("me.followers")} · ${percent(a.engagement_rate || 0)}`;
-      item.append(el("span", "account-name", `${a.platform} ${a.handle}${figures} · ${measured}`), el("br"));
+      const account = [a.platform, a.handle].filter(Boolean).join(" ");
+      item.append(el("span", "account-name", `${account}${figures} · ${measured}`), el("br"));
       const refresh = el("button", "refresh", t("me.refresh"));
       refresh.type = "button";
       refresh.addEventListener("click", () => act("POST", `/hq/v1/me/accounts/${a.id}/refresh`, "me.refreshed"));

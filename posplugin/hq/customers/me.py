@@ -122,9 +122,9 @@ class MyPage:
             [t("me.why.consent", given=day(consent.get("given_at")), version=consent["version"])]
         for a in accounts:
             if a["followers"] is None:
-                lines.append(t("me.why.account_unmeasured", platform=a["platform"], handle=a["handle"]))
+                lines.append(t("me.why.account_unmeasured", account=_account_name(a)))
             else:
-                lines.append(t("me.why.account", platform=a["platform"], handle=a["handle"],
+                lines.append(t("me.why.account", account=_account_name(a),
                                followers=n(a["followers"]),
                                engagement=texts.percent(a["engagement_rate"] or 0, language),
                                measured=day(a["measured_at"])))
@@ -229,3 +229,8 @@ def _account_json(account: dict) -> dict:
             "followers": account.get("followers"), "engagement_rate": account.get("engagement_rate"),
             "measured_at": iso(measured) if isinstance(measured, (int, float)) else measured,
             "status": account.get("status", "ok")}
+
+
+def _account_name(account: dict) -> str:
+    """A linked account as the customer knows it: the platform and, once known, the handle."""
+    return " ".join(part for part in (account["platform"], account["handle"]) if part)
