@@ -100,3 +100,17 @@ def test_the_shift_in_one_paragraph_from_the_stores_own_records(settings, loaded
     assert "staff took 1, half of them within 6 s" in paragraph and "after a median of about 2 minutes" in paragraph
     assert "\n" not in paragraph
     assert shift_summary(figures, 20 * 60, "nb").startswith("Vakten (20 minutter): kunder i kassene: 3")
+
+
+def test_a_lane_wobbling_around_normal_is_told_once_each_way():
+    from types import SimpleNamespace
+
+    from posplugin.demo.traffic import _pain
+
+    told, said = {}, []
+    demo = SimpleNamespace(tell=lambda kind, **values: said.append(kind))
+    for status, calm in (("open", False), ("open", False), ("open", True), ("open", False), ("open", True),
+                         ("open", False), ("resolved", True)):
+        _pain(demo, {"id": 7, "lane": "2", "status": status, "body": "…", "queue": {"calm": calm}}, told)
+    assert said == ["pain_raised", "pain_calm", "pain_again", "pain_closed"]
+    assert told == {}

@@ -169,8 +169,7 @@ def narrate_queues(demo: DemoStore, out=sys.stdout) -> None:
     happened whatever caused them (the people counter, Qminder's tickets):
     each lane's state for the minute's summary, a pain prompt raised, calm
     again, or closed. Runs until ``demo.stop`` is set."""
-    raised: set[int] = set()
-    calm: set[int] = set()
+    told: dict[int, set[str]] = {}  # pain prompt id -> what has been told of it
     with demo.store.bus.subscribe() as events:
         while not demo.stop.is_set():
             event = events.get(timeout=0.2)
@@ -180,24 +179,26 @@ def narrate_queues(demo: DemoStore, out=sys.stdout) -> None:
             if event.kind == "queue":
                 demo.narrator.lane(data["lane"], data["length"], data["normal"], data["status"])
             elif event.kind == "prompt" and data["kind"] == "pain" and data.get("queue"):
-                _pain(demo, data, raised, calm)
+                _pain(demo, data, told)
 
 
-def _pain(demo: DemoStore, prompt: dict, raised: set[int], calm: set[int]) -> None:
-    """A lane's pain prompt raised, back to normal (calm, asking nothing), or closed."""
-    queue = prompt["queue"]
-    if prompt["status"] == "open" and prompt["id"] not in raised:
-        raised.add(prompt["id"])
-        demo.tell("pain_raised", id=prompt["id"], lane=prompt["lane"], body=prompt["body"])
-    elif prompt["status"] == "open" and queue.get("calm") and prompt["id"] not in calm:
-        calm.add(prompt["id"])
-        demo.tell("pain_calm", id=prompt["id"], lane=prompt["lane"])
-    elif prompt["status"] == "open" and not queue.get("calm"):
-        calm.discard(prompt["id"])
-    elif prompt["status"] == "resolved" and prompt["id"] in raised:
-        raised.discard(prompt["id"])
-        calm.discard(prompt["id"])
-        demo.tell("pain_closed", lane=prompt["lane"], id=prompt["id"])
+def _pain(demo: DemoStore, prompt: dict, told: dict[int, set[str]]) -> None:
+    """A lane's pain prompt raised, back to normal (calm, asking nothing), long
+    again, or closed. A lane that wobbles around normal is told once each way
+    per episode; the minute's summary has its state after that."""
+    key, lane = prompt["id"], prompt["lane"]
+    said = told.setdefault(key, set())
+    if prompt["status"] == "resolved":
+        if told.pop(key, None):
+            demo.tell("pain_closed", lane=lane, id=key)
+        return
+    if prompt["status"] != "open":
+        return
+    calm = bool(prompt["queue"].get("calm"))
+    step = "raised" if not said else "calm" if calm else "again" if "calm" in said else None
+    if step and step not in said:
+        said.add(step)
+        demo.tell(f"pain_{step}", id=key, lane=lane, body=prompt["body"])
 
 
 def simulate_adapters(demo: DemoStore, customers, rng: random.Random, out=sys.stdout,
