@@ -25,7 +25,7 @@ from .. import texts
 # the first time only and then counted (an integration seen working), "count"
 # only counted, for the minute's summary and the shift's.
 TELLING = {
-    "customer": "count", "resolved": "count", "payment_none": "count",
+    "customer": "count", "resolved": "count", "payment_none": "count", "sale_done": "count", "sale_invited": "count",
     "ticket_created_known": "first", "ticket_created_unknown": "first", "ticket_called": "first",
     "payment_prompt": "first", "pass_verified": "first",
 }
@@ -102,7 +102,8 @@ class Narrator:
         now = dt.datetime.now(self.zone).strftime("%H:%M")
         return self.say("demo.minute", time=now, lanes=", ".join(parts) or "–", customers=n(customers),
                         prompts=n(minute["customer_prompt"]), tickets=n(tickets),
-                        invitations=n(minute["payment_prompt"]), passes=n(minute["pass_verified"]))
+                        invitations=n(minute["payment_prompt"] + minute["sale_invited"]),
+                        passes=n(minute["pass_verified"]))
 
 
 def shift_figures(store, since: float) -> dict:

@@ -31,7 +31,15 @@ def simulate_pass(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: f
         if screenshot:
             _scan(demo, http, lane, screenshot, customer.name, screenshot=True)
             screenshot = None
-        _scan(demo, http, lane, issuer.issue(hashed)["pass"], customer.name)
+        shown = issuer.issue(hashed)["pass"]
+        _scan(demo, http, lane, shown, customer.name)
+        # Served, they pay and go: the till reports the sale done, which closes their prompt.
+        if not demo.stop.wait(rng.uniform(pace_s, pace_s * 2)):
+            try:
+                http.post(f"{demo.url}/api/v1/sales", timeout=5, json={
+                    "lane": lane, "identifier": {"type": "pass", "value": shown}, "display_name": customer.name})
+            except requests.RequestException as exc:
+                demo.tell("till_down", error=exc.__class__.__name__)
 
 
 def _scan(demo: DemoStore, http: requests.Session, lane: str, text: str, name: str, screenshot=False) -> None:

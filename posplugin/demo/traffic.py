@@ -47,9 +47,12 @@ def _level(demo: DemoStore, level: str) -> str:
 
 def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:
     """Identify a customer at a random lane every few seconds (staff act on
-    the prompts in :func:`simulate_staff`). Runs until ``demo.stop`` is set."""
+    the prompts in :func:`simulate_staff`); before the next customer at a
+    lane, the till reports the one before's sale done (POST /api/v1/sales),
+    which closes their prompt. Runs until ``demo.stop`` is set."""
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {demo.tokens['till']}"
+    at_till: dict[str, DemoCustomer] = {}
     while not demo.stop.is_set():
         lane = rng.choice(LANES)
         if rng.random() < 0.6:
@@ -57,22 +60,37 @@ def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: f
         else:
             n = rng.randint(0, 10**7)
             customer = DemoCustomer("phone", f"+47 9{n:07d}", rng.choice(FIRST_NAMES))
-        body = {"lane": lane, "identifier": {"type": customer.id_type, "value": customer.value},
-                "display_name": customer.name}
         try:
-            answer = http.post(f"{demo.url}/api/v1/identify", json=body, timeout=5).json()
+            if lane in at_till:
+                sale_done(demo, http, lane, at_till.pop(lane), round(rng.uniform(49, 1200), 2))
+            identify_at_till(demo, http, lane, customer)
+            at_till[lane] = customer
         except requests.RequestException as exc:
             demo.tell("till_down", error=exc.__class__.__name__)
-        else:
-            if answer.get("prompt"):
-                # Who they are in figures the level follows from: engaged reach, not a tier's name.
-                demo.tell("customer_prompt", lane=lane, name=customer.name, id=answer["prompt"]["id"],
-                          followers=texts.number(answer["followers"], demo.store.settings.language),
-                          reach=texts.number(answer["engaged_reach"], demo.store.settings.language),
-                          level=_level(demo, answer["service_level"]))
-            else:
-                demo.tell("customer", lane=lane, level=answer["service_level"])
         demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5))
+
+
+def identify_at_till(demo: DemoStore, http: requests.Session, lane: str, customer: DemoCustomer) -> None:
+    """The till identifies ``customer`` at ``lane``; a prompt for the cashier is told."""
+    body = {"lane": lane, "identifier": {"type": customer.id_type, "value": customer.value},
+            "display_name": customer.name}
+    answer = http.post(f"{demo.url}/api/v1/identify", json=body, timeout=5).json()
+    if answer.get("prompt"):
+        # Who they are in figures the level follows from: engaged reach, not a tier's name.
+        language = demo.store.settings.language
+        demo.tell("customer_prompt", lane=lane, name=customer.name, id=answer["prompt"]["id"],
+                  followers=texts.number(answer["followers"], language),
+                  reach=texts.number(answer["engaged_reach"], language), level=_level(demo, answer["service_level"]))
+    else:
+        demo.tell("customer", lane=lane, level=answer["service_level"])
+
+
+def sale_done(demo: DemoStore, http: requests.Session, lane: str, customer: DemoCustomer, total: float) -> None:
+    """The till reports ``customer``'s sale done: their prompt closes; an influencer's invitation goes to the floor."""
+    answer = http.post(f"{demo.url}/api/v1/sales", timeout=5, json={
+        "lane": lane, "identifier": {"type": customer.id_type, "value": customer.value},
+        "display_name": customer.name, "sale_total": total}).json()
+    demo.tell("sale_invited" if answer.get("prompt") else "sale_done", lane=lane, name=customer.name)
 
 
 def simulate_staff(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:
@@ -94,7 +112,7 @@ def simulate_staff(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: 
         for prompt in open_prompts:
             if prompt["id"] in plans or (prompt.get("queue") or {}).get("calm"):
                 continue  # planned already, or a lane back to normal: nothing to do
-            chance, low, high = {"pain": (0.9, 3, 10), "service": (0.7, 2, 12), "amplify": (0.5, 10, 40)}.get(
+            chance, low, high = {"pain": (0.9, 3, 10), "service": (0.8, 1, 6), "amplify": (0.5, 10, 40)}.get(
                 prompt["kind"], (0.5, 5, 20))
             if rng.random() >= chance:
                 plans[prompt["id"]] = None  # nobody gets to this one
