@@ -61,14 +61,14 @@ from .world import DemoStore
 HQ_PORT = 8766
 # What a demo data folder's posplugin.ini gets when it does not say otherwise.
 # A short calm period so a visitor sees pain prompts close within a minute, and
-# after-sale invitations that expire in 10 minutes (a sale every few seconds
+# after-sale invitations that expire in 5 minutes (a sale every few seconds
 # would otherwise fill the floor's list with half an hour of them). The
 # demo's time runs fast (a customer every few seconds, Qminder calling tickets
 # seconds apart, from which lanes learn their service time): a matching
 # starting service time keeps lanes that have not learned yet comparable with
 # those that have, so no two tiles' waits disagree wildly.
 DEMO_SETTINGS = {"default_region": "NO", "timezone": "Europe/Oslo", "rate_limit_per_s": "0",
-                 "pain_calm_s": "20", "service_time_s": "20", "amplify_expire_minutes": "10"}
+                 "pain_calm_s": "20", "service_time_s": "20", "amplify_expire_minutes": "5"}
 
 
 def _serve(app, host: str, port: int, flag: str, language: str, threads: int = 8) -> BackgroundServer:
