@@ -168,9 +168,11 @@ def test_demo_uses_the_head_office_port_it_is_given(tmp_path):
     assert f"http://127.0.0.1:{hq_port}/hq#token=" in done.stdout
 
 
-def test_a_visitor_joins_with_the_code_the_console_shows(tmp_path):
+def test_a_visitor_joins_with_the_code_the_console_shows_and_ctrl_c_sums_up_the_shift(tmp_path):
     """The banner names /join; a code asked for there shows on the console
-    (masked number, the demo's console sender), and signs the visitor in."""
+    (masked number, the demo's console sender), and signs the visitor in.
+    Ctrl-C then ends the demo with the shift in one paragraph."""
+    import signal
     import subprocess
     import sys
 
@@ -179,7 +181,7 @@ def test_a_visitor_joins_with_the_code_the_console_shows(tmp_path):
     from helpers import cli_env
 
     demo = subprocess.Popen([sys.executable, "-m", "posplugin", "demo", "--data", str(tmp_path / "demo"), "--port",
-                             "0", "--hq-port", "0", "--duration", "15", "--pace", "2"], cwd=REPO, env=cli_env(),
+                             "0", "--hq-port", "0", "--duration", "60", "--pace", "2"], cwd=REPO, env=cli_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def line_matching(pattern):
@@ -200,8 +202,10 @@ def test_a_visitor_joins_with_the_code_the_console_shows(tmp_path):
                                  timeout=10)
         assert signed_in.status_code == 200, signed_in.text
         assert visitor.get(join + "/hq/v1/join/session", timeout=10).json()["signed_in"] is True
+        demo.send_signal(signal.SIGINT)
         out, err = demo.communicate(timeout=90)
     finally:
         demo.kill()
-    assert demo.returncode == 0, err
+    assert demo.returncode == 0, err[-3000:]
+    assert out.strip().splitlines()[-1].startswith("The shift ("), out[-500:]
     assert "412 77 777" not in out and "41277777" not in out  # masked, as the console sender logs it

@@ -269,25 +269,27 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
         raise
+    # Ctrl-C at any moment from here (while customers join, say) ends the shift with its summary.
     demo.narrator = Narrator(out, demo.store.settings.language, zone=demo.store.settings.tz())
-    # Codes for whoever joins on /join during the demo are told on the console.
-    joiners.demo_codes(demo.hq_server).tell = demo.tell
-    started, since = time.monotonic(), demo.store.clock()
-    demo.narrator.write(banner(demo, log_path, temporary))
-    run_demo_experiment(demo, synthetic_customers(seed=seed), seed, demo.tell)
-    join_demo_customers(demo, seed)
-    threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
-        (simulate_till, (demo, random.Random(seed), out, pace_s)),
-        (simulate_staff, (demo, random.Random(seed + 5), out, pace_s)),
-        (narrate_queues, (demo, out)),
-        (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
-        (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)),
-        (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)),
-        (simulate_pass, (demo, random.Random(seed + 4), out, pace_s)))]
-    for thread in threads:
-        thread.start()
     stop_on_sigterm()
+    threads: list[threading.Thread] = []
+    started, since = time.monotonic(), demo.store.clock()
     try:
+        # Codes for whoever joins on /join during the demo are told on the console.
+        joiners.demo_codes(demo.hq_server).tell = demo.tell
+        demo.narrator.write(banner(demo, log_path, temporary))
+        run_demo_experiment(demo, synthetic_customers(seed=seed), seed, demo.tell)
+        join_demo_customers(demo, seed)
+        threads += [threading.Thread(target=target, args=args, daemon=True) for target, args in (
+            (simulate_till, (demo, random.Random(seed), out, pace_s)),
+            (simulate_staff, (demo, random.Random(seed + 5), out, pace_s)),
+            (narrate_queues, (demo, out)),
+            (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
+            (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)),
+            (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)),
+            (simulate_pass, (demo, random.Random(seed + 4), out, pace_s)))]
+        for thread in threads:
+            thread.start()
         deadline = None if duration is None else time.monotonic() + duration
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)
@@ -297,7 +299,8 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
     finally:
         demo.stop.set()
         for thread in threads:
-            thread.join(timeout=6)
+            if thread.ident is not None:  # started
+                thread.join(timeout=6)
         # The shift in one paragraph, from the store's own records.
         demo.narrator.write("\n" + shift_summary(shift_figures(demo.store, since), time.monotonic() - started,
                                                   demo.store.settings.language))
