@@ -9,7 +9,6 @@ Started by bench_identify.py in the same run:
 
 import hashlib
 import hmac
-import json
 import sqlite3
 import sys
 import threading

@@ -120,6 +120,10 @@ class ConfigError(PospluginError):
         self.problems = problems
 
 
+def _rows(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 class ImportRefused(PospluginError):
     """A file refused whole; ``problems`` are ``(line_number, reason)`` pairs."""
 
@@ -132,8 +136,8 @@ class ImportRefused(PospluginError):
         lines = [f"line {n}: {reason}" for n, reason in problems]
         more = self.total_bad - len(problems)
         if more > 0:
-            lines.append(f"... and {more} more bad rows")
-        super().__init__(f"{self.total_bad} bad rows, nothing loaded\n" + "\n".join(lines))
+            lines.append(f"... and {_rows(more, 'more bad row')}")
+        super().__init__(f"{_rows(self.total_bad, 'bad row')}, nothing loaded\n" + "\n".join(lines))
 
     def to_dict(self) -> dict:
         """The error shape, with the bad lines also as ``problems: [{line, reason}]``."""
@@ -141,3 +145,11 @@ class ImportRefused(PospluginError):
         shape["error"]["message"] = self.message.split("\n", 1)[0] + " (see problems)"
         shape["error"]["problems"] = [{"line": n, "reason": reason} for n, reason in self.problems]
         return shape
+
+
+class ListShrinks(PospluginError):
+    """A new tier list that would replace the one in use with none, or far
+    fewer, rows (a file cut short, the wrong file): refused unless asked for."""
+
+    status = 422
+    code = "list_shrinks"

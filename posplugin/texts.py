@@ -7,6 +7,7 @@ numbers are formatted for the language from Babel's CLDR data.
 
 from __future__ import annotations
 
+import datetime as _dt
 import functools
 import json
 from pathlib import Path
@@ -51,6 +52,11 @@ def _symbols(language: str) -> tuple[str, str, str]:
     return symbols["group"], symbols["decimal"], pattern
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` of a thing in English (the command line's words): "1 row", "9,707 rows"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def number(n: int | float, language: str = "en") -> str:
     """A whole number with the locale's grouping, e.g. 4,200 (en) or 4 200 (nb)."""
     group, _, _ = _symbols(language)
@@ -62,6 +68,31 @@ def percent(rate: float, language: str = "en") -> str:
     _, decimal, pattern = _symbols(language)
     digits = f"{rate * 100:.1f}".rstrip("0").rstrip(".").replace(".", decimal)
     return pattern.replace("#,##0", digits).replace("#0", digits)
+
+
+def date(when: float | str | _dt.datetime, language: str = "en", tz: _dt.tzinfo | None = None) -> str:
+    """A day as every page writes it in ``language`` ("2 Dec 2026", "2. des. 2026"):
+    one format per language, from the catalogue, the same as the pages' own
+    (static/words.js). ``when`` is epoch seconds, ISO 8601 or a datetime; the
+    day is the one in ``tz`` (UTC when not given)."""
+    if isinstance(when, str):
+        when = _dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    elif not isinstance(when, _dt.datetime):
+        when = _dt.datetime.fromtimestamp(when, _dt.timezone.utc)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    moment = when.astimezone(tz or _dt.timezone.utc)
+    language = language if language in LANGUAGES else "en"
+    months = _("date.months", language).split(" ")
+    return _("date.format", language, day=moment.day, month=months[moment.month - 1], year=moment.year)
+
+
+def interests(niches, language: str = "en") -> list[str]:
+    """A customer's niches as staff and the customer read them: the common ones
+    in the page's language (``niche.<name>`` in the catalogue), a chain's own
+    words as the tier list has them."""
+    words = catalogue(language if language in LANGUAGES else "en")
+    return [words.get(f"niche.{n.strip().lower()}", n) for n in niches]
 
 
 def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: float,
@@ -81,12 +112,12 @@ def service_prompt(*, level: str, tier: str, followers: int, engagement_rate: fl
         action = _("verify.ask", language, level=_(f"level.{verify_for}", language)) + " " + action
     body = f"{who} {action}"
     if niches:
-        body += " " + _("service.into", language, niches=", ".join(niches))
+        body += " " + _("service.into", language, niches=", ".join(interests(niches, language)))
     # The till card's one line when space is short; the rest is a tap away.
     # Asking for the pass comes first in it too: it is what to do now.
-    short = _(f"action_short.{level}", language) if f"action_short.{level}" in catalogue(language) else action
+    short = _(f"action_short.{level}", language)
     if verify_for:
-        short = _("verify.ask", language, level=_(f"level.{verify_for}", language)) + " " + short
+        short = _("verify.ask_short", language) + " " + short
     return {"title": title, "body": body, "who": who, "action": action, "short_action": short}
 
 
@@ -120,6 +151,14 @@ def queue_pain_prompt(*, lane: str, length: int, normal: float, wait_s: float, i
         parts.append(_("queue.influencers", language, count=n(influencers), reach=n(reach)))
     parts.append(_("queue.action", language))
     return {"title": title, "body": " ".join(parts)}
+
+
+def queue_calm_prompt(*, lane: str, length: int, normal: float, language: str = "en") -> dict:
+    """A lane whose pain prompt is still open is back to normal: said in the
+    past tense, with nothing to do (it closes by itself)."""
+    n = functools.partial(number, language=language)
+    return {"title": _("queue.title_calm", language, lane=lane, length=n(length)),
+            "body": _("queue.body_calm", language, length=n(length), normal=n(normal))}
 
 
 def painpoint_prompt(*, kind: str, lane: str | None, note: str | None, by: str | None,
@@ -166,5 +205,5 @@ def amplify_prompt(*, tier: str, followers: int, engagement_rate: float, engaged
         _("amplify.title_anon", language, who=_(f"tier.a.{tier}", language))
     body = _("amplify.body", language, who=words["who"])
     if niches:
-        body += " " + _("service.into", language, niches=", ".join(niches))
+        body += " " + _("service.into", language, niches=", ".join(interests(niches, language)))
     return {"title": title, "body": body, "who": words["who"]}

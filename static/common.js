@@ -1,12 +1,12 @@
-// Shared by the till card and the floor tablet: pairing token, API calls,
-// the live stream with reconnect and catch-up, message catalogues.
+// Shared by the staff pages (the till card, the floor tablet, head office):
+// pairing token, API calls, the live stream with reconnect and catch-up.
+// Words, numbers and dates come from words.js (loaded before this file).
 // Everything from data is put on the page with textContent, never as HTML.
 "use strict";
 
 const Posplugin = (() => {
   const TOKEN_KEY = "posplugin.token";
-  const lang = document.documentElement.lang || "en";
-  let messages = {};
+  const W = PospluginWords;
 
   function takeToken() {
     // Pairing puts the token in the URL fragment (never sent to a server);
@@ -20,32 +20,6 @@ const Posplugin = (() => {
   }
 
   const token = takeToken();
-
-  function t(key, values) {
-    let text = messages[key] || key;
-    for (const [name, value] of Object.entries(values || {})) {
-      text = text.replace("{" + name + "}", value);
-    }
-    return text;
-  }
-
-  const numbers = new Intl.NumberFormat(lang === "nb" ? "nb-NO" : "en-GB");
-  const number = (n) => numbers.format(n);
-
-  async function loadMessages() {
-    try {
-      const response = await fetch(`/static/locales/${lang}.json`);
-      messages = await response.json();
-    } catch (e) {
-      messages = {};
-    }
-    for (const node of document.querySelectorAll("[data-t]")) {
-      node.textContent = t(node.dataset.t);
-    }
-    for (const node of document.querySelectorAll("[data-t-label]")) {
-      node.setAttribute("aria-label", t(node.dataset.tLabel));
-    }
-  }
 
   async function api(method, path, body) {
     const response = await fetch(path, {
@@ -118,6 +92,15 @@ const Posplugin = (() => {
     };
   }
 
+  // Each body cell learns its column's heading, shown beside the value when a
+  // table becomes one card per row on a narrow screen (CSS .cards-table).
+  function labelCells(table) {
+    const headings = [...table.tHead.rows[0].cells].map((th) => th.textContent);
+    for (const row of table.tBodies[0].rows) {
+      [...row.cells].forEach((cell, i) => { cell.dataset.label = headings[i] || ""; });
+    }
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -125,5 +108,6 @@ const Posplugin = (() => {
     return node;
   }
 
-  return { token, lang, t, number, api, live, el, loadMessages, promptStore };
+  return { token, lang: W.lang, t: W.t, number: W.number, date: W.date, dayMonth: W.dayMonth, time: W.time, dateTime: W.dateTime,
+    api, live, el, labelCells, loadMessages: W.load, promptStore };
 })();

@@ -1,18 +1,25 @@
 // The floor tablet: what to do now first (urgent pain, then service at a
-// till, then the rest), the after-sale invitations grouped below, the lanes'
-// state (first on a phone), the staffing recommendation, a pain-point form
-// and today's resolved prompts. Every lane figure on the page comes from one
-// answer (/api/v1/queues): the tiles, the recommendation and the queue cards.
+// till, then the rest; a lane back to normal, calm, below what is open), the
+// after-sale invitations grouped below, the lanes' state (first on narrow
+// screens), the staffing recommendation, a count of what was resolved today,
+// and "Report a pain point" always in the top bar. The list holds only what
+// is live: prompts resolved or expired leave it. Every lane figure on the
+// page comes from one answer (/api/v1/queues): the tiles, the recommendation
+// and the queue cards.
+//
+// Each prompt becomes a card through one function, cardOf(prompt), which
+// looks up its kind in CARDS: a new kind of prompt plugs in there.
 "use strict";
 
 (() => {
   const P = Posplugin;
   const SNAPSHOT = "posplugin.floor.snapshot";
   const NAME_KEY = "posplugin.name";
-  const SERVICE_ORDER = { murdoch: 0, priority: 1, standard: 2, urgent: 0 };
+  const LEVEL_ORDER = { urgent: 0, murdoch: 0, priority: 1, standard: 2 };
   const SYSTEM_NAMES = new Set(["posplugin", "floor"]);
+  const LIVE = ["open", "taken"];
   const prompts = P.promptStore();
-  const state = { prompts: prompts.map, queues: null, today: null };
+  const state = { prompts: prompts.map, queues: null, today: null, resolvedToday: 0 };
   const $ = (id) => document.getElementById(id);
   const seen = new Set();   // prompt ids (and escalations) already alerted or present at load
   let loaded = false;
@@ -27,11 +34,15 @@
     $("me").textContent = name ? P.t("floor.you", { name }) : P.t("floor.set_name");
   }
 
+  // A till's card takes prompts in the till's name ("the till at lane 3"): no person's name to offer.
+  const tillName = () => new RegExp("^" + P.t("till.by", { lane: "\u0000" }).split("\u0000")
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".+") + "$");
+
   function staffNames() {
     const names = new Set();
     for (const p of state.prompts.values()) {
       for (const n of [p.taken_by, p.resolved_by]) {
-        if (n && !SYSTEM_NAMES.has(n) && !/^Lane /.test(n)) names.add(n);
+        if (n && !SYSTEM_NAMES.has(n) && !tillName().test(n)) names.add(n);
       }
     }
     return [...names].sort();
@@ -66,16 +77,18 @@
 
   function save() {
     localStorage.setItem(SNAPSHOT, JSON.stringify({
-      prompts: [...state.prompts.values()], queues: state.queues, today: state.today }));
+      prompts: [...state.prompts.values()], queues: state.queues, today: state.today,
+      resolvedToday: state.resolvedToday, day: new Date().toDateString() }));
   }
 
   function restore() {
     try {
       const snap = JSON.parse(localStorage.getItem(SNAPSHOT) || "null");
       if (!snap) return;
-      snap.prompts.forEach((p) => { prompts.merge(p); seen.add(alertKey(p)); });
+      snap.prompts.filter((p) => LIVE.includes(p.status)).forEach((p) => { prompts.merge(p); seen.add(alertKey(p)); });
       state.queues = snap.queues;
       state.today = snap.today;
+      state.resolvedToday = snap.day === new Date().toDateString() ? snap.resolvedToday || 0 : 0;
       render();
     } catch (e) { /* a bad snapshot is simply ignored */ }
   }
@@ -102,73 +115,91 @@
     return P.t("floor.lane_line", { length: P.number(l.length), wait: waitWords(l.wait_s) });
   }
 
-  // -- prompts ------------------------------------------------------------------------
+  function where(p) {
+    if (p.lane) return laneName(p.lane);
+    return p.place || "";
+  }
 
-  function group(p) {
-    if (p.kind === "amplify") return 3;
-    if (p.level === "urgent") return 0;
-    if (p.kind === "service" && p.lane) return 1;
-    return 2;
+  // -- prompts as cards ------------------------------------------------------------------
+  //
+  // A card: { group (0 first), label, title, body, take (offer Take), calm }.
+  // Groups: 0 urgent, 1 service at a till, 2 the rest of what is open, 3 calm
+  // (nothing to do, closes by itself). After-sale invitations are listed apart.
+
+  function queueCard(p) {
+    // A queue card's figures come from the lane's tile, so the two always agree;
+    // a lane back to normal is said in the past tense and asks nothing.
+    const l = p.queue && p.lane ? laneOf(p.lane) : null;
+    const calm = l ? l.status === "ok" : !!(p.queue && p.queue.calm);
+    if (calm) {
+      const length = P.number(l ? l.length : p.queue.length);
+      const normal = P.number(Math.round(l ? l.normal : p.queue.normal));
+      return { group: 3, calm: true, take: false, label: P.t("floor.calm"),
+        title: P.t("floor.queue_calm", { lane: p.lane, length }),
+        body: P.t("floor.queue_calm_body", { line: l ? laneLine(l) : length, normal }) };
+    }
+    if (!l) return null;
+    const title = P.t(l.status === "long" ? "floor.queue_long" : "floor.queue_above", { lane: l.lane, length: P.number(l.length) });
+    const parts = [P.t("floor.queue_body", { line: laneLine(l), normal: P.number(Math.round(l.normal)) })];
+    if (p.queue.influencers) {
+      parts.push(P.t("floor.queue_reach", { count: P.number(p.queue.influencers), reach: P.number(l.waiting_reach || p.queue.waiting_reach) }));
+    }
+    parts.push(P.t("floor.queue_action"));
+    return { group: p.level === "urgent" ? 0 : 2, title, body: parts.join(" ") };
+  }
+
+  const CARDS = {
+    service: (p) => ({ group: p.lane ? 1 : 2 }),
+    pain: (p) => (p.queue ? queueCard(p) : null) || { group: p.level === "urgent" ? 0 : 2 },
+    amplify: () => ({ group: 9, afterSale: true }),
+  };
+
+  function cardOf(p) {
+    const made = (CARDS[p.kind] || (() => ({})))(p) || {};
+    const group = made.group !== undefined ? made.group : p.level === "urgent" ? 0 : 2;
+    return Object.assign({ label: P.t("level." + p.level), title: p.title, body: p.body, take: true, calm: false },
+      made, { group });
   }
 
   function compare(a, b) {
-    const g = group(a) - group(b);
+    const ca = cardOf(a), cb = cardOf(b);
+    const g = ca.group - cb.group;
     if (g) return g;
     const taken = (a.status === "taken") - (b.status === "taken");  // open work before work someone has
     if (taken) return taken;
-    if (group(a) === 0) {
+    if (ca.group === 0) {
       // Urgent: escalated first, then the one waiting longest.
       return (!!b.escalated - !!a.escalated) || (a.created_at < b.created_at ? -1 : 1);
     }
-    return (SERVICE_ORDER[a.level] - SERVICE_ORDER[b.level]) || (a.created_at < b.created_at ? 1 : -1);
+    return ((LEVEL_ORDER[a.level] || 0) - (LEVEL_ORDER[b.level] || 0)) || (a.created_at < b.created_at ? 1 : -1);
   }
 
-  function buttons(p) {
+  function buttons(p, card) {
     const box = P.el("div", "buttons");
-    if (p.status === "open") {
+    if (p.status === "open" && card.take) {
       const take = P.el("button", "take", P.t("floor.take"));
       take.type = "button";
       take.addEventListener("click", () => act(p.id, "ack"));
       box.append(take);
     }
-    const done = P.el("button", "done", P.t("floor.done"));
+    const done = P.el("button", "done", P.t(card.calm ? "floor.close_now" : "floor.done"));
     done.type = "button";
     done.addEventListener("click", () => act(p.id, "resolve"));
     box.append(done);
     return box;
   }
 
-  function where(p) {
-    if (p.lane) return laneName(p.lane);
-    return p.place || "";
-  }
-
-  function queueWords(p) {
-    // A queue card's figures from the lane's tile, so the two always agree.
-    const l = p.queue && p.lane ? laneOf(p.lane) : null;
-    if (!l) return null;
-    const title = P.t({ long: "floor.queue_long", busy: "floor.queue_above" }[l.status] || "floor.queue_calm",
-      { lane: l.lane, length: P.number(l.length) });
-    const parts = [P.t("floor.queue_body", { line: laneLine(l), normal: P.number(Math.round(l.normal)) })];
-    if (p.queue.influencers) {
-      parts.push(P.t("floor.queue_reach", { count: P.number(p.queue.influencers), reach: P.number(l.waiting_reach || p.queue.waiting_reach) }));
-    }
-    parts.push(P.t("floor.queue_action"));
-    return { title, body: parts.join(" ") };
-  }
-
   function promptItem(p) {
-    const li = P.el("li", `prompt level-${p.level} status-${p.status}${p.escalated ? " escalated" : ""}`);
+    const card = cardOf(p);
+    const li = P.el("li", `prompt level-${p.level} status-${p.status}${p.escalated ? " escalated" : ""}${card.calm ? " calm" : ""}`);
     li.dataset.id = p.id;
     li.dataset.kind = p.kind;
     const head = P.el("div", "prompt-head");
-    head.append(P.el("span", "level-word", P.t("level." + p.level)));
-    const meta = P.el("span", "prompt-meta", [where(p), ageWords(p.created_at)].filter(Boolean).join(" · "));
-    head.append(meta);
-    const words = queueWords(p) || { title: p.title, body: p.body };
-    li.append(head, P.el("h3", "prompt-title", words.title), P.el("p", "prompt-body", words.body));
+    head.append(P.el("span", "level-word", card.label));
+    head.append(P.el("span", "prompt-meta", [where(p), ageWords(p.created_at)].filter(Boolean).join(" · ")));
+    li.append(head, P.el("h3", "prompt-title", card.title), P.el("p", "prompt-body", card.body));
     if (p.taken_by) li.append(P.el("p", "taken", P.t("floor.taken_by", { name: p.taken_by })));
-    li.append(buttons(p));
+    li.append(buttons(p, card));
     return li;
   }
 
@@ -186,16 +217,15 @@
     const text = P.el("div", "after-sale-text");
     text.append(P.el("strong", "after-sale-who", who), P.el("span", "after-sale-facts", facts.join(" · ")));
     if (p.who) text.append(P.el("span", "after-sale-detail", p.who));
-    li.append(text, buttons(p));
+    li.append(text, buttons(p, cardOf(p)));
     return li;
   }
 
   function renderPrompts() {
-    const all = [...state.prompts.values()];
-    const live = all.filter((p) => p.status === "open" || p.status === "taken");
+    const live = [...state.prompts.values()].filter((p) => LIVE.includes(p.status));
     live.sort(compare);
-    const work = live.filter((p) => p.kind !== "amplify");
-    const afterSale = live.filter((p) => p.kind === "amplify");
+    const work = live.filter((p) => !cardOf(p).afterSale);
+    const afterSale = live.filter((p) => cardOf(p).afterSale);
     $("prompts").replaceChildren(...work.map(promptItem));
     $("no-prompts").hidden = work.length > 0;
     $("after-sale").hidden = afterSale.length === 0;
@@ -203,16 +233,7 @@
     $("after-sale-list").replaceChildren(...afterSale.map(afterSaleItem));
     const urgent = live.filter((p) => p.level === "urgent" && p.status === "open").length;
     document.title = (urgent ? `(${urgent}) ` : "") + P.t("floor.title") + " · posplugin";
-    const midnight = new Date(); midnight.setHours(0, 0, 0, 0);
-    const resolved = all.filter((p) => p.status === "resolved" && Date.parse(p.resolved_at) >= midnight);
-    resolved.sort((a, b) => (a.resolved_at < b.resolved_at ? 1 : -1));
-    $("resolved").replaceChildren(...resolved.slice(0, 30).map((p) => {
-      const li = P.el("li", "resolved-item", p.title);
-      const mins = Math.max(0, Math.round((Date.parse(p.taken_at || p.resolved_at) - Date.parse(p.created_at)) / 60000));
-      li.append(P.el("span", "time-to-act", " · " + P.t("floor.time_to_act", { minutes: P.number(mins) }) +
-        (p.resolved_by ? ` · ${p.resolved_by}` : "")));
-      return li;
-    }));
+    $("resolved-today").textContent = P.t("floor.resolved_today", { count: P.number(state.resolvedToday) });
   }
 
   // -- lanes ----------------------------------------------------------------------------
@@ -222,9 +243,10 @@
     const NS = "http://www.w3.org/2000/svg";
     const svg = document.createElementNS(NS, "svg");
     svg.setAttribute("viewBox", "0 0 240 60");
+    svg.setAttribute("preserveAspectRatio", "none");
     svg.setAttribute("class", "chart");
     svg.setAttribute("role", "img");
-    svg.setAttribute("aria-label", laneName(lane));
+    svg.setAttribute("aria-label", P.t("floor.chart", { lane: laneName(lane) }));
     const data = state.today && state.today.lanes[lane];
     if (!data || !data.points.length) return svg;
     const start = Date.parse(state.today.since) / 1000;
@@ -240,6 +262,7 @@
     const line = document.createElementNS(NS, "polyline");
     line.setAttribute("points", data.points.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" "));
     line.setAttribute("class", "line");
+    line.setAttribute("vector-effect", "non-scaling-stroke");
     svg.append(band, line);
     return svg;
   }
@@ -255,8 +278,9 @@
       const head = P.el("div", "lane-head");
       head.append(P.el("span", "lane-tag", laneName(l.lane)),
         P.el("span", "status-word", l.open ? P.t("status." + l.status) : P.t("floor.closed")));
-      card.append(head, P.el("p", "lane-line", laneLine(l)),
-        P.el("p", "lane-normal", P.t("floor.normal", { normal: P.number(Math.round(l.normal)) })), chart(l.lane));
+      const normal = P.number(Math.round(l.normal));
+      card.append(head, P.el("p", "lane-line", laneLine(l)), P.el("p", "lane-normal", P.t("floor.normal", { normal })),
+        P.el("p", "lane-compact", P.t("floor.lane_compact", { length: P.number(l.length), normal })), chart(l.lane));
       return card;
     }));
   }
@@ -293,12 +317,19 @@
     const [open, taken, resolved] = await Promise.all([
       P.api("GET", "/api/v1/prompts?status=open"), P.api("GET", "/api/v1/prompts?status=taken"),
       P.api("GET", `/api/v1/prompts?status=resolved&since=${encodeURIComponent(midnight.toISOString())}`)]);
-    const list = [...open.prompts, ...taken.prompts, ...resolved.prompts];
+    const list = [...open.prompts, ...taken.prompts];
     list.forEach(maybeAlert);
     loaded = true;
     prompts.replace(list);
+    state.resolvedToday = resolved.count !== undefined ? resolved.count : resolved.prompts.length;
+    forgetClosed();
     renderPrompts();
     await reloadQueues();
+  }
+
+  // The list holds what is live: a prompt resolved or expired leaves it (a resolved one is counted).
+  function forgetClosed() {
+    for (const [id, p] of state.prompts) if (!LIVE.includes(p.status)) state.prompts.delete(id);
   }
 
   async function act(id, action) {
@@ -309,7 +340,10 @@
 
   function onPrompt(prompt) {
     maybeAlert(prompt);
+    const before = state.prompts.get(prompt.id);
+    if (prompt.status === "resolved" && before && LIVE.includes(before.status)) state.resolvedToday += 1;
     prompts.merge(prompt);
+    forgetClosed();
     renderPrompts();
     save();
   }
@@ -321,6 +355,14 @@
     queueTimer = setTimeout(() => { queueTimer = null; reloadQueues().catch(() => {}); }, 1000);
   }
 
+  // -- reporting a pain point ----------------------------------------------------------
+
+  function openReport() {
+    $("pain-sent").textContent = "";
+    $("report-dialog").showModal();
+    $("pain-kind").focus();
+  }
+
   $("pain").addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = { kind: $("pain-kind").value };
@@ -329,12 +371,15 @@
     if ($("pain-note").value.trim()) body.note = $("pain-note").value.trim();
     try {
       onPrompt(await P.api("POST", "/api/v1/painpoints", body));
-      $("pain-sent").textContent = P.t("floor.sent");
       $("pain-note").value = "";
+      $("report-dialog").close();
+      $("report-sent").textContent = P.t("floor.sent");
     } catch (err) {
       $("pain-sent").textContent = err.message;
     }
   });
+  $("report").addEventListener("click", openReport);
+  $("pain-cancel").addEventListener("click", () => $("report-dialog").close());
   $("me").addEventListener("click", () => askName(true));
   $("name-cancel").addEventListener("click", () => $("name-dialog").close(""));
 

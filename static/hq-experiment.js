@@ -72,11 +72,11 @@
     if (r.significant) tr.classList.add("significant");
     const level = P.el("th", null, P.t(`level.${r.level}`));
     level.scope = "row";
-    const chart = P.el("td");
+    const chart = P.el("td", "interval");
     chart.append(bar(r, scales[r.metric]));
-    tr.append(level, P.el("td", null, P.t("hq.metric." + r.metric)), P.el("td", "num", arm(r, "served")),
+    tr.append(level, P.el("td", "wrap", P.t("hq.metric." + r.metric)), P.el("td", "num", arm(r, "served")),
       P.el("td", "num", arm(r, "holdout")), P.el("td", "num difference", difference(r)), chart,
-      P.el("td", "verdict", verdict(r, data.detect)));
+      P.el("td", "verdict wrap", verdict(r, data.detect)));
     return tr;
   }
 
@@ -85,8 +85,7 @@
     $("experiment-summary").textContent = !e ? P.t("hq.no_experiment")
       : P.t(e.running ? "hq.experiment_running" : "hq.experiment_stopped", {
         name: e.name, share: percent(e.holdout_share),
-        since: new Date(e.started_at).toLocaleDateString(P.lang),
-        until: e.stopped_at ? new Date(e.stopped_at).toLocaleDateString(P.lang) : "" });
+        since: P.date(e.started_at), until: e.stopped_at ? P.date(e.stopped_at) : "" });
     const names = $("experiment-name");
     const chosen = e ? e.name : "";
     names.replaceChildren(...data.experiments.map((x) => {
@@ -113,7 +112,9 @@
       scales[r.metric] = Math.max(scales[r.metric] || 0, Math.abs(r.low), Math.abs(r.high));
     }
     $("uplift").tBodies[0].replaceChildren(...lines.map((r) => row(r, data, scales)));
-    $("experiment-method").textContent = data.method;
+    P.labelCells($("uplift"));
+    // How the figures are worked out, in the page's language (the API's "method" says it in English).
+    $("experiment-method").textContent = P.t("hq.method");
   }
 
   async function loadExperiment() {

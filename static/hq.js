@@ -15,6 +15,7 @@
   const NS = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 30000;
+  const VERSIONS_SHOWN = 5;
   const fmt = (n) => (n === null || n === undefined ? "–" : P.number(n));
   const rate = (r) => (r === null || r === undefined ? "–" : P.t("hq.percent", { n: P.number(Math.round(r * 100)) }));
   // Durations in seconds: "under 1 s" rather than a bare 0, short ones in seconds, the rest in minutes.
@@ -36,30 +37,20 @@
       : P.t("hq.hours_ago", { n: P.number(Math.round(mins / 60)) });
   }
 
-  function cell(tag, className, label, text) {
-    const node = P.el(tag, className, text);
-    node.dataset.label = label;  // shown beside the value when the table becomes cards on a phone
-    return node;
-  }
-
-  // -- the stores' table and the chain's totals (one answer) -------------------------
-
-  const headings = () => [...document.querySelectorAll("#stores thead th")].map((th) => th.textContent);
-
-  function row(store, labels) {
+  function row(store) {
     const tr = P.el("tr");
     tr.dataset.store = store.name;
     if (store.stale) tr.classList.add("stale");
     if (store.behind) tr.classList.add("behind");
-    const name = cell("th", null, labels[0], store.name);
+    const name = P.el("th", null, store.name);
     name.scope = "row";
     if (store.stale) name.append(P.el("span", "badge badge-stale", P.t("hq.stale")));
     else if (store.behind) name.append(P.el("span", "badge badge-behind", P.t("hq.behind")));
     const f = store.figures;
-    tr.append(name, cell("td", null, labels[1], fmt(store.list_version)), cell("td", null, labels[2], ago(store.last_sync_at)));
+    tr.append(name, P.el("td", null, fmt(store.list_version)), P.el("td", null, ago(store.last_sync_at)));
     [fmt(f.prompts_made), fmt(f.taken), rate(f.taken_rate), duration(f.median_time_to_act_s),
       fmt(f.pain_episodes), duration(f.median_pain_minutes === null ? null : f.median_pain_minutes * 60),
-      fmt(f.reach_served_murdoch)].forEach((value, i) => tr.append(cell("td", "num", labels[i + 3], value)));
+      fmt(f.reach_served_murdoch)].forEach((value) => tr.append(P.el("td", "num", value)));
     return tr;
   }
 
@@ -84,17 +75,29 @@
   const storesSection = {
     async refresh(days) {
       const data = await P.api("GET", `/hq/v1/stores?days=${days}`);
-      const labels = headings();
-      $("stores").tBodies[0].replaceChildren(...data.stores.map((s) => row(s, labels)));
+      $("stores").tBodies[0].replaceChildren(...data.stores.map(row));
+      P.labelCells($("stores"));
       $("no-stores").hidden = data.stores.length > 0;
       totals(data.totals, days);
       $("latest").textContent = data.latest
         ? P.t("hq.latest", { version: data.latest.version, rows: P.number(data.latest.rows) }) : P.t("hq.no_list");
-      $("versions").replaceChildren(...data.versions.map((v) => P.el("li", null,
-        P.t("hq.version_line", { version: v.version, rows: P.number(v.rows), when: new Date(v.created_at).toLocaleString(P.lang) }) +
-        (v.delta ? " · " + P.t("hq.delta_line", { upserts: P.number(v.delta.upserts), deletes: P.number(v.delta.deletes) }) : ""))));
+      versions(data.versions, data.latest);
     },
   };
+
+  // The last few versions, newest first, and how many came before them.
+  function versions(list, latest) {
+    const shown = list.slice(0, VERSIONS_SHOWN);
+    $("versions").replaceChildren(...shown.map((v) => {
+      const li = P.el("li", null, P.t("hq.version_line", { version: v.version, rows: P.number(v.rows),
+        when: P.dateTime(v.created_at) }) +
+        (v.delta ? " · " + P.t("hq.delta_line", { upserts: P.number(v.delta.upserts), deletes: P.number(v.delta.deletes) }) : ""));
+      li.value = v.version;
+      return li;
+    }));
+    const earlier = latest && shown.length ? shown[shown.length - 1].version - 1 : 0;
+    $("versions-more").textContent = earlier > 0 ? P.t("hq.versions_more", { count: P.number(earlier) }) : "";
+  }
 
   async function exportCsv() {
     // Fetched with the token (a plain link cannot send it), then saved as a file.
@@ -120,10 +123,17 @@
     return node;
   }
 
+  let lastChart = null;
+
   function drawChart(data, labels) {
     // One line per store (broken where it has no value: before it existed,
     // hours to come), periods along the bottom, the largest value at the top.
-    const W = 640, H = 220, L = 48, B = 24, T = 8;
+    // Drawn in the pixels it is shown at (a phone's 360 or a laptop's 900), so
+    // the axes' words keep their size.
+    lastChart = [data, labels];
+    const W = Math.round(Math.max(280, Math.min(900, $("chart").parentElement.clientWidth || 640)));
+    const H = W < 480 ? 200 : 240, L = 44, B = 24, T = 10;
+    $("chart").setAttribute("viewBox", `0 0 ${W} ${H}`);
     const names = Object.keys(data.stores);
     const values = names.flatMap((n) => data.stores[n].filter((v) => v !== null));
     const ratio = data.figure === "taken_rate";
@@ -136,7 +146,7 @@
       parts.push(svg("line", { x1: L, x2: W - 8, y1: y(v), y2: y(v), class: "rule" }),
         svg("text", { x: L - 6, y: y(v) + 4, class: "tick" }, ratio ? rate(v) : P.number(Math.round(v * 10) / 10)));
     }
-    const every = Math.ceil(n / 8);
+    const every = Math.ceil(n / Math.max(2, Math.floor((W - L) / 70)));
     labels.forEach((label, i) => {
       if (i % every && i !== n - 1) return;
       parts.push(svg("text", { x: x(i), y: H - 6, class: "day" }, label));
@@ -179,12 +189,12 @@
       if (hourly) {
         if (!$("day").value) $("day").value = todayIso();
         const data = await P.api("GET", `/hq/v1/chart?figure=${figure}&day=${$("day").value}`);
-        $("h-chart").textContent = P.t("hq.chart_hours", { figure: figureName, day: data.day });
+        $("h-chart").textContent = P.t("hq.chart_hours", { figure: figureName, day: P.date(data.day + "T12:00:00") });
         drawChart(data, data.hours.map((h) => h.slice(0, 2)));
       } else {
         const data = await P.api("GET", `/hq/v1/chart?figure=${figure}&days=${days}`);
         $("h-chart").textContent = P.t("hq.chart_days", { figure: figureName, period: P.t(`hq.days_${days}`) });
-        drawChart(data, data.days.map((d) => d.slice(5)));
+        drawChart(data, data.days.map((d) => P.dayMonth(d + "T12:00:00")));
       }
     },
   };
@@ -231,6 +241,11 @@
     if (!P.token) { showError(P.t("hq.no_token")); return; }
     $("days").addEventListener("change", () => refresh());
     for (const id of ["figure", "view", "day"]) $(id).addEventListener("change", () => refresh(chartSection));
+    let resized = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resized);
+      resized = setTimeout(() => { if (lastChart) drawChart(...lastChart); }, 150);
+    });
     $("export").addEventListener("click", () => exportCsv().catch((err) => showError(err.message)));
     $("upload").addEventListener("submit", (e) => upload(e).catch((err) => showError(err.message)));
     refresh();

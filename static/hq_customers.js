@@ -17,7 +17,7 @@
     const build = data.last_build;
     $("customers-summary").textContent = P.t("hq.customers_summary", { customers: fmt(data.customers) }) + " " +
       (build ? P.t("hq.last_build", { version: build.version, customers: fmt(build.customers),
-        when: new Date(build.at * 1000).toLocaleString(P.lang) }) : P.t("hq.no_build"));
+        when: P.dateTime(build.at) }) : P.t("hq.no_build"));
     const rows = Object.entries(data.platforms).sort().map(([name, p]) => {
       const tr = P.el("tr");
       const th = P.el("th", null, name);
@@ -29,6 +29,7 @@
       return tr;
     });
     $("metrics").tBodies[0].replaceChildren(...rows);
+    P.labelCells($("metrics"));
     $("metrics-errors").replaceChildren(...data.recent_errors.map((e) =>
       P.el("li", null, `${e.platform}: ${e.error}`)));
   }

@@ -4,35 +4,21 @@
 "use strict";
 
 (() => {
+  const W = PospluginWords;
   const $ = (id) => document.getElementById(id);
-  const query = new URLSearchParams(location.search);
-  const preferred = (navigator.languages || [navigator.language || "en"]).map((l) => l.toLowerCase());
-  const lang = ["en", "nb"].includes(query.get("lang")) ? query.get("lang")
-    : preferred.some((l) => /^(nb|no|nn)\b/.test(l)) && !preferred[0].startsWith("en") ? "nb" : "en";
-  document.documentElement.lang = lang;
-  let messages = {};
+  const lang = W.chooseForCustomer();
+  const t = W.t;
   let consentDoc = null;
   let kind = "phone";
   let identifierValue = "";
 
-  function t(key, values) {
-    let text = messages[key] || key;
-    for (const [name, value] of Object.entries(values || {})) text = text.replace("{" + name + "}", value);
-    return text;
-  }
-
   async function loadMessages() {
-    try {
-      messages = await (await fetch(`/static/locales/${lang}.json`)).json();
-    } catch (e) {
-      messages = {};
-    }
-    for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
-    for (const node of document.querySelectorAll("[data-t-label]")) node.setAttribute("aria-label", t(node.dataset.tLabel));
+    await W.load();
     document.title = t("join.title");
     for (const a of document.querySelectorAll("[data-lang]")) {
       a.setAttribute("aria-current", String(a.dataset.lang === lang));
     }
+    $("to-me").href = `/me?lang=${lang}`;
   }
 
   // Every change echoes the CSRF token that /session and /verify give.
@@ -103,10 +89,30 @@
     $("h-consent").textContent = words.title;
     $("consent-intro").textContent = words.intro;
     $("consent-tiering").textContent = words.tiering;
+    $("consent-staff-see").textContent = words.staff_see || "";
+    renderExampleCard(words);
     $("consent-invitations-text").textContent = words.invitations;
     $("consent-rights").textContent = words.rights;
     $("consent-version").textContent = consentDoc.version;
     $("consent-withdrawn").hidden = !(session && session.withdrawn);
+  }
+
+  // Exactly what a cashier would see for a customer like the example, before anyone agrees.
+  function renderExampleCard(words) {
+    const card = consentDoc.card && (consentDoc.card[lang] || consentDoc.card.en);
+    $("example-card").hidden = !card;
+    if (!card) return;
+    $("example-caption").textContent = words.card_caption || "";
+    $("example-level").textContent = card.level;
+    $("example-name").textContent = card.name;
+    $("example-action").textContent = card.action;
+    $("example-who").textContent = card.who;
+    $("example-niches").replaceChildren(...card.niches.map((n) => {
+      const li = document.createElement("li");
+      li.className = "niche";
+      li.textContent = n;
+      return li;
+    }));
   }
 
   function renderAccounts(session) {
@@ -160,7 +166,7 @@
     }
     const consent = session.consent;
     $("consent-given").textContent = consent ? t("join.done.consented", { version: consent.version,
-      when: new Date(consent.given_at).toLocaleDateString(lang === "nb" ? "nb-NO" : "en-GB") }) : "";
+      when: W.date(consent.given_at) }) : "";
   }
 
   async function refresh() {

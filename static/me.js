@@ -5,26 +5,12 @@
 "use strict";
 
 (() => {
+  const W = PospluginWords;
   const $ = (id) => document.getElementById(id);
-  const LANGS = ["en", "nb"];
-  let lang = pickLanguage();
-  let messages = {};
+  const t = W.t;
+  let lang = W.chooseForCustomer();
   let csrf = "";
   let passTimer = null;
-
-  function pickLanguage() {
-    const asked = new URLSearchParams(location.search).get("lang");
-    const stored = localStorage.getItem("posplugin.lang");
-    const browser = (navigator.language || "").toLowerCase();
-    const guess = /^(nb|no|nn)\b/.test(browser) ? "nb" : document.documentElement.lang;
-    return [asked, stored, guess].find((l) => LANGS.includes(l)) || "en";
-  }
-
-  function t(key, values) {
-    let text = messages[key] || key;
-    for (const [name, value] of Object.entries(values || {})) text = text.replace("{" + name + "}", value);
-    return text;
-  }
 
   function el(tag, className, text) {
     const node = document.createElement(tag);
@@ -34,16 +20,13 @@
   }
 
   async function loadMessages() {
-    document.documentElement.lang = lang;
-    try {
-      messages = await (await fetch(`/static/locales/${lang}.json`)).json();
-    } catch (e) {
-      messages = {};
-    }
-    for (const node of document.querySelectorAll("[data-t]")) node.textContent = t(node.dataset.t);
+    await W.load();
+    document.title = t("me.title");
     for (const button of document.querySelectorAll(".lang")) {
       button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
     }
+    $("join-link").href = `/join?lang=${lang}`;
+    $("link-account").href = `/join?lang=${lang}`;
   }
 
   async function call(method, path) {
@@ -65,9 +48,8 @@
     status.hidden = false;
   }
 
-  const numbers = () => new Intl.NumberFormat(lang === "nb" ? "nb-NO" : "en-GB");
-  const percent = (rate) => new Intl.NumberFormat(lang === "nb" ? "nb-NO" : "en-GB",
-    { style: "percent", maximumFractionDigits: 1 }).format(rate);
+  const number = W.number;
+  const percent = W.percent;
 
   function renderFigures(published) {
     const figures = $("figures");
@@ -75,10 +57,10 @@
     const rows = published.known ? [
       ["me.f.level", t("level." + published.service_level)],
       ["me.f.tier", t("tier." + published.tier)],
-      ["me.f.followers", numbers().format(published.followers)],
+      ["me.f.followers", number(published.followers)],
       ["me.f.engagement", percent(published.engagement_rate)],
-      ["me.f.reach", numbers().format(published.engaged_reach)],
-      ["me.f.niches", published.niches.join(", ") || "—"],
+      ["me.f.reach", number(published.engaged_reach)],
+      ["me.f.niches", (published.interests || published.niches).join(", ") || "—"],
       ["me.f.version", String(published.version)],
     ] : [["me.f.level", t("me.not_listed")]];
     for (const [key, value] of rows) {
@@ -104,11 +86,11 @@
     $("accounts").replaceChildren(...accounts.map((a) => {
       const item = el("li", "account");
       item.dataset.id = a.id;
-      const measured = a.measured_at ? t("me.measured", { when: a.measured_at.slice(0, 16).replace("T", " ") })
-        : t("me.not_measured");
+      const measured = a.measured_at ? t("me.measured", { when: W.dateTime(a.measured_at) }) : t("me.not_measured");
       const figures = a.followers === null ? "" :
-        ` · ${numbers().format(a.followers)} ${t("me.followers")} · ${percent(a.engagement_rate || 0)}`;
-      item.append(el("span", "account-name", `${a.platform} ${a.handle}${figures} · ${measured}`), el("br"));
+        ` · ${number(a.followers)} ${t("me.followers")} · ${percent(a.engagement_rate || 0)}`;
+      const account = [a.platform, a.handle].filter(Boolean).join(" ");
+      item.append(el("span", "account-name", `${account}${figures} · ${measured}`), el("br"));
       const refresh = el("button", "refresh", t("me.refresh"));
       refresh.type = "button";
       refresh.addEventListener("click", () => act("POST", `/hq/v1/me/accounts/${a.id}/refresh`, "me.refreshed"));
@@ -128,7 +110,7 @@
       const item = el("li", "invitation");
       item.append(el("p", null, i.text));
       if (i.disclosure) item.append(el("p", "disclosure", i.disclosure));
-      item.append(el("p", "muted", t("me.sold_at", { when: i.sold_at.slice(0, 10) })));
+      item.append(el("p", "muted", t("me.sold_at", { when: W.date(i.sold_at) })));
       return item;
     }));
   }
@@ -144,18 +126,22 @@
     renderInvitations(data.invitations);
     $("object").disabled = !data.consent;
     $("audit").replaceChildren(...data.audit.map((a) =>
-      el("li", null, `${a.at.slice(0, 16).replace("T", " ")} · ${t("me.audit." + a.action)}${a.detail ? " · " + a.detail : ""}`)));
+      el("li", null, `${W.dateTime(a.at)} · ${t("me.audit." + a.action)}${a.detail ? " · " + a.detail : ""}`)));
+  }
+
+  function signedOut() {
+    $("page").hidden = true;
+    $("signed-out").hidden = false;
+    return false;
   }
 
   async function load() {
     try {
+      // Asked first in a way that is no error when nobody is signed in (a 401 would be one in the console).
+      if (!(await call("GET", "/hq/v1/join/session")).signed_in) return signedOut();
       render(await call("GET", `/hq/v1/me?lang=${lang}`));
     } catch (e) {
-      if (e.status === 401) {
-        $("page").hidden = true;
-        $("signed-out").hidden = false;
-        return false;
-      }
+      if (e.status === 401) return signedOut();
       say(e.message, true);
       return false;
     }
@@ -172,8 +158,7 @@
       $("qr").src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(pass.qr_svg);
       $("qr").alt = t("me.pass_alt");
       $("qr").dataset.pass = pass.pass;
-      $("pass-expiry").textContent = t("me.pass_until", {
-        time: new Date(pass.expires_at).toLocaleTimeString(lang === "nb" ? "nb-NO" : "en-GB") });
+      $("pass-expiry").textContent = t("me.pass_until", { time: W.time(pass.expires_at) });
       next = pass.refresh_s;
     } catch (e) {
       if (e.status === 401) return;
@@ -190,7 +175,8 @@
     passTimer = setTimeout(() => { if (!document.hidden) refreshPass(); }, next * 1000);
   }
 
-  document.addEventListener("visibilitychange", () => { if (!document.hidden) refreshPass(); });
+  // Only a signed-in page has a pass to renew (a signed-out one would only get a 401).
+  document.addEventListener("visibilitychange", () => { if (!document.hidden && !$("page").hidden) refreshPass(); });
 
   let pending = null;
 
@@ -237,10 +223,9 @@
   for (const button of document.querySelectorAll(".lang")) {
     button.addEventListener("click", async () => {
       lang = button.dataset.lang;
-      localStorage.setItem("posplugin.lang", lang);
+      W.remember(lang);
       await loadMessages();
-      await load();
-      refreshPass();
+      if (await load()) refreshPass();
     });
   }
 

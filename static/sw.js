@@ -3,8 +3,8 @@
 // first: a working service always wins; the API and the stream are never cached.
 "use strict";
 
-const CACHE = "posplugin-shell-v2";
-const SHELL = ["/floor", "/till", "/static/app.css", "/static/common.js", "/static/floor.js",
+const CACHE = "posplugin-shell-v3";
+const SHELL = ["/floor", "/till", "/static/app.css", "/static/words.js", "/static/common.js", "/static/floor.js",
   "/static/till.js", "/static/alert.js", "/static/locales/en.json", "/static/locales/nb.json",
   "/static/manifest.webmanifest", "/static/icon.svg"];
 

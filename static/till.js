@@ -1,14 +1,17 @@
-// The cashier's card: the newest open service (or amplify) prompt for this
-// lane. The level, the name, a one-line action and both buttons always fit
-// the card (down to 480x320 and 320x480); who the customer is and what they
-// are into are a tap away when space is short.
+// The cashier's card: what to do for the customer in front of the till now,
+// the newest live service prompt for this lane (a pass to see, a level of
+// service). Never an after-sale prompt: those are the floor's. The level, the
+// name, a one-line action and both buttons always fit the card (down to
+// 480x320 and 320x480) and grow with the screen; who the customer is and
+// what they are into are a tap away when space is short.
 "use strict";
 
 (() => {
   const P = Posplugin;
   const params = new URLSearchParams(location.search);
   const lane = params.get("lane") || "1";
-  const me = () => localStorage.getItem("posplugin.name") || P.t("lane", { lane });
+  // Who presses On it here: the cashier's own name where the device knows one, else this till.
+  const me = () => localStorage.getItem("posplugin.name") || P.t("till.by", { lane });
   let current = null;
   let loaded = false;
   let alerts = null;
@@ -18,8 +21,15 @@
   const $ = (id) => document.getElementById(id);
 
   function mine(prompt) {
-    return String(prompt.lane) === String(lane) &&
-      (prompt.kind === "service" || prompt.kind === "amplify");
+    return String(prompt.lane) === String(lane) && prompt.kind === "service";
+  }
+
+  // The one line the card always shows: the prompt's own, else its level's.
+  const actionLine = (p) => p.short_action || p.action || P.t("till.action." + p.level);
+
+  function takenWords(p) {
+    if (!p.taken_by) return "";
+    return p.taken_by === me() ? P.t("till.taken_here") : P.t("till.taken_by", { name: p.taken_by });
   }
 
   function showDetails(open) {
@@ -36,20 +46,32 @@
     if (changed) showDetails(false);
     $("lane").textContent = P.t("lane", { lane });
     $("empty").hidden = !!current;
-    $("more").hidden = !current;
     $("ack").disabled = !current || current.status !== "open";
     $("resolve").disabled = !current;
     $("level").textContent = current ? P.t("level." + current.level) : P.t("till.title");
     $("name").textContent = current ? (current.display_name || current.title) : "";
-    $("action").textContent = current ? (current.short_action || current.action || "") : "";
+    $("action").textContent = current ? actionLine(current) : "";
     $("who").textContent = current ? (current.who || current.body) : "";
-    $("full-action").textContent = current && current.action && current.action !== current.short_action ? current.action : "";
+    $("full-action").textContent = current && current.action && current.action !== actionLine(current) ? current.action : "";
     // The customer showed their pass: this is the person the tier belongs to.
     $("verified").textContent = current && current.verified ? P.t("till.verified") : "";
-    $("taken").textContent = current && current.taken_by ? P.t("till.taken_by", { name: current.taken_by }) : "";
+    $("taken").textContent = current ? takenWords(current) : "";
     const niches = $("niches");
-    niches.replaceChildren(...(current && current.niches ? current.niches : []).map((n) => P.el("li", "niche", n)));
+    // Interests in the store's language where the prompt has them (the common ones are translated).
+    const interests = current ? current.interests || current.niches || [] : [];
+    niches.replaceChildren(...interests.map((n) => P.el("li", "niche", n)));
     document.title = (current && current.status === "open" ? "(1) " : "") + P.t("lane", { lane }) + " · posplugin";
+    fit();
+  }
+
+  // Who the customer is shows on the card itself when it fits the window; otherwise behind Details.
+  function fit() {
+    const card = $("card");
+    const content = $("content");
+    card.classList.add("roomy");
+    const fits = !!current && content.scrollHeight <= content.clientHeight + 1;
+    card.classList.toggle("roomy", fits);
+    $("more").hidden = !current || fits;
   }
 
   function showNewest() {
@@ -67,8 +89,9 @@
 
   async function reload() {
     prompts.begin();
-    const data = await P.api("GET", `/api/v1/prompts?lane=${encodeURIComponent(lane)}`);
-    const list = data.prompts.filter(mine);
+    const lanePrompts = (status) => P.api("GET", `/api/v1/prompts?lane=${encodeURIComponent(lane)}&status=${status}`);
+    const answers = await Promise.all([lanePrompts("open"), lanePrompts("taken")]);
+    const list = answers.flatMap((a) => a.prompts).filter(mine);
     list.forEach(maybeAlert);
     loaded = true;
     prompts.replace(list);
@@ -90,6 +113,7 @@
 
   $("ack").addEventListener("click", () => act("ack"));
   $("resolve").addEventListener("click", () => act("resolve"));
+  window.addEventListener("resize", fit);
   $("more").addEventListener("click", () => showDetails(!$("card").classList.contains("show-details")));
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "INPUT" || e.ctrlKey || e.metaKey) return;

@@ -138,6 +138,10 @@ def open_page(browser):
         dialogs = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.dialogs = dialogs
+        # What the page itself reports as wrong (a script error, a failed request logged in red).
+        page.errors = []
+        page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
         page.goto(f"{server.url}{path}#token={token}")
         return page
 

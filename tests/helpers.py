@@ -292,13 +292,7 @@ def join_code(caplog, masked_tail: str = "") -> str:
 def join_on_page(page, phone: str, caplog) -> None:
     """Join on an open /join page as a customer does: ``phone``, the code the
     console sender logged for it, consent; returns on the last step."""
-    page.wait_for_selector("#step-identify:not([hidden])")
-    page.fill("#identifier", phone)
-    page.click("#identify-form button[type=submit]")
-    page.wait_for_selector("#step-code:not([hidden])")
-    page.fill("#code", join_code(caplog, phone[-2:]))
-    page.click("#code-form button[type=submit]")
-    page.wait_for_selector("#step-consent:not([hidden])")
+    join_to_consent(page, caplog, phone)
     page.click("#agree")
     page.wait_for_selector("#step-done:not([hidden])")
 
@@ -463,3 +457,83 @@ def joined_customer(server, caplog, phone="+47 412 34 567", scopes=("tiering",),
         assert http.get(start.json()["authorize_url"], timeout=10).url.endswith(f"/join#linked={link}")
         assert customer_side(server.app).collector.run().measured >= 1
     return http
+
+
+# -- pages at their users' screens ---------------------------------------------------
+
+# The screens the pages are used on: a till-side screen, a small tablet in
+# landscape, a tablet either way, a laptop, a phone.
+SCREENS = {"480x320": {"width": 480, "height": 320}, "800x480": {"width": 800, "height": 480},
+           "1024x768": {"width": 1024, "height": 768}, "768x1024": {"width": 768, "height": 1024},
+           "1366x768": {"width": 1366, "height": 768}, "390x844": {"width": 390, "height": 844}}
+
+
+def each_screen(page, output_dir=None, name="page", full_page=False):
+    """Resize ``page`` to each of :data:`SCREENS` in turn, yielding its
+    viewport; a screenshot of each goes to ``output_dir`` before the caller's
+    checks, so a failing size can be looked at (``name-WIDTHxHEIGHT.png``)."""
+    for label, viewport in SCREENS.items():
+        page.set_viewport_size(viewport)
+        # Let the page's resize handlers and a frame of layout run.
+        page.evaluate("new Promise((done) => requestAnimationFrame(() => setTimeout(done, 200)))")
+        if output_dir is not None:
+            page.screenshot(path=str(output_dir / f"{name}-{label}.png"), full_page=full_page)
+        yield viewport
+
+
+def box_in_view(page, selector, viewport):
+    """The element's box, asserted to lie inside the viewport without scrolling."""
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not shown"
+    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"] + 0.5, (selector, viewport, box)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 0.5, (selector, viewport, box)
+    return box
+
+
+def no_horizontal_overflow(page, viewport):
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= viewport["width"], f"page is {width} px wide in a {viewport['width']} px window"
+
+
+def font_px(page, selector) -> float:
+    """The computed font size of the first element ``selector`` matches, in CSS pixels."""
+    return page.eval_on_selector(selector, "e => parseFloat(getComputedStyle(e).fontSize)")
+
+
+# One date format per language (the catalogues' date.format), on every page.
+DATE = {"en": r"\b\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b",
+        "nb": r"\b\d{1,2}\. (?:jan\.|feb\.|mars|apr\.|mai|juni|juli|aug\.|sep\.|okt\.|nov\.|des\.) \d{4}\b"}
+# Dates in any other shape: 12/2/2026, 02.12.2026, 2026-12-02, 5:33:39 PM.
+OTHER_DATES = r"\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{1,2}\.\d{1,2}\.\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b|\b[AP]M\b"
+
+
+def english_only_words() -> set[str]:
+    """Words of the English catalogues (pages and prompts) that no Norwegian
+    text uses: any of them on a Norwegian page was left untranslated."""
+    root = Path(__file__).resolve().parent.parent
+    texts = {}
+    for lang in ("en", "nb"):
+        words = set()
+        for folder in (root / "static" / "locales", root / "posplugin" / "locales"):
+            import json
+            for value in json.loads((folder / f"{lang}.json").read_text(encoding="utf-8")).values():
+                words |= {w.lower() for w in re.findall(r"[A-Za-zÆØÅæøå]{4,}", value)}
+        texts[lang] = words
+    return texts["en"] - texts["nb"]
+
+
+def english_left_over(text: str, english: set[str]) -> list[str]:
+    """The English-only words in ``text`` (a page's innerText)."""
+    return sorted({w for w in re.findall(r"[A-Za-zÆØÅæøå]{4,}", text) if w.lower() in english})
+
+
+def join_to_consent(page, caplog, phone: str = "+47 412 34 567") -> None:
+    """On an open /join page: the phone number, then the code the console sender
+    logged; returns at the consent step."""
+    page.wait_for_selector("#step-identify:not([hidden])")
+    page.fill("#identifier", phone)
+    page.click("#identify-form button[type=submit]")
+    page.wait_for_selector("#step-code:not([hidden])")
+    page.fill("#code", join_code(caplog, phone[-2:]))
+    page.click("#code-form button[type=submit]")
+    page.wait_for_selector("#step-consent:not([hidden])")

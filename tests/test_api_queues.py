@@ -91,3 +91,14 @@ def test_one_lane_rule_over_http_and_from_vendors(clients, lane, ok):
         assert not ok
     else:
         assert ok
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"lane": "1", "length": 3.5}, "length must be a whole number"),
+    ({"lane": "1", "length": "7"}, "length must be a whole number"),
+    ({"lane": "1", "length": 3, "event": "join"},
+     "the body must have either length (a reading, with an optional at) or event, not both"),
+])
+def test_queue_refusals_read_as_sentences(clients, body, message):
+    answer = clients["queue"].post("/api/v1/queue", json=body)
+    assert answer.status_code == 422 and answer.json()["error"]["message"] == message

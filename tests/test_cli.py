@@ -1,6 +1,7 @@
 """The command line as an operator uses it: separate processes, real files."""
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -33,6 +34,41 @@ def test_serve_refuses_to_start_without_a_key(tmp_path):
     done = run_cli("serve", "--data", str(tmp_path), "--port", str(free_port()), timeout=20)
     assert done.returncode == 2
     assert "POSPLUGIN_ID_KEY" in done.stderr and "posplugin.ini" in done.stderr
+    assert "`posplugin key create`" in done.stderr  # where a first store gets one
+
+
+def test_the_command_line_speaks_in_sentences(tmp_path):
+    """One row is a row; a bad row says every problem it has and echoes a bad
+    type (never an identifier); a notice is a sentence, not a log line."""
+    env = {"POSPLUGIN_ID_KEY": ID_KEY}
+    bad = tmp_path / "bad.csv"
+    bad.write_text(tier_csv([["fone", "+47 412 34 567", "many", "6.2%", "", "yes"]]))
+    refused = run_cli("tiers", "import", str(bad), "--data", str(tmp_path), env=env)
+    assert refused.returncode == 1
+    assert "refused: 1 bad row, nothing loaded" in refused.stderr
+    assert ("line 2: identifier_type 'fone' is not one of phone, email, loyalty_id, card_token, handle; "
+            "followers must be a whole number, got 'many'") in refused.stderr
+    assert "412 34 567" not in refused.stderr
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(tier_csv([["email", "søs@example.com", "1200", "5%", "", "yes"]]).encode("cp1252"))
+    done = run_cli("tiers", "import", str(latin), "--data", str(tmp_path), env=env)
+    assert done.returncode == 0 and done.stdout.startswith("1 row loaded (version 1; 0 customers opted out")
+    notice = [line for line in done.stderr.splitlines() if "Latin-1" in line]
+    assert notice and notice[0].startswith("posplugin: the file is not UTF-8 text")
+    assert not re.search(r"\d{4}-\d{2}-\d{2}|WARNING", done.stderr), done.stderr
+
+
+def test_config_says_where_each_value_came_from(tmp_path):
+    (tmp_path / "posplugin.ini").write_text("[posplugin]\ntimezone = Europe/Oslo\n")
+    done = run_cli("config", "--data", str(tmp_path),
+                   env={"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_LANGUAGE": "nb", "POSPLUGIN_PORT": "0"})
+    assert done.returncode == 0, done.stderr
+    lines = {line.split(" = ")[0]: line for line in done.stdout.splitlines()}
+    assert lines["language"].startswith("language = nb    # from POSPLUGIN_LANGUAGE;")
+    assert lines["timezone"].startswith(f"timezone = Europe/Oslo    # from {tmp_path / 'posplugin.ini'} [posplugin]")
+    assert lines["port"].startswith("port = 0    # from POSPLUGIN_PORT;")  # 0: any free port, as for the demo
+    assert lines["retention_days"].startswith("retention_days = 30    # from default;")
+    assert lines["id_key"].startswith("id_key = ***    # from POSPLUGIN_ID_KEY")
 
 
 def test_serve_reports_bad_settings(tmp_path):
@@ -210,8 +246,9 @@ def test_pair_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
     import subprocess
     import sys
     from helpers import cli_env
-    reader = subprocess.Popen([sys.executable, "-m", "posplugin", "pair", "--role", "staff", "--data",
-                               str(tmp_path)], env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader = subprocess.Popen([sys.executable, "-m", "posplugin", "pair", "--role", "staff", "--url",
+                               "http://store-pc:8765", "--data", str(tmp_path)], env=cli_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     reader.stdout.close()  # like `| head` that has already left
     _, err = reader.communicate(timeout=30)
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
@@ -261,17 +298,40 @@ def test_key_create_prints_a_key_serve_accepts(tmp_path):
     assert done.returncode == 0 and "4 rows loaded" in done.stdout
 
 
-def test_pair_without_url_uses_a_network_address_and_says_so(tmp_path):
+def test_pair_asks_the_running_serve_where_it_is_or_refuses_with_the_fix(tmp_path):
+    """Without --url, pair uses the address the running serve listens on (here
+    a port --port 0 picked), never a guess from the settings; with no serve
+    running it refuses and says what to do."""
+    import signal
+    import subprocess
+    import sys
+
     from posplugin.cli.pairing import lan_address
-    done = cli("pair", "--role", "staff", "--data", str(tmp_path))
-    assert done.returncode == 0, done.stderr
-    url = done.stdout.splitlines()[0]
-    assert not url.startswith(("http://127.0.0.1", "http://localhost"))
-    address = lan_address()
-    if address:
-        assert url.startswith(f"http://{address}:8765/floor#token=pp_")
-        assert "this machine's address on the local network" in done.stderr
-    assert "--url" in done.stderr and "--host 0.0.0.0" in done.stderr
+
+    refused = run_cli("pair", "--role", "staff", "--data", str(tmp_path))
+    assert refused.returncode == 2 and "no posplugin serve is running" in refused.stderr
+    assert "posplugin serve --data" in refused.stderr and "--url" in refused.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "posplugin", "serve", "--data", str(tmp_path), "--port", "0"],
+                            env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
+    try:
+        while not (found := re.search(r"serving on http://127.0.0.1:(\d+)", proc.stdout.readline())):
+            assert proc.poll() is None, proc.stdout.read()
+        port = int(found[1])
+        assert port != 8765
+        done = run_cli("pair", "--role", "staff", "--data", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        url = done.stdout.splitlines()[0]
+        assert f":{port}/floor#token=pp_" in url and not url.startswith(("http://127.0.0.1", "http://localhost"))
+        address = lan_address()
+        if address:
+            assert url.startswith(f"http://{address}:{port}/floor#token=pp_")
+            assert "this machine's address on the local network" in done.stderr
+        assert "--url" in done.stderr and "--host 0.0.0.0" in done.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    # Stopped: the address it left behind is not believed.
+    assert run_cli("pair", "--role", "staff", "--data", str(tmp_path)).returncode == 2
 
 
 def test_hq_qr_points_at_join(tmp_path):
@@ -293,7 +353,7 @@ def test_hq_tiers_build_and_metrics_status(world, tmp_path):
     data = str(tmp_path / "hq")
     built = cli("hq", "tiers", "build", "--data", data, env=world.env)
     assert built.returncode == 0, built.stderr
-    assert built.stdout.startswith("version 1: 1 customers, 1 identifiers")
+    assert built.stdout.startswith("version 1: 1 customer, 1 identifier")
     status = cli("hq", "metrics", "status", "--json", "--data", data, env=world.env)
     figures = json.loads(status.stdout)
     assert figures["customers"] == 1 and figures["platforms"]["instagram"]["measured"] == 1

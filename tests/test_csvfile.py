@@ -203,4 +203,4 @@ def test_cli_queue_history_from_excel(settings, tmp_path):
                  delimiter=";", newline="\r\n", bom=True)
     done = cli("queues", "import", str(path), "--data", str(settings.data_dir))
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "1 readings loaded"
+    assert done.stdout.strip() == "1 reading loaded"

@@ -8,12 +8,26 @@ after the next build and sync the store answers known: false; the customer
 deletes their account and head office keeps only the audit line."""
 
 import io
+import re
 import urllib.parse
 
 import pytest
 import requests
 import segno
-from helpers import join_on_page, joined_customer, tier_csv
+from helpers import (
+    DATE,
+    OTHER_DATES,
+    SCREENS,
+    box_in_view,
+    each_screen,
+    english_left_over,
+    english_only_words,
+    join_to_consent,
+    join_on_page,
+    joined_customer,
+    no_horizontal_overflow,
+    tier_csv,
+)
 from sqlalchemy import select
 
 from posplugin.hq import schema
@@ -96,7 +110,7 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, bro
         # ... and the scanned pass a verified Murdoch-level prompt, on the cashier's card.
         card = open_page(store.server, "/till?lane=3", store.staff_token)
         card.wait_for_selector("#card.level-priority")
-        assert "ask to see their pass" in card.text_content("#action")
+        assert "Ask to see their pass" in card.text_content("#action")
         shown = identify(store, http, "pass", scanned)
         assert shown.status_code == 200
         answer = shown.json()
@@ -205,13 +219,20 @@ def test_me_in_norwegian(customer_hq, browser, caplog):
         context.close()
 
 
-def test_signed_out_me_points_to_join(customer_hq, browser):
+def test_signed_out_me_points_to_join_without_an_error(customer_hq, browser):
     context = browser.new_context(viewport=PHONE)
     try:
         me = context.new_page()
+        errors, failed = [], []
+        me.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        me.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.url}"))
         me.goto(customer_hq.url + "/me")
         me.wait_for_selector("#signed-out:not([hidden])")
-        assert me.get_attribute("#join-link", "href") == "/join"
+        assert me.get_attribute("#join-link", "href") == "/join?lang=en"
+        me.wait_for_load_state("networkidle")
+        # Signed out is no error: nothing red in the console, no 4xx (the icon included).
+        assert errors == [] and failed == []
+        assert requests.get(customer_hq.url + "/favicon.ico", timeout=5).status_code == 200
     finally:
         context.close()
 
@@ -239,5 +260,78 @@ def test_the_pass_on_screen_renews_itself(hq, customer_hq, browser, caplog):
             me.wait_for_timeout(100)
         renewed = me.get_attribute("#qr", "data-pass")
         assert renewed != first and renewed.startswith("PP1:")
+    finally:
+        context.close()
+
+
+CUSTOMER_WORDS = {
+    "en": {"staff_see": "What staff see:", "to_me": "Your page", "level": "MURDOCH-LEVEL SERVICE",
+           "niches": ["running", "coffee"]},
+    "nb": {"staff_see": "Dette ser de ansatte:", "to_me": "Din side", "level": "MURDOCH-SERVICE",
+           "niches": ["løping", "kaffe"]},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hq_backend", ["sqlite"], indirect=True)  # the pages, not the database
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_join_and_me_at_every_screen_say_what_staff_see_in_the_customers_language(
+        customer_hq, browser, caplog, output_dir, language):
+    """/join in the customer's language (their ?lang= choice, kept): before
+    agreeing, the consent step says what staff see and shows the card; after
+    it, a way on to /me. Both fit each screen; dates in the language's one
+    format; in Norwegian no English word is left over."""
+    app, words = customer_hq.app, CUSTOMER_WORDS[language]
+    english = english_only_words()
+    context = browser.new_context(viewport=SCREENS["390x844"])
+    try:
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.goto(customer_hq.url + f"/join?lang={language}")
+        join_to_consent(page, caplog)
+        assert page.evaluate("document.documentElement.lang") == language
+        # Before agreeing: exactly what staff see, and the card they would see.
+        assert words["staff_see"] in page.inner_text("#consent-staff-see")
+        assert page.locator("#example-card .niche").all_text_contents() == words["niches"]
+        assert page.inner_text("#example-level") == words["level"]
+        for viewport in each_screen(page, output_dir, f"join-consent-{language}", full_page=True):
+            no_horizontal_overflow(page, viewport)
+            page.locator("#agree").scroll_into_view_if_needed()
+            box_in_view(page, "#agree", viewport)
+        if language == "nb":
+            assert english_left_over(page.inner_text("body"), english) == []
+        page.set_viewport_size(SCREENS["390x844"])
+        page.click("#agree")
+        page.wait_for_selector("#step-done:not([hidden])")
+        page.click("#accounts li[data-platform=instagram] button")
+        page.wait_for_url("**/join#linked=instagram")
+        page.wait_for_selector("#step-done:not([hidden])")
+        assert re.search(DATE[language], page.inner_text("#consent-given"))
+        for viewport in each_screen(page, output_dir, f"join-done-{language}", full_page=True):
+            no_horizontal_overflow(page, viewport)
+        if language == "nb":
+            assert english_left_over(page.inner_text("body"), english) == []
+        assert customer_side(app).collector.run().measured == 1
+        assert customer_side(app).builder.build()["customers"] == 1
+        # On to /me, where the pass is; a new page remembers the language chosen.
+        assert words["to_me"] in page.inner_text("#to-me")
+        page.click("#to-me")
+        page.wait_for_selector("#qr[data-pass]")
+        page.goto(customer_hq.url + "/me")
+        page.wait_for_selector("#qr[data-pass]")
+        assert page.evaluate("document.documentElement.lang") == language
+        body = page.inner_text("body")
+        assert re.search(DATE[language], page.inner_text("#why")), page.inner_text("#why")
+        assert re.search(DATE[language], page.inner_text("#accounts"))
+        assert not re.search(OTHER_DATES, body), re.search(OTHER_DATES, body)
+        if language == "nb":
+            assert english_left_over(body, english) == []
+        for viewport in each_screen(page, output_dir, f"me-{language}", full_page=True):
+            no_horizontal_overflow(page, viewport)
+            page.locator("#qr").scroll_into_view_if_needed()
+            qr = page.locator("#qr").bounding_box()
+            assert qr["width"] >= min(250, viewport["width"] - 40), qr  # big enough to scan
+        assert errors == []
     finally:
         context.close()

@@ -6,7 +6,7 @@ import socket
 import sqlite3
 
 import pytest
-from helpers import ID_KEY, REPO, free_port, run_cli
+from helpers import ID_KEY, REPO, english_left_over, english_only_words, free_port, run_cli
 
 from posplugin.demo.data import FIRST_NAMES, STAFF_NAMES
 
@@ -24,17 +24,26 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert "/till?lane=1#token=pp_" in out and "/floor#token=pp_" in out
     ports = re.search(r"ports: store (\d+), head office (\d+)", out)
     assert ports and f"127.0.0.1:{ports[1]}/floor" in out and f"127.0.0.1:{ports[2]}/hq" in out
+    # Customers whose service a cashier must know about, in the figures the level follows from.
     lanes = [line for line in out.splitlines() if line.startswith("lane ")]
-    assert len(lanes) >= 5
-    assert any("PROMPT #" in line for line in lanes)
-    assert {"everyday customer", "nano-influencer"} & {line.split(", ")[1] for line in lanes}
+    assert len(lanes) >= 2 and all("PROMPT #" in line for line in lanes)
+    assert all(re.match(r"lane [1-4]: \w+, [\d,]+ followers, about [\d,]+ engage with each post → "
+                        r"(priority|Murdoch-level) service; PROMPT #\d+ on the cashier's card$", line) for line in lanes)
+    # Queue readings are not told one by one (the minute's summary has them).
+    assert not re.search(r"^queue: lane \d now", out, re.M)
+    # The banner names the customer's pages; the shift ends with its summary.
+    assert re.search(r"customers join here \(the code shows below\)\s+http://127.0.0.1:\d+/join$", out, re.M)
+    assert re.search(r"a customer's own page and pass\s+http://127.0.0.1:\d+/me$", out, re.M)
+    summary = out.strip().splitlines()[-1]
+    assert re.match(r"The shift \(.+\): customers at the tills: \d+ \(\d+ standard, \d+ priority and \d+ "
+                    r"Murdoch-level service\)\. Service prompts for the cashiers: \d+; staff took \d+", summary), summary
     # Nothing but the shift's story on the console: server logs go to a file.
     assert "waitress" not in out + done.stderr and " INFO " not in out + done.stderr
     assert (tmp_path / "demo" / "demo.log").exists()
     # Staff and customers never share a name; staff act after a while, not at once.
     took = re.findall(r"^floor: (\w+) took PROMPT #(\d+) after (\d+) s", out, re.M)
     assert took and {name for name, _, _ in took} <= set(STAFF_NAMES)
-    customers = set(re.findall(r"customer (\w+),", out))
+    customers = set(re.findall(r"^lane [1-4]: (\w+),", out, re.M))
     assert customers and not customers & set(STAFF_NAMES)
     assert "a everyday" not in out
     # Weeks of queue history were back-filled, and the queue simulator posts readings.
@@ -60,8 +69,9 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     conn.close()
     # The banner customer showed their pass at a till: verified, Murdoch-level;
     # an old screenshot of it was refused.
-    assert re.search(r"^pass: lane [1-4]: \w+ shows their pass → verified, murdoch", out, re.M), out
-    assert re.search(r"^pass: lane [1-4]: a screenshot of .* → refused \(422 pass_expired", out, re.M)
+    assert re.search(r"^pass: lane [1-4]: \w+ shows the QR code from their page → confirmed, Murdoch-level", out,
+                     re.M), out
+    assert re.search(r"^pass: lane [1-4]: a screenshot of .* → refused: it has expired", out, re.M)
     assert '"type": "pass", "value": "PP1:' in out
     # Head office published the list, the store synced it and reported back.
     rows = re.search(r"head office: the store has list version 1 \(([\d,]+) customers\)", out)
@@ -71,7 +81,7 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert hq.execute("SELECT rows FROM versions WHERE version = 1").fetchone()[0] == int(rows[1].replace(",", ""))
     assert f"tier list of {rows[1]} customers" in (REPO / "README.md").read_text()
     # A few customers joined on /join; head office built version 2 on the demo list and the store took it.
-    assert out.count("joined on /join, consented and linked a demo Instagram account") == 3
+    assert out.count("joined on /join, agreed and linked a demo Instagram account") == 3
     assert "built version 2 (3 joined customers on top of the demo list)" in out
     assert hq.execute("SELECT list_version FROM store_syncs").fetchone()[0] >= 2
     assert hq.execute("SELECT sum(made) FROM store_hours").fetchone()[0] >= 1
@@ -122,9 +132,13 @@ def test_demo_speaks_norwegian_by_flag_environment_or_ini(tmp_path, how):
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "posplugin-demobutikken kjører" in out and "porter: butikk" in out
-    assert re.search(r"^kasse [1-4]: kunde \w+, ", out, re.M)
+    assert re.search(r"^kasse [1-4]: \w+, [\d\u00a0]+ følgere", out, re.M), out
     assert "hovedkontor: butikken har listeversjon 1 (9\u00a0707 kunder)" in out
+    assert out.strip().splitlines()[-1].startswith("Vakten (")
     assert "waitress" not in out + done.stderr
+    if how == "flag":  # every line in Norwegian: the banner's labels, the shift, the summary
+        words = " ".join(w for w in out.split() if not re.search(r'[/=#_"-]|^pp_|^hq_|^PP1:', w))
+        assert english_left_over(words, english_only_words()) == []
     if how == "ini":
         ini = (data / "posplugin.ini").read_text()
         assert "language = nb" in ini and "id_key" not in ini  # the environment's key was used
@@ -152,3 +166,46 @@ def test_demo_uses_the_head_office_port_it_is_given(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"ports: store {store_port}, head office {hq_port}" in done.stdout
     assert f"http://127.0.0.1:{hq_port}/hq#token=" in done.stdout
+
+
+def test_a_visitor_joins_with_the_code_the_console_shows_and_ctrl_c_sums_up_the_shift(tmp_path):
+    """The banner names /join; a code asked for there shows on the console
+    (masked number, the demo's console sender), and signs the visitor in.
+    Ctrl-C then ends the demo with the shift in one paragraph."""
+    import signal
+    import subprocess
+    import sys
+
+    import requests
+
+    from helpers import cli_env
+
+    demo = subprocess.Popen([sys.executable, "-m", "posplugin", "demo", "--data", str(tmp_path / "demo"), "--port",
+                             "0", "--hq-port", "0", "--duration", "60", "--pace", "2"], cwd=REPO, env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def line_matching(pattern):
+        while True:
+            line = demo.stdout.readline()
+            assert line, demo.stderr.read()
+            found = re.search(pattern, line)
+            if found:
+                return found
+
+    try:
+        join = line_matching(r"(http://127.0.0.1:\d+)/join$")[1]
+        identifier = {"type": "phone", "value": "+47 412 77 777"}
+        visitor = requests.Session()
+        assert visitor.post(join + "/hq/v1/join/code", json={"identifier": identifier}, timeout=10).ok
+        code = line_matching(r"^join: code (\d{6}) for \+•••77 \(the demo shows codes here")[1]
+        signed_in = visitor.post(join + "/hq/v1/join/verify", json={"identifier": identifier, "code": code},
+                                 timeout=10)
+        assert signed_in.status_code == 200, signed_in.text
+        assert visitor.get(join + "/hq/v1/join/session", timeout=10).json()["signed_in"] is True
+        demo.send_signal(signal.SIGINT)
+        out, err = demo.communicate(timeout=90)
+    finally:
+        demo.kill()
+    assert demo.returncode == 0, err[-3000:]
+    assert out.strip().splitlines()[-1].startswith("The shift ("), out[-500:]
+    assert "412 77 777" not in out and "41277777" not in out  # masked, as the console sender logs it

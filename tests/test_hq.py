@@ -3,11 +3,23 @@ and behind stores, figures with real medians), charts, publishing a list from
 the page, and the /hq page in a real headless Chromium."""
 
 import io
+import re
 import uuid
 
 import pytest
 import requests
-from helpers import TIER_ROWS, hq_query, tier_csv
+from helpers import (
+    DATE,
+    OTHER_DATES,
+    SCREENS,
+    TIER_ROWS,
+    each_screen,
+    english_left_over,
+    english_only_words,
+    hq_query,
+    no_horizontal_overflow,
+    tier_csv,
+)
 
 from posplugin.tiers import feed
 
@@ -308,8 +320,7 @@ def test_bad_input_at_head_office_is_4xx_never_500(hq, how):
                                headers={**store, "Content-Type": "application/json"})
     assert 400 <= answer.status_code < 500, answer.text[:200]
     assert answer.json()["error"]["code"]
-HQ_SIZES = {"desktop": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844},
-            "small": {"width": 480, "height": 320}, "narrow": {"width": 320, "height": 480}}
+HQ_SIZES = {"desktop": {"width": 1024, "height": 768}}
 
 
 @pytest.fixture(params=["en", "nb"])
@@ -333,36 +344,65 @@ def busy_hq(request, tmp_path):
     for token in list(tokens.values())[:4]:
         fetch_manifest(office, token, version=1)
     report(office, tokens["oslo-storgata-flagship"], [hour(HOUR, **FOUR_TAKEN_OF_SIX)])
+    # Proof to show: an experiment with a clear uplift and one too short to tell.
+    office.experiments.start("spring", 0.2)
+    cells = [("murdoch", "served", 8000, 3300), ("murdoch", "holdout", 2000, 600),
+             ("priority", "served", 40, 12), ("priority", "holdout", 10, 3)]
+    requests.post(office.server.url + "/hq/v1/reports", headers=auth(tokens["bergen-bryggen"]), timeout=5,
+                  json={"batch": "arms-1", "hours": [], "arms": [
+                      {"experiment": "spring", "level": level, "arm": arm, "metric": "return_7", "n": n,
+                       "sum": k, "sum_sq": k} for level, arm, n, k in cells]}).raise_for_status()
+    for _ in range(6):  # versions enough that the page shows the last few and a count
+        office.import_csv(io.StringIO(tier_csv()))
     yield office
     office.server.stop()
     office.close()
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("size", ["desktop", "phone", "small", "narrow"])
-def test_hq_page_fits_and_reads_at_a_glance(busy_hq, open_page, size, output_dir):
-    viewport = HQ_SIZES[size]
+def test_hq_page_fits_and_reads_at_a_glance_at_every_screen(busy_hq, open_page, output_dir):
     admin_token = busy_hq.create_token("admin", "ops")
-    page = open_page(busy_hq.server, "/hq", admin_token, viewport)
+    page = open_page(busy_hq.server, "/hq", admin_token, SCREENS["1366x768"])
     page.wait_for_selector("tr[data-store='oslo-storgata-flagship']")
-    page.wait_for_selector("#totals [data-total='taken_rate'] dd")
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= viewport["width"], f"the page is {width} px wide in a {viewport['width']} px window"
+    page.wait_for_selector("#uplift tr[data-level='murdoch']")
+    page.wait_for_selector("#chart polyline, #chart circle", state="attached")
     assert page.text_content("#totals [data-total='taken_rate'] dd") in ("67%", "67 %")
     assert page.text_content("#totals [data-total='stores'] dd") == "6"
-    if size == "desktop":
-        # The whole table is in the window: its last column's right edge too.
-        last = page.locator("tr[data-store='oslo-storgata-flagship'] td").last.bounding_box()
-        assert last["x"] + last["width"] <= viewport["width"]
-        assert page.locator("#totals").bounding_box()["y"] < viewport["height"]
-    for selector in ("#export", "#upload button", "#days", "#figure"):
-        page.locator(selector).scroll_into_view_if_needed()
-        box = page.locator(selector).bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (selector, box)
-    page.wait_for_selector("#chart polyline, #chart circle", state="attached")
-    page.screenshot(path=str(output_dir / f"after-hq-{busy_hq.language}-{viewport['width']}x{viewport['height']}.png"))
-    page.screenshot(path=str(output_dir / f"after-hq-{busy_hq.language}-{viewport['width']}x{viewport['height']}-full.png"),
-                    full_page=True)
+    # The last five versions, newest first, and a count of the earlier ones.
+    assert page.locator("#versions li").count() == 5
+    assert page.text_content("#versions-more") == {"en": "… and 2 earlier versions",
+                                                   "nb": "… og 2 tidligere versjoner"}[busy_hq.language]
+    text = page.inner_text("body")
+    assert re.search(DATE[busy_hq.language], page.inner_text("#versions"))
+    assert not re.search(OTHER_DATES, text), re.search(OTHER_DATES, text)
+    for viewport in each_screen(page, output_dir, f"hq-{busy_hq.language}", full_page=True):
+        no_horizontal_overflow(page, viewport)
+        main = page.locator("main").bounding_box()
+        for table in ("#stores", "#uplift", "#metrics"):
+            # Every column inside the window: the Proof table's verdict too.
+            box = page.locator(table).bounding_box()
+            assert box["x"] + box["width"] <= viewport["width"] + 0.5, (table, viewport, box)
+            assert page.eval_on_selector(table, "t => t.scrollWidth <= t.parentElement.clientWidth + 1"), table
+        cards = viewport["width"] <= 860
+        shown = page.eval_on_selector("#uplift tbody tr", "r => getComputedStyle(r).display")
+        assert (shown == "block") == cards, (viewport, shown)
+        if cards:  # each row a card, each value beside its heading
+            cell = page.locator("#uplift tr[data-level='murdoch'] td.verdict")
+            assert page.eval_on_selector("#uplift tr[data-level='murdoch'] td.verdict",
+                                         "td => getComputedStyle(td, '::before').content").strip('"')
+            assert cell.bounding_box()["width"] >= viewport["width"] * 0.6
+        chart = page.locator("#chart").bounding_box()
+        assert chart["width"] >= min(main["width"] - 40, 860), (viewport, chart, main)
+        tick = page.locator("#chart .tick").first.bounding_box()
+        assert tick["height"] >= 10, f"the chart's axis words are {tick['height']} px high"
+        for selector in ("#export", "#upload button", "#days", "#figure"):
+            page.locator(selector).scroll_into_view_if_needed()
+            box = page.locator(selector).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], (selector, box)
+        page.evaluate("window.scrollTo(0, 0)")
+    if busy_hq.language == "nb":
+        assert english_left_over(page.inner_text("body"), english_only_words()) == []
+    assert page.errors == []
 
 
 @pytest.mark.browser
@@ -373,11 +413,12 @@ def test_hq_chart_follows_the_period_and_shows_a_day_by_the_hour(busy_hq, open_p
     page.select_option("#days", "30")
     page.wait_for_function("() => document.querySelector('#h-chart').textContent.includes('30')")
     labels = page.locator("#chart .day").all_text_contents()
-    assert labels[-1] == "11-23" and len(labels) <= 9
+    day, date = {"en": ("23 Nov", "23 Nov 2026"), "nb": ("23. nov.", "23. nov. 2026")}[busy_hq.language]
+    assert labels[-1] == day and len(labels) <= 13  # the catalogue's day, without the year
     page.select_option("#view", "hours")
     page.fill("#day", "2026-11-23")
     page.dispatch_event("#day", "change")
-    page.wait_for_function("() => document.querySelector('#h-chart').textContent.includes('2026-11-23')")
+    page.wait_for_function(f"() => document.querySelector('#h-chart').textContent.includes('{date}')")
     assert page.locator("#chart .day").first.text_content() == "00"
     with page.expect_download() as download:
         page.click("#export")
@@ -385,6 +426,11 @@ def test_hq_chart_follows_the_period_and_shows_a_day_by_the_hour(busy_hq, open_p
     download.value.save_as(saved)
     text = saved.read_text()
     assert text.startswith("store,list_version") and "oslo-storgata-flagship" in text
+    # Times in a CSV are ISO 8601, whatever the page's language.
+    import csv
+    synced = [row["last_sync_at"] for row in csv.DictReader(io.StringIO(text)) if row["last_sync_at"]]
+    assert synced and all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", t)
+                          for t in synced), synced
 
 
 def test_imports_wait_for_each_other_across_processes(hq, migrated_hq_url):

@@ -173,6 +173,7 @@ ON_ME = {
     "who": lambda me: me["card"]["who"], "action": lambda me: me["card"]["action"],
     "short_action": lambda me: me["card"]["short_action"],
     "niches": lambda me: me["published"]["niches"], "body": lambda me: me["card"]["who"],
+    "interests": lambda me: me["published"]["interests"] == me["card"]["niches"] and me["card"]["niches"],
     "display_name": lambda me: "the name you give at the till" in me["staff_see"],
     "tier": lambda me: me["published"]["tier"], "service_level": lambda me: me["published"]["service_level"],
     "followers": lambda me: me["published"]["followers"],

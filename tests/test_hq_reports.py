@@ -20,7 +20,7 @@ from posplugin.hq.db import database_url, open_engine
 from posplugin.hq.figures import Figures
 from posplugin.hq.office import HeadOffice
 from posplugin.hq.reports import Outcomes
-from posplugin.hq.schema import metadata, store_day_durations, store_days
+from posplugin.hq.schema import metadata
 from posplugin.timeutil import iso
 
 HOUR0 = 1_795_428_000.0  # 2026-11-23T10:00:00Z
@@ -82,26 +82,6 @@ def test_every_batch_counts_once_however_often_it_arrives(outcomes, sent, repeat
         pains = [t for h in mine for t in h["pain_durations_s"]]
         assert figures["median_pain_minutes"] == (
             pytest.approx(statistics.median(pains) / 60, abs=0.051) if pains else None)
-
-
-def test_day_sums_are_made_from_hours_received_before_they_existed(outcomes):
-    """The store_days migration: hours already in store_hours are summed into
-    days when head office opens, and the figures stay what they were."""
-    office = outcomes()
-    office.receive("oslo", "b1", [
-        {"hour": HOURS[0], "made": {"service:murdoch": 3}, "taken": 2, "times_to_act_s": [10.0, 20.0]},
-        {"hour": HOURS[2], "made": {"service:priority": 4}, "times_to_act_s": [90.0]}])
-    before = Figures(office.engine, clock=office.clock).of_store("oslo", HOUR0 - 86400)
-    with office.engine.begin() as conn:
-        conn.execute(store_days.delete())
-        conn.execute(store_day_durations.delete())
-    assert Figures(office.engine, clock=office.clock).of_store("oslo", HOUR0 - 86400)["prompts_made"] == 0  # the days are what it reads
-    again = Outcomes(office.engine, clock=office.clock)
-    assert Figures(again.engine, clock=again.clock).of_store("oslo", HOUR0 - 86400) == before
-    assert before["prompts_made"] == 7 and before["taken"] == 2 and before["median_time_to_act_s"] == 20.0
-    # Inside the first day the hours are read: from 11:00 on only the 12:00 hour counts.
-    assert Figures(again.engine, clock=again.clock).of_store("oslo", HOUR0 + 3600)["prompts_made"] == 4
-    assert Figures(again.engine, clock=again.clock).of_store("oslo", HOUR0 + 3600)["median_time_to_act_s"] == 90.0
 
 
 # -- many senders at once, over real processes ---------------------------------

@@ -61,7 +61,7 @@ def test_a_chain_is_added_in_one_command_with_tokens_only_its_owner_reads(tmp_pa
     again = run_cli("hq", "store", "add", "--from", str(tmp_path / "stores.csv"), "--tokens",
                     str(tmp_path / "again.csv"), "--data", data, env=cli_env())
     assert again.returncode == 1 and "line 2: store 'store-0000' exists already" in again.stderr
-    assert "1000 bad rows" in again.stderr and not (tmp_path / "again.csv").exists()
+    assert "1,000 bad rows" in again.stderr and not (tmp_path / "again.csv").exists()
     kept = run_cli("hq", "store", "add", "--from", str(tmp_path / "stores.csv"), "--data", data, env=cli_env())
     assert kept.returncode == 2 and "exists already" in kept.stderr  # the first token file is never written over
 

@@ -135,7 +135,7 @@ def test_join_in_chromium_phone_first(hq, open_page, caplog, output_dir):
     page.screenshot(path=str(output_dir / "consent.png"), full_page=True)
     page.click("#agree")
     page.wait_for_selector("#step-done:not([hidden])")
-    assert "2026-11" in page.locator("#consent-given").inner_text()
+    assert consent.VERSION in page.locator("#consent-given").inner_text()
     # Reloading keeps the customer signed in (the HttpOnly cookie, unseen by the page).
     page.reload()
     page.wait_for_selector("#step-done:not([hidden])")
@@ -262,3 +262,32 @@ def test_another_site_cannot_attach_its_phone_to_a_signed_in_customer(hq, caplog
 def test_signing_out_without_a_session_needs_no_token(hq):
     answer = requests.post(f"{hq.server.url}/hq/v1/join/signout", cookies={"posplugin_customer": "gone"}, timeout=10)
     assert answer.status_code == 200 and answer.json() == {"signed_in": False}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("hq_backend", ["sqlite"], indirect=True)
+def test_customer_pages_follow_the_language_setting_until_the_customer_chooses(hq, open_page):
+    """A head office set to Norwegian shows /join and /me in Norwegian to a
+    browser whose own language is English; the customer's choice of English
+    then holds on every customer page of that device."""
+    from posplugin.hq.web.app import create_hq_app
+    from posplugin.web.server import BackgroundServer
+
+    server = BackgroundServer(create_hq_app(hq, language="nb")).start()
+    try:
+        page = open_page(server, "/join", "", viewport=PHONE_VIEWPORT)
+        page.wait_for_selector("#step-identify:not([hidden])")
+        assert page.evaluate("navigator.language").startswith("en")
+        assert page.evaluate("document.documentElement.lang") == "nb"
+        assert page.inner_text("h1") == "Bli med"
+        page.goto(server.url + "/me")
+        page.wait_for_selector("#signed-out:not([hidden])")
+        assert page.evaluate("document.documentElement.lang") == "nb"
+        page.click(".lang[data-lang='en']")
+        page.wait_for_selector("h1:text('Your page')")
+        page.goto(server.url + "/join")
+        page.wait_for_selector("#step-identify:not([hidden])")
+        assert page.inner_text("h1") == "Join"
+        assert page.errors == []
+    finally:
+        server.stop()

@@ -1,5 +1,6 @@
 """What setup.cfg promises about dependencies holds for the installed set:
-installing the test extra cannot move a runtime dependency."""
+installing the test extra cannot move a runtime dependency; and CI runs
+README's test command itself."""
 
 import configparser
 import importlib.metadata
@@ -50,3 +51,25 @@ def test_installed_versions_satisfy_setup_cfg():
             continue
         version = importlib.metadata.version(requirement.name)
         assert version in requirement.specifier, f"{requirement.name} {version} is not {requirement.specifier}"
+
+
+def test_ci_runs_readmes_test_command_itself():
+    """.ci/run reads README's test command and runs that line, nothing of its
+    own: what a new user types is what CI proves works. On a fresh machine the
+    package lists were never fetched, so the line fetches them before it installs."""
+    import re
+    import subprocess
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"^Run the full test suite.*?^```sh\n(.+?)\n```", readme, re.M | re.S)
+    command = block.group(1)
+    assert "\n" not in command
+    printed = subprocess.run([str(REPO / ".ci" / "run"), "--print"], capture_output=True, text=True, timeout=30)
+    assert printed.returncode == 0 and printed.stdout == command + "\n"
+    steps = [step.strip() for step in command.split("&&")]
+    assert steps[0] == "apt-get update" and steps[1].startswith("apt-get install -y ")
+    assert steps[-1] == "python3 -m pytest"
+    # The script installs and runs nothing itself: only comments, the reading, and running what it read.
+    script = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    code = [line for line in script.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert not any(re.search(r"\b(apt-get|pip|pytest)\b", line) for line in code), code

@@ -1,7 +1,16 @@
 """The cashier's card and the floor tablet in a real headless Chromium."""
 
 import pytest
-from helpers import identify
+from helpers import (
+    SCREENS,
+    box_in_view,
+    each_screen,
+    english_left_over,
+    english_only_words,
+    font_px,
+    identify,
+    no_horizontal_overflow,
+)
 from servers import QuietHandler, serving
 
 from posplugin.store.web.app import create_app
@@ -12,6 +21,15 @@ pytestmark = pytest.mark.browser
 TABLET_LANDSCAPE = {"width": 1280, "height": 800}
 TABLET_PORTRAIT = {"width": 800, "height": 1280}
 XSS = "<img src=x onerror=alert(1)>"
+
+
+def report_pain(floor, kind, note):
+    """Report a pain point from the floor's top bar; waits for its card."""
+    floor.click("#report")
+    floor.select_option("#pain-kind", kind)
+    floor.fill("#pain-note", note)
+    floor.click("#pain button[type=submit]")
+    floor.wait_for_selector(f"#prompts li.prompt:has-text('{note}')")
 
 
 def card_prompt(clients, name="Sam"):
@@ -111,10 +129,7 @@ def test_floor_shows_lanes_recommendation_and_reports_pain(open_page, server, cl
     floor.click("#me")
     floor.fill("#name-input", "Ana")
     floor.click("#name-save")
-    floor.select_option("#pain-kind", "instructions")
-    floor.fill("#pain-note", "self-checkout sign is upside down")
-    floor.click("#pain button[type=submit]")
-    floor.wait_for_selector("li.prompt:has-text('upside down')")
+    report_pain(floor, "instructions", "self-checkout sign is upside down")
     floor.screenshot(path=str(output_dir / "floor-tablet-lanes.png"), full_page=True)
     reported = [p for p in clients["staff"].get("/api/v1/prompts").json()["prompts"]
                 if p.get("painpoint") == "instructions"]
@@ -202,18 +217,21 @@ def test_pages_send_a_strict_content_security_policy(clients):
     assert clients[None].get("/static/../posplugin/app.py").status_code == 404
 
 
-# -- A shift at three sizes: what each user must see without scrolling --------------
+# -- A shift at every screen: what each user must see without scrolling ------------
 
 SIZES = {"tablet": {"width": 1024, "height": 768}, "phone": {"width": 390, "height": 844},
          "till-side": {"width": 480, "height": 320}, "narrow-till": {"width": 320, "height": 480}}
-WORDS = {"en": {"lane": "Lane 3", "urgent": "URGENT", "taken": "Taken by Lane 3"},
-         "nb": {"lane": "Kasse 3", "urgent": "HASTER", "taken": "Tatt av Kasse 3"}}
+WORDS = {"en": {"lane": "Lane 3", "urgent": "URGENT", "taken": "Taken at this till", "empty": "No prompt",
+                "calm": "Back to normal at lane 1", "report": "Report a pain point", "resolved": "Resolved today: "},
+         "nb": {"lane": "Kasse 3", "urgent": "HASTER", "taken": "Tatt her ved kassen", "empty": "Ingen varsel",
+                "calm": "Tilbake til normalt ved kasse 1", "report": "Meld et problem", "resolved": "Løst i dag: "}}
 
 
 @pytest.fixture(params=["en", "nb"])
 def shift(request, settings, tmp_path):
     """A store mid-shift in ``language``: twenty after-sale invitations, two
-    service prompts, then a long queue (an urgent pain prompt) raised last."""
+    service prompts, then a long queue (an urgent pain prompt) raised last,
+    and lane 1's earlier queue back to normal (its pain prompt calm)."""
     import io
 
     from posplugin.store import auth
@@ -228,9 +246,10 @@ def shift(request, settings, tmp_path):
         tokens = {role: auth.create_token(conn, role, f"t-{role}") for role in auth.ROLES}
     for i in range(20):
         store.after_sale("email", "micro.mia@example.com", display_name=f"Mia {i}", place="Café")
+    store.queues.reading("1", 9)  # a long queue at lane 1 ...
     store.identify("1", "handle", "bigben", display_name="Ben")
     store.identify("4", "email", "micro.mia@example.com", display_name="Mia")
-    for lane, length in (("1", 1), ("2", 12), ("3", 2), ("4", 0)):
+    for lane, length in (("1", 1), ("2", 12), ("3", 2), ("4", 0)):  # ... back to normal; lane 2 long
         store.queues.reading(lane, length)
     server = BackgroundServer(create_app(store=store), threads=8).start()
     server.language = request.param
@@ -241,41 +260,106 @@ def shift(request, settings, tmp_path):
     store.close()
 
 
-def box_in_view(page, selector, viewport):
-    """The element's box, asserted to lie inside the viewport without scrolling."""
-    box = page.locator(selector).first.bounding_box()
-    assert box is not None, f"{selector} is not shown"
-    assert box["y"] >= 0 and box["y"] + box["height"] <= viewport["height"] + 0.5, (selector, box)
-    assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 0.5, (selector, box)
-    return box
+def post(server, path, body, role="till"):
+    import requests
+    return requests.post(server.url + path, json=body, timeout=5,
+                         headers={"Authorization": f"Bearer {server.tokens[role]}"}).json()
 
 
-def no_horizontal_overflow(page, viewport):
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= viewport["width"], f"page is {width} px wide in a {viewport['width']} px window"
+def test_till_card_shows_what_to_do_now_at_every_screen(open_page, shift, output_dir):
+    words = WORDS[shift.language]
+    till = open_page(shift, "/till?lane=3", shift.tokens["till"], SCREENS["480x320"])
+    till.wait_for_selector("body[data-live='ready']")
+    # An after-sale prompt at this lane is the floor's: the card stays on what to do at the till.
+    amplify = shift.store.after_sale("handle", "bigben", lane="3", display_name="Ben")
+    assert amplify["kind"] == "amplify" and amplify["lane"] == "3"
+    till.wait_for_timeout(300)
+    assert till.is_visible("#empty") and words["empty"] in till.text_content("#empty")
+    post(shift, "/api/v1/identify", {"lane": "3", "identifier": {"type": "phone", "value": "+4741234567"},
+                                     "display_name": "Alexandria-Josephine Montgomery-Smythe"})
+    till.wait_for_selector("#card.level-murdoch")
+    assert till.text_content("#lane") == words["lane"]
+    sizes = {}
+    for viewport in each_screen(till, output_dir, f"till-{shift.language}"):
+        for selector in ("#level", "#name", "#action", "#ack", "#resolve"):
+            box_in_view(till, selector, viewport)
+        assert till.text_content("#action").strip(), "a card without its action line"
+        assert till.evaluate("document.documentElement.scrollHeight") <= viewport["height"]
+        no_horizontal_overflow(till, viewport)
+        sizes[viewport["width"], viewport["height"]] = (font_px(till, "#name"), font_px(till, "#action"))
+        # What the card shows fills the screen: no more than half of it is left blank.
+        last = till.evaluate("Math.max(...[...document.querySelectorAll('#content > *')]"
+                             ".filter((e) => e.offsetParent).map((e) => e.getBoundingClientRect().bottom))")
+        top = till.locator("#ack").bounding_box()["y"]
+        assert top - last < viewport["height"] * 0.5, (viewport, last, top)
+    # Readable from a metre away, and bigger where the screen is bigger.
+    assert all(name >= 22 and action >= 16 for name, action in sizes.values()), sizes
+    assert sizes[800, 480][0] >= 40 and sizes[1366, 768][0] >= 48 and sizes[1024, 768][1] >= 24, sizes
+    till.set_viewport_size(SCREENS["480x320"])
+    till.click("#ack")
+    till.wait_for_selector(f"#taken:has-text('{words['taken']}')")
+    # Details, where they do not fit beside the action: they scroll inside the card, never under the buttons.
+    if till.is_visible("#more"):
+        till.click("#more")
+    till.wait_for_selector("#who", state="visible")
+    till.locator("#niches").scroll_into_view_if_needed()
+    content, buttons = till.locator("#content").bounding_box(), till.locator(".card .buttons").bounding_box()
+    assert content["y"] + content["height"] <= buttons["y"] + 0.5
+    for selector in ("#niches", "#ack", "#resolve"):
+        box_in_view(till, selector, SCREENS["480x320"])
+    till.screenshot(path=str(output_dir / f"till-{shift.language}-480x320-details.png"))
+    if shift.language == "nb":
+        assert english_left_over(till.inner_text("body"), english_only_words()) == []
+    assert till.errors == []
 
 
-@pytest.mark.parametrize("size", ["tablet", "phone", "till-side"])
-def test_floor_puts_urgent_work_first_at_every_size(open_page, shift, size, output_dir):
-    viewport = SIZES[size]
-    floor = open_page(shift, "/floor", shift.tokens["staff"], viewport)
+def test_floor_shows_what_is_live_first_at_every_screen(open_page, shift, output_dir):
+    words = WORDS[shift.language]
+    floor = open_page(shift, "/floor", shift.tokens["staff"], SCREENS["1024x768"])
     floor.wait_for_selector("article.lane.status-long")
-    floor.wait_for_selector("#prompts li.prompt")
+    floor.wait_for_selector("#prompts li.prompt.calm")
     kinds = floor.eval_on_selector_all("#prompts > li", "els => els.map(e => [e.dataset.kind, e.className])")
-    # Urgent pain first, then service at a till; no after-sale card among them.
+    # Urgent pain first, then service at a till; the lane back to normal last and calm; no after-sale card.
     assert "level-urgent" in kinds[0][1] and kinds[0][0] == "pain"
     assert [k for k, _ in kinds[1:3]] == ["service", "service"]
-    assert all(k != "amplify" for k, _ in kinds)
-    assert floor.text_content("#after-sale-count") == ("20")
-    top = floor.locator("#prompts li.level-urgent").first.bounding_box()
-    assert top["y"] < viewport["height"] - 40, f"the urgent card starts at {top['y']} px"
-    # The lanes' state is on the first screen too (first on a phone).
-    box_in_view(floor, "article.lane[data-lane='2']", viewport)
-    if size != "tablet":
-        assert floor.locator("article.lane").first.bounding_box()["y"] < top["y"]
-    no_horizontal_overflow(floor, viewport)
-    assert floor.title().startswith("(1) ")
-    floor.screenshot(path=str(output_dir / f"after-floor-{shift.language}-{viewport['width']}x{viewport['height']}.png"))
+    assert "calm" in kinds[-1][1] and kinds[-1][0] == "pain" and len(kinds) == 4
+    calm = floor.locator("#prompts li.calm")
+    assert words["calm"] in calm.text_content() and calm.locator("button.take").count() == 0
+    assert "level-urgent" not in calm.get_attribute("class")
+    assert floor.title().startswith("(1) ")  # the calm one is not urgent
+    assert floor.text_content("#after-sale-count") == "20"
+    for viewport in each_screen(floor, output_dir, f"floor-{shift.language}"):
+        urgent = floor.locator("#prompts li.level-urgent").first.bounding_box()
+        assert urgent["y"] < viewport["height"] - 40, f"the urgent card starts at {urgent['y']} px"
+        box_in_view(floor, "article.lane[data-lane='2']", viewport)
+        report = box_in_view(floor, "#report", viewport)
+        assert words["report"] in floor.text_content("#report")
+        if viewport["width"] < 900:  # the lanes' state first
+            assert floor.locator("article.lane").first.bounding_box()["y"] < urgent["y"]
+        if viewport["height"] > 520:  # each lane's normal and today's chart, portrait included
+            box_in_view(floor, "article.lane[data-lane='2'] .lane-normal", viewport)
+            assert floor.locator("article.lane[data-lane='2'] svg.chart").bounding_box()["height"] >= 20
+        no_horizontal_overflow(floor, viewport)
+        assert report["height"] >= 34
+    # Reporting from the top bar, then resolving: what is done leaves the list and is counted.
+    floor.set_viewport_size(SCREENS["1024x768"])
+    if shift.language == "nb":
+        floor.click("#after-sale summary")
+        floor.click("#report")
+        assert english_left_over(floor.inner_text("body"), english_only_words()) == []
+        floor.click("#pain-cancel")
+    floor.evaluate("localStorage.setItem('posplugin.name', 'Ana')")
+    report_pain(floor, "stock", "oat milk")
+    assert floor.text_content("#resolved-today") == words["resolved"] + "0"
+    service = floor.locator("#prompts li[data-kind='service']").first
+    service_id = service.get_attribute("data-id")
+    service.locator("button.done").click()
+    floor.wait_for_selector(f"#prompts li[data-id='{service_id}']", state="detached")
+    assert floor.text_content("#resolved-today") == words["resolved"] + "1"
+    shift.store.clock = lambda: __import__("time").time() + 11 * 60  # the other customer has left the till
+    shift.store.tick()
+    floor.wait_for_selector("#prompts li[data-kind='service']", state="detached")
+    assert floor.errors == []
 
 
 def test_floor_figures_agree_with_the_lane_tiles(open_page, shift):
@@ -304,37 +388,6 @@ def test_after_sale_cards_are_grouped_with_name_place_age_and_expiry(open_page, 
     text = item.text_content()
     assert "Mia" in text and "Café" in text
     assert ("expires in 30 min" in text) or ("utløper om 30 min" in text)
-
-
-@pytest.mark.parametrize("size", ["till-side", "narrow-till", "phone", "tablet"])
-def test_till_card_fits_with_both_buttons_in_view(open_page, shift, size, output_dir):
-    viewport = SIZES[size]
-    words = WORDS[shift.language]
-    till = open_page(shift, "/till?lane=3", shift.tokens["till"], viewport)
-    till.wait_for_selector("#offline[hidden]", state="attached")
-    import requests
-    requests.post(shift.url + "/api/v1/identify", timeout=5, json={
-        "lane": "3", "identifier": {"type": "phone", "value": "+4741234567"},
-        "display_name": "Alexandria-Josephine Montgomery-Smythe"},
-        headers={"Authorization": f"Bearer {shift.tokens['till']}"})
-    till.wait_for_selector("#card.level-murdoch")
-    assert till.text_content("#lane") == words["lane"]
-    for selector in ("#level", "#name", "#action", "#ack", "#resolve"):
-        box_in_view(till, selector, viewport)
-    assert till.evaluate("document.documentElement.scrollHeight") <= viewport["height"]
-    no_horizontal_overflow(till, viewport)
-    name = shift.language
-    till.screenshot(path=str(output_dir / f"after-till-{name}-{viewport['width']}x{viewport['height']}.png"))
-    till.click("#ack")
-    till.wait_for_selector(f"#taken:has-text('{words['taken']}')")
-    box_in_view(till, "#resolve", viewport)
-    if till.is_visible("#more"):
-        till.click("#more")
-        till.wait_for_selector("#who", state="visible")
-    assert till.is_visible("#who")
-    for selector in ("#ack", "#resolve"):
-        box_in_view(till, selector, viewport)
-    till.screenshot(path=str(output_dir / f"after-till-{name}-{viewport['width']}x{viewport['height']}-details.png"))
 
 
 def test_floor_alerts_flash_and_count_urgent_prompts_in_the_title(open_page, server, clients, tokens):

@@ -76,3 +76,70 @@ def test_every_transition_is_in_the_audit_trail(loaded_store):
     trail = prompts.history(store.db.conn, prompt["id"])
     assert [(e["action"], e["by"]) for e in trail] == [("created", None), ("taken", "Ana"),
                                                         ("resolved", "Ana")]
+
+
+@pytest.fixture
+def shift_clock(settings, loaded_store):
+    """The small store with a clock the test moves: service prompts expire 10
+    minutes after the customer's last identify (the default)."""
+    from helpers import Clock
+
+    from posplugin.store.service import Store
+
+    loaded_store.close()
+    clock = Clock(1_800_000_000.0)
+    store = Store(settings, clock=clock)
+    yield store, clock
+    store.close()
+
+
+def test_a_service_prompt_expires_once_its_customer_has_surely_left(shift_clock):
+    store, clock = shift_clock
+    assert store.settings.service_expire_minutes == 10
+    left = store.identify("3", "phone", "+4741234567").prompt
+    taken = store.identify("1", "handle", "bigben").prompt
+    store.ack(taken["id"], "Ana")  # taken, but the customer goes all the same
+    stays = store.identify("2", "email", "micro.mia@example.com").prompt
+    clock.advance(8 * 60)
+    assert store.identify("2", "email", "micro.mia@example.com").prompt["id"] == stays["id"]  # still there
+    clock.advance(2 * 60 + 1)
+    assert store.tick()["expired"] == 2
+    conn = store.db.conn
+    assert prompts.get(conn, left["id"])["status"] == "expired"
+    assert prompts.get(conn, taken["id"])["status"] == "expired"
+    assert prompts.get(conn, stays["id"])["status"] == "open"  # identified again 2 minutes ago
+    clock.advance(8 * 60)
+    assert store.tick()["expired"] == 1
+    assert store.list_prompts(status="open") == [] and store.list_prompts(status="taken") == []
+
+
+def test_the_sale_done_closes_the_customers_till_prompts_at_once(clients):
+    open_ = identify(clients["till"], lane="3").json()["prompt"]
+    taken = identify(clients["till"], "bigben", id_type="handle", lane="1").json()["prompt"]
+    clients["till"].post(f"/api/v1/prompts/{taken['id']}/ack", json={"by": "Ola"})
+    done = clients["till"].post("/api/v1/sales", json={
+        "lane": 3, "identifier": {"type": "phone", "value": "412 34 567"}, "sale_total": 120.5})
+    assert done.status_code == 200, done.text
+    answer = done.json()
+    assert [(p["id"], p["status"]) for p in answer["closed"]] == [(open_["id"], "expired")]
+    assert answer["prompt"]["kind"] == "amplify" and answer["prompt"]["lane"] == "3"  # the floor may invite them
+    # The customer who bought at lane 1 was served by whoever took it.
+    other = clients["till"].post("/api/v1/sales", json={"identifier": {"type": "handle", "value": "@BigBen"}})
+    [closed] = other.json()["closed"]
+    assert closed["status"] == "resolved" and closed["resolved_by"] == "Ola"
+    assert closed["note"] == "Sale done: the customer has left the till."
+    live = clients["staff"].get("/api/v1/prompts?status=open").json()["prompts"]
+    assert {p["kind"] for p in live} == {"amplify"}
+    unknown = clients["till"].post("/api/v1/sales", json={"identifier": {"type": "phone", "value": "+4790000000"}})
+    assert unknown.json() == {"prompt": None, "closed": []}
+    assert clients["staff"].post("/api/v1/sales", json={"identifier": {"type": "phone", "value": "1"}}
+                                 ).status_code == 403
+
+
+def test_a_listing_counts_beyond_its_limit(loaded_store):
+    store = loaded_store
+    for n in range(205):
+        store.report_painpoint("other", note=f"spill {n}")
+    assert len(store.list_prompts(status="open")) == 200
+    assert store.count_prompts(status="open") == 205
+    assert store.count_prompts(status="resolved") == 0

@@ -95,4 +95,4 @@ def test_hq_import_provider_command(world, standins, tmp_path):
     done = cli("hq", "import", str(export), "--provider", "modash", "--data", str(tmp_path / "hq"),
                env=world.env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("1 rows read: 1 matched")
+    assert done.stdout.startswith("1 row read: 1 matched")

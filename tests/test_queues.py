@@ -282,3 +282,25 @@ def test_pain_title_says_long_only_while_the_lane_is_long(day):
     busy = store.queues.reading("2", 4)
     assert busy["status"] == "busy"
     assert busy["prompt"]["title"] == "Queue above normal at lane 2: 4 waiting"
+
+
+def test_a_lane_back_to_normal_says_so_calmly_and_asks_nothing(day):
+    store, clock = day
+    raised = store.queues.reading("2", 9)["prompt"]
+    assert raised["level"] == "urgent" and "Open another till" in raised["body"]
+    clock.advance(60)
+    calm = store.queues.reading("2", 2)
+    assert calm["status"] == "ok"
+    prompt = calm["prompt"]
+    assert prompt["id"] == raised["id"] and prompt["status"] == "open"
+    assert prompt["level"] == "standard" and prompt["queue"]["calm"] is True
+    assert prompt["title"] == "Back to normal at lane 2: 2 waiting"
+    assert "went back to normal" in prompt["body"] and "Open another till" not in prompt["body"]
+    clock.advance(200)
+    assert store.tick() == {"expired": 0, "escalated": 0, "calmed": 0}  # calm is never escalated
+    again = store.queues.reading("2", 9)["prompt"]
+    assert again["id"] == raised["id"] and again["level"] == "urgent" and "calm" not in again["queue"]
+    store.queues.reading("2", 1)
+    clock.advance(301)
+    assert store.tick()["calmed"] == 1
+    assert store.list_prompts(status="open") == []

@@ -333,11 +333,11 @@ def test_hq_cli(tmp_path):
     csv_path = tmp_path / "list.csv"
     csv_path.write_text(tier_csv(V1))
     assert cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
-        "1 rows loaded as version 1")
+        "1 row loaded as version 1")
     assert cli("hq", "store", "add", "oslo-1", "--data", data, env=env).stdout.startswith("hq_")
     csv_path.write_text(tier_csv(V2))
     assert cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
-        "1 rows loaded as version 2 (delta: 1 added or changed, 1 removed)")
+        "1 row loaded as version 2 (delta: 1 added or changed, 1 removed)")
     assert cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 0
     assert cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 1
     csv_path.write_text(tier_csv([["email", "bad", "1", "1%", "", "yes"]]))

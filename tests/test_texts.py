@@ -70,12 +70,45 @@ def test_after_sale_title_has_the_right_article(language, tier, title):
     assert words["title"] == title
 
 
+# Every prompt the till card can show: each level a service prompt has, and
+# each level held back for want of a pass (verify_level), which asks for it.
+CARD_PROMPTS = [("priority", None), ("murdoch", None), ("standard", "priority"), ("priority", "murdoch")]
+
+
 @pytest.mark.parametrize("language", ["en", "nb"])
-@pytest.mark.parametrize("level", ["priority", "murdoch"])
-def test_short_action_fits_one_line_of_the_till_card(language, level):
+@pytest.mark.parametrize("level,verify_for", CARD_PROMPTS)
+def test_every_card_prompt_has_a_one_line_action(language, level, verify_for):
     words = texts.service_prompt(level=level, tier="nano", followers=4200, engagement_rate=0.062,
-                                 engaged_reach=260, niches=[], display_name="Sam", language=language)
-    assert words["short_action"] and len(words["short_action"]) <= 50 < len(words["action"])
+                                 engaged_reach=260, niches=[], display_name="Sam", language=language,
+                                 verify_for=verify_for)
+    short = words["short_action"]
+    assert short and "\n" not in short and short != words["action"]
+    assert len(short) <= (110 if verify_for else 50), short
+    if verify_for:  # seeing the pass comes first: it is what to do now
+        assert short.startswith(texts.message("verify.ask_short", language))
+    # The page's own line for the level, for a prompt that came without one.
+    static = json.loads((STATIC / f"{language}.json").read_text(encoding="utf-8"))
+    assert static[f"till.action.{level}"].strip()
+
+
+@pytest.mark.parametrize("language", ["en", "nb"])
+def test_dates_have_one_format_per_language_on_pages_and_in_sentences(language):
+    python = texts.catalogue(language)
+    static = json.loads((STATIC / f"{language}.json").read_text(encoding="utf-8"))
+    for key in ("date.format", "date.months", "date.day_month", "date.date_time"):
+        assert python[key] == static[key], key
+    assert len(python["date.months"].split(" ")) == 12
+    assert texts.date("2026-12-02T17:33:39Z", language) == {"en": "2 Dec 2026", "nb": "2. des. 2026"}[language]
+    assert texts.date(1_800_000_000, language) == {"en": "15 Jan 2027", "nb": "15. jan. 2027"}[language]
+    # The day where head office is: 23:30 UTC is already the next day in Oslo.
+    import zoneinfo
+    assert texts.date("2026-12-02T23:30:00Z", language, zoneinfo.ZoneInfo("Europe/Oslo")).startswith("3")
+
+
+@pytest.mark.parametrize("language,interests", [("en", ["running", "coffee", "Oslo marathon"]),
+                                                ("nb", ["løping", "kaffe", "Oslo marathon"])])
+def test_common_interests_read_in_the_language_and_a_chains_own_as_written(language, interests):
+    assert texts.interests(["running", "Coffee", "Oslo marathon"], language) == interests
 
 
 @pytest.mark.parametrize("language,seconds,words", [

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from helpers import ID_KEY, REPO, TIER_COLUMNS, clean_env, cli, damage, run_cli, tier_csv
+from helpers import ID_KEY, REPO, TIER_COLUMNS, TIER_ROWS, clean_env, cli, damage, run_cli, tier_csv
 
 from posplugin.errors import ImportRefused
 from posplugin.store.service import Store
@@ -142,14 +142,14 @@ def test_no_raw_identifier_reaches_the_disk(loaded_store):
 
 def test_cli_import_seen_by_running_server_at_once(clients, settings, tmp_path):
     csv_path = tmp_path / "list.csv"
-    csv_path.write_text(tier_csv([["email", "fresh@example.com", "7000", "5%", "", "yes"]]))
+    csv_path.write_text(tier_csv(TIER_ROWS + [["email", "fresh@example.com", "7000", "5%", "", "yes"]]))
     before = clients["till"].post("/api/v1/identify", json={
         "lane": "1", "identifier": {"type": "email", "value": "fresh@example.com"}}).json()
     assert before["known"] is False
     done = run_cli("tiers", "import", str(csv_path), "--data", str(settings.data_dir),
                    env={"POSPLUGIN_ID_KEY": ID_KEY})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("1 rows loaded")
+    assert done.stdout.startswith("5 rows loaded (version 2; 1 customer opted out, 0 duplicates merged)")
     # "At once" is the next lookup after POINTER_CHECK_S: a lookup does not stat the
     # pointer every time (the import used to take longer than that by itself).
     time.sleep(POINTER_CHECK_S)
@@ -157,7 +157,34 @@ def test_cli_import_seen_by_running_server_at_once(clients, settings, tmp_path):
         "lane": "1", "identifier": {"type": "email", "value": "fresh@example.com"}}).json()
     assert after["known"] is True and after["followers"] == 7000
     health = clients[None].get("/healthz").json()
-    assert health["tier_list"]["rows"] == 1
+    assert health["tier_list"]["rows"] == 5
+
+
+def test_a_list_that_lost_its_rows_never_replaces_the_one_in_use(clients, settings, tmp_path):
+    """Every row bad and skipped, or half the customers gone (a file cut short,
+    the wrong file): refused, and the list in use keeps serving, unless asked
+    for by name (--allow-smaller)."""
+    env = {"POSPLUGIN_ID_KEY": ID_KEY}
+    data = ["--data", str(settings.data_dir)]
+    lists = sorted(settings.data_dir.glob("tiers-*.db"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text(tier_csv([["fone", "+47 412 34 567", "4200", "6.2%", "", "yes"]]))
+    done = run_cli("tiers", "import", str(bad), "--skip-bad", *data, env=env)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert ("the new list has 0 rows (1 bad row skipped), and the list in use (version 1) has 4 rows; it keeps "
+            "serving. If that is what you want, run it again with --allow-smaller") in done.stderr
+    assert done.stdout == ""
+    half = tmp_path / "half.csv"
+    half.write_text(tier_csv(TIER_ROWS[:1]))
+    assert run_cli("tiers", "import", str(half), *data, env=env).returncode == 1
+    in_use = clients[None].get("/healthz").json()["tier_list"]
+    assert (in_use["version"], in_use["rows"]) == (1, 4)
+    assert sorted(settings.data_dir.glob("tiers-*.db")) == lists  # the refused lists' files are gone
+    # The share is a setting; asked by name, the smaller list replaces the old one.
+    assert run_cli("tiers", "import", str(half), *data, env={**env, "POSPLUGIN_TIERS_MAX_LOSS": "0.8"}).returncode == 0
+    emptied = run_cli("tiers", "import", str(bad), "--skip-bad", "--allow-smaller", *data, env=env)
+    assert emptied.returncode == 0 and emptied.stdout.startswith("0 rows loaded (version 3;")
+    assert clients[None].get("/healthz").json()["tier_list"]["rows"] == 0
 
 
 def test_cli_refuses_a_bad_file_and_names_lines(settings, tmp_path):

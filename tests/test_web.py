@@ -279,6 +279,7 @@ ROLES_OF = {
     ("POST", "/api/v1/prompts/1/ack"): {"staff", "till"},
     ("POST", "/api/v1/prompts/1/resolve"): {"staff", "till"},
     ("POST", "/api/v1/painpoints"): {"staff", "till"},
+    ("POST", "/api/v1/sales"): {"till"},
     ("GET", "/api/v1/stream"): {"staff", "till"},
     ("POST", "/api/v1/queue"): {"queue"},
     ("GET", "/api/v1/queues"): {"staff"},

@@ -16,6 +16,13 @@ from . import hq, startup, store
 from .common import command, server_options
 
 DESCRIPTION = "A store's local service: influence-aware service prompts at the till, queue pain points on the floor."
+SERVICE_LOG = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+ONCE_LOG = "posplugin: %(message)s"
+
+
+def _runs_on(args) -> bool:
+    """Whether the command keeps running (a service, the demo, a sync loop): its log lines get times."""
+    return args.func.__name__ in ("serve", "_demo") or (args.func.__name__ == "sync" and not args.once)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,8 +60,9 @@ def _demo(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``posplugin`` command; returns its exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # A service's log lines carry their time; a command that runs once speaks in sentences.
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format=SERVICE_LOG if _runs_on(args) else ONCE_LOG)
     if not args.verbose:  # Alembic narrates every start ("Will assume non-transactional DDL"); -v shows it
         logging.getLogger("alembic").setLevel(logging.WARNING)
     try:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import config
+from .. import config, texts
 from ..errors import ConfigError
 from ..tiers.csvfile import open_csv
 from ..timeutil import iso
@@ -155,7 +155,8 @@ def tiers_build(args) -> int:
     else:
         result = builder.build()
     delta = result["delta"]
-    print(f"version {result['version']}: {result['customers']} customers, {result['rows']} identifiers"
+    print(f"version {result['version']}: {texts.count(result['customers'], 'customer')}, "
+          f"{texts.count(result['rows'], 'identifier')}"
           + (f" (delta: {delta['upserts']} added or changed, {delta['deletes']} removed)" if delta else ""))
     return 0
 
@@ -195,13 +196,13 @@ def import_csv(args) -> int:
         hq = office(args)
         with open_csv(args.file) as stream:
             result = import_export(hq.engine, stream, args.provider, clock=hq.clock)
-        print(f"{result['rows']} rows read: {result['matched']} matched handles customers gave, "
+        print(f"{texts.count(result['rows'], 'row')} read: {result['matched']} matched handles customers gave, "
               f"{result['dropped']} dropped (not joined); run posplugin hq tiers build to publish")
         return 0
     with open_csv(args.file) as stream:
         result = office(args).import_csv(stream)
     delta = result["delta"]
-    print(f"{result['rows']} rows loaded as version {result['version']}"
+    print(f"{texts.count(result['rows'], 'row')} loaded as version {result['version']}"
           + (f" (delta: {delta['upserts']} added or changed, {delta['deletes']} removed)" if delta else ""))
     return 0
 

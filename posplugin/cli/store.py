@@ -9,7 +9,9 @@ import secrets
 import sys
 import time
 
-from .. import __version__, config, datalock
+from .. import __version__, config, datalock, texts
+from ..errors import ConfigError
+from ..plugins import Plugins
 from ..store import auth
 from ..store.schema import open_database
 from ..tiers import health as tier_health
@@ -39,6 +41,9 @@ def register(commands) -> None:
     p.add_argument("file", metavar="FILE.csv")
     p.add_argument("--skip-bad", action="store_true",
                    help="load the good rows even when some rows are bad (they are listed)")
+    p.add_argument("--allow-smaller", action="store_true",
+                   help="replace the list even with an empty one, or one that lost more than tiers_max_loss "
+                        "of the current list's rows")
     command(tiers, "status", "the list in use: version, rows, age, source (exit 1 with a warning)", tiers_status)
     p = command(tiers, "lookup", "what identify would answer for one identifier (no visit recorded)",
                 tiers_lookup)
@@ -91,9 +96,11 @@ def serve(args) -> int:
         Housekeeper([lambda: sync_in_child(s.data_dir)], interval_s=s.sync_interval_s,
                     name="posplugin-sync", jitter=0.2).start()
     sock = listen(s.host, s.port)
+    port = sock.getsockname()[1]
+    datalock.announce(s.data_dir, s.host, port)  # `posplugin pair` asks here where the service is
     info = store.tiers.info()
     log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
-             __version__, s.host, sock.getsockname()[1], s.data_dir, info.version, info.rows)
+             __version__, s.host, port, s.data_dir, info.version, info.rows)
     for warning in tier_health.warnings(info):
         log.warning("%s%s", warning, " (head office's list arrives with the first sync)" if s.hq_url else "")
 
@@ -135,13 +142,16 @@ def tiers_import(args) -> int:
     config.require_id_key(s)
     lists = TierLists(open_database(s.db_path))
     with open_csv(args.file) as stream:
-        result = import_csv(lists, stream, Hasher(s.id_key, s.default_region), skip_bad=args.skip_bad)
+        result = import_csv(lists, stream, Hasher(s.id_key, s.default_region), skip_bad=args.skip_bad,
+                            max_loss=None if args.allow_smaller else s.tiers_max_loss)
     for line, reason in result.skipped:
         print(f"skipped line {line}: {reason}", file=sys.stderr)
     if result.skipped_total > len(result.skipped):
-        print(f"... and {result.skipped_total - len(result.skipped)} more skipped", file=sys.stderr)
-    print(f"{result.rows} rows loaded (version {result.version}; {result.opted_out} opted out, "
-          f"{result.duplicates} duplicates merged)")
+        print(f"... and {texts.count(result.skipped_total - len(result.skipped), 'more row')} skipped",
+              file=sys.stderr)
+    print(f"{texts.count(result.rows, 'row')} loaded (version {result.version}; "
+          f"{texts.count(result.opted_out, 'customer')} opted out, "
+          f"{texts.count(result.duplicates, 'duplicate')} merged)")
     return 0
 
 
@@ -183,7 +193,7 @@ def queues_import(args) -> int:
             loaded = store.queues.import_csv(stream)
     finally:
         store.close()
-    print(f"{loaded} readings loaded")
+    print(f"{texts.count(loaded, 'reading')} loaded")
     return 0
 
 
@@ -206,7 +216,6 @@ def sync(args) -> int:
 
 
 def plugins(args) -> int:
-    from ..plugins import Plugins
 
     loaded = Plugins(settings(args))
     for name, hooks in loaded.names():
@@ -218,6 +227,14 @@ def plugins(args) -> int:
 
 def pair(args) -> int:
     s = settings(args)
+    if not args.url:
+        # The service as it runs now (its port may be one --port 0 picked), never a guess from settings.
+        running = datalock.serving(s.data_dir)
+        if running is None:
+            raise ConfigError([f"no posplugin serve is running for {s.data_dir}: start it first "
+                               f"(posplugin serve --data {s.data_dir} --host 0.0.0.0), then pair; or give the "
+                               "address devices use with --url (e.g. --url http://store-pc:8765)"])
+        s = s.replace(host=running["host"], port=running["port"])
     db = open_database(s.db_path)
     name = args.name or f"{args.role}-device-{time.strftime('%Y%m%d-%H%M%S')}"
     with db.write() as conn:
@@ -227,8 +244,8 @@ def pair(args) -> int:
     print(terminal_qr(url))
     if not args.url:
         base, how = base_url(s)
-        print(f"The address is {base}: {how}. If the device reaches this service another way, "
-              "pass --url (e.g. --url http://store-pc:8765).", file=sys.stderr)
+        print(f"The address is {base}: {how}, where the running serve listens. If the device reaches this "
+              "service another way, pass --url (e.g. --url http://store-pc:8765).", file=sys.stderr)
         if s.host in LOOPBACK:
             print(f"serve listens on {s.host} only: start it with --host 0.0.0.0 (or set host) "
                   "so that devices on the network can reach it.", file=sys.stderr)
@@ -238,8 +255,10 @@ def pair(args) -> int:
 
 
 def show_config(args) -> int:
-    shown = config.describe(settings(args))
+    s = settings(args)
+    shown = config.describe(s)
     helps = {name: help for name, _, help in config.explain()}
     for name, value in shown.items():
-        print(f"{name} = {value}" + (f"    # {helps[name]}" if name in helps else ""))
+        source = s.sources.get(name, "default") if name in helps else "--data, POSPLUGIN_DATA or ./data"
+        print(f"{name} = {value}    # from {source}" + (f"; {helps[name]}" if name in helps else ""))
     return 0

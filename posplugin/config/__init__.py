@@ -40,7 +40,7 @@ class Settings(HeadOfficeSettings, StoreSettings):
         return dataclasses.replace(self, **changes)
 
 
-_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("data_dir", "extra")}
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("data_dir", "extra", "sources")}
 _SECRET = {"id_key", "hq_token", "hq_database_url", "smtp_url", "instagram_client_secret",
            "tiktok_client_secret", "youtube_client_secret"}
 
@@ -74,7 +74,8 @@ def load(data_dir: str | os.PathLike | None = None, environ: Mapping[str, str] |
             values[name] = _convert(_FIELDS[name], text.strip())
         except ValueError as exc:
             problems.append(f"{where}: {exc}")
-    settings = Settings(data_dir=data, extra=extra, **values)
+    settings = Settings(data_dir=data, extra=extra, sources={name: where for name, (_, where) in raw.items()},
+                        **values)
     problems += settings.problems()
     if problems:
         raise ConfigError(problems)
@@ -139,10 +140,11 @@ def require_id_key(s: CommonSettings) -> None:
     if not s.id_key:
         raise ConfigError([
             "no identifier key: set POSPLUGIN_ID_KEY in the environment, or id_key under "
-            f"[{SECTION}] in {s.data_dir / INI_NAME}; use the chain's key so hashes match head office"])
+            f"[{SECTION}] in {s.data_dir / INI_NAME}; use the chain's key so hashes match head office, "
+            "or, for a chain's first store, make one with `posplugin key create`"])
     if len(s.id_key) < 16:
         raise ConfigError(["the identifier key is too short: use at least 16 characters "
-                           "(for example the output of `python -c 'import secrets; print(secrets.token_hex(32))'`)"])
+                           "(`posplugin key create` prints a good one)"])
 
 
 def describe(s: Settings) -> dict:

@@ -33,7 +33,7 @@ class CommonSettings:
     timezone: str = setting("", "IANA time zone of the store (Europe/Oslo); empty means the machine's")
     language: str = setting("en", "language of prompts, pages and the console: en or nb")
     host: str = setting("127.0.0.1", "address serve listens on")
-    port: int = setting(8765, "port serve listens on")
+    port: int = setting(8765, "port serve listens on (0: any free port, which serve logs and pair finds)")
     threads: int = setting(4, "worker threads for ordinary requests (streams and slow clients need none)")
     tier_nano: int = setting(1_000, "followers from which a customer is nano")
     tier_micro: int = setting(10_000, "followers from which a customer is micro")
@@ -45,6 +45,8 @@ class CommonSettings:
     plugins: str = setting("", "bundled hooks to load, by name (e.g. one_in_front, webhook)")
     # Keys that are no setting of posplugin's: plugins' own (qminder_secret, say).
     extra: Mapping[str, str] = field(default_factory=dict)
+    # Where each setting given came from (the ini file, a variable, a flag); the rest are defaults.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def db_path(self) -> Path:
@@ -57,7 +59,8 @@ class CommonSettings:
     def problems(self) -> list[str]:
         """Every problem with these settings, each saying what to fix."""
         return (_place_problems(self) + _tier_problems(self) + at_least(self, ("threads",), 1)
-                + ([] if 0 < self.port < 65536 else [f"port {self.port} is out of range; use 1-65535"]))
+                + ([] if 0 <= self.port < 65536 else
+                   [f"port {self.port} is out of range; use 1-65535, or 0 for any free port"]))
 
 
 def _place_problems(s: CommonSettings) -> list[str]:

@@ -28,8 +28,13 @@ class StoreSettings(CommonSettings):
     history_after_s: int = setting(300, "readings older than this are history: baseline only, no prompt")
     waiting_max_s: int = setting(3600, "customers identified in a queue stop counting as waiting after this")
     prompt_expire_minutes: int = setting(15, "untaken service prompts expire after this")
+    service_expire_minutes: int = setting(10, "service prompts, taken or not, expire this long after the "
+                                          "customer's last identify at that lane: they have left the till "
+                                          "(a sale reported done closes them at once)")
     escalate_after_s: int = setting(120, "untaken urgent prompts escalate after this")
     amplify_expire_minutes: int = setting(30, "untaken after-sale (amplify) prompts expire after this")
+    tiers_max_loss: float = setting(0.5, "tiers import refuses a new list with no rows, or one that lost more "
+                                    "than this share (0-1) of the current list's rows, unless --allow-smaller")
     rate_limit_per_s: float = setting(200.0, "requests per second per token; 0 turns rate limiting off")
     rate_limit_burst: int = setting(400, "requests a token may send at once above its rate")
     max_connections_per_address: int = setting(64, "connections one network address may hold open at once; "
@@ -61,15 +66,20 @@ def _queue_problems(s: StoreSettings) -> list[str]:
 
 
 def _timing_problems(s: StoreSettings) -> list[str]:
-    return at_least(s, ("retention_days",), 1) + at_least(
+    return at_least(s, ("retention_days", "service_expire_minutes"), 1) + at_least(
         s, ("prompt_dedupe_minutes", "pain_calm_s", "history_after_s", "waiting_max_s", "prompt_expire_minutes",
-            "escalate_after_s", "amplify_expire_minutes"), 0)
+            "escalate_after_s", "amplify_expire_minutes"), 0) + (
+        [] if s.service_expire_minutes <= 24 * 60 else
+        ["service_expire_minutes must be at most 1440 (a day): a customer does not stay at a till longer"])
 
 
 def _limit_problems(s: StoreSettings) -> list[str]:
+    problems = [] if 0 <= s.tiers_max_loss <= 1 else [
+        f"tiers_max_loss must be a share from 0 to 1 (0.5: refuse a list that lost half its rows), "
+        f"not {s.tiers_max_loss:g}"]
     if s.rate_limit_per_s < 0 or s.rate_limit_burst < 1:
-        return ["rate_limit_per_s must be ≥ 0 (0 turns it off) and rate_limit_burst ≥ 1"]
-    return at_least(s, ("max_connections_per_address",), 0)
+        problems.append("rate_limit_per_s must be ≥ 0 (0 turns it off) and rate_limit_burst ≥ 1")
+    return problems + at_least(s, ("max_connections_per_address",), 0)
 
 
 def cors_origins(text: str) -> tuple[str, ...]:

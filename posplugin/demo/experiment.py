@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from .. import texts
 from ..store import experiment, prompts
 from ..store.sync import sync_once
 from ..store.visits import Visit
@@ -112,10 +113,11 @@ def served_name(store, example) -> str:
     return DEMO_EXPERIMENT
 
 
-def run_demo_experiment(demo, customers, seed: int = 42, out=None) -> dict | None:
+def run_demo_experiment(demo, customers, seed: int = 42, tell=None) -> dict | None:
     """Head office starts the demo's experiment (once per data folder), the
     store syncs it, weeks of simulated visits with a known effect are written,
-    tracked and reported: the head office page shows the uplift."""
+    tracked and reported: the head office page shows the uplift. ``tell``
+    narrates (see :class:`~posplugin.demo.narrator.Narrator`)."""
     office, store = demo.office, demo.store
     name = served_name(store, demo.example)
     if office.experiments.get(name) is None:
@@ -134,9 +136,10 @@ def run_demo_experiment(demo, customers, seed: int = 42, out=None) -> dict | Non
         visits = backfill(store, rng.sample(picked, min(len(picked), 6000)), rng, name=name)
         experiment.track(store.db, store.clock())
         sync_once(store)
-        if out:
-            print(f"experiment: {name}, {DEMO_SHARE:.0%} held out, {visits:,} simulated past visits "
-                  f"(true uplift in 7-day returns: murdoch +{DEMO_EFFECTS['murdoch']:.0%}, priority "
-                  f"+{DEMO_EFFECTS['priority']:.0%}, standard 0; in accepted invitations "
-                  f"+{DEMO_ACCEPT_EFFECT * DEMO_INVITED:.1%})", file=out, flush=True)
+        if tell:
+            language = store.settings.language
+            tell("experiment", name=name, share=texts.percent(DEMO_SHARE, language),
+                 visits=texts.number(visits, language), murdoch=texts.percent(DEMO_EFFECTS["murdoch"], language),
+                 priority=texts.percent(DEMO_EFFECTS["priority"], language),
+                 accepted=texts.percent(DEMO_ACCEPT_EFFECT * DEMO_INVITED, language))
     return office.experiments.current()

@@ -16,7 +16,7 @@ import requests
 
 from ..hq.build import Builder, csv_records
 from ..hq.customers import consent
-from ..hq.customers.senders import ConsoleSender
+from ..hq.customers.senders import ConsoleSender, mask
 from ..hq.platforms.oauth import Measurement, Platform, Token
 from ..hq.web.join import customer_side as side_of
 from ..tiers.csvfile import open_csv
@@ -52,14 +52,21 @@ class DemoPlatform(Platform):
 
 
 class DemoCodes:
-    """The console sender, keeping each code for the demo's customers to type in."""
+    """The demo's sender of one-time codes: it keeps each code for the demo's
+    own customers to type in, and tells it on the console (``tell``, set once
+    the demo's narrator exists), so a visitor can join on /join themselves.
+    Only a masked identifier is shown, as the console sender logs it."""
 
     def __init__(self):
         self.codes: dict[str, str] = {}
         self.console = ConsoleSender()
+        self.tell = None
 
     def __call__(self, channel: str, to: str, code: str, language: str) -> bool:
         self.codes[to] = code
+        if self.tell is not None:
+            self.tell("join_code", code=code, to=mask(channel, to))
+            return True
         return self.console.send_code(channel, to, code, language)
 
 
@@ -68,11 +75,18 @@ def customer_side(seed: int = 42) -> dict:
     return {"send": DemoCodes(), "platforms": {"instagram": DemoPlatform(seed)}}
 
 
-def join_customers(hq_server, base_rows, hasher, out, phones=PHONES) -> dict:
+def demo_codes(hq_server) -> DemoCodes:
+    """The running demo head office's code sender."""
+    return side_of(hq_server.app).customers.send
+
+
+def join_customers(hq_server, base_rows, hasher, tell, phones=PHONES) -> dict:
     """Each of ``phones`` joins head office over HTTP, consents and links the
-    demo platform; head office measures them and builds on the demo's list."""
+    demo platform; head office measures them and builds on the demo's list.
+    ``tell`` narrates (see :class:`~posplugin.demo.narrator.Narrator`)."""
     hq_url, side = hq_server.url, side_of(hq_server.app)
     codes = side.customers.send
+    quiet, codes.tell = codes.tell, None  # the demo's own joiners' codes are no news
     for phone in phones:
         session = requests.Session()
         identifier = {"type": "phone", "value": phone}
@@ -88,8 +102,8 @@ def join_customers(hq_server, base_rows, hasher, out, phones=PHONES) -> dict:
         start = session.post(f"{hq_url}/hq/v1/join/accounts/instagram/link", timeout=10).json()
         back = session.get(start["authorize_url"], allow_redirects=False, timeout=10)
         assert "#linked=" in back.headers["Location"], back.headers["Location"]
-        print(f"join: {phone[:4]} ••• {phone[-2:]} joined on /join, consented and linked "
-              "a demo Instagram account", file=out, flush=True)
+        tell("join", who=mask("sms", phone))
+    codes.tell = quiet
     side.collector.run()
     builder: Builder = side.builder
     with tempfile.TemporaryDirectory(prefix="posplugin-demo-list-") as tmp:
@@ -97,7 +111,6 @@ def join_customers(hq_server, base_rows, hasher, out, phones=PHONES) -> dict:
         write_tier_csv(Path(tmp) / "demo-tiers.csv", base_rows)
         with open_csv(Path(tmp) / "demo-tiers.csv") as stream:
             built = builder.build(base=csv_records(stream, hasher))
-    print(f"join: head office measured them and built version {built['version']} "
-          f"({built['customers']} joined customers on top of the demo list)", file=out, flush=True)
+    tell("join_built", version=built["version"], customers=built["customers"])
     return built
 

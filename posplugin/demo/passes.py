@@ -10,6 +10,7 @@ import sys
 
 import requests
 
+from .. import texts
 from ..hq.customers.passes import PassIssuer
 from ..tiers import passes
 from .data import LANES
@@ -28,36 +29,44 @@ def simulate_pass(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: f
     while not demo.stop.wait(rng.uniform(pace_s * 3, pace_s * 6)):
         lane = rng.choice(LANES)
         if screenshot:
-            _scan(http, demo.url, lane, screenshot, customer.name, f"a screenshot of {customer.name}'s pass",
-                  out)
+            _scan(demo, http, lane, screenshot, customer.name, screenshot=True)
             screenshot = None
-        _scan(http, demo.url, lane, issuer.issue(hashed)["pass"], customer.name,
-              f"{customer.name} shows their pass", out)
+        shown = issuer.issue(hashed)["pass"]
+        _scan(demo, http, lane, shown, customer.name)
+        # Served, they pay and go: the till reports the sale done, which closes their prompt.
+        if not demo.stop.wait(rng.uniform(pace_s, pace_s * 2)):
+            try:
+                http.post(f"{demo.url}/api/v1/sales", timeout=5, json={
+                    "lane": lane, "identifier": {"type": "pass", "value": shown}, "display_name": customer.name})
+            except requests.RequestException as exc:
+                demo.tell("till_down", error=exc.__class__.__name__)
 
 
-def _scan(http: requests.Session, url: str, lane: str, text: str, name: str, who: str, out) -> None:
+def _scan(demo: DemoStore, http: requests.Session, lane: str, text: str, name: str, screenshot=False) -> None:
     body = {"lane": lane, "identifier": {"type": "pass", "value": text}, "display_name": name}
     try:
-        r = http.post(f"{url}/api/v1/identify", json=body, timeout=5)
+        r = http.post(f"{demo.url}/api/v1/identify", json=body, timeout=5)
     except requests.RequestException as exc:
-        print(f"pass: posplugin unreachable ({exc.__class__.__name__})", file=out, flush=True)
+        demo.tell("till_down", error=exc.__class__.__name__)
         return
     if r.status_code == 200:
         answer = r.json()
-        verified = "verified" if answer["verified"] else "not verified"
-        print(f"pass: lane {lane}: {who} → {verified}, {answer['service_level']}"
-              + (f", PROMPT #{answer['prompt']['id']}" if answer.get("prompt") else ""), file=out, flush=True)
+        on_card = demo.narrator.say("demo.on_card", id=answer["prompt"]["id"]) if answer.get("prompt") else ""
+        demo.tell("pass_verified" if answer["verified"] else "pass_unverified", lane=lane, name=name,
+                  level=demo.narrator.say(f"demo.level.{answer['service_level']}"), on_card=on_card)
     else:
-        error = r.json()["error"]
-        print(f"pass: lane {lane}: {who} → refused ({r.status_code} {error['code']}: {error['message']})",
-              file=out, flush=True)
+        code = r.json()["error"]["code"]
+        reason = f"demo.refusal.{code}"
+        demo.tell("pass_refused", lane=lane, name=name, code=code,
+                  reason=demo.narrator.say(reason) if reason in texts.catalogue(demo.narrator.language) else code,
+                  what=demo.narrator.say("demo.screenshot" if screenshot else "demo.their_pass", name=name))
 
 
 def pass_line(demo: DemoStore) -> list[str]:
     """Banner lines: how to scan the example customer's pass by hand."""
     text = PassIssuer(demo.office.key, demo.office.clock).issue(
         demo.office.hasher(demo.example.id_type, demo.example.value))["pass"]
-    return ["  a customer's pass (good for 5 minutes; the till sends what it scans):",
+    return ["  " + demo.narrator.say("demo.banner.pass"),
             f"    curl -s -X POST {demo.url}/api/v1/identify -H 'Authorization: Bearer {demo.tokens['till']}' \\",
             "      -H 'Content-Type: application/json' \\",
             f"      -d '{{\"lane\": \"2\", \"identifier\": {{\"type\": \"pass\", \"value\": \"{text}\"}}}}'"]

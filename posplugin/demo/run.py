@@ -41,6 +41,7 @@ from .data import (
     synthetic_customers,
 )
 from .experiment import run_demo_experiment
+from .narrator import Narrator, shift_figures, shift_summary
 from .passes import pass_line, simulate_pass
 from .traffic import (
     DEMO_SYNC_S,
@@ -59,13 +60,15 @@ from .world import DemoStore
 
 HQ_PORT = 8766
 # What a demo data folder's posplugin.ini gets when it does not say otherwise.
-# A short calm period so a visitor sees pain prompts close within a minute. The
+# A short calm period so a visitor sees pain prompts close within a minute, and
+# after-sale invitations that expire in 5 minutes (a sale every few seconds
+# would otherwise fill the floor's list with half an hour of them). The
 # demo's time runs fast (a customer every few seconds, Qminder calling tickets
 # seconds apart, from which lanes learn their service time): a matching
 # starting service time keeps lanes that have not learned yet comparable with
 # those that have, so no two tiles' waits disagree wildly.
 DEMO_SETTINGS = {"default_region": "NO", "timezone": "Europe/Oslo", "rate_limit_per_s": "0",
-                 "pain_calm_s": "20", "service_time_s": "20"}
+                 "pain_calm_s": "20", "service_time_s": "20", "amplify_expire_minutes": "5"}
 
 
 def _serve(app, host: str, port: int, flag: str, language: str, threads: int = 8) -> BackgroundServer:
@@ -178,6 +181,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
         office.close()
         lock.release()
         raise
+    datalock.announce(data_dir, host, server.port)  # `posplugin pair --data` finds the demo's store
     demo = DemoStore(data_dir, store, server, tokens, [c for c, _ in customers], banner_customer(customers)[0],
                      office, hq_server, hq_admin, lock=lock)
     ticker = Housekeeper([store.tick], interval_s=2, name="posplugin-demo-ticker")
@@ -186,40 +190,49 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     return demo
 
 
-def banner(demo: DemoStore, log_path: Path | None = None) -> str:
-    t = demo.tokens
-    example = demo.example
-    language = demo.store.settings.language
+def banner(demo: DemoStore, log_path: Path | None = None, temporary: bool = False) -> str:
+    """What the demo runs and where, in the store's language: ports, pages
+    (paired), the customer's pages at head office, tokens and a ready curl line."""
+    t, example, say = demo.tokens, demo.example, demo.narrator.say
+    hq = demo.hq_server.url
+    folder = say("demo.banner.temporary" if temporary else "demo.banner.kept", path=demo.data_dir)
+    rows = [
+        ("demo.banner.data", folder),
+        *([("demo.banner.log", str(log_path))] if log_path else []),
+        ("demo.banner.service", demo.url), ("demo.banner.health", f"{demo.url}/healthz"),
+        ("demo.banner.api", f"{demo.url}/api/v1/openapi.json"),
+        ("demo.banner.queues", f"curl -s {demo.url}/api/v1/queues -H 'Authorization: Bearer {t['staff']}'"),
+    ]
+    pages = [("demo.banner.till", f"{demo.url}/till?lane=1#token={t['till']}"),
+             ("demo.banner.floor", f"{demo.url}/floor#token={t['staff']}"),
+             ("demo.banner.hq", f"{hq}/hq#token={demo.hq_admin}"),
+             ("demo.banner.join", f"{hq}/join"), ("demo.banner.me", f"{hq}/me"),
+             ("demo.banner.qminder", f"{demo.url}/hooks/qminder/tickets"),
+             ("demo.banner.square", f"{demo.url}/hooks/square/payments")]
+    tokens = [("demo.banner.tokens", "  ".join(f"{role}={t[role]}" for role in ("till", "staff", "queue", "admin")))]
     return "\n".join([
-        texts.say("demo.running", language),
-        "  " + texts.say("demo.ports", language, store=demo.server.port, hq=demo.hq_server.port),
-        f"  data folder   {demo.data_dir}",
-        *(["  " + texts.say("demo.log", language, path=log_path)] if log_path else []),
-        f"  service       {demo.url}",
-        f"  health        {demo.url}/healthz",
-        f"  API document  {demo.url}/api/v1/openapi.json",
-        f"  queues        curl -s {demo.url}/api/v1/queues -H 'Authorization: Bearer {t['staff']}'",
-        "  pages (open in a browser; the token after # pairs the page):",
-        f"    cashier's card, lane 1   {demo.url}/till?lane=1#token={t['staff']}",
-        f"    floor tablet             {demo.url}/floor#token={t['staff']}",
-        "  head office (signed tier lists out, the store's outcomes back):",
-        f"    head office page         {demo.hq_server.url}/hq#token={demo.hq_admin}",
-        "  vendor adapters (simulated, signed webhooks):",
-        f"    Qminder queue tickets    {demo.url}/hooks/qminder/tickets",
-        f"    Square payments          {demo.url}/hooks/square/payments",
-        f"  tokens        till={t['till']}",
-        f"                staff={t['staff']}",
-        f"                queue={t['queue']}",
-        f"                admin={t['admin']}",
-        "  try it:",
+        say("demo.running"),
+        "  " + say("demo.ports", store=demo.server.port, hq=demo.hq_server.port),
+        *_aligned(say, rows, "  "),
+        "  " + say("demo.banner.pages"),
+        *_aligned(say, pages, "    "),
+        *_aligned(say, tokens, "  "),
+        "  " + say("demo.banner.try"),
         f"    curl -s -X POST {demo.url}/api/v1/identify -H 'Authorization: Bearer {t['till']}' \\",
         "      -H 'Content-Type: application/json' \\",
         f"      -d '{{\"lane\": \"3\", \"identifier\": {{\"type\": \"{example.id_type}\", "
         f"\"value\": \"{example.value}\"}}, \"display_name\": \"{example.name}\"}}'",
         *pass_line(demo),
-        "  " + texts.say("demo.stop", language),
+        "  " + say("demo.stop"),
         "",
     ])
+
+
+def _aligned(say, rows, indent: str) -> list[str]:
+    """``(label key, value)`` rows as lines with the values in one column."""
+    labels = [say(key) for key, _ in rows]
+    width = max(map(len, labels), default=0)
+    return [f"{indent}{label.ljust(width)}  {value}" for label, (_, value) in zip(labels, rows)]
 
 
 def quiet_server_logs(path: Path) -> logging.Handler:
@@ -234,10 +247,10 @@ def quiet_server_logs(path: Path) -> logging.Handler:
     return handler
 
 
-def join_demo_customers(demo: DemoStore, seed: int, out) -> None:
+def join_demo_customers(demo: DemoStore, seed: int) -> None:
     """A few customers join head office on /join (once per data folder)."""
     if demo.office.latest()["version"] == 1:
-        joiners.join_customers(demo.hq_server, synthetic_customers(seed=seed), demo.office.hasher, out)
+        joiners.join_customers(demo.hq_server, synthetic_customers(seed=seed), demo.office.hasher, demo.tell)
 
 
 def run(data: str | None = None, host: str | None = None, port: int | None = None,
@@ -256,30 +269,41 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
         raise
-    print(banner(demo, None if temporary else log_path), file=out, flush=True)
-    run_demo_experiment(demo, synthetic_customers(seed=seed), seed, out)
-    join_demo_customers(demo, seed, out)
-    threads = [threading.Thread(target=target, args=args, daemon=True) for target, args in (
-        (simulate_till, (demo, random.Random(seed), out, pace_s)),
-        (simulate_staff, (demo, random.Random(seed + 5), out, pace_s)),
-        (narrate_queues, (demo, out)),
-        (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
-        (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)),
-        (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)),
-        (simulate_pass, (demo, random.Random(seed + 4), out, pace_s)))]
-    for thread in threads:
-        thread.start()
+    # Ctrl-C at any moment from here (while customers join, say) ends the shift with its summary.
+    demo.narrator = Narrator(out, demo.store.settings.language, zone=demo.store.settings.tz())
     stop_on_sigterm()
+    threads: list[threading.Thread] = []
+    started, since = time.monotonic(), demo.store.clock()
     try:
+        # Codes for whoever joins on /join during the demo are told on the console.
+        joiners.demo_codes(demo.hq_server).tell = demo.tell
+        demo.narrator.write(banner(demo, log_path, temporary))
+        run_demo_experiment(demo, synthetic_customers(seed=seed), seed, demo.tell)
+        join_demo_customers(demo, seed)
+        threads += [threading.Thread(target=target, args=args, daemon=True) for target, args in (
+            (simulate_till, (demo, random.Random(seed), out, pace_s)),
+            (simulate_staff, (demo, random.Random(seed + 5), out, pace_s)),
+            (narrate_queues, (demo, out)),
+            (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
+            (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)),
+            (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)),
+            (simulate_pass, (demo, random.Random(seed + 4), out, pace_s)))]
+        for thread in threads:
+            thread.start()
         deadline = None if duration is None else time.monotonic() + duration
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)
+            demo.narrator.tick()
     except KeyboardInterrupt:
         pass
     finally:
         demo.stop.set()
         for thread in threads:
-            thread.join(timeout=6)
+            if thread.ident is not None:  # started
+                thread.join(timeout=6)
+        # The shift in one paragraph, from the store's own records.
+        demo.narrator.write("\n" + shift_summary(shift_figures(demo.store, since), time.monotonic() - started,
+                                                  demo.store.settings.language))
         sync_once(demo.store)  # the last outcomes reach head office before it stops
         demo.close()
         if temporary:

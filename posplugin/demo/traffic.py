@@ -10,7 +10,6 @@ import json
 import random
 import secrets
 import sys
-import threading
 import time
 
 import requests
@@ -42,31 +41,18 @@ QMINDER_LINES = {"37338": "1", "37339": "2", "37340": "3", "37341": "4"}
 SQUARE_DEVICES = [("DEMO-DEVICE-1", "Reader 1"), ("DEMO-DEVICE-3", "Reader 3"), ("DEMO-DEVICE-CAFE", "Café")]
 
 
-# Several simulators tell the story at once: one whole line at a time.
-_CONSOLE = threading.Lock()
-
-
-def write_line(out, line: str) -> None:
-    """Write ``line`` to the console whole (print() writes the newline apart)."""
-    with _CONSOLE:
-        out.write(line + "\n")
-        out.flush()
-
-
-def say(demo: DemoStore, out, key: str, **values) -> None:
-    """One line of the shift's story on the console, in the store's language."""
-    write_line(out, texts.say(key, demo.store.settings.language, **values))
-
-
-def _tier(demo: DemoStore, tier: str) -> str:
-    return texts.say(f"tier.{tier}", demo.store.settings.language).lower()
+def _level(demo: DemoStore, level: str) -> str:
+    return demo.narrator.say(f"demo.level.{level}")
 
 
 def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:
     """Identify a customer at a random lane every few seconds (staff act on
-    the prompts in :func:`simulate_staff`). Runs until ``demo.stop`` is set."""
+    the prompts in :func:`simulate_staff`); before the next customer at a
+    lane, the till reports the one before's sale done (POST /api/v1/sales),
+    which closes their prompt. Runs until ``demo.stop`` is set."""
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {demo.tokens['till']}"
+    at_till: dict[str, DemoCustomer] = {}
     while not demo.stop.is_set():
         lane = rng.choice(LANES)
         if rng.random() < 0.6:
@@ -74,20 +60,37 @@ def simulate_till(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: f
         else:
             n = rng.randint(0, 10**7)
             customer = DemoCustomer("phone", f"+47 9{n:07d}", rng.choice(FIRST_NAMES))
-        body = {"lane": lane, "identifier": {"type": customer.id_type, "value": customer.value},
-                "display_name": customer.name}
         try:
-            answer = http.post(f"{demo.url}/api/v1/identify", json=body, timeout=5).json()
+            if lane in at_till:
+                sale_done(demo, http, lane, at_till.pop(lane), round(rng.uniform(49, 1200), 2))
+            identify_at_till(demo, http, lane, customer)
+            at_till[lane] = customer
         except requests.RequestException as exc:
-            say(demo, out, "demo.till_down", error=exc.__class__.__name__)
-        else:
-            line = texts.say("demo.till", demo.store.settings.language, lane=lane, name=customer.name,
-                             tier=_tier(demo, answer["tier"]), reach=f"{answer['engaged_reach']:,}",
-                             level=texts.say(f"demo.level.{answer['service_level']}", demo.store.settings.language))
-            if answer.get("prompt"):
-                line += texts.say("demo.till_prompt", demo.store.settings.language, id=answer["prompt"]["id"])
-            write_line(out, line)
+            demo.tell("till_down", error=exc.__class__.__name__)
         demo.stop.wait(rng.uniform(pace_s * 0.5, pace_s * 1.5))
+
+
+def identify_at_till(demo: DemoStore, http: requests.Session, lane: str, customer: DemoCustomer) -> None:
+    """The till identifies ``customer`` at ``lane``; a prompt for the cashier is told."""
+    body = {"lane": lane, "identifier": {"type": customer.id_type, "value": customer.value},
+            "display_name": customer.name}
+    answer = http.post(f"{demo.url}/api/v1/identify", json=body, timeout=5).json()
+    if answer.get("prompt"):
+        # Who they are in figures the level follows from: engaged reach, not a tier's name.
+        language = demo.store.settings.language
+        demo.tell("customer_prompt", lane=lane, name=customer.name, id=answer["prompt"]["id"],
+                  followers=texts.number(answer["followers"], language),
+                  reach=texts.number(answer["engaged_reach"], language), level=_level(demo, answer["service_level"]))
+    else:
+        demo.tell("customer", lane=lane, level=answer["service_level"])
+
+
+def sale_done(demo: DemoStore, http: requests.Session, lane: str, customer: DemoCustomer, total: float) -> None:
+    """The till reports ``customer``'s sale done: their prompt closes; an influencer's invitation goes to the floor."""
+    answer = http.post(f"{demo.url}/api/v1/sales", timeout=5, json={
+        "lane": lane, "identifier": {"type": customer.id_type, "value": customer.value},
+        "display_name": customer.name, "sale_total": total}).json()
+    demo.tell("sale_invited" if answer.get("prompt") else "sale_done", lane=lane, name=customer.name)
 
 
 def simulate_staff(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: float = 3.0) -> None:
@@ -107,9 +110,9 @@ def simulate_staff(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: 
             continue
         now = time.monotonic()
         for prompt in open_prompts:
-            if prompt["id"] in plans:
-                continue
-            chance, low, high = {"pain": (0.9, 3, 10), "service": (0.7, 2, 12), "amplify": (0.5, 10, 40)}.get(
+            if prompt["id"] in plans or (prompt.get("queue") or {}).get("calm"):
+                continue  # planned already, or a lane back to normal: nothing to do
+            chance, low, high = {"pain": (0.9, 3, 10), "service": (0.8, 1, 6), "amplify": (0.5, 10, 40)}.get(
                 prompt["kind"], (0.5, 5, 20))
             if rng.random() >= chance:
                 plans[prompt["id"]] = None  # nobody gets to this one
@@ -127,13 +130,13 @@ def simulate_staff(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: 
                     answer = staff.post(f"{demo.url}/api/v1/prompts/{prompt_id}/ack", json={"by": who}, timeout=5)
                     plan[0] = None
                     if answer.ok and answer.json().get("taken_by") == who:
-                        say(demo, out, "demo.took", staff=who, id=prompt_id, seconds=round(now - seen), title=title)
+                        demo.tell("took", staff=who, id=prompt_id, seconds=round(now - seen), title=title)
                 elif take is None and resolve is not None and now >= resolve:
                     answer = staff.post(f"{demo.url}/api/v1/prompts/{prompt_id}/resolve", json={"by": who},
                                         timeout=5)
                     plan[1] = None
                     if answer.ok and answer.json().get("resolved_by") == who:
-                        say(demo, out, "demo.resolved", staff=who, id=prompt_id)
+                        demo.tell("resolved", staff=who, id=prompt_id)
             except requests.RequestException:
                 continue
 
@@ -153,7 +156,7 @@ def simulate_queues(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s:
         local = dt.datetime.now(DEMO_ZONE)
         if rush_left <= 0 and rng.random() < 0.08:
             rush_lane, rush_left = rng.choice(LANES), rng.randint(6, 12)
-            say(demo, out, "demo.rush", lane=rush_lane)
+            demo.tell("rush", lane=rush_lane)
         try:
             # Start from what the store counts now (Qminder's tickets join and leave
             # the same lanes), so the console's figures never jump back and forth.
@@ -181,31 +184,39 @@ def simulate_queues(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s:
 
 def narrate_queues(demo: DemoStore, out=sys.stdout) -> None:
     """Tell the lanes' story from the store's own events, in the order they
-    happened whatever caused them (the people counter, Qminder's tickets): a
-    lane changing status, a pain prompt raised or closed. Runs until
-    ``demo.stop`` is set."""
-    language = demo.store.settings.language
-    status: dict[str, str] = {}
-    raised: set[int] = set()
+    happened whatever caused them (the people counter, Qminder's tickets):
+    each lane's state for the minute's summary, a pain prompt raised, calm
+    again, or closed. Runs until ``demo.stop`` is set."""
+    told: dict[int, set[str]] = {}  # pain prompt id -> what has been told of it
     with demo.store.bus.subscribe() as events:
         while not demo.stop.is_set():
             event = events.get(timeout=0.2)
             if event is None:
                 continue
             data = event.data
-            if event.kind == "queue" and status.get(data["lane"], "ok") != data["status"]:
-                status[data["lane"]] = data["status"]
-                say(demo, out, "demo.lane", lane=data["lane"], length=data["length"],
-                    normal=texts.number(data["normal"], language),
-                    status=texts.say(f"demo.status.{data['status']}", language),
-                    wait=texts.minutes(data["wait_s"], language))
+            if event.kind == "queue":
+                demo.narrator.lane(data["lane"], data["length"], data["normal"], data["status"])
             elif event.kind == "prompt" and data["kind"] == "pain" and data.get("queue"):
-                if data["status"] == "open" and data["id"] not in raised:
-                    raised.add(data["id"])
-                    say(demo, out, "demo.pain_raised", id=data["id"], body=data["body"])
-                elif data["status"] == "resolved" and data["id"] in raised:
-                    raised.discard(data["id"])
-                    say(demo, out, "demo.pain_closed", lane=data["lane"], id=data["id"])
+                _pain(demo, data, told)
+
+
+def _pain(demo: DemoStore, prompt: dict, told: dict[int, set[str]]) -> None:
+    """A lane's pain prompt raised, back to normal (calm, asking nothing), long
+    again, or closed. A lane that wobbles around normal is told once each way
+    per episode; the minute's summary has its state after that."""
+    key, lane = prompt["id"], prompt["lane"]
+    said = told.setdefault(key, set())
+    if prompt["status"] == "resolved":
+        if told.pop(key, None):
+            demo.tell("pain_closed", lane=lane, id=key)
+        return
+    if prompt["status"] != "open":
+        return
+    calm = bool(prompt["queue"].get("calm"))
+    step = "raised" if not said else "calm" if calm else "again" if "calm" in said else None
+    if step and step not in said:
+        said.add(step)
+        demo.tell(f"pain_{step}", id=key, lane=lane, body=prompt["body"])
 
 
 def simulate_adapters(demo: DemoStore, customers, rng: random.Random, out=sys.stdout,
@@ -250,15 +261,15 @@ def simulate_adapters(demo: DemoStore, customers, rng: random.Random, out=sys.st
                 ticket_id, line, lane = waiting.pop(0)
                 qminder("ticket_called", ticket_id, line)
                 # No count here: the people counter's readings are the lane's one source.
-                say(demo, out, "demo.ticket_called", ticket=ticket_id, lane=lane)
+                demo.tell("ticket_called", ticket=ticket_id, lane=lane)
             elif phones and (rng.random() < 0.6 or not buyers):
                 tickets += 1
                 ticket_id, line = f"{9_000_000 + tickets}", rng.choice(list(QMINDER_LINES))
                 answer = qminder("ticket_created", ticket_id, line, rng.choice(phones))
                 lane = answer["queue"]["lane"]
                 waiting.append((ticket_id, line, lane))
-                say(demo, out, "demo.ticket_created_known" if answer.get("known") else "demo.ticket_created_unknown",
-                    ticket=ticket_id, lane=lane)
+                demo.tell("ticket_created_known" if answer.get("known") else "ticket_created_unknown",
+                          ticket=ticket_id, lane=lane)
             elif buyers:
                 payments += 1
                 buyer = rng.choice(buyers)
@@ -275,12 +286,12 @@ def simulate_adapters(demo: DemoStore, customers, rng: random.Random, out=sys.st
                                                extra["square_notification_url"].encode() + body)
                 answer = post("square/payments", event, {"x-square-hmacsha256-signature": signature})
                 if answer.get("prompt"):
-                    say(demo, out, "demo.payment_prompt", payment=payment_id, place=place, id=answer["prompt"],
-                        name=buyer.name)
+                    demo.tell("payment_prompt", payment=payment_id, place=place, id=answer["prompt"],
+                              name=buyer.name)
                 else:
-                    say(demo, out, "demo.payment_none", payment=payment_id, place=place)
+                    demo.tell("payment_none", payment=payment_id, place=place)
         except (requests.RequestException, ValueError, KeyError) as exc:
-            say(demo, out, "demo.webhook_failed", error=exc.__class__.__name__)
+            demo.tell("webhook_failed", error=exc.__class__.__name__)
 
 
 def simulate_head_office(demo: DemoStore, customers, rng: random.Random, out=sys.stdout,
@@ -292,7 +303,7 @@ def simulate_head_office(demo: DemoStore, customers, rng: random.Random, out=sys
     rows = [dict(row) for _, row in customers]
     last = demo.store.tiers.info().version
     language = demo.store.settings.language
-    say(demo, out, "demo.hq_has", version=last, rows=texts.number(demo.store.tiers.info().rows, language))
+    demo.tell("hq_has", version=last, rows=texts.number(demo.store.tiers.info().rows, language))
     rounds = 0
     while not demo.stop.wait(min(DEMO_SYNC_S, pace_s * 3)):
         rounds += 1
@@ -301,10 +312,14 @@ def simulate_head_office(demo: DemoStore, customers, rng: random.Random, out=sys
                 row["followers"] = int(int(row["followers"]) * rng.uniform(1.1, 3.0))
             published = publish(demo.office, [(None, row) for row in rows])
             if published["delta"]:
-                say(demo, out, "demo.hq_delta", version=published["version"], changed=published["delta"]["upserts"])
+                demo.tell("hq_delta", version=published["version"],
+                          changed=texts.number(published["delta"]["upserts"], language))
             else:
-                say(demo, out, "demo.hq_published", version=published["version"])
+                demo.tell("hq_published", version=published["version"])
         result = sync_once(demo.store)
-        if result.version != last or not result.ok:
-            say(demo, out, "demo.hq_sync", status=result.status, message=result.message)
-            last = result.version if result.ok else last
+        if result.ok and result.version != last:
+            demo.tell("hq_synced", version=result.version, rows=texts.number(demo.store.tiers.info().rows, language))
+            last = result.version
+        elif not result.ok:
+            # The store's own log has the details; the console says what it means.
+            demo.tell("hq_sync_failed", status=demo.narrator.say(f"demo.sync.{result.status}"))

@@ -1,6 +1,6 @@
 """What a running demo is made of: the store and its head office, their
-servers and data folders, the tokens the simulated devices use, and the
-made-up customers."""
+servers and data folders, the tokens the simulated devices use, the
+made-up customers, and the narrator that tells the shift."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ..hq.office import HeadOffice
 from ..store.service import Store
 from ..web.server import BackgroundServer
 from .data import DemoCustomer
+from .narrator import Narrator
 
 
 @dataclass
@@ -30,6 +31,11 @@ class DemoStore:
     stop: threading.Event = field(default_factory=threading.Event)
     housekeepers: list = field(default_factory=list)
     lock: object = None
+    narrator: Narrator | None = None
+
+    def tell(self, kind: str, **values) -> None:
+        """One event of the shift, on the console (see :class:`Narrator`)."""
+        self.narrator.tell(kind, **values)
 
     @property
     def url(self) -> str:

@@ -104,21 +104,29 @@ def recent_for_customer(conn: sqlite3.Connection, customer: bytes, lane: str, si
 def list_prompts(conn: sqlite3.Connection, *, status: str | None = None, lane: str | None = None,
                  since: float | None = None, limit: int = 200) -> list[dict]:
     """Prompts, most urgent first, then newest first."""
+    where, params = _filters(status, lane, since)
+    sql = f"SELECT {_COLUMNS} FROM prompts{where} ORDER BY {_BY_URGENCY}, created_at DESC LIMIT ?"
+    return [to_json(r) for r in conn.execute(sql, (*params, limit))]
+
+
+def count(conn: sqlite3.Connection, *, status: str | None = None, lane: str | None = None,
+          since: float | None = None) -> int:
+    """How many prompts :func:`list_prompts` would list without its limit."""
+    where, params = _filters(status, lane, since)
+    return conn.execute(f"SELECT count(*) FROM prompts{where}", params).fetchone()[0]
+
+
+def _filters(status: str | None, lane: str | None, since: float | None) -> tuple[str, list]:
+    """The WHERE clause (with its leading space, or empty) and parameters of a listing."""
     where, params = [], []
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    if lane:
-        where.append("lane = ?")
-        params.append(lane)
+    for sql, value in (("status = ?", status), ("lane = ?", lane)):
+        if value:
+            where.append(sql)
+            params.append(value)
     if since is not None:
         where.append("created_at >= ?")
         params.append(since)
-    sql = f"SELECT {_COLUMNS} FROM prompts"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY {_BY_URGENCY}, created_at DESC LIMIT ?"
-    return [to_json(r) for r in conn.execute(sql, (*params, limit))]
+    return (" WHERE " + " AND ".join(where) if where else ""), params
 
 
 def ack(conn: sqlite3.Connection, prompt_id: int, by: str, now: float) -> tuple[dict, bool]:
@@ -185,18 +193,52 @@ def update(conn: sqlite3.Connection, prompt_id: int, *, title: str, body: str, l
     return get(conn, prompt_id)
 
 
-def expire(conn: sqlite3.Connection, created_before: float, now: float) -> list[dict]:
+def expire(conn: sqlite3.Connection, created_before: float, now: float,
+           visited_before: float | None = None) -> list[dict]:
     """Expire open (untaken) service prompts created before ``created_before``
-    (the customer has long left the till), and open prompts whose own
-    ``expires_at`` has passed (after-sale invitations)."""
+    (nobody took them), open prompts whose own ``expires_at`` has passed
+    (after-sale invitations), and, with ``visited_before``, service prompts
+    taken or not whose customer was last identified at that lane before it
+    (the customer has left the till)."""
     ids = [r[0] for r in conn.execute(
         "SELECT id FROM prompts WHERE status = 'open' AND ((kind = 'service' AND created_at < ?)"
         " OR (expires_at IS NOT NULL AND expires_at <= ?))", (created_before, now))]
+    if visited_before is not None:
+        ids += [r[0] for r in conn.execute(LEFT_THE_TILL, (visited_before, visited_before)) if r[0] not in ids]
+    _close_expired(conn, ids, now, None)
+    return [get(conn, i) for i in ids]
+
+
+# Live service prompts whose customer's last identify at the prompt's lane
+# (the prompt's own visit, or a later one that got it back) is before the cut.
+# Few prompts are live at once; each looks up its customer's visits by index.
+LEFT_THE_TILL = (
+    "SELECT p.id FROM prompts p WHERE p.status IN ('open', 'taken') AND p.kind = 'service'"
+    " AND p.created_at < ? AND coalesce((SELECT max(v.at) FROM visits v WHERE v.customer = p.customer"
+    " AND v.stage = 'till' AND v.lane = p.lane), 0) < ?")
+
+
+def _close_expired(conn: sqlite3.Connection, ids: list[int], now: float, note: str | None) -> None:
     for prompt_id in ids:
         conn.execute("UPDATE prompts SET status = 'expired', updated_at = ? WHERE id = ?",
                      (now, prompt_id))
-        _audit(conn, prompt_id, now, "expired", None, None)
-    return [get(conn, i) for i in ids]
+        _audit(conn, prompt_id, now, "expired", None, note)
+
+
+def close_for_sale(conn: sqlite3.Connection, customer: bytes, now: float, note: str) -> list[dict]:
+    """The customer's sale is done and they leave the till: their live service
+    prompts close at once. One somebody took is resolved by them (the
+    customer was served); one nobody took expires."""
+    rows = conn.execute("SELECT id, status, taken_by FROM prompts WHERE customer = ? AND kind = 'service'"
+                        " AND status IN ('open', 'taken')", (customer,)).fetchall()
+    closed = []
+    for prompt_id, status, taken_by in rows:
+        if status == "taken":
+            closed.append(resolve(conn, prompt_id, taken_by, note, now)[0])
+        else:
+            _close_expired(conn, [prompt_id], now, note)
+            closed.append(get(conn, prompt_id))
+    return closed
 
 
 def escalate(conn: sqlite3.Connection, created_before: float, now: float) -> list[dict]:

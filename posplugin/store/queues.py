@@ -2,9 +2,10 @@
 long, the pain prompt that gets staff to fix it, waits and staffing.
 
 One open pain prompt per lane at a time: raised when the lane turns long, kept
-(with its figures updated) while the lane is above normal, and closed by itself
-only after the lane has stayed at or under normal for ``pain_calm_s``, so a
-reading that wobbles around a threshold raises nothing new.
+(with its figures updated) while the lane is above normal, said to be calm
+(no longer urgent, nothing to do) as soon as the lane is back to normal, and
+closed by itself only after the lane has stayed at or under normal for
+``pain_calm_s``, so a reading that wobbles around a threshold raises nothing new.
 """
 
 from __future__ import annotations
@@ -407,6 +408,8 @@ class Queues:
             return prompt, prompt["id"]
         if change.calm_enough:
             return prompts.resolve(conn, change.pain["id"], SYSTEM, "lane back to normal", now)[0], None
+        if change.status == "ok":
+            return self._calm_pain(conn, change.pain, lane, change.length, change.normal, now), change.pain["id"]
         return self._update_pain(conn, change.pain, lane, change.length, change.normal, change.wait, now,
                                  change.status), change.pain["id"]
 
@@ -455,6 +458,16 @@ class Queues:
         keep = {"escalated": pain["escalated"]} if pain.get("escalated") else {}
         return prompts.update(conn, pain["id"], title=words["title"], body=words["body"],
                               level=level, details={**details, **keep}, now=now)
+
+    def _calm_pain(self, conn, pain, lane, length, normal, now) -> dict:
+        """The lane is back to normal but not yet for ``pain_calm_s``: its prompt
+        says so in the past tense, asks nothing, and is no longer urgent (it
+        closes by itself, or turns back into a pain prompt if the queue grows)."""
+        words = texts.queue_calm_prompt(lane=lane, length=length, normal=normal, language=self.settings.language)
+        details = {"queue": {**pain.get("queue", {}), "length": length, "normal": normal, "calm": True,
+                             "calm_since": iso(now)}}
+        return prompts.update(conn, pain["id"], title=words["title"], body=words["body"], level="standard",
+                              details=details, now=now)
 
     def _waiting_reach(self, conn, now: float) -> dict[str, tuple[int, int]]:
         """Per lane: (known influencers waiting, their summed engaged reach)."""
@@ -510,7 +523,9 @@ class _Change:
 
     @property
     def moves_pain(self) -> bool:
-        """Whether the pain prompt is raised (long, none yet), closed (calm) or rewritten (still not ok)."""
+        """Whether the pain prompt is raised (long, none yet), closed (calm long
+        enough), said to be calm (just back to normal) or rewritten (still not ok)."""
         if self.pain is None:
             return self.status == "long"
-        return self.live and (self.calm_enough or self.status != "ok")
+        calm = bool((self.pain.get("queue") or {}).get("calm"))
+        return self.live and (self.calm_enough or self.status != "ok" or not calm)

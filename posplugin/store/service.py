@@ -349,6 +349,7 @@ class Store:
         details = {"tier": score.tier, "followers": record.followers,
                    "engagement_rate": record.engagement_rate,
                    "engaged_reach": score.engaged_reach, "niches": list(record.niches),
+                   "interests": texts.interests(record.niches, self.settings.language),
                    "who": words["who"], "action": words["action"], "short_action": words["short_action"],
                    "verified": verified, "verify_for": verify_for}
         words = self._words("service", score.service_level, words, details)
@@ -385,21 +386,42 @@ class Store:
                    display_name: str | None = None, place: str | None = None,
                    sale_total: float | None = None) -> dict | None:
         """A sale closed with a known customer (a POS webhook, after the fact):
-        for an influencer, an ``amplify`` prompt for the floor, never a till
-        prompt; None for everyday or unknown customers. ``place`` names where
-        the sale was when there is no lane (a device or counter); the prompt
+        the customer's service prompts at the till close (see :meth:`sale_done`),
+        and for an influencer an ``amplify`` prompt goes to the floor, never to
+        a till; returns it, or None for everyday or unknown customers."""
+        return self.sale_done(id_type, value, lane=lane, display_name=display_name, place=place,
+                              sale_total=sale_total)["prompt"]
+
+    def sale_done(self, id_type: str, value: str, *, lane: str | None = None,
+                  display_name: str | None = None, place: str | None = None,
+                  sale_total: float | None = None) -> dict:
+        """The till (or POS) reports a customer's sale done: they are leaving,
+        so their live service prompts close at once (one taken is resolved by
+        whoever took it, one nobody took expires); for an influencer an
+        ``amplify`` prompt goes to the floor. ``place`` names where the sale
+        was when there is no lane (a device or counter); the amplify prompt
         expires after ``amplify_expire_minutes`` untaken. With ``sale_total``,
         the sale is recorded as a visit (stage ``sale``) for any customer, so
-        the experiment measures spend where the POS reports it only here."""
-        customer = self.hasher(id_type, value)
+        the experiment measures spend where the POS reports it only here.
+        Returns ``{"prompt": amplify PROMPT or None, "closed": [PROMPT, ...]}``."""
+        customer = self.customer(id_type, value)[0]
         record = self.tiers.lookup(customer)
         score = self.policy.score(record.followers, record.engagement_rate) if record else EVERYDAY
         if sale_total is not None:
             self._record_sale(customer, lane, record, score, float(sale_total))
-        if record is None:
-            return None
-        if score.tier == "everyday" and score.service_level == "standard":
-            return None
+        with self.db.write() as conn:
+            closed = prompts.close_for_sale(conn, customer, self.clock(),
+                                            texts.message("sale.done", self.settings.language))
+        for prompt in closed:
+            self.bus.publish("prompt", prompt)
+        prompt = None
+        if record is not None and (score.tier != "everyday" or score.service_level != "standard"):
+            prompt = self._amplify_prompt(customer, record, score, lane, display_name, place)
+        return {"prompt": prompt, "closed": closed}
+
+    def _amplify_prompt(self, customer: bytes, record, score, lane: str | None, display_name: str | None,
+                        place: str | None) -> dict:
+        """The floor's after-sale invitation for an influencer who just bought."""
         words = texts.amplify_prompt(tier=score.tier, followers=record.followers,
                                      engagement_rate=record.engagement_rate,
                                      engaged_reach=score.engaged_reach, niches=record.niches,
@@ -444,11 +466,14 @@ class Store:
             return deliveries.first(conn, source, key, self.clock())
 
     def tick(self) -> dict:
-        """Periodic work: expire untaken service prompts, escalate untaken urgent
-        ones, close pain prompts of lanes that have calmed down."""
+        """Periodic work: expire service prompts nobody took or whose customer
+        has left, escalate untaken urgent ones, close pain prompts of lanes
+        that have calmed down."""
         now = self.clock()
+        self.visits.flush()  # a repeat identify keeps its customer's prompt alive: count it
         with self.db.write() as conn:
-            expired = prompts.expire(conn, now - self.settings.prompt_expire_minutes * 60, now)
+            expired = prompts.expire(conn, now - self.settings.prompt_expire_minutes * 60, now,
+                                     visited_before=now - self.settings.service_expire_minutes * 60)
             escalated = prompts.escalate(conn, now - self.settings.escalate_after_s, now)
         for prompt in expired + escalated:
             self.bus.publish("prompt", prompt)
@@ -461,6 +486,11 @@ class Store:
                      since: float | None = None) -> list[dict]:
         """Prompts, most urgent first, optionally by status, lane and creation time."""
         return prompts.list_prompts(self.db.conn, status=status, lane=lane, since=since)
+
+    def count_prompts(self, status: str | None = None, lane: str | None = None,
+                      since: float | None = None) -> int:
+        """How many prompts :meth:`list_prompts` would give without its limit."""
+        return prompts.count(self.db.conn, status=status, lane=lane, since=since)
 
     def ack(self, prompt_id: int, by: str) -> dict:
         return self._change(prompt_id, lambda conn: prompts.ack(conn, prompt_id, by, self.clock()))

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
+from .. import texts
 from ..db import Database, connect_readonly
-from ..errors import InvalidIdentifier
+from ..errors import InvalidIdentifier, ListShrinks
 from ..timeutil import iso
 from . import csvfile, identity
 from .csvfile import MAX_REPORTED, Problems, decimal, whole
@@ -146,20 +147,41 @@ def read_rows(stream: Iterable[bytes | str], hasher: identity.Hasher) -> Iterato
 
 
 def row_parser(hasher: identity.Hasher):
-    """``parse(cells, at)`` for :meth:`CsvReader.rows`: ``(hash, TierRecord | None)``."""
+    """``parse(cells, at)`` for :meth:`CsvReader.rows`: ``(hash, TierRecord | None)``.
+    A bad row raises ValueError naming every problem it has, not only the first."""
     def parse(cells: list[str], at: dict):
-        consent = parse_consent(cells[at["consent"]])
-        try:
-            key = hasher(cells[at["identifier_type"]].strip().lower(), cells[at["identifier"]])
-        except InvalidIdentifier as exc:
-            raise ValueError(f"{exc.field.split('.')[-1] if exc.field else 'identifier'}: {exc.message}") from None
-        if not consent:
-            return key, None
-        return key, TierRecord(parse_followers(cells[at["followers"]]),
-                               parse_engagement(cells[at["engagement_rate"]]),
-                               parse_niches(cells[at["niches"]]))
+        problems: list[str] = []
+
+        def checked(read, *args):
+            try:
+                return read(*args)
+            except ValueError as exc:
+                problems.append(str(exc))
+                return None
+
+        consent = checked(parse_consent, cells[at["consent"]])
+        key = checked(_identifier, hasher, cells[at["identifier_type"]], cells[at["identifier"]])
+        # An opted-out row needs only its identifier: it is never stored.
+        figures = None if consent is False else (
+            checked(parse_followers, cells[at["followers"]]), checked(parse_engagement, cells[at["engagement_rate"]]),
+            checked(parse_niches, cells[at["niches"]]))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return key, None if figures is None else TierRecord(*figures)
 
     return parse
+
+
+def _identifier(hasher: identity.Hasher, id_type: str, value: str) -> bytes:
+    """The keyed hash of one row's identifier; ValueError saying what is wrong.
+    A bad type is echoed (it is not personal); a bad identifier never is."""
+    kind = id_type.strip().lower()
+    if kind not in identity.TYPES:
+        raise ValueError(f"identifier_type {id_type.strip()!r} is not one of {', '.join(identity.TYPES)}")
+    try:
+        return hasher(kind, value)
+    except InvalidIdentifier as exc:
+        raise ValueError(f"identifier: {exc.message}") from None
 
 
 # -- list files --------------------------------------------------------------
@@ -506,14 +528,18 @@ class TierLists:
 
 def import_csv(lists: TierLists, stream: Iterable[bytes | str], hasher: identity.Hasher, *,
                skip_bad: bool = False, version: int | None = None, source: str = "local",
-               max_reported: int = MAX_REPORTED) -> ImportResult:
+               max_reported: int = MAX_REPORTED, max_loss: float | None = None) -> ImportResult:
     """Load a tier CSV as the new current list.
 
     With bad rows the file is refused whole (:class:`ImportRefused` with line
-    numbers) unless ``skip_bad``; the old list keeps serving either way.
+    numbers) unless ``skip_bad``; the old list keeps serving either way. With
+    ``max_loss`` (a share, 0–1), a list with no rows at all, or one that has
+    lost more than that share of the current list's rows, is refused
+    (:class:`ListShrinks`): a file cut short, or the wrong file.
     """
+    current = lists.info()
     if version is None:
-        version = (lists.info().version or 0) + 1
+        version = (current.version or 0) + 1
     reader = csvfile.CsvReader(stream, COLUMNS)
     problems = Problems(max_reported)
     builder = ListBuilder(lists.data_dir)
@@ -524,6 +550,8 @@ def import_csv(lists: TierLists, stream: Iterable[bytes | str], hasher: identity
             problems.refuse()
         added = builder.added
         path, rows = builder.finish(version=version, source=source)
+        if max_loss is not None:
+            _refuse_shrinking(rows, current, max_loss, problems.total)
     except BaseException:
         builder.discard()
         raise
@@ -532,6 +560,21 @@ def import_csv(lists: TierLists, stream: Iterable[bytes | str], hasher: identity
                         duplicates=max(0, added - rows - _removed_by_optout(added, rows, builder.opted_out)),
                         skipped=problems.kept, skipped_total=problems.total, version=version,
                         notes=reader.notes)
+
+
+def _refuse_shrinking(rows: int, current, max_loss: float, skipped: int) -> None:
+    """Raise :class:`ListShrinks` for a new list of ``rows`` that is empty, or
+    smaller than the ``current`` list by more than ``max_loss`` of its rows."""
+    before = current.rows or 0
+    if rows and rows >= before * (1 - max_loss):
+        return
+    new = texts.count(rows, "row") + (f" ({texts.count(skipped, 'bad row')} skipped)" if skipped else "")
+    if before:
+        where = f"the list in use (version {current.version}) has {texts.count(before, 'row')}; it keeps serving"
+    else:
+        where = "nothing was loaded"
+    raise ListShrinks(f"the new list has {new}, and {where}. If that is what you want, run it again with "
+                      "--allow-smaller")
 
 
 def _removed_by_optout(added: int, rows: int, opted_out: int) -> int:

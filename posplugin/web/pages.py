@@ -50,3 +50,8 @@ def static_file(name: str) -> Response:
     if name.startswith(("_", ".")) or name.endswith(".py"):
         abort(404)
     return page(name)
+
+
+def favicon() -> Response:
+    """``/favicon.ico``: browsers ask for it whatever a page says; the pages' own icon."""
+    return page("icon.svg")

@@ -137,12 +137,17 @@ def describe_value(schema: dict) -> str:
     return "is not valid here"
 
 
+# JSON Schema's types as a person says them.
+TYPE_WORDS = {"integer": "a whole number", "number": "a number", "string": "text", "object": "an object",
+              "array": "a list", "boolean": "true or false", "null": "null"}
+
+
 def _describe(error) -> str:
     schema = error.schema
     kind = error.validator
     if kind == "type":
         wanted = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-        return "must be " + " or ".join("an object" if t == "object" else f"a {t}" for t in wanted)
+        return "must be " + " or ".join(TYPE_WORDS.get(t, t) for t in wanted)
     if kind == "enum":
         return "must be one of " + ", ".join(map(str, schema["enum"]))
     if kind == "maxLength":

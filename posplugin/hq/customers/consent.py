@@ -7,7 +7,9 @@ record a consent (it must reload them first).
 
 from __future__ import annotations
 
-VERSION = "2026-11"
+from ... import texts
+
+VERSION = "2026-12"
 # ``tiering`` is required for a tier; ``invitations`` is optional.
 SCOPES = ("tiering", "invitations")
 REQUIRED = ("tiering",)
@@ -21,8 +23,13 @@ TEXT = {
         "tiering": ("Tiering: we read your follower count and the likes and comments on your last 12 "
                     "posts from the accounts you link, about once a week, and give our stores a "
                     "service level for your phone number or email. It can only add service: no one "
-                    "is served worse for not joining or for a low figure. Staff never see your "
-                    "accounts or your posts."),
+                    "is served worse for not joining or for a low figure."),
+        "staff_see": ("What staff see: at the till, the cashier sees your service level and tier, your "
+                      "follower count, engagement and engaged reach, the interests stores have for you, "
+                      "whether you showed your pass, and the name you give at the till, on a card like "
+                      "the example below. Staff never see your phone number or email, which accounts "
+                      "you linked, or your posts."),
+        "card_caption": "Example: the card a cashier would see for a customer like this",
         "invitations": ("Invitations (optional): after a purchase, staff may invite you to share, "
                         "review, or join a product test or an event."),
         "rights": ("You can withdraw at any time, here, as easily as you agreed. Your stores stop "
@@ -36,8 +43,13 @@ TEXT = {
         "tiering": ("Nivå: vi leser antall følgere og liker-klikk og kommentarer på dine 12 siste "
                     "innlegg fra kontoene du kobler til, omtrent én gang i uka, og gir butikkene våre et "
                     "servicenivå for telefonnummeret eller e-posten din. Det kan bare gi mer service: "
-                    "ingen får dårligere service for å la være å bli med eller for lave tall. "
-                    "Ansatte ser aldri kontoene eller innleggene dine."),
+                    "ingen får dårligere service for å la være å bli med eller for lave tall."),
+        "staff_see": ("Dette ser de ansatte: i kassen ser kassereren servicenivået og nivånavnet ditt, "
+                      "antall følgere, engasjement og engasjert rekkevidde, interessene butikkene har for "
+                      "deg, om du viste passet ditt, og navnet du oppgir i kassen, på et kort som "
+                      "eksemplet under. De ansatte ser aldri telefonnummeret eller e-posten din, hvilke "
+                      "kontoer du koblet til, eller innleggene dine."),
+        "card_caption": "Eksempel: kortet en kasserer ville sett for en kunde som dette",
         "invitations": ("Invitasjoner (valgfritt): etter et kjøp kan ansatte invitere deg til å dele, "
                         "skrive en omtale, teste et produkt eller komme på et arrangement."),
         "rights": ("Du kan trekke samtykket når som helst, her, like enkelt som du ga det. Butikkene "
@@ -47,6 +59,21 @@ TEXT = {
 }
 
 
+# The example customer on the consent screen's card: what staff would see.
+EXAMPLE = {"level": "murdoch", "tier": "nano", "followers": 4_200, "engagement_rate": 0.062,
+           "engaged_reach": 260, "niches": ("running", "coffee"), "display_name": "Sam"}
+
+
+def example_card(language: str) -> dict:
+    """The till card for :data:`EXAMPLE`, in the words a cashier would read it."""
+    words = texts.service_prompt(**EXAMPLE, language=language)
+    return {"level": texts.message(f"level.{EXAMPLE['level']}", language), "name": EXAMPLE["display_name"],
+            "who": words["who"], "action": words["short_action"],
+            "niches": texts.interests(EXAMPLE["niches"], language)}
+
+
 def document() -> dict:
-    """The current consent text: version, scopes, which are required, and the words per language."""
-    return {"version": VERSION, "scopes": list(SCOPES), "required": list(REQUIRED), "text": TEXT}
+    """The current consent text: version, scopes, which are required, the words
+    per language, and per language the example card staff would see."""
+    return {"version": VERSION, "scopes": list(SCOPES), "required": list(REQUIRED), "text": TEXT,
+            "card": {language: example_card(language) for language in LANGUAGES}}

@@ -42,6 +42,8 @@ class MyPage:
         self.policy = policy
         self.invitations = invitations
         self.passes = PassIssuer(office.key, office.clock)
+        # Days on the page are head office's days (its timezone setting), as on /hq.
+        self._tz = getattr(office.figures, "timezone", None)
 
     # -- what the page shows --------------------------------------------------
 
@@ -52,6 +54,8 @@ class MyPage:
         consent = self.source.consent(who.customer_id)
         accounts = [_account_json(a) for a in self.source.accounts(who.customer_id)]
         listed = self.published(who)
+        if listed["known"]:  # the niches as the customer reads them, in their language
+            listed["interests"] = texts.interests(listed["niches"], language)
         card = self._card(listed, language)
         return {
             "identifiers": [{"type": t} for t, _ in self.source.identifiers(who.customer_id)],
@@ -95,7 +99,7 @@ class MyPage:
             niches=listed["niches"], display_name=None, language=language)
         return {"level": texts.message(f"level.{listed['service_level']}", language),
                 "who": words["who"], "action": words["action"], "short_action": words["short_action"],
-                "niches": listed["niches"],
+                "niches": texts.interests(listed["niches"], language),
                 "verified": texts.message("me.card_verified", language)}
 
     def _thresholds(self) -> dict:
@@ -111,16 +115,19 @@ class MyPage:
         def t(key: str, **values) -> str:
             return texts.message(key, language, **values)
 
+        def day(when) -> str:
+            return texts.date(when, language, self._tz) if when else ""
+
         lines = [t("me.why.consent_none")] if consent is None else \
-            [t("me.why.consent", given=(consent.get("given_at") or "")[:10], version=consent["version"])]
+            [t("me.why.consent", given=day(consent.get("given_at")), version=consent["version"])]
         for a in accounts:
             if a["followers"] is None:
-                lines.append(t("me.why.account_unmeasured", platform=a["platform"], handle=a["handle"]))
+                lines.append(t("me.why.account_unmeasured", account=_account_name(a)))
             else:
-                lines.append(t("me.why.account", platform=a["platform"], handle=a["handle"],
+                lines.append(t("me.why.account", account=_account_name(a),
                                followers=n(a["followers"]),
                                engagement=texts.percent(a["engagement_rate"] or 0, language),
-                               measured=(a["measured_at"] or "")[:10]))
+                               measured=day(a["measured_at"])))
         if not accounts:
             lines.append(t("me.why.no_accounts"))
         lines.append(t("me.why.rule"))
@@ -128,7 +135,7 @@ class MyPage:
         lines.append(t("me.why.thresholds", murdoch=n(p.murdoch), priority=n(p.priority), nano=n(p.nano),
                        micro=n(p.micro), macro=n(p.macro), mega=n(p.mega)))
         if listed["known"]:
-            lines.append(t("me.why.published", version=listed["version"], built=listed["built_at"][:16],
+            lines.append(t("me.why.published", version=listed["version"], built=day(listed["built_at"]),
                            followers=n(listed["followers"]),
                            engagement=texts.percent(listed["engagement_rate"], language),
                            reach=n(listed["engaged_reach"]),
@@ -228,3 +235,8 @@ def _account_json(account: dict) -> dict:
             "followers": account.get("followers"), "engagement_rate": account.get("engagement_rate"),
             "measured_at": iso(measured) if isinstance(measured, (int, float)) else measured,
             "status": account.get("status", "ok")}
+
+
+def _account_name(account: dict) -> str:
+    """A linked account as the customer knows it: the platform and, once known, the handle."""
+    return " ".join(part for part in (account["platform"], account["handle"]) if part)

@@ -203,4 +203,6 @@ def hq_page():
     return pages.page("hq.html")
 
 
+
 page_bp.add_url_rule("/static/<path:name>", view_func=pages.static_file)
+page_bp.add_url_rule("/favicon.ico", view_func=pages.favicon)

@@ -10,6 +10,7 @@ from ...timeutil import parse_iso
 from ...web import openapi
 from ...web.endpoint import ApiBlueprint, gate, json_answer
 from .. import prompts
+from ..queues import lane_name
 from ..service import Store
 from .metrics import CONTENT_TYPE, METRICS
 from .schemas import LANE_QUERY, SCHEMAS
@@ -54,8 +55,19 @@ def list_prompts():
         since_ts = parse_iso(since) if since is not None else None
     except ValueError:
         raise ValidationError("since must be an ISO-8601 time with a zone", field="since") from None
-    return jsonify({"prompts": store().list_prompts(status=request.args.get("status"),
-                                                    lane=request.args.get("lane"), since=since_ts)})
+    status, lane = request.args.get("status"), request.args.get("lane")
+    return jsonify({"prompts": store().list_prompts(status=status, lane=lane, since=since_ts),
+                    "count": store().count_prompts(status=status, lane=lane, since=since_ts)})
+
+
+@bp.operation("POST", "/sales", summary="A customer's sale is done: their till prompts close, the floor may invite",
+              roles=("till",), body="SaleRequest", response="SaleAnswer")
+def sale_done(body):
+    ident = body["identifier"]
+    lane = lane_name(body["lane"]) if body.get("lane") is not None else None  # 3 and "3" are lane "3"
+    return jsonify(store().sale_done(ident["type"], ident["value"], lane=lane,
+                                     display_name=body.get("display_name"), place=body.get("place"),
+                                     sale_total=body.get("sale_total")))
 
 
 @bp.operation("POST", "/prompts/<int:prompt_id>/ack", summary="Take a prompt (\"on it\")", roles=PROMPTS,

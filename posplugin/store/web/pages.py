@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app
 
 from ...resources import docs_dir
-from ...web.pages import page, static_file
+from ...web.pages import favicon, page, static_file
 
 bp = Blueprint("pages", __name__)
 PAGES = {"till": "till.html", "floor": "floor.html", "index": "index.html"}
@@ -25,12 +25,6 @@ def frame_ancestors(cors_origins: str) -> str:
 def index():
     """A small index: the pages and the documentation."""
     return page(PAGES["index"])
-
-
-@bp.get("/favicon.ico")
-def favicon():
-    # Browsers ask for it whatever the page says; the same icon as the pages' own.
-    return page("icon.svg")
 
 
 @bp.get("/docs/<name>")
@@ -60,3 +54,4 @@ def service_worker():
 
 
 bp.add_url_rule("/static/<path:name>", view_func=static_file)
+bp.add_url_rule("/favicon.ico", view_func=favicon)

@@ -81,7 +81,29 @@ SCHEMAS = SchemaSet({
     },
     "PromptList": {
         "type": "object", "required": ["prompts"],
-        "properties": {"prompts": {"type": "array", "items": {"$ref": "#/components/schemas/Prompt"}}},
+        "properties": {"prompts": {"type": "array", "items": {"$ref": "#/components/schemas/Prompt"}},
+                       "count": {"type": "integer", "minimum": 0,
+                                 "description": "how many prompts match, also beyond those listed"}},
+    },
+    "SaleRequest": {
+        "type": "object", "required": ["identifier"],
+        "properties": {
+            "identifier": {"$ref": "#/components/schemas/Identifier"},
+            "lane": LANE,
+            "display_name": nullable(text(64)),
+            "place": nullable(text(64) | {"description": "where the sale was when there is no lane"}),
+            "sale_total": {"type": ["number", "null"], "minimum": 0, "maximum": 1e9,
+                           "description": "the sale's total in the store's currency, where the POS knows it"},
+        },
+    },
+    "SaleAnswer": {
+        "type": "object", "required": ["prompt", "closed"],
+        "properties": {
+            "prompt": {"anyOf": [{"$ref": "#/components/schemas/Prompt"}, {"type": "null"}],
+                       "description": "the after-sale (amplify) prompt for the floor, for an influencer"},
+            "closed": {"type": "array", "items": {"$ref": "#/components/schemas/Prompt"},
+                       "description": "the customer's service prompts this closed: they left the till"},
+        },
     },
     "AckRequest": {
         "type": "object", "required": ["by"], "properties": {"by": BY},
@@ -117,7 +139,7 @@ SCHEMAS = SchemaSet({
         "oneOf": [{"required": ["length"], "not": {"required": ["event"]}},
                   {"required": ["event"], "not": {"anyOf": [{"required": ["length"]},
                                                             {"required": ["at"]}]}}],
-        "x-error": "give either length (a reading, with an optional at) or event, not both",
+        "x-error": "must have either length (a reading, with an optional at) or event, not both",
     },
     "QueueAnswer": {
         "type": "object", "required": ["lane", "length", "normal", "status", "wait_s", "prompt"],
