@@ -30,6 +30,9 @@ NEGATION_REACH = 3  # words before a match that can negate it
 _WORD = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
 _URL = re.compile(r"https?://\S+")
 _HANDLE = re.compile(r"@[\w.]+")
+# "25 mins", "40 minutter", "an hour": how long something took is a complaint's fact.
+DURATION = re.compile(r" (\d+|half an?|an|en halv|ei|en) (?:min|mins|minute|minutes|minutter|hour|hours|time|timer|"
+                      r"halvtime|kvarter)(?= )")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ def _pattern(entry: str) -> re.Pattern | str:
         body = re.escape(word.strip("*")) if word.strip("*") else ""
         if word == "*":
             parts.append(r"\S+")
+        elif word == "#":
+            parts.append(r"\d+")
         else:
             parts.append((r"\S*" if word.startswith("*") else "") + body + (r"\S*" if word.endswith("*") else ""))
     return re.compile(" " + " ".join(parts) + "(?= )")
@@ -85,17 +90,24 @@ class _Compiled:
 
 
 def _found(text: _Text, entries) -> list[tuple[str, int]]:
-    """The entries found in ``text``, each with where its match starts in the spaced words (-1: raw)."""
-    out = []
+    """The entries found in ``text``, each with where its match starts in the
+    spaced words (-1: in the raw text). Words one longer match already covers
+    count once ("self checkout" is not also "checkout")."""
+    raw, spans = [], []
     for entry, pattern in entries:
         if isinstance(pattern, str):
             if pattern in text.raw:
-                out.append((entry, -1))
-        else:
-            match = pattern.search(text.words)
-            if match:
-                out.append((match.group(0).strip(), match.start()))
-    return out
+                raw.append((entry, -1))
+            continue
+        match = pattern.search(text.words)
+        if match:
+            spans.append((match.start(), match.end(), match.group(0).strip()))
+    out, taken = [], []
+    for start, end, words in sorted(spans, key=lambda s: s[0] - s[1]):
+        if not any(start < e and s < end for s, e in taken):
+            taken.append((start, end))
+            out.append((words, start))
+    return sorted(out, key=lambda item: item[1]) + raw
 
 
 def merged(base: dict, extra: dict) -> dict:
@@ -208,13 +220,17 @@ def _tone(text: _Text, lexicon: _Compiled) -> tuple[str, list[str]]:
     good = [w for w, at in praise if not _negated(text, at, lexicon.negations)]
     bad += [f"not {w}" for w, at in praise if _negated(text, at, lexicon.negations)]
     good += [f"not {w}" for w, at in complaint if _negated(text, at, lexicon.negations)]
+    # A long wait is a complaint's fact; "in and out in 5 minutes" is not.
+    bad += [m.group(0).strip() for m in DURATION.finditer(text.words)
+            if not (m.group(1).isdigit() and int(m.group(1)) < 10)]
     question = _found(text, lexicon.tone["question"])
-    if relief and len(good) >= len(bad) - 1:
-        return "praise", [f"praise: {', '.join(repr(w) for w, _ in relief[:2])} (something bad is over)"]
     sarcasm = _found(text, lexicon.sarcasm)
-    if good and sarcasm and (bad or any(at < 0 for _, at in sarcasm)):
+    asks = "?" in text.raw
+    if relief and not sarcasm and not asks and len(good) >= len(bad) - 1:
+        return "praise", [f"praise: {', '.join(repr(w) for w, _ in relief[:2])} (something bad is over)"]
+    if good and sarcasm:
         return "complaint", [f"complaint: {good[0]!r} beside {sarcasm[0][0]!r} (sarcasm)"]
-    if question and len(bad) <= 1 and not good:
+    if question and not bad and not good:
         return "question", [f"question: {question[0][0]!r}"]
     if bad and len(bad) >= len(good):
         return "complaint", [f"complaint: {', '.join(repr(w) for w in bad[:4])}"]
