@@ -104,6 +104,7 @@
     $("consent-intro").textContent = words.intro;
     $("consent-tiering").textContent = words.tiering;
     $("consent-invitations-text").textContent = words.invitations;
+    $("consent-listening-text").textContent = words.listening;
     $("consent-rights").textContent = words.rights;
     $("consent-version").textContent = consentDoc.version;
     $("consent-withdrawn").hidden = !(session && session.withdrawn);
@@ -183,7 +184,8 @@
       });
     });
     $("agree").addEventListener("click", (event) => busy(event.target, async () => {
-      const scopes = ["tiering"].concat($("consent-invitations").checked ? ["invitations"] : []);
+      const scopes = ["tiering"].concat($("consent-invitations").checked ? ["invitations"] : [],
+        $("consent-listening").checked ? ["listening"] : []);
       try {
         await api("POST", "/consent", { version: consentDoc.version, scopes, language: lang });
       } catch (e) {
