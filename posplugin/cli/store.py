@@ -14,6 +14,8 @@ from ..plugins import Plugins
 from ..store import auth
 from ..store.schema import open_database
 from ..store.service import Store
+from ..store import heard
+from ..store.sync import session as sync_session
 from ..store.sync import sync_in_child, sync_once
 from ..store.web.app import create_app
 from ..tiers import health as tier_health
@@ -82,11 +84,16 @@ def serve(args) -> int:
     housekeeper.start()
     ticker = Housekeeper([store.tick], interval_s=15, name="posplugin-ticker")
     ticker.start()
+    heard_http = sync_session()
     if s.hq_url:
         # Sync in the background, in a child process: lookups never wait for
         # it, and a failure leaves the last good list serving until the next round.
         Housekeeper([lambda: sync_in_child(s.data_dir)], interval_s=s.sync_interval_s,
                     name="posplugin-sync", jitter=0.2).start()
+        # What customers post about this store: a short conditional poll of its own,
+        # in this process (it only makes prompts), so the floor hears within a minute.
+        Housekeeper([lambda: heard.poll(store, heard_http)], interval_s=s.heard_poll_s,
+                    name="posplugin-heard", jitter=0.2).start()
     sock = listen(s.host, s.port)
     info = store.tiers.info()
     log.info("posplugin %s serving on http://%s:%s (data %s, tier list version %s, %s rows)",
