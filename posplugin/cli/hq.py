@@ -17,7 +17,14 @@ from ..hq.customers.join import join_url
 from ..hq.db import database_url, open_engine, upgrade
 from ..hq.office import HeadOffice
 from ..hq.platforms.providers import PROVIDERS, import_export
+from ..hq.listening.classify import Classifier
+from ..hq.listening.heard import Listening
+from ..hq.listening.hub import ListeningHub
+from ..hq.listening.outcomes import ListeningWork
+from ..hq.listening.placement import Placements
+from ..hq.listening.runner import Runner
 from ..hq.web.app import create_hq_app
+from ..plugins import Plugins
 from ..tiers.csvfile import open_csv
 from ..timeutil import iso
 from ..web.server import can_fork, listen, run_service
@@ -38,7 +45,19 @@ def register(commands) -> None:
     p.add_argument("--provider", choices=PROVIDERS, default=None,
                    help="a HypeAuditor or Modash export for handles customers gave (then hq tiers build)")
     stores = group(hq, "store", "stores", dest="store_action")
-    command(stores, "add", "add a store; prints its token", store_add).add_argument("name")
+    p = command(stores, "add", "add a store; prints its token", store_add)
+    p.add_argument("name")
+    placement_options(p)
+    p = command(stores, "set", "change where a store is (for routing what customers post)", store_set)
+    p.add_argument("name")
+    placement_options(p)
+    p = command(hq, "classify", "what a post is about, its tone, and why", classify)
+    p.add_argument("text")
+    p.add_argument("--language", help="en or nb (default: guessed from the text)")
+    p = command(hq, "heard", "what was heard, per store, with response times", heard)
+    p.add_argument("--store", help="one store")
+    p.add_argument("--days", type=int, default=7, help="posted within this many days (default 7)")
+    p.add_argument("--json", action="store_true", help="print JSON")
     tokens = group(hq, "token", "head office tokens", dest="token_action")
     p = command(tokens, "create", "print a new head office token", token_create)
     p.add_argument("--role", required=True, choices=("admin",))
@@ -116,12 +135,19 @@ def _serving(hq: HeadOffice, s, workers: int):
     """Head office's app, with its background worker (metrics collector,
     automatic builds, housekeeping) running in this process, and what stops
     them. With several processes each runs one: builds take the
-    cross-process import lock."""
+    cross-process import lock; the listening sources run in whichever
+    process takes the listening lock."""
+    plugins = Plugins(s)
+    hub = ListeningHub.open(hq, s, plugins=plugins)
     side = CustomerSide.open(hq, s)
-    app = create_hq_app(hq, language=s.language, settings=s, workers=workers, side=side)
-    worker = Worker(side.collector, side.builder, housekeeping=side.housekeeping()).start()
+    side.collector.on_posts = hub.linked_posts
+    app = create_hq_app(hq, language=s.language, settings=s, workers=workers, side=side, hub=hub)
+    listening = ListeningWork(hub, hq)
+    worker = Worker(side.collector, side.builder, housekeeping=side.housekeeping() + listening.housekeeping()).start()
+    runner = Runner(hub, hq.engine, hq.data_dir, clock=hq.clock).start()
 
     def stop():
+        runner.stop()
         worker.stop()
         hq.close()
     return app, stop
@@ -186,9 +212,69 @@ def import_csv(args) -> int:
     return 0
 
 
+def placement_options(p) -> None:
+    p.add_argument("--handles", help="the store's own handles and hashtags, comma-separated (@nordshop_storgata,#storgata)")
+    p.add_argument("--place", help="the store's place name as customers write it (Storgata)")
+    p.add_argument("--instagram-location", dest="instagram_location", metavar="ID",
+                   help="the Instagram location id of the store")
+
+
+def _place(args) -> dict | None:
+    if args.handles is None and args.place is None and args.instagram_location is None:
+        return None
+    hq = office(args)
+    return Placements(hq.engine, hq.clock).set(args.name, handles=args.handles, place=args.place,
+                                               instagram_location=args.instagram_location).to_json()
+
+
 def store_add(args) -> int:
+    placed = _place(args)  # checked before a token is made
     print(office(args).create_token("store", args.name))
+    if placed:
+        print(f"placed: {json.dumps(placed, ensure_ascii=False)}", file=sys.stderr)
     return 0
+
+
+def store_set(args) -> int:
+    placed = _place(args)
+    if placed is None:
+        raise ConfigError(["say what to set: --handles, --place or --instagram-location"])
+    print(json.dumps(placed, ensure_ascii=False))
+    return 0
+
+
+def classify(args) -> int:
+    s = settings(args)
+    verdict = Classifier.from_settings(s, Plugins(s)).classify(args.text, args.language)
+    print(f"about: {verdict.about}\ntone: {verdict.tone}\nlanguage: {verdict.language}")
+    for why in verdict.why or ("no word decided it: other, neutral",):
+        print(f"why: {why}")
+    return 0
+
+
+def heard(args) -> int:
+    hq = office(args)
+    listening = Listening.from_settings(hq.engine, settings(args), clock=hq.clock)
+    answer = listening.inbox(store=args.store, since=hq.clock() - max(1, args.days) * 86400.0)
+    if args.json:
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        return 0
+    for post in answer["heard"]:
+        times = ", ".join(f"{step} {post[f'to_{step}_s'] / 60:.1f} min" for step in ("prompt", "taken", "resolved",
+                                                                                  "replied")
+                          if post[f"to_{step}_s"] is not None)
+        print(f"{post['posted_at']}  {post['store'] or '(chain)':<16} {post['source']:<10} {post['tone']:<9} "
+              f"{post['about']:<12} {post['status']:<9} {times}")
+        print(f"    {post['excerpt'] or '(text purged)'}")
+    chain = answer["figures"]["chain"]
+    print(f"{chain['heard']} heard, {chain['complaints']} complaints, {chain['praise']} praise; "
+          f"post to floor median {_minutes(chain['to_prompt']['median_s'])}, "
+          f"p95 {_minutes(chain['to_prompt']['p95_s'])}")
+    return 0
+
+
+def _minutes(seconds) -> str:
+    return "–" if seconds is None else f"{seconds / 60:.1f} min"
 
 
 def migrate(args) -> int:

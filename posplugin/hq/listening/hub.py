@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ...config.hq import listen_sources
 from .heard import Listening
+from .posts import Post, plain_text
 from .sources.instagram import Graph, TaggedMedia, WebhookReader
 
 log = logging.getLogger("posplugin.hq.listening")
@@ -55,12 +56,23 @@ class ListeningHub:
                                   handles=self.listening.handles,
                                   consented_dids=lambda: self.listening_dids()))
         if "mastodon" in names and s.mastodon_url and s.mastodon_token:
-            made.append(MastodonStreams(s.mastodon_url, s.mastodon_token, cursors, handles=self.listening.handles))
+            made += MastodonStreams(s.mastodon_url, s.mastodon_token, cursors, handles=self.listening.handles)
         if self.plugins is not None and self.plugins.has("listeners"):
             for found in self.plugins.each("listeners", settings=s):
                 made += [x for x in (found or []) if getattr(x, "name", "") in names
                          or f"plugin:{getattr(x, 'name', '')}" in names]
         return made + self.extra_sources
+
+    def linked_posts(self, customer_id: int, platform: str, recent: list[dict]) -> int:
+        """Hand a linked account's recent posts (the metrics collector reads
+        them) to listening; kept only for customers who consented to listening."""
+        heard = 0
+        for item in recent:
+            # The platform's own name and id: the same post heard by a mention too is kept once.
+            post = Post(platform, item["id"], item.get("url", ""), plain_text(item["text"]), item["at"],
+                        customer_id=customer_id)
+            heard += self.listening.hear(post) is not None
+        return heard
 
     def listening_dids(self) -> list[str]:
         """Bluesky DIDs of customers who linked a Bluesky account and consented to listening."""
