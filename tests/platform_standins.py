@@ -49,11 +49,108 @@ class StandIns:
     refresh_tokens: dict = field(default_factory=dict)
     calls: list = field(default_factory=list)
     url: str = ""
+    # Listening: the chain's own Instagram account, the media and comments it
+    # is mentioned in, the media it is tagged in; Mastodon's statuses.
+    media: dict = field(default_factory=dict)      # media id -> {caption, timestamp, permalink, username}
+    comments: dict = field(default_factory=dict)   # comment id -> {text, timestamp, username, media}
+    tagged: list = field(default_factory=list)     # media ids
+    mastodon: list = field(default_factory=list)   # (stream, event, payload) in order; stream "user" or a tag
 
     def issue(self, platform: str) -> str:
         token = f"{platform[:2]}-{secrets.token_hex(8)}"
         self.tokens[token] = platform
         return token
+
+
+CHAIN_ACCOUNT = "17841400000000099"   # the chain's own Instagram professional account
+CHAIN_TOKEN = "ig-chain-token"
+MASTODON_TOKEN = "md-chain-token"
+
+
+def meta_delivery(*, media_id: str | None = None, comment_id: str | None = None,
+                  account: str = CHAIN_ACCOUNT) -> bytes:
+    """A ``mentions`` webhook delivery as Meta sends it."""
+    value = {"media_id": media_id, **({"comment_id": comment_id} if comment_id else {})}
+    return json.dumps({"object": "instagram", "entry": [{"id": account, "time": 1733400000,
+                                                         "changes": [{"field": "mentions", "value": value}]}]}).encode()
+
+
+def meta_signature(body: bytes, secret: str = "ig-secret") -> str:
+    """``X-Hub-Signature-256`` as Meta computes it."""
+    import hmac
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def mastodon_status(status_id: int, text: str, *, acct: str = "someone@example.social", at: str = "") -> dict:
+    """A Status entity with the fields Mastodon documents (those listening reads)."""
+    return {"id": str(status_id), "uri": f"https://example.social/users/x/statuses/{status_id}",
+            "url": f"https://example.social/@x/{status_id}", "created_at": at or "2026-12-05T10:00:00.000Z",
+            "content": f"<p>{text}</p>", "visibility": "public", "language": "en",
+            "account": {"id": "1", "acct": acct}}
+
+
+class Jetstream:
+    """A Jetstream stand-in: a WebSocket server on 127.0.0.1 that sends the
+    queued events (Jetstream's JSON, with ``time_us``) from the client's
+    ``cursor`` on, and can drop every connection."""
+
+    def __init__(self):
+        import threading
+
+        from websockets.sync.server import serve
+        self.events: list[dict] = []
+        self.queries: list[str] = []
+        self._lock = threading.Lock()
+        self._server = serve(self._handle, "127.0.0.1", 0)
+        self.url = f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}/subscribe"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.connections = []
+
+    def post(self, did: str, rkey: str, text: str, time_us: int, *, mention: str | None = None,
+             tag: str | None = None, langs=("en",)) -> dict:
+        facets = []
+        if mention:
+            facets.append({"index": {"byteStart": 0, "byteEnd": 5},
+                           "features": [{"$type": "app.bsky.richtext.facet#mention", "did": mention}]})
+        if tag:
+            facets.append({"index": {"byteStart": 0, "byteEnd": 5},
+                           "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}]})
+        event = {"did": did, "time_us": time_us, "kind": "commit", "commit": {
+            "rev": "3l3qo2vuowo2b", "operation": "create", "collection": "app.bsky.feed.post", "rkey": rkey,
+            "record": {"$type": "app.bsky.feed.post", "createdAt": "2026-12-05T10:00:00.000Z", "langs": list(langs),
+                       "text": text, **({"facets": facets} if facets else {})}, "cid": "bafyreib"}}
+        with self._lock:
+            self.events.append(event)
+        return event
+
+    def _handle(self, socket) -> None:
+        import time
+        from urllib.parse import parse_qs, urlsplit
+        self.connections.append(socket)
+        self.queries.append(socket.request.path)
+        query = parse_qs(urlsplit(socket.request.path).query)
+        cursor = int(query.get("cursor", ["0"])[0])
+        sent = 0
+        try:
+            while True:
+                with self._lock:
+                    pending = [e for e in self.events if e["time_us"] > cursor][sent:]
+                for event in pending:
+                    socket.send(json.dumps(event))
+                sent += len(pending)
+                time.sleep(0.02)
+        except Exception:
+            return
+
+    def drop(self) -> None:
+        """Close every open connection (a network fault)."""
+        for socket in self.connections:
+            socket.close()
+        self.connections.clear()
+
+    def stop(self) -> None:
+        self._server.shutdown()
 
 
 def _challenge(verifier: str) -> str:
@@ -176,7 +273,17 @@ def create_app(state: StandIns) -> Flask:
         refused = ig_checked()
         if refused:
             return refused
-        found = re.match(r"business_discovery\.username\(([^)]+)\)", request.args.get("fields", ""))
+        fields = request.args.get("fields", "")
+        mentioned = re.match(r"mentioned_(media)\.media_id\((\w+)\)\{([^}]*)\}|"
+                             r"mentioned_(comment)\.comment_id\((\w+)\)\{(.*)\}$", fields)
+        if mentioned and user_id == CHAIN_ACCOUNT:
+            kind, key = (mentioned.group(1), mentioned.group(2)) if mentioned.group(1) else \
+                (mentioned.group(4), mentioned.group(5))
+            item = (state.media if kind == "media" else state.comments).get(key)
+            if item is None:
+                return ig_error(100, 33, f"Unsupported get request. Object with ID '{key}' does not exist")
+            return jsonify({f"mentioned_{kind}": {"id": key, **item}, "id": user_id})
+        found = re.match(r"business_discovery\.username\(([^)]+)\)", fields)
         if not found:
             return ig_error(100, None, "Tried accessing nonexisting field")
         handle = found.group(1)
@@ -189,6 +296,57 @@ def create_app(state: StandIns) -> Flask:
             "media": {"data": [{"like_count": likes, "comments_count": comments, "id": str(i)}
                                for i, (likes, comments) in enumerate(account.posts[:12])]},
             "id": "17841401441775531"}, "id": user_id})
+
+    @app.get("/ig/graph/<version>/<user_id>/tags")
+    def ig_tags(version, user_id):
+        refused = ig_checked()
+        if refused:
+            return refused
+        return jsonify({"data": [{"id": key, **state.media[key]} for key in state.tagged],
+                        "paging": {"cursors": {"before": "a", "after": "b"}}})
+
+    # -- Mastodon (streaming API and the REST it resumes with) ------------------
+
+    def mastodon_checked():
+        return request.headers.get("Authorization") == f"Bearer {MASTODON_TOKEN}"
+
+    def sse(stream: str):
+        from flask import Response, stream_with_context
+
+        def body():
+            sent = 0
+            yield ":)\n"
+            for _ in range(400):  # at most 20 s; the client reconnects
+                items = [i for i in state.mastodon if i[0] == stream]
+                for _, event, payload in items[sent:]:
+                    yield f"event: {event}\ndata: {json.dumps(payload)}\n\n"
+                sent = len(items)
+                if state.fail.get("mastodon") == "drop":
+                    return
+                yield ":thump\n"
+                import time
+                time.sleep(0.05)
+        return Response(stream_with_context(body()), mimetype="text/event-stream")
+
+    @app.get("/mastodon/api/v1/streaming/user/notification")
+    def md_notifications_stream():
+        return sse("user") if mastodon_checked() else (jsonify({"error": "The access token is invalid"}), 401)
+
+    @app.get("/mastodon/api/v1/streaming/hashtag")
+    def md_tag_stream():
+        return sse(request.args.get("tag", "")) if mastodon_checked() else (jsonify({"error": "invalid"}), 401)
+
+    @app.get("/mastodon/api/v1/notifications")
+    def md_notifications():
+        since = int(request.args.get("since_id", "0"))
+        found = [p for s, e, p in state.mastodon if s == "user" and int(p["id"]) > since
+                 and p.get("type") in request.args.getlist("types[]")]
+        return jsonify(list(reversed(found)))  # newest first, as Mastodon answers
+
+    @app.get("/mastodon/api/v1/timelines/tag/<tag>")
+    def md_tag_timeline(tag):
+        since = int(request.args.get("since_id", "0"))
+        return jsonify(list(reversed([p for s, e, p in state.mastodon if s == tag and int(p["id"]) > since])))
 
     # -- TikTok (Login Kit for Web, open.tiktokapis.com) ---------------------
 

@@ -19,7 +19,7 @@ import logging
 import statistics
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Engine, and_, delete, exists, func, or_, select, true, update
 
 from ...errors import NotFound, ValidationError
 from ...timeutil import iso
@@ -227,7 +227,7 @@ class Listening:
         if since is not None:
             where.append(heard_posts.c.posted_at >= since)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(heard_posts).where(and_(*where)).order_by(heard_posts.c.posted_at.desc())
+            rows = conn.execute(select(heard_posts).where(and_(true(), *where)).order_by(heard_posts.c.posted_at.desc())
                                 .limit(limit)).all()
         now = self.clock()
         posts = [_json(r, now) for r in rows]

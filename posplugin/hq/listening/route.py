@@ -50,7 +50,8 @@ def route(text: str, places: list[Place], *, given: str | None = None, location:
         by_location = [p.store for p in places if p.instagram_location and p.instagram_location == location]
         if by_location:
             return Route(by_location[0], "location", lane)
-    by_place = [p.store for p in places if _place_named(text, p.place)]
+    # Two stores' handles in one post: the text cannot say which; neither can its place names.
+    by_place = [] if by_handle else [p.store for p in places if _place_named(text, p.place)]
     if len(by_place) == 1:
         return Route(by_place[0], "place", lane)
     if visit_store:
