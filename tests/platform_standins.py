@@ -106,6 +106,7 @@ class Jetstream:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         self.connections = []
+        self.closed = False
 
     def post(self, did: str, rkey: str, text: str, time_us: int, *, mention: str | None = None,
              tag: str | None = None, langs=("en",)) -> dict:
@@ -133,7 +134,7 @@ class Jetstream:
         cursor = int(query.get("cursor", ["0"])[0])
         sent = 0
         try:
-            while True:
+            while not self.closed:
                 with self._lock:
                     pending = [e for e in self.events if e["time_us"] > cursor][sent:]
                 for event in pending:
@@ -150,6 +151,8 @@ class Jetstream:
         self.connections.clear()
 
     def stop(self) -> None:
+        self.closed = True
+        self.drop()
         self._server.shutdown()
 
 

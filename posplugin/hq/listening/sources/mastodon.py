@@ -41,7 +41,8 @@ def post_of(status: dict) -> Post | None:
 
 
 def events(lines):
-    """``(event, data)`` pairs from an SSE line iterator; comments (heartbeats) are skipped."""
+    """``(event, data)`` pairs from an SSE line iterator; a comment (a
+    heartbeat) is ``(":", "")``, so a reader can look up between events."""
     name, data = "message", []
     for line in lines:
         if line is None:
@@ -51,7 +52,7 @@ def events(lines):
                 yield name, "\n".join(data)
             name, data = "message", []
         elif line.startswith(":"):
-            continue
+            yield ":", ""
         elif line.startswith("event:"):
             name = line[6:].strip()
         elif line.startswith("data:"):
@@ -73,18 +74,23 @@ class MastodonStream:
     def key(self) -> str:
         return "mastodon:notifications" if self.tag is None else f"mastodon:tag:{self.tag}"
 
-    def _status_of(self, event: str, payload) -> dict | None:
+    def _item(self, event: str, payload) -> tuple[dict | None, str | None]:
+        """The status an event carries and the id to resume after: a
+        notification's own id (``since_id`` of /notifications), or the status's."""
+        if not isinstance(payload, dict):
+            return None, None
         if self.tag is None:
-            if event != "notification" or not isinstance(payload, dict) or payload.get("type") != "mention":
-                return None
-            return payload.get("status")
-        return payload if event == "update" else None
+            if event != "notification" or payload.get("type") != "mention":
+                return None, None
+            return payload.get("status"), str(payload.get("id", ""))
+        return (payload, str(payload.get("id", ""))) if event == "update" else (None, None)
 
-    def _hand_on(self, sink, status: dict | None) -> None:
+    def _hand_on(self, sink, status: dict | None, cursor: str | None) -> None:
         post = post_of(status) if status else None
         if post is not None:
             sink(post)
-            self.cursors.set(self.key, str(status["id"]))
+        if cursor:
+            self.cursors.set(self.key, cursor)
 
     def catch_up(self, sink) -> None:
         since = self.cursors.get(self.key)
@@ -99,7 +105,7 @@ class MastodonStream:
         items = response.json()
         # Newest first in Mastodon's answer; handed on oldest first so the cursor moves forward.
         for item in sorted(items, key=lambda i: int(i.get("id", 0)) if str(i.get("id", "")).isdigit() else 0):
-            self._hand_on(sink, item.get("status") if self.tag is None else item)
+            self._hand_on(sink, *self._item("notification" if self.tag is None else "update", item))
 
     def run(self, sink, stop) -> None:
         self.catch_up(sink)
@@ -113,11 +119,13 @@ class MastodonStream:
             for event, data in events(response.iter_lines(decode_unicode=True)):
                 if stop.is_set():
                     return
+                if event == ":":
+                    continue
                 try:
                     payload = json.loads(data)
                 except ValueError:
                     continue  # delete events carry a bare id
-                self._hand_on(sink, self._status_of(event, payload))
+                self._hand_on(sink, *self._item(event, payload))
 
 
 def MastodonStreams(base_url: str, token: str, cursors, *, handles=()) -> list[MastodonStream]:
