@@ -33,11 +33,16 @@ class Post:
     author: str | None = None
 
 
-def plain_text(html_or_text: str) -> str:
-    """Text without markup (Mastodon sends HTML), whitespace collapsed, at most MAX_TEXT characters."""
-    text = _TAG.sub(" ", (html_or_text or "").replace("<br>", "\n").replace("</p>", "\n"))
-    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&")):
-        text = text.replace(entity, char)
+def plain_text(text: str, *, html: bool = False) -> str:
+    """The text, whitespace collapsed, at most MAX_TEXT characters. With
+    ``html`` (Mastodon sends a status's content as HTML) its tags are dropped
+    and entities decoded; plain text (Instagram, Bluesky) is kept as written,
+    markup and all: every page shows it as text."""
+    text = text or ""
+    if html:
+        text = _TAG.sub(" ", text.replace("<br>", "\n").replace("</p>", "\n"))
+        for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&#39;", "'"), ("&amp;", "&")):
+            text = text.replace(entity, char)
     return _SPACE.sub(" ", text).strip()[:MAX_TEXT]
 
 

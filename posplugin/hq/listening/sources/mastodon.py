@@ -36,7 +36,7 @@ def post_of(status: dict) -> Post | None:
         at = time.time()
     account = status.get("account") or {}
     return Post("mastodon", str(status.get("uri") or status["id"]), str(status.get("url") or status.get("uri") or ""),
-                plain_text(str(status.get("content", ""))), at, addressed=True, language=status.get("language"),
+                plain_text(str(status.get("content", "")), html=True), at, addressed=True, language=status.get("language"),
                 author=account.get("acct"))
 
 
