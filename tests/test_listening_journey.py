@@ -52,6 +52,7 @@ def chain(tmp_path, standins, hq):
     server.stop()
 
 
+@pytest.mark.slow
 def test_a_signed_mention_reaches_the_right_floor_and_hq_shows_the_times(chain, standins, open_page, hq,
                                                                           output_dir):
     server, hub, stores, admin = chain
