@@ -20,51 +20,14 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
              superuser: str | None = None) -> dict:
     """The OpenAPI document of the routes declared on ``blueprints``, where
     ``superuser`` is the role that may call every route."""
-    paths: dict[str, dict] = {}
     blueprints = [bp for bp in blueprints if isinstance(bp, ApiBlueprint)]
+    paths: dict[str, dict] = {}
     components: dict[str, dict] = {}
     for bp in blueprints:
         components.update(bp.schemas)
-    for op in (op for bp in blueprints for op in bp.operations):
-        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", op.path)
-        item = paths.setdefault(path, {})
-        params = list(op.parameters)
-        declared = {p["name"] for p in params if p["in"] == "path"}
-        for name in re.findall(r"<(?:(\w+):)?(\w+)>", op.path):
-            kind, pname = name
-            if pname in declared:  # the operation gave its own schema (a pattern, say)
-                continue
-            params.append({"name": pname, "in": "path", "required": True,
-                           "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID} if kind == "int"
-                           else {"type": "string"}})
-        operation = {
-            "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
-            "summary": op.summary,
-            "tags": [op.tag],
-            "responses": {"302" if op.redirect else "200": _ok(op)},
-        }
-        if params:
-            operation["parameters"] = params
-        if op.body:
-            operation["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body}"}}}}
-        if op.roles is None:
-            operation["security"] = []
-        else:
-            # Each role once; the service's superuser (the store's admin) may call
-            # everything, head office has none.
-            roles = list(dict.fromkeys(op.roles))
-            if superuser and superuser not in roles:
-                roles.append(superuser)
-            operation["description"] = "Roles: " + ", ".join(roles) + "."
-        for status in op.errors:
-            text = STATUS_TEXT.get(status, "Error")
-            if status == 400 and not op.body:
-                text = "Unreadable request: its request line or a header is over 8,190 bytes"
-            operation["responses"][str(status)] = {
-                "description": text,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-        item[op.method.lower()] = operation
+        for op in bp.operations:
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", op.path)
+            paths.setdefault(path, {})[op.method.lower()] = _operation(op, path, superuser)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": __version__,
@@ -78,6 +41,56 @@ def document(blueprints: Iterable[Blueprint], *, title: str, description: str = 
         },
         "security": [{"bearer": []}],
     }
+
+
+def _operation(op, path: str, superuser: str | None) -> dict:
+    operation = {
+        "operationId": f"{op.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+        "summary": op.summary,
+        "tags": [op.tag],
+        "responses": {"302" if op.redirect else "200": _ok(op), **_errors(op)},
+    }
+    params = _parameters(op)
+    if params:
+        operation["parameters"] = params
+    if op.body:
+        operation["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": {"$ref": f"#/components/schemas/{op.body}"}}}}
+    if op.roles is None:
+        operation["security"] = []
+    else:
+        # Each role once; the service's superuser (the store's admin) may call
+        # everything, head office has none.
+        roles = list(dict.fromkeys(op.roles))
+        if superuser and superuser not in roles:
+            roles.append(superuser)
+        operation["description"] = "Roles: " + ", ".join(roles) + "."
+    return operation
+
+
+def _parameters(op) -> list[dict]:
+    """The operation's declared parameters, and its path's that it did not declare."""
+    params = list(op.parameters)
+    declared = {p["name"] for p in params if p["in"] == "path"}
+    for kind, name in re.findall(r"<(?:(\w+):)?(\w+)>", op.path):
+        if name in declared:  # the operation gave its own schema (a pattern, say)
+            continue
+        params.append({"name": name, "in": "path", "required": True,
+                       "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID} if kind == "int"
+                       else {"type": "string"}})
+    return params
+
+
+def _errors(op) -> dict:
+    responses = {}
+    for status in op.errors:
+        text = STATUS_TEXT.get(status, "Error")
+        if status == 400 and not op.body:
+            text = "Unreadable request: its request line or a header is over 8,190 bytes"
+        responses[str(status)] = {
+            "description": text,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return responses
 
 
 def _ok(op) -> dict:
