@@ -259,3 +259,22 @@ def joined_customer(server, caplog, phone="+47 412 34 567", scopes=("tiering",),
         assert http.get(start.json()["authorize_url"], timeout=10).url.endswith(f"/join#linked={link}")
         assert customer_side(server.app).collector.run().measured >= 1
     return http
+
+
+def heard_from(server, http, texts, store="Storgata") -> list[int]:
+    """Listening keeps ``texts`` as posts from the linked account of the
+    customer signed in on ``http`` (who consented to listening), about
+    ``store``, the first the newest; returns their heard ids."""
+    from posplugin.hq.listening.posts import Post
+    from posplugin.hq.web.join import COOKIE, customer_side
+    from posplugin.hq.web.listening import HUB
+
+    listening = server.app.extensions[HUB].listening
+    customer = customer_side(server.app).page.source.signed_in(http.cookies[COOKIE]).customer_id
+    listening.placements.set(store, place=store)
+    ids = []
+    for n, text in enumerate(texts):
+        post = Post("instagram", f"sam-{n}-{time.monotonic_ns()}", f"https://instagram.com/p/sam{n}", text,
+                    listening.clock() - 60 - n, customer_id=customer, store=store)
+        ids.append(listening.hear(post)["id"])
+    return ids

@@ -269,7 +269,7 @@ class Listening:
         with self.engine.connect() as conn:
             rows = conn.execute(select(heard_posts).where(and_(heard_posts.c.customer_id == customer_id,
                                                                heard_posts.c.text.is_not(None)))
-                                .order_by(heard_posts.c.posted_at.desc())).all()
+                                .order_by(heard_posts.c.posted_at.desc(), heard_posts.c.id.desc())).all()
         return [{"id": r.id, "source": r.source, "url": r.url, "text": r.text, "posted_at": iso(r.posted_at),
                  "about": r.about, "tone": r.tone, "store": r.store} for r in rows]
 
@@ -281,6 +281,15 @@ class Listening:
         with self.engine.begin() as conn:
             return conn.execute(update(heard_posts).where(condition).values(
                 text=None, url="", customer_id=None, purged_at=self.clock())).rowcount
+
+    def forget_customer(self, customer_id: int, id_hashes: list[str]) -> dict:
+        """A customer deleted their account: clear what was heard from them and
+        drop the visits stores reported under their keyed hashes."""
+        posts = self.remove_for_customer(customer_id)
+        with self.engine.begin() as conn:
+            visits = conn.execute(delete(listening_visits).where(listening_visits.c.id_hash.in_(id_hashes))
+                                  ).rowcount if id_hashes else 0
+        return {"posts": posts, "visits": visits}
 
     # -- housekeeping ------------------------------------------------------------
 

@@ -38,6 +38,8 @@ def create_hq_app(office: HeadOffice, *, language: str = "en", workers: int = 1,
     app.extensions[join.SIDE] = side or CustomerSide.open(office, settings, **overrides)
     app.extensions[listening.HUB] = hub or ListeningHub.open(office, settings or HeadOfficeSettings(
         data_dir=office.data_dir))
+    # /me shows the customer what was heard from them and lets them remove it.
+    app.extensions[join.SIDE].page.heard = app.extensions[listening.HUB].listening
     app.config["POSPLUGIN_PUBLIC_URL"] = getattr(settings, "public_url", "")
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
