@@ -128,7 +128,8 @@
       const item = el("li", "invitation");
       item.append(el("p", null, i.text));
       if (i.disclosure) item.append(el("p", "disclosure", i.disclosure));
-      item.append(el("p", "muted", t("me.sold_at", { when: i.sold_at.slice(0, 10) })));
+      item.append(el("p", "muted", t(i.kind === "heard" ? "me.posted_on" : "me.sold_at",
+        { when: i.sold_at.slice(0, 10) })));
       return item;
     }));
   }

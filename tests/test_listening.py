@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import ID_KEY, Clock
+from helpers import ID_KEY, Clock, heard_from, joined_customer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from platform_standins import (
@@ -38,6 +38,7 @@ from posplugin.hq.listening.sources.bluesky import Jetstream as JetstreamSource
 from posplugin.hq.listening.sources.mastodon import MastodonStream
 from posplugin.hq.office import HeadOffice
 from posplugin.hq.web.app import create_hq_app
+from posplugin.hq.web.join import customer_side
 from posplugin.store import heard as store_heard
 from posplugin.store.service import Store
 from posplugin.web.server import BackgroundServer
@@ -455,3 +456,46 @@ def test_post_heard_takes_any_source_and_shows_markup_as_text(served, office):
     bad = requests.post(served.url + "/hq/v1/heard", headers=served.admin, timeout=10,
                         json={"source": "x", "id": "t3", "text": "hi", "at": "yesterday"})
     assert bad.status_code == 422
+
+
+# -- asking a customer to share their praise -----------------------------------------------
+
+
+def share(server, heard_id, token):
+    return requests.post(f"{server.url}/hq/v1/heard/{heard_id}/share", timeout=10,
+                         headers={"Authorization": f"Bearer {token}"})
+
+
+@pytest.mark.parametrize("reward", ["none", "sample"])
+def test_ask_to_share_sends_a_labelled_invitation_once(hq, customer_hq, caplog, reward):
+    http = joined_customer(customer_hq, caplog, scopes=("tiering", "invitations", "listening"))
+    customer_side(customer_hq.app).page.invitations.reward = reward
+    praise, complaint = heard_from(customer_hq, http, ["Thanks to Ana at Storgata, so helpful ❤️",
+                                                      "40 minutes in the queue at Storgata"])
+    admin = hq.create_token("admin", "care team")
+    answer = share(customer_hq, praise, admin)
+    assert answer.status_code == 200 and answer.json()["share_asked_at"]
+    (invitation,) = http.get(customer_hq.url + "/hq/v1/me", timeout=10).json()["invitations"]
+    assert invitation["kind"] == "heard" and invitation["text"].startswith("Thank you for what you wrote about us")
+    if reward == "none":
+        assert invitation["disclosure"] is None
+    else:  # a rewarded post is advertising, whatever the follower count: the label to use
+        assert "a free sample" in invitation["disclosure"] and "“Ad” at the very top" in invitation["disclosure"]
+    assert share(customer_hq, praise, admin).status_code == 409                 # once per post
+    assert share(customer_hq, complaint, admin).json()["error"]["code"] == "invalid"
+    assert share(customer_hq, 999_999, admin).status_code == 404
+    assert share(customer_hq, praise, hq.create_token("store", "Storgata")).status_code == 403
+
+
+def test_ask_to_share_needs_a_customer_who_agreed_to_invitations(hq, customer_hq, caplog):
+    http = joined_customer(customer_hq, caplog, scopes=("tiering", "listening"))
+    (praise,) = heard_from(customer_hq, http, ["Ana at Storgata was lovely, thanks"])
+    listening = customer_hq.app.extensions["posplugin.hq.listening"].listening
+    someone = listening.hear(post("Ana was lovely, thanks", id="s1", at=hq.test_clock() - 60, addressed=True,
+                                  store="Storgata"))["id"]
+    admin = hq.create_token("admin", "care team")
+    for heard_id in (praise, someone):
+        answer = share(customer_hq, heard_id, admin)
+        assert answer.status_code == 422 and answer.json()["error"]["field"] == "id"
+        assert listening.get(heard_id)["share_asked_at"] is None
+    assert http.get(customer_hq.url + "/hq/v1/me", timeout=10).json()["invitations"] == []

@@ -299,6 +299,8 @@ invitations = Table(
     Column("reward", String(16), nullable=False),
     Column("received_at", Float, nullable=False),
     Column("seen_at", Float),
+    # sale (a store's after-sale invitation) or heard (head office asks to share a post it heard)
+    Column("kind", String(16), nullable=False, server_default="sale"),
     UniqueConstraint("store", "ref"),
 )
 

@@ -245,8 +245,9 @@ class Listening:
                          .values(replied_at=self.clock(), replied_by=by))
         return self.get(heard_id)
 
-    def share_candidate(self, heard_id: int) -> tuple[dict, int]:
-        """The post and its customer, if it is praise from a consented customer; raises otherwise."""
+    def share_candidate(self, heard_id: int) -> tuple[dict, int, float]:
+        """The post, its customer and when it was posted, if it is praise from
+        a consented customer; raises otherwise."""
         with self.engine.connect() as conn:
             row = conn.execute(select(heard_posts).where(heard_posts.c.id == heard_id)).first()
         if row is None:
@@ -254,7 +255,7 @@ class Listening:
         if row.tone != "praise" or row.customer_id is None:
             raise ValidationError("only praise from a customer who consented to listening can be asked to share",
                                   field="id")
-        return _json(row, self.clock()), row.customer_id
+        return _json(row, self.clock()), row.customer_id, row.posted_at
 
     def mark_share_asked(self, heard_id: int) -> dict:
         with self.engine.begin() as conn:

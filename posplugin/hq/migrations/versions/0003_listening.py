@@ -1,4 +1,5 @@
-"""Listening: store placement, posts heard, source cursors, consented visits.
+"""Listening: store placement, posts heard, source cursors, consented visits;
+an invitation's kind (after a sale, or to share a post head office heard).
 
 Revision ID: 0003
 Revises: 0002
@@ -71,9 +72,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("store", "id_hash", "at", name="listening_visits_once"),
     )
     op.create_index("listening_visits_by_customer", "listening_visits", ["id_hash", "at"])
+    with op.batch_alter_table("invitations") as batch:
+        batch.add_column(sa.Column("kind", sa.String(16), nullable=False, server_default="sale"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("invitations") as batch:
+        batch.drop_column("kind")
     op.drop_table("listening_visits")
     op.drop_table("listen_cursors")
     op.drop_index("heard_posts_by_customer", "heard_posts")
