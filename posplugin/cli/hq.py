@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 
 import segno
 
 from .. import config
-from ..errors import ConfigError
+from ..errors import ConfigError, NotFound
 from ..hq.background import Worker
 from ..hq.build import csv_records
 from ..hq.customer_side import CustomerSide
@@ -219,26 +220,35 @@ def placement_options(p) -> None:
                    help="the Instagram location id of the store")
 
 
-def _place(args) -> dict | None:
+def _place(hq: HeadOffice, args) -> dict | None:
     if args.handles is None and args.place is None and args.instagram_location is None:
         return None
-    hq = office(args)
     return Placements(hq.engine, hq.clock).set(args.name, handles=args.handles, place=args.place,
                                                instagram_location=args.instagram_location).to_json()
 
 
 def store_add(args) -> int:
-    placed = _place(args)  # checked before a token is made
-    print(office(args).create_token("store", args.name))
+    hq = office(args)
+    try:
+        placed = _place(hq, args)  # checked before a token is made
+        print(hq.create_token("store", args.name))
+    finally:
+        hq.close()
     if placed:
         print(f"placed: {json.dumps(placed, ensure_ascii=False)}", file=sys.stderr)
     return 0
 
 
 def store_set(args) -> int:
-    placed = _place(args)
-    if placed is None:
+    if args.handles is None and args.place is None and args.instagram_location is None:
         raise ConfigError(["say what to set: --handles, --place or --instagram-location"])
+    hq = office(args)
+    try:
+        if args.name not in hq.store_names():
+            raise NotFound(f"no store named {args.name!r}; add it with: posplugin hq store add {args.name}")
+        placed = _place(hq, args)
+    finally:
+        hq.close()
     print(json.dumps(placed, ensure_ascii=False))
     return 0
 
@@ -254,8 +264,11 @@ def classify(args) -> int:
 
 def heard(args) -> int:
     hq = office(args)
-    listening = Listening.from_settings(hq.engine, settings(args), clock=hq.clock)
-    answer = listening.inbox(store=args.store, since=hq.clock() - max(1, args.days) * 86400.0)
+    try:
+        listening = Listening.from_settings(hq.engine, settings(args), clock=hq.clock)
+        answer = listening.inbox(store=args.store, since=hq.clock() - max(1, args.days) * 86400.0)
+    finally:
+        hq.close()
     if args.json:
         print(json.dumps(answer, indent=2, ensure_ascii=False))
         return 0
@@ -265,12 +278,18 @@ def heard(args) -> int:
                           if post[f"to_{step}_s"] is not None)
         print(f"{post['posted_at']}  {post['store'] or '(chain)':<16} {post['source']:<10} {post['tone']:<9} "
               f"{post['about']:<12} {post['status']:<9} {times}")
-        print(f"    {post['excerpt'] or '(text purged)'}")
+        print(f"    {_printable(post['excerpt']) or '(text purged)'}")
     chain = answer["figures"]["chain"]
     print(f"{chain['heard']} heard, {chain['complaints']} complaints, {chain['praise']} praise; "
           f"post to floor median {_minutes(chain['to_prompt']['median_s'])}, "
           f"p95 {_minutes(chain['to_prompt']['p95_s'])}")
     return 0
+
+
+def _printable(text: str) -> str:
+    """A post's text for a terminal: control characters (an escape sequence in
+    a post must not drive the reader's terminal) shown as U+FFFD."""
+    return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in text or "")
 
 
 def _minutes(seconds) -> str:
