@@ -499,3 +499,99 @@ def test_ask_to_share_needs_a_customer_who_agreed_to_invitations(hq, customer_hq
         assert answer.status_code == 422 and answer.json()["error"]["field"] == "id"
         assert listening.get(heard_id)["share_asked_at"] is None
     assert http.get(customer_hq.url + "/hq/v1/me", timeout=10).json()["invitations"] == []
+
+
+# -- the experiment's posts_7 -------------------------------------------------------------
+
+DAY_S = 86_400.0
+
+
+def consenting(office, count, scopes=("tiering", "listening"), first=0) -> list[tuple[int, str]]:
+    """``count`` customers (numbered from ``first``) who joined and consented
+    to ``scopes``: (customer id, identifier hash hex)."""
+    from posplugin.hq.customers import consent
+    from posplugin.hq.customers.join import Customers
+
+    sent = []
+    customers = Customers(office.engine, ID_KEY, default_region="NO", clock=office.clock,
+                          send=lambda *a: sent.append(a) or True)
+    out = []
+    for i in range(first, first + count):
+        phone = f"+47 412 {i // 100:02d} {i % 100:03d}"
+        customers.request_code("phone", phone, f"10.0.{i}.1")
+        who, _ = customers.verify_code("phone", phone, sent[-1][2])
+        customers.give_consent(who.customer_id, consent.VERSION, list(scopes), "en")
+        out.append((who.customer_id, who.id_hash))
+    return out
+
+
+def posts_7_cells(office, name="spring") -> dict:
+    from sqlalchemy import select
+
+    from posplugin.hq.schema import experiment_outcomes
+    with office.engine.connect() as conn:
+        rows = conn.execute(select(experiment_outcomes).where(experiment_outcomes.c.experiment == name,
+                                                              experiment_outcomes.c.metric == "posts_7")).all()
+    return {(r.store, r.level, r.arm): (r.n, r.total) for r in rows}
+
+
+def test_posts_7_counts_chain_posts_within_7_days_of_a_first_visit_per_arm(office, listening):
+    from sqlalchemy import insert
+
+    from posplugin.hq.listening.outcomes import posts_7
+    from posplugin.hq.schema import linked_accounts
+    from posplugin.tiers.holdout import arm
+    from posplugin.tiers.policy import Policy
+
+    clock = office.test_clock
+    office.experiments.start("spring", 0.5)
+    start = clock()
+    people = consenting(office, 24)
+    late, withdrawn = consenting(office, 2, first=100)
+    with office.engine.begin() as conn:   # one Murdoch-level customer (4,200 followers, 6.2 %)
+        conn.execute(insert(linked_accounts).values(customer_id=people[0][0], platform="instagram", source="handle",
+                                                    status="linked", linked_at=start, followers=4200,
+                                                    engagement_rate=0.062, next_refresh_at=start))
+    visit = start + 3600
+    listening.floor_report("Storgata", [], [{"customer": h, "at": visit} for _, h in people + [withdrawn]]
+                           + [{"customer": h, "at": visit + 2 * 3600} for _, h in people[:3]]   # later visits
+                           + [{"customer": late[1], "at": visit + 6 * DAY_S}])               # not matured
+    expected = {}
+    for n, (customer, id_hash) in enumerate(people):
+        side = arm(ID_KEY, "spring", bytes.fromhex(id_hash), 0.5)
+        level = "murdoch" if n == 0 else "standard"
+        posted = n % 3 == 0
+        texts = [("@nordshop the queue again", visit + 2 * DAY_S)] if posted else []
+        texts += [("@nordshop before my visit", visit - 60), ("@nordshop too late", visit + 8 * DAY_S),
+                  ("no mention of the chain at all", visit + DAY_S)]
+        for k, (text, at) in enumerate(texts):
+            listening.hear(post(text, source="instagram", id=f"{customer}-{k}", at=at, customer_id=customer,
+                                store="Storgata"))
+        cell = expected.setdefault(("Storgata", level, side), [0, 0])
+        cell[0] += 1
+        cell[1] += posted
+    listening.hear(post("@nordshop lovely", source="instagram", id="w", at=visit + DAY_S, customer_id=withdrawn[0],
+                        store="Storgata"))
+    with office.engine.begin() as conn:   # withdrawing consent takes the customer out of the count
+        from sqlalchemy import update
+
+        from posplugin.hq.schema import consents
+        conn.execute(update(consents).where(consents.c.customer_id == withdrawn[0]).values(withdrawn_at=clock()))
+    clock.now = visit + 8 * DAY_S
+    policy = Policy()
+    assert posts_7(office.engine, office.experiments, ID_KEY, policy, clock()) == 24
+    want = {key: (n, float(total)) for key, (n, total) in expected.items()}
+    assert posts_7_cells(office) == want
+    assert {side for _, _, side in want} == {"served", "holdout"}
+    assert posts_7(office.engine, office.experiments, ID_KEY, policy, clock()) == 24   # rewritten, not added
+    assert posts_7_cells(office) == want
+    # A customer who removes what was heard from them no longer counts as having posted.
+    first = people[0]
+    listening.remove_for_customer(first[0])
+    posts_7(office.engine, office.experiments, ID_KEY, policy, clock())
+    side = arm(ID_KEY, "spring", bytes.fromhex(first[1]), 0.5)
+    assert posts_7_cells(office)[("Storgata", "murdoch", side)] == (1, 0.0)
+    lines = [r for r in office.experiments.results("spring")["results"] if r["metric"] == "posts_7"]
+    assert {(r["scope"], r["level"]) for r in lines} >= {("chain", "standard"), ("store", "standard")}
+    standard = next(r for r in lines if r["scope"] == "chain" and r["level"] == "standard")
+    assert standard["kind"] == "rate" and standard["low"] <= standard["difference"] <= standard["high"]

@@ -4,8 +4,8 @@ from what listening heard.
 
 The unit is a customer's first visit to a store during the running
 experiment, as the stores' outcomes are: for customers who consented to
-listening (and so to measurement), the stores report the visit's keyed hash
-and time. Head office knows each customer's arm (the chain key) and level
+listening (and so to measurement; a customer who withdrew is left out), the
+stores report the visit's keyed hash and time. Head office knows each customer's arm (the chain key) and level
 (their linked accounts' figures, by the tier policy). A unit counts once its
 7 days are over; the counts are rewritten whole on each round, so a post
 removed by its author, or a purge, never leaves a stale count. This module
@@ -23,6 +23,7 @@ from ...tiers.policy import Policy
 from ..db import insert
 from ..mentions import WINDOW_S, posts_after_visits
 from ..schema import customer_identifiers, experiment_outcomes, heard_posts, linked_accounts, listening_visits
+from .heard import listening_consented
 
 log = logging.getLogger("posplugin.hq.listening")
 METRIC = "posts_7"
@@ -38,7 +39,8 @@ def posts_7(engine, experiments, id_key: str, policy: Policy, now: float) -> int
         visits = conn.execute(select(listening_visits.c.store, listening_visits.c.id_hash,
                                      func.min(listening_visits.c.at), customer_identifiers.c.customer_id)
                               .join(customer_identifiers, customer_identifiers.c.id_hash == listening_visits.c.id_hash)
-                              .where(listening_visits.c.at >= started)
+                              .where(and_(listening_visits.c.at >= started,
+                                          listening_consented(customer_identifiers.c.customer_id)))
                               .group_by(listening_visits.c.store, listening_visits.c.id_hash,
                                         customer_identifiers.c.customer_id)).all()
         posts, levels = {}, {}
