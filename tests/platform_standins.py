@@ -6,6 +6,9 @@ limits with Meta's usage header, private or age-gated accounts).
 
 ``StandIns.fail[platform]`` picks an error mode for the next calls:
 ``expired``, ``revoked``, ``rate_limited``, ``near_limit``, ``private``.
+Listening's stand-ins: the chain's mentioned and tagged media at the Graph,
+Mastodon's streaming API; Jetstream and Meta's webhook deliveries are the
+demo's (:mod:`posplugin.demo.listening`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from urllib.parse import urlencode
 
 from flask import Flask, jsonify, redirect, request
 
+from posplugin.demo import listening as demo_listening
+from posplugin.demo.listening import CHAIN_ACCOUNT, Jetstream, meta_delivery  # noqa: F401 (the demo's, shared)
 from posplugin.hq.platforms.instagram import Instagram
 from posplugin.hq.platforms.tiktok import TikTok
 from posplugin.hq.platforms.youtube import YouTube
@@ -62,23 +67,13 @@ class StandIns:
         return token
 
 
-CHAIN_ACCOUNT = "17841400000000099"   # the chain's own Instagram professional account
 CHAIN_TOKEN = "ig-chain-token"
 MASTODON_TOKEN = "md-chain-token"
 
 
-def meta_delivery(*, media_id: str | None = None, comment_id: str | None = None,
-                  account: str = CHAIN_ACCOUNT) -> bytes:
-    """A ``mentions`` webhook delivery as Meta sends it."""
-    value = {"media_id": media_id, **({"comment_id": comment_id} if comment_id else {})}
-    return json.dumps({"object": "instagram", "entry": [{"id": account, "time": 1733400000,
-                                                         "changes": [{"field": "mentions", "value": value}]}]}).encode()
-
-
 def meta_signature(body: bytes, secret: str = "ig-secret") -> str:
-    """``X-Hub-Signature-256`` as Meta computes it."""
-    import hmac
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    """``X-Hub-Signature-256`` as Meta computes it (the tests' app secret by default)."""
+    return demo_listening.meta_signature(body, secret)
 
 
 def mastodon_status(status_id: int, text: str, *, acct: str = "someone@example.social", at: str = "") -> dict:
@@ -87,73 +82,6 @@ def mastodon_status(status_id: int, text: str, *, acct: str = "someone@example.s
             "url": f"https://example.social/@x/{status_id}", "created_at": at or "2026-12-05T10:00:00.000Z",
             "content": f"<p>{text}</p>", "visibility": "public", "language": "en",
             "account": {"id": "1", "acct": acct}}
-
-
-class Jetstream:
-    """A Jetstream stand-in: a WebSocket server on 127.0.0.1 that sends the
-    queued events (Jetstream's JSON, with ``time_us``) from the client's
-    ``cursor`` on, and can drop every connection."""
-
-    def __init__(self):
-        import threading
-
-        from websockets.sync.server import serve
-        self.events: list[dict] = []
-        self.queries: list[str] = []
-        self._lock = threading.Lock()
-        self._server = serve(self._handle, "127.0.0.1", 0)
-        self.url = f"ws://127.0.0.1:{self._server.socket.getsockname()[1]}/subscribe"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        self.connections = []
-        self.closed = False
-
-    def post(self, did: str, rkey: str, text: str, time_us: int, *, mention: str | None = None,
-             tag: str | None = None, langs=("en",)) -> dict:
-        facets = []
-        if mention:
-            facets.append({"index": {"byteStart": 0, "byteEnd": 5},
-                           "features": [{"$type": "app.bsky.richtext.facet#mention", "did": mention}]})
-        if tag:
-            facets.append({"index": {"byteStart": 0, "byteEnd": 5},
-                           "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": tag}]})
-        event = {"did": did, "time_us": time_us, "kind": "commit", "commit": {
-            "rev": "3l3qo2vuowo2b", "operation": "create", "collection": "app.bsky.feed.post", "rkey": rkey,
-            "record": {"$type": "app.bsky.feed.post", "createdAt": "2026-12-05T10:00:00.000Z", "langs": list(langs),
-                       "text": text, **({"facets": facets} if facets else {})}, "cid": "bafyreib"}}
-        with self._lock:
-            self.events.append(event)
-        return event
-
-    def _handle(self, socket) -> None:
-        import time
-        from urllib.parse import parse_qs, urlsplit
-        self.connections.append(socket)
-        self.queries.append(socket.request.path)
-        query = parse_qs(urlsplit(socket.request.path).query)
-        cursor = int(query.get("cursor", ["0"])[0])
-        sent = 0
-        try:
-            while not self.closed:
-                with self._lock:
-                    pending = [e for e in self.events if e["time_us"] > cursor][sent:]
-                for event in pending:
-                    socket.send(json.dumps(event))
-                sent += len(pending)
-                time.sleep(0.02)
-        except Exception:
-            return
-
-    def drop(self) -> None:
-        """Close every open connection (a network fault)."""
-        for socket in self.connections:
-            socket.close()
-        self.connections.clear()
-
-    def stop(self) -> None:
-        self.closed = True
-        self.drop()
-        self._server.shutdown()
 
 
 def _challenge(verifier: str) -> str:

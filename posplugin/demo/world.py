@@ -30,6 +30,7 @@ class DemoStore:
     stop: threading.Event = field(default_factory=threading.Event)
     housekeepers: list = field(default_factory=list)
     lock: object = None
+    listening: object = None  # posplugin.demo.listening.DemoListening, once attached
 
     @property
     def url(self) -> str:

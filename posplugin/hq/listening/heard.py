@@ -110,8 +110,8 @@ class Listening:
             conn.execute(insert(self.engine, heard_posts).values(**row)
                          .on_conflict_do_nothing(index_elements=["source", "post_id"]))
         kept = self._get_by_post(post.source, post.id)
-        log.info("heard a %s post: %s, %s, routed %s%s", post.source, kept["about"], kept["tone"], kept["routed_by"],
-                 f" to {kept['store']}" if kept["store"] else "")
+        log.info("heard a post on %s: %s, %s, routed by %s%s", post.source, kept["about"], kept["tone"],
+                 kept["routed_by"], f" to {kept['store']}" if kept["store"] else "")
         return kept
 
     def _consented_customer(self, post: Post) -> int | None:
