@@ -119,7 +119,47 @@ def test_negation_sarcasm_and_both_languages(text, about, tone):
     assert verdict.why  # the words that decided it
 
 
-@settings(max_examples=200, deadline=None)
+@pytest.mark.parametrize("text, about, tone", [
+    ("the queues were sooo slooow today", "queue", "complaint"),            # inflection, drawn-out letters
+    ("kjempefrekk kassadame i dag", "staff", "complaint"),                   # a compound's head carries it
+    ("brødhylla var tom igjen i dag", "stock", "complaint"),                 # a shelf, not bread
+    ("hun var ikke særlig hyggelig i kassa", "staff", "complaint"),          # "særlig" is not s + "ærlig"
+    ("not sold out for once!", "stock", "praise"),                           # "not" turns the nearest word
+    ("not cheap, but great bread", "product", "praise"),                     # a clause ends the negation
+    ("no bananas and no milk again", "stock", "complaint"),                  # missing products; "no" reaches one word
+    ("When will the oat milk be back in stock?", "stock", "question"),       # asked first, no complaint
+    ("Why is there only one till open??", "queue", "complaint"),             # a rhetorical question
+    ("👍🏽 quick checkout", "queue", "praise"),                                # an emoji with a skin tone
+    ("she didn’t even look up, so rude", "staff", "complaint"),              # a curly apostrophe
+])
+def test_words_are_found_as_a_reader_finds_them(text, about, tone):
+    verdict = Classifier().classify(text)
+    assert (verdict.about, verdict.tone) == (about, tone), verdict.why
+
+
+@pytest.mark.parametrize("language, word, stem", [
+    ("en", "queued", "queu"), ("en", "queues", "queu"), ("en", "queueing", "queu"), ("en", "stopped", "stop"),
+    ("en", "berries", "berry"), ("en", "helpful", "helpful"), ("nb", "kassene", "kass"), ("nb", "kassa", "kass"),
+    ("nb", "tregeste", "treg"), ("nb", "kø", "kø"),
+])
+def test_a_languages_suffixes_make_one_stem_of_its_inflections(language, word, stem):
+    from posplugin.hq.listening.lexicon import LEXICON
+    from posplugin.hq.listening.matching import Morphology
+    assert Morphology.of(LEXICON[language]).stem(word) == stem
+
+
+def test_a_chain_adds_a_language_with_its_own_morphology(tmp_path):
+    from posplugin.hq.listening.classify import load_lexicon
+    (tmp_path / "sv.json").write_text(json.dumps({"sv": {
+        "suffixes": ["orna", "or", "en", "et", "a"], "compounds": True, "markers": ["och", "jag", "är", "inte"],
+        "about": {"queue": ["kö", "kassa"]}, "tone": {"complaint": ["långsam", "otrevlig"]}, "negations": ["inte"]}}))
+    classifier = Classifier(load_lexicon(str(tmp_path / "sv.json")))
+    verdict = classifier.classify("jag väntade vid kassorna igen, så långsam", "sv")
+    assert (verdict.about, verdict.tone, verdict.language) == ("queue", "complaint", "sv")
+    assert classifier.classify("personalen var inte otrevlig", "sv").tone == "praise"
+
+
+@settings(max_examples=100, deadline=None)
 @given(st.text(max_size=400))
 def test_any_text_gets_a_verdict_with_known_labels(text):
     verdict = Classifier().classify(text)

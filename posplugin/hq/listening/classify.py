@@ -2,12 +2,22 @@
 words that decided it.
 
 Transparent rules over the lexicons of :mod:`.lexicon` (a chain extends them
-with ``listen_lexicon``), so staff and auditors can see why: every verdict
-carries the words it rests on. Negation turns a tone around ("not helpful",
-"ikke treg"); praise beside the facts of a bad visit is sarcasm ("great, 40
-minutes again"); news that something bad is over is praise ("no queue for
-once"). When in doubt between a complaint and anything else, it says
-complaint: a missed complaint costs a customer, a false one a glance.
+with ``listen_lexicon``), found as a reader would find them
+(:mod:`.matching`: any inflection, compound heads, emoji, drawn-out
+letters), so staff and auditors can see why: every verdict carries the
+words it rests on.
+
+About: the subject with the most words; where two claim one word, the more
+specific entry keeps it; a product named as missing ("no bananas") is stock.
+Tone, in this order: news that something bad is over is praise ("no queue
+for once"); praise beside a sarcasm marker is a complaint ("great, 40
+minutes again 🙄"); a post that opens by asking, without complaining, is a
+question ("when will it be back in stock?"); then the complaint words
+(with rhetorical questions and waits of 10 minutes or more) against the
+praise words, a negation turning the nearest word of tone after it ("not
+helpful", "ikke treg"). When in doubt between a complaint and anything
+else, it says complaint: a missed complaint costs a customer, a false one
+a glance.
 
 A ``classify_post`` plugin may replace the verdict (a chain's own model); an
 answer that is not a verdict, or a plugin that raises, leaves the built-in one.
@@ -18,18 +28,15 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .lexicon import ABOUTS, LEXICON, TONES
+from .matching import Entries, Morphology, Text, negated, read
 
 log = logging.getLogger("posplugin.hq.listening")
 # About: on a tie, the first of these wins (what the floor can act on first).
-ABOUT_ORDER = ("queue", "staff", "stock", "instructions", "product")
-NEGATION_REACH = 3  # words before a match that can negate it
-_WORD = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
-_URL = re.compile(r"https?://\S+")
-_HANDLE = re.compile(r"@[\w.]+")
+ABOUT_ORDER = ("queue", "staff", "stock", "instructions", "product", "other")
 # "25 mins", "40 minutter", "an hour": how long something took is a complaint's fact.
 DURATION = re.compile(r" (\d+|half an?|an|en halv|ei|en) (?:min|mins|minute|minutes|minutter|hour|hours|time|timer|"
                       r"halvtime|kvarter)(?= )")
@@ -48,66 +55,24 @@ class Verdict:
                 "by": self.by}
 
 
-@dataclass
-class _Text:
-    raw: str        # case-folded, for emoji and punctuation
-    words: str      # " word word word " for word entries
-    tokens: list[str] = field(default_factory=list)
-
-
-def _prepare(text: str) -> _Text:
-    folded = _HANDLE.sub(" ", _URL.sub(" ", (text or "").casefold()))
-    tokens = _WORD.findall(folded.replace("#", " "))
-    return _Text(folded, " " + " ".join(tokens) + " ", tokens)
-
-
-def _pattern(entry: str) -> re.Pattern | str:
-    """An entry as a regex over the spaced words, or (no word character) a substring of the raw text."""
-    if not re.search(r"\w", entry):
-        return entry
-    parts = []
-    for word in entry.casefold().split():
-        body = re.escape(word.strip("*")) if word.strip("*") else ""
-        if word == "*":
-            parts.append(r"\S+")
-        elif word == "#":
-            parts.append(r"\d+")
-        else:
-            parts.append((r"\S*" if word.startswith("*") else "") + body + (r"\S*" if word.endswith("*") else ""))
-    return re.compile(" " + " ".join(parts) + "(?= )")
-
-
 class _Compiled:
     """One language's lexicon, compiled once."""
 
     def __init__(self, lexicon: dict):
-        self.markers = [_pattern(e) for e in lexicon.get("markers", [])]
-        self.about = {a: [(e, _pattern(e)) for e in lexicon.get("about", {}).get(a, [])] for a in ABOUTS}
-        self.tone = {t: [(e, _pattern(e)) for e in lexicon.get("tone", {}).get(t, [])] for t in TONES}
+        self.morphology = Morphology.of(lexicon)
+        entries = lambda words: Entries(words, self.morphology)  # noqa: E731
+        self.markers = entries(lexicon.get("markers", []))
+        self.about = {a: entries(lexicon.get("about", {}).get(a, [])) for a in ABOUTS}
+        self.tone = {t: entries(lexicon.get("tone", {}).get(t, [])) for t in TONES}
         self.negations = set(lexicon.get("negations", []))
-        self.sarcasm = [(e, _pattern(e)) for e in lexicon.get("sarcasm", [])]
-        self.relief = [(e, _pattern(e)) for e in lexicon.get("relief", [])]
+        self.determiners = frozenset(lexicon.get("determiners", []))
+        self.sarcasm = entries(lexicon.get("sarcasm", []))
+        self.relief = entries(lexicon.get("relief", []))
+        self.rhetorical = entries(lexicon.get("rhetorical", []))
+        self.absence = entries(lexicon.get("absence", []))
 
-
-def _found(text: _Text, entries) -> list[tuple[str, int]]:
-    """The entries found in ``text``, each with where its match starts in the
-    spaced words (-1: in the raw text). Words one longer match already covers
-    count once ("self checkout" is not also "checkout")."""
-    raw, spans = [], []
-    for entry, pattern in entries:
-        if isinstance(pattern, str):
-            if pattern in text.raw:
-                raw.append((entry, -1))
-            continue
-        match = pattern.search(text.words)
-        if match:
-            spans.append((match.start(), match.end(), match.group(0).strip()))
-    out, taken = [], []
-    for start, end, words in sorted(spans, key=lambda s: s[0] - s[1]):
-        if not any(start < e and s < end for s, e in taken):
-            taken.append((start, end))
-            out.append((words, start))
-    return sorted(out, key=lambda item: item[1]) + raw
+    def read(self, text: str) -> Text:
+        return read(text, self.morphology)
 
 
 def merged(base: dict, extra: dict) -> dict:
@@ -120,8 +85,10 @@ def merged(base: dict, extra: dict) -> dict:
                 group = target.setdefault(key, {})
                 for name, words in value.items():
                     group[name] = list(dict.fromkeys(group.get(name, []) + list(words)))
-            else:
-                target[key] = list(dict.fromkeys(target.get(key, []) + list(value)))
+            elif isinstance(value, list):
+                target[key] = list(dict.fromkeys(target.get(key, []) + value))
+            else:   # a setting of the language's morphology: compounds, undouble, min_stem
+                target[key] = value
     return out
 
 
@@ -160,12 +127,9 @@ class Classifier:
             hint = "nb"
         if hint in self.languages:
             return hint
-        prepared = _prepare(text)
-        scores = {name: sum(1 for p in c.markers if (p in prepared.raw if isinstance(p, str)
-                                                      else p.search(prepared.words)))
-                  for name, c in self.languages.items()}
+        scores = {name: len(c.markers.find(c.read(text))) for name, c in self.languages.items()}
         if "nb" in scores:
-            scores["nb"] += 2 * len(re.findall("[æøå]", prepared.raw))
+            scores["nb"] += 2 * len(re.findall("[æøå]", (text or "").casefold()))
         best = max(scores.items(), key=lambda item: (item[1], item[0] == "en"))
         return best[0] if best[1] > 0 else ("en" if "en" in self.languages else next(iter(self.languages)))
 
@@ -190,52 +154,107 @@ class Classifier:
         """The built-in verdict on ``text``."""
         language = self.language(text, language)
         lexicon = self.languages[language]
-        prepared = _prepare(text)
+        prepared = lexicon.read(text)
         about, about_why = _about(prepared, lexicon)
         tone, tone_why = _tone(prepared, lexicon)
         return Verdict(about, tone, language, tuple(about_why + tone_why))
 
 
-def _about(text: _Text, lexicon: _Compiled) -> tuple[str, list[str]]:
-    scores = {name: _found(text, lexicon.about[name]) for name in ABOUT_ORDER}
+def _about(text: Text, lexicon: _Compiled) -> tuple[str, list[str]]:
+    """The subject with the most words in the text; where two subjects claim
+    the same word, the more specific entry keeps it ("kassadamen" is a
+    cashier, staff, though it starts like "kassa*", the till)."""
+    scores = {name: lexicon.about[name].find(text) for name in ABOUT_ORDER}
+    best_at: dict[int, int] = {}
+    for matches in scores.values():
+        for m in matches:
+            if m.start >= 0:
+                best_at[m.start] = max(best_at.get(m.start, 0), _specificity(m))
+    scores = {name: [m for m in matches if m.start < 0 or _specificity(m) >= best_at[m.start]]
+              for name, matches in scores.items()}
+    # A product named as missing ("no bananas", "tomt for melk") is about stock.
+    gaps = {m.end for m in lexicon.absence.find(text, every=True)}
+    missing = [m for m in scores["product"] if m.start in gaps]
+    scores["product"] = [m for m in scores["product"] if m not in missing]
+    scores["stock"] = scores["stock"] + missing
     best = max(ABOUT_ORDER, key=lambda name: (len(scores[name]), -ABOUT_ORDER.index(name)))
     if not scores[best]:
         return "other", []
-    return best, [f"{best}: {', '.join(repr(w) for w, _ in scores[best][:4])}"]
+    return best, [f"{best}: {', '.join(repr(m.words) for m in scores[best][:4])}"]
 
 
-def _negated(text: _Text, start: int, negations: set[str]) -> bool:
-    if start < 0:
-        return False
-    before = text.words[:start].split()[-NEGATION_REACH:]
-    return any(word in negations for word in before)
+def _specificity(match) -> int:
+    """How much of an entry is its own letters: a phrase or a long word beats a short prefix."""
+    return len(match.entry.replace("*", "").replace("=", ""))
 
 
-def _tone(text: _Text, lexicon: _Compiled) -> tuple[str, list[str]]:
-    """The tone and why (see the module's docstring for the rules' order)."""
-    complaint = _found(text, lexicon.tone["complaint"])
-    praise = _found(text, lexicon.tone["praise"])
-    relief = _found(text, lexicon.relief)
-    bad = [w for w, at in complaint if not _negated(text, at, lexicon.negations)]
-    good = [w for w, at in praise if not _negated(text, at, lexicon.negations)]
-    bad += [f"not {w}" for w, at in praise if _negated(text, at, lexicon.negations)]
-    good += [f"not {w}" for w, at in complaint if _negated(text, at, lexicon.negations)]
+@dataclass
+class _Weighed:
+    """What a text says for each tone, negations taken into account."""
+
+    bad: list[str]
+    good: list[str]
+    relief: list
+    question: list
+    sarcasm: list
+    asks: bool
+
+
+def _weigh(text: Text, lexicon: _Compiled) -> _Weighed:
+    complaint = lexicon.tone["complaint"].find(text)
+    praise = lexicon.tone["praise"].find(text)
+    relief = lexicon.relief.find(text)
+    toned = complaint + praise + relief
+
+    def turned(match) -> bool:
+        others = frozenset(i for m in toned if m.end <= match.start or m.start >= match.end
+                           for i in range(m.start, m.end))
+        return negated(text, match, lexicon.negations, lexicon.morphology, others, lexicon.determiners)
+
+    said_bad = [m for m in complaint if not turned(m)]
+    said_good = [m for m in praise if not turned(m)]
+    # A turned word counts once: "not happy" is one complaint, whether the lexicon lists it or "happy".
+    bad = [m.words for m in said_bad] + [f"not {m.words}" for m in praise if turned(m) and not _within(m, said_bad)]
+    bad += [m.words for m in lexicon.rhetorical.find(text) if m.words not in bad]   # "how hard is it to ..."
+    good = [m.words for m in said_good] + [f"not {m.words}" for m in complaint
+                                           if turned(m) and not _within(m, said_good)]
     # A long wait is a complaint's fact; "in and out in 5 minutes" is not.
     bad += [m.group(0).strip() for m in DURATION.finditer(text.words)
             if not (m.group(1).isdigit() and int(m.group(1)) < 10)]
-    question = _found(text, lexicon.tone["question"])
-    sarcasm = _found(text, lexicon.sarcasm)
-    asks = "?" in text.raw
-    if relief and not sarcasm and not asks and len(good) >= len(bad) - 1:
-        return "praise", [f"praise: {', '.join(repr(w) for w, _ in relief[:2])} (something bad is over)"]
-    if good and sarcasm:
-        return "complaint", [f"complaint: {good[0]!r} beside {sarcasm[0][0]!r} (sarcasm)"]
-    if question and not bad and not good:
-        return "question", [f"question: {question[0][0]!r}"]
-    if bad and len(bad) >= len(good):
-        return "complaint", [f"complaint: {', '.join(repr(w) for w in bad[:4])}"]
-    if good:
-        return "praise", [f"praise: {', '.join(repr(w) for w in good[:4])}"]
+    return _Weighed(bad, good, [m for m in relief if not turned(m)],   # "not restocked" is no news
+                    lexicon.tone["question"].find(text), lexicon.sarcasm.find(text), "?" in text.raw)
+
+
+def _tone(text: Text, lexicon: _Compiled) -> tuple[str, list[str]]:
+    """The tone and why, in the order the module's docstring gives."""
+    w = _weigh(text, lexicon)
+    if w.relief and not w.sarcasm and not w.asks and len(w.good) >= len(w.bad) - 1:
+        return "praise", [f"praise: {', '.join(repr(m.words) for m in w.relief[:2])} (something bad is over)"]
+    if w.good and w.sarcasm:
+        return "complaint", [f"complaint: {w.good[0]!r} beside {w.sarcasm[0].words!r} (sarcasm)"]
+    asked = _asked_first(text, w.question)
+    if asked and not w.bad and not w.sarcasm:
+        return "question", [f"question: {asked.words!r} (asked first)"]
+    question = w.question if w.asks else []   # a question is asked with a question mark
+    if question and not w.bad and not w.good:
+        return "question", [f"question: {question[0].words!r}"]
+    if w.bad and len(w.bad) >= len(w.good):
+        return "complaint", [f"complaint: {', '.join(repr(x) for x in w.bad[:4])}"]
+    if w.good:
+        return "praise", [f"praise: {', '.join(repr(x) for x in w.good[:4])}"]
     if question:
-        return "question", [f"question: {question[0][0]!r}"]
+        return "question", [f"question: {question[0].words!r}"]
     return "neutral", []
+
+
+def _asked_first(text: Text, question) -> object | None:
+    """The question phrase that opens the post's first sentence, when that sentence ends in a question mark."""
+    words = [i for i in range(len(text.tokens)) if text.is_word(i)]
+    end = next((i for i, t in enumerate(text.tokens) if not text.is_word(i) and set(t) & set(".!?")), None)
+    if not words or end is None or "?" not in text.tokens[end]:
+        return None
+    return next((m for m in question if 0 <= m.start <= words[0] + 1 and m.start < end), None)
+
+
+def _within(match, matches) -> bool:
+    return any(m.start <= match.start and match.end <= m.end for m in matches if m.start >= 0)
