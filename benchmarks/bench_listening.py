@@ -76,7 +76,7 @@ def classifier() -> None:
     posts = read_set(*sorted(DATA.glob("listening_posts_*.tsv")))
     dev = read_set(*sorted(DATA.glob("listening_dev_*.tsv")))
     for title, subset in (("whole set", posts), ("tuning two thirds", [p for p in posts if p.line % 3]),
-                          ("held-out third (line % 3 == 0, never read while tuning)",
+                          ("held-out third (line % 3 == 0, its posts never read while tuning)",
                            [p for p in posts if p.line % 3 == 0]),
                           ("development set (written later, tuned on)", dev)):
         print(f"\nclassifier, {title}")
@@ -280,10 +280,12 @@ news = {}
 woken = threading.Condition()
 answered = {"poll": 0, "longpoll": 0, "other": 0}
 
-def count():   # what the workers answered, kept where the benchmark reads it
+def count():   # what the workers answered, kept where the benchmark reads it (whole, by rename)
+    import os
     while True:
-        with open(sys.argv[3], "w") as f:
+        with open(sys.argv[3] + ".tmp", "w") as f:
             json.dump(answered, f)
+        os.replace(sys.argv[3] + ".tmp", sys.argv[3])
         time.sleep(0.5)
 
 threading.Thread(target=count, daemon=True).start()
