@@ -360,6 +360,3 @@ LEXICON: dict[str, dict] = {
         "absence": ["ingen", "ikke noe", "tomt for", "tom for", "tomme for", "null"],
     },
 }
-
-# Complaints about these reach the floor as urgent: staff can fix them now.
-FIXABLE = ("queue", "instructions", "staff", "stock")

@@ -120,20 +120,19 @@ class Graph:
                 return response.json()  # answered; only the next calls wait
         raise error
 
+    def _mentioned(self, kind: str, key: str, fields: str) -> dict:
+        """``mentioned_media`` or ``mentioned_comment`` (``kind``) with id ``key``."""
+        body = self._get(f"/{self.account_id}", {"fields": f"mentioned_{kind}.{kind}_id({key}){{{fields}}}"})
+        found = body.get(f"mentioned_{kind}")
+        if not isinstance(found, dict):
+            raise PlatformError(f"Instagram gave no mentioned_{kind} for that {kind} id")
+        return found
+
     def mentioned_media(self, media_id: str) -> Post:
-        body = self._get(f"/{self.account_id}", {
-            "fields": f"mentioned_media.media_id({media_id}){{{MEDIA_FIELDS}}}"})
-        media = body.get("mentioned_media")
-        if not isinstance(media, dict):
-            raise PlatformError("Instagram gave no mentioned_media for that media id")
-        return _media_post(media, media_id)
+        return _media_post(self._mentioned("media", media_id, MEDIA_FIELDS), media_id)
 
     def mentioned_comment(self, comment_id: str) -> Post:
-        body = self._get(f"/{self.account_id}", {
-            "fields": f"mentioned_comment.comment_id({comment_id}){{{COMMENT_FIELDS}}}"})
-        comment = body.get("mentioned_comment")
-        if not isinstance(comment, dict):
-            raise PlatformError("Instagram gave no mentioned_comment for that comment id")
+        comment = self._mentioned("comment", comment_id, COMMENT_FIELDS)
         media = comment.get("media") or {}
         return Post("instagram", f"comment:{comment.get('id') or comment_id}", media.get("permalink") or "",
                     plain_text(comment.get("text", "")), _time(comment.get("timestamp")), addressed=True,
