@@ -135,7 +135,7 @@ def test_join_in_chromium_phone_first(hq, open_page, caplog, output_dir):
     page.screenshot(path=str(output_dir / "consent.png"), full_page=True)
     page.click("#agree")
     page.wait_for_selector("#step-done:not([hidden])")
-    assert "2026-11" in page.locator("#consent-given").inner_text()
+    assert consent.VERSION in page.locator("#consent-given").inner_text()
     # Reloading keeps the customer signed in (the HttpOnly cookie, unseen by the page).
     page.reload()
     page.wait_for_selector("#step-done:not([hidden])")
