@@ -22,16 +22,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_identify import KEY  # noqa: E402
+from bench_identify import PEAK_MB as PEAK  # noqa: E402
 
-KEY = "benchmark-identifier-key-0123456789"
 ROOT = str(Path(__file__).resolve().parent.parent)
-
-PEAK = """
-def peak_mb():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-"""
 
 SETUP = """
 import hashlib, hmac, json, time

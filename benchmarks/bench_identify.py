@@ -1,17 +1,29 @@
-"""Identify path figures, each beside a floor measured in the same run.
+"""The till's path beside what an integrator would hand-roll, in one run.
 
-1. Tier import of N email rows (rows/s, peak RSS) vs a bare loop that only
-   hashes and inserts with plain sqlite3.
-2. In-process identify vs a bare HMAC + indexed SELECT on the same list.
-3. Identify over real HTTP on loopback (the front door), load from a separate
-   process: p50/p99 at a steady 100 requests/s, and peak throughput, vs a bare
-   endpoint on the same server. Two traffic mixes: "store" (3 in 5 customers
-   not on the list) and "listed" (every customer on the list, most of them
-   new prompts, each a synchronous commit). Then the server's memory after
-   those requests beside its memory after warm-up, and the SQLite files open
-   (bounded by the worker threads, whatever the load).
+The peer (peer_identify.py, started here): Flask on waitress, HMAC-SHA256 of
+the email, one indexed SELECT in a SQLite table of the same rows, a JSON
+answer. posplugin runs as a real ``posplugin serve`` (its own process, its
+default settings) with a bare endpoint loaded as a hook (the floor: same
+server, same app, no work). Load comes from wrk in a process of its own.
 
-Run: python benchmarks/bench_identify.py [--rows 1000000]
+1. ``posplugin tiers import`` of N rows (rows/s, peak memory) beside a plain
+   ``executemany`` of the same hashed rows.
+2. In-process identify beside a bare HMAC + indexed SELECT on the same list.
+3. Over HTTP, each mix against the peer in the same round (rounds
+   interleaved): "everyday" (9 in 10 customers not on the list) and "listed"
+   (every customer on the list; 3 in 4 of them get a prompt):
+   peak req/s (wrk, 32 connections) and p50/p99 at a paced 100 req/s.
+4. Queue readings at peak beside the bare endpoint.
+5. Serve's memory after 5,000 requests beside the peer's, after 50,000, and
+   with 100 streams open; identify p99 with 100 busy streams beside none.
+6. Slow clients: identify p99 with 300 slow request heads and 100 stalled
+   bodies open (from another address, reconnecting when closed) beside idle.
+
+Every figure is printed beside its peer or floor and the load average.
+``--quick`` (a 100,000-row list, one short round) runs in under a minute, to
+check a change on the hot path before it is committed.
+
+Run: python benchmarks/bench_identify.py [--quick] [--rows N] [--rounds N]
 """
 
 from __future__ import annotations
@@ -29,28 +41,28 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import loadgen  # noqa: E402
+from loadgen import load_average  # noqa: E402
 
 KEY = "benchmark-identifier-key-0123456789"
+TILLS = 32  # one token per till; wrk's connections use them in turn
 
 
 def write_csv(path: Path, rows: int) -> None:
+    """A tier list of ``rows`` customers ``customer{k}@example.com``: three in
+    four at priority or Murdoch level (a prompt at the till), the fourth
+    standard; every tier occurs."""
     with open(path, "w", encoding="utf-8") as f:
         f.write("identifier_type,identifier,followers,engagement_rate,niches,consent\n")
-        for i in range(rows):
-            # Followers log-uniform from 100 to 3 million, engagement 0-9%: every
-            # tier and service level occurs.
-            followers = int(10 ** (2 + 4.5 * ((i * 7919) % 10007) / 10007))
-            f.write(f"email,Customer{i}@Example.com,{followers},{(i % 90) / 1000:.3f},"
-                    f"running;coffee,yes\n")
-
-
-def measure_in_child(code: str) -> dict:
-    """Run ``code`` in a fresh interpreter so peak RSS is that step's alone."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
-    if out.returncode:
-        raise SystemExit(out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        for k in range(rows):
+            if k % 4 == 3:
+                followers, rate = 100 + (k * 7919) % 1900, 0.010
+            else:
+                followers = int(3000 * 10 ** (3 * ((k * 7919) % 10007) / 10007))
+                rate = (20 + k % 70) / 1000
+            f.write(f"email,Customer{k}@Example.com,{followers},{rate:.3f},running;coffee,yes\n")
 
 
 # Peak memory of a measured child process. VmHWM, not ru_maxrss: on Linux
@@ -63,21 +75,16 @@ def peak_mb():
             return int(line.split()[1]) / 1024
 """
 
+# The real command, as a store runs it.
 IMPORT_CODE = """
-import io, json, sys, time
-{peak}from pathlib import Path
-from posplugin.config import Settings
-from posplugin.store.service import Store
-from posplugin.tiers.csvfile import open_csv
-from posplugin.tiers.lists import import_csv
-s = Settings(data_dir=Path({data!r}), id_key={key!r})
-store = Store(s)
+import json, os, sys, time
+{peak}from posplugin.cli import main
+os.environ["POSPLUGIN_ID_KEY"] = {key!r}
 t = time.perf_counter()
-with open_csv({csv!r}) as f:
-    result = import_csv(store.tiers, f, store.hasher)
+code = main(["tiers", "import", {csv!r}, "--data", {data!r}])
 elapsed = time.perf_counter() - t
-print(json.dumps({{"rows": result.rows, "seconds": elapsed,
-                  "peak_rss_mb": peak_mb()}}))
+assert code == 0
+print(json.dumps({{"seconds": elapsed, "peak_rss_mb": peak_mb()}}))
 """
 
 BARE_IMPORT_CODE = """
@@ -99,22 +106,66 @@ with open({csv!r}, newline="") as f:
 conn.executemany("INSERT OR REPLACE INTO t VALUES (?,?,?,?)", batch)
 conn.execute("COMMIT")
 elapsed = time.perf_counter() - t
-print(json.dumps({{"seconds": elapsed,
-                  "peak_rss_mb": peak_mb()}}))
+print(json.dumps({{"seconds": elapsed, "peak_rss_mb": peak_mb()}}))
 """
 
 
-def bench_import(work: Path, rows: int) -> Path:
+# For the other benchmarks' Python load scripts (each runs with ``python -c``).
+PACED = r"""
+import time as _time
+
+def paced(rate, count):
+    # 0, 1, ... count-1 at a steady rate per second, as tills send: a slow
+    # answer delays the next request but does not shift the schedule.
+    start = _time.perf_counter()
+    for i in range(count):
+        delay = start + i / rate - _time.perf_counter()
+        if delay > 0:
+            _time.sleep(delay)
+        yield i
+"""
+
+
+def measure_in_child(code: str) -> dict:
+    """Run ``code`` in a fresh interpreter so peak memory is that step's alone."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_import(work: Path, rows: int, rounds: int) -> tuple[Path, Path]:
+    """``posplugin tiers import`` beside a plain executemany, ``rounds`` times
+    each in the order plain, ours, ours, plain, ...; returns the store's data
+    folder and the plain table's file (the peer's)."""
     csv_path = work / "tiers.csv"
     write_csv(csv_path, rows)
-    data = work / "store"
-    ours = measure_in_child(IMPORT_CODE.format(data=str(data), key=KEY, csv=str(csv_path), peak=PEAK_MB))
-    bare = measure_in_child(BARE_IMPORT_CODE.format(db=str(work / "bare.db"), key=KEY, csv=str(csv_path), peak=PEAK_MB))
-    print(f"import {rows:,} email rows: {rows / ours['seconds']:,.0f} rows/s, peak RSS "
-          f"{ours['peak_rss_mb']:.0f} MB | floor (hash + insert, plain sqlite3): "
-          f"{rows / bare['seconds']:,.0f} rows/s, peak RSS {bare['peak_rss_mb']:.0f} MB "
-          f"| ratio {bare['seconds'] / ours['seconds']:.2f}")
-    return data
+    data, bare_db = work / "store", work / "peer.db"
+    pairs = []
+    for r in range(rounds):
+        steps = ("bare", "ours") if r % 2 == 0 else ("ours", "bare")
+        got = {}
+        for step in steps:
+            if step == "bare":
+                bare_db.unlink(missing_ok=True)
+                got[step] = measure_in_child(BARE_IMPORT_CODE.format(db=str(bare_db), key=KEY, csv=str(csv_path),
+                                                                     peak=PEAK_MB))
+            else:
+                got[step] = measure_in_child(IMPORT_CODE.format(data=str(data), key=KEY, csv=str(csv_path),
+                                                                peak=PEAK_MB))
+        ours, bare = got["ours"], got["bare"]
+        pairs.append((ours, bare))
+        print(f"  round {r + 1}, tiers import, {rows:,} rows: {rows / ours['seconds']:,.0f} rows/s, peak "
+              f"{ours['peak_rss_mb']:.0f} MB | plain executemany: {rows / bare['seconds']:,.0f} rows/s, peak "
+              f"{bare['peak_rss_mb']:.0f} MB | speed {bare['seconds'] / ours['seconds']:.2f}x | load {load_average()}",
+              flush=True)
+    ratios = [b["seconds"] / o["seconds"] for o, b in pairs]
+    print(f"tiers import, {rows:,} rows: {_range(rows / o['seconds'] for o, _ in pairs)} rows/s, peak "
+          f"{max(o['peak_rss_mb'] for o, _ in pairs):.0f} MB | plain executemany: "
+          f"{_range(rows / b['seconds'] for _, b in pairs)} rows/s, peak {max(b['peak_rss_mb'] for _, b in pairs):.0f}"
+          f" MB | speed {min(ratios):.2f}-{max(ratios):.2f}x (target >= 0.9; peak <= 64 MB)", flush=True)
+    return data, bare_db
 
 
 def percentile(values, p):
@@ -148,152 +199,206 @@ def bench_in_process(data: Path, rows: int, n: int = 20_000) -> None:
         return (time.perf_counter() - t) / len(emails)
 
     unknown = [f"stranger{i}@example.com" for i in range(n)]
-    known = [f"customer{(i * 104729) % rows}@example.com" for i in range(n // 10)]
+    # Customers whose level makes a prompt (k % 4 != 3), a different one each time.
+    known = [f"customer{k}@example.com" for k in ((i * 104729) % rows for i in range(n // 5)) if k % 4 != 3]
     ours(known[:10] + unknown[:10])  # warm up connections and the visit writer
-    cases = [("not on the list", unknown, unknown),
-             ("new prompt", known, known),
-             ("on the list, prompt already made", known, known)]
-    for label, emails, floor_emails in cases:
-        a, b = ours(emails), floor(floor_emails)
-        print(f"in-process identify, {label}: {a * 1e6:.1f} µs/call | floor (HMAC + indexed "
-              f"SELECT): {b * 1e6:.1f} µs | ratio {a / b:.2f}")
-    # The same with a holdout experiment running: one more keyed hash per identify.
-    from posplugin.store import experiment
-    with store.db.write() as c:
-        experiment.apply_manifest(c, {"experiment": "bench", "holdout_share": 0.2}, store.clock())
-    store.holdout.forget()
-    for label, emails in (("not on the list", unknown), ("on the list, prompt already made", known)):
+    cases = [("not on the list", unknown), ("new prompt", known[10:]),
+             ("on the list, prompt already made", known[10:])]
+    for label, emails in cases:
         a, b = ours(emails), floor(emails)
-        print(f"in-process identify, {label}, experiment running: {a * 1e6:.1f} µs/call | floor: "
-              f"{b * 1e6:.1f} µs | ratio {a / b:.2f}")
+        print(f"in-process identify, {label}: {a * 1e6:.1f} µs/call | floor (HMAC + indexed "
+              f"SELECT): {b * 1e6:.1f} µs | ratio {a / b:.2f}", flush=True)
     store.close()
 
 
-# Prepended to the load scripts below (each runs with ``python -c``).
-PACED = r"""
-import time as _time
-
-def paced(rate, count):
-    # 0, 1, ... count-1 at a steady rate per second, as tills send: a slow
-    # answer delays the next request but does not shift the schedule.
-    start = _time.perf_counter()
-    for i in range(count):
-        delay = start + i / rate - _time.perf_counter()
-        if delay > 0:
-            _time.sleep(delay)
-        yield i
-"""
-
-
-CLIENT_CODE = PACED + r"""
-import json, sys, threading, time
-import requests
-url, path, token, rows, mode, mix, rate, seconds, clients = sys.argv[1:10]
-rows, rate, seconds, clients = int(rows), float(rate), float(seconds), int(clients)
-headers = {"Authorization": f"Bearer {token}"}
-
-def body(i):
-    # "store": 3 in 5 customers are not on the list (everyday shoppers); the
-    # rest are spread over the list, so some are new prompts and some repeat.
-    # "listed": every customer is on the list and most are new prompts.
-    listed = mix == "listed" or i % 5 >= 3
-    value = f"customer{(i * 104729) % rows}@example.com" if listed else f"shopper{i}@example.net"
-    return {"lane": str(i % 8), "identifier": {"type": "email", "value": value}}
-
-if mode == "steady":
-    s = requests.Session()
-    lat = []
-    for i in paced(rate, int(rate * seconds)):
-        t = time.perf_counter()
-        r = s.post(url + path, json=body(i), headers=headers)
-        lat.append(time.perf_counter() - t)
-        assert r.status_code == 200, r.text
-    print(json.dumps(lat))
-else:
-    count = [0] * clients
-    stop = time.perf_counter() + seconds
-    def worker(k):
-        s = requests.Session()
-        i = k
-        while time.perf_counter() < stop:
-            s.post(url + path, json=body(i), headers=headers)
-            i += clients
-            count[k] += 1
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    print(json.dumps(sum(count) / seconds))
-"""
-
-
-def run_client(url, path, token, rows, mode, mix="store", rate=100.0, seconds=10.0, clients=4):
-    """Load from a separate process, as a till would be: the client does not
-    share the server's interpreter lock."""
-    out = subprocess.run([sys.executable, "-c", CLIENT_CODE, url, path, token, str(rows), mode, mix,
-                          str(rate), str(seconds), str(clients)], capture_output=True, text=True)
-    if out.returncode:
-        raise SystemExit(out.stderr)
-    return json.loads(out.stdout)
-
-
-def bench_http(data: Path, rows: int, rate: float = 100.0, seconds: float = 10.0,
-               burst_s: float = 5.0) -> None:
-    from flask import jsonify, request
-
-    from posplugin.config import Settings
+def make_tokens(data: Path) -> dict[str, list[str]]:
     from posplugin.store import auth
-    from posplugin.store.service import Store
-    from posplugin.store.web.app import create_app
-    from posplugin.web.server import BackgroundServer
+    from posplugin.store.schema import open_database
 
-    store = Store(Settings(data_dir=data, id_key=KEY, rate_limit_per_s=0))
-    with store.db.write() as conn:
-        token = auth.create_token(conn, "till", "bench")
-    app = create_app(store=store)
-
-    @app.post("/bare")
-    def bare():  # the floor: same server, same JSON in and out, no work
-        return jsonify({"lane": request.get_json()["lane"]})
-
-    server = BackgroundServer(app, threads=store.settings.threads).start()
-    run_client(server.url, "/bare", token, rows, "steady", rate=rate, seconds=1)  # warm up
-    warm_mb, _ = serving_memory()
-    for mix in ("store", "listed"):
-        ours = run_client(server.url, "/api/v1/identify", token, rows, "steady", mix, rate, seconds)
-        floor = run_client(server.url, "/bare", token, rows, "steady", mix, rate, seconds)
-        print(f"HTTP identify at {rate:.0f} req/s, {mix} mix: p50 {percentile(ours, 50) * 1e3:.2f} ms, "
-              f"p99 {percentile(ours, 99) * 1e3:.2f} ms | bare endpoint: p50 "
-              f"{percentile(floor, 50) * 1e3:.2f} ms, p99 {percentile(floor, 99) * 1e3:.2f} ms")
-    for mix in ("store", "listed"):
-        ours_peak = run_client(server.url, "/api/v1/identify", token, rows, "peak", mix, seconds=burst_s)
-        floor_peak = run_client(server.url, "/bare", token, rows, "peak", mix, seconds=burst_s)
-        print(f"HTTP identify peak, {mix} mix: {ours_peak:,.0f} req/s | bare endpoint: "
-              f"{floor_peak:,.0f} req/s | ratio {ours_peak / floor_peak:.2f}")
-    end_mb, files = serving_memory()
-    print(f"serving memory: {end_mb:.0f} MB after {4 * int(rate * seconds):,} paced requests and the peak runs "
-          f"| after warm-up: {warm_mb:.0f} MB | open database files: {files} "
-          f"(threads setting: {store.settings.threads})")
-    server.stop()
-    store.close()
+    db = open_database(data / "posplugin.db")
+    with db.write() as conn:
+        tokens = {"till": [auth.create_token(conn, "till", f"till-{i}") for i in range(TILLS)],
+                  "queue": [auth.create_token(conn, "queue", f"counter-{i}") for i in range(8)],
+                  "staff": [auth.create_token(conn, "staff", "tablets")]}
+    db.close()
+    return tokens
 
 
-def serving_memory() -> tuple[float, int]:
-    """This process's resident memory (MB; Linux) and how many SQLite files it holds open."""
-    rss = next(int(line.split()[1]) / 1024 for line in open("/proc/self/status") if line.startswith("VmRSS:"))
-    files = sum(1 for fd in os.listdir("/proc/self/fd")
-                if os.path.realpath(f"/proc/self/fd/{fd}").endswith(".db"))
-    return rss, files
+class Run:
+    """The HTTP part: our serve and the peer, both running for the whole run."""
+
+    def __init__(self, work: Path, data: Path, peer_db: Path, rows: int):
+        self.work, self.rows = work, rows
+        self.tokens = make_tokens(data)
+        # Streams: 100 tablets on one staff token (the per-token limit raised
+        # for that, not the total).
+        self.ours, port = loadgen.start_serve(data, KEY, max_streams_per_token=120)
+        self.ours_url = f"http://127.0.0.1:{port}"
+        self.ours_port = port
+        self.peer, port = loadgen.start_peer(peer_db, KEY)
+        self.peer_url = f"http://127.0.0.1:{port}"
+        self.offset = 0
+        self.sent = {"ours": 0, "peer": 0}
+
+    def load(self, who: str, kind: str, path: str = "/api/v1/identify", **options) -> dict:
+        url = self.ours_url if who == "ours" else self.peer_url
+        tokens = self.tokens["queue"] if kind == "queue" else self.tokens["till"]
+        result = loadgen.wrk(self.work, url, path, kind, tokens, rows=self.rows, offset=self.offset, **options)
+        self.offset += result["requests"] + 1000
+        self.sent[who] += result["requests"]
+        return result
+
+    def close(self) -> None:
+        loadgen.stop(self.ours)
+        loadgen.stop(self.peer)
+
+
+def ms(us: float) -> str:
+    return f"{us / 1000:.2f} ms"
+
+
+def bench_memory_start(run: Run) -> dict:
+    """5,000 requests to each fresh server, then its memory."""
+    for who in ("ours", "peer"):
+        run.load(who, "everyday", connections=8, limit=5000)
+    figures = {"ours": loadgen.rss_mb(run.ours.pid), "peer": loadgen.rss_mb(run.peer.pid)}
+    print(f"memory after 5,000 requests: serve {figures['ours']:.1f} MB | peer {figures['peer']:.1f} MB | "
+          f"ratio {figures['ours'] / figures['peer']:.2f} (target <= 2) | load {load_average()}", flush=True)
+    return figures
+
+
+def bench_peaks(run: Run, rounds: int, seconds: float) -> None:
+    """Peak req/s of identify against the peer, and of queue readings and the
+    bare endpoint, rounds interleaved (the order alternates)."""
+    results: dict[str, list[tuple[float, float]]] = {"everyday": [], "listed": [], "queue": []}
+    for r in range(rounds):
+        for mix in ("everyday", "listed"):
+            order = ("ours", "peer") if r % 2 == 0 else ("peer", "ours")
+            got = {who: run.load(who, mix, seconds=seconds)["rate"] for who in order}
+            results[mix].append((got["ours"], got["peer"]))
+            print(f"  round {r + 1}, {mix} mix: identify {got['ours']:,.0f} req/s | peer {got['peer']:,.0f} "
+                  f"req/s | ratio {got['ours'] / got['peer']:.2f} | load {load_average()}", flush=True)
+        queue = run.load("ours", "queue", "/api/v1/queue", seconds=seconds)["rate"]
+        bare = run.load("ours", "everyday", "/hooks/bare", seconds=seconds)["rate"]
+        results["queue"].append((queue, bare))
+        print(f"  round {r + 1}, queue readings {queue:,.0f} req/s | bare endpoint {bare:,.0f} req/s | "
+              f"ratio {queue / bare:.2f} | load {load_average()}", flush=True)
+    for mix, target in (("everyday", 1.0), ("listed", 0.8)):
+        ratios = [a / b for a, b in results[mix]]
+        print(f"peak identify, {mix} mix: {_range(a for a, _ in results[mix])} req/s | peer "
+              f"{_range(b for _, b in results[mix])} req/s | ratio {min(ratios):.2f}-{max(ratios):.2f} "
+              f"(target >= {target})", flush=True)
+    ratios = [a / b for a, b in results["queue"]]
+    print(f"peak queue readings: {_range(a for a, _ in results['queue'])} req/s | bare endpoint "
+          f"{_range(b for _, b in results['queue'])} req/s | ratio {min(ratios):.2f}-{max(ratios):.2f} "
+          f"(target >= 0.7)", flush=True)
+
+
+def _range(values) -> str:
+    values = list(values)
+    return f"{min(values):,.0f}-{max(values):,.0f}" if len(values) > 1 else f"{values[0]:,.0f}"
+
+
+def paced(run: Run, who: str, mix: str, requests: int) -> dict:
+    return run.load(who, mix, connections=4, rate=100, limit=requests)
+
+
+def bench_paced(run: Run, rounds: int, requests: int) -> None:
+    """p99 at a steady 100 req/s, against the peer, rounds interleaved."""
+    for mix in ("everyday", "listed"):
+        rows = []
+        for r in range(rounds):
+            order = ("ours", "peer") if r % 2 == 0 else ("peer", "ours")
+            got = {who: paced(run, who, mix, requests) for who in order}
+            rows.append(got)
+            print(f"  round {r + 1}, {mix} mix at 100 req/s: identify p50 {ms(got['ours']['p50_us'])}, p99 "
+                  f"{ms(got['ours']['p99_us'])} | peer p50 {ms(got['peer']['p50_us'])}, p99 "
+                  f"{ms(got['peer']['p99_us'])} | p99 ratio {got['ours']['p99_us'] / got['peer']['p99_us']:.2f}"
+                  f" | load {load_average()}", flush=True)
+        ratios = [g["ours"]["p99_us"] / g["peer"]["p99_us"] for g in rows]
+        print(f"paced 100 req/s, {mix} mix: identify p99 {_range(g['ours']['p99_us'] / 1000 for g in rows)} ms"
+              f" | peer p99 {_range(g['peer']['p99_us'] / 1000 for g in rows)} ms | ratio "
+              f"{min(ratios):.2f}-{max(ratios):.2f} (target <= 1.2)", flush=True)
+
+
+def bench_streams_and_memory(run: Run, requests: int, memory_start: dict) -> None:
+    """Memory after 50,000 requests; identify p99 with 100 busy streams open
+    beside the same server without them; memory with the streams."""
+    top_up = 50_000 - run.sent["ours"]
+    if top_up > 0:
+        run.load("ours", "everyday", connections=8, limit=top_up)
+    at_50k = loadgen.rss_mb(run.ours.pid)
+    print(f"memory after {run.sent['ours']:,} requests: serve {at_50k:.1f} MB | after 5,000: "
+          f"{memory_start['ours']:.1f} MB | change {100 * (at_50k / memory_start['ours'] - 1):+.1f}% "
+          f"(target within ±10%) | load {load_average()}", flush=True)
+    quiet = paced(run, "ours", "everyday", requests)
+    listeners = loadgen.Background(loadgen.LISTENERS, "127.0.0.1", run.ours_port, run.tokens["staff"][0], 100, 0)
+    try:
+        busy = paced(run, "ours", "everyday", requests)
+        with_streams = loadgen.rss_mb(run.ours.pid)
+    finally:
+        events = len(json.loads(listeners.finish() or "[]"))
+    print(f"100 busy streams ({events:,} prompt events delivered): identify p50 {ms(busy['p50_us'])}, p99 "
+          f"{ms(busy['p99_us'])} | without streams p50 {ms(quiet['p50_us'])}, p99 {ms(quiet['p99_us'])} | "
+          f"ratio {busy['p99_us'] / quiet['p99_us']:.2f} (target <= 1.5) | load {load_average()}", flush=True)
+    print(f"memory with 100 streams: serve {with_streams:.1f} MB | after 5,000 requests: "
+          f"{memory_start['ours']:.1f} MB | change {100 * (with_streams / memory_start['ours'] - 1):+.1f}% "
+          f"(target within ±10%)", flush=True)
+
+
+def bench_slow_clients(run: Run, requests: int, heads: int = 300, bodies: int = 100) -> None:
+    """Identify p99 with slow heads and stalled bodies held open beside the
+    same server idle (issue 21, item 13)."""
+    idle = paced(run, "ours", "everyday", requests)
+    slow = loadgen.Background(loadgen.SLOW, "127.0.0.1", run.ours_port, heads, bodies, "127.0.0.2")
+    try:
+        time.sleep(1)
+        loaded = paced(run, "ours", "everyday", requests)
+    finally:
+        held = slow.finish()
+    print(f"{heads} slow heads + {bodies} stalled bodies from one address ({held} held open at the end): "
+          f"identify p50 {ms(loaded['p50_us'])}, p99 {ms(loaded['p99_us'])} | idle p50 {ms(idle['p50_us'])}, "
+          f"p99 {ms(idle['p99_us'])} | ratio {loaded['p99_us'] / idle['p99_us']:.2f} | load {load_average()}",
+          flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--seconds", type=float, default=10.0, help="steady-rate phase length")
+    parser.add_argument("--quick", action="store_true",
+                        help="a 100,000-row list, one 2-second round, 500 paced requests (under a minute)")
+    parser.add_argument("--rows", type=int, default=None, help="tier list rows (default 1,000,000)")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved peak and paced rounds (default 3)")
+    parser.add_argument("--seconds", type=float, default=None, help="each peak run (default 6)")
+    parser.add_argument("--paced", type=int, default=None, help="requests per paced run at 100/s (default 1,500)")
+    parser.add_argument("--only", default="import,inprocess,http",
+                        help="comma-separated parts: import, inprocess, http")
     args = parser.parse_args()
+    quick = args.quick
+    rows = args.rows or (100_000 if quick else 1_000_000)
+    rounds = args.rounds or (1 if quick else 3)
+    seconds = args.seconds or (2.0 if quick else 6.0)
+    requests = args.paced or (500 if quick else 1_500)
+    parts = set(args.only.split(","))
+    loadgen.need_wrk()
+    print(f"bench_identify: {rows:,} rows, {rounds} round(s), {seconds:g} s peaks, {requests:,} paced requests;"
+          f" {os.cpu_count()} cores, load {load_average()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="posplugin-bench-") as tmp:
-        data = bench_import(Path(tmp), args.rows)
-        bench_in_process(data, args.rows)
-        bench_http(data, args.rows, seconds=args.seconds)
+        work = Path(tmp)
+        data, peer_db = bench_import(work, rows, rounds=1 if quick else 2)
+        if "inprocess" in parts and not quick:
+            bench_in_process(data, rows)
+        if "http" in parts:
+            run = Run(work, data, peer_db, rows)
+            try:
+                memory = bench_memory_start(run)
+                bench_peaks(run, rounds, seconds)
+                bench_paced(run, rounds, requests)
+                if not quick:
+                    bench_streams_and_memory(run, requests, memory)
+                bench_slow_clients(run, requests)
+            finally:
+                run.close()
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -28,56 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_identify import KEY, PACED, percentile  # noqa: E402
-
-LISTENERS = r"""
-# Many stream clients on one thread (non-blocking sockets and a selector), so
-# the load generator costs the 2-core machine little next to the server.
-import json, selectors, socket, sys, time
-host, port, token, count, expect = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-request = (f"GET /api/v1/stream HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-           "Accept: text/event-stream\r\n\r\n").encode()
-sel = selectors.DefaultSelector()
-buffers, counts = {}, {}
-for _ in range(count):
-    sock = socket.create_connection((host, port))
-    sock.sendall(request)
-    sock.setblocking(False)
-    sel.register(sock, selectors.EVENT_READ)
-    buffers[sock], counts[sock] = b"", 0
-arrivals = []
-opened = 0
-while opened < count:  # every stream has answered before the identify load starts
-    for key, _ in sel.select(timeout=10):
-        chunk = key.fileobj.recv(65536)
-        buffers[key.fileobj] += chunk
-        if b"retry:" in buffers[key.fileobj] and counts[key.fileobj] == 0:
-            counts[key.fileobj] = -1
-            opened += 1
-print("ready", flush=True)
-for sock in counts:
-    counts[sock] = 0
-# Stay connected until every stream has ``expect`` prompts, or for ``expect``
-# being 0, until the parent closes our stdin (the identify run is over).
-deadline = time.time() + 120
-sel.register(sys.stdin, selectors.EVENT_READ)
-done = False
-while not done and (expect == 0 or sum(counts.values()) < count * expect) and time.time() < deadline:
-    for key, _ in sel.select(timeout=1):
-        sock = key.fileobj
-        if sock is sys.stdin:
-            done = not sys.stdin.readline()
-            continue
-        chunk = sock.recv(65536)
-        now = time.time()
-        buffers[sock] += chunk
-        *frames, buffers[sock] = buffers[sock].split(b"\n\n")
-        for frame in frames:
-            if b"event: prompt" in frame:
-                data = frame.split(b"data: ", 1)[1].split(b"\r\n")[0]
-                arrivals.append((json.loads(data)["id"], now))
-                counts[sock] += 1
-print(json.dumps(arrivals), flush=True)
-"""
+from loadgen import LISTENERS  # noqa: E402
 
 IDENTIFY = PACED + r"""
 import json, sys, time, requests

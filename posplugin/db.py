@@ -18,9 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-import sqlite_utils
-
 BUSY_TIMEOUT_MS = 5_000
+# SQLite's page cache per connection (KiB). Each worker thread has its own
+# connections, so this times the threads is what the caches may hold; the
+# operating system caches the files as well, and a read it serves costs a
+# microsecond. SQLite's default is 2 MiB.
+CACHE_KIB = 1024
 log = logging.getLogger("posplugin.db")
 
 def connect(path: str | Path, *, autocheckpoint: bool = True) -> sqlite3.Connection:
@@ -34,6 +37,7 @@ def connect(path: str | Path, *, autocheckpoint: bool = True) -> sqlite3.Connect
     if not autocheckpoint:
         conn.execute("PRAGMA wal_autocheckpoint=0")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
     conn.row_factory = sqlite3.Row
     return conn
 
@@ -42,8 +46,10 @@ def connect_readonly(path: str | Path) -> sqlite3.Connection:
     """Open an existing file that must not be written (a tier list): rows as
     plain tuples, autocommit, usable from any thread; raises
     ``sqlite3.OperationalError`` when it cannot be opened."""
-    return sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True, isolation_level=None,
+    conn = sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True, isolation_level=None,
                            check_same_thread=False)
+    conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    return conn
 
 
 Migrations = list[tuple[str, str]]
@@ -131,9 +137,11 @@ class Database:
             conn.close()
 
     @property
-    def utils(self) -> sqlite_utils.Database:
+    def utils(self) -> "sqlite_utils.Database":
         """This thread's connection wrapped for sqlite-utils' table API (reads and
         introspection; hot paths and bulk writes stay on sqlite3)."""
+        import sqlite_utils  # 14 MB with what it loads (numpy): only where a command uses it
+
         return sqlite_utils.Database(self.conn)
 
     @contextlib.contextmanager
@@ -195,7 +203,8 @@ class GroupWriter:
     the others with it: a row SQLite refuses for what it is (a wrong type, a
     broken constraint) is logged and counted in ``refused``; a row that cannot
     be written now (disk full, I/O error) is kept and retried every
-    ``retry_s`` seconds, and ``failing`` says why until it is written.
+    ``retry_s`` seconds (an attribute: tests of a full disk shorten it), and
+    ``failing`` says why until it is written.
     """
 
     MAX_RETRY_ROWS = 1_000_000  # beyond this the oldest are dropped (and counted), not memory
@@ -203,7 +212,7 @@ class GroupWriter:
     def __init__(self, db: Database, interval_s: float = 0.05, retry_s: float = 1.0):
         self.db = db
         self._interval = interval_s
-        self._retry_s = retry_s
+        self.retry_s = retry_s
         self._pending: collections.deque[tuple[str, tuple]] = collections.deque()
         self._retry: list[tuple[str, tuple]] = []
         self._retry_at = 0.0
@@ -285,9 +294,9 @@ class GroupWriter:
             except Exception as exc:  # the disk, not the row: keep this one and the rest for later
                 self.failing = f"deferred writes are failing ({exc}); {len(items) - i} kept for a retry"
                 log.error("deferred writes are failing (%s); %d kept, retried every %.0f s",
-                          exc, len(items) - i, self._retry_s)
+                          exc, len(items) - i, self.retry_s)
                 self._retry = items[i:] + self._retry
-                self._retry_at = time.monotonic() + self._retry_s
+                self._retry_at = time.monotonic() + self.retry_s
                 break
         else:
             if not self._retry:

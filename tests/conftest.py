@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from helpers import (
     CHROMIUM_ARGS,
     ID_KEY,
     PHONE,
+    AppClient,
     Client,
     Clock,
     FullDisk,
@@ -24,7 +26,9 @@ from helpers import (
 from servers import PostgresCluster
 
 from posplugin.config import Settings
+from posplugin.hq.db import database_url, open_engine
 from posplugin.hq.office import HeadOffice
+from posplugin.hq.schema import metadata
 from posplugin.store import auth
 from posplugin.store.service import Store
 from posplugin.store.web.app import create_app
@@ -77,6 +81,25 @@ def clients(server, tokens) -> dict[str, Client]:
     out = {role: Client(server.url, token) for role, token in tokens.items()}
     out[None] = Client(server.url, None)
     return out
+
+
+@pytest.fixture
+def app_clients(loaded_store, tokens) -> dict[str, AppClient]:
+    """As ``clients``, through Flask's test client (no server, no socket): for
+    what a handler does with a request, not for what the front door does."""
+    app = create_app(store=loaded_store)
+    out = {role: AppClient(app, token) for role, token in tokens.items()}
+    out[None] = AppClient(app, None)
+    return out
+
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    """HTTP retries without their waits (urllib3's Retry, as the store's sync
+    session uses it): each retry still happens, at once."""
+    from urllib3.util.retry import Retry
+
+    monkeypatch.setattr(Retry, "get_backoff_time", lambda self: 0.0)
 
 
 @pytest.fixture
@@ -168,29 +191,83 @@ def postgres():
 _databases = itertools.count()
 
 
+def _database_name(request) -> str:
+    """A PostgreSQL database name of this test's own."""
+    return f"t{next(_databases)}_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def hq_database_url(request) -> str:
-    """Head office's database, once per backend: "" (the SQLite file in its
-    data folder) and a fresh database in the session's PostgreSQL cluster."""
-    if request.param == "sqlite":
-        return ""
-    name = f"t{next(_databases)}_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    return request.getfixturevalue("postgres").create_database(name)
+def hq_backend(request) -> str:
+    """Head office's database engine: every test that takes it (through
+    ``hq_database_url``, ``make_hq``, ``hq``, ``world``) runs once per backend."""
+    return request.param
 
 
 @pytest.fixture
-def make_hq(tmp_path, hq_database_url):
+def hq_database_url(request, hq_backend):
+    """Head office's database, once per backend, EMPTY (for the migrations'
+    tests): "" (the SQLite file in the data folder given) or a new database in
+    the session's PostgreSQL cluster, dropped after the test (the cluster
+    stays small and stops at once)."""
+    if hq_backend == "sqlite":
+        yield ""
+        return
+    postgres = request.getfixturevalue("postgres")
+    name = _database_name(request)
+    yield postgres.create_database(name)
+    postgres.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def migrated_hq_file(tmp_path_factory) -> Path:
+    """An hq.db the migrations made, once per session."""
+    folder = tmp_path_factory.mktemp("hq-migrated")
+    open_engine(database_url(folder)).dispose()
+    return folder / "hq.db"
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres) -> str:
+    """The URL of a PostgreSQL database the migrations made, once per session."""
+    url = postgres.create_database("hq_tests")
+    open_engine(database_url(Path(), url)).dispose()
+    return url
+
+
+@pytest.fixture
+def migrated_hq_url(request, hq_backend, tmp_path) -> str:
+    """Head office's database as the migrations make it, empty, once per
+    backend (the migrations themselves are tested in test_hq_db.py, on empty
+    databases). For SQLite, ``tmp_path/hq/hq.db``, a copy of one made once
+    per session, and the URL ""; for PostgreSQL the session's database,
+    emptied for this test: a new database costs a tenth of a second or more,
+    emptying it a few milliseconds."""
+    if hq_backend == "sqlite":
+        folder = tmp_path / "hq"
+        folder.mkdir(exist_ok=True)
+        if not (folder / "hq.db").exists():  # a test may have made an older one there
+            shutil.copyfile(request.getfixturevalue("migrated_hq_file"), folder / "hq.db")
+        return ""
+    url = request.getfixturevalue("migrated_postgres")
+    PostgresCluster.empty(url, [table.name for table in reversed(metadata.sorted_tables)])
+    return url
+
+
+@pytest.fixture
+def make_hq(request, tmp_path, hq_backend):
     """``make_hq(**options)``: a head office (``posplugin.hq.HeadOffice``, with
     those keyword options) served on 127.0.0.1 as ``.server``, on a hand-moved
-    clock ``.test_clock``; on SQLite and on PostgreSQL (``hq_database_url``)."""
+    clock ``.test_clock``; on SQLite and on PostgreSQL (``migrated_hq_url``,
+    unless the options name a ``database_url``)."""
     from posplugin.hq.web.app import create_hq_app
 
     made = []
 
     def make(**options):
         clock = Clock()
-        office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock,
-                            database_url=hq_database_url, **options)
+        if "database_url" not in options:
+            options["database_url"] = request.getfixturevalue("migrated_hq_url")
+        office = HeadOffice(tmp_path / "hq", ID_KEY, default_region="NO", clock=clock, **options)
         # Join codes go to the console sender's log (see join_code()).
         hq_settings = Settings(data_dir=tmp_path / "hq", id_key=ID_KEY, default_region="NO",
                                code_sender="console")
@@ -236,10 +313,10 @@ def standins(standins_server):
 
 
 @pytest.fixture
-def world(tmp_path, standins, hq_database_url):
+def world(tmp_path, standins, migrated_hq_url):
     """Customers joining a head office (no HTTP), linking stand-in accounts,
     measured by a collector; on SQLite and on PostgreSQL."""
-    w = World(tmp_path, standins, hq_database_url)
+    w = World(tmp_path, standins, migrated_hq_url)
     yield w
     w.office.close()
 

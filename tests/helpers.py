@@ -8,6 +8,8 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import json
+import logging
 import os
 import re
 import socket
@@ -15,10 +17,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from hypothesis import HealthCheck
 from sqlalchemy import text
 
 from posplugin.hq.customers import consent
@@ -29,6 +33,12 @@ from posplugin.hq.customers.vault import Vault
 from posplugin.hq.office import HeadOffice
 
 ID_KEY = "test-identifier-key-0123456789abcdef"
+
+# hypothesis's settings for a schemathesis run against a live server: no
+# deadline (a request's time is the machine's), the server fixture shared by
+# the examples on purpose, and schemathesis's own filtering allowed.
+FUZZ = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                                    HealthCheck.filter_too_much]}
 
 
 TIER_COLUMNS = ["identifier_type", "identifier", "followers", "engagement_rate", "niches", "consent"]
@@ -64,6 +74,42 @@ class Client:
         return self.request("POST", path, **kw)
 
 
+class AppClient:
+    """:class:`Client`'s interface through Flask's test client: the app's
+    handlers in this process, with no server or socket (for a handler's
+    logic; the front door's own work needs a real server)."""
+
+    def __init__(self, app, token: str | None):
+        self.client = app.test_client()
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def request(self, method: str, path: str, **kwargs) -> "AppResponse":
+        kwargs.pop("timeout", None)
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        if "params" in kwargs:
+            kwargs["query_string"] = kwargs.pop("params")
+        return AppResponse(self.client.open(path, method=method, headers=headers, **kwargs))
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+
+class AppResponse:
+    """The parts of a ``requests.Response`` tests read, from a Flask test response."""
+
+    def __init__(self, response):
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.content = response.get_data()
+        self.text = response.get_data(as_text=True)
+
+    def json(self):
+        return json.loads(self.content)
+
+
 def tier_csv(rows=TIER_ROWS, header=TIER_COLUMNS) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -88,7 +134,7 @@ class FullDisk:
                 yield conn
 
         monkeypatch.setattr(db, "write", write)
-        db.deferred._retry_s = 0.05
+        db.deferred.retry_s = 0.05
 
     def room(self) -> None:
         self.full = False
@@ -103,6 +149,66 @@ def run_cli(*args: str, env: dict | None = None, input: str | None = None, timeo
     checkout's code; returns the CompletedProcess (text mode)."""
     return subprocess.run([sys.executable, "-m", "posplugin", *args], env={**clean_env(), **(env or {})},
                           input=input, capture_output=True, text=True, timeout=timeout, cwd=cwd or REPO)
+
+
+@contextlib.contextmanager
+def posplugin_environment(env: dict | None):
+    """This process's environment with only ``env``'s ``POSPLUGIN_*`` variables, until the block ends."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("POSPLUGIN_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update({k: v for k, v in (env or {}).items() if k.startswith("POSPLUGIN_")})
+    try:
+        yield
+    finally:
+        for name in [k for k in os.environ if k.startswith("POSPLUGIN_")]:
+            del os.environ[name]
+        os.environ.update(saved)
+
+
+def cli(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    """Run the command ``posplugin ARGS`` in this process, as ``run_cli`` does in
+    a process of its own but without its second of start-up: the same
+    ``posplugin.cli.main``, with ``env``'s ``POSPLUGIN_*`` as the only ones set,
+    ``input`` as stdin; returns the exit status and what it printed and logged
+    (stderr as the command's console shows it, tracebacks included). Serving,
+    signals, pipes and the installed script need ``run_cli``."""
+    from posplugin.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    verbose = "-v" in args or "--verbose" in args
+    # What main's logging.basicConfig would print, on stderr (pytest's own handlers
+    # on the root logger make basicConfig do nothing here).
+    console = logging.StreamHandler(err)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(console)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    try:
+        with posplugin_environment(env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                _stdin(input):
+            try:
+                status = main(list(args))
+            except SystemExit as exc:  # argparse: usage errors, --help, --version
+                status = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+            except Exception:
+                traceback.print_exc()
+                status = 1
+    finally:
+        root.removeHandler(console)
+        root.setLevel(level)
+    return subprocess.CompletedProcess(["posplugin", *args], status, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def _stdin(text: str | None):
+    saved = sys.stdin
+    sys.stdin = io.StringIO(text or "")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
 
 
 def clean_env() -> dict:
@@ -170,6 +276,29 @@ def join_code(caplog, masked_tail: str = "") -> str:
         if found and found.group(2).endswith(masked_tail):
             return found.group(1)
     raise AssertionError("the console sender logged no code")
+
+
+def join_on_page(page, phone: str, caplog) -> None:
+    """Join on an open /join page as a customer does: ``phone``, the code the
+    console sender logged for it, consent; returns on the last step."""
+    page.wait_for_selector("#step-identify:not([hidden])")
+    page.fill("#identifier", phone)
+    page.click("#identify-form button[type=submit]")
+    page.wait_for_selector("#step-code:not([hidden])")
+    page.fill("#code", join_code(caplog, phone[-2:]))
+    page.click("#code-form button[type=submit]")
+    page.wait_for_selector("#step-consent:not([hidden])")
+    page.click("#agree")
+    page.wait_for_selector("#step-done:not([hidden])")
+
+
+def hooks_folder(tmp_path: Path, **sources: str) -> Path:
+    """A folder for the ``hooks_dir`` setting in ``tmp_path``, holding ``NAME.py`` for each ``NAME=source``."""
+    folder = tmp_path / "hooks"
+    folder.mkdir(exist_ok=True)
+    for name, source in sources.items():
+        (folder / f"{name}.py").write_text(source)
+    return folder
 
 
 def free_port() -> int:

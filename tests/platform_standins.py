@@ -179,8 +179,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/ig/graph/<version>/me")
     def ig_me(version):
-        refused = ig_checked()
-        if refused:
+        if refused := ig_checked():
             return refused
         account = state.accounts["instagram"]
         headers = ig_usage(95, 5) if state.fail.get("instagram") == "near_limit" else ig_usage(12, 0)
@@ -190,8 +189,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/ig/graph/<version>/me/media")
     def ig_media(version):
-        refused = ig_checked()
-        if refused:
+        if refused := ig_checked():
             return refused
         limit = int(request.args.get("limit", "25"))
         posts = state.accounts["instagram"].posts[:limit]
@@ -201,8 +199,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/ig/graph/<version>/<user_id>")
     def ig_discovery(version, user_id):
-        refused = ig_checked()
-        if refused:
+        if refused := ig_checked():
             return refused
         fields = request.args.get("fields", "")
         mentioned = re.match(r"mentioned_(media)\.media_id\((\w+)\)\{([^}]*)\}|"
@@ -322,8 +319,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/tt/v2/user/info/")
     def tt_user():
-        refused = tt_checked()
-        if refused:
+        if refused := tt_checked():
             return refused
         account = state.accounts["tiktok"]
         user = {"open_id": "open-sam", "username": account.username, "display_name": "Sam",
@@ -335,8 +331,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.post("/tt/v2/video/list/")
     def tt_videos():
-        refused = tt_checked()
-        if refused:
+        if refused := tt_checked():
             return refused
         count = min(int((request.get_json() or {}).get("max_count", 10)), 20)
         posts = state.accounts["tiktok"].posts[:count]
@@ -388,8 +383,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/gapi/youtube/v3/channels")
     def yt_channels():
-        refused = g_checked()
-        if refused:
+        if refused := g_checked():
             return refused
         if state.fail.get("youtube") == "private":
             return jsonify({"kind": "youtube#channelListResponse", "pageInfo": {"totalResults": 0}, "items": []})
@@ -403,8 +397,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/gapi/youtube/v3/playlistItems")
     def yt_playlist():
-        refused = g_checked()
-        if refused:
+        if refused := g_checked():
             return refused
         count = int(request.args.get("maxResults", "5"))
         return jsonify({"kind": "youtube#playlistItemListResponse", "items": [
@@ -413,8 +406,7 @@ def create_app(state: StandIns) -> Flask:
 
     @app.get("/gapi/youtube/v3/videos")
     def yt_videos():
-        refused = g_checked()
-        if refused:
+        if refused := g_checked():
             return refused
         posts = state.accounts["youtube"].posts
         ids = request.args.get("id", "").split(",")

@@ -5,6 +5,7 @@ JSON stand-in for a vendor's API that cannot be reached from here."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -28,6 +29,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class QuietHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that logs nothing (a test's own HTTP stand-in)."""
+
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]):
+    """``handler`` answering on 127.0.0.1 in threads until the block ends;
+    yields the base URL. It stops within a fiftieth of a second: with
+    serve_forever's default polling a stop waits up to half a second."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        # The listening socket stays open until the server is collected: a port
+        # closed here at once may be handed to the next test's store, and
+        # Chromium then carries this origin's state into that page
+        # (test_pages.py's floor alerts saw sound already allowed).
+        server.shutdown()
+
+
 class JsonStandIn:
     """A vendor's API on loopback: every GET answers ``status`` with ``body`` as
     JSON after ``delay`` seconds, and is recorded as (path, headers) in
@@ -37,7 +62,7 @@ class JsonStandIn:
         stand_in = self
         self.requests: list[tuple[str, dict]] = []
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 stand_in.requests.append((self.path, dict(self.headers)))
                 time.sleep(delay)
@@ -46,9 +71,6 @@ class JsonStandIn:
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
                 self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -101,6 +123,25 @@ class PostgresCluster:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    @staticmethod
+    def empty(url: str, tables: list[str]) -> None:
+        """Delete every row of ``tables`` (children first) and restart every
+        sequence in the database at ``url``, after closing every other
+        connection to it (one a test left open must not hold a lock)."""
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                         " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            with conn.transaction():
+                for table in tables:
+                    conn.execute(f'DELETE FROM "{table}"')
+                for (sequence,) in conn.execute("SELECT sequencename FROM pg_sequences").fetchall():
+                    conn.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name``, closing what is still connected to it."""
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def stop(self) -> None:
         try:

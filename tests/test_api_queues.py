@@ -54,13 +54,13 @@ def test_painpoint_defaults_reporter_to_token_name(clients):
 
 
 def test_queues_import_cli(settings, tmp_path):
-    from helpers import run_cli
+    from helpers import cli
     path = tmp_path / "history.csv"
     path.write_text("lane,at,length\n1,2026-11-01T10:00:00Z,3\n2,2026-11-01T10:01:00+01:00,4\n")
-    done = run_cli("queues", "import", str(path), "--data", str(settings.data_dir))
+    done = cli("queues", "import", str(path), "--data", str(settings.data_dir))
     assert done.returncode == 0 and done.stdout.strip() == "2 readings loaded"
     path.write_text("lane,at,length\n1,2026-11-01T10:00:00Z,x\n")
-    done = run_cli("queues", "import", str(path), "--data", str(settings.data_dir))
+    done = cli("queues", "import", str(path), "--data", str(settings.data_dir))
     assert done.returncode == 1 and "line 2" in done.stderr
 
 

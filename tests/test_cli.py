@@ -4,23 +4,26 @@ import shutil
 
 import pytest
 import requests
-from helpers import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
+from helpers import ID_KEY, cli, cli_env, free_port, run_cli, serve, tier_csv
+
+from posplugin.config import Settings
+from posplugin.store.service import Store
 
 
 def test_token_create_prints_only_the_token(tmp_path):
-    done = run_cli("token", "create", "--role", "till", "--name", "till-3", "--data", str(tmp_path))
+    done = cli("token", "create", "--role", "till", "--name", "till-3", "--data", str(tmp_path))
     assert done.returncode == 0, done.stderr
     token = done.stdout.strip()
     assert done.stdout == token + "\n" and token.startswith("pp_") and len(token) > 30
     # Stored hashed: the token itself is nowhere in the data folder.
     for path in tmp_path.iterdir():
         assert token.encode() not in path.read_bytes()
-    listed = run_cli("token", "list", "--data", str(tmp_path)).stdout
+    listed = cli("token", "list", "--data", str(tmp_path)).stdout
     assert "till-3" in listed and token not in listed
 
 
 def test_token_create_refuses_unknown_roles(tmp_path):
-    done = run_cli("token", "create", "--role", "boss", "--name", "x", "--data", str(tmp_path))
+    done = cli("token", "create", "--role", "boss", "--name", "x", "--data", str(tmp_path))
     assert done.returncode == 2 and "invalid choice" in done.stderr
 
 
@@ -39,8 +42,8 @@ def test_serve_reports_bad_settings(tmp_path):
 def test_tiers_import_prints_rows_loaded(tmp_path):
     csv_path = tmp_path / "tiers.csv"
     csv_path.write_text(tier_csv())
-    done = run_cli("tiers", "import", str(csv_path), "--data", str(tmp_path / "d"),
-                   env={"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"})
+    done = cli("tiers", "import", str(csv_path), "--data", str(tmp_path / "d"),
+               env={"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("4 rows loaded")
 
@@ -52,15 +55,15 @@ def test_hq_migrate_brings_the_database_to_this_release_and_says_so(tmp_path):
 
     (head,) = ScriptDirectory(str(MIGRATIONS)).get_heads()
     for _ in range(2):  # the second run finds nothing to do
-        done = run_cli("hq", "migrate", "--data", str(tmp_path))
+        done = cli("hq", "migrate", "--data", str(tmp_path))
         assert done.returncode == 0, done.stderr
         assert done.stdout == f"head office database at revision {head}\n"
     assert (tmp_path / "hq.db").exists()
 
 
 def test_tiers_import_of_a_missing_file(tmp_path):
-    done = run_cli("tiers", "import", str(tmp_path / "nope.csv"), "--data", str(tmp_path),
-                   env={"POSPLUGIN_ID_KEY": ID_KEY})
+    done = cli("tiers", "import", str(tmp_path / "nope.csv"), "--data", str(tmp_path),
+               env={"POSPLUGIN_ID_KEY": ID_KEY})
     assert done.returncode == 1 and "no such file" in done.stderr
 
 
@@ -88,7 +91,7 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
 
 
     env = cli_env()
-    token = run_cli("token", "create", "--role", "till", "--name", "t", "--data", str(tmp_path)).stdout.strip()
+    token = cli("token", "create", "--role", "till", "--name", "t", "--data", str(tmp_path)).stdout.strip()
     port = free_port()
     proc, health = serve([sys.executable, "-m", "posplugin"], tmp_path, port, env)
     try:
@@ -105,15 +108,17 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(tmp_path):
         assert proc.wait(timeout=10) == 0
     log = proc.stdout.read()
     assert "WARNING" in log and "no tier list loaded: every customer is treated as 'everyday'" in log
-    import sqlite3
-    conn = sqlite3.connect(tmp_path / "posplugin.db")
-    assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 5
+    store = Store(Settings(data_dir=tmp_path, id_key=ID_KEY))
+    try:
+        assert len(store.visits.recorded()) == 5
+    finally:
+        store.close()
 
 
 @pytest.mark.parametrize("role,extra,page", [("staff", [], "/floor#token=pp_"),
                                              ("till", ["--lane", "4"], "/till?lane=4#token=pp_")])
 def test_pair_prints_a_url_with_the_token_and_a_qr_code(tmp_path, role, extra, page):
-    done = run_cli("pair", "--role", role, *extra, "--url", "http://store-pc:8765", "--data", str(tmp_path))
+    done = cli("pair", "--role", role, *extra, "--url", "http://store-pc:8765", "--data", str(tmp_path))
     assert done.returncode == 0, done.stderr
     url, *qr = done.stdout.splitlines()
     assert url.startswith("http://store-pc:8765" + page)
@@ -139,8 +144,8 @@ def test_one_serve_per_data_folder(tmp_path):
                          env={"POSPLUGIN_ID_KEY": ID_KEY}, timeout=20)
         assert second.returncode != 0 and "already serving" in second.stderr
         (tmp_path / "list.csv").write_text(tier_csv())
-        imported = run_cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path),
-                           env={"POSPLUGIN_ID_KEY": ID_KEY})
+        imported = cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path),
+                       env={"POSPLUGIN_ID_KEY": ID_KEY})
         assert imported.returncode == 0, imported.stderr  # other commands still work beside it
     finally:
         first.send_signal(signal.SIGTERM)
@@ -195,7 +200,7 @@ def test_a_damaged_hq_db_is_one_sentence(tmp_path):
 
 def test_a_damaged_signing_key_is_one_sentence(tmp_path):
     (tmp_path / "hq-signing.key").write_text("-----BEGIN PRIVATE KEY-----\njunk\n")
-    done = run_cli("hq", "public-key", "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY}, timeout=30)
+    done = cli("hq", "public-key", "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY})
     _one_sentence(done, "signing key", "backup")
 
 
@@ -209,11 +214,11 @@ def test_pair_into_a_closed_pipe_ends_without_a_traceback(tmp_path):
     _, err = reader.communicate(timeout=30)
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
 def test_tiers_status_says_version_rows_age_and_source(tmp_path):
-    empty = run_cli("tiers", "status", "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY})
+    empty = cli("tiers", "status", "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY})
     assert empty.returncode == 1 and "version  (none)" in empty.stdout and "warning: no tier list loaded" in empty.stdout
     (tmp_path / "list.csv").write_text(tier_csv())
-    run_cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY})
-    done = run_cli("tiers", "status", "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY})
+    cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY})
+    done = cli("tiers", "status", "--data", str(tmp_path), env={"POSPLUGIN_ID_KEY": ID_KEY})
     assert done.returncode == 0, done.stdout
     lines = dict(line.split(None, 1) for line in done.stdout.splitlines())
     assert lines["version"] == "1" and lines["rows"] == "4" and lines["source"] == "local"
@@ -227,35 +232,36 @@ def test_tiers_status_says_version_rows_age_and_source(tmp_path):
 ])
 def test_tiers_lookup_answers_as_identify_would_without_a_visit(tmp_path, value, kind, tier, level, prompt):
     import json
-    import sqlite3
     env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
     (tmp_path / "list.csv").write_text(tier_csv())
-    run_cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path), env=env)
-    done = run_cli("tiers", "lookup", value, "--type", kind, "--data", str(tmp_path), env=env)
+    cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path), env=env)
+    done = cli("tiers", "lookup", value, "--type", kind, "--data", str(tmp_path), env=env)
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     assert (answer["tier"], answer["service_level"], answer["would_prompt"]) == (tier, level, prompt)
-    conn = sqlite3.connect(tmp_path / "posplugin.db")
-    assert conn.execute("SELECT count(*) FROM visits").fetchone()[0] == 0
-    assert conn.execute("SELECT count(*) FROM prompts").fetchone()[0] == 0
-    bad = run_cli("tiers", "lookup", "not a number", "--data", str(tmp_path), env=env)
+    store = Store(Settings(data_dir=tmp_path, id_key=ID_KEY, default_region="NO"))
+    try:
+        assert store.visits.recorded() == [] and store.list_prompts() == []
+    finally:
+        store.close()
+    bad = cli("tiers", "lookup", "not a number", "--data", str(tmp_path), env=env)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
 
 
 def test_key_create_prints_a_key_serve_accepts(tmp_path):
-    first, second = run_cli("key", "create"), run_cli("key", "create")
+    first, second = cli("key", "create"), cli("key", "create")
     key = first.stdout.strip()
     assert first.returncode == 0 and len(key) == 64 and key != second.stdout.strip()
     assert "same key" in first.stderr
     (tmp_path / "list.csv").write_text(tier_csv())
-    done = run_cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path),
-                   env={"POSPLUGIN_ID_KEY": key})
+    done = cli("tiers", "import", str(tmp_path / "list.csv"), "--data", str(tmp_path),
+               env={"POSPLUGIN_ID_KEY": key})
     assert done.returncode == 0 and "4 rows loaded" in done.stdout
 
 
 def test_pair_without_url_uses_a_network_address_and_says_so(tmp_path):
     from posplugin.cli.pairing import lan_address
-    done = run_cli("pair", "--role", "staff", "--data", str(tmp_path))
+    done = cli("pair", "--role", "staff", "--data", str(tmp_path))
     assert done.returncode == 0, done.stderr
     url = done.stdout.splitlines()[0]
     assert not url.startswith(("http://127.0.0.1", "http://localhost"))
@@ -268,12 +274,12 @@ def test_pair_without_url_uses_a_network_address_and_says_so(tmp_path):
 
 def test_hq_qr_points_at_join(tmp_path):
     svg = tmp_path / "join.svg"
-    done = run_cli("hq", "qr", "--for", "shelf", "--svg", str(svg), "--data", str(tmp_path),
-                   env={"POSPLUGIN_PUBLIC_URL": "https://hq.example.com/"})
+    done = cli("hq", "qr", "--for", "shelf", "--svg", str(svg), "--data", str(tmp_path),
+               env={"POSPLUGIN_PUBLIC_URL": "https://hq.example.com/"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "https://hq.example.com/join?src=shelf"
     assert "█" in done.stdout and svg.read_text().startswith("<?xml")
-    missing = run_cli("hq", "qr", "--data", str(tmp_path))
+    missing = cli("hq", "qr", "--data", str(tmp_path))
     assert missing.returncode != 0 and "public_url" in missing.stderr
 
 
@@ -283,12 +289,12 @@ def test_hq_tiers_build_and_metrics_status(world, tmp_path):
     world.link(sam, "instagram")
     world.collector.run()
     data = str(tmp_path / "hq")
-    built = run_cli("hq", "tiers", "build", "--data", data, env=world.env)
+    built = cli("hq", "tiers", "build", "--data", data, env=world.env)
     assert built.returncode == 0, built.stderr
     assert built.stdout.startswith("version 1: 1 customers, 1 identifiers")
-    status = run_cli("hq", "metrics", "status", "--json", "--data", data, env=world.env)
+    status = cli("hq", "metrics", "status", "--json", "--data", data, env=world.env)
     figures = json.loads(status.stdout)
     assert figures["customers"] == 1 and figures["platforms"]["instagram"]["measured"] == 1
     assert figures["last_build"]["version"] == 1
-    table = run_cli("hq", "metrics", "status", "--data", data, env=world.env).stdout
+    table = cli("hq", "metrics", "status", "--data", data, env=world.env).stdout
     assert "instagram" in table and "last build: version 1" in table

@@ -5,7 +5,7 @@ import csv
 import io
 
 import pytest
-from helpers import ID_KEY, TIER_COLUMNS, run_cli
+from helpers import ID_KEY, TIER_COLUMNS, cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -182,8 +182,8 @@ def test_every_import_reports_bad_lines_the_same_way(store, hq, tmp_path):
 
 def test_cli_imports_an_excel_file_and_says_it_read_latin1(settings, tmp_path):
     path = write(tmp_path / "excel.csv", EXCEL_NO, delimiter=";", encoding="cp1252", newline="\r\n")
-    done = run_cli("tiers", "import", str(path), "--data", str(settings.data_dir),
-                   env={"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"})
+    done = cli("tiers", "import", str(path), "--data", str(settings.data_dir),
+               env={"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("2 rows loaded") and "Latin-1" in done.stderr
 
@@ -191,8 +191,8 @@ def test_cli_imports_an_excel_file_and_says_it_read_latin1(settings, tmp_path):
 def test_cli_caps_the_bad_lines_it_lists(settings, tmp_path):
     rows = [TIER_COLUMNS] + [["email", f"u{i}@b.no", "x", "1%", "", "ja"] for i in range(120)]
     path = write(tmp_path / "bad.csv", rows)
-    done = run_cli("tiers", "import", str(path), "--data", str(settings.data_dir),
-                   env={"POSPLUGIN_ID_KEY": ID_KEY})
+    done = cli("tiers", "import", str(path), "--data", str(settings.data_dir),
+               env={"POSPLUGIN_ID_KEY": ID_KEY})
     assert done.returncode == 1
     assert "120 bad rows, nothing loaded" in done.stderr and "line 51:" in done.stderr
     assert "line 52:" not in done.stderr and "... and 70 more bad rows" in done.stderr
@@ -201,6 +201,6 @@ def test_cli_caps_the_bad_lines_it_lists(settings, tmp_path):
 def test_cli_queue_history_from_excel(settings, tmp_path):
     path = write(tmp_path / "h.csv", [["at", "length", "lane"], ["2026-11-01T10:00:00Z", "3", "kasse 1"]],
                  delimiter=";", newline="\r\n", bom=True)
-    done = run_cli("queues", "import", str(path), "--data", str(settings.data_dir))
+    done = cli("queues", "import", str(path), "--data", str(settings.data_dir))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1 readings loaded"

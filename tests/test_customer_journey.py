@@ -12,7 +12,7 @@ import urllib.parse
 import pytest
 import requests
 import segno
-from helpers import heard_from, join_code, joined_customer
+from helpers import heard_from, join_on_page, joined_customer
 from sqlalchemy import select
 
 from posplugin.hq import schema
@@ -62,15 +62,7 @@ def test_join_see_why_show_the_pass_object_and_delete(hq, customer_hq, till, bro
         me = context.new_page()
         # Join on /join: phone, the code from the console sender, consent; link Instagram.
         me.goto(customer_hq.url + "/join")
-        me.wait_for_selector("#step-identify:not([hidden])")
-        me.fill("#identifier", "+47 412 34 567")
-        me.click("#identify-form button[type=submit]")
-        me.wait_for_selector("#step-code:not([hidden])")
-        me.fill("#code", join_code(caplog, "67"))
-        me.click("#code-form button[type=submit]")
-        me.wait_for_selector("#step-consent:not([hidden])")
-        me.click("#agree")
-        me.wait_for_selector("#step-done:not([hidden])")
+        join_on_page(me, "+47 412 34 567", caplog)
         me.click("#accounts li[data-platform=instagram] button")
         # Off to the stand-in platform and back ("Not linked" would match a :text('Linked')).
         me.wait_for_url("**/join#linked=instagram")

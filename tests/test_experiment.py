@@ -53,9 +53,7 @@ def run(store, name, share=0.5):
 
 
 def visit_rows(store):
-    store.visits.flush()
-    return [tuple(r) for r in store.db.execute(
-        "SELECT arm, experiment, service_level, prompt_id, sale_total FROM visits ORDER BY id")]
+    return [(v.arm, v.experiment, v.service_level, v.prompt_id, v.sale_total) for v in store.visits.recorded()]
 
 
 def test_a_held_out_customer_gets_normal_service_and_no_service_prompt(clocked):

@@ -19,7 +19,7 @@ import requests
 from helpers import ID_KEY, cli_env, free_port, run_cli, serve, tier_csv
 
 from posplugin.config import Settings
-from posplugin.store import auth
+from posplugin.store import auth, outbox
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
 from posplugin.tiers.lists import import_csv
@@ -141,7 +141,7 @@ def test_a_full_disk_answers_the_till_and_writes_everything_once_there_is_room(t
         import_csv(store.tiers, io.StringIO(tier_csv()), store.hasher)
         with store.db.write() as conn:
             token = auth.create_token(conn, "till", "t")
-        store.db.deferred._retry_s = 0.05
+        store.db.deferred.retry_s = 0.05
         server = BackgroundServer(create_app(store=store)).start()
         try:
             filler = fill(folder)
@@ -158,7 +158,7 @@ def test_a_full_disk_answers_the_till_and_writes_everything_once_there_is_room(t
             deadline = time.monotonic() + 10
             while store.db.deferred.waiting and time.monotonic() < deadline:
                 store.visits.flush()
-            written = {r[0] for r in store.db.execute("SELECT id FROM visits")}
+            written = {v.id for v in store.visits.recorded()}
             assert set(ids) <= written
             assert requests.get(server.url + "/healthz", timeout=5).json()["status"] == "ok"
         finally:
@@ -194,7 +194,7 @@ def test_a_clock_stepped_back_under_libfaketime_still_reports_to_head_office(tmp
         assert rows and rows[0][0] < 0  # the step really happened
         result = sync_once(store)
         assert result.ok, result
-        assert store.db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
+        assert outbox.counts(store.db)["pending"] == 0
         assert hq.stores()[0]["figures"]["taken"] == 1
     finally:
         store.close()

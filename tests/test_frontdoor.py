@@ -124,3 +124,141 @@ def test_aiohttp_still_makes_connection_handlers_the_way_the_front_door_repeats(
     assert "return RequestHandler(self, loop=self._loop, **self._kwargs)" in made
     assert list(inspect.signature(web.RequestHandler.handle_error).parameters) == [
         "self", "request", "status", "exc", "message"]
+    # The head time-out reads how far a connection is (heads parsed, a request in hand).
+    assert {"_request_count", "_request_in_progress", "_messages", "_manager"} <= set(web.RequestHandler.__slots__)
+
+
+class CountingPool:
+    """A pool that counts the jobs the front door gives it."""
+
+    def __init__(self, pool):
+        self.pool, self.jobs = pool, []
+
+    def submit(self, fn, *args):
+        self.jobs.append(getattr(fn, "__name__", repr(fn)))
+        return self.pool.submit(fn, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.pool, name)
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_an_answer_of_known_length_costs_one_hand_off_to_the_pool(streamed):
+    """A Flask answer is an iterator, never a list: one of known length is joined
+    on the worker that made it, so an identify costs the loop one hand-off to
+    the pool and back. One without a length (a download) is still streamed."""
+    from flask import Flask, Response
+
+    app = Flask(__name__)
+
+    @app.post("/answer")
+    def answer():
+        if streamed:
+            return Response(iter([b"part one, ", b"part two"]), content_type="text/plain")
+        return {"lane": "3", "prompt": None}
+
+    door = FrontDoor(app, threads=2)
+    door.pool = CountingPool(door.pool)
+    door.start()
+    try:
+        reply = requests.post(f"http://127.0.0.1:{door.effective_port}/answer", json={}, timeout=5)
+        assert reply.status_code == 200
+        if streamed:
+            assert reply.text == "part one, part two" and len(door.pool.jobs) > 1
+        else:
+            assert reply.json() == {"lane": "3", "prompt": None} and door.pool.jobs == ["_call"]
+    finally:
+        door.close()
+
+
+def closed_by_server(sock: socket.socket, within_s: float) -> bool:
+    """Whether the server closes ``sock`` (FIN or reset) within ``within_s`` seconds."""
+    sock.settimeout(within_s)
+    try:
+        return sock.recv(1024) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_a_request_head_that_trickles_is_closed_after_the_head_timeout(monkeypatch, loaded_store, tokens):
+    """A head must be whole within HEAD_TIMEOUT_S of its first byte: a socket
+    trickling one is closed, while a silent keep-alive socket (a till between
+    customers) is not, and the tills are answered throughout."""
+    from posplugin.web import frontdoor
+
+    monkeypatch.setattr(frontdoor, "HEAD_TIMEOUT_S", 0.5)
+    server = BackgroundServer(create_app(store=loaded_store), threads=2).start()
+    silent = socket.create_connection(("127.0.0.1", server.port))
+    trickling = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        trickling.sendall(b"GET /healthz HTTP/1.1\r\n")
+        started = time.monotonic()
+        while time.monotonic() - started < 0.8:  # a byte every 0.1 s: never whole
+            try:
+                trickling.sendall(b"X")
+            except OSError:  # closed already
+                break
+            time.sleep(0.1)
+        answer = requests.post(server.url + "/api/v1/identify", json=IDENTIFY, timeout=2,
+                               headers={"Authorization": f"Bearer {tokens['till']}"})
+        assert answer.status_code == 200
+        assert closed_by_server(trickling, 2.0)
+        assert not closed_by_server(silent, 0.5)
+        assert server.server.slow_heads == 1
+    finally:
+        silent.close()
+        trickling.close()
+        server.stop()
+
+
+def test_a_stalled_body_is_answered_408_after_the_body_timeout(monkeypatch):
+    from posplugin.web import frontdoor
+
+    monkeypatch.setattr(frontdoor, "BODY_TIMEOUT_S", 0.3)
+    door = FrontDoor(lambda environ, start: [b""], threads=1).start()
+    sock = socket.create_connection(("127.0.0.1", door.effective_port))
+    try:
+        sock.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"lane\"")
+        sock.settimeout(3)
+        head = sock.recv(4096)
+        assert head.startswith(b"HTTP/1.1 408") and b"request_timeout" in head
+    finally:
+        sock.close()
+        door.close()
+
+
+def test_one_address_holds_at_most_its_share_of_connections(loaded_store, tokens):
+    """With a cap of 5 per address, a device at 127.0.0.2 gets its sixth
+    connection closed at once (and a new one once it lets one go), while the
+    tills at 127.0.0.1 are answered as before."""
+    server = BackgroundServer(create_app(store=loaded_store), threads=2, per_address=5).start()
+
+    def connect():
+        sock = socket.socket()
+        sock.bind(("127.0.0.2", 0))
+        sock.connect(("127.0.0.1", server.port))
+        return sock
+
+    held = [connect() for _ in range(5)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # half a head each
+        extra = connect()
+        assert closed_by_server(extra, 2.0)
+        answer = requests.post(server.url + "/api/v1/identify", json=IDENTIFY, timeout=2,
+                               headers={"Authorization": f"Bearer {tokens['till']}"})
+        assert answer.status_code == 200
+        assert server.server.refused == 1
+        held.pop().close()
+        time.sleep(0.2)
+        again = connect()
+        again.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        again.settimeout(2)
+        assert again.recv(4096).startswith(b"HTTP/1.1 200")
+        held.append(again)
+    finally:
+        for sock in held:
+            sock.close()
+        server.stop()

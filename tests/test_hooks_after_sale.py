@@ -232,8 +232,7 @@ def test_untaken_after_sale_prompt_expires(hooked):
         store.clock = real
     assert store.list_prompts(status="expired")[0]["id"] == prompt["id"]
 def sales(store):
-    store.visits.flush()
-    return [tuple(r) for r in store.db.execute("SELECT stage, known, sale_total FROM visits ORDER BY id")]
+    return [(v.stage, v.known, v.sale_total) for v in store.visits.recorded()]
 
 
 @pytest.mark.parametrize("money, email, expected", [

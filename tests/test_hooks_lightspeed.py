@@ -70,9 +70,9 @@ def test_skippable_pop_up_when_configured(plugin_server):
 def test_replays_and_other_events(hooked):
     server, store = hooked
     first = post(server, rule(SAM)).json()
-    visits = store.db.execute("SELECT count(*) FROM visits").fetchone()[0]
+    visits = len(store.visits.recorded())
     assert post(server, rule(SAM)).json() == first  # a retry: the same pop-up, no second visit
-    assert store.db.execute("SELECT count(*) FROM visits").fetchone()[0] == visits
+    assert len(store.visits.recorded()) == visits
     store.resolve(store.list_prompts()[0]["id"], "Ana")
     assert post(server, rule(SAM)).json() == {"actions": []}  # once resolved, nothing to show
     assert post(server, rule(SAM, "other-sale", event_type="sale.ready_for_payment")).json() == {"actions": []}

@@ -317,7 +317,7 @@ def test_hq_chart_follows_the_period_and_shows_a_day_by_the_hour(busy_hq, open_p
     assert text.startswith("store,list_version") and "oslo-storgata-flagship" in text
 
 
-def test_imports_wait_for_each_other_across_processes(hq, hq_database_url):
+def test_imports_wait_for_each_other_across_processes(hq, migrated_hq_url):
     """The import lock is the database's (an advisory lock on PostgreSQL, a file
     lock beside hq.db): a second head office on the same data waits for it,
     then publishes the next version instead of colliding on the same one."""
@@ -328,7 +328,7 @@ def test_imports_wait_for_each_other_across_processes(hq, hq_database_url):
     from posplugin.hq.db import process_lock
     from posplugin.hq.office import HeadOffice
 
-    other = HeadOffice(hq.data_dir, ID_KEY, default_region="NO", database_url=hq_database_url)
+    other = HeadOffice(hq.data_dir, ID_KEY, default_region="NO", database_url=migrated_hq_url)
     results = []
     try:
         with process_lock(hq.engine, "import", hq.data_dir):

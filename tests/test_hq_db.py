@@ -67,7 +67,7 @@ def test_a_database_made_by_create_all_is_stamped_and_keeps_its_rows(make_hq, tm
                                                 for s in (10.0, 30.0, 90.0)])
     old.dispose()
 
-    hq = make_hq()
+    hq = make_hq(database_url=hq_database_url)
 
     assert revision(hq.engine) == HEADS
     assert made_later <= set(inspect(hq.engine).get_table_names())
@@ -160,10 +160,11 @@ def test_a_later_revision_reaches_a_database_in_use(tmp_path, hq_database_url):
 
 
 STARTER = """
-import sys, time
+import sys
 sys.path.insert(0, sys.argv[1])
 from posplugin.hq.db import open_engine
-time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all at the same moment
+print("ready", flush=True)
+sys.stdin.readline()  # all at the same moment
 open_engine(sys.argv[2]).dispose()
 """
 
@@ -173,10 +174,14 @@ def test_processes_starting_at_once_migrate_one_at_a_time(tmp_path, hq_database_
     migrates at start. Without the schema lock they race each other's
     CREATE TABLE and one fails."""
     url = database_url(tmp_path, hq_database_url)
-    at = time.time() + 4  # after every interpreter has imported posplugin
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSPLUGIN_")}
-    starters = [subprocess.Popen([sys.executable, "-c", STARTER, str(REPO), url, str(at)], env=env,
-                                 stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    starters = [subprocess.Popen([sys.executable, "-c", STARTER, str(REPO), url], env=env, stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for starter in starters:  # every interpreter has imported posplugin
+        assert starter.stdout.readline() == "ready\n", starter.communicate(timeout=60)[1]
+    for starter in starters:
+        starter.stdin.write("go\n")
+        starter.stdin.flush()
     for starter in starters:
         _, errors = starter.communicate(timeout=120)
         assert starter.returncode == 0, errors

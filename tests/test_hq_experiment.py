@@ -9,7 +9,7 @@ import random
 
 import pytest
 import requests
-from helpers import ID_KEY, cli_env, run_cli, tier_csv
+from helpers import ID_KEY, cli, cli_env, tier_csv
 
 from posplugin.demo.experiment import simulate_arms
 from posplugin.hq import uplift
@@ -191,15 +191,15 @@ def test_the_chain_interval_covers_a_known_effect_through_head_office(hq):
 def test_the_command_line_starts_stops_and_reports(tmp_path):
     env = cli_env()
     data = ["--data", str(tmp_path / "hq")]
-    started = run_cli("hq", "experiment", "start", "spring", "--share", "0.2", *data, env=env)
+    started = cli("hq", "experiment", "start", "spring", "--share", "0.2", *data, env=env)
     assert started.returncode == 0 and "spring" in started.stdout, started.stderr
-    refused = run_cli("hq", "experiment", "start", "bad name", "--share", "0.2", *data, env=env)
+    refused = cli("hq", "experiment", "start", "bad name", "--share", "0.2", *data, env=env)
     assert refused.returncode != 0
-    assert run_cli("hq", "experiment", "stop", *data, env=env).returncode == 0
-    assert run_cli("hq", "experiment", "stop", *data, env=env).returncode == 1
-    status = json.loads(run_cli("hq", "experiment", "status", "spring", "--json", *data, env=env).stdout)
+    assert cli("hq", "experiment", "stop", *data, env=env).returncode == 0
+    assert cli("hq", "experiment", "stop", *data, env=env).returncode == 1
+    status = json.loads(cli("hq", "experiment", "status", "spring", "--json", *data, env=env).stdout)
     assert status["experiment"]["name"] == "spring" and not status["experiment"]["running"]
-    assert "spring: 20% held out" in run_cli("hq", "experiment", "status", *data, env=env).stdout
+    assert "spring: 20% held out" in cli("hq", "experiment", "status", *data, env=env).stdout
 
 
 @pytest.mark.browser

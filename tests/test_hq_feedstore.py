@@ -65,7 +65,7 @@ def followers(store):
     return record and record.followers
 
 
-def test_a_store_syncs_from_nginx_serving_the_feed_folder(make_hq, nginx, settings, tmp_path):
+def test_a_store_syncs_from_nginx_serving_the_feed_folder(make_hq, nginx, settings, tmp_path, no_backoff):
     hq = make_hq(feed_store=str(tmp_path / "www" / "feed"), feed_base_url=nginx.url + "/feed/")
     store = store_of(hq, settings)
     hq.import_csv(io.StringIO(tier_csv(changed(1))))

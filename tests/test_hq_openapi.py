@@ -8,11 +8,12 @@ import io
 import pytest
 import requests
 import schemathesis
-from hypothesis import HealthCheck, settings
+from helpers import FUZZ, joined_customer, tier_csv
+from hypothesis import settings
 from schemathesis import checks
 
-from helpers import joined_customer, tier_csv
-from posplugin.hq.web import api as web, me as me_web
+from posplugin.hq.web import api as web
+from posplugin.hq.web import me as me_web
 from posplugin.hq.web.app import BLUEPRINTS
 from posplugin.web import openapi
 
@@ -23,7 +24,7 @@ def hq_document():
 
 
 schema = schemathesis.openapi.from_dict(hq_document())
-SQLITE = pytest.mark.parametrize("hq_database_url", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("hq_backend", ["sqlite"], indirect=True)
 
 
 def test_the_fuzzed_document_is_the_one_head_office_serves(hq):
@@ -60,9 +61,7 @@ def assert_error_shape(response) -> None:
 
 @SQLITE
 @schema.parametrize()
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(max_examples=25, **FUZZ)
 def test_head_office_conforms_to_its_document(case, hq, callers):
     # As for the store: a schema-valid body can still be refused on meaning
     # (a code that is wrong, a platform head office does not know), and a

@@ -218,6 +218,5 @@ def test_sale_total_is_optional_and_recorded_on_the_visit(clients, loaded_store,
     if status == 422:
         assert r.json()["error"]["field"] == "sale_total"
         return
-    loaded_store.visits.flush()
-    assert loaded_store.db.execute("SELECT sale_total FROM visits WHERE id = ?",
-                                   (r.json()["visit_id"],)).fetchone()[0] == sale_total
+    visit = next(v for v in loaded_store.visits.recorded() if v.id == r.json()["visit_id"])
+    assert visit.sale_total == sale_total

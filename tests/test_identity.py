@@ -1,6 +1,8 @@
 """Identifier normalisation and hashing: equivalent forms hash equal, different
 customers do not collide, and unusable identifiers are refused clearly."""
 
+import hmac
+
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
@@ -138,3 +140,11 @@ def test_an_identifier_with_any_space_inside_is_refused(text, id_type):
     assert refused or not spaced
     if spaced:
         assert refused
+
+
+@given(key=st.text(min_size=1, max_size=150), handle=st.from_regex(r"@?[a-z0-9_.]{1,40}", fullmatch=True))
+def test_the_hasher_is_hmac_sha256_of_type_and_normalised_value(key, handle):
+    """The Hasher keeps the key's HMAC states between calls; the hash is still
+    exactly HMAC-SHA256 of ``type:normalised`` (keys over 64 bytes included)."""
+    expected = hmac.digest(key.encode("utf-8"), f"handle:{normalise('handle', handle)}".encode(), "sha256")
+    assert Hasher(key)("handle", handle) == expected

@@ -7,7 +7,7 @@ customer withdraws; after the next build and sync identify answers
 ``known: false``."""
 
 import pytest
-from helpers import ID_KEY, Client, join_code, stand_in_platforms
+from helpers import ID_KEY, Client, join_on_page, stand_in_platforms
 
 from posplugin.config import Settings
 from posplugin.hq.customers.join import join_url
@@ -63,15 +63,7 @@ def test_join_link_build_sync_identify_then_withdraw(joinable_hq, till, open_pag
 
     # Scan the QR code on the receipt.
     page = open_page(server, join_url(server.url, "receipt")[len(server.url):], "", viewport=VIEWPORT)
-    page.wait_for_selector("#step-identify:not([hidden])")
-    page.fill("#identifier", "+47 41 23 45 67")
-    page.click("#identify-form button[type=submit]")
-    page.wait_for_selector("#step-code:not([hidden])")
-    page.fill("#code", join_code(caplog, "67"))
-    page.click("#code-form button[type=submit]")
-    page.wait_for_selector("#step-consent:not([hidden])")
-    page.click("#agree")
-    page.wait_for_selector("#step-done:not([hidden])")
+    join_on_page(page, "+47 41 23 45 67", caplog)
 
     # Link Instagram: off to the (stand-in) platform and back to /join.
     page.click("#accounts li[data-platform=instagram] button")

@@ -2,16 +2,16 @@
 and schemathesis finds no 500s or contract breaches against the live server."""
 
 import schemathesis
-from hypothesis import HealthCheck, settings
+from helpers import FUZZ
+from hypothesis import settings
 from schemathesis import checks
 
-from posplugin.store import baseline, prompts, queues, visits
-from posplugin.tiers.policy import SERVICE_LEVELS, TIERS
-from posplugin.web import openapi
+from posplugin.store import auth, baseline, prompts, queues, visits
 from posplugin.store.web import api
 from posplugin.store.web.app import BLUEPRINTS
-from posplugin.store import auth
 from posplugin.store.web.schemas import SCHEMAS
+from posplugin.tiers.policy import SERVICE_LEVELS, TIERS
+from posplugin.web import openapi
 
 
 def store_document():
@@ -45,9 +45,7 @@ def test_every_route_of_the_app_is_documented(server):
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.filter_too_much])
+@settings(max_examples=40, **FUZZ)
 def test_api_conforms_to_its_document(case, server, tokens):
     # Schema-valid bodies can still be refused on meaning (a phone value of "0"
     # is a 422 by contract), so "valid data is accepted" does not apply here.

@@ -2,18 +2,20 @@
 head office over HTTP, counted once however often a batch is retried, kept
 while head office is down, and free of identifiers."""
 
+import io
 import json
 import sqlite3
 import threading
 
 import pytest
 import requests
-from helpers import cli_env, hq_query
+from helpers import cli_env, hq_query, tier_csv
 
 from posplugin.hq.web.app import create_hq_app
 from posplugin.store import outbox
 from posplugin.store.service import Store
 from posplugin.store.sync import sync_once
+from posplugin.tiers.lists import import_csv
 from posplugin.web.server import BackgroundServer
 
 
@@ -22,6 +24,16 @@ def store(hq, settings, loaded_store):
     loaded_store.close()
     token = hq.create_token("store", "oslo-1")
     s = Store(settings.replace(hq_url=hq.server.url, hq_token=token, hq_public_key=hq.public_key))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def own_store(settings):
+    """A store with the test list and no head office: the outbox's own rules
+    need neither one (nor both of its database backends)."""
+    s = Store(settings)
+    import_csv(s.tiers, io.StringIO(tier_csv()), s.hasher)
     yield s
     s.close()
 
@@ -36,15 +48,16 @@ def activity(store):
     store.identify("4", "email", "micro.mia@example.com")             # priority, left open
 
 
-def test_every_prompt_event_is_in_the_outbox_in_the_same_transaction(store):
+def test_every_prompt_event_is_in_the_outbox_in_the_same_transaction(own_store):
+    store = own_store
     activity(store)
-    actions = [r[0] for r in store.db.execute("SELECT action FROM outbox ORDER BY id")]
-    assert actions == ["created", "taken", "resolved", "created", "resolved", "created"]
+    _, rows = outbox.next_batch(store)
+    assert [r[1] for r in rows] == ["created", "taken", "resolved", "created", "resolved", "created"]
     with pytest.raises(RuntimeError):
         with store.db.write() as conn:
             conn.execute("INSERT INTO prompt_events (prompt_id, at, action) VALUES (1, 0, 'taken')")
             raise RuntimeError("crash before commit")
-    assert store.db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 6
+    assert outbox.counts(store.db)["pending"] == 6
 
 
 def test_reports_reach_head_office_once(hq, store):
@@ -68,7 +81,7 @@ def test_a_retried_batch_is_counted_once(hq, store):
     assert outbox.next_batch(store)[0] == batch  # same batch, same rows, until acknowledged
     assert sync_once(store).ok
     assert hq.stores()[0]["figures"]["prompts_made"] == 3
-    assert store.db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
+    assert outbox.counts(store.db) == {"pending": 0, "sent": 6, "refused": 0}
 
 
 def test_head_office_down_keeps_everything_until_it_returns(hq, store):
@@ -76,7 +89,7 @@ def test_head_office_down_keeps_everything_until_it_returns(hq, store):
     port = hq.server.port
     hq.server.stop()
     assert not sync_once(store, http=requests.Session()).ok
-    assert store.db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 6
+    assert outbox.counts(store.db)["pending"] == 6
     store.identify("3", "handle", "bigben")  # more happens while head office is away
     hq.server = BackgroundServer(create_hq_app(hq), port=port).start()
     assert sync_once(store).ok
@@ -88,7 +101,7 @@ def test_reports_carry_no_identifiers(hq, store):
     sync_once(store)
     reports = [r[0] for r in hq_query(hq, "SELECT hours FROM reports")]
     stored = " ".join(reports)
-    hashes = [r[0].hex() for r in store.db.execute("SELECT customer FROM visits")]
+    hashes = [v.customer.hex() for v in store.visits.recorded()]
     assert hashes and not any(h in stored for h in hashes)
     for raw in ("41234567", "micro.mia", "Ana", "Ola", "oat milk"):
         assert raw not in stored
@@ -164,7 +177,7 @@ def test_a_clock_stepped_back_gives_no_negative_time_to_act(hq, store):
         rows = outbox.next_batch(s)[1]
         assert all(t >= 0 for h in outbox.summarise(rows) for t in h["times_to_act_s"])
         assert sync_once(s).ok
-        assert s.db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0] == 0
+        assert outbox.counts(s.db)["pending"] == 0
     finally:
         s.close()
 
@@ -185,9 +198,7 @@ def test_a_refused_batch_never_blocks_the_ones_behind_it(hq, store, monkeypatch)
     monkeypatch.setattr(outbox, "BATCH_ROWS", 3)
     result = sync_once(store)
     assert result.status == "refused" and "refused by head office (422" in result.message
-    refused = store.db.execute("SELECT count(*) FROM outbox WHERE refused_at IS NOT NULL").fetchone()[0]
-    sent = store.db.execute("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL").fetchone()[0]
-    assert (refused, sent) == (3, 3)
+    assert outbox.counts(store.db) == {"pending": 0, "sent": 3, "refused": 3}
     assert hq.stores()[0]["figures"]["resolved"] >= 1  # the second batch was counted
 
 
@@ -214,7 +225,8 @@ def test_summarise_buckets_by_hour_and_counts_each_outcome():
     ]
 
 
-def test_a_batch_is_fixed_until_sent_and_the_next_takes_the_following_rows(store, monkeypatch):
+def test_a_batch_is_fixed_until_sent_and_the_next_takes_the_following_rows(own_store, monkeypatch):
+    store = own_store
     monkeypatch.setattr(outbox, "BATCH_ROWS", 2)
     activity(store)                                   # 6 outbox rows
     first, rows = outbox.next_batch(store)
@@ -229,8 +241,8 @@ def test_a_batch_is_fixed_until_sent_and_the_next_takes_the_following_rows(store
     assert second != first and later == [ids[-1] + 1, ids[-1] + 2]
 
 
-def test_nothing_to_send_is_none(store):
-    assert outbox.next_batch(store) is None
+def test_nothing_to_send_is_none(own_store):
+    assert outbox.next_batch(own_store) is None
 
 
 def test_send_delivers_every_pending_batch_and_counts_them(hq, store, monkeypatch):

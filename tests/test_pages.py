@@ -2,6 +2,7 @@
 
 import pytest
 from helpers import identify
+from servers import QuietHandler, serving
 
 from posplugin.store.web.app import create_app
 from posplugin.web.server import BackgroundServer
@@ -135,31 +136,23 @@ def web_pos(request, server, tokens):
     """A made-up web POS on its own origin whose page includes embed.js (on a
     screen facing staff, with alerts off or on, or with ``indirect`` params,
     facing the customer)."""
-    import http.server
-    import threading
-
     facing, *alerts = request.param.split()
     html = (f"<!doctype html><h1>Web POS</h1><script src='{server.url}/static/embed.js' "
             f"data-lane='3' data-token='{tokens['till']}' data-facing='{facing}'"
             f"{' data-alerts=on' if alerts else ''}></script>").encode()
 
-    class Page(http.server.BaseHTTPRequestHandler):
+    class Page(QuietHandler):
         def do_GET(self):
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
             self.end_headers()
             self.wfile.write(html)
 
-        def log_message(self, *args):
-            pass
-
-    pos = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=pos.serve_forever, daemon=True).start()
-    # The POS's origin is allowed to frame the card, as cors_origins would allow it.
-    from posplugin.store.web.pages import frame_ancestors
-    server.app.config["POSPLUGIN_FRAME_ANCESTORS"] = frame_ancestors(f"http://127.0.0.1:{pos.server_address[1]}")
-    yield f"http://127.0.0.1:{pos.server_address[1]}/"
-    pos.shutdown()
+    with serving(Page) as pos:
+        # The POS's origin is allowed to frame the card, as cors_origins would allow it.
+        from posplugin.store.web.pages import frame_ancestors
+        server.app.config["POSPLUGIN_FRAME_ANCESTORS"] = frame_ancestors(pos)
+        yield pos + "/"
 
 
 def test_embed_script_drops_the_card_into_a_pos_page(web_pos, clients, browser):

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from helpers import hooks_folder
 from platform_standins import Account, platforms
 
 from posplugin.hq.platforms.oauth import (
@@ -139,16 +140,14 @@ def test_a_chain_adds_a_platform_by_plugin_and_bundled_ones_need_their_app(tmp_p
     from posplugin.config import Settings
     from posplugin.hq.customers.accounts import available
 
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
-    (hooks / "mastodon.py").write_text(
+    hooks = hooks_folder(tmp_path, mastodon=(
         "from posplugin.hookspecs import hookimpl\n"
         "from posplugin.hq.platforms import Platform\n"
         "class Mastodon(Platform):\n"
         "    name = 'mastodon'\n"
         "@hookimpl\n"
         "def platforms(settings):\n"
-        "    return [Mastodon('id', 'secret')]\n")
+        "    return [Mastodon('id', 'secret')]\n"))
     found = available(Settings(data_dir=tmp_path, hooks_dir=str(hooks), tiktok_client_id="k",
                                tiktok_client_secret="s"))
     assert sorted(found) == ["mastodon", "tiktok"]  # Instagram and YouTube have no app configured

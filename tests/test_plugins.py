@@ -1,6 +1,5 @@
 """Plugins: loading, the hooks they implement, and failures that stay contained."""
 
-import http.server
 import json
 import os
 import shutil
@@ -11,7 +10,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from helpers import REPO, run_cli
+from helpers import REPO, cli, hooks_folder, run_cli
+from servers import QuietHandler, serving
 
 from posplugin.store.service import Store
 from posplugin.store.web.app import create_app
@@ -23,10 +23,7 @@ PLUGINS = Path(__file__).parent / "plugins"
 
 @pytest.fixture
 def hooks_dir(tmp_path):
-    folder = tmp_path / "hooks"
-    folder.mkdir()
-    shutil.copy(PLUGINS / "vip.py", folder)
-    return folder
+    return hooks_folder(tmp_path, vip=(PLUGINS / "vip.py").read_text())
 
 
 def plugin_store(settings, loaded_store, **changes):
@@ -55,7 +52,7 @@ def test_a_failing_plugin_is_skipped(settings, loaded_store, hooks_dir):
         assert store.identify("1", "email", "micro.mia@example.com").service_level == "murdoch"
     finally:
         store.close()
-    listed = run_cli("plugins", "--data", str(settings.data_dir), env={"POSPLUGIN_HOOKS_DIR": str(hooks_dir)})
+    listed = cli("plugins", "--data", str(settings.data_dir), env={"POSPLUGIN_HOOKS_DIR": str(hooks_dir)})
     assert listed.returncode == 1
     assert "vip\t" in listed.stdout and "broken\tservice_level" in listed.stdout
     assert "syntax.py" in listed.stderr
@@ -94,7 +91,7 @@ def receiver():
     received, calls = [], []
     arrived = threading.Event()
 
-    class Bridge(http.server.BaseHTTPRequestHandler):
+    class Bridge(QuietHandler):
         def do_POST(self):
             calls.append(1)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -106,13 +103,8 @@ def receiver():
                 self.send_response(200)
             self.end_headers()
 
-        def log_message(self, *args):
-            pass
-
-    bridge = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bridge)
-    threading.Thread(target=bridge.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{bridge.server_address[1]}/page", received, arrived
-    bridge.shutdown()
+    with serving(Bridge) as url:
+        yield url + "/page", received, arrived
 
 
 def test_webhook_forwards_urgent_prompts_with_retries(settings, loaded_store, receiver):

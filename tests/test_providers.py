@@ -3,7 +3,7 @@
 import io
 
 import pytest
-from helpers import run_cli
+from helpers import cli
 
 from posplugin.errors import ImportRefused
 from posplugin.hq.build import Builder
@@ -54,7 +54,7 @@ def test_hq_import_provider_command(world, tmp_path):
     world.accounts.add_handle(sam, "instagram", "sam.runs")
     export = tmp_path / "modash.csv"
     export.write_text(MODASH)
-    done = run_cli("hq", "import", str(export), "--provider", "modash", "--data", str(tmp_path / "hq"),
-                   env=world.env)
+    done = cli("hq", "import", str(export), "--provider", "modash", "--data", str(tmp_path / "hq"),
+               env=world.env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("1 rows read: 1 matched")

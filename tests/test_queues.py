@@ -229,7 +229,7 @@ def test_import_refuses_bad_rows_with_line_numbers_and_loads_nothing(day):
     with pytest.raises(ImportRefused) as info:
         store.queues.import_csv(io.StringIO(text))
     assert [line for line, _ in info.value.problems] == [3, 4, 5, 6]
-    assert store.db.execute("SELECT count(*) FROM queue_history").fetchone()[0] == 0
+    assert not store.queues.has_history()
 
 
 def test_painpoints_become_prompts(day):

@@ -5,7 +5,7 @@ code with a masked identifier only."""
 import logging
 
 import pytest
-from helpers import free_port
+from helpers import free_port, hooks_folder
 
 from posplugin.config import Settings
 from posplugin.hq.customers.senders import SmtpSender, code_senders, mask
@@ -87,16 +87,14 @@ def test_bad_smtp_url(url):
 
 
 def test_sms_gateway_plugin_comes_first(tmp_path):
-    hooks = tmp_path / "hooks"
-    hooks.mkdir()
-    (hooks / "gateway.py").write_text(
+    hooks = hooks_folder(tmp_path, gateway=(
         "from posplugin.hookspecs import hookimpl\n"
         "SENT = []\n"
         "@hookimpl\n"
         "def send_code(channel, to, code, language, settings):\n"
         "    if channel == 'sms':\n"
         "        SENT.append((to, code, settings.extra.get('gateway_sender')))\n"
-        "        return True\n")
+        "        return True\n"))
     settings = Settings(data_dir=tmp_path, hooks_dir=str(hooks), code_sender="console",
                         extra={"gateway_sender": "SHOP"})
     plugins = Plugins(settings, entry_points=False)

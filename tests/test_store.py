@@ -26,9 +26,8 @@ def test_every_identify_records_a_visit_with_hashes_only(clocked):
     first = store.identify("1", "email", "stranger@example.com")
     second = store.identify("1", "phone", "+4741234567")
     assert second.visit_id > first.visit_id
-    assert count(store, "visits") == 2
-    rows = store.db.execute("SELECT customer, known, tier FROM visits ORDER BY id").fetchall()
-    assert [(len(r[0]), r[1], r[2]) for r in rows] == [(32, 0, "everyday"), (32, 1, "nano")]
+    assert [(len(v.customer), v.known, v.tier) for v in store.visits.recorded()] == [(32, 0, "everyday"),
+                                                                                     (32, 1, "nano")]
     assert (first.known, first.tier, first.service_level, first.engaged_reach) == (False, "everyday", "standard", 0)
 
 
@@ -43,14 +42,15 @@ def test_visit_ids_keep_rising_after_a_restart(settings, clocked):
         again.close()
 
 
-def test_visit_ids_are_never_reused_after_a_crash(settings, clocked):
+def test_visit_ids_are_never_reused_after_a_crash(settings, clocked, monkeypatch):
     """A visit acknowledged to the till but lost in a crash (its deferred row
     never written) keeps its id: the next run hands out a new one."""
     store, _ = clocked
     store.visits.flush()
+    # The crash: the deferred row never reaches the disk.
+    monkeypatch.setattr(store.db.deferred, "defer", lambda sql, params: None)
     lost = store.identify("1", "email", "lost@example.com").visit_id
-    store.db.deferred._pending.clear()  # the crash: the deferred row never reaches the disk
-    assert store.db.execute("SELECT count(*) FROM visits WHERE id = ?", (lost,)).fetchone()[0] == 0
+    assert lost not in {v.id for v in store.visits.recorded()}
     again = Store(settings)
     try:
         assert again.identify("1", "email", "other@example.com").visit_id > lost
@@ -71,12 +71,10 @@ def test_queue_stage_gets_no_till_prompt_and_leaves_at_the_till(clocked):
     store, _ = clocked
     waiting = store.identify("2", "phone", "+4741234567", stage="queue")
     assert waiting.prompt is None and waiting.service_level == "murdoch"
-    assert store.db.execute("SELECT count(*) FROM visits WHERE stage = 'queue' AND left_at IS NULL"
-                            ).fetchone()[0] == 1
+    assert len(store.visits.waiting_customers()) == 1
     at_till = store.identify("2", "phone", "+4741234567")
     assert at_till.prompt is not None
-    assert store.db.execute("SELECT count(*) FROM visits WHERE stage = 'queue' AND left_at IS NULL"
-                            ).fetchone()[0] == 0
+    assert store.visits.waiting_customers() == set()
 
 
 def test_retention_purges_old_visits_and_prompts(clocked):

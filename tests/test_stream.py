@@ -1,6 +1,7 @@
 """GET /api/v1/stream without a browser: ids, resume with Last-Event-ID, resets,
 heartbeats, the stream limit, and 100 streams open at once."""
 
+import contextlib
 import http.client
 import json
 import threading
@@ -115,18 +116,25 @@ def assert_stream_refused(server, token):
     assert json.loads(refused.response.read())["error"]["code"] == "too_many_streams"
 
 
-def test_roles_and_stream_limit(loaded_store, tokens, clients):
-    assert clients["queue"].get("/api/v1/stream").status_code == 403
-    loaded_store.settings = loaded_store.settings.replace(max_streams=2)
-    server = BackgroundServer(create_app(store=loaded_store)).start()
-    streams = [SSE(server.url, tokens["till"]) for _ in range(2)]
+@contextlib.contextmanager
+def streams_open(store, token: str, count: int, **limits):
+    """``store`` served with the stream ``limits`` (settings) and ``count``
+    streams open for ``token``; yields (server, streams), closes them after."""
+    store.settings = store.settings.replace(**limits)
+    server = BackgroundServer(create_app(store=store)).start()
+    streams = [SSE(server.url, token) for _ in range(count)]
     try:
-        assert_stream_refused(server, tokens["till"])
-        streams[0].close()
+        yield server, streams
     finally:
         for s in streams:
             s.close()
         server.stop()
+
+
+def test_roles_and_stream_limit(loaded_store, tokens, clients):
+    assert clients["queue"].get("/api/v1/stream").status_code == 403
+    with streams_open(loaded_store, tokens["till"], 2, max_streams=2) as (server, _):
+        assert_stream_refused(server, tokens["till"])
 
 
 def test_a_hundred_streams_all_get_the_event_and_identify_still_answers(loaded_store, tokens):
@@ -188,18 +196,11 @@ def test_a_client_that_never_reads_blocks_nobody(server, clients, tokens):
 
 
 def test_one_token_cannot_take_every_stream_slot(loaded_store, tokens):
-    loaded_store.settings = loaded_store.settings.replace(max_streams=10, max_streams_per_token=2)
-    server = BackgroundServer(create_app(store=loaded_store)).start()
-    streams = [SSE(server.url, tokens["till"]) for _ in range(2)]
-    try:
+    with streams_open(loaded_store, tokens["till"], 2, max_streams=10, max_streams_per_token=2) as (server, streams):
         assert_stream_refused(server, tokens["till"])
         other = SSE(server.url, tokens["staff"])
         streams.append(other)
         assert other.response.status == 200
-    finally:
-        for s in streams:
-            s.close()
-        server.stop()
 
 
 def test_a_dropped_stream_frees_its_slot_at_once(loaded_store, tokens):

@@ -2,7 +2,6 @@
 full syncs, unchanged lists, and everything that must be refused while the
 previous list keeps serving."""
 
-import http.server
 import io
 import json
 import logging
@@ -15,7 +14,8 @@ import time
 
 import pytest
 import requests
-from helpers import ID_KEY, REPO, cli_env, free_port, run_cli, serve, tier_csv
+from helpers import ID_KEY, REPO, cli, cli_env, free_port, serve, tier_csv
+from servers import QuietHandler, serving
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from posplugin.hq import office as hq_module
@@ -148,7 +148,7 @@ def test_unchanged_list_is_a_304(hq, synced_store):
 def serve_fake_feed(tmp_path, manifest_body: bytes, files: dict[str, bytes]):
     """A feed server whose answers a test controls (a tampering middle-man)."""
 
-    class Feed(http.server.BaseHTTPRequestHandler):
+    class Feed(QuietHandler):
         def do_GET(self):
             name = self.path.rsplit("/", 1)[-1]
             body = manifest_body if name == "manifest.json" else files.get(name)
@@ -156,22 +156,14 @@ def serve_fake_feed(tmp_path, manifest_body: bytes, files: dict[str, bytes]):
             self.end_headers()
             self.wfile.write(body or b"")
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Feed)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}"
+    return serving(Feed)
 
 
 def sync_through(store, tmp_path, manifest_body, files):
     """Point the store at a controlled feed for one sync."""
-    fake, url = serve_fake_feed(tmp_path, manifest_body, files)
-    try:
+    with serve_fake_feed(tmp_path, manifest_body, files) as url:
         store.settings = store.settings.replace(hq_url=url)
         return sync_once(store)
-    finally:
-        fake.shutdown()
 
 
 def tampered(hq, what):
@@ -233,11 +225,11 @@ def test_sync_once_cli_and_healthz(hq, settings, tmp_path):
     token = hq.create_token("store", "bergen")
     env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_HQ_URL": hq.server.url, "POSPLUGIN_HQ_TOKEN": token,
            "POSPLUGIN_HQ_PUBLIC_KEY": hq.public_key}
-    done = run_cli("sync", "--once", "--data", str(tmp_path / "s"), env=env)
+    done = cli("sync", "--once", "--data", str(tmp_path / "s"), env=env)
     assert done.returncode == 0 and done.stdout.startswith("updated: applied version 1")
     # A store configured with the wrong public key refuses the list, and says so.
-    refused = run_cli("sync", "--once", "--data", str(tmp_path / "other"),
-                      env={**env, "POSPLUGIN_HQ_PUBLIC_KEY": feed.public_key_text(Ed25519PrivateKey.generate())})
+    refused = cli("sync", "--once", "--data", str(tmp_path / "other"),
+                  env={**env, "POSPLUGIN_HQ_PUBLIC_KEY": feed.public_key_text(Ed25519PrivateKey.generate())})
     assert refused.returncode == 1 and refused.stdout.startswith("refused: manifest refused")
     store = Store(settings.replace(data_dir=tmp_path / "s"))
     server = BackgroundServer(create_app(store=store)).start()
@@ -253,21 +245,21 @@ def test_sync_once_cli_and_healthz(hq, settings, tmp_path):
 def test_hq_cli(tmp_path):
     env = {"POSPLUGIN_ID_KEY": ID_KEY, "POSPLUGIN_DEFAULT_REGION": "NO"}
     data = str(tmp_path / "hq")
-    key = run_cli("hq", "public-key", "--data", data, env=env).stdout.strip()
-    assert len(key) == 44 and run_cli("hq", "public-key", "--data", data, env=env).stdout.strip() == key
+    key = cli("hq", "public-key", "--data", data, env=env).stdout.strip()
+    assert len(key) == 44 and cli("hq", "public-key", "--data", data, env=env).stdout.strip() == key
     assert "PRIVATE" not in (tmp_path / "hq" / "hq.db").read_bytes().decode("latin-1")
     csv_path = tmp_path / "list.csv"
     csv_path.write_text(tier_csv(V1))
-    assert run_cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
+    assert cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
         "1 rows loaded as version 1")
-    assert run_cli("hq", "store", "add", "oslo-1", "--data", data, env=env).stdout.startswith("hq_")
+    assert cli("hq", "store", "add", "oslo-1", "--data", data, env=env).stdout.startswith("hq_")
     csv_path.write_text(tier_csv(V2))
-    assert run_cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
+    assert cli("hq", "import", str(csv_path), "--data", data, env=env).stdout.startswith(
         "1 rows loaded as version 2 (delta: 1 added or changed, 1 removed)")
-    assert run_cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 0
-    assert run_cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 1
+    assert cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 0
+    assert cli("hq", "token", "revoke", "--name", "oslo-1", "--data", data, env=env).returncode == 1
     csv_path.write_text(tier_csv([["email", "bad", "1", "1%", "", "yes"]]))
-    refused = run_cli("hq", "import", str(csv_path), "--data", data, env=env)
+    refused = cli("hq", "import", str(csv_path), "--data", data, env=env)
     assert refused.returncode == 1 and "line 2" in refused.stderr
 
 
@@ -303,7 +295,7 @@ def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq
     body = (hq.feed_dir / snapshot_name).read_bytes()
     half_sent, release = threading.Event(), threading.Event()
 
-    class Slow(http.server.BaseHTTPRequestHandler):
+    class Slow(QuietHandler):
         def do_GET(self):
             if self.path.endswith("manifest.json"):
                 self.send_response(200)
@@ -318,21 +310,16 @@ def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq
             half_sent.set()
             release.wait(30)  # held here until the store is killed: the kill lands mid-download
 
-        def log_message(self, *args):
-            pass
-
-    relay = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=relay.serve_forever, daemon=True).start()
-    try:
-        victim = subprocess.Popen([sys.executable, "-m", "posplugin", "sync", "--once", "--data", str(data)],
-                                  env={**env, "POSPLUGIN_HQ_URL": f"http://127.0.0.1:{relay.server_address[1]}"},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        assert half_sent.wait(20)
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=10)
-    finally:
-        release.set()
-        relay.shutdown()
+    with serving(Slow) as relay:
+        try:
+            victim = subprocess.Popen([sys.executable, "-m", "posplugin", "sync", "--once", "--data", str(data)],
+                                      env={**env, "POSPLUGIN_HQ_URL": relay},
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            assert half_sent.wait(20)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+        finally:
+            release.set()
     old_list_then_the_new(settings, hq, data, token)
 
 
@@ -487,13 +474,13 @@ def test_a_round_in_a_child_process_reports_its_result(hq, tmp_path, monkeypatch
     assert sync_in_child(data).status == "refused"  # exit 1 from the child is a result, not a crash
 
 
-def test_head_office_errors_are_retried_within_a_round(hq, synced_store):
+def test_head_office_errors_are_retried_within_a_round(hq, synced_store, no_backoff):
     """A 500 and a 502 from a proxy in front of head office, then the real
     answer: the same round applies the list."""
     publish(hq, V1)
     failures = [500, 502]
 
-    class Flaky(http.server.BaseHTTPRequestHandler):
+    class Flaky(QuietHandler):
         def do_GET(self):
             if failures:
                 self.send_response(failures.pop(0))
@@ -507,14 +494,7 @@ def test_head_office_errors_are_retried_within_a_round(hq, synced_store):
             self.end_headers()
             self.wfile.write(upstream.content)
 
-        def log_message(self, *args):
-            pass
-
-    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
-    threading.Thread(target=proxy.serve_forever, daemon=True).start()
-    try:
-        synced_store.settings = synced_store.settings.replace(hq_url=f"http://127.0.0.1:{proxy.server_address[1]}")
+    with serving(Flaky) as proxy:
+        synced_store.settings = synced_store.settings.replace(hq_url=proxy)
         result = sync_once(synced_store)
-        assert (result.status, result.version) == ("updated", 1) and failures == []
-    finally:
-        proxy.shutdown()
+    assert (result.status, result.version) == ("updated", 1) and failures == []

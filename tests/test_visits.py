@@ -30,7 +30,7 @@ def test_ids_continue_after_a_restart(tmp_path):
 def test_deferred_visits_are_written_by_flush(log):
     log.defer(visit(log, 1.0))
     log.flush()
-    assert log.db.execute("SELECT count(*) FROM visits").fetchone()[0] == 1
+    assert len(log.recorded()) == 1
 
 
 def test_waiting_reach_counts_known_influencers_still_in_the_queue(log):
@@ -61,4 +61,4 @@ def test_purge_deletes_only_older_visits(log):
         log.insert(conn, visit(log, 10.0))
         log.insert(conn, visit(log, 20.0))
         assert log.purge(conn, before=15.0) == 1
-    assert [r[0] for r in log.db.execute("SELECT at FROM visits")] == [20.0]
+    assert [v.at for v in log.recorded()] == [20.0]

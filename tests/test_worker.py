@@ -1,7 +1,7 @@
 """The background round of hq serve: refresh, build when due, housekeeping; a failing round is logged."""
 
-from posplugin.hq.build import Builder
 from posplugin.hq.background import Worker
+from posplugin.hq.build import Builder
 
 
 def test_a_round_measures_builds_and_keeps_house(world):
@@ -21,8 +21,9 @@ def test_a_failing_round_is_logged_not_raised(world, caplog):
 
 def test_the_thread_stops(world):
     worker = Worker(world.collector, Builder(world.office), tick_s=0.05).start()
+    assert worker.running
     worker.stop()
-    assert not worker._thread.is_alive()
+    assert not worker.running
 
 
 def test_two_workers_build_once(world):

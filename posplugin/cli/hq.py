@@ -6,31 +6,21 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
-
-import segno
+from typing import TYPE_CHECKING
 
 from .. import config
 from ..errors import ConfigError, NotFound
-from ..hq.background import Worker
-from ..hq.build import csv_records
-from ..hq.customer_side import CustomerSide
-from ..hq.customers.join import join_url
-from ..hq.db import database_url, open_engine, upgrade
-from ..hq.office import HeadOffice
-from ..hq.platforms.providers import PROVIDERS, import_export
-from ..hq.listening.classify import Classifier
-from ..hq.listening.heard import Listening
-from ..hq.listening.hub import ListeningHub
-from ..hq.listening.outcomes import ListeningWork
-from ..hq.listening.placement import Placements
-from ..hq.listening.runner import Runner
-from ..hq.web.app import create_hq_app
-from ..plugins import Plugins
 from ..tiers.csvfile import open_csv
 from ..timeutil import iso
-from ..web.server import can_fork, listen, run_service
 from .common import command, group, log, server_options, settings
 from .pairing import terminal_qr
+
+if TYPE_CHECKING:
+    from ..hq.customer_side import CustomerSide
+    from ..hq.office import HeadOffice
+
+# Each command imports what it runs (SQLAlchemy and Alembic, Flask, aiohttp):
+# `posplugin --help` and the store's commands start without head office's weight.
 
 PORT = 8766
 
@@ -43,8 +33,8 @@ def register(commands) -> None:
                    help="processes serving head office on one port (needs hq_database_url; one on Windows)")
     p = command(hq, "import", "make a new tier-list version from a CSV, or apply a provider export", import_csv)
     p.add_argument("file", metavar="FILE.csv")
-    p.add_argument("--provider", choices=PROVIDERS, default=None,
-                   help="a HypeAuditor or Modash export for handles customers gave (then hq tiers build)")
+    p.add_argument("--provider", default=None, metavar="hypeauditor|modash",  # checked by providers.import_export
+                   help="the file is that provider's export for handles customers gave (then hq tiers build)")
     stores = group(hq, "store", "stores", dest="store_action")
     p = command(stores, "add", "add a store; prints its token", store_add)
     p.add_argument("name")
@@ -93,6 +83,8 @@ def register(commands) -> None:
 
 def office(args) -> HeadOffice:
     """The head office in the command's data folder."""
+    from ..hq.office import HeadOffice
+
     s = settings(args)
     return HeadOffice(s.data_dir, s.id_key, default_region=s.default_region, timezone=s.tz(),
                       stale_after_s=3 * s.sync_interval_s, database_url=s.hq_database_url,
@@ -101,11 +93,15 @@ def office(args) -> HeadOffice:
 
 def customer_side(args) -> tuple[HeadOffice, CustomerSide]:
     """The head office in the command's data folder, and its customer's side."""
+    from ..hq.customer_side import CustomerSide
+
     hq = office(args)
     return hq, CustomerSide.open(hq, settings(args))
 
 
 def serve(args) -> int:
+    from ..web.server import listen, run_service
+
     s = settings(args)
     hq = office(args)  # the schema and the signing key, made once before any worker starts
     # The experiment settings start (or, with share 0, stop) an experiment once.
@@ -125,6 +121,8 @@ def _workers(asked: int, s) -> int:
     if asked > 1 and not s.hq_database_url:
         raise ConfigError(["--workers N (several processes) needs head office on PostgreSQL: set "
                            "hq_database_url (postgresql://…); on hq.db head office runs one process"])
+    from ..web.server import can_fork
+
     if asked > 1 and not can_fork():
         log.warning("--workers %s: several processes need fork, which Windows does not have; "
                     "serving with one process", asked)
@@ -138,6 +136,14 @@ def _serving(hq: HeadOffice, s, workers: int):
     them. With several processes each runs one: builds take the
     cross-process import lock; the listening sources run in whichever
     process takes the listening lock."""
+    from ..hq.background import Worker
+    from ..hq.customer_side import CustomerSide
+    from ..hq.listening.hub import ListeningHub
+    from ..hq.listening.outcomes import ListeningWork
+    from ..hq.listening.runner import Runner
+    from ..hq.web.app import create_hq_app
+    from ..plugins import Plugins
+
     plugins = Plugins(s)
     hub = ListeningHub.open(hq, s, plugins=plugins)
     side = CustomerSide.open(hq, s)
@@ -155,6 +161,8 @@ def _serving(hq: HeadOffice, s, workers: int):
 
 
 def tiers_build(args) -> int:
+    from ..hq.build import csv_records
+
     config.require_id_key(settings(args))
     hq, side = customer_side(args)
     builder = side.builder
@@ -199,6 +207,8 @@ def metrics_refresh(args) -> int:
 def import_csv(args) -> int:
     config.require_id_key(settings(args))
     if args.provider:
+        from ..hq.platforms.providers import import_export
+
         hq = office(args)
         with open_csv(args.file) as stream:
             result = import_export(hq.engine, stream, args.provider, clock=hq.clock)
@@ -223,6 +233,8 @@ def placement_options(p) -> None:
 def _place(hq: HeadOffice, args) -> dict | None:
     if args.handles is None and args.place is None and args.instagram_location is None:
         return None
+    from ..hq.listening.placement import Placements
+
     return Placements(hq.engine, hq.clock).set(args.name, handles=args.handles, place=args.place,
                                                instagram_location=args.instagram_location).to_json()
 
@@ -254,6 +266,9 @@ def store_set(args) -> int:
 
 
 def classify(args) -> int:
+    from ..hq.listening.classify import Classifier
+    from ..plugins import Plugins
+
     s = settings(args)
     verdict = Classifier.from_settings(s, Plugins(s)).classify(args.text, args.language)
     print(f"about: {verdict.about}\ntone: {verdict.tone}\nlanguage: {verdict.language}")
@@ -263,6 +278,8 @@ def classify(args) -> int:
 
 
 def heard(args) -> int:
+    from ..hq.listening.heard import Listening
+
     hq = office(args)
     try:
         listening = Listening.from_settings(hq.engine, settings(args), clock=hq.clock)
@@ -297,6 +314,8 @@ def _minutes(seconds) -> str:
 
 
 def migrate(args) -> int:
+    from ..hq.db import database_url, open_engine, upgrade
+
     s = settings(args)
     s.data_dir.mkdir(parents=True, exist_ok=True)
     engine = open_engine(database_url(s.data_dir, s.hq_database_url))  # migrates
@@ -319,6 +338,10 @@ def token_revoke(args) -> int:
 
 
 def qr(args) -> int:
+    import segno
+
+    from ..hq.customers.join import join_url
+
     s = settings(args)
     if not s.public_url:
         raise config.ConfigError(["set public_url to head office's public address (https://…) "

@@ -8,7 +8,6 @@ import io
 import socket
 from urllib.parse import quote
 
-import segno
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WILDCARD = ("0.0.0.0", "::", "")
@@ -50,5 +49,7 @@ def pairing_url(url: str | None, settings, role: str, token: str, lane: str | No
 def terminal_qr(url: str) -> str:
     """``url`` as a QR code drawn with block characters."""
     out = io.StringIO()
+    import segno  # 8 MB: loaded by the commands that print a code, not by serve
+
     segno.make(url, error="m").terminal(out=out, compact=True)
     return out.getvalue()

@@ -10,22 +10,18 @@ import sys
 import time
 
 from .. import __version__, config, datalock
-from ..plugins import Plugins
 from ..store import auth
 from ..store.schema import open_database
-from ..store.service import Store
-from ..store import heard
-from ..store.sync import session as sync_session
-from ..store.sync import sync_in_child, sync_once
-from ..store.web.app import create_app
 from ..tiers import health as tier_health
 from ..tiers.csvfile import open_csv
 from ..tiers.identity import Hasher
 from ..tiers.lists import TierLists, import_csv
 from ..timeutil import iso
-from ..web.server import Housekeeper, listen, run_service
 from .common import command, group, log, server_options, settings
 from .pairing import LOOPBACK, base_url, pairing_url, terminal_qr
+
+# The commands that serve or sync import the service, Flask and aiohttp
+# themselves: a token or a tier import starts without them.
 
 
 def register(commands) -> None:
@@ -74,6 +70,13 @@ def register(commands) -> None:
 
 
 def serve(args) -> int:
+    from ..store import heard
+    from ..store.service import Store
+    from ..store.sync import session as sync_session
+    from ..store.sync import sync_in_child
+    from ..store.web.app import create_app
+    from ..web.server import Housekeeper, listen, run_service
+
     s = settings(args)
     config.require_id_key(s)
     s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -84,7 +87,6 @@ def serve(args) -> int:
     housekeeper.start()
     ticker = Housekeeper([store.tick], interval_s=15, name="posplugin-ticker")
     ticker.start()
-    heard_http = sync_session()
     if s.hq_url:
         # Sync in the background, in a child process: lookups never wait for
         # it, and a failure leaves the last good list serving until the next round.
@@ -92,6 +94,7 @@ def serve(args) -> int:
                     name="posplugin-sync", jitter=0.2).start()
         # What customers post about this store: a short conditional poll of its own,
         # in this process (it only makes prompts), so the floor hears within a minute.
+        heard_http = sync_session()
         Housekeeper([lambda: heard.poll(store, heard_http)], interval_s=s.heard_poll_s,
                     name="posplugin-heard", jitter=0.2).start()
     sock = listen(s.host, s.port)
@@ -107,7 +110,7 @@ def serve(args) -> int:
         store.close()  # writes the visits still queued
         lock.release()
 
-    return run_service(sock, lambda: (app, stop), threads=s.threads)
+    return run_service(sock, lambda: (app, stop), threads=s.threads, per_address=s.max_connections_per_address)
 
 
 def token_create(args) -> int:
@@ -158,6 +161,8 @@ def tiers_status(args) -> int:
 
 
 def tiers_lookup(args) -> int:
+    from ..store.service import Store
+
     s = settings(args)
     config.require_id_key(s)
     store = Store(s)
@@ -177,26 +182,39 @@ def key_create(args) -> int:
 
 
 def queues_import(args) -> int:
+    from ..store.service import Store
+
     store = Store(settings(args))
-    with open_csv(args.file) as stream:
-        loaded = store.queues.import_csv(stream)
+    try:
+        with open_csv(args.file) as stream:
+            loaded = store.queues.import_csv(stream)
+    finally:
+        store.close()
     print(f"{loaded} readings loaded")
     return 0
 
 
 def sync(args) -> int:
+    from ..store.service import Store
+    from ..store.sync import sync_once
+
     if args.nice and hasattr(os, "nice"):
         os.nice(10)
     store = Store(settings(args))
-    while True:
-        result = sync_once(store)
-        print(f"{result.status}: {result.message}")
-        if args.once:
-            return 0 if result.ok else 1
-        time.sleep(store.settings.sync_interval_s)
+    try:
+        while True:
+            result = sync_once(store)
+            print(f"{result.status}: {result.message}")
+            if args.once:
+                return 0 if result.ok else 1
+            time.sleep(store.settings.sync_interval_s)
+    finally:
+        store.close()
 
 
 def plugins(args) -> int:
+    from ..plugins import Plugins
+
     loaded = Plugins(settings(args))
     for name, hooks in loaded.names():
         print(f"{name}\t{', '.join(hooks) or '(no hooks)'}")

@@ -34,7 +34,7 @@ class CommonSettings:
     language: str = setting("en", "language of prompts, pages and the console: en or nb")
     host: str = setting("127.0.0.1", "address serve listens on")
     port: int = setting(8765, "port serve listens on")
-    threads: int = setting(24, "worker threads for ordinary requests")
+    threads: int = setting(4, "worker threads for ordinary requests (streams and slow clients need none)")
     tier_nano: int = setting(1_000, "followers from which a customer is nano")
     tier_micro: int = setting(10_000, "followers from which a customer is micro")
     tier_macro: int = setting(100_000, "followers from which a customer is macro")

@@ -32,6 +32,8 @@ class StoreSettings(CommonSettings):
     amplify_expire_minutes: int = setting(30, "untaken after-sale (amplify) prompts expire after this")
     rate_limit_per_s: float = setting(200.0, "requests per second per token; 0 turns rate limiting off")
     rate_limit_burst: int = setting(400, "requests a token may send at once above its rate")
+    max_connections_per_address: int = setting(64, "connections one network address may hold open at once; "
+                                               "0 for no limit (behind a proxy every client is its address)")
     hq_url: str = setting("", "head office's address; empty means no head office")
     hq_token: str = setting("", "this store's head office token (posplugin hq store add)")
     hq_public_key: str = setting("", "the key lists are verified with (posplugin hq public-key)")
@@ -70,7 +72,7 @@ def _timing_problems(s: StoreSettings) -> list[str]:
 def _limit_problems(s: StoreSettings) -> list[str]:
     if s.rate_limit_per_s < 0 or s.rate_limit_burst < 1:
         return ["rate_limit_per_s must be ≥ 0 (0 turns it off) and rate_limit_burst ≥ 1"]
-    return []
+    return at_least(s, ("max_connections_per_address",), 0)
 
 
 def cors_origins(text: str) -> tuple[str, ...]:

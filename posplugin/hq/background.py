@@ -33,6 +33,11 @@ class Worker:
         self._stop.set()
         self._thread.join(timeout=30)
 
+    @property
+    def running(self) -> bool:
+        """Whether the worker's thread is alive (started and not yet stopped)."""
+        return self._thread.is_alive()
+
     def tick(self) -> None:
         """One round: refresh what is due, build if due. Failures are logged, never raised."""
         try:

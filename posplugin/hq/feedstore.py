@@ -16,8 +16,6 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import boto3
-
 from ..errors import ConfigError
 
 # Bodies never change once written; a CDN or browser may keep them for a year.
@@ -57,7 +55,11 @@ class BucketStore:
     def __init__(self, bucket: str, prefix: str, client=None):
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.client = client or boto3.client("s3")
+        if client is None:
+            import boto3  # a tenth of a second at start, for the one setting that uses it
+
+            client = boto3.client("s3")
+        self.client = client
 
     def put(self, local: Path) -> None:
         self.client.upload_file(str(local), self.bucket, self.prefix + local.name,

@@ -16,8 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 
-import requests
-
 from .. import texts
 from ..timeutil import parse_iso
 from . import prompts
@@ -95,9 +93,12 @@ def _save(store, **values) -> None:
             conn.execute(f"UPDATE heard_state SET {name} = ? WHERE id = 1", (value,))
 
 
-def poll(store, http: requests.Session | None = None) -> dict:
-    """One round: new posts to prompts, then back to head office what changed.
-    Returns what it did; never raises for head office's failures."""
+def poll(store, http=None) -> dict:
+    """One round (``http``: a requests session): new posts to prompts, then
+    back to head office what changed. Returns what it did; never raises for
+    head office's failures."""
+    import requests   # here: the store's service starts without it (the till's path never needs it)
+
     s = store.settings
     if not (s.hq_url and s.hq_token):
         return {"status": "off"}

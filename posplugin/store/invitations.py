@@ -11,8 +11,6 @@ whom it invited.
 
 from __future__ import annotations
 
-import requests
-
 from ..timeutil import iso
 
 BATCH = 1_000
@@ -31,9 +29,11 @@ def enqueue(conn, customer: bytes, sold_at: float) -> None:
     conn.execute("INSERT INTO invitations_out (customer, sold_at) VALUES (?, ?)", (customer, sold_at))
 
 
-def send(store, http: requests.Session, url: str, *, timeout: tuple[float, float]) -> tuple[int, str | None]:
+def send(store, http: "requests.Session", url: str, *, timeout: tuple[float, float]) -> tuple[int, str | None]:
     """Send every queued invitation; returns (sent, error or None). Head office
     counts each (store, ref) once, so a batch cut off mid-way is simply sent again."""
+    import requests  # only the sync (a child process of serve) sends; serve's memory stays without it
+
     sent = 0
     while True:
         rows = store.db.execute("SELECT id, customer, sold_at FROM invitations_out ORDER BY id LIMIT ?",

@@ -17,7 +17,6 @@ from __future__ import annotations
 import secrets
 from collections import defaultdict
 
-import requests
 
 from ..timeutil import iso
 from . import experiment
@@ -64,6 +63,13 @@ def next_batch(store, table: str = "outbox") -> tuple[str, list[tuple]] | None:
     return batch, [tuple(r) for r in rows]
 
 
+def counts(db, table: str = "outbox") -> dict[str, int]:
+    """How many rows of an outbox wait to be sent, were delivered, or were refused by head office."""
+    row = db.execute(f"SELECT count(CASE WHEN sent_at IS NULL AND refused_at IS NULL THEN 1 END),"
+                     f" count(sent_at), count(refused_at) FROM {table}").fetchone()
+    return {"pending": row[0], "sent": row[1], "refused": row[2]}
+
+
 def summarise(rows: list[tuple]) -> list[dict]:
     """Outbox rows as hourly figures: counts and sums, and each time to act
     and pain duration so head office can take real medians."""
@@ -105,13 +111,15 @@ def purge_sent(conn, before: float) -> int:
     return conn.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND at < ?", (before,)).rowcount
 
 
-def send(store, http: requests.Session, url: str, *, timeout: tuple[float, float]) -> tuple[int, str | None]:
+def send(store, http: "requests.Session", url: str, *, timeout: tuple[float, float]) -> tuple[int, str | None]:
     """Send every pending batch of every outbox, each request within ``timeout``
     (connect, read); returns (batches delivered, error or None).
 
     A batch head office refuses as it is (4xx) is set aside, kept and logged, and
     the batches behind it still go: one bad batch never blocks the others.
     """
+    import requests  # only the sync (a child process of serve) sends; serve's memory stays without it
+
     delivered, refused = 0, []
     for table, (_, body) in OUTBOXES.items():
         while (pending := next_batch(store, table)) is not None:

@@ -86,6 +86,9 @@ def whole_length(value) -> int:
         raise ValidationError(f"length must be a whole number from 0 to {MAX_LENGTH:,}", field="length")
     return value
 
+MAX_PAINS_KEPT = 1_000  # pain prompts kept in memory for answers (a store has tens of lanes)
+
+
 class Queues:
     """Every lane of one store. Thread-safe; writes go through ``db.write()``."""
 
@@ -104,6 +107,12 @@ class Queues:
         self._cache_lock = threading.Lock()
         self._lanes: dict[str, Lane] | None = None
         self._lock = threading.RLock()
+        # Lanes' pain prompts as last read or published: a reading answers with
+        # its lane's prompt without reading it back each time. Every change to
+        # a prompt is published on the bus after it is committed, which keeps
+        # these current.
+        self._pains: dict[int, dict] = {}
+        bus.listen(self._prompt_published)
 
     # -- input ---------------------------------------------------------------
 
@@ -372,10 +381,24 @@ class Queues:
         normal = self.normal(state.lane, now)
         status = self._status(length, normal, state.lane)
         calm_since = (state.calm_since or now) if status == "ok" else None
-        pain = prompts.get(self.db.conn, state.pain_prompt_id) if state.pain_prompt_id else None
+        pain = self._pain(state.pain_prompt_id) if state.pain_prompt_id else None
         return _Change(length, normal, status, calm_since,
                        erlang.wait_by_littles_law(length, self.service_time(state.lane)), pain,
                        calm_since is not None and now - calm_since >= self.settings.pain_calm_s)
+
+    def _pain(self, prompt_id: int) -> dict:
+        """The pain prompt ``prompt_id`` as it stands (raises NotFound when it is gone)."""
+        prompt = self._pains.get(prompt_id)
+        if prompt is None:
+            prompt = prompts.get(self.db.conn, prompt_id)
+            if len(self._pains) > MAX_PAINS_KEPT:  # lanes' old prompts: start afresh
+                self._pains.clear()
+            self._pains[prompt_id] = prompt
+        return prompt
+
+    def _prompt_published(self, event) -> None:
+        if event.kind == "prompt" and event.data.get("id") in self._pains:
+            self._pains[event.data["id"]] = event.data
 
     def _move_pain(self, conn, change: "_Change", lane: str, now: float) -> tuple[dict, int | None]:
         """Raise, rewrite or close the lane's pain prompt; returns it and the lane's pain prompt id after."""

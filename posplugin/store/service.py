@@ -18,10 +18,9 @@ from ..tiers import health as tier_health
 from ..tiers.holdout import HOLDOUT
 from ..tiers.identity import PASS, Hasher
 from ..tiers.lists import TierLists
-from ..tiers.passes import PassVerifier
 from ..tiers.policy import EVERYDAY, SERVICE_LEVELS, Policy, capped, needs_prompt, rank
 from ..timeutil import Clock, iso, system_clock
-from . import deliveries, heard, invitations, outbox, prompts, sync
+from . import deliveries, heard, invitations, outbox, prompts
 from .experiment import Holdout
 from .queues import Queues, lane_name
 from .schema import open_database
@@ -122,7 +121,10 @@ class Store:
         """The list in use (version, rows, times) for /healthz; an unchanged list
         checked with head office counts as fresh as that check."""
         info = self.tiers.info().to_json()
-        synced = sync.last_synced_at(self)
+        # The sync's own state, read here: importing the sync (requests, the
+        # feed's checks) would cost a serving store memory and its first healthz time.
+        row = self.db.execute("SELECT synced_at FROM sync_state WHERE id = 1").fetchone()
+        synced = row[0] if row else None
         if synced:
             info["synced_at"] = iso(synced)
         # A damaged list is reported by warnings() with its repair; "no list loaded" would only repeat it.
@@ -189,10 +191,14 @@ class Store:
         with self.db.write() as conn:
             self._track_queue(conn, visit.customer, visit.stage, leaves_queue, visit.at)
             if details:
-                # Checked again under the write lock: two tills may race.
-                prompt = self._recent_prompt(conn, visit.customer, visit.lane, visit.at, visit.service_level)
-                if prompt is None:
-                    superseded = self._supersede(conn, visit.customer, visit.lane, visit.at)
+                # Checked again under the write lock: two tills may race. One read
+                # serves both: the prompt to give back, or the one to supersede.
+                since = visit.at - self.settings.prompt_dedupe_minutes * 60
+                recent = prompts.recent_for_customer(conn, visit.customer, visit.lane, since)
+                if recent is not None and rank(recent["level"]) >= rank(visit.service_level):
+                    prompt = recent
+                else:
+                    superseded = self._supersede(conn, recent, visit.at)
                     prompt = self._service_prompt(conn, visit.lane, visit.customer, *details, visit.at)
                     created = True
             self.visits.insert(conn, visit._replace(prompt_id=prompt and prompt["id"]))
@@ -251,10 +257,8 @@ class Store:
         prompt = prompts.recent_for_customer(conn, customer, lane, since)
         return prompt if prompt and rank(prompt["level"]) >= rank(level) else None
 
-    def _supersede(self, conn, customer: bytes, lane: str, now: float) -> dict | None:
-        """Close the lower-level prompt a pass has just raised, so the card shows one."""
-        since = now - self.settings.prompt_dedupe_minutes * 60
-        old = prompts.recent_for_customer(conn, customer, lane, since)
+    def _supersede(self, conn, old: dict | None, now: float) -> dict | None:
+        """Close ``old``, the lower-level prompt a pass has just raised, so the card shows one."""
         if old is None or old["status"] not in ("open", "taken"):
             return None
         try:
@@ -426,10 +430,14 @@ class Store:
         self.db.close()
 
 
-def _pass_verifier(public_key: str) -> PassVerifier | None:
+def _pass_verifier(public_key: str) -> "PassVerifier | None":
     """Passes are checked with head office's key; a store without one (or with
     one that does not parse, which sync reports) cannot check them."""
+    if not public_key:
+        return None
+    from ..tiers.passes import PassVerifier  # cryptography: loaded where passes are checked
+
     try:
-        return PassVerifier(public_key) if public_key else None
+        return PassVerifier(public_key)
     except ValueError:
         return None

@@ -103,6 +103,11 @@ class VisitLog:
         """Return once every visit deferred so far is committed."""
         self.db.flush()
 
+    def recorded(self) -> list[Visit]:
+        """Every visit in the log, oldest first, once those deferred so far are written."""
+        self.flush()
+        return [Visit(*row) for row in self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM visits ORDER BY id")]
+
     def waiting_customers(self) -> set[bytes]:
         """Customers identified in a queue who have not left it (yet)."""
         return {row[0] for row in self.db.execute(

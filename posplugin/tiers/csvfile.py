@@ -197,6 +197,10 @@ def decimal(text: str) -> float:
 def whole(text: str) -> int:
     """A whole number, digits grouped or not: ``4200``, ``4,200``, ``4 200``,
     ``4.200``, ``1_000_000``; raises ValueError (``1,5`` is not one)."""
+    try:
+        return int(text)  # plain digits, at once (int() trims spaces itself)
+    except ValueError:
+        pass
     text = text.strip()
     if _GROUPED.match(text):
         text = re.sub(r"[,. _'\u00a0\u202f]", "", text)

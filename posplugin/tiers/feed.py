@@ -31,9 +31,10 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from ..errors import ConfigError
+from .holdout import MAX_SHARE
 
 FORMAT = "posplugin-feed/1"
-MAX_HOLDOUT_SHARE = 0.5
+MAX_HOLDOUT_SHARE = MAX_SHARE
 MAX_EXPERIMENT_NAME = 100
 # Stores say which version they hold when they ask for the manifest, so head
 # office can show who is behind.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from .feed import MAX_HOLDOUT_SHARE as MAX_SHARE  # noqa: F401  (one limit, named here for its users)
+MAX_SHARE = 0.5  # the largest share a chain may hold out (the feed refuses a manifest beyond it)
 
 HOLDOUT = "holdout"
 SERVED = "served"

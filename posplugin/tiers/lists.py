@@ -23,7 +23,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, NamedTuple
 
 from ..db import Database, connect_readonly
 from ..errors import InvalidIdentifier
@@ -46,8 +46,8 @@ FILE_GLOB = "tiers-*.db"
 POINTER = "tiers-current"
 
 
-@dataclass(frozen=True)
-class TierRecord:
+class TierRecord(NamedTuple):
+    """One customer's figures on a list (a tuple: made for every row imported and every lookup)."""
     followers: int
     engagement_rate: float
     niches: tuple[str, ...]
@@ -82,11 +82,14 @@ class ImportResult:
 def parse_engagement(text: str) -> float:
     """``0.062``, ``6.2%`` or with a decimal comma ``0,062`` / ``6,2%`` → 0.062;
     raises ValueError outside 0–1."""
-    text = text.strip()
     try:
-        rate = decimal(text[:-1]) / 100 if text.endswith("%") else decimal(text)
+        rate = float(text)  # the common case, at once (float() trims spaces itself)
     except ValueError:
-        rate = float("nan")
+        text = text.strip()
+        try:
+            rate = decimal(text[:-1]) / 100 if text.endswith("%") else decimal(text)
+        except ValueError:
+            rate = float("nan")
     if not 0 <= rate <= 1:
         raise ValueError(f"engagement_rate must be between 0 and 1 (or 0% and 100%), got {text!r}")
     return rate
@@ -102,11 +105,27 @@ def parse_followers(text: str) -> int:
     return followers
 
 
+# Few distinct niche cells recur across a whole list: each is parsed, and
+# encoded for the list file, once.
+@functools.lru_cache(maxsize=4096)
 def parse_niches(text: str) -> tuple[str, ...]:
     niches = tuple(n.strip() for n in text.split(";") if n.strip())
     if len(niches) > MAX_NICHES or any(len(n) > 64 for n in niches):
         raise ValueError(f"niches: at most {MAX_NICHES}, each at most 64 characters")
     return niches
+
+
+def niches_json(niches: tuple[str, ...]) -> str:
+    """The list file's column for ``niches`` (a JSON array)."""
+    try:
+        return _niches_json(niches)
+    except TypeError:  # a list, not a tuple: nothing to cache it by
+        return json.dumps(list(niches), ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=4096)
+def _niches_json(niches: tuple[str, ...]) -> str:
+    return json.dumps(niches, ensure_ascii=False)
 
 
 def parse_consent(text: str) -> bool:
@@ -164,8 +183,6 @@ class ListBuilder:
         self.path = _new_list_path(data_dir)
         self.conn = _open_for_build(self.path)
         self.conn.executescript(LIST_SCHEMA)
-        self.conn.execute("CREATE TEMP TABLE staging (hash BLOB, followers INTEGER,"
-                          " engagement_rate REAL, niches TEXT)")
         self.conn.execute("CREATE TEMP TABLE opted_out (hash BLOB)")
         self.conn.execute("BEGIN")
         self.added = 0
@@ -180,7 +197,7 @@ class ListBuilder:
             self.opted_out += 1
         else:
             self._batch.append((key, record.followers, record.engagement_rate,
-                                json.dumps(record.niches, ensure_ascii=False)))
+                                niches_json(record.niches)))
             self.added += 1
         if len(self._batch) >= BATCH:
             self.flush()
@@ -188,7 +205,8 @@ class ListBuilder:
     def flush(self) -> None:
         # Raw sqlite3 executemany: bulk import of millions of rows is measured in benchmarks/.
         if self._batch:
-            self.conn.executemany("INSERT INTO staging VALUES (?, ?, ?, ?)", self._batch)
+            # Later rows replace earlier ones of the same customer.
+            self.conn.executemany("INSERT OR REPLACE INTO tiers VALUES (?, ?, ?, ?)", self._batch)
             self._batch.clear()
         if self._out:
             self.conn.executemany("INSERT INTO opted_out VALUES (?)", self._out)
@@ -197,13 +215,9 @@ class ListBuilder:
     def finish(self, *, version: int, source: str, synced_at: float | None = None) -> tuple[Path, int]:
         """Sort rows into the list (later rows win), apply opt-outs, sync to disk."""
         self.flush()
-        # Inserting in key order appends to the B-tree instead of splitting pages
-        # at random; on duplicates the later row (higher rowid) replaces the earlier.
-        self.conn.execute("INSERT OR REPLACE INTO tiers SELECT hash, followers, engagement_rate, niches"
-                          " FROM staging ORDER BY hash, rowid")
         self.conn.execute("DELETE FROM tiers WHERE hash IN (SELECT hash FROM opted_out)")
         rows = _seal(self.conn, self.path, version=version, source=source, synced_at=synced_at,
-                     drop=("staging", "opted_out"))
+                     drop=("opted_out",))
         return self.path, rows
 
     def discard(self) -> None:
@@ -226,7 +240,7 @@ class ListPatcher:
 
     def upsert(self, key: bytes, record: TierRecord) -> None:
         self._upserts.append((key, record.followers, record.engagement_rate,
-                              json.dumps(record.niches, ensure_ascii=False)))
+                              niches_json(record.niches)))
         if len(self._upserts) >= BATCH:
             self.flush()
 
@@ -259,7 +273,7 @@ def _open_for_build(path: Path) -> sqlite3.Connection:
     # Nothing reads this file until it is finished, and a crash discards it,
     # so the build skips journalling; _seal() syncs it to disk.
     conn.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
-                       "PRAGMA temp_store=FILE; PRAGMA cache_size=-32000;")
+                       "PRAGMA temp_store=FILE; PRAGMA cache_size=-8000;")
     return conn
 
 

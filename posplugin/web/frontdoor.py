@@ -37,7 +37,9 @@ from .live import LiveStreams
 log = logging.getLogger("posplugin.server")
 
 BUFFERED_BODY = 1 << 20     # bodies up to this are read on the loop, whole, before a worker runs
-BODY_TIMEOUT_S = 30.0       # a body that takes longer than this to arrive is dropped
+HEAD_TIMEOUT_S = 10.0       # a request head must be whole this long after its first byte
+BODY_TIMEOUT_S = 10.0       # a buffered body that takes longer than this to arrive is answered 408
+CHUNK_TIMEOUT_S = 30.0      # a large (streamed) body whose next chunk takes longer than this is dropped
 KEEPALIVE_S = 75.0          # idle keep-alive connections are closed after this
 MAX_HEAD_LINE = 8190        # bytes in the request line (path and query) or in one header
 # Proxy headers a client could forge; dropped as waitress did, nothing here trusts a proxy.
@@ -67,7 +69,7 @@ class ThreadReader(io.RawIOBase):
             buffer[:n], self._head = self._head[:n], self._head[n:]
             return n
         future = asyncio.run_coroutine_threadsafe(self._content.read(len(buffer)), self._loop)
-        chunk = future.result(BODY_TIMEOUT_S)
+        chunk = future.result(CHUNK_TIMEOUT_S)
         buffer[:len(chunk)] = chunk
         return len(chunk)
 
@@ -83,7 +85,63 @@ class _Connection(RequestHandler):
     error shape: a request head it cannot read (a line over ``MAX_HEAD_LINE``,
     a bad header or method, TLS or junk sent to the HTTP port) is the client's
     mistake, a 400 logged in one line, never a traceback nor a plain-text page
-    naming aiohttp's and Python's versions."""
+    naming aiohttp's and Python's versions.
+
+    Slow clients are cut short: a request head must be whole within
+    ``HEAD_TIMEOUT_S`` of its first byte (aiohttp alone would wait for its
+    keep-alive time, 75 s), and one network address may hold at most the
+    server's ``per_address`` connections (0: any number); one more is closed
+    as it opens. A device that misbehaves on the store's network then costs
+    the tills a bounded number of sockets for a bounded time. (How far a
+    connection is comes from aiohttp's own attributes, which
+    tests/test_frontdoor.py checks as it checks ``_Server``.)"""
+
+    _head_timer: asyncio.TimerHandle | None = None
+    _address: str | None = None
+    _door: "FrontDoor | None" = None
+    _refused = False
+
+    def connection_made(self, transport) -> None:
+        self._door = self._manager.door
+        peer = transport.get_extra_info("peername")
+        address = peer[0] if isinstance(peer, tuple) else None
+        if not self._door.admit(address):
+            self._refused = True
+            transport.abort()
+            return
+        self._address = address
+        super().connection_made(transport)
+
+    def connection_lost(self, exc) -> None:
+        self._stop_head_timer()
+        if self._address is not None:
+            self._door.release(self._address)
+            self._address = None
+        if not self._refused:
+            super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        heads = self._request_count
+        super().data_received(data)
+        if self._request_count > heads:
+            self._stop_head_timer()  # a whole head arrived
+        elif (self._head_timer is None and not self._request_in_progress and not self._messages
+              and self.transport is not None):
+            # The first bytes of a head, with no request in hand: it must be whole in time.
+            self._head_timer = self._loop.call_later(HEAD_TIMEOUT_S, self._head_too_slow)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_too_slow(self) -> None:
+        self._head_timer = None
+        if self.transport is not None and not self._request_in_progress and not self._messages:
+            log.info("closed a connection from %s: its request head took over %.0f s", self._address,
+                     HEAD_TIMEOUT_S)
+            self._door.slow_heads += 1
+            self.force_close()  # closes the transport
 
     def handle_error(self, request, status: int = 500, exc: BaseException | None = None,
                      message: str | None = None) -> web.StreamResponse:
@@ -111,6 +169,8 @@ class _Server(web.Server):
     (setup.cfg pins the minor version it was read from, and
     tests/test_frontdoor.py fails when aiohttp's own changes)."""
 
+    door: "FrontDoor"
+
     def __call__(self) -> RequestHandler:
         return _Connection(self, loop=self._loop, **self._kwargs)
 
@@ -122,8 +182,12 @@ class FrontDoor:
     listening (several processes share one, see :mod:`posplugin.web.server`)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16,
-                 buffered_body: int = BUFFERED_BODY, sock: socket.socket | None = None):
+                 buffered_body: int = BUFFERED_BODY, sock: socket.socket | None = None, per_address: int = 0):
         self.app = app
+        self.per_address = per_address  # connections one address may hold; 0: any number
+        self._open: dict[str, int] = {}
+        self.refused = 0      # connections closed at once: their address held its share
+        self.slow_heads = 0   # connections closed because their request head took too long
         self.socket = sock or bind(host, port)
         self.host, self.effective_port = self.socket.getsockname()[:2]
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="posplugin-worker")
@@ -172,6 +236,7 @@ class FrontDoor:
         self._stop = asyncio.Event()
         server = _Server(self.handle, handler_cancellation=True, keepalive_timeout=KEEPALIVE_S,
                          access_log=None, max_line_size=MAX_HEAD_LINE, max_field_size=MAX_HEAD_LINE)
+        server.door = self
         runner = web.ServerRunner(server, shutdown_timeout=1.0, handle_signals=False)
         await runner.setup()
         await web.SockSite(runner, self.socket).start()
@@ -183,6 +248,29 @@ class FrontDoor:
             await self.live.close()
             await runner.cleanup()
 
+    # -- connections (on the loop) -------------------------------------------
+    def admit(self, address: str | None) -> bool:
+        """Count a new connection from ``address``; False when that address
+        already holds ``per_address`` connections (it is then not counted)."""
+        if address is None:
+            return True
+        held = self._open.get(address, 0)
+        if self.per_address and held >= self.per_address:
+            if self.refused % 1000 == 0:  # one line now and then, not one per refusal
+                log.info("refused a connection from %s: it holds %d already (max_connections_per_address);"
+                         " %d refused so far", address, held, self.refused + 1)
+            self.refused += 1
+            return False
+        self._open[address] = held + 1
+        return True
+
+    def release(self, address: str) -> None:
+        held = self._open.get(address, 0) - 1
+        if held > 0:
+            self._open[address] = held
+        else:
+            self._open.pop(address, None)
+
     # -- requests ----------------------------------------------------------
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
         """Read the whole request on the loop, run the app on a worker, answer."""
@@ -190,9 +278,11 @@ class FrontDoor:
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = await self._body(request)
         if body is None:
-            return web.Response(status=408, content_type="application/json", headers=dict([SERVER]),
-                                text='{"error": {"code": "request_timeout", "message": '
-                                     '"the body took too long to arrive"}}')
+            answer = web.Response(status=408, content_type="application/json", headers=dict([SERVER]),
+                                  text='{"error": {"code": "request_timeout", "message": '
+                                       '"the body took too long to arrive"}}')
+            answer.force_close()  # what follows on this connection is the rest of that body
+            return answer
         environ = self._environ(request, body)
         if isinstance(body, io.BytesIO):  # read whole: to the app it is a plain body of this length
             environ["CONTENT_LENGTH"] = str(len(body.getbuffer()))
@@ -299,6 +389,14 @@ class FrontDoor:
         if isinstance(result, (list, tuple)):
             _close(result)
             return captured[0], captured[1], result
+        if _length(captured[1]) <= self.buffered_body:
+            # A small answer of known size (every JSON answer: Flask gives an
+            # iterator, never a list) is joined here, on the worker, so it
+            # costs no further hand-off between the loop and the pool.
+            try:
+                return captured[0], captured[1], [b"".join(result)]
+            finally:
+                _close(result)
         return captured[0], captured[1], result
 
     async def _answer(self, request, status: str, headers, chunks) -> web.StreamResponse:
@@ -331,6 +429,17 @@ def _abandon(environ: dict) -> None:
     spec = environ.get(STREAM_KEY)
     if spec is not None:
         spec.release()
+
+
+def _length(headers) -> float:
+    """The answer's Content-Length, or infinity when it has none (streamed)."""
+    for name, value in headers:
+        if name.lower() == "content-length":
+            try:
+                return int(value)
+            except ValueError:
+                break
+    return float("inf")
 
 
 def _close(result) -> None:

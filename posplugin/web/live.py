@@ -104,7 +104,9 @@ class LiveStreams:
     def _attach(self, bus: Bus) -> None:
         if id(bus) not in self._buses:
             call = self.loop.call_soon_threadsafe
-            self._buses[id(bus)] = bus.listen(lambda event: call(self._fan_out, bus, event))
+            streams = self._streams
+            # Waking the loop costs the tills' requests; with no stream open there is no one to tell.
+            self._buses[id(bus)] = bus.listen(lambda event: streams and call(self._fan_out, bus, event))
 
     def _fan_out(self, bus: Bus, event: Event) -> None:
         for live in self._streams:

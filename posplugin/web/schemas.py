@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
 
 from ..errors import ValidationError
 
@@ -50,7 +49,7 @@ class SchemaSet(dict):
     def __init__(self, schemas: dict[str, dict]):
         super().__init__({"Error": ERROR, **schemas})
         self._fast: dict[str, object] = {}
-        self._explain: dict[str, Draft202012Validator] = {}
+        self._explain: dict[str, object] = {}
 
     def validate(self, name: str, body) -> dict:
         """Check ``body`` against schema ``name``; raise :class:`ValidationError`
@@ -64,7 +63,10 @@ class SchemaSet(dict):
             return body
         raise _first_problem(self._explainer(name), body)
 
-    def _explainer(self, name: str) -> Draft202012Validator:
+    def _explainer(self, name: str):
+        # The pure-Python validator (and its 5 MB of imports) only once a body fails.
+        from jsonschema import Draft202012Validator
+
         if name not in self._explain:
             self._explain[name] = Draft202012Validator(self._standalone(name))
         return self._explain[name]
@@ -83,7 +85,7 @@ def _resolved(schema):
     return schema
 
 
-def _first_problem(validator: Draft202012Validator, body) -> ValidationError:
+def _first_problem(validator, body) -> ValidationError:
     error = next(iter(sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))), None)
     if error is None:  # the two validators disagree: trust the stricter one
         return ValidationError("the body does not match the schema")

@@ -51,14 +51,16 @@ def listen(host: str, port: int) -> socket.socket:
     return bind(host, port)
 
 
-def run_service(sock: socket.socket, start: Start, *, threads: int, workers: int = 1) -> int:
+def run_service(sock: socket.socket, start: Start, *, threads: int, workers: int = 1,
+                per_address: int = 0) -> int:
     """Serve on ``sock`` until SIGTERM or Ctrl-C: ``start()`` builds the app
     (and whatever runs beside it) and returns it with its cleanup, in this
-    process, or in each of ``workers`` processes."""
+    process, or in each of ``workers`` processes. ``per_address`` caps the
+    connections one network address may hold (0: no cap)."""
     stop_on_sigterm()
     if workers <= 1:
         app, cleanup = start()
-        return _run(FrontDoor(app, threads=threads, sock=sock), cleanup)
+        return _run(FrontDoor(app, threads=threads, sock=sock, per_address=per_address), cleanup)
     return Supervisor(sock, start, workers, threads).run()
 
 
@@ -173,9 +175,9 @@ class Housekeeper(threading.Thread):
 class BackgroundServer:
     """A server in a thread of this process: for the demo and for tests."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, threads: int = 16, per_address: int = 0):
         self.app = app
-        self.server = FrontDoor(app, host, port, threads)
+        self.server = FrontDoor(app, host, port, threads, per_address=per_address)
         self.host = host
         self.port = self.server.effective_port
 

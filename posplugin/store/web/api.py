@@ -8,7 +8,7 @@ from flask import Response, current_app, g, jsonify, request
 from ...errors import ValidationError
 from ...timeutil import parse_iso
 from ...web import openapi
-from ...web.endpoint import ApiBlueprint, gate
+from ...web.endpoint import ApiBlueprint, gate, json_answer
 from .. import prompts
 from ..service import Store
 from .metrics import CONTENT_TYPE, METRICS
@@ -37,11 +37,9 @@ def identify(body):
                               stage=body.get("stage") or "till",
                               display_name=body.get("display_name"), sale_id=body.get("sale_id"),
                               sale_total=body.get("sale_total"))
-    metrics = current_app.extensions[METRICS]
-    metrics.identify.labels(result.tier, result.service_level, str(result.known).lower()).inc()
-    if result.prompt_created:
-        metrics.prompts.labels("service", result.service_level).inc()
-    return jsonify(result.to_json())
+    current_app.extensions[METRICS].identified(result.tier, result.service_level, result.known,
+                                               result.prompt_created)
+    return json_answer(result.to_json())
 
 
 @bp.operation("GET", "/prompts", summary="Prompts, most urgent first", roles=PROMPTS, response="PromptList",
@@ -77,8 +75,8 @@ def resolve_prompt(prompt_id, body):
 def queue_input(body):
     lane = body["lane"]  # the domain names it (lane_name): 3 and 3.0 are "3"
     if "event" in body:
-        return jsonify(store().queues.event(lane, body["event"]))
-    return jsonify(store().queues.reading(lane, body["length"], body.get("at")))
+        return json_answer(store().queues.event(lane, body["event"]))
+    return json_answer(store().queues.reading(lane, body["length"], body.get("at")))
 
 
 @queues.operation("GET", "/queues", summary="Every lane, the reach waiting, and how many tills to open",

@@ -15,7 +15,12 @@ METRICS = "posplugin.metrics"  # the app extension holding its Metrics
 
 
 class Metrics:
+    """The store's metrics. Each labelled child is looked up once and kept
+    (routes, statuses, tiers and levels are few): prometheus_client's
+    ``labels()`` takes a lock and builds a key on every call."""
+
     def __init__(self, tier_rows=lambda: 0):
+        self._children: dict[tuple, tuple] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter("posplugin_http_requests", "HTTP requests by route and status",
                                 ["route", "method", "status"], registry=self.registry)
@@ -40,8 +45,24 @@ class Metrics:
         waiting.set_function(lambda: writer.waiting)
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        key = ("request", route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(route, method, str(status)),
+                                              self.latency.labels(route))
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def identified(self, tier: str, service_level: str, known: bool, prompt_created: bool) -> None:
+        """Count one identify: its outcome, and the service prompt it made, if it made one."""
+        key = ("identify", tier, service_level, known)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.identify.labels(tier, service_level, str(known).lower()),
+                                              self.prompts.labels("service", service_level))
+        children[0].inc()
+        if prompt_created:
+            children[1].inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
