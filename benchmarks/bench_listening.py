@@ -17,9 +17,9 @@
    separate process (asyncio) at their real rate: each store every 15 s ±20 %
    with its ETag.
 3. Why a conditional poll and not a long-poll: one front door with head
-   office's 24 worker threads serves, in turn, N stores' conditional polls at
-   their real rate and N stores' long-polls (held up to 25 s, as long-polls
-   are); meanwhile a request that needs a worker (head office's other
+   office's worker threads (the ``threads`` default) serves, in turn, N
+   stores' conditional polls at their real rate and N stores' long-polls
+   (held up to 25 s, as long-polls are); meanwhile a request that needs a worker (head office's other
    traffic) is timed, and one store's wake-up is timed from its event.
 
 Run: python benchmarks/bench_listening.py [--stores 5000] [--seconds 150] [--only classifier,floor,longpoll]
@@ -48,6 +48,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from servers import free_port  # noqa: E402
 
+from posplugin.config import Settings  # noqa: E402
 from posplugin.demo.listening import CHAIN_ACCOUNT, Graph, meta_delivery, meta_signature  # noqa: E402
 from posplugin.hq.listening.evaluation import evaluate, read_set  # noqa: E402
 from posplugin.hq.office import HeadOffice  # noqa: E402
@@ -321,7 +322,7 @@ def other():   # head office's other traffic: anything that needs a worker
     answered["other"] += 1
     return {"ok": True}
 
-FrontDoor(app, "127.0.0.1", int(sys.argv[1]), threads=24).run()
+FrontDoor(app, "127.0.0.1", int(sys.argv[1]), threads=int(sys.argv[4])).run()
 """
 
 LONGPOLL_CODE = r"""
@@ -358,12 +359,13 @@ def longpoll_or_poll(stores: int, seconds: float) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     counts = folder / "answered.json"
-    server = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port), str(ROOT), str(counts)],
+    threads = Settings().threads   # head office's worker threads, as it runs by default
+    server = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port), str(ROOT), str(counts), str(threads)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_up(base + "/other", server)
     (folder / "tokens.txt").write_text("\n".join(f"s{i}" for i in range(1, stores)))
-    print(f"\nconditional poll or long-poll, {stores:,} stores, one front door with 24 worker threads "
-          f"(load average {load_average()})")
+    print(f"\nconditional poll or long-poll, {stores:,} stores, one front door with {threads} worker threads "
+          f"(head office's default; load average {load_average()})")
     try:
         for mode in ("conditional poll", "long-poll"):
             if mode == "conditional poll":
