@@ -62,3 +62,24 @@ def platforms(settings):
     each has a ``name`` and knows its authorize URL, token exchange, token
     refresh and how to fetch an account's metrics. A chain adds a platform by
     returning one here; the bundled ones are instagram, tiktok and youtube."""
+
+
+# -- head office: listening ----------------------------------------------------
+
+@hookspec
+def listeners(settings):
+    """Return a list of listening sources (see ``posplugin.hq.listening.sources.Source``):
+    each has a ``name`` and a ``run(sink, stop)`` that hands every post it
+    reads to ``sink`` in the normalised shape of ``POST /hq/v1/heard``
+    (``posplugin.hq.listening.posts.Post``) until ``stop`` is set. Head office
+    runs each in a thread of its own, in one process, and restarts it with
+    backoff when it raises. The bundled ones are instagram, bluesky, mastodon
+    and linked; ``listen_sources`` names the ones to run."""
+
+
+@hookspec(firstresult=True)
+def classify_post(text, language, verdict, settings):
+    """Return ``{"about", "tone", "why"}`` to replace the built-in verdict on a
+    post (a chain's own model), or None to keep it. ``verdict`` is the
+    built-in one as a dict. An answer with an unknown ``about`` or ``tone``,
+    or a plugin that raises, leaves the built-in verdict in force."""

@@ -207,3 +207,18 @@ def amplify_prompt(*, tier: str, followers: int, engagement_rate: float, engaged
     if niches:
         body += " " + _("service.into", language, niches=", ".join(interests(niches, language)))
     return {"title": title, "body": body, "who": words["who"]}
+
+
+# Complaints about these reach the floor as urgent: staff can fix them now.
+FIXABLE = ("queue", "instructions", "staff", "stock")
+
+
+def heard_prompt(*, about: str, tone: str, excerpt: str, language: str = "en") -> dict:
+    """Title and body of a ``heard`` prompt: what a customer posted, never who."""
+    key = "fix" if tone == "complaint" and about in FIXABLE else tone
+    if key not in ("fix", "complaint", "praise", "question", "neutral"):
+        key = "neutral"
+    words = _("heard.about." + (about if about in ("queue", "instructions", "staff", "stock", "product")
+                                else "other"), language)
+    return {"title": _(f"heard.title.{key}", language, about=words),
+            "body": _(f"heard.body.{key}", language, excerpt=excerpt)}

@@ -203,6 +203,23 @@
     return li;
   }
 
+  function heardItem(p) {
+    // What a customer posted about this store: the excerpt, what it is about,
+    // how long ago, the lane if named. Never who (staff fix the cause; head
+    // office answers the person). Every word goes in as text, never markup.
+    const li = P.el("li", `prompt heard level-${p.level} status-${p.status} tone-${p.tone || "neutral"}`);
+    li.dataset.id = p.id;
+    li.dataset.kind = p.kind;
+    const head = P.el("div", "prompt-head");
+    head.append(P.el("span", "level-word", `${P.t("floor.heard")} · ${P.t("floor.heard_tone." + (p.tone || "neutral"))}`));
+    const posted = p.posted_at ? P.t("floor.heard_posted", { ago: ageWords(p.posted_at) }) : ageWords(p.created_at);
+    head.append(P.el("span", "prompt-meta", [where(p), posted].filter(Boolean).join(" · ")));
+    li.append(head, P.el("h3", "prompt-title", p.title), P.el("p", "prompt-body heard-excerpt", p.body));
+    if (p.taken_by) li.append(P.el("p", "taken", P.t("floor.taken_by", { name: p.taken_by })));
+    li.append(buttons(p, cardOf(p)));
+    return li;
+  }
+
   function afterSaleItem(p) {
     const li = P.el("li", `after-sale-item level-${p.level} status-${p.status}`);
     li.dataset.id = p.id;
@@ -226,7 +243,7 @@
     live.sort(compare);
     const work = live.filter((p) => !cardOf(p).afterSale);
     const afterSale = live.filter((p) => cardOf(p).afterSale);
-    $("prompts").replaceChildren(...work.map(promptItem));
+    $("prompts").replaceChildren(...work.map((p) => (p.kind === "heard" ? heardItem(p) : promptItem(p))));
     $("no-prompts").hidden = work.length > 0;
     $("after-sale").hidden = afterSale.length === 0;
     $("after-sale-count").textContent = P.number(afterSale.length);

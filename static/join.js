@@ -92,6 +92,7 @@
     $("consent-staff-see").textContent = words.staff_see || "";
     renderExampleCard(words);
     $("consent-invitations-text").textContent = words.invitations;
+    $("consent-listening-text").textContent = words.listening;
     $("consent-rights").textContent = words.rights;
     $("consent-version").textContent = consentDoc.version;
     $("consent-withdrawn").hidden = !(session && session.withdrawn);
@@ -203,7 +204,8 @@
       });
     });
     $("agree").addEventListener("click", (event) => busy(event.target, async () => {
-      const scopes = ["tiering"].concat($("consent-invitations").checked ? ["invitations"] : []);
+      const scopes = ["tiering"].concat($("consent-invitations").checked ? ["invitations"] : [],
+        $("consent-listening").checked ? ["listening"] : []);
       try {
         await api("POST", "/consent", { version: consentDoc.version, scopes, language: lang });
       } catch (e) {

@@ -1,7 +1,7 @@
 // The customer's page: why this tier, the pass, linked accounts, invitations,
-// rights. Signed in by the session cookie of /join; every change sends the
-// CSRF token that GET /hq/v1/me returned. Data goes on the page with
-// textContent only, never as HTML.
+// what was heard from them, rights. Signed in by the session cookie of
+// /join; every change sends the CSRF token that GET /hq/v1/me returned. Data
+// goes on the page with textContent only, never as HTML.
 "use strict";
 
 (() => {
@@ -110,7 +110,36 @@
       const item = el("li", "invitation");
       item.append(el("p", null, i.text));
       if (i.disclosure) item.append(el("p", "disclosure", i.disclosure));
-      item.append(el("p", "muted", t("me.sold_at", { when: W.date(i.sold_at) })));
+      item.append(el("p", "muted", t(i.kind === "heard" ? "me.posted_on" : "me.sold_at",
+        { when: W.date(i.sold_at) })));
+      return item;
+    }));
+  }
+
+  function renderHeard(heard) {
+    // The customer's own posts, as listening kept them: text, where and when,
+    // how it was read; each can be removed (the text is deleted here).
+    $("no-heard").hidden = heard.length > 0;
+    $("heard-remove-all").hidden = heard.length === 0;
+    $("heard").replaceChildren(...heard.map((h) => {
+      const item = el("li", "heard-post");
+      item.dataset.id = h.id;
+      item.append(el("p", "heard-text", h.text));
+      item.append(el("p", "muted", t("me.heard_meta", { source: h.source,
+        when: W.dateTime(h.posted_at), store: h.store || t("me.heard_chain") })));
+      item.append(el("p", "muted", t("me.heard_read_as", { tone: t("me.heard_tone." + h.tone),
+        about: t("me.heard_about." + h.about) })));
+      if (/^https:\/\//.test(h.url || "")) {
+        const link = el("a", null, t("me.heard_open"));
+        link.href = h.url;
+        link.rel = "noopener noreferrer";
+        item.append(link, document.createTextNode(" "));
+      }
+      const remove = el("button", "heard-remove danger", t("me.heard_remove"));
+      remove.type = "button";
+      remove.addEventListener("click", () => confirmThen(t("me.confirm_heard_remove"),
+        () => act("DELETE", `/hq/v1/me/heard/${h.id}`, "me.heard_removed")));
+      item.append(remove);
       return item;
     }));
   }
@@ -124,6 +153,7 @@
     $("staff-never-see").textContent = data.staff_never_see;
     renderAccounts(data.accounts);
     renderInvitations(data.invitations);
+    renderHeard(data.heard || []);
     $("object").disabled = !data.consent;
     $("audit").replaceChildren(...data.audit.map((a) =>
       el("li", null, `${W.dateTime(a.at)} · ${t("me.audit." + a.action)}${a.detail ? " · " + a.detail : ""}`)));
@@ -218,6 +248,8 @@
       say(e.message, true);
     }
   }));
+  $("heard-remove-all").addEventListener("click", () => confirmThen(t("me.confirm_heard_remove_all"),
+    () => act("DELETE", "/hq/v1/me/heard", "me.heard_removed")));
   $("export").addEventListener("click", () => setTimeout(load, 1000));
 
   for (const button of document.querySelectorAll(".lang")) {

@@ -537,3 +537,22 @@ def join_to_consent(page, caplog, phone: str = "+47 412 34 567") -> None:
     page.fill("#code", join_code(caplog, phone[-2:]))
     page.click("#code-form button[type=submit]")
     page.wait_for_selector("#step-consent:not([hidden])")
+
+
+def heard_from(server, http, posts, store="Storgata") -> list[int]:
+    """Listening keeps ``posts`` (their texts) as posts from the linked account of the
+    customer signed in on ``http`` (who consented to listening), about
+    ``store``, the first the newest; returns their heard ids."""
+    from posplugin.hq.listening.posts import Post
+    from posplugin.hq.web.join import COOKIE, customer_side
+    from posplugin.hq.web.listening import HUB
+
+    listening = server.app.extensions[HUB].listening
+    customer = customer_side(server.app).page.source.signed_in(http.cookies[COOKIE]).customer_id
+    listening.placements.set(store, place=store)
+    ids = []
+    for n, words in enumerate(posts):
+        post = Post("instagram", f"sam-{n}-{time.monotonic_ns()}", f"https://instagram.com/p/sam{n}", words,
+                    listening.clock() - 60 - n, customer_id=customer, store=store)
+        ids.append(listening.hear(post)["id"])
+    return ids

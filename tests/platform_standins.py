@@ -8,6 +8,10 @@ limits with Meta's usage header, private or age-gated accounts).
 ``expired``, ``revoked``, ``rate_limited``, ``near_limit``, ``private``.
 Each approval of an authorization is by another person (their own user id)
 unless ``StandIns.login_as[platform]`` names who logs in.
+
+Listening's stand-ins: the chain's mentioned and tagged media at the Graph,
+Mastodon's streaming API; Jetstream and Meta's webhook deliveries are the
+demo's (:mod:`posplugin.demo.listening`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from urllib.parse import urlencode
 
 from flask import Flask, jsonify, redirect, request
 
+from posplugin.demo import listening as demo_listening
+from posplugin.demo.listening import CHAIN_ACCOUNT, Jetstream, meta_delivery  # noqa: F401 (the demo's, shared)
 from posplugin.hq.platforms.instagram import Instagram
 from posplugin.hq.platforms.tiktok import TikTok
 from posplugin.hq.platforms.youtube import YouTube
@@ -64,6 +70,12 @@ class StandIns:
     login_as: dict = field(default_factory=dict)
     users: dict = field(default_factory=dict)      # access or refresh token -> the user it is for
     people: itertools.count = field(default_factory=lambda: itertools.count(2))
+    # Listening: the chain's own Instagram account, the media and comments it
+    # is mentioned in, the media it is tagged in; Mastodon's statuses.
+    media: dict = field(default_factory=dict)      # media id -> {caption, timestamp, permalink, username}
+    comments: dict = field(default_factory=dict)   # comment id -> {text, timestamp, username, media}
+    tagged: list = field(default_factory=list)     # media ids
+    mastodon: list = field(default_factory=list)   # (stream, event, payload) in order; stream "user" or a tag
 
     def issue(self, platform: str, user: str | None = None) -> str:
         token = f"{platform[:2]}-{secrets.token_hex(8)}"
@@ -75,6 +87,23 @@ class StandIns:
     def approver(self, platform: str) -> str:
         """The user id of whoever approves an authorization on ``platform`` now."""
         return self.login_as.get(platform) or USER_IDS[platform].format(next(self.people))
+
+
+CHAIN_TOKEN = "ig-chain-token"
+MASTODON_TOKEN = "md-chain-token"
+
+
+def meta_signature(body: bytes, secret: str = "ig-secret") -> str:
+    """``X-Hub-Signature-256`` as Meta computes it (the tests' app secret by default)."""
+    return demo_listening.meta_signature(body, secret)
+
+
+def mastodon_status(status_id: int, text: str, *, acct: str = "someone@example.social", at: str = "") -> dict:
+    """A Status entity with the fields Mastodon documents (those listening reads)."""
+    return {"id": str(status_id), "uri": f"https://example.social/users/x/statuses/{status_id}",
+            "url": f"https://example.social/@x/{status_id}", "created_at": at or "2026-12-05T10:00:00.000Z",
+            "content": f"<p>{text}</p>", "visibility": "public", "language": "en",
+            "account": {"id": "1", "acct": acct}}
 
 
 def _challenge(verifier: str) -> str:
@@ -199,7 +228,17 @@ def create_app(state: StandIns) -> Flask:
     def ig_discovery(version, user_id):
         if refused := ig_checked():
             return refused
-        found = re.match(r"business_discovery\.username\(([^)]+)\)", request.args.get("fields", ""))
+        fields = request.args.get("fields", "")
+        mentioned = re.match(r"mentioned_(media)\.media_id\((\w+)\)\{([^}]*)\}|"
+                             r"mentioned_(comment)\.comment_id\((\w+)\)\{(.*)\}$", fields)
+        if mentioned and user_id == CHAIN_ACCOUNT:
+            kind, key = (mentioned.group(1), mentioned.group(2)) if mentioned.group(1) else \
+                (mentioned.group(4), mentioned.group(5))
+            item = (state.media if kind == "media" else state.comments).get(key)
+            if item is None:
+                return ig_error(100, 33, f"Unsupported get request. Object with ID '{key}' does not exist")
+            return jsonify({f"mentioned_{kind}": {"id": key, **item}, "id": user_id})
+        found = re.match(r"business_discovery\.username\(([^)]+)\)", fields)
         if not found:
             return ig_error(100, None, "Tried accessing nonexisting field")
         handle = found.group(1)
@@ -217,6 +256,57 @@ def create_app(state: StandIns) -> Flask:
         if "biography" in fields and account.biography:
             found["biography"] = account.biography
         return jsonify({"business_discovery": found, "id": user_id})
+
+    @app.get("/ig/graph/<version>/<user_id>/tags")
+    def ig_tags(version, user_id):
+        refused = ig_checked()
+        if refused:
+            return refused
+        return jsonify({"data": [{"id": key, **state.media[key]} for key in state.tagged],
+                        "paging": {"cursors": {"before": "a", "after": "b"}}})
+
+    # -- Mastodon (streaming API and the REST it resumes with) ------------------
+
+    def mastodon_checked():
+        return request.headers.get("Authorization") == f"Bearer {MASTODON_TOKEN}"
+
+    def sse(stream: str):
+        from flask import Response, stream_with_context
+
+        def body():
+            sent = 0
+            yield ":)\n"
+            for _ in range(400):  # at most 20 s; the client reconnects
+                items = [i for i in state.mastodon if i[0] == stream]
+                for _, event, payload in items[sent:]:
+                    yield f"event: {event}\ndata: {json.dumps(payload)}\n\n"
+                sent = len(items)
+                if state.fail.get("mastodon") == "drop":
+                    return
+                yield ":thump\n"
+                import time
+                time.sleep(0.05)
+        return Response(stream_with_context(body()), mimetype="text/event-stream")
+
+    @app.get("/mastodon/api/v1/streaming/user/notification")
+    def md_notifications_stream():
+        return sse("user") if mastodon_checked() else (jsonify({"error": "The access token is invalid"}), 401)
+
+    @app.get("/mastodon/api/v1/streaming/hashtag")
+    def md_tag_stream():
+        return sse(request.args.get("tag", "")) if mastodon_checked() else (jsonify({"error": "invalid"}), 401)
+
+    @app.get("/mastodon/api/v1/notifications")
+    def md_notifications():
+        since = int(request.args.get("since_id", "0"))
+        found = [p for s, e, p in state.mastodon if s == "user" and int(p["id"]) > since
+                 and p.get("type") in request.args.getlist("types[]")]
+        return jsonify(list(reversed(found)))  # newest first, as Mastodon answers
+
+    @app.get("/mastodon/api/v1/timelines/tag/<tag>")
+    def md_tag_timeline(tag):
+        since = int(request.args.get("since_id", "0"))
+        return jsonify(list(reversed([p for s, e, p in state.mastodon if s == tag and int(p["id"]) > since])))
 
     # -- TikTok (Login Kit for Web, open.tiktokapis.com) ---------------------
 

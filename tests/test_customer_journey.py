@@ -22,6 +22,7 @@ from helpers import (
     each_screen,
     english_left_over,
     english_only_words,
+    heard_from,
     join_to_consent,
     join_on_page,
     joined_customer,
@@ -196,13 +197,45 @@ def test_an_objection_stops_passes_at_once_and_reaches_the_till_within_the_build
         assert identify(store, http, "email", "someone@example.com").json()["known"] is True
 
 
-def signed_in_context(browser, customer_hq, caplog):
-    """A browser context holding the session cookie of a customer who joined and linked Instagram."""
-    http = joined_customer(customer_hq, caplog)
+def signed_in_context(browser, customer_hq, caplog, scopes=("tiering",), heard=()):
+    """A browser context holding the session cookie of a customer who joined
+    and linked Instagram (and whose posts ``heard`` listening kept)."""
+    http = joined_customer(customer_hq, caplog, scopes=scopes)
     customer_side(customer_hq.app).builder.build()
+    if heard:
+        heard_from(customer_hq, http, heard)
     context = browser.new_context(viewport=PHONE)
     context.add_cookies([{"name": COOKIE, "value": http.cookies[COOKIE], "url": customer_hq.url}])
     return context
+
+
+@pytest.mark.slow
+def test_me_shows_what_was_heard_as_text_and_removes_it(customer_hq, browser, caplog, output_dir):
+    posts = ("<b>40 minutes</b> at the till in Storgata", "Thanks to Ana at Storgata ❤️")
+    context = signed_in_context(browser, customer_hq, caplog, ("tiering", "listening"), posts)
+    try:
+        me = context.new_page()
+        me.goto(customer_hq.url + "/me?lang=en")
+        me.wait_for_selector("#heard li.heard-post")
+        assert me.locator("#heard .heard-text").all_text_contents() == list(posts)   # markup shown as text
+        assert me.locator("#heard b").count() == 0
+        complaint = me.locator("#heard li.heard-post", has_text="40 minutes")
+        assert "Read as: a complaint about the queue" in complaint.text_content()
+        assert "instagram" in complaint.text_content() and "Storgata" in complaint.text_content()
+        me.screenshot(path=str(output_dir / "me-heard.png"), full_page=True)
+        complaint.locator("button.heard-remove").click()
+        me.click("#confirm-yes")
+        me.wait_for_selector("#status:has-text('Done: removed')")
+        me.locator("#heard li.heard-post").nth(1).wait_for(state="detached")
+        assert me.locator("#heard .heard-text").all_text_contents() == [posts[1]]
+        me.click(".lang[data-lang='nb']")
+        me.wait_for_selector("#heard-title:has-text('Det vi har fanget opp fra deg')")
+        me.click("#heard-remove-all")
+        me.click("#confirm-yes")
+        me.wait_for_selector("#no-heard:not([hidden])")
+        assert me.locator("#heard li").count() == 0 and me.is_hidden("#heard-remove-all")
+    finally:
+        context.close()
 
 
 def test_me_in_norwegian(customer_hq, browser, caplog):

@@ -1,6 +1,7 @@
 """`posplugin demo` as a new user runs it: one command, a store that answers,
 and a console a store manager can follow like a log of the shift."""
 
+import json
 import re
 import socket
 import sqlite3
@@ -92,6 +93,24 @@ def test_demo_runs_a_store_with_tills_and_prompts(tmp_path):
     assert arms["served"] > 3 * arms["holdout"] > 0
     assert hq.execute("SELECT sum(total) FROM experiment_outcomes WHERE metric = 'accepted'").fetchone()[0] > 0
     hq.close()
+    # Listening: posts reached head office through the stand-in Jetstream (and
+    # Instagram), and the floor showed heard prompts within seconds; the post
+    # about another chain was dropped unread.
+    floor = re.findall(r"^listening: heard PROMPT #(\d+) on the floor (\d+) s after the post: (.+)$", out, re.M)
+    assert floor and all(int(seconds) <= 10 for _, seconds, _ in floor), out
+    assert "listening: a customer praises the staff on Bluesky" in out
+    assert "listening: a Bluesky post about another chain: not addressed to us" in out
+    conn = sqlite3.connect(tmp_path / "demo" / "posplugin.db")
+    heard = conn.execute(f"SELECT id, level, details FROM prompts WHERE kind = 'heard'"
+                         f" AND id IN ({','.join(id_ for id_, _, _ in floor)})").fetchall()
+    conn.close()
+    assert len(heard) == len(floor)
+    praise = [json.loads(details) for _, level, details in heard if json.loads(details)["tone"] == "praise"]
+    assert praise and praise[0]["about"] == "staff" and praise[0]["response"] == "amplify"
+    hq = sqlite3.connect(tmp_path / "demo" / "hq" / "hq.db")
+    kept = [row[0] for row in hq.execute("SELECT text FROM heard_posts")]
+    hq.close()
+    assert kept and not any("other chain" in text for text in kept)
     # The data folders hold hashes only, never the made-up phone numbers or emails.
     for path in (tmp_path / "demo").rglob("*"):
         if path.is_dir():
@@ -209,3 +228,41 @@ def test_a_visitor_joins_with_the_code_the_console_shows_and_ctrl_c_sums_up_the_
     assert demo.returncode == 0, err[-3000:]
     assert out.strip().splitlines()[-1].startswith("The shift ("), out[-500:]
     assert "412 77 777" not in out and "41277777" not in out  # masked, as the console sender logs it
+
+
+def test_demo_customers_post_about_lane_2_while_it_is_long_and_the_floor_hears_it(tmp_path):
+    import io
+    import random
+    import threading
+    import time
+
+    import requests
+
+    from posplugin.demo.listening import simulate_listening
+    from posplugin.demo.narrator import Narrator
+    from posplugin.demo.run import start
+
+    demo = start(tmp_path / "demo", port=0, hq_port=0, environ={"POSPLUGIN_ID_KEY": ID_KEY})
+    out = io.StringIO()
+    demo.narrator = Narrator(out, "en")
+    thread = threading.Thread(target=simulate_listening, args=(demo, random.Random(1), out, 0.2), daemon=True)
+    try:
+        thread.start()
+        queue = requests.Session()
+        queue.headers["Authorization"] = f"Bearer {demo.tokens['queue']}"
+        deadline = time.monotonic() + 30
+        while not (heard := [p for p in demo.store.list_prompts() if p["kind"] == "heard"
+                             and p["tone"] == "complaint"]):
+            assert time.monotonic() < deadline, out.getvalue()
+            queue.post(f"{demo.url}/api/v1/queue", json={"lane": "2", "length": 25}, timeout=5)
+            time.sleep(0.3)
+        time.sleep(1)   # the console's line comes from the same event
+    finally:
+        demo.stop.set()
+        thread.join(5)
+        demo.close()
+    (complaint,) = heard
+    assert (complaint["level"], complaint["lane"], complaint["about"]) == ("urgent", "2", "queue")
+    said = out.getvalue()
+    assert said.count("listening: lane 2 is long; a customer in it posts on Instagram") == 1   # once while long
+    assert f"listening: heard PROMPT #{complaint['id']} on the floor" in said

@@ -233,3 +233,26 @@ def test_the_experiment_and_the_arms_report_are_in_head_office_openapi(hq):
     assert "get" in document["paths"]["/hq/v1/experiment"]
     arms = document["components"]["schemas"]["OutcomeReport"]["properties"]["arms"]
     assert arms["items"]["properties"]["metric"]["enum"] == ["return_7", "return_30", "accepted", "spend_30"]
+
+
+@pytest.mark.browser
+def test_the_hq_page_shows_posts_7_with_its_interval_like_the_other_outcomes(hq, admin, open_page):
+    from sqlalchemy import insert
+
+    from posplugin.hq.schema import experiment_outcomes
+    hq.experiments.start("spring", 0.2)
+    # As posplugin.hq.listening.outcomes writes them (counted at head office, not reported by stores).
+    with hq.engine.begin() as conn:
+        for side, n, posted in (("served", 4000, 600), ("holdout", 1000, 100)):
+            conn.execute(insert(experiment_outcomes).values(experiment="spring", store="oslo", level="murdoch",
+                                                            arm=side, metric="posts_7", n=n, total=posted,
+                                                            total_sq=posted))
+    page = open_page(hq.server, "/hq", admin, {"width": 1280, "height": 1100})
+    row = page.locator("#uplift tr[data-level='murdoch'][data-metric='posts_7']")
+    row.wait_for()
+    cells = row.locator("td").all_text_contents()
+    interval = uplift.rate_difference(600, 4000, 100, 1000)
+    low, high = (f"+{round(v * 100, 1):g}" for v in (interval.low, interval.high))
+    assert cells[:4] == ["Posted about the chain within 7 days", "15 % of 4,000", "10 % of 1,000",
+                         f"+5 points ({low} to {high})"]
+    assert row.locator(".interval-bar .span").count() == 1 and row.locator(".verdict").text_content()

@@ -5,7 +5,7 @@ and its database."""
 
 import pytest
 import requests
-from helpers import joined_customer
+from helpers import heard_from, joined_customer
 from sqlalchemy import select
 
 from posplugin.hq import schema
@@ -130,7 +130,8 @@ def test_refresh_is_rate_limited_and_unlink_audited(hq, customer_hq, page, caplo
 
 
 CHANGES = [("POST", "/hq/v1/me/object"), ("DELETE", "/hq/v1/me"),
-           ("POST", "/hq/v1/me/accounts/{account}/refresh"), ("DELETE", "/hq/v1/me/accounts/{account}")]
+           ("POST", "/hq/v1/me/accounts/{account}/refresh"), ("DELETE", "/hq/v1/me/accounts/{account}"),
+           ("DELETE", "/hq/v1/me/heard")]
 
 
 @pytest.mark.parametrize("method,path", CHANGES)
@@ -159,7 +160,8 @@ def test_reading_needs_a_session(customer_hq, path):
 def test_the_routes_are_in_the_openapi_document(hq):
     paths = requests.get(hq.server.url + "/hq/v1/openapi.json", timeout=5).json()["paths"]
     assert {"get", "delete"} <= set(paths["/hq/v1/me"])
-    for path in ("/hq/v1/me/export", "/hq/v1/me/object", "/hq/v1/me/pass", "/hq/v1/invitations"):
+    for path in ("/hq/v1/me/export", "/hq/v1/me/object", "/hq/v1/me/pass", "/hq/v1/invitations",
+                 "/hq/v1/me/heard", "/hq/v1/me/heard/{heard_id}"):
         assert path in paths
 
 
@@ -216,3 +218,62 @@ def test_everything_the_till_shows_about_a_customer_is_on_me(hq, customer_hq, pa
     assert (prompt["who"], prompt["action"], prompt["title"]) == (me["card"]["who"], me["card"]["action"],
                                                                    me["card"]["level"])
     assert prompt["body"].startswith(me["card"]["who"])
+
+
+# -- what listening heard from the customer ---------------------------------------
+
+
+def heard_rows(hq):
+    with hq.engine.connect() as conn:
+        return {r.id: r for r in conn.execute(select(schema.heard_posts))}
+
+
+def test_me_shows_what_was_heard_and_removes_one_post_or_all(hq, customer_hq, page, caplog):
+    http, _ = sign_in(customer_hq, caplog, scopes=("tiering", "listening"))
+    first, second = heard_from(customer_hq, http, ["40 minutes at the till in Storgata", "Ana was lovely"])
+    me = http.get(customer_hq.url + "/hq/v1/me", timeout=5).json()
+    assert {h["id"]: h["text"] for h in me["heard"]} == {first: "40 minutes at the till in Storgata",
+                                                       second: "Ana was lovely"}
+    shown = next(h for h in me["heard"] if h["id"] == first)
+    assert (shown["store"], shown["about"], shown["tone"]) == ("Storgata", "queue", "complaint")
+    assert [h["id"] for h in http.get(customer_hq.url + "/hq/v1/me/export", timeout=5).json()["heard"]] \
+        == [h["id"] for h in me["heard"]]
+    answer = http.delete(f"{customer_hq.url}/hq/v1/me/heard/{first}", timeout=5)
+    assert answer.status_code == 200 and answer.json()["removed"] == 1
+    assert [h["id"] for h in answer.json()["heard"]] == [second]
+    row = heard_rows(hq)[first]
+    assert (row.text, row.customer_id, row.url) == (None, None, "") and row.tone == "complaint"  # figures stay
+    assert http.delete(f"{customer_hq.url}/hq/v1/me/heard/{first}", timeout=5).status_code == 404
+    assert http.delete(customer_hq.url + "/hq/v1/me/heard", timeout=5).json()["removed"] == 1
+    me = http.get(customer_hq.url + "/hq/v1/me", timeout=5).json()
+    assert me["heard"] == [] and [a["action"] for a in me["audit"][:2]] == ["heard_removed", "heard_removed"]
+    assert all(r.text is None and r.customer_id is None for r in heard_rows(hq).values())
+
+
+def test_a_customer_removes_only_their_own_posts_and_needs_the_csrf_token(hq, customer_hq, page, caplog):
+    http, _ = sign_in(customer_hq, caplog, scopes=("tiering", "listening"))
+    (mine,) = heard_from(customer_hq, http, ["queue again at Storgata"])
+    listening = customer_hq.app.extensions["posplugin.hq.listening"].listening
+    listening.handles = ("@nordshop",)
+    from posplugin.hq.listening.posts import Post
+    someone = listening.hear(Post("api", "x1", "", "@nordshop queue at Storgata", hq.test_clock() - 60))["id"]
+    assert http.delete(f"{customer_hq.url}/hq/v1/me/heard/{someone}", timeout=5).status_code == 404
+    url = f"{customer_hq.url}/hq/v1/me/heard/{mine}"
+    assert requests.delete(url, timeout=5).status_code == 401
+    no_csrf = requests.delete(url, cookies={COOKIE: http.cookies[COOKIE]}, timeout=5)
+    assert no_csrf.status_code == 403 and no_csrf.json()["error"]["code"] == "csrf"
+    rows = heard_rows(hq)
+    assert rows[mine].text == "queue again at Storgata" and rows[someone].text.startswith("@nordshop")
+
+
+def test_deleting_the_account_clears_what_was_heard_and_the_reported_visits(hq, customer_hq, page, caplog):
+    http, _ = sign_in(customer_hq, caplog, scopes=("tiering", "listening"))
+    (post,) = heard_from(customer_hq, http, ["40 minutes at the till in Storgata"])
+    listening = customer_hq.app.extensions["posplugin.hq.listening"].listening
+    listening.floor_report("Storgata", [], [{"customer": hq.hasher("phone", "41234567").hex(),
+                                             "at": hq.test_clock() - 300}])
+    assert http.delete(customer_hq.url + "/hq/v1/me", timeout=5).status_code == 200
+    row = heard_rows(hq)[post]
+    assert (row.text, row.customer_id) == (None, None)
+    with hq.engine.connect() as conn:
+        assert conn.execute(select(schema.listening_visits)).all() == []

@@ -13,7 +13,8 @@ from helpers import cli_env, hq_query, run_cli
 
 from posplugin.errors import ImportRefused
 from posplugin.hq.office import HeadOffice
-from posplugin.hq.stores import read_stores
+from posplugin.hq.listening.placement import Placements
+from posplugin.hq.stores import add_from_csv, read_stores
 
 
 def stores_csv(names, header="name") -> str:
@@ -25,6 +26,7 @@ def stores_csv(names, header="name") -> str:
     ("name\noslo\n  \nbergen\n\u0007bell\n", [3, 5]),       # an empty name, an unprintable one
     ("name\n" + "x" * 101 + "\n", [2]),
     ("store\noslo\n", [1]),                                 # no name column
+    ("name,instagram_location\noslo,12a\nbergen,\n", [2]),  # a location id is a number
 ])
 def test_a_bad_file_is_refused_whole_with_line_numbers(text, lines):
     with pytest.raises(ImportRefused) as refused:
@@ -32,9 +34,25 @@ def test_a_bad_file_is_refused_whole_with_line_numbers(text, lines):
     assert [line for line, _ in refused.value.problems] == lines
 
 
-def test_other_columns_are_read_past():
-    rows = read_stores(io.StringIO("place,name,handles\nStorgata 1,Oslo Storgata,@oslo\n"))
-    assert [(r.name, r.fields, r.line) for r in rows] == [("Oslo Storgata", {}, 2)]
+def test_other_columns_are_read_past_and_placement_is_kept():
+    rows = read_stores(io.StringIO("place,name,opened,handles\nStorgata 1,Oslo Storgata,2019,@oslo\n"))
+    assert [(r.name, r.fields, r.line) for r in rows] == [
+        ("Oslo Storgata", {"place": "Storgata 1", "handles": "@oslo"}, 2)]
+
+
+def test_stores_added_from_a_csv_are_placed_for_listening(tmp_path):
+    """A chain's CSV says where each store is: what its customers post is routed there."""
+    office = HeadOffice(tmp_path / "hq", "k" * 64)
+    try:
+        added = add_from_csv(office, io.StringIO(
+            "name,handles,place,instagram_location\noslo,\"@nord_oslo, #nordoslo\",Storgata,123\nbergen,,,\n"))
+        assert [row.name for row, _ in added] == ["oslo", "bergen"]
+        places = {p.store: p for p in Placements(office.engine, office.clock).all()}
+        assert places.keys() == {"oslo"}
+        assert (places["oslo"].handles, places["oslo"].place, places["oslo"].instagram_location) == (
+            ("@nord_oslo", "#nordoslo"), "Storgata", "123")
+    finally:
+        office.close()
 
 
 def test_a_chain_is_added_in_one_command_with_tokens_only_its_owner_reads(tmp_path):

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+import unicodedata
 from typing import TYPE_CHECKING
 
 from .. import config, texts
-from ..errors import ConfigError
+from ..errors import ConfigError, NotFound
 from ..tiers.csvfile import open_csv
 from ..timeutil import iso
 from .common import command, group, log, server_options, settings
@@ -43,6 +44,17 @@ def register(commands) -> None:
     p.add_argument("--tokens", metavar="FILE",
                    help="with --from: where the stores' tokens go, a new file only its owner can read "
                         "(default: STORES.tokens.csv beside the CSV)")
+    placement_options(p)
+    p = command(stores, "set", "change where a store is (for routing what customers post)", store_set)
+    p.add_argument("name")
+    placement_options(p)
+    p = command(hq, "classify", "what a post is about, its tone, and why", classify)
+    p.add_argument("text")
+    p.add_argument("--language", help="en or nb (default: guessed from the text)")
+    p = command(hq, "heard", "what was heard, per store, with response times", heard)
+    p.add_argument("--store", help="one store")
+    p.add_argument("--days", type=int, default=7, help="posted within this many days (default 7)")
+    p.add_argument("--json", action="store_true", help="print JSON")
     tokens = group(hq, "token", "head office tokens", dest="token_action")
     p = command(tokens, "create", "print a new head office token", token_create)
     p.add_argument("--role", required=True, choices=("admin",))
@@ -128,16 +140,27 @@ def _serving(hq: HeadOffice, s, workers: int):
     """Head office's app, with its background worker (metrics collector,
     automatic builds, housekeeping) running in this process, and what stops
     them. With several processes each runs one: builds take the
-    cross-process import lock."""
+    cross-process import lock; the listening sources run in whichever
+    process takes the listening lock."""
     from ..hq.background import Worker
     from ..hq.customer_side import CustomerSide
+    from ..hq.listening.hub import ListeningHub
+    from ..hq.listening.outcomes import ListeningWork
+    from ..hq.listening.runner import Runner
     from ..hq.web.app import create_hq_app
+    from ..plugins import Plugins
 
+    plugins = Plugins(s)
+    hub = ListeningHub.open(hq, s, plugins=plugins)
     side = CustomerSide.open(hq, s)
-    app = create_hq_app(hq, language=s.language, settings=s, workers=workers, side=side)
-    worker = Worker(side.collector, side.builder, housekeeping=side.housekeeping()).start()
+    side.collector.on_posts = hub.linked_posts
+    app = create_hq_app(hq, language=s.language, settings=s, workers=workers, side=side, hub=hub)
+    listening = ListeningWork(hub, hq)
+    worker = Worker(side.collector, side.builder, housekeeping=side.housekeeping() + listening.housekeeping()).start()
+    runner = Runner(hub, hq.engine, hq.data_dir, clock=hq.clock).start()
 
     def stop():
+        runner.stop()
         worker.stop()
         hq.close()
     return app, stop
@@ -207,11 +230,34 @@ def import_csv(args) -> int:
     return 0
 
 
+def placement_options(p) -> None:
+    p.add_argument("--handles", help="the store's own handles and hashtags, comma-separated (@nordshop_storgata,#storgata)")
+    p.add_argument("--place", help="the store's place name as customers write it (Storgata)")
+    p.add_argument("--instagram-location", dest="instagram_location", metavar="ID",
+                   help="the Instagram location id of the store")
+
+
+def _place(hq: HeadOffice, args) -> dict | None:
+    if args.handles is None and args.place is None and args.instagram_location is None:
+        return None
+    from ..hq.listening.placement import Placements
+
+    return Placements(hq.engine, hq.clock).set(args.name, handles=args.handles, place=args.place,
+                                               instagram_location=args.instagram_location).to_json()
+
+
 def store_add(args) -> int:
     if bool(args.name) == bool(args.from_csv):
         raise ConfigError(["give a store's name, or --from STORES.csv (not both)"])
     if args.name:
-        print(office(args).create_token("store", args.name))
+        hq = office(args)
+        try:
+            placed = _place(hq, args)  # checked before a token is made
+            print(hq.create_token("store", args.name))
+        finally:
+            hq.close()
+        if placed:
+            print(f"placed: {json.dumps(placed, ensure_ascii=False)}", file=sys.stderr)
         return 0
     from ..hq import stores
 
@@ -225,6 +271,68 @@ def store_add(args) -> int:
     stores.write_tokens(out, added)
     print(f"{len(added)} stores added; their tokens are in {out} (readable by its owner only)")
     return 0
+
+
+def store_set(args) -> int:
+    if args.handles is None and args.place is None and args.instagram_location is None:
+        raise ConfigError(["say what to set: --handles, --place or --instagram-location"])
+    hq = office(args)
+    try:
+        if args.name not in hq.store_names():
+            raise NotFound(f"no store named {args.name!r}; add it with: posplugin hq store add {args.name}")
+        placed = _place(hq, args)
+    finally:
+        hq.close()
+    print(json.dumps(placed, ensure_ascii=False))
+    return 0
+
+
+def classify(args) -> int:
+    from ..hq.listening.classify import Classifier
+    from ..plugins import Plugins
+
+    s = settings(args)
+    verdict = Classifier.from_settings(s, Plugins(s)).classify(args.text, args.language)
+    print(f"about: {verdict.about}\ntone: {verdict.tone}\nlanguage: {verdict.language}")
+    for why in verdict.why or ("no word decided it: other, neutral",):
+        print(f"why: {why}")
+    return 0
+
+
+def heard(args) -> int:
+    from ..hq.listening.heard import Listening
+
+    hq = office(args)
+    try:
+        listening = Listening.from_settings(hq.engine, settings(args), clock=hq.clock)
+        answer = listening.inbox(store=args.store, since=hq.clock() - max(1, args.days) * 86400.0)
+    finally:
+        hq.close()
+    if args.json:
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+        return 0
+    for post in answer["heard"]:
+        times = ", ".join(f"{step} {post[f'to_{step}_s'] / 60:.1f} min" for step in ("prompt", "taken", "resolved",
+                                                                                  "replied")
+                          if post[f"to_{step}_s"] is not None)
+        print(f"{post['posted_at']}  {post['store'] or '(chain)':<16} {post['source']:<10} {post['tone']:<9} "
+              f"{post['about']:<12} {post['status']:<9} {times}")
+        print(f"    {_printable(post['excerpt']) or '(text purged)'}")
+    chain = answer["figures"]["chain"]
+    print(f"{chain['heard']} heard, {chain['complaints']} complaints, {chain['praise']} praise; "
+          f"post to floor median {_minutes(chain['to_prompt']['median_s'])}, "
+          f"p95 {_minutes(chain['to_prompt']['p95_s'])}")
+    return 0
+
+
+def _printable(text: str) -> str:
+    """A post's text for a terminal: control characters (an escape sequence in
+    a post must not drive the reader's terminal) shown as U+FFFD."""
+    return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in text or "")
+
+
+def _minutes(seconds) -> str:
+    return "–" if seconds is None else f"{seconds / 60:.1f} min"
 
 
 def migrate(args) -> int:

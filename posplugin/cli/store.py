@@ -75,7 +75,9 @@ def register(commands) -> None:
 
 
 def serve(args) -> int:
+    from ..store import heard
     from ..store.service import Store
+    from ..store.sync import session as sync_session
     from ..store.sync import sync_in_child
     from ..store.web.app import create_app
     from ..web.server import Housekeeper, listen, run_service
@@ -95,6 +97,11 @@ def serve(args) -> int:
         # it, and a failure leaves the last good list serving until the next round.
         Housekeeper([lambda: sync_in_child(s.data_dir)], interval_s=s.sync_interval_s,
                     name="posplugin-sync", jitter=0.2).start()
+        # What customers post about this store: a short conditional poll of its own,
+        # in this process (it only makes prompts), so the floor hears within a minute.
+        heard_http = sync_session()
+        Housekeeper([lambda: heard.poll(store, heard_http)], interval_s=s.heard_poll_s,
+                    name="posplugin-heard", jitter=0.2).start()
     sock = listen(s.host, s.port)
     port = sock.getsockname()[1]
     datalock.announce(s.data_dir, s.host, port)  # `posplugin pair` asks here where the service is

@@ -39,10 +39,31 @@ class HeadOfficeSettings(CommonSettings):
     tiktok_client_secret: str = setting("", "the chain's TikTok Login Kit client secret")
     youtube_client_id: str = setting("", "the chain's Google OAuth client id (youtube.readonly)")
     youtube_client_secret: str = setting("", "the chain's Google OAuth client secret")
+    # Listening (posplugin.hq.listening): what customers post about a store.
+    listen_sources: str = setting("", "listening: sources to run, comma-separated (instagram, bluesky, mastodon, "
+                                  "linked); empty means none but POST /hq/v1/heard")
+    instagram_webhook_verify_token: str = setting("", "listening: the Verify Token typed into Meta's webhook "
+                                                  "settings (answered in the GET handshake)")
+    instagram_account_id: str = setting("", "listening: the chain's Instagram professional account id (IG user id)")
+    instagram_account_token: str = setting("", "listening: the chain's own access token, to read mentions and tags")
+    instagram_graph_url: str = setting("https://graph.instagram.com", "listening: Meta's Graph API base URL "
+                                       "(a proxy, or a stand-in in tests)")
+    instagram_tags_minutes: int = setting(5, "listening: minutes between reads of the posts the chain is tagged in")
+    bluesky_jetstream_url: str = setting("wss://jetstream2.us-east.bsky.network/subscribe",
+                                         "listening: the Jetstream WebSocket to read Bluesky posts from")
+    bluesky_chain_dids: str = setting("", "listening: the chain's Bluesky DIDs (did:plc:…), comma-separated; "
+                                      "a post mentioning one is addressed to the chain")
+    mastodon_url: str = setting("", "listening: the chain's Mastodon server (https://mastodon.social)")
+    mastodon_token: str = setting("", "listening: the chain account's Mastodon access token (read scope)")
+    heard_max_age_minutes: int = setting(120, "listening: posts older than this reach the inbox, not the floor; "
+                                         "also how far back a consented customer's visit routes a post")
+    heard_retention_days: int = setting(30, "listening: days a post's text is kept, then purged")
+    listen_lexicon: str = setting("", "listening: a JSON file of extra classifier words per language "
+                                  "(see docs/listening.md)")
 
     def problems(self) -> list[str]:
         return (super().problems() + _storage_problems(self) + _experiment_problems(self)
-                + _customer_side_problems(self))
+                + _customer_side_problems(self) + _listening_problems(self))
 
 
 def _storage_problems(s: HeadOfficeSettings) -> list[str]:
@@ -79,4 +100,37 @@ def _customer_side_problems(s: HeadOfficeSettings) -> list[str]:
                         "(or smtps://)")
     if s.code_sender not in ("", "console"):
         problems.append(f"code_sender {s.code_sender!r} is not known; leave it empty or use console")
+    return problems
+
+
+LISTEN_SOURCES = ("instagram", "bluesky", "mastodon", "linked")
+
+
+def listen_sources(text: str) -> tuple[str, ...]:
+    """The ``listen_sources`` setting as names, lower case, in order, once each."""
+    return tuple(dict.fromkeys(p.strip().lower() for p in text.split(",") if p.strip()))
+
+
+def _listening_problems(s: HeadOfficeSettings) -> list[str]:
+    problems = at_least(s, ("heard_max_age_minutes", "heard_retention_days", "instagram_tags_minutes"), 1)
+    sources = listen_sources(s.listen_sources)
+    for name in sources:
+        if name not in LISTEN_SOURCES and ":" not in name:
+            problems.append(f"listen_sources: {name!r} is not a source; use {', '.join(LISTEN_SOURCES)} "
+                            "(or a plugin's source name as plugin:NAME)")
+    if "instagram" in sources and not (s.instagram_account_id and s.instagram_account_token
+                                       and s.instagram_client_secret):
+        problems.append("listen_sources instagram needs instagram_account_id, instagram_account_token and "
+                        "instagram_client_secret (the app secret that signs Meta's webhooks)")
+    if "mastodon" in sources and not (s.mastodon_url and s.mastodon_token):
+        problems.append("listen_sources mastodon needs mastodon_url and mastodon_token")
+    for name in ("instagram_graph_url", "mastodon_url"):
+        value = getattr(s, name)
+        if value and not value.startswith(("http://", "https://")):
+            problems.append(f"{name} {value!r} must be an http:// or https:// URL")
+    if not s.bluesky_jetstream_url.startswith(("ws://", "wss://")):
+        problems.append(f"bluesky_jetstream_url {s.bluesky_jetstream_url!r} must be a ws:// or wss:// URL")
+    for did in filter(None, (d.strip() for d in s.bluesky_chain_dids.split(","))):
+        if not did.startswith("did:"):
+            problems.append(f"bluesky_chain_dids: {did!r} is not a DID (did:plc:… or did:web:…)")
     return problems

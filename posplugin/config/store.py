@@ -43,6 +43,8 @@ class StoreSettings(CommonSettings):
     hq_token: str = setting("", "this store's head office token (posplugin hq store add)")
     hq_public_key: str = setting("", "the key lists are verified with (posplugin hq public-key)")
     sync_interval_s: int = setting(300, "seconds between pulls from head office")
+    heard_poll_s: int = setting(15, "seconds between asks to head office for posts heard about this store "
+                                "(conditional, so cheap when nothing is new)")
     verify_level: str = setting("none", "service from which a customer must show their pass (none, priority "
                                 "or murdoch); identified otherwise, they get the level below")
     webhook_url: str = setting("", "where the webhook hook forwards urgent prompts")
@@ -53,6 +55,7 @@ class StoreSettings(CommonSettings):
         return (super().problems() + _queue_problems(self) + _timing_problems(self)
                 + _limit_problems(self) + cors_problems(self.cors_origins)
                 + at_least(self, ("sync_interval_s",), 5, " seconds")
+                + at_least(self, ("heard_poll_s",), 1, " second")
                 + ([] if self.verify_level in VERIFY_LEVELS else
                    [f"verify_level {self.verify_level!r} is not a level; use {', '.join(VERIFY_LEVELS)}"]))
 

@@ -42,6 +42,7 @@ from .data import (
 )
 from .experiment import run_demo_experiment
 from .narrator import Narrator, shift_figures, shift_summary
+from .listening import DemoListening, simulate_listening
 from .passes import pass_line, simulate_pass
 from .traffic import (
     DEMO_SYNC_S,
@@ -68,7 +69,8 @@ HQ_PORT = 8766
 # starting service time keeps lanes that have not learned yet comparable with
 # those that have, so no two tiles' waits disagree wildly.
 DEMO_SETTINGS = {"default_region": "NO", "timezone": "Europe/Oslo", "rate_limit_per_s": "0",
-                 "pain_calm_s": "20", "service_time_s": "20", "amplify_expire_minutes": "5"}
+                 "pain_calm_s": "20", "service_time_s": "20", "amplify_expire_minutes": "5",
+                 "heard_poll_s": "1"}
 
 
 def _serve(app, host: str, port: int, flag: str, language: str, threads: int = 8) -> BackgroundServer:
@@ -91,19 +93,22 @@ def _check_free(host: str, port: int, flag: str, language: str) -> None:
 
 
 def start_head_office(data_dir: Path, settings, host: str, port: int, customers) -> tuple:
-    """Head office in ``data_dir/hq`` with the demo list published; returns
-    (office, server, store token, admin token)."""
+    """Head office in ``data_dir/hq`` with the demo list published and
+    listening on stand-ins; returns (office, server, store token, admin token, listening)."""
     office = HeadOffice(data_dir / "hq", settings.id_key, default_region=settings.default_region,
                         timezone=settings.tz(), stale_after_s=3 * DEMO_SYNC_S)
+    listening = DemoListening.open(office, settings)
     try:
-        server = _serve(create_hq_app(office, language=settings.language, **joiners.customer_side()), host, port,
-                        "--hq-port", settings.language)
+        server = _serve(create_hq_app(office, language=settings.language, hub=listening.hub,
+                                      **joiners.customer_side()), host, port, "--hq-port", settings.language)
     except ConfigError:
+        listening.stop()
         office.close()
         raise
     if office.latest() is None:
         publish(office, customers)
-    return office, server, office.create_token("store", "demo-store"), office.create_token("admin", "demo-admin")
+    return (office, server, office.create_token("store", "demo-store"), office.create_token("admin", "demo-admin"),
+            listening)
 
 
 def demo_adapters(settings) -> dict:
@@ -159,7 +164,8 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
         customers = synthetic_customers(seed=seed)
         hq_port = (HQ_PORT if port else 0) if hq_port is None else hq_port
         _check_free(host, port, "--port", settings.language)  # before anything starts
-        office, hq_server, store_token, hq_admin = start_head_office(data_dir, settings, host, hq_port, customers)
+        office, hq_server, store_token, hq_admin, listening = start_head_office(data_dir, settings, host, hq_port,
+                                                                               customers)
     except BaseException:
         lock.release()
         raise
@@ -178,6 +184,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     except ConfigError:
         store.close()
         hq_server.stop()
+        listening.stop()
         office.close()
         lock.release()
         raise
@@ -187,6 +194,7 @@ def start(data_dir: Path, host: str = "127.0.0.1", port: int = 8765, seed: int =
     ticker = Housekeeper([store.tick], interval_s=2, name="posplugin-demo-ticker")
     ticker.start()
     demo.housekeepers.append(ticker)
+    listening.attach(demo)
     return demo
 
 
@@ -287,7 +295,8 @@ def run(data: str | None = None, host: str | None = None, port: int | None = Non
             (simulate_queues, (demo, random.Random(seed + 1), out, pace_s)),
             (simulate_head_office, (demo, synthetic_customers(seed=seed), random.Random(seed + 2), out, pace_s)),
             (simulate_adapters, (demo, synthetic_customers(seed=seed), random.Random(seed + 3), out, pace_s)),
-            (simulate_pass, (demo, random.Random(seed + 4), out, pace_s)))]
+            (simulate_pass, (demo, random.Random(seed + 4), out, pace_s)),
+            (simulate_listening, (demo, random.Random(seed + 6), out, pace_s)))]
         for thread in threads:
             thread.start()
         deadline = None if duration is None else time.monotonic() + duration

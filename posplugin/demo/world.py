@@ -31,6 +31,7 @@ class DemoStore:
     stop: threading.Event = field(default_factory=threading.Event)
     housekeepers: list = field(default_factory=list)
     lock: object = None
+    listening: object = None  # posplugin.demo.listening.DemoListening, once attached
     narrator: Narrator | None = None
 
     def tell(self, kind: str, **values) -> None:

@@ -265,3 +265,38 @@ def _advisory_lock(engine: Engine, name: str):
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
             conn.commit()
+
+
+class HeldLock:
+    """A cross-process lock held until :meth:`release` (see :func:`try_process_lock`)."""
+
+    def __init__(self, release):
+        self.release = release
+
+
+def try_process_lock(engine: Engine, name: str, data_dir: Path) -> HeldLock | None:
+    """Take the process lock ``name`` without waiting, and hold it until
+    released or this process ends; None when another process holds it. For
+    work that must run in one process only for as long as it lives (the
+    listening sources' connections)."""
+    if not is_postgresql(engine):
+        lock = FileLock(Path(data_dir) / f"{name}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except TimeoutError:
+            return None
+        return HeldLock(lock.release)
+    key = zlib.crc32(f"posplugin.{name}".encode())
+    conn = engine.connect()
+    if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+        conn.close()
+        return None
+    conn.commit()
+
+    def release():
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            conn.commit()
+        finally:
+            conn.close()
+    return HeldLock(release)

@@ -33,6 +33,8 @@ METRICS = {
     "return_30": ("returned to the same store within 30 days", "rate"),
     "accepted": ("accepted an after-sale invitation within 7 days", "rate"),
     "spend_30": ("spend over 30 days, where tills send sale_total", "mean"),
+    # Counted at head office from what listening heard (posplugin.hq.listening.outcomes).
+    "posts_7": ("posted about the chain within 7 days (customers who consented to listening)", "rate"),
 }
 DEFAULT_DETECT = 0.05
 METHOD = ("Rates: Newcombe's hybrid score interval (method 10) for the difference of two independent "

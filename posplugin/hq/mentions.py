@@ -5,18 +5,11 @@ customers who joined with consent to measurement and linked their accounts.
 a post mentions the chain when its text holds one of them as a whole word,
 case-folded. Counted within 7 days after a visit.
 
-TODO(join): the linked accounts come from the customer's side
-(:mod:`posplugin.hq.platforms`, :mod:`posplugin.hq.metrics`). Its measurements
-keep each recent post's likes and comments only (Instagram is asked for
-``like_count,comments_count,timestamp``); counting mentions also needs each
-post's caption (Instagram's ``caption`` field) and time, kept per post. Once
-they are, head office calls
-:func:`posts_after_visits` for each customer who consented to measurement,
-with their arm from :func:`posplugin.tiers.holdout.arm` (head office has the
-chain key) and the visit times stores would have to report for consenting
-customers (today's reports carry no identifiers, so that report is new too),
-and adds the counts to :class:`posplugin.hq.experiment.Experiments` as the
-metric ``posts_7``. Until then nothing calls this module outside its tests.
+Head office counts them (:mod:`posplugin.hq.listening.outcomes`, the
+experiment's ``posts_7``) from the posts listening kept for customers who
+consented to listening, against the visits stores report for them (keyed
+hash and time); listening also uses :func:`mentions` to keep a post that
+names the chain.
 """
 
 from __future__ import annotations

@@ -310,5 +310,78 @@ invitations = Table(
     Column("reward", String(16), nullable=False),
     Column("received_at", Float, nullable=False),
     Column("seen_at", Float),
+    # sale (a store's after-sale invitation) or heard (head office asks to share a post it heard)
+    Column("kind", String(16), nullable=False, server_default="sale"),
     UniqueConstraint("store", "ref"),
+)
+
+# -- posplugin.hq.listening: what customers post about a store ---------------
+
+# Where each store is, for routing: its own handles and hashtags, its place
+# name, its Instagram location id (posplugin.hq.listening.placement).
+store_places = Table(
+    "store_places", metadata,
+    Column("name", Text, primary_key=True),
+    Column("handles", Text, nullable=False, server_default=""),
+    Column("place", Text, nullable=False, server_default=""),
+    Column("instagram_location", String(64), nullable=False, server_default=""),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Every post heard that was addressed to the chain or came from a customer
+# who consented to listening; nothing else is ever written. ``text`` is
+# cleared after heard_retention_days (the row and its figures stay). No
+# handle: a customer's own posts carry their customer id only.
+heard_posts = Table(
+    "heard_posts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(32), nullable=False),
+    Column("post_id", String(300), nullable=False),
+    Column("url", Text, nullable=False, server_default=""),
+    Column("text", Text),
+    Column("language", String(8), nullable=False),
+    Column("posted_at", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("customer_id", Integer),
+    Column("mentions_chain", Integer, nullable=False, server_default="0"),
+    Column("about", String(16), nullable=False),
+    Column("tone", String(16), nullable=False),
+    Column("why", Text, nullable=False, server_default="[]"),
+    Column("store", Text),
+    Column("lane", String(32)),
+    Column("routed_by", String(16), nullable=False, server_default="none"),
+    # none (inbox only), waiting (a store will fetch it), old (too old for the floor)
+    Column("floor", String(16), nullable=False, server_default="none"),
+    Column("fetched_at", Float),
+    Column("prompt_at", Float),
+    Column("taken_at", Float),
+    Column("resolved_at", Float),
+    Column("replied_at", Float),
+    Column("replied_by", Text),
+    Column("share_asked_at", Float),
+    Column("purged_at", Float),
+    UniqueConstraint("source", "post_id", name="heard_posts_once"),
+    Index("heard_posts_by_store", "store", "id"),
+    Index("heard_posts_by_time", "posted_at"),
+    Index("heard_posts_by_customer", "customer_id"),
+)
+
+# Where each long-lived source resumes (Jetstream's time_us, Mastodon's last ids).
+listen_cursors = Table(
+    "listen_cursors", metadata,
+    Column("source", String(64), primary_key=True),
+    Column("cursor", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Visits stores report for customers who consented to listening: keyed hash
+# and time, nothing else (routing by a recent visit, and the posts_7 outcome).
+listening_visits = Table(
+    "listening_visits", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store", Text, nullable=False),
+    Column("id_hash", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    UniqueConstraint("store", "id_hash", "at", name="listening_visits_once"),
+    Index("listening_visits_by_customer", "id_hash", "at"),
 )

@@ -2,12 +2,12 @@
 stores.csv``, ``POST /hq/v1/stores``): one transaction for thousands of
 stores instead of a command each.
 
-The file has a ``name`` column and may have more; columns this release does
-not use are ignored (as in every import). A store's further columns are
-declared once in :data:`COLUMNS`, with the parser of their cell, and reach
-the office as :attr:`StoreRow.fields`. The file is refused whole, with line
-numbers, for an empty or unprintable name, a name twice in the file, or a
-store that exists already.
+The file has a ``name`` column and may have where the store is, for routing
+what customers post (``handles``, ``place``, ``instagram_location``: see
+:mod:`posplugin.hq.listening.placement`); other columns are ignored (as in
+every import). The file is refused whole, with line numbers, for an empty
+or unprintable name, a bad placement, a name twice in the file, or a store
+that exists already.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..errors import Conflict
+from ..errors import Conflict, ValidationError
 from ..tiers.csvfile import CsvReader, Problems
+from .listening.placement import Placements, checked
 
 # Optional columns beside ``name``: column -> parser of its cell (raises
 # ValueError for a bad one). Empty cells are left out of ``fields``.
-COLUMNS: dict[str, Callable[[str], object]] = {}
+COLUMNS: dict[str, Callable[[str], object]] = {"handles": str.strip, "place": str.strip,
+                                               "instagram_location": str.strip}
 MAX_NAME = 100
 
 
@@ -64,8 +66,13 @@ def read_stores(stream: Iterable[bytes | str]) -> list[StoreRow]:
     optional = [name for name in COLUMNS if name in reader.at]
 
     def parse(cells: list[str], at: dict) -> StoreRow:
-        return StoreRow(store_name(cells[at["name"]]),
-                        {name: COLUMNS[name](cells[at[name]]) for name in optional if cells[at[name]].strip()})
+        row = StoreRow(store_name(cells[at["name"]]),
+                       {name: COLUMNS[name](cells[at[name]]) for name in optional if cells[at[name]].strip()})
+        try:
+            checked(row.name, row.fields.get("handles"), row.fields.get("place"), row.fields.get("instagram_location"))
+        except ValidationError as exc:
+            raise ValueError(f"{exc.field}: {exc.message}") from None
+        return row
 
     problems, rows, seen = Problems(), [], {}
     for line, row in reader.rows(parse):
@@ -93,6 +100,10 @@ def add_from_csv(office, stream: Iterable[bytes | str]) -> list[tuple[StoreRow, 
             if row.name in exc.names:
                 problems.add(row.line, f"store {row.name!r} exists already (revoke its token to give it a new one)")
         problems.refuse()
+    placements = Placements(office.engine, office.clock)
+    for row in rows:
+        if row.fields:
+            placements.set(row.name, **row.fields)
     return list(zip(rows, tokens))
 
 

@@ -14,7 +14,7 @@ from ..errors import Conflict, NotFound
 from ..timeutil import iso
 from . import ids
 
-KINDS = ("service", "pain", "amplify")
+KINDS = ("service", "pain", "amplify", "heard")
 LEVELS = ("standard", "priority", "murdoch", "urgent")
 STATUSES = ("open", "taken", "resolved", "expired")
 # What staff may report as a pain point (``POST /api/v1/painpoints``).

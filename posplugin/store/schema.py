@@ -187,6 +187,28 @@ MIGRATIONS = [
         reserved INTEGER NOT NULL
     );
     """),
+    # store/heard.py: what customers posted about this store, from head office.
+    ("heard", """
+    CREATE TABLE heard_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        after INTEGER NOT NULL DEFAULT 0,
+        etag TEXT,
+        consented_etag TEXT,
+        reported_at REAL NOT NULL DEFAULT 0
+    );
+    CREATE TABLE heard_prompts (
+        heard_id INTEGER PRIMARY KEY,
+        prompt_id INTEGER NOT NULL
+    );
+    CREATE TABLE heard_consented (
+        customer BLOB PRIMARY KEY
+    );
+    CREATE TABLE heard_visits (
+        id INTEGER PRIMARY KEY,
+        customer BLOB NOT NULL,
+        at REAL NOT NULL
+    );
+    """),
 ]
 
 

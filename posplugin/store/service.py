@@ -22,7 +22,7 @@ from ..tiers.identity import PASS, Hasher
 from ..tiers.lists import TierLists
 from ..tiers.policy import EVERYDAY, SERVICE_LEVELS, Policy, capped, needs_prompt, rank
 from ..timeutil import Clock, iso, system_clock
-from . import deliveries, invitations, outbox, prompts
+from . import deliveries, heard, invitations, outbox, prompts
 from .experiment import Holdout
 from .queues import Queues, lane_name
 from .schema import open_database
@@ -81,6 +81,9 @@ class Store:
         self.plugins = plugins or Plugins(settings)
         self.plugins.notify_from(self.bus)
         self.queues = Queues(settings, self.db, self.bus, clock, self.plugins, self.visits)
+        # Customers who consented to listening (head office sends their hashes):
+        # only their visits are reported, as keyed hash and time.
+        self.consented = heard.Consented(self.db)
         # Customers who may be waiting in a queue (identified with stage "queue").
         # A hint that spares the till a database read: a stale entry only costs
         # one write that finds nothing; every queue visit adds to it.
@@ -167,6 +170,7 @@ class Store:
         wants_prompt = adds_service and stage == "till" and not held_out
         details = (record, score, display_name, verified, verify_for) if wants_prompt else None
         prompt, created = self._record(visit, details)
+        self.consented.visit(customer, visit.at)
         if held_out:
             # Nothing a till or POS screen shows sets a held-out customer apart.
             return IdentifyResult.of(visit.id, None, EVERYDAY, prompt=None)
@@ -479,6 +483,11 @@ class Store:
             self.bus.publish("prompt", prompt)
         calmed = self.queues.tick()
         return {"expired": len(expired), "escalated": len(escalated), "calmed": len(calmed)}
+
+    def heard(self, post: dict) -> dict | None:
+        """A post head office heard about this store: its ``heard`` prompt, or
+        None when the post already made one."""
+        return heard.raise_prompt(self, post)
 
     # -- prompt lifecycle ----------------------------------------------------
 

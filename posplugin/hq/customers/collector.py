@@ -87,6 +87,8 @@ class Collector:
         self.refresh_s = refresh_hours * 3600.0
         self.max_age_s = max_age_days * 86400.0
         self.paused_until: dict[str, float] = {}
+        # Listening's hand: on_posts(customer_id, platform, recent posts) after each measurement.
+        self.on_posts = None
 
     def run(self, limit: int = 1000) -> RunResult:
         """Refresh up to ``limit`` due accounts, then age out stale figures. One
@@ -156,6 +158,11 @@ class Collector:
                        next_refresh_at=self.clock() + self.refresh_s,
                        **({"handle": measured.handle} if measured.handle and row.source == "oauth" else {}))
             result.measured += 1
+            if self.on_posts is not None and measured.recent:
+                try:
+                    self.on_posts(row.customer_id, row.platform, measured.recent)
+                except Exception:
+                    log.exception("listening could not take a linked account's posts; the figures are kept")
 
     def _measure(self, platform: Platform, row) -> Measurement:
         if row.source == "handle":

@@ -10,8 +10,8 @@ from __future__ import annotations
 from ... import texts
 
 VERSION = "2026-12"
-# ``tiering`` is required for a tier; ``invitations`` is optional.
-SCOPES = ("tiering", "invitations")
+# ``tiering`` is required for a tier; ``invitations`` and ``listening`` are optional.
+SCOPES = ("tiering", "invitations", "listening")
 REQUIRED = ("tiering",)
 LANGUAGES = ("en", "nb")
 
@@ -32,6 +32,11 @@ TEXT = {
         "card_caption": "Example: the card a cashier would see for a customer like this",
         "invitations": ("Invitations (optional): after a purchase, staff may invite you to share, "
                         "review, or join a product test or an event."),
+        "listening": ("Listening (optional): we read the public posts of the accounts you link, keep the "
+                      "text of those that may be about our stores for 30 days, and tell the store you "
+                      "visited what a post was about so staff can fix it or thank the team. Staff never "
+                      "see your name, your account or your level. You see and can remove what we heard "
+                      "on your page."),
         "rights": ("You can withdraw at any time, here, as easily as you agreed. Your stores stop "
                    "using your level at their next update. We keep only keyed hashes of your phone "
                    "number or email, never the number or address itself."),
@@ -52,6 +57,11 @@ TEXT = {
         "card_caption": "Eksempel: kortet en kasserer ville sett for en kunde som dette",
         "invitations": ("Invitasjoner (valgfritt): etter et kjøp kan ansatte invitere deg til å dele, "
                         "skrive en omtale, teste et produkt eller komme på et arrangement."),
+        "listening": ("Lytting (valgfritt): vi leser de offentlige innleggene på kontoene du kobler til, "
+                      "tar vare på teksten i dem som kan handle om butikkene våre i 30 dager, og forteller "
+                      "butikken du var i hva innlegget handlet om, så de ansatte kan rette det eller takke "
+                      "laget. Ansatte ser aldri navnet ditt, kontoen din eller nivået ditt. På siden din ser "
+                      "du og kan fjerne det vi har hørt."),
         "rights": ("Du kan trekke samtykket når som helst, her, like enkelt som du ga det. Butikkene "
                    "slutter å bruke nivået ditt ved neste oppdatering. Vi lagrer bare nøkkelhasher av "
                    "telefonnummeret eller e-posten din, aldri selve nummeret eller adressen."),

@@ -64,6 +64,21 @@ class Invitations:
                 pass  # the same invitation again: a store retrying a batch
         return {"received": len(items), "kept": kept}
 
+    def ask_to_share(self, store: str, ref: str, id_hash: str, posted_at: float) -> bool:
+        """An invitation to share a post of the customer's that head office
+        heard (praise): due at once, with the same reward and disclosure as
+        after-sale ones. The caller checks that the customer agreed to
+        invitations. False when this one was sent before."""
+        now = self.clock()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(invitations).values(
+                    store=store, ref=ref, id_hash=id_hash.lower(), sold_at=posted_at, due_at=now,
+                    reward=self.reward, received_at=now, kind="heard"))
+        except IntegrityError:
+            return False
+        return True
+
     def due(self, hashes: list[str], language: str = "en") -> list[dict]:
         """The customer's invitations whose delay has passed, newest first, with
         the words and, for a rewarded post, the disclosure to use."""
@@ -77,9 +92,10 @@ class Invitations:
 
     def _words(self, row, language: str) -> dict:
         rewarded = row.reward != "none"
-        return {"id": row.id, "sold_at": iso(row.sold_at), "due_at": iso(row.due_at),
+        # sold_at: the sale, or for a heard post the time it was posted.
+        return {"id": row.id, "kind": row.kind, "sold_at": iso(row.sold_at), "due_at": iso(row.due_at),
                 "reward": row.reward,
-                "text": texts.message("invite.text", language),
+                "text": texts.message("invite.text_heard" if row.kind == "heard" else "invite.text", language),
                 "reward_text": texts.message(f"invite.reward.{row.reward}", language) if rewarded else None,
                 "disclosure": texts.message("invite.disclosure", language,
                                             reward=texts.message(f"invite.reward.{row.reward}", language))
@@ -92,8 +108,8 @@ class Invitations:
         with self.engine.connect() as conn:
             rows = conn.execute(select(invitations).where(invitations.c.id_hash.in_(hashes))
                                 .order_by(invitations.c.id)).all()
-        return [{"store": r.store, "sold_at": iso(r.sold_at), "due_at": iso(r.due_at), "reward": r.reward,
-                 "received_at": iso(r.received_at)} for r in rows]
+        return [{"store": r.store, "kind": r.kind, "sold_at": iso(r.sold_at), "due_at": iso(r.due_at),
+                 "reward": r.reward, "received_at": iso(r.received_at)} for r in rows]
 
     def erase(self, hashes: list[str]) -> int:
         """Delete every invitation held for these hashes; how many."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import and_, delete, func, insert, select
 
 from ... import texts
-from ...errors import Forbidden, RateLimited
+from ...errors import Forbidden, NotFound, RateLimited
 from ...tiers.policy import Policy
 from ...timeutil import iso
 from ..schema import me_audit
@@ -44,6 +44,9 @@ class MyPage:
         self.passes = PassIssuer(office.key, office.clock)
         # Days on the page are head office's days (its timezone setting), as on /hq.
         self._tz = getattr(office.figures, "timezone", None)
+        # What listening heard from the customer (posplugin.hq.listening.heard.Listening),
+        # once the app wires it; None shows nothing heard.
+        self.heard = None
 
     # -- what the page shows --------------------------------------------------
 
@@ -68,6 +71,7 @@ class MyPage:
             "staff_see": texts.message("me.staff_see", language),
             "staff_never_see": texts.message("me.staff_never_see", language),
             "invitations": self.invitations.due(self._hashes(who), language),
+            "heard": self.heard_from(who),
             "audit": self.audit_lines(who.customer_id, AUDIT_SHOWN),
         }
 
@@ -166,6 +170,7 @@ class MyPage:
                 "customer_id": who.customer_id, **self.source.export(who.customer_id),
                 "published": self.published(who),
                 "invitations": self.invitations.all_for(self._hashes(who)),
+                "heard": self.heard_from(who),
                 "audit": self.audit_lines(who.customer_id)}
 
     def object(self, who: SignedIn) -> dict:
@@ -180,6 +185,8 @@ class MyPage:
         (revoked at platforms that offer it), invitations, audit lines; one audit
         line remains, saying that it was deleted."""
         hashes = self._hashes(who)
+        if self.heard is not None:
+            self.heard.forget_customer(who.customer_id, hashes)
         removed = self.source.erase(who.customer_id)
         invitations = self.invitations.erase(hashes)
         with self.engine.begin() as conn:
@@ -188,6 +195,21 @@ class MyPage:
                                                  action="deleted",
                                                  detail=f"revoked at: {', '.join(removed['revoked']) or 'none'}"))
         return {"deleted": True, "revoked": removed["revoked"], "invitations": invitations}
+
+    # -- what was heard from them ---------------------------------------------
+
+    def heard_from(self, who: SignedIn) -> list[dict]:
+        """The posts listening kept from the customer's linked accounts (text, where, when, about)."""
+        return self.heard.of_customer(who.customer_id) if self.heard is not None else []
+
+    def remove_heard(self, who: SignedIn, heard_id: int | None = None) -> dict:
+        """Remove one heard post (``heard_id``) or all of them: the text goes,
+        and nothing links the rest of the row to the customer any more."""
+        removed = self.heard.remove_for_customer(who.customer_id, heard_id) if self.heard is not None else 0
+        if heard_id is not None and not removed:
+            raise NotFound(f"nothing heard from you with id {heard_id}")
+        self.audit(who.customer_id, "heard_removed", str(removed))
+        return {"removed": removed, "heard": self.heard_from(who)}
 
     # -- linked accounts --------------------------------------------------------
 

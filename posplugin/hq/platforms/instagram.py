@@ -20,6 +20,8 @@ import json
 
 import requests
 
+from ...timeutil import parse_iso
+
 from .oauth import (
     POSTS,
     AccessRevoked,
@@ -90,10 +92,11 @@ class Instagram(Platform):
         if "followers_count" not in me:
             raise AccountUnavailable("Instagram gave no follower count for this account")
         media = self._graph_json(f"/{GRAPH_VERSION}/me/media", {
-            "fields": "id,like_count,comments_count,timestamp", "limit": str(POSTS),
+            "fields": "id,like_count,comments_count,timestamp,caption,permalink", "limit": str(POSTS),
             "access_token": token.access_token})
         return Measurement(int(me["followers_count"]), _posts(media.get("data", [])),
-                           account_id=str(me.get("user_id") or me.get("id") or ""), handle=me.get("username"))
+                           account_id=str(me.get("user_id") or me.get("id") or ""), handle=me.get("username"),
+                           recent=_recent(media.get("data", [])))
 
     def can_lookup(self) -> bool:
         return bool(self.discovery_user_id and self.discovery_token)
@@ -130,6 +133,19 @@ class Instagram(Platform):
 
 def _posts(media: list) -> list[tuple[int, int]]:
     return [(int(m.get("like_count") or 0), int(m.get("comments_count") or 0)) for m in media[:POSTS]]
+
+
+def _recent(media: list) -> list[dict]:
+    """Each post's id, time, caption and address (for listening to consented customers)."""
+    out = []
+    for m in media[:POSTS]:
+        try:
+            at = parse_iso(m.get("timestamp", ""))
+        except (TypeError, ValueError):
+            continue
+        if m.get("id") and m.get("caption"):
+            out.append({"id": str(m["id"]), "at": at, "text": str(m["caption"]), "url": m.get("permalink") or ""})
+    return out
 
 
 def business_usage(response: requests.Response) -> tuple[int, float] | None:

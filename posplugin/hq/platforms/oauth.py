@@ -85,6 +85,9 @@ class Measurement:
 
     followers: int
     posts: list[tuple[int, int]] = field(default_factory=list)
+    # The same posts' id, time (epoch seconds), text and address, where the
+    # platform gives them: listening hears consented customers' posts from here.
+    recent: list[dict] = field(default_factory=list)
     account_id: str | None = None
     handle: str | None = None
     texts: list[str] = field(default_factory=list)  # its bio and latest captions, where read (a handle's proof)

@@ -58,7 +58,7 @@ def me_page():
     return pages.page("me.html")
 
 
-@bp.operation("GET", "/me", summary="The customer's page: why this tier, accounts, invitations, audit",
+@bp.operation("GET", "/me", summary="The customer's page: why this tier, accounts, invitations, what was heard, audit",
               roles=None, parameters=[LANG], errors=CUSTOMER)
 def me():
     who = _signed_in()
@@ -104,6 +104,18 @@ def refresh(account_id: int):
               roles=None, errors=CHANGES)
 def unlink(account_id: int):
     return jsonify(my_page().unlink(_changing(), account_id))
+
+
+@bp.operation("DELETE", "/me/heard/<int:heard_id>", summary="Remove one post listening heard from the customer",
+              roles=None, errors=CHANGES + (404,))
+def remove_heard(heard_id: int):
+    return jsonify(my_page().remove_heard(_changing(), heard_id))
+
+
+@bp.operation("DELETE", "/me/heard", summary="Remove everything listening heard from the customer",
+              roles=None, errors=CHANGES)
+def remove_all_heard():
+    return jsonify(my_page().remove_heard(_changing()))
 
 
 @bp.operation("POST", "/invitations", summary="A store's after-sale invitations (kept only where the customer agreed)",

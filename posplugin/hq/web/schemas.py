@@ -19,7 +19,7 @@ SUM_SECONDS = {"type": "number", "minimum": -10**12, "maximum": 10**12}
 BATCH_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 MADE_KEYS = [f"{kind}:{level}" for kind in PROMPT_KINDS for level in PROMPT_LEVELS]
 
-CONSENT_SCOPES = ["tiering", "invitations"]
+CONSENT_SCOPES = ["tiering", "invitations", "listening"]
 JOIN_IDENTIFIER = {
     "type": "object", "required": ["type", "value"], "additionalProperties": False,
     "properties": {"type": {"enum": ["phone", "email"]},
@@ -27,7 +27,49 @@ JOIN_IDENTIFIER = {
 }
 LANGUAGE = {"enum": list(texts.LANGUAGES), "default": "en"}
 
+ABOUT = {"enum": ["queue", "instructions", "staff", "stock", "product", "other"]}
+TONE = {"enum": ["complaint", "praise", "question", "neutral"]}
+EPOCH = {"type": "number", "minimum": 0, "maximum": 1e11}
+
 SCHEMAS = SchemaSet({
+    "HeardPost": {
+        "description": "A post from any source (a chain's social-care tool, say), in the shape every "
+                       "listening source delivers. Kept only if it is addressed to the chain (its text names "
+                       "chain_handles, or addressed is true) or is a consented customer's own.",
+        "type": "object", "required": ["source", "id", "text", "at"], "additionalProperties": False,
+        "properties": {"source": {"type": "string", "pattern": "^[a-z][a-z0-9_:.-]{0,31}$"},
+                       "id": text(300, 1), "url": {"type": "string", "maxLength": 2000},
+                       "text": {"type": "string", "minLength": 1, "maxLength": 5000},
+                       "at": {"type": "string", "format": "date-time", "maxLength": 64},
+                       "author": {"type": "string", "maxLength": 200,
+                                  "description": "used only to find a consented customer; never stored"},
+                       "store": {"type": "string", "maxLength": 200},
+                       "language": {"type": "string", "maxLength": 16},
+                       "location": {"type": "string", "maxLength": 64},
+                       "addressed": {"type": "boolean", "description": "the source found it addressed to the chain"}},
+    },
+    "HeardAnswer": {
+        "type": "object", "required": ["kept"],
+        "properties": {"kept": {"type": "boolean", "description": "false: dropped at once, never stored"},
+                       "heard": {"anyOf": [{"type": "object"}, {"type": "null"}]}},
+    },
+    "HeardReply": {
+        "type": "object", "required": ["by"], "additionalProperties": False,
+        "properties": {"by": text(100, 1)},
+    },
+    "HeardFloorReport": {
+        "description": "A store's heard prompts (made, taken, resolved: epoch seconds) and the visits of "
+                       "customers who consented to listening (keyed hash and time, nothing else).",
+        "type": "object", "additionalProperties": False,
+        "properties": {
+            "updates": {"type": "array", "maxItems": 1000, "items": {
+                "type": "object", "required": ["id"], "additionalProperties": False,
+                "properties": {"id": {"type": "integer", "minimum": 1, "maximum": 2**62},
+                               "prompt_at": EPOCH, "taken_at": EPOCH, "resolved_at": EPOCH}}},
+            "visits": {"type": "array", "maxItems": 5000, "items": {
+                "type": "object", "required": ["customer", "at"], "additionalProperties": False,
+                "properties": {"customer": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "at": EPOCH}}}},
+    },
     "OutcomeReport": {
         "description": "A batch of a store's hourly outcomes for head office (no identifiers). Unknown fields "
                        "are refused; figures that contradict each other or the store's earlier batches, and "

@@ -56,6 +56,12 @@ SCHEMAS = SchemaSet({
             "note": {"type": ["string", "null"]},
             "display_name": {"type": ["string", "null"]},
             "expires_at": nullable(TIMESTAMP),
+            # kind heard: what a customer posted about this store (never who).
+            "about": {"enum": ["queue", "instructions", "staff", "stock", "product", "other"]},
+            "tone": {"enum": ["complaint", "praise", "question", "neutral"]},
+            "excerpt": {"type": "string"},
+            "post_url": {"type": "string"},
+            "posted_at": TIMESTAMP,
         },
     },
     "IdentifyResponse": {
