@@ -16,6 +16,7 @@ from ..listening.hub import ListeningHub
 from ..listening.posts import Post
 from ..listening.sharing import ask_to_share
 from ..listening.sources import instagram
+from .join import customer_side
 from .schemas import SCHEMAS
 
 log = logging.getLogger("posplugin.hq.listening")
@@ -115,7 +116,7 @@ def heard_reply(heard_id: int, body):
 @bp.operation("POST", "/heard/<int:heard_id>/share", summary="Ask a consented customer who praised to share it "
               "(a labelled invitation on their page)", roles=ADMIN)
 def heard_share(heard_id: int):
-    return jsonify(ask_to_share(current_app, hub().listening, heard_id))
+    return jsonify(ask_to_share(customer_side().page, hub().listening, heard_id))
 
 
 @bp.operation("GET", "/heard/floor", summary="The posts waiting for this store's floor (conditional: 304 "
