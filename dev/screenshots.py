@@ -55,11 +55,13 @@ def code_for(console_path: Path, tail: str, after: int, timeout_s: float = 30) -
     raise SystemExit("the demo's console showed no join code within 30 s")
 
 
-def shoot(page, out: Path, name: str) -> None:
+def shoot(page, out: Path, name: str, full_page: bool = False) -> None:
+    """``name-WIDTHxHEIGHT.png`` at each screen: what its user sees without
+    scrolling, or (``full_page``) the whole page, for pages read by scrolling."""
     for label, viewport in SCREENS.items():
         page.set_viewport_size(viewport)
         page.wait_for_timeout(400)
-        page.screenshot(path=str(out / f"{name}-{label}.png"))
+        page.screenshot(path=str(out / f"{name}-{label}.png"), full_page=full_page)
 
 
 def join(page, url: str, console_path: Path, phone: str) -> None:
@@ -89,7 +91,7 @@ def main() -> int:
         for name in ("till", "floor", "hq"):
             page.goto(urls[name])
             page.wait_for_timeout(1500)  # the live stream's first events
-            shoot(page, args.out, name)
+            shoot(page, args.out, name, full_page=name == "hq")
         page.goto(urls["me"])
         shoot(page, args.out, "me-signed-out")
         join(page, urls["join"], args.console, args.phone)

@@ -168,8 +168,10 @@
     const taken = (a.status === "taken") - (b.status === "taken");  // open work before work someone has
     if (taken) return taken;
     if (ca.group === 0) {
-      // Urgent: escalated first, then the one waiting longest.
-      return (!!b.escalated - !!a.escalated) || (a.created_at < b.created_at ? -1 : 1);
+      // Urgent: escalated first, then what the store sees now (a lane, a pain
+      // point) before what a customer posted about it, then the one waiting longest.
+      return (!!b.escalated - !!a.escalated) || ((a.kind === "heard") - (b.kind === "heard"))
+        || (a.created_at < b.created_at ? -1 : 1);
     }
     return ((LEVEL_ORDER[a.level] || 0) - (LEVEL_ORDER[b.level] || 0)) || (a.created_at < b.created_at ? 1 : -1);
   }

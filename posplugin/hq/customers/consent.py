@@ -28,14 +28,14 @@ TEXT = {
                       "follower count, engagement and engaged reach, the interests stores have for you, "
                       "whether you showed your pass, and the name you give at the till, on a card like "
                       "the example below. Staff never see your phone number or email, which accounts "
-                      "you linked, or your posts."),
+                      "you linked, or your posts (with listening, below, an excerpt without your name)."),
         "card_caption": "Example: the card a cashier would see for a customer like this",
         "invitations": ("Invitations (optional): after a purchase, staff may invite you to share, "
                         "review, or join a product test or an event."),
         "listening": ("Listening (optional): we read the public posts of the accounts you link, keep the "
-                      "text of those that may be about our stores for 30 days, and tell the store you "
-                      "visited what a post was about so staff can fix it or thank the team. Staff never "
-                      "see your name, your account or your level. You see and can remove what we heard "
+                      "text of those that may be about our stores for 30 days, and show the store you "
+                      "visited a short excerpt and what it was about, so staff can fix it or thank the "
+                      "team. Staff never see who wrote it: not your name, your account or your level. You see and can remove what we heard "
                       "on your page."),
         "rights": ("You can withdraw at any time, here, as easily as you agreed. Your stores stop "
                    "using your level at their next update. We keep only keyed hashes of your phone "
@@ -53,14 +53,15 @@ TEXT = {
                       "antall følgere, engasjement og engasjert rekkevidde, interessene butikkene har for "
                       "deg, om du viste passet ditt, og navnet du oppgir i kassen, på et kort som "
                       "eksemplet under. De ansatte ser aldri telefonnummeret eller e-posten din, hvilke "
-                      "kontoer du koblet til, eller innleggene dine."),
+                      "kontoer du koblet til, eller innleggene dine (med lytting, under, et utdrag uten navnet ditt)."),
         "card_caption": "Eksempel: kortet en kasserer ville sett for en kunde som dette",
         "invitations": ("Invitasjoner (valgfritt): etter et kjøp kan ansatte invitere deg til å dele, "
                         "skrive en omtale, teste et produkt eller komme på et arrangement."),
         "listening": ("Lytting (valgfritt): vi leser de offentlige innleggene på kontoene du kobler til, "
-                      "tar vare på teksten i dem som kan handle om butikkene våre i 30 dager, og forteller "
-                      "butikken du var i hva innlegget handlet om, så de ansatte kan rette det eller takke "
-                      "laget. Ansatte ser aldri navnet ditt, kontoen din eller nivået ditt. På siden din ser "
+                      "tar vare på teksten i dem som kan handle om butikkene våre i 30 dager, og viser "
+                      "butikken du var i et kort utdrag og hva innlegget handlet om, så de ansatte kan rette "
+                      "det eller takke laget. Ansatte ser aldri hvem som skrev det: ikke navnet ditt, kontoen "
+                      "din eller nivået ditt. På siden din ser "
                       "du og kan fjerne det vi har hørt."),
         "rights": ("Du kan trekke samtykket når som helst, her, like enkelt som du ga det. Butikkene "
                    "slutter å bruke nivået ditt ved neste oppdatering. Vi lagrer bare nøkkelhasher av "
