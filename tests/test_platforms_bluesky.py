@@ -23,7 +23,7 @@ from posplugin.hq.platforms import bluesky
 from posplugin.hq.platforms.atproto import Resolver
 from posplugin.hq.schema import heard_posts, linked_accounts, oauth_states
 from posplugin.hq.web.app import create_hq_app
-from posplugin.hq.web.join import customer_side
+from posplugin.hq.web.join import COOKIE, customer_side
 from posplugin.hq.web.listening import HUB
 from posplugin.web.server import BackgroundServer
 
@@ -121,6 +121,25 @@ def test_a_customer_links_bluesky_from_join_and_their_posts_are_heard(bluesky_hq
     with bluesky_hq.office.engine.connect() as conn:
         [kept] = conn.execute(heard_posts.select()).all()
     assert (kept.customer_id, kept.post_id) == (row.customer_id, f"at://{SAM}/app.bsky.feed.post/3ksam1")
+
+
+@pytest.mark.browser
+def test_link_bluesky_on_the_join_page(bluesky_hq, sky, browser, caplog):
+    http = joined_customer(bluesky_hq, caplog, link=None)
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        context.add_cookies([{"name": COOKIE, "value": http.cookies[COOKIE], "url": bluesky_hq.url}])
+        page = context.new_page()
+        page.goto(bluesky_hq.url + "/join")
+        page.fill("li[data-platform=bluesky] input.bluesky-handle", "sam.example.com")
+        page.click("li[data-platform=bluesky] button")
+        page.wait_for_url("**/join#linked=bluesky")
+        page.wait_for_selector("li[data-platform=bluesky] button:has-text('Unlink')")
+        assert page.locator("li[data-platform=bluesky] input").count() == 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
+    assert [r.account_id for r in linked_rows(bluesky_hq)] == [SAM]
 
 
 def test_a_link_started_in_another_session_links_nothing(bluesky_hq, sky, caplog):

@@ -252,6 +252,8 @@ class Accounts:
         return [{"platform": r.platform, "source": r.source, "handle": r.handle, "status": _shown(r),
                  "followers": r.followers, "engagement_rate": r.engagement_rate, "posts": r.posts,
                  "measured_at": iso(r.measured_at),
+                 **({"listening_only": True} if r.platform in self.platforms
+                    and not self.platforms[r.platform].measures else {}),
                  **({"proof": r.proof} if r.source == "handle" and r.proved_at is None else {})} for r in rows]
 
 
