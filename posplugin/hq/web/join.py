@@ -234,7 +234,7 @@ def link_callback(platform: str):
 
 @bp.operation("POST", "/join/bluesky/link", summary="Start linking a Bluesky account from its handle: the "
               "account's authorization server's authorize URL (AT Protocol OAuth: PAR, PKCE, DPoP)", roles=None,
-              body="BlueskyLinkRequest", errors=CHANGES)
+              body="BlueskyLinkRequest", errors=CHANGES + (404,))
 def link_bluesky(body):
     who = changing_customer()
     return jsonify({"authorize_url": accounts().start_link(
@@ -243,7 +243,7 @@ def link_bluesky(body):
 
 
 @bp.operation("GET", "/join/accounts/bluesky/" + bluesky.METADATA, summary="Head office's AT Protocol OAuth "
-              "client metadata (its URL is the client_id Bluesky's servers fetch)", roles=None)
+              "client metadata (its URL is the client_id Bluesky's servers fetch)", roles=None, errors=(404,))
 def bluesky_client_metadata():
     platform = accounts().platform("bluesky")
     if not isinstance(platform, bluesky.Bluesky):
