@@ -5,6 +5,7 @@ then the linked DID's posts heard through Jetstream."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from urllib.parse import unquote
@@ -140,6 +141,18 @@ def test_link_bluesky_on_the_join_page(bluesky_hq, sky, browser, caplog):
     finally:
         context.close()
     assert [r.account_id for r in linked_rows(bluesky_hq)] == [SAM]
+
+
+def test_the_handle_never_reaches_disk_or_head_offices_log(bluesky_hq, sky, caplog):
+    caplog.set_level(logging.DEBUG, logger="posplugin")
+    http = joined_customer(bluesky_hq, caplog, link=None)
+    assert link(bluesky_hq, http, "sam.example.com").endswith("#linked=bluesky")
+    with bluesky_hq.office.engine.connect() as conn:  # every table, on SQLite and PostgreSQL
+        kept = [str(tuple(r)) for t in (linked_accounts, oauth_states, heard_posts) for r in conn.execute(t.select())]
+    assert kept and not any("sam.example" in row for row in kept)
+    files = b"".join(p.read_bytes() for p in bluesky_hq.office.data_dir.rglob("*") if p.is_file())
+    assert b"sam.example" not in files
+    assert "sam.example" not in "".join(r.getMessage() for r in caplog.records if r.name.startswith("posplugin"))
 
 
 def test_a_link_started_in_another_session_links_nothing(bluesky_hq, sky, caplog):
