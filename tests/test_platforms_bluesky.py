@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import pytest
 import requests
 from bluesky_standin import OLA, SAM, Sky, create_app
-from helpers import ID_KEY, joined_customer
+from helpers import ID_KEY, customer_page, joined_customer, served_stand_in
 from joserfc import jwk
 
 from posplugin.config import Settings
@@ -24,7 +24,7 @@ from posplugin.hq.platforms import bluesky
 from posplugin.hq.platforms.atproto import Resolver
 from posplugin.hq.schema import heard_posts, linked_accounts, oauth_states
 from posplugin.hq.web.app import create_hq_app
-from posplugin.hq.web.join import COOKIE, customer_side
+from posplugin.hq.web.join import customer_side
 from posplugin.hq.web.listening import HUB
 from posplugin.web.server import BackgroundServer
 
@@ -33,11 +33,8 @@ OTHER_PHONE = "+47 900 00 078"
 
 @pytest.fixture(scope="module")
 def sky_server():
-    state = Sky()
-    server = BackgroundServer(create_app(state)).start()
-    state.url = server.url
-    yield state
-    server.stop()
+    with served_stand_in(Sky(), create_app) as state:
+        yield state
 
 
 @pytest.fixture
@@ -127,10 +124,7 @@ def test_a_customer_links_bluesky_from_join_and_their_posts_are_heard(bluesky_hq
 @pytest.mark.browser
 def test_link_bluesky_on_the_join_page(bluesky_hq, sky, browser, caplog):
     http = joined_customer(bluesky_hq, caplog, link=None)
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        context.add_cookies([{"name": COOKIE, "value": http.cookies[COOKIE], "url": bluesky_hq.url}])
-        page = context.new_page()
+    with customer_page(browser, bluesky_hq, http) as page:
         page.goto(bluesky_hq.url + "/join")
         page.fill("li[data-platform=bluesky] input.bluesky-handle", "sam.example.com")
         page.click("li[data-platform=bluesky] button")
@@ -138,8 +132,6 @@ def test_link_bluesky_on_the_join_page(bluesky_hq, sky, browser, caplog):
         page.wait_for_selector("li[data-platform=bluesky] button:has-text('Unlink')")
         assert page.locator("li[data-platform=bluesky] input").count() == 0
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    finally:
-        context.close()
     assert [r.account_id for r in linked_rows(bluesky_hq)] == [SAM]
 
 
