@@ -53,10 +53,12 @@ class Sky:
     lying_issuer: bool = False       # the server's metadata names another issuer
     answer_iss: str | None = None    # the callback's iss; None: the real issuer
     nonce: str = "n-0"
+    broken: str | None = None       # a fault: pds_not_json, pds_500, server_huge, par_502
     requests: dict = field(default_factory=dict)  # request_uri -> the pushed request
     codes: dict = field(default_factory=dict)
     jtis: set = field(default_factory=set)
     refused: list = field(default_factory=list)
+    calls: list = field(default_factory=list)      # (method, path) of every request
     nonce_asked: int = 0
 
     def issuer(self, name: str) -> str:
@@ -77,6 +79,10 @@ def _header(token: str) -> dict:
 
 def create_app(sky: Sky) -> Flask:
     app = Flask(__name__)
+
+    @app.before_request
+    def record():
+        sky.calls.append((request.method, request.path))
 
     @app.errorhandler(Refused)
     def refused(exc: Refused):
@@ -104,12 +110,18 @@ def create_app(sky: Sky) -> Flask:
 
     @app.get("/pds/<name>/.well-known/oauth-protected-resource")
     def protected_resource(name):
+        if sky.broken == "pds_not_json":
+            return "<html>Bad gateway</html>", 200, {"Content-Type": "text/html"}
+        if sky.broken == "pds_500":
+            return jsonify({"error": "InternalServerError"}), 500
         return jsonify({"resource": f"{sky.url}/pds/{name}", "authorization_servers": [
             sky.issuer(sky.server_of[name])], "scopes_supported": [], "bearer_methods_supported": ["header"]})
 
     @app.get("/as/<name>/.well-known/oauth-authorization-server")
     def server_metadata(name):
         issuer = sky.issuer(name)
+        if sky.broken == "server_huge":
+            return jsonify({"issuer": issuer, "padding": "x" * 300_000})
         return jsonify({
             "issuer": issuer + "/elsewhere" if sky.lying_issuer else issuer,
             "authorization_endpoint": issuer + "/authorize", "token_endpoint": issuer + "/token",
@@ -171,6 +183,8 @@ def create_app(sky: Sky) -> Flask:
 
     @app.post("/as/<name>/par")
     def par(name):
+        if sky.broken == "par_502":
+            return "<html>502 Bad Gateway</html>", 502, {"Content-Type": "text/html"}
         form = request.form
         jkt = check_dpop()
         metadata = check_client(form, sky.issuer(name))

@@ -21,7 +21,7 @@ from posplugin.demo.listening import Jetstream
 from posplugin.hq.listening.runner import Cursors
 from posplugin.hq.listening.sources.bluesky import Jetstream as JetstreamSource
 from posplugin.hq.platforms import bluesky
-from posplugin.hq.platforms.atproto import Resolver
+from posplugin.hq.platforms.atproto import IdentityError, Resolver
 from posplugin.hq.schema import heard_posts, linked_accounts, oauth_states
 from posplugin.hq.web.app import create_hq_app
 from posplugin.hq.web.join import customer_side
@@ -49,7 +49,7 @@ def sky(sky_server):
 def bluesky_hq(hq, sky, tmp_path):
     """``hq`` served with the console sender and Bluesky pointed at the stand-in."""
     platform = bluesky.Bluesky(bluesky.client_key(tmp_path), resolver=Resolver(
-        plc_url=sky.url + "/plc", domain_url=sky.url + "/domains/{domain}"))
+        plc_url=sky.url + "/plc", domain_url=sky.url + "/domains/{domain}", allow_local=True))
     settings = Settings(data_dir=hq.data_dir, id_key=ID_KEY, default_region="NO", code_sender="console")
     server = BackgroundServer(create_hq_app(hq, settings=settings, platforms={"bluesky": platform})).start()
     server.office = hq
@@ -308,3 +308,31 @@ def _wait(condition, timeout=10.0):
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+@pytest.mark.parametrize("fault", ["pds_not_json", "pds_500", "server_huge", "par_502"])
+def test_a_server_answering_the_unexpected_fails_the_link_cleanly(bluesky_hq, sky, caplog, fault):
+    http = joined_customer(bluesky_hq, caplog, link=None)
+    sky.broken = fault
+    answer = start(bluesky_hq, http)
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "link_failed", answer.text
+    assert sky.requests == {} and linked_rows(bluesky_hq) == []
+    sky.broken = None  # and once it is well again, linking works
+    assert link(bluesky_hq, http).endswith("#linked=bluesky")
+
+
+@pytest.mark.parametrize("url", ["http://example.com/x", "https://127.0.0.1/x", "https://localhost/x",
+                                 "https://10.0.0.5/x", "https://[::1]/x", "https://169.254.169.254/latest",
+                                 "https://192.168.1.1:8443/x"])
+def test_addresses_from_handles_and_did_documents_must_be_public_https(url):
+    with pytest.raises(IdentityError):
+        Resolver().check_url(url)
+
+
+def test_without_allow_local_nothing_on_this_network_is_called(bluesky_hq, sky, caplog):
+    platform = customer_side(bluesky_hq.app).accounts.platform("bluesky")
+    platform.resolver.allow_local = False
+    http = joined_customer(bluesky_hq, caplog, link=None)
+    answer = start(bluesky_hq, http)
+    assert answer.status_code == 422 and "not https" in answer.json()["error"]["message"]
+    assert sky.calls == [] and linked_rows(bluesky_hq) == []

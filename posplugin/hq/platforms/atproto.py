@@ -15,8 +15,11 @@ not built: a handle whose domain answers only in DNS cannot be linked.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 
@@ -60,10 +63,28 @@ class Resolver:
     and proxies point both elsewhere)."""
 
     def __init__(self, *, plc_url: str = "https://plc.directory", domain_url: str = "https://{domain}",
-                 session: requests.Session | None = None):
+                 session: requests.Session | None = None, allow_local: bool = False):
         self.plc_url = plc_url.rstrip("/")
         self.domain_url = domain_url.rstrip("/")
         self.http = session or requests.Session()
+        # Tests and stand-ins only: plain http and this network's own addresses.
+        self.allow_local = allow_local
+
+    def check_url(self, url: str) -> None:
+        """Refuse a URL that came from a handle, a DID document or a server's
+        metadata unless it is https on a public address: such a URL must not
+        make head office call into its own network."""
+        if self.allow_local:
+            return
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise IdentityError("an identity server's address is not https")
+        try:
+            found = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            raise IdentityError("an identity server's name does not resolve") from None
+        if any(not ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in found):
+            raise IdentityError("an identity server's address is not public")
 
     def of_handle(self, handle: str) -> Identity:
         """The account behind ``handle``, once its DID document names the handle back."""
@@ -121,8 +142,10 @@ class Resolver:
         return value
 
     def _get(self, url: str) -> requests.Response:
+        if not url.startswith(self.plc_url + "/"):  # the PLC directory is the chain's setting; the rest is not
+            self.check_url(url)
         try:
-            response = self.http.get(url, timeout=TIMEOUT_S, stream=True)
+            response = self.http.get(url, timeout=TIMEOUT_S, stream=True, allow_redirects=False)
             body = response.raw.read(MAX_BYTES + 1, decode_content=True)
         except requests.RequestException as exc:
             raise IdentityError(f"an identity server could not be reached: {exc.__class__.__name__}") from None

@@ -146,13 +146,14 @@ class Bluesky(Platform):
     def _post(self, url: str, form: dict, dpop: DPoP, issuer: str) -> dict:
         """POST ``form`` with client authentication and a DPoP proof; once
         more with the server's nonce when it answers ``use_dpop_nonce``."""
+        self.resolver.check_url(url)
         retried = False
         while True:
             body = {**form, "client_assertion_type": ASSERTION_TYPE,
                     "client_assertion": self._assertion(form["client_id"], issuer)}
             try:
                 response = self.http.post(url, data=body, headers={"DPoP": dpop.proof("POST", url, self.clock())},
-                                          timeout=TIMEOUT_S)
+                                          timeout=TIMEOUT_S, allow_redirects=False)
             except requests.RequestException as exc:
                 raise PlatformError(f"bluesky could not be reached: {exc.__class__.__name__}") from None
             dpop.nonce = response.headers.get("DPoP-Nonce", dpop.nonce)
