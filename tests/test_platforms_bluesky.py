@@ -20,6 +20,7 @@ from posplugin.config import Settings
 from posplugin.demo.listening import Jetstream
 from posplugin.hq.listening.runner import Cursors
 from posplugin.hq.listening.sources.bluesky import Jetstream as JetstreamSource
+from posplugin.hq.customers.accounts import available
 from posplugin.hq.platforms import bluesky
 from posplugin.hq.platforms.atproto import IdentityError, Resolver
 from posplugin.hq.schema import heard_posts, linked_accounts, oauth_states
@@ -212,12 +213,19 @@ def _rotating(sky, proof):
 
 
 def test_a_second_customer_cannot_link_the_same_did(bluesky_hq, sky, caplog):
-    first = joined_customer(bluesky_hq, caplog, link=None)
+    first = joined_customer(bluesky_hq, caplog, scopes=("tiering", "listening"), link=None)
     assert link(bluesky_hq, first).endswith("#linked=bluesky")
+    assert bluesky_hq.app.extensions[HUB].listening_dids() == [SAM]
     second = joined_customer(bluesky_hq, caplog, phone=OTHER_PHONE, link=None)
     landed = link(bluesky_hq, second)
     assert "#link_error=" in landed and "another customer" in unquote(landed)
-    assert [r.customer_id for r in linked_rows(bluesky_hq)] == [linked_rows(bluesky_hq)[0].customer_id]
+    [held] = linked_rows(bluesky_hq)
+    # Once the first customer unlinks, the DID is free, and Jetstream no longer asks for it.
+    assert first.delete(bluesky_hq.url + "/hq/v1/join/accounts/bluesky", timeout=10).json() == {"unlinked": True}
+    assert bluesky_hq.app.extensions[HUB].listening_dids() == []
+    assert link(bluesky_hq, second).endswith("#linked=bluesky")
+    assert {(r.customer_id == held.customer_id, r.status) for r in linked_rows(bluesky_hq)} == {
+        (True, "unlinked"), (False, "linked")}
 
 
 @pytest.mark.parametrize("tamper, refusal", [
@@ -336,3 +344,14 @@ def test_without_allow_local_nothing_on_this_network_is_called(bluesky_hq, sky, 
     answer = start(bluesky_hq, http)
     assert answer.status_code == 422 and "not https" in answer.json()["error"]["message"]
     assert sky.calls == [] and linked_rows(bluesky_hq) == []
+
+
+def test_bluesky_is_offered_once_named_with_an_https_public_url(tmp_path):
+    plain = Settings(data_dir=tmp_path, id_key=ID_KEY)
+    assert "bluesky" not in available(plain)
+    named = plain.replace(bluesky_client_name="Nordshop", public_url="https://hq.example-chain.no")
+    platform = available(named)["bluesky"]
+    assert isinstance(platform, bluesky.Bluesky) and platform.client_name == "Nordshop"
+    assert (tmp_path / bluesky.KEY_FILE).stat().st_mode & 0o777 == 0o600
+    # The same key on every start: the jwks Bluesky's servers fetched stays valid.
+    assert available(named)["bluesky"].kid == platform.kid
