@@ -22,6 +22,7 @@ import itertools
 import json
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -271,8 +272,10 @@ def create_app(state: StandIns) -> Flask:
         return request.headers.get("Authorization") == f"Bearer {MASTODON_TOKEN}"
 
     def sse(stream: str):
-        from flask import Response, stream_with_context
+        from flask import Response
 
+        # No request context in the body: the stand-in's stream may outlive the
+        # request that opened it when the client hangs up.
         def body():
             sent = 0
             yield ":)\n"
@@ -284,9 +287,8 @@ def create_app(state: StandIns) -> Flask:
                 if state.fail.get("mastodon") == "drop":
                     return
                 yield ":thump\n"
-                import time
                 time.sleep(0.05)
-        return Response(stream_with_context(body()), mimetype="text/event-stream")
+        return Response(body(), mimetype="text/event-stream")
 
     @app.get("/mastodon/api/v1/streaming/user/notification")
     def md_notifications_stream():

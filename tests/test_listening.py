@@ -41,6 +41,7 @@ from posplugin.hq.web.app import create_hq_app
 from posplugin.hq.web.join import customer_side
 from posplugin.store import heard as store_heard
 from posplugin.store.service import Store
+from posplugin.timeutil import parse_iso
 from posplugin.web.server import BackgroundServer
 
 SETS = sorted(Path(__file__).resolve().parent.parent.glob("benchmarks/data/listening_posts_*.tsv"))
@@ -468,6 +469,21 @@ def test_the_store_makes_one_heard_prompt_per_post_and_reports_back(store_of, se
     answer = requests.post(f"{served.url}/hq/v1/heard/{inbox['p1']['id']}/reply", json={"by": "care team"},
                            headers=served.admin, timeout=10)
     assert answer.json()["replied_by"] == "care team" and answer.json()["to_replied_s"] is not None
+
+
+def test_a_heard_prompt_nobody_took_leaves_the_floor_when_its_post_is_too_old(store_of, served, office):
+    """Head office sends when a post is too old for the floor (heard_max_age_minutes
+    after it was posted): an open heard prompt expires then, as the inbox has it."""
+    hub = served.hub.listening
+    office.test_clock.now = time.time()
+    hub.hear(post("40 minutes at kasse 2 #storgata @nordshop", id="old", at=time.time() - 119 * 60))
+    assert store_heard.poll(store_of)["prompts"] == 1
+    (prompt,) = [p for p in store_of.list_prompts(status="open") if p["kind"] == "heard"]
+    assert abs(parse_iso(prompt["expires_at"]) - (time.time() + 60)) < 5
+    assert store_of.tick()["expired"] == 0
+    store_of.clock = lambda: time.time() + 61
+    assert store_of.tick()["expired"] == 1
+    assert not [p for p in store_of.list_prompts(status="open") if p["kind"] == "heard"]
 
 
 def test_an_offline_store_gets_its_prompts_when_back_unless_they_aged_out(store_of, served, office):

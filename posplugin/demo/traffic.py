@@ -112,7 +112,8 @@ def simulate_staff(demo: DemoStore, rng: random.Random, out=sys.stdout, pace_s: 
         for prompt in open_prompts:
             if prompt["id"] in plans or (prompt.get("queue") or {}).get("calm"):
                 continue  # planned already, or a lane back to normal: nothing to do
-            chance, low, high = {"pain": (0.9, 3, 10), "service": (0.8, 1, 6), "amplify": (0.5, 10, 40)}.get(
+            chance, low, high = {"pain": (0.9, 3, 10), "service": (0.8, 1, 6), "amplify": (0.5, 10, 40),
+                                "heard": (0.95, 5, 30)}.get(
                 prompt["kind"], (0.5, 5, 20))
             if rng.random() >= chance:
                 plans[prompt["id"]] = None  # nobody gets to this one

@@ -46,8 +46,9 @@ def raise_prompt(store, post: dict) -> dict | None:
     with store.db.write() as conn:
         if conn.execute("SELECT 1 FROM heard_prompts WHERE heard_id = ?", (post["id"],)).fetchone():
             return None
-        prompt = prompts.create(conn, prompts.next_id(store.db), kind="heard", level=level, lane=post.get("lane"), title=words["title"],
-                                body=words["body"], now=now, details=details)
+        prompt = prompts.create(conn, prompts.next_id(store.db), kind="heard", level=level, lane=post.get("lane"),
+                                title=words["title"], body=words["body"], now=now, details=details,
+                                expires_at=floor_until(post))
         conn.execute("INSERT INTO heard_prompts (heard_id, prompt_id) VALUES (?, ?)", (post["id"], prompt["id"]))
     store.bus.publish("prompt", prompt)
     return prompt
@@ -164,6 +165,14 @@ def _report(store, http, base: str) -> int:
     if rows:
         _save(store, reported_at=rows[-1][4])
     return len(rows) + len(visits)
+
+
+def floor_until(post: dict) -> float | None:
+    """When head office says the post is too old for the floor (None: it did not say)."""
+    try:
+        return parse_iso(post["floor_until"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def posted_at(prompt: dict) -> float | None:

@@ -185,7 +185,9 @@ class Listening:
                              .values(fetched_at=now))
         return [{"id": r.id, "source": r.source, "url": r.url, "excerpt": excerpt(r.text or ""),
                  "about": r.about, "tone": r.tone, "why": json.loads(r.why), "lane": r.lane,
-                 "language": r.language, "posted_at": iso(r.posted_at)} for r in rows]
+                 "language": r.language, "posted_at": iso(r.posted_at),
+                 # When the post is too old for the floor: its prompt leaves the floor then.
+                 "floor_until": iso(r.posted_at + self.max_age_s)} for r in rows]
 
     def floor_report(self, store: str, updates: list[dict], visits: list[dict]) -> dict:
         """A store says when its heard prompts were made, taken and resolved
