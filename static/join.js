@@ -116,6 +116,18 @@
     }));
   }
 
+  function blueskyHandle(state) {
+    state.textContent = t("join.bluesky.note");
+    const input = document.createElement("input");
+    input.type = "text";
+    input.className = "bluesky-handle";
+    input.autocomplete = "off";
+    input.maxLength = 253;
+    input.placeholder = t("join.bluesky.placeholder");
+    input.setAttribute("aria-label", t("join.bluesky.handle"));
+    return input;
+  }
+
   function renderAccounts(session) {
     const list = $("accounts");
     list.replaceChildren();
@@ -137,6 +149,9 @@
       state.textContent = account ? t(`join.account.${account.status}`, { handle: account.handle || "",
         proof: account.proof || "" }) : t("join.account.not_linked");
       text.append(name, state);
+      // Bluesky starts from the customer's handle: the link finds their own server from it.
+      const handle = platform === "bluesky" && !account ? blueskyHandle(state) : null;
+      if (handle) text.append(handle);
       const button = document.createElement("button");
       button.type = "button";
       button.textContent = account ? t("join.account.unlink") : t("join.account.link");
@@ -144,6 +159,9 @@
         if (account) {
           await api("DELETE", `/accounts/${platform}`);
           await refresh();
+        } else if (handle) {
+          const started = await api("POST", "/bluesky/link", { handle: handle.value.trim() });
+          location.assign(started.authorize_url);
         } else {
           const started = await api("POST", `/accounts/${platform}/link`, {});
           location.assign(started.authorize_url);

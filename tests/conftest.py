@@ -20,6 +20,7 @@ from helpers import (
     Clock,
     FullDisk,
     World,
+    served_stand_in,
     stand_in_platforms,
     tier_csv,
 )
@@ -298,11 +299,8 @@ def standins_server():
     """Instagram, TikTok and Google/YouTube stand-ins (tests/platform_standins.py) on 127.0.0.1."""
     from platform_standins import StandIns, create_app
 
-    state = StandIns()
-    server = BackgroundServer(create_app(state)).start()
-    state.url = server.url
-    yield state
-    server.stop()
+    with served_stand_in(StandIns(), create_app) as state:
+        yield state
 
 
 @pytest.fixture

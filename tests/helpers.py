@@ -436,6 +436,33 @@ class World:
         return next(a for a in self.accounts.of_customer(customer_id) if a["platform"] == name)
 
 
+@contextlib.contextmanager
+def served_stand_in(state, create_app):
+    """``state`` served by ``create_app(state)`` on 127.0.0.1 (its ``.url`` set) while the block runs."""
+    from posplugin.web.server import BackgroundServer
+
+    server = BackgroundServer(create_app(state)).start()
+    state.url = server.url
+    try:
+        yield state
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def customer_page(browser, server, http, viewport=None):
+    """A Chromium page on ``server`` signed in as the customer of ``http`` (a
+    phone's screen unless ``viewport`` says), closed after the block."""
+    from posplugin.hq.web.join import COOKIE
+
+    context = browser.new_context(viewport=viewport or {"width": 390, "height": 844})
+    try:
+        context.add_cookies([{"name": COOKIE, "value": http.cookies[COOKIE], "url": server.url}])
+        yield context.new_page()
+    finally:
+        context.close()
+
+
 def joined_customer(server, caplog, phone="+47 412 34 567", scopes=("tiering",), link="instagram"):
     """A requests session of a customer who joined on ``server`` (code from
     the console sender), consented to ``scopes`` and linked ``link`` through

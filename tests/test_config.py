@@ -47,6 +47,9 @@ def test_flags_win_over_everything(tmp_path):
     ("holdout_share", "0.7", "0 (no experiment) to 0.5"),
     ("holdout_share", "-0.1", "0 (no experiment) to 0.5"),
     ("experiment", "spring 2027", "letters, digits"),
+    ("bluesky_client_name", "Nordshop", "https:// public_url"),
+    ("bluesky_plc_url", "plc.directory", "http:// or https://"),
+    ("bluesky_domain_url", "https://example.com", "{domain}"),
 ])
 def test_bad_values_say_what_to_fix(tmp_path, setting, value, words):
     with pytest.raises(ConfigError) as info:

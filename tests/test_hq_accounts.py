@@ -8,10 +8,10 @@ from urllib.parse import unquote
 
 import pytest
 import requests
-from helpers import joined_customer
+from helpers import customer_page, joined_customer
 from platform_standins import Account
 
-from posplugin.hq.web.join import COOKIE, customer_side
+from posplugin.hq.web.join import customer_side
 
 OTHER_PHONE = "+47 900 00 077"
 
@@ -70,10 +70,7 @@ def test_a_handle_is_given_and_proved_on_the_join_page(customer_hq, standins, br
     platforms["instagram"].discovery_token = standins.issue("instagram", "17841400000000099")  # the chain's own
     standins.accounts["instagram:bluebottle"] = Account(267793, [(5000, 300)] * 12, user_id="17841400000267793")
     http = joined_customer(customer_hq, caplog, link=None)
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        context.add_cookies([{"name": COOKIE, "value": http.cookies[COOKIE], "url": customer_hq.url}])
-        page = context.new_page()
+    with customer_page(browser, customer_hq, http) as page:
         page.goto(customer_hq.url + "/join")
         page.wait_for_selector("#step-done:not([hidden])")
         page.fill("#handle", "@BlueBottle")
@@ -87,5 +84,3 @@ def test_a_handle_is_given_and_proved_on_the_join_page(customer_hq, standins, br
         page.wait_for_selector("li[data-platform=instagram] .state:has-text('measured')")
         assert page.locator("li[data-platform=instagram] button.check").count() == 0
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    finally:
-        context.close()

@@ -39,6 +39,13 @@ class HeadOfficeSettings(CommonSettings):
     tiktok_client_secret: str = setting("", "the chain's TikTok Login Kit client secret")
     youtube_client_id: str = setting("", "the chain's Google OAuth client id (youtube.readonly)")
     youtube_client_secret: str = setting("", "the chain's Google OAuth client secret")
+    bluesky_client_name: str = setting("", "the name customers see when they link a Bluesky account (AT Protocol "
+                                       "OAuth, for listening); set, /join offers Bluesky (needs an https "
+                                       "public_url)")
+    bluesky_plc_url: str = setting("https://plc.directory", "the PLC directory that resolves did:plc DIDs "
+                                   "(a mirror, or a stand-in in tests)")
+    bluesky_domain_url: str = setting("https://{domain}", "where a handle's or did:web's domain answers "
+                                      "(/.well-known/atproto-did, /.well-known/did.json); {domain} is replaced")
     # Listening (posplugin.hq.listening): what customers post about a store.
     listen_sources: str = setting("", "listening: sources to run, comma-separated (instagram, bluesky, mastodon, "
                                   "linked); empty means none but POST /hq/v1/heard")
@@ -98,6 +105,13 @@ def _customer_side_problems(s: HeadOfficeSettings) -> list[str]:
     if s.smtp_url and not s.smtp_url.startswith(("smtp://", "smtps://")):
         problems.append("smtp_url must look like smtp://user:password@host:587?from=shop@example.com "
                         "(or smtps://)")
+    if s.bluesky_client_name and not s.public_url.startswith("https://"):
+        problems.append("bluesky_client_name needs an https:// public_url: Bluesky fetches head office's client "
+                        "metadata from it")
+    if not s.bluesky_plc_url.startswith(("http://", "https://")):
+        problems.append(f"bluesky_plc_url {s.bluesky_plc_url!r} must be an http:// or https:// URL")
+    if not s.bluesky_domain_url.startswith(("http://", "https://")) or "{domain}" not in s.bluesky_domain_url:
+        problems.append(f"bluesky_domain_url {s.bluesky_domain_url!r} must be an http(s):// URL with {{domain}} in it")
     if s.code_sender not in ("", "console"):
         problems.append(f"code_sender {s.code_sender!r} is not known; leave it empty or use console")
     return problems

@@ -20,6 +20,8 @@ from ...hookspecs import hookimpl
 from ...plugins import Plugins
 from ...timeutil import iso
 from ..platforms import instagram, tiktok, youtube
+from ..platforms.atproto import Resolver
+from ..platforms.bluesky import Bluesky, client_key
 from ..platforms.oauth import Platform, PlatformError, Token
 from ..schema import linked_accounts, oauth_states
 from .vault import Vault
@@ -55,6 +57,10 @@ class BundledPlatforms:
                     extra = {"discovery_user_id": settings.extra.get("instagram_discovery_user_id", ""),
                              "discovery_token": settings.extra.get("instagram_discovery_token", "")}
                 found.append(module.PLATFORM(client_id, secret, **extra))
+        if settings.bluesky_client_name and settings.public_url:
+            found.append(Bluesky(client_key(settings.data_dir), client_name=settings.bluesky_client_name,
+                                 resolver=Resolver(plc_url=settings.bluesky_plc_url,
+                                                   domain_url=settings.bluesky_domain_url)))
         return found
 
 
@@ -89,20 +95,28 @@ class Accounts:
 
     # -- OAuth -------------------------------------------------------------
 
-    def start_link(self, customer_id: int, name: str, redirect_uri: str, *, session: str) -> str:
+    def start_link(self, customer_id: int, name: str, redirect_uri: str, *, session: str,
+                   handle: str | None = None) -> str:
         """The platform's authorize URL for this customer (state and PKCE),
         bound to ``session`` (their session token): only the browser that
-        started the link can finish it."""
+        started the link can finish it. ``handle`` is for platforms that start
+        from one (Bluesky); it is not kept."""
         platform = self.platform(name)
         state = secrets.token_urlsafe(24)
         verifier = platform.new_verifier()
+        try:
+            url, kept = platform.begin(redirect_uri, state, verifier, handle=handle)
+        except PlatformError as exc:
+            raise LinkFailed(exc.message, field="handle" if handle is not None else "platform") from None
+        sealed = self.vault.seal({"verifier": verifier, "kept": kept} if kept else verifier)
         with self.engine.begin() as conn:
             conn.execute(insert(oauth_states).values(state_hash=_digest(state), customer_id=customer_id,
-                                                     platform=name, verifier=self.vault.seal(verifier),
+                                                     platform=name, verifier=sealed,
                                                      created_at=self.clock(), session_hash=_digest(session)))
-        return platform.authorization_url(redirect_uri, state, verifier)
+        return url
 
-    def finish_link(self, name: str, state: str, code: str, redirect_uri: str, *, session: str | None) -> int:
+    def finish_link(self, name: str, state: str, code: str, redirect_uri: str, *, session: str | None,
+                    callback: dict | None = None) -> int:
         """The platform called back: trade the code for tokens and keep them
         sealed; returns the customer's id. Raises :class:`LinkFailed` when the
         state is unknown, used or old, when ``session`` (the callback's
@@ -122,8 +136,10 @@ class Accounts:
             raise LinkFailed("this link was started in another browser or session: nothing was linked; start "
                              "it again from your own page, signed in", field="state")
         platform = self.platform(name)
+        opened = self.vault.open(row.verifier)
+        verifier, kept = (opened["verifier"], opened["kept"]) if isinstance(opened, dict) else (opened, {})
         try:
-            token = platform.exchange(redirect_uri, code, self.vault.open(row.verifier))
+            token = platform.finish(redirect_uri, code, verifier, kept, callback or {})
             account_id = token.account_id or platform.measure(token).account_id
         except PlatformError as exc:
             raise LinkFailed(exc.message, field="code") from None
@@ -131,7 +147,9 @@ class Accounts:
             raise LinkFailed(f"{name} did not say which account this is; nothing was linked", field="code")
         token.account_id = account_id
         self._claim(row.customer_id, name, account_id=account_id, handle=None)
-        self._upsert(row.customer_id, name, source="oauth", token=token, handle=None)
+        # A platform linked for listening only keeps the account's id, never a token.
+        self._upsert(row.customer_id, name, source="oauth", token=token if platform.measures else None,
+                     account_id=account_id, handle=None)
         return row.customer_id
 
     def _claim(self, customer_id: int, name: str, *, account_id: str | None, handle: str | None) -> None:
@@ -202,10 +220,10 @@ class Accounts:
                 measured_at=now, next_refresh_at=now + PROVED_REFRESH_S, failures=0, last_error=None))
 
     def _upsert(self, customer_id: int, name: str, *, source: str, token: Token | None, handle: str | None,
-                proof: str | None = None):
+                proof: str | None = None, account_id: str | None = None):
         now = self.clock()
         values = {"source": source, "token": self.vault.seal(token.to_json()) if token else None,
-                  "account_id": token.account_id if token else None, "handle": handle, "status": "linked",
+                  "account_id": token.account_id if token else account_id, "handle": handle, "status": "linked",
                   "linked_at": now, "next_refresh_at": now, "failures": 0, "last_error": None,
                   "last_error_at": None, "followers": None, "engagement_rate": None, "posts": None,
                   "measured_at": None, "proof": proof, "proved_at": None}
@@ -234,6 +252,8 @@ class Accounts:
         return [{"platform": r.platform, "source": r.source, "handle": r.handle, "status": _shown(r),
                  "followers": r.followers, "engagement_rate": r.engagement_rate, "posts": r.posts,
                  "measured_at": iso(r.measured_at),
+                 **({"listening_only": True} if r.platform in self.platforms
+                    and not self.platforms[r.platform].measures else {}),
                  **({"proof": r.proof} if r.source == "handle" and r.proved_at is None else {})} for r in rows]
 
 

@@ -104,6 +104,8 @@ class Collector:
         with self.engine.connect() as conn:
             due = conn.execute(select(linked_accounts).where(and_(
                 linked_accounts.c.status == "linked", linked_accounts.c.next_refresh_at <= now,
+                # Accounts linked for listening only (Bluesky) are never due: they would fill the batch.
+                linked_accounts.c.platform.in_([n for n, p in self.platforms.items() if p.measures]),
                 consented(), proved())).order_by(linked_accounts.c.next_refresh_at).limit(limit)).all()
         for row in due:
             platform = self.platforms.get(row.platform)
@@ -122,7 +124,7 @@ class Collector:
             row = conn.execute(select(linked_accounts).where(and_(
                 linked_accounts.c.id == account_id, linked_accounts.c.status == "linked", proved()))).first()
         platform = row and self.platforms.get(row.platform)
-        if platform and self.paused_until.get(row.platform, 0) <= self.clock() and (
+        if platform and platform.measures and self.paused_until.get(row.platform, 0) <= self.clock() and (
                 row.source != "handle" or platform.can_lookup()):
             self._refresh(row, result)
         return result

@@ -125,7 +125,9 @@ class MyPage:
         lines = [t("me.why.consent_none")] if consent is None else \
             [t("me.why.consent", given=day(consent.get("given_at")), version=consent["version"])]
         for a in accounts:
-            if a["followers"] is None:
+            if a.get("listening_only"):
+                lines.append(t("me.why.account_listening", account=_account_name(a)))
+            elif a["followers"] is None:
                 lines.append(t("me.why.account_unmeasured", account=_account_name(a)))
             else:
                 lines.append(t("me.why.account", account=_account_name(a),

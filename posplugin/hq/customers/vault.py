@@ -17,6 +17,20 @@ from cryptography.fernet import Fernet, InvalidToken
 KEY_FILE = "hq-tokens.key"
 
 
+def secret_file(path: Path, make) -> bytes:
+    """The bytes of the secret at ``path``; on first use ``make()``'s, written
+    readable by the owner only. Two processes starting at once agree on one."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as f:
+            f.write(make())
+    return path.read_bytes()
+
+
 class VaultError(Exception):
     """A sealed value that cannot be opened (another key, or damaged)."""
 
@@ -30,16 +44,7 @@ class Vault:
     @classmethod
     def in_folder(cls, data_dir: Path) -> "Vault":
         """The vault whose key is ``hq-tokens.key`` in ``data_dir``, made on first use."""
-        path = Path(data_dir) / KEY_FILE
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another process made it first
-                return cls(path.read_bytes().strip())
-            with os.fdopen(fd, "wb") as f:
-                f.write(Fernet.generate_key())
-        return cls(path.read_bytes().strip())
+        return cls(secret_file(Path(data_dir) / KEY_FILE, Fernet.generate_key).strip())
 
     def seal(self, value) -> str:
         """``value`` (JSON-able) encrypted, as text for a database column."""

@@ -104,6 +104,9 @@ class Platform:
     scope_separator = " "
     extra_authorize_params: dict = {}
     token_auth_method = "client_secret_post"
+    # Whether the collector measures accounts here; one that does not (Bluesky,
+    # linked for listening only) keeps the account's id and no token.
+    measures = True
 
     def __init__(self, client_id: str, client_secret: str, *, session: requests.Session | None = None,
                  clock=time.time):
@@ -134,6 +137,18 @@ class Platform:
         url, _ = self._oauth(redirect_uri).create_authorization_url(
             self.authorize_url, state=state, code_verifier=code_verifier, **self.extra_authorize_params)
         return url
+
+    def begin(self, redirect_uri: str, state: str, code_verifier: str, *, handle: str | None = None
+              ) -> tuple[str, dict]:
+        """Where to send the customer, and what the callback needs besides the
+        verifier (kept sealed until then); ``handle`` is what the customer
+        typed, for platforms that start from one (Bluesky)."""
+        return self.authorization_url(redirect_uri, state, code_verifier), {}
+
+    def finish(self, redirect_uri: str, code: str, code_verifier: str, kept: dict, callback: dict) -> Token:
+        """The tokens for the code the platform called back with; ``kept`` is
+        what :meth:`begin` kept, ``callback`` the callback's other parameters."""
+        return self.exchange(redirect_uri, code, code_verifier)
 
     def exchange(self, redirect_uri: str, code: str, code_verifier: str) -> Token:
         """Trade the authorization code (and the PKCE verifier) for tokens."""

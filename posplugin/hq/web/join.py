@@ -17,7 +17,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request
 
-from ...errors import Forbidden, Unauthorized
+from ...errors import Forbidden, NotFound, Unauthorized
 from ...web import pages
 from ...web.endpoint import ApiBlueprint
 from ..customer_side import CustomerSide
@@ -25,6 +25,7 @@ from ..customers import consent as consent_text
 from ..customers.accounts import Accounts, LinkFailed
 from ..customers.join import Customers, SignedIn
 from ..customers.senders import mask
+from ..platforms import bluesky
 from .schemas import SCHEMAS
 
 COOKIE = "posplugin_customer"
@@ -197,7 +198,7 @@ PLATFORM = {"name": "platform", "in": "path", "required": True,
 CALLBACK_QUERY = [{"name": name, "in": "query", "required": False, "schema": {"type": "string", "maxLength": length}}
                   for name, length in (("code", 2048), ("state", 512), ("error", 256), ("error_description", 1024),
                                        ("error_reason", 256), ("error_code", 64), ("scope", 1024), ("scopes", 1024),
-                                       ("authuser", 16), ("prompt", 64), ("hd", 256))]
+                                       ("authuser", 16), ("prompt", 64), ("hd", 256), ("iss", 512))]
 
 
 def _redirect_uri(platform: str) -> str:
@@ -224,10 +225,30 @@ def link_callback(platform: str):
         # The session cookie comes along (SameSite=Lax allows it on this top-level
         # redirect): only the browser that started the link may finish it.
         accounts().finish_link(platform, request.args["state"], request.args["code"], _redirect_uri(platform),
-                               session=request.cookies.get(COOKIE))
+                               session=request.cookies.get(COOKIE),
+                               callback={k: v for k, v in request.args.items() if k not in ("code", "state")})
     except LinkFailed as exc:
         return redirect(f"/join#link_error={quote(exc.message[:120])}")
     return redirect(f"/join#linked={quote(platform)}")
+
+
+@bp.operation("POST", "/join/bluesky/link", summary="Start linking a Bluesky account from its handle: the "
+              "account's authorization server's authorize URL (AT Protocol OAuth: PAR, PKCE, DPoP)", roles=None,
+              body="BlueskyLinkRequest", errors=CHANGES + (404,))
+def link_bluesky(body):
+    who = changing_customer()
+    return jsonify({"authorize_url": accounts().start_link(
+        who.customer_id, "bluesky", _redirect_uri("bluesky"), session=request.cookies.get(COOKIE, ""),
+        handle=body["handle"])})
+
+
+@bp.operation("GET", "/join/accounts/bluesky/" + bluesky.METADATA, summary="Head office's AT Protocol OAuth "
+              "client metadata (its URL is the client_id Bluesky's servers fetch)", roles=None, errors=(404,))
+def bluesky_client_metadata():
+    platform = accounts().platform("bluesky")
+    if not isinstance(platform, bluesky.Bluesky):
+        raise NotFound("Bluesky is not linked through head office's own client here")
+    return jsonify(platform.client_metadata(_redirect_uri("bluesky")))
 
 
 @bp.operation("DELETE", "/join/accounts/<platform>", summary="Unlink an account (its token and figures are dropped)",

@@ -149,6 +149,10 @@ SCHEMAS = SchemaSet({
                                   "maxItems": len(CONSENT_SCOPES)},
                        "language": LANGUAGE},
     },
+    "BlueskyLinkRequest": {
+        "type": "object", "required": ["handle"], "additionalProperties": False,
+        "properties": {"handle": text(253, 1)},
+    },
     "HandleRequest": {
         "type": "object", "required": ["platform", "handle"], "additionalProperties": False,
         "properties": {"platform": {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,31}$"},

@@ -29,6 +29,7 @@ COLLECTION = "app.bsky.feed.post"
 REWIND_US = 5_000_000   # resume a few seconds early: Jetstream's events are at-least-once around the cursor
 SAVE_EVERY_S = 1.0
 MAX_DIDS = 10_000       # Jetstream's documented limit on wantedDids
+REREAD_S = 60.0         # how often the consented customers' DIDs are read again (a customer links or leaves)
 
 
 def post_of(event: dict, chain_dids: set[str], tags: set[str], customers: set[str]) -> Post | None:
@@ -75,6 +76,7 @@ class Jetstream:
         self.chain_dids = {d.strip() for d in chain_dids.split(",") if d.strip()}
         self.tags = {h[1:] for h in handles if h.startswith("#")}
         self.consented_dids = consented_dids
+        self.reread_s = REREAD_S
 
     def address(self, customers: list[str]) -> str:
         params = [("wantedCollections", COLLECTION)]
@@ -88,9 +90,9 @@ class Jetstream:
     def run(self, sink, stop) -> None:
         customers = set(self.consented_dids())
         if not (self.chain_dids or self.tags or customers):
-            stop.wait(300)  # nothing to listen for yet
+            stop.wait(self.reread_s)  # nothing to listen for yet: look again for a customer who links
             return
-        last, saved_at = None, time.monotonic()
+        last, saved_at, read_at = None, time.monotonic(), time.monotonic()
         with connect(self.address(sorted(customers)), open_timeout=10, close_timeout=2,
                      max_size=2**20) as socket:
             log.info("Bluesky: reading Jetstream")
@@ -108,3 +110,20 @@ class Jetstream:
                 if last and (message is None or time.monotonic() - saved_at >= SAVE_EVERY_S):
                     self.cursors.set("bluesky", str(int(last)))
                     saved_at = time.monotonic()
+                if time.monotonic() - read_at >= self.reread_s:
+                    read_at = time.monotonic()
+                    if not self._still(customers):
+                        if last:
+                            self.cursors.set("bluesky", str(int(last)))
+                        log.info("Bluesky: the consented customers changed; reconnecting with their DIDs")
+                        return  # the runner starts it again, from the saved cursor, asking for the new DIDs
+
+    def _still(self, customers: set[str]) -> bool:
+        """Whether the connection still asks for the right DIDs: with chain DIDs
+        or hashtags every post comes, and ``customers`` is updated in place."""
+        now = set(self.consented_dids())
+        if self.chain_dids or self.tags:
+            customers.clear()
+            customers.update(now)
+            return True
+        return now == customers
