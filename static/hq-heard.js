@@ -9,9 +9,12 @@
   const P = Posplugin;
   const $ = (id) => document.getElementById(id);
   const REFRESH_MS = 15000;
+  const SHOWN = 20;  // the newest posts; the rest are counted (GET /hq/v1/heard has them all)
   let last = null;
 
-  const minutes = (s) => (s === null || s === undefined ? "–" : `${P.number(Math.round(s / 6) / 10)} min`);
+  // Seconds under a minute (the floor is often that fast), minutes after.
+  const duration = (s) => (s === null || s === undefined ? "–"
+    : s < 60 ? `${P.number(Math.round(s))} s` : `${P.number(Math.round(s / 6) / 10)} min`);
 
   function actions(h) {
     const box = P.el("td", "heard-actions");
@@ -33,14 +36,17 @@
   function row(h) {
     const tr = P.el("tr", `heard-row tone-${h.tone}`);
     tr.dataset.id = h.id;
-    const post = P.el("td", "heard-post");
+    const post = P.el("td", "heard-post wrap");
     const text = P.el("span", "heard-excerpt", h.excerpt || "–");
-    post.append(text, P.el("span", "heard-source", ` · ${h.source} · ${h.routed_by}`));
+    post.append(text, P.el("span", "heard-source muted",
+      ` · ${h.source} · ${P.t("hq.heard_routed." + h.routed_by)}`));
+    const what = [P.t("me.heard_about." + h.about), P.t("floor.heard_tone." + h.tone)];
+    if (h.lane) what.push(P.t("hq.heard_lane", { lane: h.lane }));
     tr.append(P.el("td", null, P.dateTime(h.posted_at)),
       P.el("td", null, h.store || P.t("hq.heard_inbox")), post,
-      P.el("td", null, `${h.about} · ${h.tone}` + (h.lane ? ` · ${h.lane}` : "")),
+      P.el("td", "wrap", what.join(" · ")),
       P.el("td", "heard-status", P.t("hq.heard_status." + h.status)),
-      P.el("td", "heard-times", [h.to_prompt_s, h.to_taken_s, h.to_resolved_s, h.to_replied_s].map(minutes).join(" · ")),
+      P.el("td", "heard-times", [h.to_prompt_s, h.to_taken_s, h.to_resolved_s, h.to_replied_s].map(duration).join(" · ")),
       actions(h));
     return tr;
   }
@@ -59,9 +65,12 @@
     const figures = scope.value ? data.figures.stores[scope.value] : data.figures.chain;
     $("heard-summary").textContent = P.t("hq.heard_summary", { heard: P.number(figures.heard),
       complaints: P.number(figures.complaints), praise: P.number(figures.praise),
-      median: minutes(figures.to_prompt.median_s), p95: minutes(figures.to_prompt.p95_s) });
+      median: duration(figures.to_prompt.median_s), p95: duration(figures.to_prompt.p95_s) });
     const rows = data.heard.filter((h) => !scope.value || h.store === scope.value);
-    $("heard-table").tBodies[0].replaceChildren(...rows.map(row));
+    $("heard-table").tBodies[0].replaceChildren(...rows.slice(0, SHOWN).map(row));
+    P.labelCells($("heard-table"));
+    $("heard-more").hidden = rows.length <= SHOWN;
+    $("heard-more").textContent = P.t("hq.heard_more", { count: P.number(rows.length - SHOWN) });
   }
 
   async function load() {

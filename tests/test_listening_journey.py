@@ -8,7 +8,7 @@ import time
 
 import pytest
 import requests
-from helpers import ID_KEY
+from helpers import ID_KEY, each_screen
 from platform_standins import CHAIN_TOKEN, meta_delivery, meta_signature
 from test_listening import hq_settings
 
@@ -94,3 +94,11 @@ def test_a_signed_mention_reaches_the_right_floor_and_hq_shows_the_times(chain, 
     page.wait_for_function("document.querySelector('#heard-table tr.heard-row .heard-times')"
                            ".textContent.split(' · ').slice(0, 3).every((t) => t !== '–')", timeout=10000)
     page.screenshot(path=str(output_dir / "hq-heard.png"))
+    # Every screen: the inbox fits (a card a post below a laptop's width), in words, not codes.
+    cells = page.inner_text("#heard-table tbody")
+    assert "the queue" in cells and "complaint" in cells and "store's handle" in cells, cells
+    for viewport in each_screen(page, output_dir, "hq-heard", full_page=True):
+        box = page.locator("#heard-table").bounding_box()
+        assert box["x"] + box["width"] <= viewport["width"] + 0.5, (viewport, box)
+        shown = page.eval_on_selector("#heard-table tbody tr", "r => getComputedStyle(r).display")
+        assert (shown == "block") == (viewport["width"] <= 860), (viewport, shown)
