@@ -144,7 +144,7 @@
     const parts = [];
     for (const v of [0, top / 2, top]) {
       parts.push(svg("line", { x1: L, x2: W - 8, y1: y(v), y2: y(v), class: "rule" }),
-        svg("text", { x: L - 6, y: y(v) + 4, class: "tick" }, ratio ? rate(v) : P.number(Math.round(v * 10) / 10)));
+        svg("text", { x: L - 6, y: y(v) + 4, class: "tick" }, ratio ? rate(v) : P.number(top >= 10 ? Math.round(v) : Math.round(v * 10) / 10)));
     }
     const every = Math.ceil(n / Math.max(2, Math.floor((W - L) / 70)));
     labels.forEach((label, i) => {
