@@ -56,7 +56,7 @@ def _flip(text, at):
     return "PP1:" + base64.b32encode(bytes(raw)).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("case,text,now,code", [
+REFUSALS = [
     ("expired: a screenshot used ten minutes later", issued(), NOW + 600, "pass_expired"),
     ("expired exactly at its end", issued(), NOW + 300, "pass_expired"),
     ("another chain's head office", issued(key=OTHER), NOW, "pass_other_chain"),
@@ -67,7 +67,11 @@ def _flip(text, at):
     ("not a pass at all", "4741234567", NOW, "pass_unreadable"),
     ("cut short", issued()[:-3], NOW, "pass_unreadable"),
     ("not base32", issued()[:-1] + "1", NOW, "pass_unreadable"),
-])
+]
+
+
+# Named by the case, not by its pass: a pass is signed with a new key at each collection.
+@pytest.mark.parametrize("case,text,now,code", REFUSALS, ids=[r[0] for r in REFUSALS])
 def test_refused_with_a_reason(case, text, now, code):
     assert refusal(text, now) == code, case
 
