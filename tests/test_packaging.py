@@ -44,6 +44,17 @@ def test_runtime_ranges_agree_with_what_the_test_extra_requires():
                     f"setup.cfg's {mine} allows {next_minor}, which {tool.name} ({theirs}) does not: "
                     "installing the test extra would downgrade it")
 
+def test_every_package_folder_ships():
+    """setup.cfg lists packages by name (static/ and hooks/ are mapped in):
+    a new folder of posplugin/ left off the list is missing from a plain
+    `pip install .`, and its imports fail there only."""
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    listed = {line.strip() for line in cfg["options"]["packages"].splitlines() if line.strip()}
+    folders = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "posplugin").rglob("__init__.py")}
+    assert folders - listed == set(), "add these to [options] packages in setup.cfg"
+
+
 def test_installed_versions_satisfy_setup_cfg():
     runtime, test = requirements()
     for requirement in runtime + test:
