@@ -78,7 +78,9 @@ const PospluginAlert = (() => {
       unlock();
       update();
     });
-    for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, unlock, { passive: true });
+    // On the click, not the press: sound allowed hides the hint, and a hint vanishing between a
+    // tap's press and release moves the page under the finger, so the tap's button never gets it.
+    for (const kind of ["click", "keydown"]) document.addEventListener(kind, unlock, { passive: true });
     if (on) context(); // suspended until the first tap; the hint says so
     update();
     return { fire, update, get on() { return on; } };

@@ -61,6 +61,24 @@ def test_prompt_reaches_till_and_floor_and_taking_it_updates_the_till(open_page,
     till.wait_for_selector("#card.level-none", timeout=2000)
 
 
+def test_the_first_tap_on_the_floor_takes_its_prompt(open_page, server, clients, tokens):
+    """The first tap also allows the alerts' sound, which hides "tap anywhere to
+    allow sound": that must not move the page between the tap's press and its
+    release, or the tap's button never gets the tap (a floor worker's first
+    "Take" was lost)."""
+    floor = open_page(server, "/floor", tokens["staff"], TABLET_LANDSCAPE)
+    floor.wait_for_selector("#sound-hint:not([hidden])")
+    prompt = card_prompt(clients)
+    button = floor.wait_for_selector(f"li.prompt[data-id='{prompt['id']}'] button.take")
+    box = button.bounding_box()
+    floor.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    floor.mouse.down()
+    floor.wait_for_timeout(300)   # a finger rests a moment
+    floor.mouse.up()
+    floor.wait_for_selector("#name-dialog[open]", timeout=3000)   # the tap took: asked for a name
+    floor.wait_for_selector("#sound-hint[hidden]", state="attached", timeout=3000)   # and sound is allowed
+
+
 def test_keyboard_shortcuts_on_the_till(open_page, server, clients, tokens):
     till = open_page(server, "/till?lane=3", tokens["till"])
     till.wait_for_selector("#empty")
