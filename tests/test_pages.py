@@ -69,8 +69,10 @@ def test_the_first_tap_on_the_floor_takes_its_prompt(open_page, server, clients,
     floor = open_page(server, "/floor", tokens["staff"], TABLET_LANDSCAPE)
     floor.wait_for_selector("#sound-hint:not([hidden])")
     prompt = card_prompt(clients)
-    button = floor.wait_for_selector(f"li.prompt[data-id='{prompt['id']}'] button.take")
-    box = button.bounding_box()
+    take = floor.locator(f"li.prompt[data-id='{prompt['id']}'] button.take")
+    take.wait_for()
+    floor.wait_for_timeout(300)   # the prompt's events are in: the list stands still
+    box = take.bounding_box()
     floor.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     floor.mouse.down()
     floor.wait_for_timeout(300)   # a finger rests a moment
