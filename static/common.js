@@ -101,6 +101,15 @@ const Posplugin = (() => {
     }
   }
 
+  // Durations in seconds, for head office's figures: "under 1 s" rather than a
+  // bare 0, short ones in seconds, the rest in minutes; "–" for none.
+  function duration(s) {
+    if (s === null || s === undefined) return "–";
+    if (s < 1) return W.t("hq.under_a_second");
+    if (s < 90) return W.t("hq.seconds", { n: W.number(Math.round(s)) });
+    return W.t("hq.minutes", { n: W.number(Math.round(s / 6) / 10) });
+  }
+
   function el(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -109,5 +118,5 @@ const Posplugin = (() => {
   }
 
   return { token, lang: W.lang, t: W.t, number: W.number, date: W.date, dayMonth: W.dayMonth, time: W.time, dateTime: W.dateTime,
-    api, live, el, labelCells, loadMessages: W.load, promptStore };
+    duration, api, live, el, labelCells, loadMessages: W.load, promptStore };
 })();

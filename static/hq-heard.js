@@ -12,9 +12,7 @@
   const SHOWN = 20;  // the newest posts; the rest are counted (GET /hq/v1/heard has them all)
   let last = null;
 
-  // Seconds under a minute (the floor is often that fast), minutes after.
-  const duration = (s) => (s === null || s === undefined ? "–"
-    : s < 60 ? `${P.number(Math.round(s))} s` : `${P.number(Math.round(s / 6) / 10)} min`);
+  const duration = P.duration;  // as the rest of the page says them
 
   function actions(h) {
     const box = P.el("td", "heard-actions");
@@ -46,7 +44,7 @@
       P.el("td", null, h.store || P.t("hq.heard_inbox")), post,
       P.el("td", "wrap", what.join(" · ")),
       P.el("td", "heard-status", P.t("hq.heard_status." + h.status)),
-      P.el("td", "heard-times", [h.to_prompt_s, h.to_taken_s, h.to_resolved_s, h.to_replied_s].map(duration).join(" · ")),
+      P.el("td", "heard-times wrap", [h.to_prompt_s, h.to_taken_s, h.to_resolved_s, h.to_replied_s].map(duration).join(" · ")),
       actions(h));
     return tr;
   }

@@ -18,11 +18,7 @@
   const VERSIONS_SHOWN = 5;
   const fmt = (n) => (n === null || n === undefined ? "–" : P.number(n));
   const rate = (r) => (r === null || r === undefined ? "–" : P.t("hq.percent", { n: P.number(Math.round(r * 100)) }));
-  // Durations in seconds: "under 1 s" rather than a bare 0, short ones in seconds, the rest in minutes.
-  const duration = (s) => (s === null || s === undefined ? "–"
-    : s < 1 ? P.t("hq.under_a_second")
-      : s < 90 ? P.t("hq.seconds", { n: P.number(Math.round(s)) })
-        : P.t("hq.minutes", { n: P.number(Math.round(s / 6) / 10) }));
+  const duration = P.duration;
   const period = () => Number($("days").value);
 
   function showError(message) {

@@ -168,15 +168,8 @@ def _report(store, http, base: str) -> int:
 
 
 def floor_until(post: dict) -> float | None:
-    """When head office says the post is too old for the floor (None: it did not say)."""
+    """When head office says the post is too old for the floor (None: it did not say, or not readably)."""
     try:
         return parse_iso(post["floor_until"])
-    except (KeyError, TypeError, ValueError):
-        return None
-
-
-def posted_at(prompt: dict) -> float | None:
-    try:
-        return parse_iso(prompt["posted_at"])
     except (KeyError, TypeError, ValueError):
         return None
