@@ -301,3 +301,33 @@ def test_the_migrations_ship_in_the_package():
         assert any(fnmatch.fnmatch(name, pattern) and name.count("/") == pattern.count("/")
                    for pattern in patterns), f"{name} is not in setup.cfg's package_data"
     assert Path(MIGRATIONS).parent == package
+
+
+def test_ctrl_c_inside_a_write_gives_the_turn_back(tmp_path):
+    """Ctrl-C arriving while SQLite runs a statement invalidates the connection;
+    the interrupt goes on up as itself (the demo sums up the shift on it) and
+    the next writer still gets its turn."""
+    engine = open_engine(database_url(tmp_path))
+
+    def interrupt(_conn, _cursor, statement, *_args):
+        if "interrupted" in str(_args):
+            raise KeyboardInterrupt
+
+    event.listen(engine, "before_cursor_execute", interrupt)
+    try:
+        try:
+            with engine.begin() as conn:
+                conn.execute(store_syncs.insert().values(name="kept", last_sync_at=1.0))
+                conn.execute(store_syncs.insert().values(name="interrupted", last_sync_at=2.0))
+        except KeyboardInterrupt:
+            pass
+        else:
+            raise AssertionError("the interrupt was swallowed")
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            conn.execute(store_syncs.insert().values(name="after", last_sync_at=3.0))
+        assert time.perf_counter() - started < BUSY_TIMEOUT_MS / 1000
+        with engine.connect() as conn:
+            assert [r.name for r in conn.execute(select(store_syncs.c.name))] == ["after"]
+    finally:
+        engine.dispose()

@@ -151,7 +151,11 @@ class _WriteTurns:
         conn.info[self.KEY] = self.lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000)
 
     def end(self, conn) -> None:
-        self._release(conn.info)
+        # An exception that invalidated the connection mid-transaction (Ctrl-C
+        # inside SQLite, say) leaves no info to read here: the pool's checkin
+        # below gives the turn back.
+        if not conn.invalidated:
+            self._release(conn.info)
 
     def checkin(self, _dbapi_conn, record) -> None:
         # A connection given back with its transaction still open (the pool
