@@ -134,30 +134,43 @@ def test_staff_names_are_not_customer_names():
     assert STAFF_NAMES and not set(STAFF_NAMES) & set(FIRST_NAMES)
 
 
-@pytest.mark.parametrize("how", ["flag", "environment", "ini"])
-def test_demo_speaks_norwegian_by_flag_environment_or_ini(tmp_path, how):
-    data = tmp_path / "demo"
-    data.mkdir()
-    args, env = ["demo", "--data", str(data), "--port", "0", "--duration", "4", "--pace", "0.2"], {}
-    if how == "flag":
-        args += ["--language", "nb"]
-    elif how == "environment":
-        env["POSPLUGIN_LANGUAGE"] = "nb"
-    else:
-        # An ini that only names the language, the key from the environment (as the message says).
-        (data / "posplugin.ini").write_text("[posplugin]\nlanguage = nb\n")
-        env["POSPLUGIN_ID_KEY"] = ID_KEY
-    done = run_cli(*args, env=env, timeout=90)
+def test_demo_speaks_norwegian_on_the_ports_it_is_given(tmp_path):
+    store_port, hq_port = free_port(), free_port()
+    done = run_cli("demo", "--data", str(tmp_path / "demo"), "--port", str(store_port), "--hq-port", str(hq_port),
+                   "--duration", "4", "--pace", "0.2", "--language", "nb", timeout=90)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "posplugin-demobutikken kjører" in out and "porter: butikk" in out
+    assert "posplugin-demobutikken kjører" in out
+    assert f"porter: butikk {store_port}, hovedkontor {hq_port}" in out
+    assert f"http://127.0.0.1:{hq_port}/hq#token=" in out
     assert re.search(r"^kasse [1-4]: \w+, [\d\u00a0]+ følgere", out, re.M), out
     assert "hovedkontor: butikken har listeversjon 1 (9\u00a0707 kunder)" in out
     assert out.strip().splitlines()[-1].startswith("Vakten (")
     assert "waitress" not in out + done.stderr
-    if how == "flag":  # every line in Norwegian: the banner's labels, the shift, the summary
-        words = " ".join(w for w in out.split() if not re.search(r'[/=#_"-]|^pp_|^hq_|^PP1:', w))
-        assert english_left_over(words, english_only_words()) == []
+    # Every line in Norwegian: the banner's labels, the shift, the summary.
+    words = " ".join(w for w in out.split() if not re.search(r'[/=#_"-]|^pp_|^hq_|^PP1:', w))
+    assert english_left_over(words, english_only_words()) == []
+
+
+@pytest.mark.parametrize("how", ["environment", "ini"])
+def test_the_demo_takes_its_language_from_the_environment_or_its_ini(tmp_path, how):
+    """The demo reads its settings as every command does (the run above shows
+    what a language does to the console)."""
+    from posplugin import config
+    from posplugin.demo.run import prepare_ini
+
+    data = tmp_path / "demo"
+    data.mkdir()
+    if how == "environment":
+        env = {"POSPLUGIN_LANGUAGE": "nb"}
+    else:
+        # An ini that only names the language, the key from the environment (as the message says).
+        (data / "posplugin.ini").write_text("[posplugin]\nlanguage = nb\n")
+        env = {"POSPLUGIN_ID_KEY": ID_KEY}
+    prepare_ini(data, env)
+    settings = config.load(data, environ=env)
+    config.require_id_key(settings)
+    assert settings.language == "nb"
     if how == "ini":
         ini = (data / "posplugin.ini").read_text()
         assert "language = nb" in ini and "id_key" not in ini  # the environment's key was used
@@ -176,15 +189,6 @@ def test_demo_refuses_a_taken_port_clearly(tmp_path, flag):
     assert done.returncode == 2
     assert f"port {port} on 127.0.0.1 is taken" in done.stderr and flag in done.stderr
     assert "Traceback" not in done.stderr
-
-
-def test_demo_uses_the_head_office_port_it_is_given(tmp_path):
-    store_port, hq_port = free_port(), free_port()
-    done = run_cli("demo", "--data", str(tmp_path / "demo"), "--port", str(store_port), "--hq-port", str(hq_port),
-                   "--duration", "2", "--pace", "0.5", timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert f"ports: store {store_port}, head office {hq_port}" in done.stdout
-    assert f"http://127.0.0.1:{hq_port}/hq#token=" in done.stdout
 
 
 def test_a_visitor_joins_with_the_code_the_console_shows_and_ctrl_c_sums_up_the_shift(tmp_path):

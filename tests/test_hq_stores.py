@@ -9,7 +9,7 @@ import time
 
 import pytest
 import requests
-from helpers import cli_env, hq_query, run_cli
+from helpers import cli, cli_env, hq_query, run_cli
 
 from posplugin.errors import ImportRefused
 from posplugin.hq.office import HeadOffice
@@ -86,22 +86,22 @@ def test_a_chain_is_added_in_one_command_with_tokens_only_its_owner_reads(tmp_pa
 
 def test_a_name_holds_one_store_and_one_live_token(tmp_path):
     data, env = ["--data", str(tmp_path / "hq")], cli_env()
-    assert run_cli("hq", "store", "add", "oslo-1", *data, env=env).returncode == 0
-    second = run_cli("hq", "store", "add", "oslo-1", *data, env=env)
+    assert cli("hq", "store", "add", "oslo-1", *data, env=env).returncode == 0
+    second = cli("hq", "store", "add", "oslo-1", *data, env=env)
     assert second.returncode == 1 and "exists already" in second.stderr and not second.stdout
-    assert run_cli("hq", "token", "create", "--role", "admin", "--name", "ops", *data, env=env).returncode == 0
-    twice = run_cli("hq", "token", "create", "--role", "admin", "--name", "ops", *data, env=env)
+    assert cli("hq", "token", "create", "--role", "admin", "--name", "ops", *data, env=env).returncode == 0
+    twice = cli("hq", "token", "create", "--role", "admin", "--name", "ops", *data, env=env)
     assert twice.returncode == 1 and "revoke" in twice.stderr
     # Revoking frees the name: the store gets a new token, its figures stay.
-    assert run_cli("hq", "token", "revoke", "--name", "oslo-1", *data, env=env).returncode == 0
-    assert run_cli("hq", "store", "add", "oslo-1", *data, env=env).stdout.startswith("hq_")
+    assert cli("hq", "token", "revoke", "--name", "oslo-1", *data, env=env).returncode == 0
+    assert cli("hq", "store", "add", "oslo-1", *data, env=env).stdout.startswith("hq_")
     # The store's own tokens: two live tills named till-3 could not be told apart.
     store = ["--data", str(tmp_path / "store")]
-    assert run_cli("token", "create", "--role", "till", "--name", "till-3", *store, env=env).returncode == 0
-    till = run_cli("token", "create", "--role", "till", "--name", "till-3", *store, env=env)
+    assert cli("token", "create", "--role", "till", "--name", "till-3", *store, env=env).returncode == 0
+    till = cli("token", "create", "--role", "till", "--name", "till-3", *store, env=env)
     assert till.returncode == 1 and "till-3" in till.stderr and not till.stdout
-    assert run_cli("token", "revoke", "--name", "till-3", *store, env=env).returncode == 0
-    assert run_cli("token", "create", "--role", "till", "--name", "till-3", *store, env=env).returncode == 0
+    assert cli("token", "revoke", "--name", "till-3", *store, env=env).returncode == 0
+    assert cli("token", "create", "--role", "till", "--name", "till-3", *store, env=env).returncode == 0
 
 
 def test_an_admin_adds_stores_over_http(hq):
