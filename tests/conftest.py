@@ -37,6 +37,16 @@ from posplugin.tiers.lists import import_csv
 from posplugin.web.server import BackgroundServer
 
 
+def pytest_collection_modifyitems(items):
+    """A test that drives Chromium is a browser test and a slow one, whatever
+    it says: ``-m "not slow"``, the loop before each commit, leaves them to the
+    whole suite."""
+    for item in items:
+        if "browser" in item.fixturenames:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     return Settings(data_dir=tmp_path / "store", id_key=ID_KEY, default_region="NO",

@@ -168,6 +168,7 @@ def test_pair_prints_a_url_with_the_token_and_a_qr_code(tmp_path, role, extra, p
     assert auth.authenticate(open_database(tmp_path / "posplugin.db").conn, token).role == role
 
 
+@pytest.mark.slow
 def test_one_serve_per_data_folder(tmp_path):
     """A second `serve` on a folder already being served refuses to start and
     says why; the folder serves again once the first has stopped."""
@@ -298,6 +299,7 @@ def test_key_create_prints_a_key_serve_accepts(tmp_path):
     assert done.returncode == 0 and "4 rows loaded" in done.stdout
 
 
+@pytest.mark.slow
 def test_pair_asks_the_running_serve_where_it_is_or_refuses_with_the_fix(tmp_path):
     """Without --url, pair uses the address the running serve listens on (here
     a port --port 0 picked), never a guess from the settings; with no serve
@@ -362,6 +364,7 @@ def test_hq_tiers_build_and_metrics_status(world, tmp_path):
     assert "instagram" in table and "last build: version 1" in table
 
 
+@pytest.mark.slow
 def test_hq_serve_with_a_relative_data_folder_serves_the_feed(tmp_path):
     """Every data folder is made absolute at start: Flask's send_file reads a
     relative path against the package, and every feed body was a 500."""

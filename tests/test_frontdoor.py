@@ -30,6 +30,7 @@ def open_sockets(port: int, count: int, payload: bytes) -> list[socket.socket]:
     b"POST /api/v1/identify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
     b"Content-Length: 500\r\n\r\n{\"lane\"",                          # a body that never ends
 ])
+@pytest.mark.slow
 def test_hundreds_of_stuck_clients_do_not_block_identify(loaded_store, tokens, payload):
     server = BackgroundServer(create_app(store=loaded_store), threads=4).start()
     stuck = open_sockets(server.port, 320, payload)
@@ -182,6 +183,7 @@ def closed_by_server(sock: socket.socket, within_s: float) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_request_head_that_trickles_is_closed_after_the_head_timeout(monkeypatch, loaded_store, tokens):
     """A head must be whole within HEAD_TIMEOUT_S of its first byte: a socket
     trickling one is closed, while a silent keep-alive socket (a till between

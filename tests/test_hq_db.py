@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -225,6 +226,7 @@ open_engine(sys.argv[2]).dispose()
 """
 
 
+@pytest.mark.slow
 def test_processes_starting_at_once_migrate_one_at_a_time(tmp_path, hq_database_url):
     """What ``hq serve --workers N`` does on a new database: every process
     migrates at start. Without the schema lock they race each other's
@@ -251,6 +253,7 @@ def test_processes_starting_at_once_migrate_one_at_a_time(tmp_path, hq_database_
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_writers_on_sqlite_take_turns_without_sqlite_s_retry_sleeps(tmp_path):
     """A write waiting for another thread's write goes on as soon as that one
     commits. SQLite's own retries sleep up to 100 ms between tries: a writer

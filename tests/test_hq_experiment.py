@@ -171,6 +171,7 @@ def test_a_store_applies_the_experiment_and_its_outcomes_reach_head_office(hq, a
         store.close()
 
 
+@pytest.mark.slow
 def test_the_chain_interval_covers_a_known_effect_through_head_office(hq):
     """Simulated stores report per-arm counts; the chain's interval from
     head office covers the true effect at about the stated rate."""

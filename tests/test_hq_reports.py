@@ -62,6 +62,7 @@ def outcomes(tmp_path, migrated_hq_url):
     engine.dispose()
 
 
+@pytest.mark.slow
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sent=batches, repeats=st.lists(st.integers(0, 5), max_size=10))
 def test_every_batch_counts_once_however_often_it_arrives(outcomes, sent, repeats):

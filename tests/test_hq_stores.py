@@ -55,6 +55,7 @@ def test_stores_added_from_a_csv_are_placed_for_listening(tmp_path):
         office.close()
 
 
+@pytest.mark.slow
 def test_a_chain_is_added_in_one_command_with_tokens_only_its_owner_reads(tmp_path):
     names = [f"store-{i:04d}" for i in range(1000)]
     (tmp_path / "stores.csv").write_text(stores_csv(names))

@@ -160,6 +160,7 @@ def test_a_chain_adds_a_language_with_its_own_morphology(tmp_path):
     assert classifier.classify("personalen var inte otrevlig", "sv").tone == "praise"
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(st.text(max_size=400))
 def test_any_text_gets_a_verdict_with_known_labels(text):
@@ -358,6 +359,7 @@ def wait_for(condition, timeout=10.0):
         time.sleep(0.02)
 
 
+@pytest.mark.slow
 def test_jetstream_keeps_posts_to_the_chain_and_resumes_from_its_cursor(jetstream, listening, office):
     cursors = Cursors(office.engine, office.clock)
     source = JetstreamSource(jetstream.url, cursors, chain_dids=CHAIN_DID, handles=listening.handles)

@@ -125,6 +125,7 @@ class AnswerLost:
         return result
 
 
+@pytest.mark.slow
 def test_a_store_killed_before_the_answer_delivers_exactly_once(hq, store, tmp_path):
     """SIGKILL the store's sync after head office counted a batch but before
     the store heard back: the batch stays in the outbox, is resent as the same

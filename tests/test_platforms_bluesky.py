@@ -85,6 +85,7 @@ def test_client_metadata_is_served_at_the_client_id(bluesky_hq):
     assert key["kty"] == "EC" and key["crv"] == "P-256" and "d" not in key  # the public half only
 
 
+@pytest.mark.slow
 def test_a_customer_links_bluesky_from_join_and_their_posts_are_heard(bluesky_hq, sky, caplog):
     http = joined_customer(bluesky_hq, caplog, scopes=("tiering", "listening"), link=None)
     landed = link(bluesky_hq, http, "@Sam.Example.com")
@@ -286,6 +287,7 @@ def test_a_handle_nobody_answers_for_fails_cleanly(bluesky_hq, sky, caplog):
     assert "nobody" not in answer.text  # the handle is not echoed (nor logged)
 
 
+@pytest.mark.slow
 def test_a_newly_linked_did_is_asked_for_without_a_restart(bluesky_hq, sky, caplog):
     """Jetstream's wantedDids is fixed per connection: the source reads the
     consented DIDs again and reconnects when they change."""

@@ -216,6 +216,7 @@ def test_a_damaged_list_is_taken_again_from_head_office(hq, synced_store, how):
     assert sync_once(synced_store).status == "unchanged"
 
 
+@pytest.mark.slow
 def test_sync_once_repairs_a_damaged_list_from_the_command_line(hq, tmp_path):
     publish(hq, V1)
     env = cli_env(hq_url=hq.server.url, hq_token=hq.create_token("store", "oslo-2"), hq_public_key=hq.public_key,
@@ -358,6 +359,7 @@ def test_hq_refuses_without_a_store_token(hq):
     assert admin_only.status_code == 403
 
 
+@pytest.mark.slow
 def test_store_killed_mid_sync_keeps_the_old_list_and_the_next_sync_completes(hq, settings, tmp_path):
     """SIGKILL while a list is coming in: on restart the old list serves (never
     a mix), leftovers are cleaned up, and the next sync applies the new one."""
@@ -444,6 +446,7 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_store_killed_while_building_the_new_list(hq, settings, tmp_path):
     """SIGKILL after the download, while the new list file is being built: the
     same guarantees as a kill mid-download."""
