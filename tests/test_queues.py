@@ -108,6 +108,46 @@ def test_rush_raises_one_prompt_updates_it_and_recovery_closes_it(day):
     assert len(store.list_prompts()) == 1  # one episode, one prompt
 
 
+def test_a_rewritten_pain_prompt_is_what_staff_list_take_and_close(day):
+    """A long lane's new figures reach the prompt without a commit of their
+    own (the group writer lands them): what staff list, take and close says
+    what the lane's last reading said, in the database too."""
+    store, clock = day
+    pain = store.queues.reading("1", 9)["prompt"]
+    clock.advance(30)
+    rewritten = store.queues.reading("1", 12)["prompt"]
+    assert rewritten["id"] == pain["id"] and "12 waiting" in rewritten["body"]
+    (listed,) = store.list_prompts()
+    assert listed == rewritten
+    clock.advance(30)
+    store.queues.reading("1", 14)
+    taken = store.ack(pain["id"], "Ana")
+    assert "14 waiting" in taken["body"] and taken["status"] == "taken"
+    store.close()
+    reopened = Store(store.settings, clock=clock)
+    try:
+        assert reopened.list_prompts() == [taken]
+    finally:
+        reopened.close()
+
+
+def test_figures_written_after_their_prompt_closed_change_nothing(store):
+    """A rewrite waiting in the group writer when staff close the prompt leaves it as it was closed."""
+    from posplugin.store import prompts
+
+    with store.db.write() as conn:
+        made = prompts.create(conn, prompts.next_id(store.db), kind="pain", level="urgent", lane="1",
+                              title="Lane 1 is long", body="9 waiting", now=1000.0, details={"queue": {}})
+    statements, _ = prompts.rewrite(made, title="Lane 1 is long", body="12 waiting", level="priority",
+                                    details={"queue": {"length": 12}}, now=1001.0)
+    closed = store.resolve(made["id"], "Ana", "opened lane 3")
+    with store.db.write() as conn:
+        for sql, params in statements:
+            conn.execute(sql, params)
+    (after,) = store.list_prompts(status="resolved")
+    assert (after["body"], after["level"], after["updated_at"]) == (closed["body"], "urgent", closed["updated_at"])
+
+
 def test_no_prompt_flapping_around_the_threshold(day):
     store, clock = day
     backfill(store, 2, lambda w, h: 4)  # long from max(6, 6) = 6

@@ -40,7 +40,10 @@ def to_json(row) -> dict:
         "resolved_at": iso(resolved_at), "note": note, "display_name": display_name,
         "expires_at": iso(expires_at),
     }
-    details = json.loads(details)
+    return _with_details(prompt, json.loads(details))
+
+
+def _with_details(prompt: dict, details: dict) -> dict:
     # A pain point's own note (what staff reported) must not hide the resolution note.
     if "note" in details:
         details["report_note"] = details.pop("note")
@@ -163,7 +166,7 @@ def history(conn: sqlite3.Connection, prompt_id: int) -> list[dict]:
     """The audit trail of one prompt, oldest first."""
     return [{"at": iso(r["at"]), "action": r["action"], "by": r["by"], "note": r["note"]}
             for r in conn.execute("SELECT at, action, by, note FROM prompt_events WHERE prompt_id = ?"
-                                  " ORDER BY id", (prompt_id,))]
+                                  " ORDER BY at, id", (prompt_id,))]
 
 
 AUDIT = "INSERT INTO prompt_events (prompt_id, at, action, by, note) VALUES (?, ?, ?, ?, ?)"
@@ -180,17 +183,26 @@ def purge(conn: sqlite3.Connection, before: float) -> int:
     return conn.execute("DELETE FROM prompts WHERE created_at < ?", (before,)).rowcount
 
 
-def update(conn: sqlite3.Connection, prompt_id: int, *, title: str, body: str, level: str,
-           details: dict, now: float) -> dict:
-    """Rewrite an open prompt's words and figures (a long queue that changes).
-    Audited only when its level changes, not for every new figure."""
-    before = get(conn, prompt_id)
-    conn.execute("UPDATE prompts SET title = ?, body = ?, level = ?, details = ?, updated_at = ?"
-                 " WHERE id = ?", (title, body, level, json.dumps(details, ensure_ascii=False), now,
-                                   prompt_id))
-    if before["level"] != level:
-        _audit(conn, prompt_id, now, "level", None, f"{before['level']} -> {level}")
-    return get(conn, prompt_id)
+REWRITE = ("UPDATE prompts SET title = ?, body = ?, level = ?, details = ?, updated_at = ?"
+           " WHERE id = ? AND status IN ('open', 'taken')")
+FIELDS = ("id", "kind", "level", "lane", "title", "body", "status", "created_at", "updated_at", "taken_by",
+          "taken_at", "resolved_by", "resolved_at", "note", "display_name", "expires_at")
+
+
+def rewrite(prompt: dict, *, title: str, body: str, level: str, details: dict,
+            now: float) -> tuple[list[tuple[str, tuple]], dict]:
+    """New words and figures for the open or taken ``prompt`` (a PROMPT, as
+    last published): the statements that write them, and the PROMPT they make.
+    A prompt closed before the statements run keeps what it said. Audited only
+    when its level changes, not for every new figure."""
+    statements = [(REWRITE, (title, body, level, json.dumps(details, ensure_ascii=False), now, prompt["id"]))]
+    if prompt["level"] != level:
+        statements.append((AUDIT, (prompt["id"], now, "level", None, f"{prompt['level']} -> {level}")))
+    # Built from what is written rather than read back: a long lane rewrites
+    # its prompt on every reading.
+    fields = {name: prompt[name] for name in FIELDS}
+    fields.update(title=title, body=body, level=level, updated_at=iso(now))
+    return statements, _with_details(fields, dict(details))
 
 
 def expire(conn: sqlite3.Connection, created_before: float, now: float,

@@ -357,24 +357,34 @@ class Queues:
         return status
 
     def _update(self, lane: str, now: float, length_after, event: str | None, at: float) -> dict:
-        """Move ``lane`` to its new length and run detection. Writes that others
-        must see at once (a pain prompt raised, rewritten or closed) commit now;
-        the rest (history, the lane's length) are deferred."""
+        """Move ``lane`` to its new length and run detection. A pain prompt
+        raised or closed commits before the answer. The rest (a prompt's new
+        words and figures, history, the lane's length) is published at once and
+        deferred to the group writer: a crash loses at most its last interval,
+        which the lane's next reading writes afresh."""
         with self._lock:
             state = self._state(lane, now)
             change = self._measure(state, length_after(state), now)
             history = (lane, at, baseline.slot(at, self._tz), change.length, event)
-            if change.moves_pain:
+            if change.raises_or_closes:
                 with self.db.write() as conn:
-                    prompt, pain_id = self._move_pain(conn, change, lane, now)
+                    prompt, pain_id = self._raise_or_close(conn, change, lane, now)
                     conn.execute(HISTORY_INSERT, history)
                     self._save(state, change, now, pain_id, conn.execute)
             else:
-                # Staff closed the prompt and the lane has calmed: the next long is news.
-                prompt = change.pain
-                pain_id = None if change.pain and not change.live and change.calm_enough else state.pain_prompt_id
-                self.db.deferred.defer(HISTORY_INSERT, history)
-                self._save(state, change, now, pain_id, self.db.deferred.defer)
+                defer = self.db.deferred.defer
+                if change.moves_pain:
+                    prompt, statements = self._rewrite_pain(change, lane, now)
+                    for sql, params in statements:
+                        defer(sql, params)
+                    pain_id = change.pain["id"]
+                else:
+                    # Staff closed the prompt and the lane has calmed: the next long is news.
+                    prompt = change.pain
+                    pain_id = None if change.pain and not change.live and change.calm_enough \
+                        else state.pain_prompt_id
+                defer(HISTORY_INSERT, history)
+                self._save(state, change, now, pain_id, defer)
         return self._announce(state, change, prompt)
 
     def _measure(self, state: Lane, length: int, now: float) -> "_Change":
@@ -401,17 +411,18 @@ class Queues:
         if event.kind == "prompt" and event.data.get("id") in self._pains:
             self._pains[event.data["id"]] = event.data
 
-    def _move_pain(self, conn, change: "_Change", lane: str, now: float) -> tuple[dict, int | None]:
-        """Raise, rewrite or close the lane's pain prompt; returns it and the lane's pain prompt id after."""
+    def _raise_or_close(self, conn, change: "_Change", lane: str, now: float) -> tuple[dict, int | None]:
+        """Raise the lane's pain prompt, or close it; returns it and the lane's pain prompt id after."""
         if change.pain is None:
             prompt = self._raise_pain(conn, lane, change.length, change.normal, change.wait, now)
             return prompt, prompt["id"]
-        if change.calm_enough:
-            return prompts.resolve(conn, change.pain["id"], SYSTEM, "lane back to normal", now)[0], None
+        return prompts.resolve(conn, change.pain["id"], SYSTEM, "lane back to normal", now)[0], None
+
+    def _rewrite_pain(self, change: "_Change", lane: str, now: float) -> tuple[dict, list]:
+        """The lane's pain prompt with new figures, or said to be calm; and the statements that write it."""
         if change.status == "ok":
-            return self._calm_pain(conn, change.pain, lane, change.length, change.normal, now), change.pain["id"]
-        return self._update_pain(conn, change.pain, lane, change.length, change.normal, change.wait, now,
-                                 change.status), change.pain["id"]
+            return self._calm_pain(change.pain, lane, change.length, change.normal, now)
+        return self._update_pain(change.pain, lane, change.length, change.normal, change.wait, now, change.status)
 
     def _announce(self, state: Lane, change: "_Change", prompt: dict | None) -> dict:
         """Publish the lane's new state (and its pain prompt, if it changed); the queue answer."""
@@ -451,23 +462,25 @@ class Queues:
         return prompts.create(conn, prompts.next_id(self.db), kind="pain", level=level, lane=lane,
                               title=words["title"], body=words["body"], now=now, details=details, by=SYSTEM)
 
-    def _update_pain(self, conn, pain, lane, length, normal, wait, now, status) -> dict:
-        words, level, details = self._pain_words(conn, lane, length, normal, wait, now, status)
+    def _update_pain(self, pain, lane, length, normal, wait, now, status) -> tuple[dict, list]:
+        words, level, details = self._pain_words(self.db.conn, lane, length, normal, wait, now, status)
         if words["body"] == pain["body"] and level == pain["level"]:
-            return pain
+            return pain, []
         keep = {"escalated": pain["escalated"]} if pain.get("escalated") else {}
-        return prompts.update(conn, pain["id"], title=words["title"], body=words["body"],
-                              level=level, details={**details, **keep}, now=now)
+        statements, prompt = prompts.rewrite(pain, title=words["title"], body=words["body"], level=level,
+                                             details={**details, **keep}, now=now)
+        return prompt, statements
 
-    def _calm_pain(self, conn, pain, lane, length, normal, now) -> dict:
+    def _calm_pain(self, pain, lane, length, normal, now) -> tuple[dict, list]:
         """The lane is back to normal but not yet for ``pain_calm_s``: its prompt
         says so in the past tense, asks nothing, and is no longer urgent (it
         closes by itself, or turns back into a pain prompt if the queue grows)."""
         words = texts.queue_calm_prompt(lane=lane, length=length, normal=normal, language=self.settings.language)
         details = {"queue": {**pain.get("queue", {}), "length": length, "normal": normal, "calm": True,
                              "calm_since": iso(now)}}
-        return prompts.update(conn, pain["id"], title=words["title"], body=words["body"], level="standard",
-                              details=details, now=now)
+        statements, prompt = prompts.rewrite(pain, title=words["title"], body=words["body"], level="standard",
+                                             details=details, now=now)
+        return prompt, statements
 
     def _waiting_reach(self, conn, now: float) -> dict[str, tuple[int, int]]:
         """Per lane: (known influencers waiting, their summed engaged reach)."""
@@ -520,6 +533,11 @@ class _Change:
     @property
     def live(self) -> bool:
         return self.pain is not None and self.pain["status"] in ("open", "taken")
+
+    @property
+    def raises_or_closes(self) -> bool:
+        """Whether the pain prompt is raised or closed (committed before the answer)."""
+        return self.moves_pain and (self.pain is None or self.calm_enough)
 
     @property
     def moves_pain(self) -> bool:

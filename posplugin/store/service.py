@@ -494,6 +494,7 @@ class Store:
     def list_prompts(self, status: str | None = None, lane: str | None = None,
                      since: float | None = None) -> list[dict]:
         """Prompts, most urgent first, optionally by status, lane and creation time."""
+        self.db.flush()  # a long lane's prompt rewritten a moment ago says what it says now
         return prompts.list_prompts(self.db.conn, status=status, lane=lane, since=since)
 
     def count_prompts(self, status: str | None = None, lane: str | None = None,
@@ -511,6 +512,7 @@ class Store:
         """A prompt's next step (``change(conn)`` gives it and whether it changed),
         published when it did. A prompt still waiting in memory for the disk is
         a 503 disk_full (try again), not a 404."""
+        self.db.flush()  # taken or closed with the words a lane's last reading gave it
         try:
             with self.db.write() as conn:
                 prompt, changed = change(conn)
