@@ -17,7 +17,7 @@ import re
 import statistics
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable
 
 from .. import texts
@@ -62,6 +62,13 @@ class Lane:
     status: str
     calm_since: float | None
     pain_prompt_id: int | None
+    # Readings of one lane take turns; other lanes' readings go on meanwhile.
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def copy(self) -> "Lane":
+        """The lane as it stands between two readings."""
+        with self.lock:
+            return replace(self)
 
 
 
@@ -105,9 +112,10 @@ class Queues:
         self._normals: dict[tuple[str, int], tuple[float, float]] = {}
         self._history_settles: dict[int, float] = {}  # slot -> monotonic time its new history is written
         self._served: dict[str, collections.deque] = {}
+        self._service_times: dict[str, float] = {}  # per lane, until its next served event
         self._cache_lock = threading.Lock()
         self._lanes: dict[str, Lane] | None = None
-        self._lock = threading.RLock()
+        self._lanes_lock = threading.Lock()  # the dict of lanes; each lane has its own lock
         # Lanes' pain prompts as last read or published: a reading answers with
         # its lane's prompt without reading it back each time. Every change to
         # a prompt is published on the bus after it is committed, which keeps
@@ -152,6 +160,7 @@ class Queues:
             self.visits.served(lane, now, now - self.settings.waiting_max_s)
             with self._cache_lock:
                 self._served_times(lane).append(now)
+                self._service_times.pop(lane, None)
         return self._update(lane, now, length_after, event, now)
 
     def import_csv(self, stream: Iterable[bytes | str], *, max_reported: int = MAX_REPORTED) -> int:
@@ -218,9 +227,7 @@ class Queues:
         conn = self.db.conn
         reach_by_lane = self._waiting_reach(conn, now)
         lanes = []
-        with self._lock:
-            states = sorted((replace(s) for s in self._all_states(now)),
-                            key=lambda s: (len(s.lane), s.lane))
+        states = sorted((s.copy() for s in self._all_states(now)), key=lambda s: (len(s.lane), s.lane))
         for state in states:
             normal = self.normal(state.lane, now)
             lanes.append({
@@ -241,8 +248,7 @@ class Queues:
         local_now = dt.datetime.fromtimestamp(now, self._tz) if self._tz else dt.datetime.fromtimestamp(now)
         midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         lanes = {}
-        with self._lock:
-            names = [s.lane for s in self._all_states(now)]
+        names = [s.lane for s in self._all_states(now)]
         for lane in names:
             rows = self.db.execute("SELECT at, length FROM queue_history WHERE lane = ? AND at >= ?"
                                    " AND at <= ? ORDER BY at", (lane, midnight, now)).fetchall()
@@ -257,9 +263,10 @@ class Queues:
         slot = baseline.slot(at, self._tz)
         key = (lane, slot)
         now = self.clock()
-        with self._cache_lock:
-            hit = self._normals.get(key)
-            settling = self._history_settles.get(slot, 0.0) > time.monotonic()
+        # Read without the lock (one dict look-up each is atomic): every reading
+        # asks, and readings of different lanes would queue for it.
+        hit = self._normals.get(key)
+        settling = self._history_settles.get(slot, 0.0) > time.monotonic()
         if hit and not settling and now - hit[1] < BASELINE_TTL_S:
             return hit[0]
         if settling:  # history for this hour is on its way to the disk: count it
@@ -287,10 +294,15 @@ class Queues:
     def service_time(self, lane: str) -> float:
         """Seconds per customer at ``lane``, learned from the gaps between recent
         ``served`` events (the median, ignoring idle gaps), else the default."""
+        known = self._service_times.get(lane)  # as for normal(): read without the lock
+        if known is not None:
+            return known
         with self._cache_lock:
             times = self._served_times(lane)
             gaps = [b - a for a, b in zip(times, list(times)[1:]) if 0 < b - a < IDLE_GAP_S]
-        return statistics.median(gaps) if len(gaps) >= 5 else self.settings.service_time_s
+            known = self._service_times[lane] = \
+                statistics.median(gaps) if len(gaps) >= 5 else self.settings.service_time_s
+        return known
 
     def _served_times(self, lane: str) -> collections.deque:
         """Recent ``served`` times at ``lane``, oldest first (loaded from history once)."""
@@ -309,9 +321,8 @@ class Queues:
         """Close pain prompts of lanes that have been calm long enough even when
         no reading arrives (an event-driven lane goes quiet when empty)."""
         now = self.clock()
-        with self._lock:
-            calm = [s.lane for s in self._all_states(now) if s.pain_prompt_id is not None
-                    and s.calm_since is not None and now - s.calm_since >= self.settings.pain_calm_s]
+        calm = [s.lane for s in map(Lane.copy, self._all_states(now)) if s.pain_prompt_id is not None
+                and s.calm_since is not None and now - s.calm_since >= self.settings.pain_calm_s]
         return [self._update(lane, now, lambda state: state.length, None, now) for lane in calm]
 
     # -- inside ----------------------------------------------------------------
@@ -333,16 +344,21 @@ class Queues:
         return when
 
     def _state(self, lane: str, now: float) -> Lane:
-        """The in-memory state of ``lane`` (loaded from the database once)."""
+        """The in-memory state of ``lane`` (loaded from the database once); change it under its lock."""
+        with self._lanes_lock:
+            lanes = self._loaded_lanes()
+            state = lanes.get(lane)
+            if state is None:
+                state = lanes[lane] = Lane(lane, True, 0, now, "ok", now, None)
+            return state
+
+    def _loaded_lanes(self) -> dict[str, Lane]:
         if self._lanes is None:
             self._lanes = {row[0]: Lane(row[0], bool(row[1]), row[2], row[3], row[4], row[5], row[6])
                            for row in self.db.execute(
                                "SELECT lane, open, length, updated_at, status, calm_since,"
                                " pain_prompt_id FROM lanes")}
-        state = self._lanes.get(lane)
-        if state is None:
-            state = self._lanes[lane] = Lane(lane, True, 0, now, "ok", now, None)
-        return state
+        return self._lanes
 
 
     def _status(self, length: int, normal: float, lane: str | None = None) -> str:
@@ -362,8 +378,8 @@ class Queues:
         words and figures, history, the lane's length) is published at once and
         deferred to the group writer: a crash loses at most its last interval,
         which the lane's next reading writes afresh."""
-        with self._lock:
-            state = self._state(lane, now)
+        state = self._state(lane, now)
+        with state.lock:
             change = self._measure(state, length_after(state), now)
             history = (lane, at, baseline.slot(at, self._tz), change.length, event)
             if change.raises_or_closes:
@@ -436,10 +452,8 @@ class Queues:
         return answer
 
     def _all_states(self, now: float) -> list[Lane]:
-        if self._lanes is None:
-            self._state("", now)
-            self._lanes.pop("", None)
-        return list(self._lanes.values())
+        with self._lanes_lock:
+            return list(self._loaded_lanes().values())
 
     @staticmethod
     def _save(state: Lane, change: "_Change", now: float, pain_id: int | None, write) -> None:
