@@ -216,9 +216,11 @@ def make_tokens(data: Path) -> dict[str, list[str]]:
     from posplugin.store.schema import open_database
 
     db = open_database(data / "posplugin.db")
+    # As many counters as tills: each token's rate limit (200/s) would cap
+    # eight counters' readings below what the server answers.
     with db.write() as conn:
         tokens = {"till": [auth.create_token(conn, "till", f"till-{i}") for i in range(TILLS)],
-                  "queue": [auth.create_token(conn, "queue", f"counter-{i}") for i in range(8)],
+                  "queue": [auth.create_token(conn, "queue", f"counter-{i}") for i in range(TILLS)],
                   "staff": [auth.create_token(conn, "staff", "tablets")]}
     db.close()
     return tokens
