@@ -149,16 +149,19 @@ def test_a_hundred_streams_all_get_the_event_and_identify_still_answers(loaded_s
             headers={"Authorization": f"Bearer {tokens['till']}"})
         assert answer.status_code == 200
         prompt_id = answer.json()["prompt"]["id"]
+        # More events at once: streams wake a slice at a time, each still gets every one, in order.
+        for n in range(5):
+            loaded_store.bus.publish("queue", {"lane": "1", "length": n})
         received = []
 
         def read(s):
-            event = s.next()
-            received.append(event["data"]["id"])
+            events = [s.next() for _ in range(6)]
+            received.append([events[0]["data"]["id"]] + [e["data"]["length"] for e in events[1:]])
 
         readers = [threading.Thread(target=read, args=(s,)) for s in streams]
         [r.start() for r in readers]
         [r.join(timeout=20) for r in readers]
-        assert received == [prompt_id] * 100
+        assert received == [[prompt_id, 0, 1, 2, 3, 4]] * 100
     finally:
         for s in streams:
             s.close()
