@@ -2,7 +2,7 @@
 
 import pytest
 
-from posplugin.hq.mentions import mentions, parse_handles, posts_after_visits
+from posplugin.hq.listening.mentions import mentions, parse_handles, posts_after_visits
 
 HANDLES = parse_handles("@NordShop, #nordshop, kaffebar")
 

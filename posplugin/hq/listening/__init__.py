@@ -7,6 +7,7 @@ they are about, and handed to that store's floor within a minute.
 where each store is; ``route`` decides the store and lane; ``heard`` keeps
 what was heard (and drops everything else at once); ``sources/`` reads the
 platforms; ``runner`` keeps the long-lived ones connected in one process;
-``outcomes`` counts the experiment's ``posts_7``. docs/listening.md says what
+``mentions`` tells whether a post names the chain; ``outcomes`` counts the
+experiment's ``posts_7``. docs/listening.md says what
 each source is confirmed or assumed to do.
 """

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, and_, delete, exists, func, or_, select, true, up
 from ...errors import NotFound, ValidationError
 from ...timeutil import iso
 from ..db import insert
-from ..mentions import mentions, parse_handles
+from .mentions import mentions, parse_handles
 from ..schema import consents, customer_identifiers, customers, hq_tokens, heard_posts, linked_accounts, listening_visits
 from .classify import Classifier
 from .placement import Place, Placements

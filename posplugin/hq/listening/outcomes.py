@@ -9,7 +9,7 @@ stores report the visit's keyed hash and time. Head office knows each customer's
 (their linked accounts' figures, by the tier policy). A unit counts once its
 7 days are over; the counts are rewritten whole on each round, so a post
 removed by its author, or a purge, never leaves a stale count. This module
-wires :func:`posplugin.hq.mentions.posts_after_visits`, which counts.
+wires :func:`posplugin.hq.listening.mentions.posts_after_visits`, which counts.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import and_, delete, func, select
 from ...tiers.holdout import arm
 from ...tiers.policy import Policy
 from ..db import insert
-from ..mentions import WINDOW_S, posts_after_visits
+from .mentions import WINDOW_S, posts_after_visits
 from ..schema import customer_identifiers, experiment_outcomes, heard_posts, linked_accounts, listening_visits
 from .heard import listening_consented
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 
 from ...errors import ValidationError
 from ..db import insert
-from ..mentions import parse_handles
+from .mentions import parse_handles
 from ..schema import store_places
 
 LOCATION = re.compile(r"^[0-9]{1,30}$")

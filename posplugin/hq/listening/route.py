@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..mentions import mentions
+from .mentions import mentions
 from .placement import Place
 
 # "till 3", "lane 3", "kasse 3", "kassa nr. 3", "checkout #3"
