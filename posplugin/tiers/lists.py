@@ -150,6 +150,20 @@ def row_parser(hasher: identity.Hasher):
     """``parse(cells, at)`` for :meth:`CsvReader.rows`: ``(hash, TierRecord | None)``.
     A bad row raises ValueError naming every problem it has, not only the first."""
     def parse(cells: list[str], at: dict):
+        # Nearly every row is good: read it straight through, and only a row
+        # that fails is read again to name all its problems.
+        try:
+            consent = parse_consent(cells[at["consent"]])
+            key = _identifier(hasher, cells[at["identifier_type"]], cells[at["identifier"]])
+            if consent is False:  # an opted-out row needs only its identifier: it is never stored
+                return key, None
+            return key, TierRecord(parse_followers(cells[at["followers"]]),
+                                   parse_engagement(cells[at["engagement_rate"]]),
+                                   parse_niches(cells[at["niches"]]))
+        except ValueError:
+            return every_problem(cells, at)
+
+    def every_problem(cells: list[str], at: dict):
         problems: list[str] = []
 
         def checked(read, *args):
