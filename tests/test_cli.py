@@ -382,3 +382,22 @@ def test_hq_serve_with_a_relative_data_folder_serves_the_feed(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("head_office", [False, True], ids=["on its own", "with a head office"])
+def test_serve_loads_what_talks_to_head_office_only_when_there_is_one(tmp_path, head_office):
+    """A store on its own never loads requests nor the feed's signature checks
+    (13 MB of its memory); one with a head office does, for its sync."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "import posplugin.web.server as server\n"
+            "server.run_service = lambda *args, **kwargs: 0\n"  # everything serve sets up, then return
+            "from posplugin.cli import main\n"
+            f"assert main(['serve', '--data', {str(tmp_path / 'store')!r}, '--port', '0']) == 0\n"
+            "print(sorted(m for m in ('requests', 'cryptography') if m in sys.modules))\n")
+    env = {**cli_env(), **({"POSPLUGIN_HQ_URL": "http://127.0.0.1:9"} if head_office else {})}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == ("['cryptography', 'requests']" if head_office else "[]")

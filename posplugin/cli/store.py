@@ -75,10 +75,7 @@ def register(commands) -> None:
 
 
 def serve(args) -> int:
-    from ..store import heard
     from ..store.service import Store
-    from ..store.sync import session as sync_session
-    from ..store.sync import sync_in_child
     from ..store.web.app import create_app
     from ..web.server import Housekeeper, listen, run_service
 
@@ -93,6 +90,12 @@ def serve(args) -> int:
     ticker = Housekeeper([store.tick], interval_s=15, name="posplugin-ticker")
     ticker.start()
     if s.hq_url:
+        # Only a store with a head office loads what talks to it (requests,
+        # the feed's signatures): 13 MB a store on its own never needs.
+        from ..store import heard
+        from ..store.sync import session as sync_session
+        from ..store.sync import sync_in_child
+
         # Sync in the background, in a child process: lookups never wait for
         # it, and a failure leaves the last good list serving until the next round.
         Housekeeper([lambda: sync_in_child(s.data_dir)], interval_s=s.sync_interval_s,
