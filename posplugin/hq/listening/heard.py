@@ -24,9 +24,17 @@ from sqlalchemy import Engine, and_, delete, exists, func, or_, select, true, up
 from ...errors import NotFound, ValidationError
 from ...timeutil import iso
 from ..db import insert
-from .mentions import mentions, parse_handles
-from ..schema import consents, customer_identifiers, customers, hq_tokens, heard_posts, linked_accounts, listening_visits
+from ..schema import (
+    consents,
+    customer_identifiers,
+    customers,
+    heard_posts,
+    hq_tokens,
+    linked_accounts,
+    listening_visits,
+)
 from .classify import Classifier
+from .mentions import mentions, parse_handles
 from .placement import Place, Placements
 from .posts import Post, excerpt
 from .route import route

@@ -21,9 +21,15 @@ from sqlalchemy import and_, delete, func, select
 from ...tiers.holdout import arm
 from ...tiers.policy import Policy
 from ..db import insert
-from .mentions import WINDOW_S, posts_after_visits
-from ..schema import customer_identifiers, experiment_outcomes, heard_posts, linked_accounts, listening_visits
+from ..schema import (
+    customer_identifiers,
+    experiment_outcomes,
+    heard_posts,
+    linked_accounts,
+    listening_visits,
+)
 from .heard import listening_consented
+from .mentions import WINDOW_S, posts_after_visits
 
 log = logging.getLogger("posplugin.hq.listening")
 METRIC = "posts_7"

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, select
 
 from ...errors import ValidationError
 from ..db import insert
-from .mentions import parse_handles
 from ..schema import store_places
+from .mentions import parse_handles
 
 LOCATION = re.compile(r"^[0-9]{1,30}$")
 
