@@ -31,7 +31,7 @@ from posplugin.hq.listening.heard import Listening
 from posplugin.hq.listening.hub import ListeningHub
 from posplugin.hq.listening.lexicon import ABOUTS, TONES
 from posplugin.hq.listening.placement import Place
-from posplugin.hq.listening.posts import Post
+from posplugin.hq.listening.posts import Post, floor_url
 from posplugin.hq.listening.route import lane_in, route
 from posplugin.hq.listening.runner import Cursors, Runner
 from posplugin.hq.listening.sources.bluesky import Jetstream as JetstreamSource
@@ -447,6 +447,34 @@ def store_of(tmp_path, served, office):
     store = Store(s)
     yield store
     store.close()
+
+
+@pytest.mark.parametrize("url, kept", [
+    ("https://www.instagram.com/p/C8xYz_1-a/", True),        # Meta's permalink: a shortcode only
+    ("https://instagram.com/reel/C8xYz1a", True),
+    ("https://www.instagram.com/alice.posts/p/C8xYz1a/", False),
+    ("https://bsky.app/profile/alice.bsky.social/post/3kq2a", False),
+    ("https://bsky.app/profile/did:plc:ewvi7nxzyoun6zhxrhs64oiz/post/3kq2a", False),
+    ("https://mastodon.social/@alice/112233", False),
+    ("https://example.com/1", False),
+    ("", False),
+])
+def test_the_floor_gets_a_post_s_address_only_when_it_names_nobody(url, kept):
+    assert floor_url(url) == (url if kept else "")
+
+
+def test_a_heard_prompt_never_names_who_posted(store_of, served, office):
+    hub = served.hub.listening
+    office.test_clock.now = time.time()
+    hub.hear(Post("bluesky", "at://did:plc:alice/app.bsky.feed.post/3kq2a",
+                  "https://bsky.app/profile/alice.bsky.social/post/3kq2a",
+                  "40 minutes at kasse 2 #storgata @nordshop", time.time() - 30))
+    hub.hear(Post("instagram", "17900", "https://www.instagram.com/p/C8xYz1a/",
+                  "Ana was lovely, thanks #storgata", time.time() - 20, addressed=True))
+    assert store_heard.poll(store_of)["prompts"] == 2
+    heard = {p["tone"]: p for p in store_of.list_prompts() if p["kind"] == "heard"}
+    assert heard["complaint"]["post_url"] == "" and "alice" not in json.dumps(heard["complaint"])
+    assert heard["praise"]["post_url"] == "https://www.instagram.com/p/C8xYz1a/"
 
 
 def test_the_store_makes_one_heard_prompt_per_post_and_reports_back(store_of, served, office):

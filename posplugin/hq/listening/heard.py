@@ -36,7 +36,7 @@ from ..schema import (
 from .classify import Classifier
 from .mentions import mentions, parse_handles
 from .placement import Place, Placements
-from .posts import Post, excerpt
+from .posts import Post, excerpt, floor_url
 from .route import route
 
 log = logging.getLogger("posplugin.hq.listening")
@@ -191,7 +191,7 @@ class Listening:
                 conn.execute(update(heard_posts).where(and_(heard_posts.c.id.in_([r.id for r in rows]),
                                                             heard_posts.c.fetched_at.is_(None)))
                              .values(fetched_at=now))
-        return [{"id": r.id, "source": r.source, "url": r.url, "excerpt": excerpt(r.text or ""),
+        return [{"id": r.id, "source": r.source, "url": floor_url(r.url), "excerpt": excerpt(r.text or ""),
                  "about": r.about, "tone": r.tone, "why": json.loads(r.why), "lane": r.lane,
                  "language": r.language, "posted_at": iso(r.posted_at),
                  # When the post is too old for the floor: its prompt leaves the floor then.

@@ -53,3 +53,14 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
         return text
     cut = text[:limit].rsplit(" ", 1)[0]
     return cut + "…"
+
+
+# Meta's permalink of a post (`permalink` in the Graph API): its shortcode
+# only. Bluesky's and Mastodon's addresses carry the author's handle or DID.
+_ANONYMOUS_URL = re.compile(r"^https://(www\.)?instagram\.com/(p|reel|tv)/[A-Za-z0-9_-]+/?$")
+
+
+def floor_url(url: str) -> str:
+    """The post's address for the floor's ``post_url`` when the address does
+    not name its author, else "": the floor never learns who posted."""
+    return url if _ANONYMOUS_URL.match(url or "") else ""
