@@ -24,8 +24,10 @@ URGENCY = ("murdoch", "urgent", "priority", "standard")
 _BY_URGENCY = ("CASE level " + " ".join(f"WHEN '{level}' THEN {rank}" for rank, level in enumerate(URGENCY))
                + f" ELSE {len(URGENCY)} END")
 
-_COLUMNS = ("id, kind, level, lane, title, body, status, created_at, updated_at, taken_by, taken_at,"
-            " resolved_by, resolved_at, note, display_name, details, expires_at")
+COLUMNS = ("id", "kind", "level", "lane", "title", "body", "status", "created_at", "updated_at", "taken_by",
+           "taken_at", "resolved_by", "resolved_at", "note", "display_name", "details", "expires_at")
+_COLUMNS = ", ".join(COLUMNS)
+FIELDS = tuple(name for name in COLUMNS if name != "details")  # a PROMPT's own keys; details are spread in
 
 
 def to_json(row) -> dict:
@@ -185,8 +187,6 @@ def purge(conn: sqlite3.Connection, before: float) -> int:
 
 REWRITE = ("UPDATE prompts SET title = ?, body = ?, level = ?, details = ?, updated_at = ?"
            " WHERE id = ? AND status IN ('open', 'taken')")
-FIELDS = ("id", "kind", "level", "lane", "title", "body", "status", "created_at", "updated_at", "taken_by",
-          "taken_at", "resolved_by", "resolved_at", "note", "display_name", "expires_at")
 
 
 def rewrite(prompt: dict, *, title: str, body: str, level: str, details: dict,
