@@ -3,6 +3,7 @@ a rush, recovery; the pain prompts raised, updated and closed."""
 
 import datetime as dt
 import io
+import time
 import zoneinfo
 
 import pytest
@@ -129,6 +130,25 @@ def test_a_rewritten_pain_prompt_is_what_staff_list_take_and_close(day):
         assert reopened.list_prompts() == [taken]
     finally:
         reopened.close()
+
+
+def test_a_long_lane_s_new_figures_wait_out_a_full_disk(day, full_disk):
+    """The disk fills while a lane is long: readings still answer with the
+    lane's new figures, and the prompt is written with them once there is room."""
+    store, clock = day
+    pain = store.queues.reading("1", 9)["prompt"]
+    disk = full_disk(store.db)
+    clock.advance(30)
+    answer = store.queues.reading("1", 12)
+    assert answer["prompt"]["id"] == pain["id"] and "12 waiting" in answer["prompt"]["body"]
+    store.db.flush()  # tried, refused by the disk
+    assert store.db.deferred.waiting  # and kept in memory, not lost
+    disk.room()
+    deadline = time.monotonic() + 5
+    while store.db.deferred.waiting and time.monotonic() < deadline:
+        store.db.flush()
+    (listed,) = store.list_prompts()
+    assert "12 waiting" in listed["body"] and listed["id"] == pain["id"]
 
 
 def test_figures_written_after_their_prompt_closed_change_nothing(store):
