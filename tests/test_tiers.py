@@ -9,10 +9,13 @@ import sys
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import strategies as st
 from helpers import ID_KEY, REPO, TIER_COLUMNS, TIER_ROWS, clean_env, cli, damage, run_cli, tier_csv
 
 from posplugin.errors import ImportRefused
 from posplugin.store.service import Store
+from posplugin.tiers import lists
 from posplugin.tiers.lists import POINTER_CHECK_S, import_csv, parse_engagement
 
 
@@ -120,6 +123,28 @@ def test_duplicates_keep_the_last_row_and_opt_out_wins(store):
     assert followers_of(store, "email", "dup@example.com") == 200
     assert followers_of(store, "email", "gone@example.com") is None
     assert result.rows == 1
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6), st.booleans()), min_size=1, max_size=40),
+       batch=st.integers(1, 7))
+def test_each_customers_last_row_wins_whatever_the_batches(store, monkeypatch, rows, batch):
+    # A new list's rows go in sorted a batch at a time: a customer's rows may
+    # fall in one batch or several, in any order of their keys.
+    monkeypatch.setattr(lists, "SORTED_BATCH", batch)
+    last: dict[int, int] = {}
+    opted_out = set()
+    for customer, followers, consent in rows:
+        if consent:
+            last[customer] = followers
+        else:
+            opted_out.add(customer)
+    text = tier_csv([["email", f"c{customer}@example.com", str(followers) if consent else "", "1%", "",
+                      "yes" if consent else "no"] for customer, followers, consent in rows])
+    load(store, text)  # each example's list replaces the one before whole
+    for customer in range(4):
+        want = None if customer in opted_out else last.get(customer)
+        assert followers_of(store, "email", f"c{customer}@example.com") == want
 
 
 def test_a_new_list_replaces_the_old_one_whole(loaded_store):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import operator
 import os
 import shutil
 import sqlite3
@@ -43,6 +44,10 @@ CONSENT = {"yes": True, "true": True, "1": True, "ja": True,
 MAX_FOLLOWERS = 10_000_000_000
 MAX_NICHES = 20
 BATCH = 5_000
+# A new list's rows go in sorted by key, this many at a time: sorted inserts
+# touch each page of the file once per batch instead of once per row (1,000,000
+# rows 10.0 -> 8.1 s); the batch (about 10 MB) is what the import holds.
+SORTED_BATCH = 50_000
 FILE_GLOB = "tiers-*.db"
 POINTER = "tiers-current"
 
@@ -211,6 +216,9 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 """
 
 
+_key = operator.itemgetter(0)
+
+
 class ListBuilder:
     """Builds a new list file. Rows go in through :meth:`add`; :meth:`finish`
     returns the finished file's path; :meth:`discard` removes it."""
@@ -235,13 +243,15 @@ class ListBuilder:
             self._batch.append((key, record.followers, record.engagement_rate,
                                 niches_json(record.niches)))
             self.added += 1
-        if len(self._batch) >= BATCH:
+        if len(self._batch) >= SORTED_BATCH:
             self.flush()
 
     def flush(self) -> None:
         # Raw sqlite3 executemany: bulk import of millions of rows is measured in benchmarks/.
         if self._batch:
-            # Later rows replace earlier ones of the same customer.
+            # Later rows replace earlier ones of the same customer: the sort is
+            # stable, so a customer's rows keep their order.
+            self._batch.sort(key=_key)
             self.conn.executemany("INSERT OR REPLACE INTO tiers VALUES (?, ?, ?, ?)", self._batch)
             self._batch.clear()
         if self._out:
