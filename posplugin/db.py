@@ -144,6 +144,7 @@ class Database:
         self._closed = threading.Event()
         self._shared: dict[str, object] = {}
         self._shared_lock = threading.Lock()
+        self._deferred_lock = threading.Lock()  # not the write lock: a writer may be asked for inside a write
         self.full: str | None = None  # why the last write failed for the disk, until one succeeds
         migrate(self.conn, migrations)
         if background_checkpoint:
@@ -215,7 +216,7 @@ class Database:
         """Writes that may land a few milliseconds later, committed in batches."""
         writer = getattr(self, "_deferred", None)
         if writer is None:
-            with self._write_lock:
+            with self._deferred_lock:
                 writer = getattr(self, "_deferred", None)
                 if writer is None:
                     writer = self._deferred = GroupWriter(self)
@@ -282,6 +283,12 @@ class GroupWriter:
     def pending(self) -> int:
         """Rows deferred and not yet tried."""
         return len(self._pending)
+
+    @property
+    def rounds(self) -> int:
+        """How many rounds the writer has finished: it grows after each commit
+        (and each interval with nothing to write)."""
+        return self._generation
 
     def defer(self, sql: str, params: tuple) -> None:
         """Queue one statement for the writer thread."""

@@ -1,6 +1,7 @@
 """SQLite plumbing (db.py): the deferred writer never throws away the rows
 batched with a bad one, and keeps and retries what the disk refuses."""
 
+import threading
 import time
 
 import pytest
@@ -56,3 +57,18 @@ def test_a_full_disk_keeps_the_rows_and_retries_them(db, full_disk):
         db.flush()
     assert ids(db) == list(range(1, 11))
     assert writer.failing is None and writer.refused == 0
+
+
+def test_the_deferred_writer_can_first_be_asked_for_inside_a_write(db):
+    # Made on first use: making it must not wait for the write lock its caller holds.
+    def ask():
+        with db.write() as conn:
+            conn.execute(INSERT, (1, "now"))
+            db.deferred.defer(INSERT, (2, "later"))
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(5)
+    assert not thread.is_alive(), "db.deferred waited for the write lock its own caller held"
+    db.flush()
+    assert ids(db) == [1, 2]
