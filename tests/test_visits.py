@@ -3,7 +3,7 @@
 import pytest
 
 from posplugin.store.schema import open_database
-from posplugin.store.visits import VisitLog
+from posplugin.store.visits import Visit, VisitLog
 
 
 @pytest.fixture
@@ -14,7 +14,7 @@ def log(tmp_path):
 
 
 def visit(log, at, lane="1", customer=b"c" * 32, stage="queue", tier="nano", reach=100, known=True):
-    return (log.next_id(), at, lane, customer, stage, known, tier, "murdoch", reach, None, None, None, None, None)
+    return Visit(log.next_id(), at, lane, customer, stage, known, tier, "murdoch", reach)
 
 
 def test_ids_continue_after_a_restart(tmp_path):
@@ -62,3 +62,38 @@ def test_purge_deletes_only_older_visits(log):
         log.insert(conn, visit(log, 20.0))
         assert log.purge(conn, before=15.0) == 1
     assert [v.at for v in log.recorded()] == [20.0]
+
+
+def test_waiting_reach_is_read_again_after_every_queue_write(log):
+    assert log.waiting_reach(log.db.conn, since=60.0) == {}
+    with log.db.write() as conn:
+        log.insert(conn, visit(log, 100.0, customer=b"a" * 32, reach=120))
+    assert log.waiting_reach(log.db.conn, since=60.1) == {"1": (1, 120)}
+    with log.db.write() as conn:
+        log.insert(conn, visit(log, 101.0, customer=b"b" * 32, stage="till"))  # not a queue write
+        log.leave_queue(conn, b"a" * 32, 102.0)
+    assert log.waiting_reach(log.db.conn, since=60.2) == {}
+    with log.db.write() as conn:
+        log.insert(conn, visit(log, 103.0, customer=b"c" * 32, reach=40))
+    log.served("1", 104.0, waiting_since=60.0)  # deferred: seen once the writer has landed it
+    log.flush()
+    assert log.waiting_reach(log.db.conn, since=60.3) == {}
+
+
+def test_waiting_reach_is_not_read_again_while_nothing_changes(log):
+    with log.db.write() as conn:
+        log.insert(conn, visit(log, 100.0, customer=b"a" * 32, reach=120))
+    reads = []
+    log.db.conn.set_trace_callback(lambda sql: reads.append(sql) if "FROM visits" in sql else None)
+    answers = [log.waiting_reach(log.db.conn, since=60.0 + i / 1000) for i in range(100)]
+    log.db.conn.set_trace_callback(None)
+    assert all(a == {"1": (1, 120)} for a in answers)
+    assert 1 <= len(reads) <= 3  # once, or again after one of the writer's rounds (every 50 ms)
+
+
+def test_a_customer_who_waited_too_long_is_not_counted_from_an_old_answer(log):
+    with log.db.write() as conn:
+        log.insert(conn, visit(log, 100.0, customer=b"a" * 32, reach=120))
+    assert log.waiting_reach(log.db.conn, since=99.5) == {"1": (1, 120)}
+    assert log.waiting_reach(log.db.conn, since=99.9) == {"1": (1, 120)}
+    assert log.waiting_reach(log.db.conn, since=100.001) == {}

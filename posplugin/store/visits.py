@@ -11,6 +11,7 @@ but their ids are never handed out again.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from typing import NamedTuple
 
@@ -62,6 +63,9 @@ class VisitLog:
     def __init__(self, db: Database):
         self.db = db
         self._ids = ids.blocks(db, "visits", ID_BLOCK)
+        self._queue_changes = 0  # bumped by every write that moves someone into or out of a queue
+        # waiting_reach's last answer: (changes, writer round), since, the oldest wait counted, answer
+        self._reach: tuple[tuple[int, int], float, float, dict] | None = None
 
     def next_id(self) -> int:
         return self._ids.next()
@@ -69,6 +73,8 @@ class VisitLog:
     def insert(self, conn: sqlite3.Connection, visit: Visit) -> None:
         """Write one visit inside the caller's transaction."""
         conn.execute(INSERT, visit)
+        if visit.stage == "queue":
+            self._queue_changes += 1
 
     def defer(self, visit: Visit) -> None:
         """Write one visit a few milliseconds from now, batched with others."""
@@ -91,25 +97,41 @@ class VisitLog:
     def leave_queue(self, conn: sqlite3.Connection, customer: bytes, now: float) -> None:
         """``customer`` stops waiting in any queue (reached a till), in the caller's transaction."""
         conn.execute(LEAVE_QUEUE, (now, customer))
+        self._queue_changes += 1
 
     def leave_queue_later(self, customer: bytes, now: float) -> None:
         """:meth:`leave_queue` with the deferred writes (the disk refuses writes now)."""
         self.db.deferred.defer(LEAVE_QUEUE, (now, customer))
+        self._queue_changes += 1
 
     def served(self, lane: str, now: float, waiting_since: float) -> None:
         """Someone at ``lane`` was served: the longest-waiting identified customer
         there (since ``waiting_since``) leaves the queue, a few milliseconds from now."""
         self.db.deferred.defer(END_OLDEST_WAIT, (now, lane, waiting_since))
+        self._queue_changes += 1
 
     def waiting_reach(self, conn: sqlite3.Connection, since: float) -> dict[str, tuple[int, int]]:
-        """Per lane: (known influencers waiting since ``since``, their summed engaged reach)."""
+        """Per lane: (known influencers waiting since ``since``, their summed engaged reach).
+
+        Nearly every queue reading asks, and the answer changes only when a
+        queue visit is written, or a wait counted grows older than ``since``:
+        the last answer is given again until then. It is read again after any
+        queue write here and after each round of the group writer (which lands
+        the deferred ones), so it is never older than a round (50 ms)."""
+        key = (self._queue_changes, self.db.deferred.rounds)  # taken before the read: a write after it is seen next time
+        cached = self._reach
+        if cached is not None and cached[0] == key and cached[1] <= since <= cached[2]:
+            return cached[3]
         rows = conn.execute(
-            "SELECT lane, sum(known AND tier != 'everyday'), sum(engaged_reach) FROM visits"
-            " WHERE stage = 'queue' AND left_at IS NULL AND at >= ? GROUP BY lane", (since,))
-        return {r[0]: (r[1] or 0, r[2] or 0) for r in rows}
+            "SELECT lane, sum(known AND tier != 'everyday'), sum(engaged_reach), min(at) FROM visits"
+            " WHERE stage = 'queue' AND left_at IS NULL AND at >= ? GROUP BY lane", (since,)).fetchall()
+        answer = {r[0]: (r[1] or 0, r[2] or 0) for r in rows}
+        self._reach = (key, since, min((r[3] for r in rows), default=math.inf), answer)
+        return answer
 
     def purge(self, conn: sqlite3.Connection, before: float) -> int:
         """Delete visits older than ``before``."""
+        self._queue_changes += 1
         return conn.execute("DELETE FROM visits WHERE at < ?", (before,)).rowcount
 
 
