@@ -141,10 +141,20 @@ def queue_pain_prompt(*, lane: str, length: int, normal: float, wait_s: float, i
     """A queue longer than normal: which lane, how long versus normal, the wait,
     and the reach waiting in it. The title says "long" only while the lane's
     status is long, so it agrees with the lane's tile."""
+    # Written on nearly every reading of a long lane, from few distinct figures:
+    # each wording is made once, from the figures as the words show them.
+    wait_minutes = None if wait_s < 60 else round(wait_s / 60)
+    return dict(_queue_pain_words(lane, length, round(normal), wait_minutes, influencers, reach, language,
+                                  status == "long"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _queue_pain_words(lane: str, length: int, normal: int, wait_minutes: int | None, influencers: int,
+                      reach: int, language: str, long: bool) -> dict:
     n = functools.partial(number, language=language)
-    title = _("queue.title" if status == "long" else "queue.title_busy", language, lane=lane, length=n(length))
-    parts = [_("queue.body", language, length=n(length), lane=lane, normal=n(normal),
-               wait=minutes(wait_s, language))]
+    title = _("queue.title" if long else "queue.title_busy", language, lane=lane, length=n(length))
+    wait = minutes(0 if wait_minutes is None else wait_minutes * 60, language)
+    parts = [_("queue.body", language, length=n(length), lane=lane, normal=n(normal), wait=wait)]
     if influencers == 1:
         parts.append(_("queue.one_influencer", language, reach=n(reach)))
     elif influencers:
@@ -156,6 +166,11 @@ def queue_pain_prompt(*, lane: str, length: int, normal: float, wait_s: float, i
 def queue_calm_prompt(*, lane: str, length: int, normal: float, language: str = "en") -> dict:
     """A lane whose pain prompt is still open is back to normal: said in the
     past tense, with nothing to do (it closes by itself)."""
+    return dict(_queue_calm_words(lane, length, round(normal), language))
+
+
+@functools.lru_cache(maxsize=1024)
+def _queue_calm_words(lane: str, length: int, normal: int, language: str) -> dict:
     n = functools.partial(number, language=language)
     return {"title": _("queue.title_calm", language, lane=lane, length=n(length)),
             "body": _("queue.body_calm", language, length=n(length), normal=n(normal))}

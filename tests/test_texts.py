@@ -5,6 +5,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from posplugin import texts
 
@@ -57,6 +59,21 @@ def test_norwegian_queue_and_recommendation():
     rec = texts.recommendation(extra=2, waiting=12, wait_s=600, target_s=180, open_lanes=2,
                                arrivals_per_hour=40, service_s=90, language="nb")
     assert "åpne 2 kasser til" in rec and "40 ankomster i timen" in rec
+
+
+@given(length=st.integers(0, 500), normal=st.floats(0, 100), wait_s=st.floats(0, 10_000),
+       language=st.sampled_from(texts.LANGUAGES))
+def test_a_queue_prompt_says_its_own_figures(length, normal, wait_s, language):
+    # The words are made once per wording and given again: each figure must still show as it is.
+    pain = texts.queue_pain_prompt(lane="4", length=length, normal=normal, wait_s=wait_s, influencers=0,
+                                   reach=0, language=language)
+    body = pain["body"]
+    assert texts.number(length, language) in pain["title"]
+    assert texts.number(normal, language) in body and texts.minutes(wait_s, language) in body
+    calm = texts.queue_calm_prompt(lane="4", length=length, normal=normal, language=language)
+    assert texts.number(normal, language) in calm["body"]
+    calm["body"] = "changed by its caller"
+    assert texts.queue_calm_prompt(lane="4", length=length, normal=normal, language=language)["body"] != calm["body"]
 
 
 @pytest.mark.parametrize("language,tier,title", [
