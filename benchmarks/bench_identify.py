@@ -296,31 +296,41 @@ def bench_peaks(run: Run, rounds: int, seconds: float) -> None:
           f"(target >= 0.7)", flush=True)
 
 
-def _range(values) -> str:
+def _range(values, spec: str = ",.0f") -> str:
     values = list(values)
-    return f"{min(values):,.0f}-{max(values):,.0f}" if len(values) > 1 else f"{values[0]:,.0f}"
+    low, high = format(min(values), spec), format(max(values), spec)
+    return f"{low}-{high}" if len(values) > 1 else low
 
 
-def paced(run: Run, who: str, mix: str, requests: int) -> dict:
-    return run.load(who, mix, connections=4, rate=100, limit=requests)
+def paced(run: Run, who: str, mix: str, requests: int, path: str = "/api/v1/identify") -> dict:
+    return run.load(who, mix, path, connections=4, rate=100, limit=requests)
 
 
 def bench_paced(run: Run, rounds: int, requests: int) -> None:
-    """p99 at a steady 100 req/s, against the peer, rounds interleaved."""
+    """p99 at a steady 100 req/s, against the peer, rounds interleaved; beside
+    them the bare endpoint on our server (what the server itself adds)."""
+    bare, everyday = [], []
     for mix in ("everyday", "listed"):
-        rows = []
+        rows = everyday if mix == "everyday" else []
         for r in range(rounds):
             order = ("ours", "peer") if r % 2 == 0 else ("peer", "ours")
             got = {who: paced(run, who, mix, requests) for who in order}
             rows.append(got)
+            if mix == "everyday":
+                bare.append(paced(run, "ours", mix, requests, "/hooks/bare"))
             print(f"  round {r + 1}, {mix} mix at 100 req/s: identify p50 {ms(got['ours']['p50_us'])}, p99 "
                   f"{ms(got['ours']['p99_us'])} | peer p50 {ms(got['peer']['p50_us'])}, p99 "
                   f"{ms(got['peer']['p99_us'])} | p99 ratio {got['ours']['p99_us'] / got['peer']['p99_us']:.2f}"
-                  f" | load {load_average()}", flush=True)
+                  + (f" | bare endpoint p50 {ms(bare[-1]['p50_us'])}, p99 {ms(bare[-1]['p99_us'])}"
+                     if mix == "everyday" else "") + f" | load {load_average()}", flush=True)
         ratios = [g["ours"]["p99_us"] / g["peer"]["p99_us"] for g in rows]
-        print(f"paced 100 req/s, {mix} mix: identify p99 {_range(g['ours']['p99_us'] / 1000 for g in rows)} ms"
-              f" | peer p99 {_range(g['peer']['p99_us'] / 1000 for g in rows)} ms | ratio "
+        print(f"paced 100 req/s, {mix} mix: identify p99 {_range((g['ours']['p99_us'] / 1000 for g in rows), '.2f')} ms"
+              f" | peer p99 {_range((g['peer']['p99_us'] / 1000 for g in rows), '.2f')} ms | ratio "
               f"{min(ratios):.2f}-{max(ratios):.2f} (target <= 1.2)", flush=True)
+    ratios = [b["p99_us"] / g["peer"]["p99_us"] for b, g in zip(bare, everyday)]
+    print(f"paced 100 req/s, bare endpoint on our server: p99 {_range((b['p99_us'] / 1000 for b in bare), '.2f')}"
+          f" ms | ratio to the peer's identify p99 in the same everyday round: {min(ratios):.2f}-{max(ratios):.2f}",
+          flush=True)
 
 
 def bench_streams_and_memory(run: Run, requests: int, memory_start: dict) -> None:
