@@ -1,13 +1,12 @@
 """Visits: who was identified where and when, as hashes only.
 
-A commit per visit would cost more than the whole tier lookup, so visits are
-deferred to the database's group writer and the till never waits for the
-disk for them. Only a visit in a queue, which the waiting reach reads at
-once, is written in the caller's own transaction. A visit that made a prompt
-is deferred too: the prompt (what the till is answered with) is committed
-before the answer, and its visit lands a round of the writer later. A crash
-can lose the last few milliseconds of batched visits; they are statistics,
-not something owed to head office, but their ids are never handed out again.
+Most identifies at a till change nothing but the visit log, and a commit per
+visit would cost more than the whole tier lookup. Those visits are deferred to
+the database's group writer, so the till never waits for the disk. Visits that
+other answers depend on at once (a customer joining or leaving a queue, a visit
+that made a prompt) are written in the caller's own transaction instead. A crash can lose the last few milliseconds
+of batched visits; they are statistics, not something owed to head office,
+but their ids are never handed out again.
 """
 
 from __future__ import annotations
