@@ -77,6 +77,16 @@ def test_queue_stage_gets_no_till_prompt_and_leaves_at_the_till(clocked):
     assert store.visits.waiting_customers() == set()
 
 
+def test_a_new_prompts_visit_names_it(clocked):
+    store, _ = clocked
+    made = store.identify("3", "phone", "+4741234567")
+    again = store.identify("3", "phone", "+4741234567")
+    assert made.prompt_created and not again.prompt_created
+    assert store.db.execute("SELECT count(*) FROM prompts WHERE id = ?", (made.prompt["id"],)).fetchone()[0] == 1
+    assert [(v.id, v.prompt_id) for v in store.visits.recorded()] == [(made.visit_id, made.prompt["id"]),
+                                                                       (again.visit_id, made.prompt["id"])]
+
+
 def test_retention_purges_old_visits_and_prompts(clocked):
     store, clock = clocked
     store.identify("1", "phone", "+4741234567")
