@@ -348,6 +348,7 @@ def bench_streams_and_memory(run: Run, requests: int, memory_start: dict) -> Non
     try:
         busy = paced(run, "ours", "everyday", requests)
         with_streams = loadgen.rss_mb(run.ours.pid)
+        time.sleep(0.5)  # the last events reach every tablet (a slice a millisecond) before they are counted
     finally:
         events = len(json.loads(listeners.finish() or "[]"))
     print(f"100 busy streams ({events:,} prompt events delivered): identify p50 {ms(busy['p50_us'])}, p99 "
