@@ -131,7 +131,7 @@ def test_duplicates_keep_the_last_row_and_opt_out_wins(store):
 def test_each_customers_last_row_wins_whatever_the_batches(store, monkeypatch, rows, batch):
     # A new list's rows go in sorted a batch at a time: a customer's rows may
     # fall in one batch or several, in any order of their keys.
-    monkeypatch.setattr(lists, "SORTED_BATCH", batch)
+    monkeypatch.setattr(lists, "BATCH", batch)
     last: dict[int, int] = {}
     opted_out = set()
     for customer, followers, consent in rows:

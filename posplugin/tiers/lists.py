@@ -43,11 +43,10 @@ CONSENT = {"yes": True, "true": True, "1": True, "ja": True,
            "no": False, "false": False, "0": False, "nei": False}
 MAX_FOLLOWERS = 10_000_000_000
 MAX_NICHES = 20
-BATCH = 5_000
-# A new list's rows go in sorted by key, this many at a time: sorted inserts
+# A list file's rows go in sorted by key, this many at a time: sorted inserts
 # touch each page of the file once per batch instead of once per row (1,000,000
-# rows 10.0 -> 8.1 s); the batch (about 10 MB) is what the import holds.
-SORTED_BATCH = 50_000
+# rows 10.0 -> 8.1 s); the batch (about 10 MB) is what an import holds.
+BATCH = 50_000
 FILE_GLOB = "tiers-*.db"
 POINTER = "tiers-current"
 
@@ -219,6 +218,18 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 _key = operator.itemgetter(0)
 
 
+def _row(key: bytes, record: TierRecord) -> tuple:
+    """A list file's row of ``tiers`` for one customer."""
+    return key, record.followers, record.engagement_rate, niches_json(record.niches)
+
+
+def _write_sorted(conn: sqlite3.Connection, rows: list) -> None:
+    """Insert ``rows`` in key order; a later row of the same customer replaces
+    an earlier one (the sort is stable: a customer's rows keep their order)."""
+    rows.sort(key=_key)
+    conn.executemany("INSERT OR REPLACE INTO tiers VALUES (?, ?, ?, ?)", rows)
+
+
 class ListBuilder:
     """Builds a new list file. Rows go in through :meth:`add`; :meth:`finish`
     returns the finished file's path; :meth:`discard` removes it."""
@@ -240,19 +251,15 @@ class ListBuilder:
             self._out.append((key,))
             self.opted_out += 1
         else:
-            self._batch.append((key, record.followers, record.engagement_rate,
-                                niches_json(record.niches)))
+            self._batch.append(_row(key, record))
             self.added += 1
-        if len(self._batch) >= SORTED_BATCH:
+        if len(self._batch) >= BATCH:
             self.flush()
 
     def flush(self) -> None:
         # Raw sqlite3 executemany: bulk import of millions of rows is measured in benchmarks/.
         if self._batch:
-            # Later rows replace earlier ones of the same customer: the sort is
-            # stable, so a customer's rows keep their order.
-            self._batch.sort(key=_key)
-            self.conn.executemany("INSERT OR REPLACE INTO tiers VALUES (?, ?, ?, ?)", self._batch)
+            _write_sorted(self.conn, self._batch)
             self._batch.clear()
         if self._out:
             self.conn.executemany("INSERT INTO opted_out VALUES (?)", self._out)
@@ -285,8 +292,7 @@ class ListPatcher:
         self._removes: list = []
 
     def upsert(self, key: bytes, record: TierRecord) -> None:
-        self._upserts.append((key, record.followers, record.engagement_rate,
-                              niches_json(record.niches)))
+        self._upserts.append(_row(key, record))
         if len(self._upserts) >= BATCH:
             self.flush()
 
@@ -298,7 +304,7 @@ class ListPatcher:
     def flush(self) -> None:
         # Deletes first: within one delta a key is either upserted or removed.
         self.conn.executemany("DELETE FROM tiers WHERE hash = ?", self._removes)
-        self.conn.executemany("INSERT OR REPLACE INTO tiers VALUES (?, ?, ?, ?)", self._upserts)
+        _write_sorted(self.conn, self._upserts)
         self._removes.clear()
         self._upserts.clear()
 
