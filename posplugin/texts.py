@@ -142,23 +142,21 @@ def queue_pain_prompt(*, lane: str, length: int, normal: float, wait_s: float, i
     and the reach waiting in it. The title says "long" only while the lane's
     status is long, so it agrees with the lane's tile."""
     # Written on nearly every reading of a long lane, from few distinct figures:
-    # each wording is made once, from the figures as the words show them.
-    wait_minutes = None if wait_s < 60 else round(wait_s / 60)
-    return dict(_queue_pain_words(lane, length, round(normal), wait_minutes, influencers, reach, language,
+    # each wording is made once, keyed by the figures as the words show them.
+    return dict(_queue_pain_words(lane, number(length, language), number(normal, language),
+                                  minutes(wait_s, language), influencers, number(reach, language), language,
                                   status == "long"))
 
 
 @functools.lru_cache(maxsize=1024)
-def _queue_pain_words(lane: str, length: int, normal: int, wait_minutes: int | None, influencers: int,
-                      reach: int, language: str, long: bool) -> dict:
-    n = functools.partial(number, language=language)
-    title = _("queue.title" if long else "queue.title_busy", language, lane=lane, length=n(length))
-    wait = minutes(0 if wait_minutes is None else wait_minutes * 60, language)
-    parts = [_("queue.body", language, length=n(length), lane=lane, normal=n(normal), wait=wait)]
+def _queue_pain_words(lane: str, length: str, normal: str, wait: str, influencers: int, reach: str,
+                      language: str, long: bool) -> dict:
+    title = _("queue.title" if long else "queue.title_busy", language, lane=lane, length=length)
+    parts = [_("queue.body", language, length=length, lane=lane, normal=normal, wait=wait)]
     if influencers == 1:
-        parts.append(_("queue.one_influencer", language, reach=n(reach)))
+        parts.append(_("queue.one_influencer", language, reach=reach))
     elif influencers:
-        parts.append(_("queue.influencers", language, count=n(influencers), reach=n(reach)))
+        parts.append(_("queue.influencers", language, count=number(influencers, language), reach=reach))
     parts.append(_("queue.action", language))
     return {"title": title, "body": " ".join(parts)}
 
@@ -166,14 +164,13 @@ def _queue_pain_words(lane: str, length: int, normal: int, wait_minutes: int | N
 def queue_calm_prompt(*, lane: str, length: int, normal: float, language: str = "en") -> dict:
     """A lane whose pain prompt is still open is back to normal: said in the
     past tense, with nothing to do (it closes by itself)."""
-    return dict(_queue_calm_words(lane, length, round(normal), language))
+    return dict(_queue_calm_words(lane, number(length, language), number(normal, language), language))
 
 
 @functools.lru_cache(maxsize=1024)
-def _queue_calm_words(lane: str, length: int, normal: int, language: str) -> dict:
-    n = functools.partial(number, language=language)
-    return {"title": _("queue.title_calm", language, lane=lane, length=n(length)),
-            "body": _("queue.body_calm", language, length=n(length), normal=n(normal))}
+def _queue_calm_words(lane: str, length: str, normal: str, language: str) -> dict:
+    return {"title": _("queue.title_calm", language, lane=lane, length=length),
+            "body": _("queue.body_calm", language, length=length, normal=normal)}
 
 
 def painpoint_prompt(*, kind: str, lane: str | None, note: str | None, by: str | None,
