@@ -40,15 +40,27 @@ CHAIN_DID = "did:plc:nordshopdemo000000000000"
 STORE = "demo-store"                  # the demo store's name at head office
 STORE_HANDLES = "@nordshop_sentrum, #nordshopsentrum"
 LANE = "2"
-# What the demo's customers post, per language: (kind, text). The other
-# chain's post names none of ours: Jetstream hands it over, head office drops it.
+# What the demo's customers post, per language: kind -> texts, one picked
+# each time (a floor that hears the same words all shift looks canned). The
+# other chain's posts name none of ours: Jetstream hands them over, head office
+# drops them. tests/test_demo_listening.py checks each is heard as meant.
 POSTS = {
-    "en": {"complaint": f"20 minutes in the queue at till {LANE} and only one till open 🙄 @nordshop @nordshop_sentrum",
-           "praise": "Big thanks to the staff at Nordshop Sentrum, Ana helped me find everything 🙌 #nordshop",
-           "other": "The queue at the other chain's shop is a joke again #othershop"},
-    "nb": {"complaint": f"20 minutter i kø ved kasse {LANE} og bare én kasse åpen 🙄 @nordshop @nordshop_sentrum",
-           "praise": "Tusen takk til de ansatte på Nordshop Sentrum, Ana hjalp meg å finne alt 🙌 #nordshop",
-           "other": "Køen hos den andre kjeden er en vits igjen #annenbutikk"},
+    "en": {"complaint": (f"20 minutes in the queue at till {LANE} and only one till open 🙄 @nordshop @nordshop_sentrum",
+                         f"The queue at till {LANE} in @nordshop_sentrum is out the door again, one till open for the whole shop 😤",
+                         f"Waited forever at till {LANE} at @nordshop_sentrum, why is only one checkout open?"),
+           "praise": ("Big thanks to the staff at Nordshop Sentrum, Ana helped me find everything 🙌 #nordshop",
+                      "Shoutout to Jonas on till 3 at @nordshop_sentrum, so friendly and quick 😊",
+                      "The cashier at Nordshop Sentrum packed my bags and made my day, lovely service #nordshop"),
+           "other": ("The queue at the other chain's shop is a joke again #othershop",
+                     "Othershop has run out of bread again, third time this week #othershop")},
+    "nb": {"complaint": (f"20 minutter i kø ved kasse {LANE} og bare én kasse åpen 🙄 @nordshop @nordshop_sentrum",
+                         f"Køen ved kasse {LANE} på @nordshop_sentrum går helt ut døra igjen, én kasse åpen 😤",
+                         f"Evig venting ved kasse {LANE} på @nordshop_sentrum, hvorfor er bare én kasse åpen?"),
+           "praise": ("Tusen takk til de ansatte på Nordshop Sentrum, Ana hjalp meg å finne alt 🙌 #nordshop",
+                      "Så hjelpsom betjening på Nordshop Sentrum i dag, de fant kortet jeg mistet! 🙏 #nordshop",
+                      "Kassadamen på #nordshopsentrum var så blid og rask, takk!"),
+           "other": ("Køen hos den andre kjeden er en vits igjen #annenbutikk",
+                     "Den andre kjeden er tom for brød igjen, tredje gang denne uka #annenbutikk")},
 }
 
 
@@ -252,7 +264,7 @@ def simulate_listening(demo: DemoStore, rng, out, pace_s: float = 3.0) -> None:
             try:
                 if kind == "queue" and data.get("lane") == LANE and data["status"] == "long" and not complained:
                     complained = True
-                    listening.instagram(n, posts["complaint"])
+                    listening.instagram(n, rng.choice(posts["complaint"]))
                     tell(demo, "complaint", lane=LANE)
                 elif kind == "queue" and data.get("lane") == LANE and data["status"] == "ok":
                     complained = False
@@ -263,7 +275,7 @@ def simulate_listening(demo: DemoStore, rng, out, pace_s: float = 3.0) -> None:
                 elif time.monotonic() >= due:
                     post = ("praise", "other")[posted % 2]   # praise first, then the other chain's post
                     posted += 1
-                    listening.bluesky(n, posts[post], addressed=post == "praise")
+                    listening.bluesky(n, rng.choice(posts[post]), addressed=post == "praise")
                     tell(demo, post)
                     due = time.monotonic() + rng.uniform(pace_s * 4, pace_s * 8)
             except (requests.RequestException, ValueError, KeyError) as exc:
