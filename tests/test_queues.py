@@ -3,16 +3,22 @@ a rush, recovery; the pain prompts raised, updated and closed."""
 
 import datetime as dt
 import io
+import itertools
 import time
 import zoneinfo
 
 import pytest
 from helpers import Clock
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from posplugin.errors import ImportRefused, ValidationError
+from posplugin.store.queues import WAIT_GRACE_S
 from posplugin.store.service import Store
 
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
+LANES = itertools.count(1)
 
 
 def local(day: str, hhmm: str) -> dt.datetime:
@@ -256,6 +262,96 @@ def test_waiting_reach_counts_customers_identified_in_the_queue(day):
     store.identify("2", "handle", "@BigBen")  # at the till now: no longer waiting
     store.queues.event("2", "served")          # the oldest waiting one is served
     assert store.queues.overview()["waiting_reach"] == 0
+
+
+def identified_in_queue(store, lane, *who):
+    for kind, value in who:
+        store.identify(lane, kind, value, stage="queue")
+
+
+def test_a_queue_counted_shorter_than_those_identified_in_it_loses_the_longest_waiting(day):
+    """The queue system says one is waiting where three were identified a while
+    ago: the two who came first have gone, and stay gone when the queue grows."""
+    store, clock = day
+    identified_in_queue(store, "2", ("email", "nobody@example.com"), ("phone", "+4741234567"),
+                        ("handle", "bigben"))                           # 0, 260 and 10,000 engaged
+    clock.advance(WAIT_GRACE_S + 1)
+    store.queues.reading("2", 1)
+    assert store.queues.overview()["waiting_reach"] == 10_000
+    for _ in range(7):
+        store.queues.event("2", "join")                                 # others join: nobody comes back
+    store.queues.reading("2", 9)
+    assert store.queues.overview()["waiting_reach"] == 10_000
+    pain = store.queues.reading("2", 10)["prompt"]
+    assert "1 known influencer waiting" in pain["body"] and "10,000" in pain["body"]
+
+
+@pytest.mark.parametrize("length", [3, 4, 10])
+def test_a_queue_counted_as_long_as_those_identified_in_it_or_longer_ends_no_wait(day, length):
+    store, clock = day
+    identified_in_queue(store, "2", ("phone", "+4741234567"), ("handle", "bigben"),
+                        ("email", "nobody@example.com"))                # 260, 10,000 and 0 engaged
+    clock.advance(WAIT_GRACE_S + 1)
+    store.queues.reading("2", length)
+    assert store.queues.overview()["waiting_reach"] == 10_260
+    assert len(store.visits.waiting_customers()) == 3
+    store.queues.reading("2", 2)                                        # now the first has gone
+    assert store.queues.overview()["waiting_reach"] == 10_000
+    assert len(store.visits.waiting_customers()) == 2
+
+
+def test_customers_just_identified_in_a_queue_wait_for_its_count_to_catch_up(day):
+    """A ticket may identify a customer before the queue system counts them."""
+    store, clock = day
+    store.queues.reading("2", 0)
+    identified_in_queue(store, "2", ("phone", "+4741234567"), ("handle", "bigben"))
+    store.queues.reading("2", 0)
+    assert store.queues.overview()["waiting_reach"] == 10_260
+    clock.advance(WAIT_GRACE_S + 1)
+    store.queues.reading("2", 0)
+    assert store.queues.overview()["waiting_reach"] == 0
+
+
+STEPS = st.lists(st.one_of(
+    st.tuples(st.just("identify"), st.integers(1, 3)),
+    st.tuples(st.just("wait"), st.floats(0, 3 * WAIT_GRACE_S)),
+    st.tuples(st.just("reading"), st.integers(0, 8)),
+    st.tuples(st.sampled_from(["join", "leave", "served"]), st.just(0))), max_size=25)
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS)
+def test_waits_end_first_come_first_gone_only_when_the_queue_has_no_room(day, steps):
+    """Whatever the order of tickets, readings and events, after each count:
+    the waits older than the grace are no more than the queue has room for
+    beside the young ones; no more end than that (or one more, served); and
+    every wait ended is older than every wait kept."""
+    store, clock = day
+    lane = f"p{next(LANES)}"   # a lane of its own per example
+
+    def waits():
+        store.db.flush()       # served and ended waits land through the group writer
+        return store.visits.waiting(store.db.conn, clock() - store.settings.waiting_max_s).get(lane, ())
+
+    customers = 0
+    for step, value in steps:
+        if step == "identify":
+            for _ in range(value):
+                customers += 1
+                store.identify(lane, "email", f"{lane}-{customers}@example.com", stage="queue")
+        elif step == "wait":
+            clock.advance(value)
+        else:
+            before = len(waits())
+            length = (store.queues.reading(lane, value) if step == "reading" else store.queues.event(lane, step))["length"]
+            kept = waits()
+            young = [w for w in kept if w.at >= clock() - WAIT_GRACE_S]
+            assert len(kept) - len(young) <= max(0, length - len(young))
+            assert len(kept) >= min(before - (step == "served"), length)
+    ended = [at for at, in store.db.conn.execute(
+        "SELECT at FROM visits WHERE lane = ? AND stage = 'queue' AND left_at IS NOT NULL", (lane,))]
+    kept = waits()
+    assert not kept or not ended or max(ended) <= min(w.at for w in kept)
 
 
 def test_recommendation_uses_erlang_c_with_arrivals(day):

@@ -41,6 +41,10 @@ LANE_MAX = 64
 LANE_PATTERN = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9 _.-]{{0,{LANE_MAX - 1}}}$")
 EARLIEST = 946_684_800.0  # 2000-01-01: a reading before it is a broken clock, not history
 HISTORY_SETTLE_S = 2.0     # the deferred writer lands history well within this
+# A queue system may count a customer a little after a ticket identified them
+# in its queue: waits this young are never taken to have ended because the
+# queue counts fewer than were identified.
+WAIT_GRACE_S = 60.0
 SERVICE_SAMPLES = 50
 SERVICE_WINDOW_S = 2 * 3600.0
 ARRIVAL_WINDOW_S = 15 * 60.0
@@ -381,6 +385,7 @@ class Queues:
         state = self._state(lane, now)
         with state.lock:
             change = self._measure(state, length_after(state), now)
+            self._end_extra_waits(lane, change.length, now)
             history = (lane, at, baseline.slot(at, self._tz), change.length, event)
             if change.raises_or_closes:
                 with self.db.write() as conn:
@@ -402,6 +407,16 @@ class Queues:
                 defer(HISTORY_INSERT, history)
                 self._save(state, change, now, pain_id, defer)
         return self._announce(state, change, prompt)
+
+    def _end_extra_waits(self, lane: str, length: int, now: float) -> None:
+        """Fewer are waiting at ``lane`` than were identified in its queue and
+        are still counted: the longest waiting have gone (first come, first
+        served), or the lane's reach would count people who left long ago."""
+        waits = self.visits.waiting(self.db.conn, now - self.settings.waiting_max_s).get(lane, ())
+        extra = len(waits) - length
+        gone = [w for w in waits[:extra] if w.at < now - WAIT_GRACE_S] if extra > 0 else []
+        if gone:
+            self.visits.end_waits(gone, now)
 
     def _measure(self, state: Lane, length: int, now: float) -> "_Change":
         """What ``length`` at ``now`` means for the lane ``state`` describes."""

@@ -49,6 +49,15 @@ INSERT = f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * le
 LEAVE_QUEUE = "UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue' AND left_at IS NULL"
 END_OLDEST_WAIT = ("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE stage = 'queue'"
                    " AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)")
+END_WAIT = "UPDATE visits SET left_at = ? WHERE id = ? AND left_at IS NULL"
+
+
+class Wait(NamedTuple):
+    """A customer identified in a queue who has not left it."""
+    id: int
+    at: float
+    influencer: bool   # known, and on a tier above everyday
+    reach: int
 
 
 ID_BLOCK = 10_000  # ids reserved per commit: a commit every 10,000 visits, not on a till's every thousandth
@@ -64,8 +73,9 @@ class VisitLog:
         self.db = db
         self._ids = ids.blocks(db, "visits", ID_BLOCK)
         self._queue_changes = 0  # bumped by every write that moves someone into or out of a queue
-        # waiting_reach's last answer: (changes, writer round), since, the oldest wait counted, answer
-        self._reach: tuple[tuple[int, int], float, float, dict] | None = None
+        # waiting's last answer: (changes, writer round), since, the oldest wait counted, waits, reach
+        self._waiting: tuple[tuple[int, int], float, float, dict, dict] | None = None
+        self._ending: set[int] = set()  # waits ended by end_waits whose writes have not landed yet
 
     def next_id(self) -> int:
         return self._ids.next()
@@ -110,24 +120,48 @@ class VisitLog:
         self.db.deferred.defer(END_OLDEST_WAIT, (now, lane, waiting_since))
         self._queue_changes += 1
 
-    def waiting_reach(self, conn: sqlite3.Connection, since: float) -> dict[str, tuple[int, int]]:
-        """Per lane: (known influencers waiting since ``since``, their summed engaged reach).
+    def end_waits(self, waits: list[Wait], now: float) -> None:
+        """These customers have left their queue (the queue system counts fewer
+        waiting), a few milliseconds from now; :meth:`waiting` leaves them out at once."""
+        for wait in waits:
+            self.db.deferred.defer(END_WAIT, (now, wait.id))
+            self._ending.add(wait.id)
+        self._queue_changes += 1
 
-        Nearly every queue reading asks, and the answer changes only when a
-        queue visit is written, or a wait counted grows older than ``since``:
-        the last answer is given again until then. It is read again after any
-        queue write here and after each round of the group writer (which lands
-        the deferred ones), so it is never older than a round (50 ms)."""
+    def waiting(self, conn: sqlite3.Connection, since: float) -> dict[str, tuple[Wait, ...]]:
+        """Per lane: the customers identified in its queue since ``since`` who
+        are still waiting, the longest waiting first."""
+        return self._read_waiting(conn, since)[0]
+
+    def waiting_reach(self, conn: sqlite3.Connection, since: float) -> dict[str, tuple[int, int]]:
+        """Per lane: (known influencers waiting since ``since``, their summed engaged reach)."""
+        return self._read_waiting(conn, since)[1]
+
+    def _read_waiting(self, conn: sqlite3.Connection, since: float) -> tuple[dict, dict]:
+        # Nearly every queue reading asks, and the answer changes only when a
+        # queue visit is written, or a wait counted grows older than ``since``:
+        # the last answer is given again until then. It is read again after any
+        # queue write here and after each round of the group writer (which lands
+        # the deferred ones), so it is never older than a round (50 ms).
         key = (self._queue_changes, self.db.deferred.rounds)  # taken before the read: a write after it is seen next time
-        cached = self._reach
+        cached = self._waiting
         if cached is not None and cached[0] == key and cached[1] <= since <= cached[2]:
-            return cached[3]
+            return cached[3], cached[4]
         rows = conn.execute(
-            "SELECT lane, sum(known AND tier != 'everyday'), sum(engaged_reach), min(at) FROM visits"
-            " WHERE stage = 'queue' AND left_at IS NULL AND at >= ? GROUP BY lane", (since,)).fetchall()
-        answer = {r[0]: (r[1] or 0, r[2] or 0) for r in rows}
-        self._reach = (key, since, min((r[3] for r in rows), default=math.inf), answer)
-        return answer
+            "SELECT lane, id, at, known AND tier != 'everyday', engaged_reach FROM visits"
+            " WHERE stage = 'queue' AND left_at IS NULL AND at >= ? ORDER BY at, id", (since,)).fetchall()
+        # Ended waits not yet landed are left out; the landed ones are forgotten.
+        # (Two threads racing here may forget one too soon: it is then ended twice, which changes nothing.)
+        ending = self._ending
+        self._ending = ending & {row[1] for row in rows}
+        by_lane: dict[str, list[Wait]] = {}
+        for lane, *wait in rows:
+            if wait[0] not in ending:
+                by_lane.setdefault(lane, []).append(Wait(wait[0], wait[1], bool(wait[2]), wait[3]))
+        waits = {lane: tuple(w) for lane, w in by_lane.items()}
+        reach = {lane: (sum(w.influencer for w in ws), sum(w.reach for w in ws)) for lane, ws in waits.items()}
+        self._waiting = (key, since, min((row[2] for row in rows), default=math.inf), waits, reach)
+        return waits, reach
 
     def purge(self, conn: sqlite3.Connection, before: float) -> int:
         """Delete visits older than ``before``."""
