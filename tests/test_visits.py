@@ -102,3 +102,17 @@ def test_a_customer_who_waited_too_long_is_not_counted_from_an_old_answer(log):
     assert log.waiting_reach(log.db.conn, since=99.5) == {"1": (1, 120)}
     assert log.waiting_reach(log.db.conn, since=99.9) == {"1": (1, 120)}
     assert log.waiting_reach(log.db.conn, since=100.001) == {}
+
+
+def test_ended_waits_are_left_out_at_once_and_written_soon(log):
+    with log.db.write() as conn:
+        for i, at in enumerate((100.0, 101.0, 102.0)):
+            log.insert(conn, visit(log, at, customer=bytes([97 + i]) * 32, reach=10 ** i))
+    waits = log.waiting(log.db.conn, since=60.0)["1"]
+    assert [w.at for w in waits] == [100.0, 101.0, 102.0]           # the longest waiting first
+    log.end_waits(list(waits[:2]), 110.0)
+    # At once, whether or not the group writer has landed it yet.
+    assert log.waiting_reach(log.db.conn, since=60.0) == {"1": (1, 100)}
+    log.flush()
+    assert log.waiting_customers() == {b"c" * 32}
+    assert log.waiting_reach(log.db.conn, since=60.0) == {"1": (1, 100)}
