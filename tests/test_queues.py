@@ -301,15 +301,30 @@ def test_a_queue_counted_as_long_as_those_identified_in_it_or_longer_ends_no_wai
 
 
 def test_customers_just_identified_in_a_queue_wait_for_its_count_to_catch_up(day):
-    """A ticket may identify a customer before the queue system counts them."""
+    """A ticket may identify a customer before the queue system counts them:
+    the lane's reach follows its count, and the young waits are kept for it."""
     store, clock = day
     store.queues.reading("2", 0)
     identified_in_queue(store, "2", ("phone", "+4741234567"), ("handle", "bigben"))
     store.queues.reading("2", 0)
+    assert store.queues.overview()["waiting_reach"] == 0           # the count says nobody waits
+    store.queues.reading("2", 1)
+    assert store.queues.overview()["waiting_reach"] == 10_000      # the newest first
+    store.queues.reading("2", 2)
     assert store.queues.overview()["waiting_reach"] == 10_260
+    store.queues.reading("2", 0)
     clock.advance(WAIT_GRACE_S + 1)
     store.queues.reading("2", 0)
-    assert store.queues.overview()["waiting_reach"] == 0
+    store.queues.reading("2", 2)
+    assert store.queues.overview()["waiting_reach"] == 0           # gone, and they stay gone
+
+
+def test_customers_identified_at_a_lane_no_queue_system_counts_all_count(day):
+    store, clock = day
+    identified_in_queue(store, "7", ("phone", "+4741234567"), ("handle", "bigben"))
+    clock.advance(WAIT_GRACE_S + 1)
+    assert store.queues.overview()["waiting_reach"] == 10_260
+    assert [lane["lane"] for lane in store.queues.overview()["lanes"]] == []
 
 
 STEPS = st.lists(st.one_of(

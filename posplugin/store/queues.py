@@ -57,6 +57,15 @@ LANE_UPSERT = ("INSERT INTO lanes (lane, open, length, updated_at, status, calm_
                " calm_since = excluded.calm_since, pain_prompt_id = excluded.pain_prompt_id")
 
 
+def counted(waits: tuple, length: int | None = None) -> tuple[int, int]:
+    """(known influencers, summed engaged reach) of a lane's ``waits``, at
+    most ``length`` of them: the newest, as the longest waiting leave first.
+    A count that lags a ticket by seconds leaves its newest customer counted."""
+    if length is not None:
+        waits = waits[len(waits) - length:] if length < len(waits) else waits
+    return sum(w.influencer for w in waits), sum(w.reach for w in waits)
+
+
 @dataclass
 class Lane:
     lane: str
@@ -229,7 +238,7 @@ class Queues:
         now = self.clock()
         self.db.flush()  # served customers leave the waiting count through deferred writes
         conn = self.db.conn
-        reach_by_lane = self._waiting_reach(conn, now)
+        waits = dict(self._waits(conn, now))   # a copy: lanes counted are taken out of it
         lanes = []
         states = sorted((s.copy() for s in self._all_states(now)), key=lambda s: (len(s.lane), s.lane))
         for state in states:
@@ -238,9 +247,10 @@ class Queues:
                 "lane": state.lane, "open": state.open, "length": state.length, "normal": normal,
                 "status": self._status(state.length, normal, state.lane),
                 "wait_s": round(erlang.wait_by_littles_law(state.length, self.service_time(state.lane))),
-                "waiting_reach": reach_by_lane.get(state.lane, (0, 0))[1],
+                "waiting_reach": counted(waits.pop(state.lane, ()), state.length)[1],
                 "pain_prompt_id": state.pain_prompt_id, "updated_at": iso(state.updated_at)})
-        total_reach = sum(r for _, r in reach_by_lane.values())
+        # Waits at a lane no queue system counts yet are all counted.
+        total_reach = sum(l["waiting_reach"] for l in lanes) + sum(counted(w)[1] for w in waits.values())
         return {"lanes": lanes, "waiting_reach": total_reach,
                 "recommendation": self._recommend(conn, lanes, now)}
 
@@ -412,7 +422,7 @@ class Queues:
         """Fewer are waiting at ``lane`` than were identified in its queue and
         are still counted: the longest waiting have gone (first come, first
         served), or the lane's reach would count people who left long ago."""
-        waits = self.visits.waiting(self.db.conn, now - self.settings.waiting_max_s).get(lane, ())
+        waits = self._waits(self.db.conn, now).get(lane, ())
         extra = len(waits) - length
         gone = [w for w in waits[:extra] if w.at < now - WAIT_GRACE_S] if extra > 0 else []
         if gone:
@@ -477,7 +487,7 @@ class Queues:
         write(LANE_UPSERT, (state.lane, state.open, change.length, now, change.status, change.calm_since, pain_id))
 
     def _pain_words(self, conn, lane, length, normal, wait, now, status="long"):
-        influencers, reach = self._waiting_reach(conn, now).get(lane, (0, 0))
+        influencers, reach = counted(self._waits(conn, now).get(lane, ()), length)
         words = texts.queue_pain_prompt(lane=lane, length=length, normal=normal, wait_s=wait,
                                         influencers=influencers, reach=reach,
                                         language=self.settings.language, status=status)
@@ -511,9 +521,9 @@ class Queues:
                                              details=details, now=now)
         return prompt, statements
 
-    def _waiting_reach(self, conn, now: float) -> dict[str, tuple[int, int]]:
-        """Per lane: (known influencers waiting, their summed engaged reach)."""
-        return self.visits.waiting_reach(conn, now - self.settings.waiting_max_s)
+    def _waits(self, conn, now: float) -> dict[str, tuple]:
+        """Per lane: the customers identified in its queue still waiting, the longest waiting first."""
+        return self.visits.waiting(conn, now - self.settings.waiting_max_s)
 
     def _recommend(self, conn, lanes: list[dict], now: float) -> dict:
         open_lanes = [l for l in lanes if l["open"]]

@@ -73,8 +73,8 @@ class VisitLog:
         self.db = db
         self._ids = ids.blocks(db, "visits", ID_BLOCK)
         self._queue_changes = 0  # bumped by every write that moves someone into or out of a queue
-        # waiting's last answer: (changes, writer round), since, the oldest wait counted, waits, reach
-        self._waiting: tuple[tuple[int, int], float, float, dict, dict] | None = None
+        # waiting's last answer: (changes, writer round), since, the oldest wait counted, waits
+        self._waiting: tuple[tuple[int, int], float, float, dict] | None = None
         self._ending: set[int] = set()  # waits ended by end_waits whose writes have not landed yet
 
     def next_id(self) -> int:
@@ -131,13 +131,6 @@ class VisitLog:
     def waiting(self, conn: sqlite3.Connection, since: float) -> dict[str, tuple[Wait, ...]]:
         """Per lane: the customers identified in its queue since ``since`` who
         are still waiting, the longest waiting first."""
-        return self._read_waiting(conn, since)[0]
-
-    def waiting_reach(self, conn: sqlite3.Connection, since: float) -> dict[str, tuple[int, int]]:
-        """Per lane: (known influencers waiting since ``since``, their summed engaged reach)."""
-        return self._read_waiting(conn, since)[1]
-
-    def _read_waiting(self, conn: sqlite3.Connection, since: float) -> tuple[dict, dict]:
         # Nearly every queue reading asks, and the answer changes only when a
         # queue visit is written, or a wait counted grows older than ``since``:
         # the last answer is given again until then. It is read again after any
@@ -146,7 +139,7 @@ class VisitLog:
         key = (self._queue_changes, self.db.deferred.rounds)  # taken before the read: a write after it is seen next time
         cached = self._waiting
         if cached is not None and cached[0] == key and cached[1] <= since <= cached[2]:
-            return cached[3], cached[4]
+            return cached[3]
         rows = conn.execute(
             "SELECT lane, id, at, known AND tier != 'everyday', engaged_reach FROM visits"
             " WHERE stage = 'queue' AND left_at IS NULL AND at >= ? ORDER BY at, id", (since,)).fetchall()
@@ -159,9 +152,8 @@ class VisitLog:
             if wait[0] not in ending:
                 by_lane.setdefault(lane, []).append(Wait(wait[0], wait[1], bool(wait[2]), wait[3]))
         waits = {lane: tuple(w) for lane, w in by_lane.items()}
-        reach = {lane: (sum(w.influencer for w in ws), sum(w.reach for w in ws)) for lane, ws in waits.items()}
-        self._waiting = (key, since, min((row[2] for row in rows), default=math.inf), waits, reach)
-        return waits, reach
+        self._waiting = (key, since, min((row[2] for row in rows), default=math.inf), waits)
+        return waits
 
     def purge(self, conn: sqlite3.Connection, before: float) -> int:
         """Delete visits older than ``before``."""
