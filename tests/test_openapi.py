@@ -6,6 +6,7 @@ from helpers import FUZZ
 from hypothesis import settings
 from schemathesis import checks
 
+from posplugin.promptkinds import KINDS, LEVELS
 from posplugin.store import auth, baseline, prompts, queues, visits
 from posplugin.store.web import api
 from posplugin.store.web.app import BLUEPRINTS
@@ -87,7 +88,7 @@ def test_enums_come_from_the_domain_lists():
 
     prompt = SCHEMAS["Prompt"]["properties"]
     assert (prompt["kind"]["enum"], prompt["level"]["enum"], prompt["status"]["enum"]) == \
-        (list(prompts.KINDS), list(prompts.LEVELS), list(prompts.STATUSES))
+        (list(KINDS), list(LEVELS), list(prompts.STATUSES))
     answer = SCHEMAS["IdentifyResponse"]["properties"]
     assert (answer["tier"]["enum"], answer["service_level"]["enum"]) == (list(TIERS), list(SERVICE_LEVELS))
     assert SCHEMAS["IdentifyRequest"]["properties"]["stage"]["enum"] == list(visits.STAGES)

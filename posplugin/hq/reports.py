@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from ..errors import ValidationError
-from ..store.prompts import KINDS, LEVELS
+from ..promptkinds import KINDS, LEVELS
 from ..timeutil import iso, parse_iso, system_clock
 from .db import appended, insert, pack, transaction
 from .schema import reports, store_day_durations, store_days, store_durations, store_hours, store_totals
@@ -29,8 +29,8 @@ HOUR_FIELDS = ("hour", "made", "taken", "resolved", "expired", "acted", "pain_ep
                "time_to_act_s", "times_to_act_s", "pain_durations_s", "reach_served")
 DURATION_LISTS = ("times_to_act_s", "pain_durations_s")
 DURATION_SUMS = ("time_to_act_s", "pain_seconds")
-# Prompts are "kind:level" (heard: head office's listening, DESIGN.md).
-PROMPT_KINDS = tuple(dict.fromkeys((*KINDS, "heard")))
+# Prompts are counted as "kind:level".
+PROMPT_KINDS = KINDS
 PROMPT_LEVELS = LEVELS
 # The reporting window: a store back from a year offline still reports; a
 # clock a little fast does not lose its hours.

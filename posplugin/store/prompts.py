@@ -14,8 +14,6 @@ from ..errors import Conflict, NotFound
 from ..timeutil import iso
 from . import ids
 
-KINDS = ("service", "pain", "amplify", "heard")
-LEVELS = ("standard", "priority", "murdoch", "urgent")
 STATUSES = ("open", "taken", "resolved", "expired")
 # What staff may report as a pain point (``POST /api/v1/painpoints``).
 PAIN_KINDS = ("queue", "instructions", "staff", "stock", "other")

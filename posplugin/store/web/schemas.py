@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ...promptkinds import KINDS, LEVELS
 from ...tiers.identity import IDENTIFY_TYPES, MAX_LENGTH
 from ...tiers.policy import SERVICE_LEVELS, TIERS
 from ...web.schemas import TIMESTAMP, SchemaSet, nullable, text
@@ -41,8 +42,8 @@ SCHEMAS = SchemaSet({
                      "taken_by", "resolved_at"],
         "properties": {
             "id": {"type": "integer"},
-            "kind": {"enum": list(prompts.KINDS)},
-            "level": {"enum": list(prompts.LEVELS)},
+            "kind": {"enum": list(KINDS)},
+            "level": {"enum": list(LEVELS)},
             "lane": {"type": ["string", "null"]},
             "title": {"type": "string"},
             "body": {"type": "string"},
