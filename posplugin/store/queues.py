@@ -59,8 +59,8 @@ LANE_UPSERT = ("INSERT INTO lanes (lane, open, length, updated_at, status, calm_
 
 def counted(waits: tuple, length: int | None = None) -> tuple[int, int]:
     """(known influencers, summed engaged reach) of a lane's ``waits``, at
-    most ``length`` of them: the newest, as the longest waiting leave first.
-    A count that lags a ticket by seconds leaves its newest customer counted."""
+    most ``length`` of them: the newest, as the longest waiting leave first
+    (and while a count lags a ticket by seconds, the newest are the ones counted)."""
     if length is not None:
         waits = waits[len(waits) - length:] if length < len(waits) else waits
     return sum(w.influencer for w in waits), sum(w.reach for w in waits)
