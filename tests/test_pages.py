@@ -73,6 +73,8 @@ def test_the_first_tap_on_the_floor_takes_its_prompt(open_page, server, clients,
     except PlaywrightTimeout:  # seen once in a whole-suite run: say what the page had done
         state = floor.evaluate("""() => ({hint_hidden: document.getElementById("sound-hint").hidden,
             sound_button: document.getElementById("sound").textContent,
+            name_button: document.getElementById("me").textContent,   // set once the words have loaded
+            worker: navigator.serviceWorker && navigator.serviceWorker.controller ? "controls" : "none",
             audio: typeof AudioContext, ready: document.readyState})""")
         pytest.fail(f"the floor never asked for a tap to allow sound: {state}; page errors: {floor.errors}")
     prompt = card_prompt(clients)
