@@ -142,7 +142,11 @@ def open_page(browser):
     test, so no page of one test keeps reconnecting while the next one runs."""
     opened = []
 
-    def open_(server, path, token, viewport=PHONE):
+    def open_(server, path, token, viewport=PHONE, *, untouched=False):
+        """With ``untouched``, return once the page has opened its live stream
+        (after it set up its alerts) without the test having looked at it:
+        Chromium takes Playwright's every evaluation for a tap, and a page tapped
+        before it makes its sound context may play sound at once."""
         context = browser.new_context(viewport=viewport)
         opened.append(context)
         page = context.new_page()
@@ -153,7 +157,11 @@ def open_page(browser):
         page.errors = []
         page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
         page.on("pageerror", lambda e: page.errors.append(str(e)))
-        page.goto(f"{server.url}{path}#token={token}")
+        if untouched:
+            with page.expect_request(lambda request: "/api/v1/stream" in request.url):
+                page.goto(f"{server.url}{path}#token={token}")
+        else:
+            page.goto(f"{server.url}{path}#token={token}")
         return page
 
     yield open_

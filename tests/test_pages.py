@@ -67,10 +67,10 @@ def test_the_first_tap_on_the_floor_takes_its_prompt(open_page, server, clients,
     allow sound": that must not move the page between the tap's press and its
     release, or the tap's button never gets the tap (a floor worker's first
     "Take" was lost)."""
-    floor = open_page(server, "/floor", tokens["staff"], TABLET_LANDSCAPE)
+    floor = open_page(server, "/floor", tokens["staff"], TABLET_LANDSCAPE, untouched=True)
     try:
         floor.wait_for_selector("#sound-hint:not([hidden])")
-    except PlaywrightTimeout:  # seen once in a whole-suite run: say what the page had done
+    except PlaywrightTimeout:  # say what the page had done
         state = floor.evaluate("""() => ({hint_hidden: document.getElementById("sound-hint").hidden,
             sound_button: document.getElementById("sound").textContent,
             name_button: document.getElementById("me").textContent,   // set once the words have loaded
@@ -420,8 +420,8 @@ def test_after_sale_cards_are_grouped_with_name_place_age_and_expiry(open_page, 
 
 
 def test_floor_alerts_flash_and_count_urgent_prompts_in_the_title(open_page, server, clients, tokens):
-    floor = open_page(server, "/floor", tokens["staff"], SIZES["tablet"])
-    floor.wait_for_selector("#offline[hidden]", state="attached")
+    floor = open_page(server, "/floor", tokens["staff"], SIZES["tablet"], untouched=True)
+    floor.wait_for_selector("body[data-live='ready']", state="attached")
     floor.wait_for_selector("#no-prompts:not([hidden])")
     assert floor.get_attribute("#sound", "aria-pressed") == "true"   # on by default on the floor
     assert floor.is_visible("#sound-hint")                             # no tap yet: sound not allowed
