@@ -2,6 +2,7 @@
 
 import pytest
 
+from posplugin.store.queues import counted
 from posplugin.store.schema import open_database
 from posplugin.store.visits import Visit, VisitLog
 
@@ -15,8 +16,7 @@ def log(tmp_path):
 
 def reach(log, since):
     """Per lane: (known influencers waiting, their summed engaged reach)."""
-    return {lane: (sum(w.influencer for w in waits), sum(w.reach for w in waits))
-            for lane, waits in log.waiting(log.db.conn, since).items()}
+    return {lane: counted(waits) for lane, waits in log.waiting(log.db.conn, since).items()}
 
 
 def visit(log, at, lane="1", customer=b"c" * 32, stage="queue", tier="nano", reach=100, known=True):
