@@ -12,7 +12,9 @@ server, same app, no work). Load comes from wrk in a process of its own.
 3. Over HTTP, each mix against the peer in the same round (rounds
    interleaved): "everyday" (9 in 10 customers not on the list) and "listed"
    (every customer on the list; 3 in 4 of them get a prompt):
-   peak req/s (wrk, 32 connections) and p50/p99 at a paced 100 req/s.
+   peak req/s (wrk, 32 connections) and p50/p99 at a paced 100 req/s, with
+   the paced p99 of the peer run with ``--records`` (it also writes a prompt
+   and a visit in one commit before answering, as posplugin must).
 4. Queue readings at peak beside the bare endpoint.
 5. Serve's memory after 5,000 requests beside the peer's, after 50,000, and
    with 100 streams open; identify p99 with 100 busy streams beside none.
@@ -239,11 +241,14 @@ class Run:
         self.ours_port = port
         self.peer, port = loadgen.start_peer(peer_db, KEY)
         self.peer_url = f"http://127.0.0.1:{port}"
+        # The peer that also records a prompt before answering: what recording costs alone.
+        self.recorder, port = loadgen.start_peer(peer_db, KEY, records=True)
+        self.urls = {"ours": self.ours_url, "peer": self.peer_url, "recorder": f"http://127.0.0.1:{port}"}
         self.offset = 0
-        self.sent = {"ours": 0, "peer": 0}
+        self.sent = {"ours": 0, "peer": 0, "recorder": 0}
 
     def load(self, who: str, kind: str, path: str = "/api/v1/identify", **options) -> dict:
-        url = self.ours_url if who == "ours" else self.peer_url
+        url = self.urls[who]
         tokens = self.tokens["queue"] if kind == "queue" else self.tokens["till"]
         result = loadgen.wrk(self.work, url, path, kind, tokens, rows=self.rows, offset=self.offset, **options)
         self.offset += result["requests"] + 1000
@@ -251,8 +256,8 @@ class Run:
         return result
 
     def close(self) -> None:
-        loadgen.stop(self.ours)
-        loadgen.stop(self.peer)
+        for proc in (self.ours, self.peer, self.recorder):
+            loadgen.stop(proc)
 
 
 def ms(us: float) -> str:
@@ -308,12 +313,13 @@ def paced(run: Run, who: str, mix: str, requests: int, path: str = "/api/v1/iden
 
 def bench_paced(run: Run, rounds: int, requests: int) -> None:
     """p99 at a steady 100 req/s, against the peer, rounds interleaved; beside
-    them the bare endpoint on our server (what the server itself adds)."""
+    them the bare endpoint on our server (what the server itself adds) and the
+    peer that records a prompt before answering (what recording alone adds)."""
     bare, everyday = [], []
     for mix in ("everyday", "listed"):
         rows = everyday if mix == "everyday" else []
         for r in range(rounds):
-            order = ("ours", "peer") if r % 2 == 0 else ("peer", "ours")
+            order = ("ours", "peer", "recorder") if r % 2 == 0 else ("recorder", "peer", "ours")
             got = {who: paced(run, who, mix, requests) for who in order}
             rows.append(got)
             if mix == "everyday":
@@ -321,12 +327,17 @@ def bench_paced(run: Run, rounds: int, requests: int) -> None:
             print(f"  round {r + 1}, {mix} mix at 100 req/s: identify p50 {ms(got['ours']['p50_us'])}, p99 "
                   f"{ms(got['ours']['p99_us'])} | peer p50 {ms(got['peer']['p50_us'])}, p99 "
                   f"{ms(got['peer']['p99_us'])} | p99 ratio {got['ours']['p99_us'] / got['peer']['p99_us']:.2f}"
+                  f" | recording peer p99 {ms(got['recorder']['p99_us'])}"
                   + (f" | bare endpoint p50 {ms(bare[-1]['p50_us'])}, p99 {ms(bare[-1]['p99_us'])}"
                      if mix == "everyday" else "") + f" | load {load_average()}", flush=True)
         ratios = [g["ours"]["p99_us"] / g["peer"]["p99_us"] for g in rows]
         print(f"paced 100 req/s, {mix} mix: identify p99 {_range((g['ours']['p99_us'] / 1000 for g in rows), '.2f')} ms"
               f" | peer p99 {_range((g['peer']['p99_us'] / 1000 for g in rows), '.2f')} ms | ratio "
               f"{min(ratios):.2f}-{max(ratios):.2f} (target <= 1.2)", flush=True)
+        ratios = [g["recorder"]["p99_us"] / g["peer"]["p99_us"] for g in rows]
+        print(f"paced 100 req/s, {mix} mix: the peer recording each prompt before answering, p99 "
+              f"{_range((g['recorder']['p99_us'] / 1000 for g in rows), '.2f')} ms | ratio to the peer "
+              f"{min(ratios):.2f}-{max(ratios):.2f}", flush=True)
     ratios = [b["p99_us"] / g["peer"]["p99_us"] for b, g in zip(bare, everyday)]
     print(f"paced 100 req/s, bare endpoint on our server: p99 {_range((b['p99_us'] / 1000 for b in bare), '.2f')}"
           f" ms | ratio to the peer's identify p99 in the same everyday round: {min(ratios):.2f}-{max(ratios):.2f}",

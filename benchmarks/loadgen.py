@@ -182,12 +182,13 @@ def start_serve(data: Path, key: str, **settings) -> tuple[subprocess.Popen, int
     return proc, port
 
 
-def start_peer(db: Path, key: str) -> tuple[subprocess.Popen, int]:
-    """The hand-rolled peer (peer_identify.py) over the plain table ``db``."""
+def start_peer(db: Path, key: str, records: bool = False) -> tuple[subprocess.Popen, int]:
+    """The hand-rolled peer (peer_identify.py) over the plain table ``db``;
+    with ``records``, the peer that also records a prompt before answering."""
     port = free_port()
-    with open(db.with_suffix(".log"), "ab") as log:
-        proc = subprocess.Popen([sys.executable, str(HERE / "peer_identify.py"), str(db), key, str(port)],
-                                stdout=log, stderr=subprocess.STDOUT)
+    with open(db.with_suffix(".records.log" if records else ".log"), "ab") as log:
+        proc = subprocess.Popen([sys.executable, str(HERE / "peer_identify.py"), str(db), key, str(port),
+                                 *(["--records"] if records else [])], stdout=log, stderr=subprocess.STDOUT)
     wait_for_port(port, proc)
     return proc, port
 
