@@ -229,7 +229,7 @@ def make_tokens(data: Path) -> dict[str, list[str]]:
 
 
 class Run:
-    """The HTTP part: our serve and the peer, both running for the whole run."""
+    """The HTTP part: our serve, the peer and the recording peer, all running for the whole run."""
 
     def __init__(self, work: Path, data: Path, peer_db: Path, rows: int):
         self.work, self.rows = work, rows
@@ -237,15 +237,14 @@ class Run:
         # Streams: 100 tablets on one staff token (the per-token limit raised
         # for that, not the total).
         self.ours, port = loadgen.start_serve(data, KEY, max_streams_per_token=120)
-        self.ours_url = f"http://127.0.0.1:{port}"
         self.ours_port = port
-        self.peer, port = loadgen.start_peer(peer_db, KEY)
-        self.peer_url = f"http://127.0.0.1:{port}"
+        self.peer, peer_port = loadgen.start_peer(peer_db, KEY)
         # The peer that also records a prompt before answering: what recording costs alone.
-        self.recorder, port = loadgen.start_peer(peer_db, KEY, records=True)
-        self.urls = {"ours": self.ours_url, "peer": self.peer_url, "recorder": f"http://127.0.0.1:{port}"}
+        self.recorder, recorder_port = loadgen.start_peer(peer_db, KEY, records=True)
+        self.urls = {who: f"http://127.0.0.1:{p}"
+                     for who, p in (("ours", port), ("peer", peer_port), ("recorder", recorder_port))}
         self.offset = 0
-        self.sent = {"ours": 0, "peer": 0, "recorder": 0}
+        self.sent = dict.fromkeys(self.urls, 0)
 
     def load(self, who: str, kind: str, path: str = "/api/v1/identify", **options) -> dict:
         url = self.urls[who]
