@@ -138,6 +138,21 @@ def test_words_are_found_as_a_reader_finds_them(text, about, tone):
     assert (verdict.about, verdict.tone) == (about, tone), verdict.why
 
 
+@pytest.mark.parametrize("text, tone", [
+    # "minutes" inside "within minutes" is how fast it went, not a wait
+    ("Lost my card at till 3 and the staff found it within minutes. Thank you!", "praise"),
+    ("Mistet kortet ved kasse 3, de ansatte fant det på få minutter. Takk!", "praise"),
+    ("Hyggelige Jonas i kassa 2 gjorde dagen min", "praise"),
+    # ... and a wait said outright still is one
+    ("they promised within minutes and I waited 40 minutes", "complaint"),
+    ("lovely staff but 25 minutes in the queue again", "complaint"),
+    ("ventet 20 minutter, de sa det skulle ta på minuttet", "complaint"),
+])
+def test_a_word_inside_a_phrase_of_the_other_tone_counts_for_the_phrase(text, tone):
+    verdict = Classifier().classify(text)
+    assert verdict.tone == tone, verdict.why
+
+
 @pytest.mark.parametrize("language, word, stem", [
     ("en", "queued", "queu"), ("en", "queues", "queu"), ("en", "queueing", "queu"), ("en", "stopped", "stop"),
     ("en", "berries", "berry"), ("en", "helpful", "helpful"), ("nb", "kassene", "kass"), ("nb", "kassa", "kass"),

@@ -15,7 +15,8 @@ minutes again 🙄"); a post that opens by asking, without complaining, is a
 question ("when will it be back in stock?"); then the complaint words
 (with rhetorical questions and waits of 10 minutes or more) against the
 praise words, a negation turning the nearest word of tone after it ("not
-helpful", "ikke treg"). When in doubt between a complaint and anything
+helpful", "ikke treg"), a word inside a longer phrase of the other tone
+counting for the phrase only ("within minutes" is no wait). When in doubt between a complaint and anything
 else, it says complaint: a missed complaint costs a customer, a false one
 a glance.
 
@@ -203,6 +204,10 @@ class _Weighed:
 def _weigh(text: Text, lexicon: _Compiled) -> _Weighed:
     complaint = lexicon.tone["complaint"].find(text)
     praise = lexicon.tone["praise"].find(text)
+    # A word inside a longer phrase of the other tone counts for the phrase
+    # only: "minutes" in "found it within minutes" is no wait.
+    complaint, praise = ([m for m in complaint if not _inside_longer(m, praise)],
+                         [m for m in praise if not _inside_longer(m, complaint)])
     relief = lexicon.relief.find(text)
     toned = complaint + praise + relief
 
@@ -254,6 +259,12 @@ def _asked_first(text: Text, question) -> object | None:
     if not words or end is None or "?" not in text.tokens[end]:
         return None
     return next((m for m in question if 0 <= m.start <= words[0] + 1 and m.start < end), None)
+
+
+def _inside_longer(match, matches) -> bool:
+    """Whether ``match`` lies within a longer one of ``matches``."""
+    return match.start >= 0 and any(m.start <= match.start and match.end <= m.end and
+                                     m.end - m.start > match.end - match.start for m in matches if m.start >= 0)
 
 
 def _within(match, matches) -> bool:

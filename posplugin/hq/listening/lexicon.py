@@ -151,6 +151,8 @@ LEXICON: dict[str, dict] = {
                        "calmly", "fastest", "keep it up", "honest", "kind", "polite", "nice", "sweet", "wonderful",
                        "perfect", "superb", "quick", "fast", "speedy", "smooth", "shout out", "shoutout", "kudos",
                        "star", "legend", "hero", "delicious", "tasty", "fresh", "made my day", "well done",
+                       # speed: "found it within minutes" (the minutes are not a wait)
+                       "within minutes", "in minutes", "in no time", "within seconds", "in seconds",
                        "impressed", "recommend", "happy", "glad", "so good", "spotless", "clean", "calm", "easy",
                        "❤️", "❤", "😍", "🥰", "🙌", "👏", "👍", "💯", "⭐", "🌟", "😊", "🙏", "💚", "💙", "for once",
                        "no queue", "no line", "no wait", "back in stock", "cheers", "appreciate*", "grateful",
@@ -317,7 +319,8 @@ LEXICON: dict[str, dict] = {
                           "altfor", "umulig", "krasj", "tørr", "himling", "halvtom", "ubetjent", "=gretten",
                           "=grettent", "=gretne", "umulig*", "krasj*", "tørr*", "himling*", "halvtom*", "ubetjent*"],
             "praise": ["tusen takk", "elsker", "elska", "supert", "super", "kjapt", "raskt", "shoutout", "heia",
-                       "helt", "helter", "digg", "godt", "gode", "reddet dagen", "godt jobba", "glad", "fornøyd",
+                       "helt", "helter", "digg", "godt", "gode", "reddet dagen", "gjorde dagen", "godt jobba",
+                       "på et blunk", "på minuttet", "på få minutter", "i løpet av minutter", "i løpet av få minutter", "glad", "fornøyd",
                        "ren", "rent", "enkelt", "lett", "fint", "fin", "❤️", "❤", "😍", "🥰", "🙌", "👏", "👍", "💯", "⭐",
                        "🌟", "😊", "🙏", "💚", "💙", "for en gangs skyld", "ingen kø", "null kø", "tilbake på lager",
                        "inne igjen", "gull", "gullstjerne", "topp", "strålende", "hjalp meg", "god", "respekt",
