@@ -253,14 +253,15 @@ class GroupWriter:
     broken constraint) is logged and counted in ``refused``; a row that cannot
     be written now (disk full, I/O error) is kept and retried every
     ``retry_s`` seconds (an attribute: tests of a full disk shorten it), and
-    ``failing`` says why until it is written.
+    ``failing`` says why until it is written. ``interval_s`` is an attribute
+    too: a test that needs writes to wait lengthens it.
     """
 
     MAX_RETRY_ROWS = 1_000_000  # beyond this the oldest are dropped (and counted), not memory
 
     def __init__(self, db: Database, interval_s: float = 0.05, retry_s: float = 1.0):
         self.db = db
-        self._interval = interval_s
+        self.interval_s = interval_s
         self.retry_s = retry_s
         self._pending: collections.deque[tuple[str, tuple]] = collections.deque()
         self._retry: list[tuple[str, tuple]] = []
@@ -308,7 +309,7 @@ class GroupWriter:
 
     def _run(self) -> None:
         while True:
-            self._flush_requested.wait(self._interval)
+            self._flush_requested.wait(self.interval_s)
             self._flush_requested.clear()
             try:
                 self._write_pending()

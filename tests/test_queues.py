@@ -475,3 +475,26 @@ def test_a_lane_back_to_normal_says_so_calmly_and_asks_nothing(day):
     clock.advance(301)
     assert store.tick()["calmed"] == 1
     assert store.list_prompts(status="open") == []
+
+
+def test_a_lane_raised_while_its_calm_readings_wait_in_the_group_writer_stays_raised(day):
+    """A calm reading's state waits in the group writer; the reading that
+    raises the lane's pain prompt commits at once. The calm one must not land
+    after it: the lane would be stored calm, without its prompt, and a
+    restart would raise a second prompt for the same queue."""
+    store, clock = day
+    store.db.deferred.interval_s = 3600  # the group writer lands nothing unless asked
+    store.db.flush()
+    store.queues.reading("1", 1)
+    clock.advance(5)
+    pain = store.queues.reading("1", 15)["prompt"]
+    store.close()  # lands what still waits
+    reopened = Store(store.settings, clock=clock)
+    try:
+        (lane,) = [l for l in reopened.queues.overview()["lanes"] if l["lane"] == "1"]
+        assert (lane["length"], lane["status"], lane["pain_prompt_id"]) == (15, "long", pain["id"])
+        clock.advance(5)
+        assert reopened.queues.reading("1", 16)["prompt"]["id"] == pain["id"]
+        assert [p["id"] for p in reopened.list_prompts()] == [pain["id"]]
+    finally:
+        reopened.close()

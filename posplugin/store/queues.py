@@ -398,6 +398,9 @@ class Queues:
             self._end_extra_waits(lane, change.length, now)
             history = (lane, at, baseline.slot(at, self._tz), change.length, event)
             if change.raises_or_closes:
+                # The lane's earlier readings wait in the group writer; landing
+                # after this commit, they would put back the lane's old state.
+                self.db.flush()
                 with self.db.write() as conn:
                     prompt, pain_id = self._raise_or_close(conn, change, lane, now)
                     conn.execute(HISTORY_INSERT, history)
