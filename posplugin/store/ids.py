@@ -19,7 +19,10 @@ import threading
 
 from ..db import Database
 
-RESERVE = "INSERT OR REPLACE INTO id_reservations (name, reserved) VALUES (?, ?)"
+# Never backwards: a reservation deferred while the disk was full may land
+# after a later one that was written at once.
+RESERVE = ("INSERT INTO id_reservations (name, reserved) VALUES (?, ?)"
+           " ON CONFLICT (name) DO UPDATE SET reserved = max(reserved, excluded.reserved)")
 log = logging.getLogger("posplugin.ids")
 
 
