@@ -55,11 +55,29 @@ def test_leaving_and_being_served_end_waits(log):
         log.insert(conn, visit(log, 100.0, customer=b"a" * 32, reach=120))
         log.insert(conn, visit(log, 101.0, customer=b"b" * 32, reach=70))
         log.insert(conn, visit(log, 102.0, customer=b"c" * 32, reach=10))
-        log.leave_queue(conn, b"b" * 32, 110.0)
+        log.leave_queue(conn, visit(log, 110.0, customer=b"b" * 32, stage="till"))
     log.served("1", 111.0, waiting_since=60.0)   # the longest waiting (a) is served
     log.flush()
     assert reach(log, since=60.0) == {"1": (1, 10)}
     assert log.waiting_customers() == {b"c" * 32}
+
+
+def test_a_leave_that_lands_late_ends_only_the_waits_begun_before_it(log):
+    """A customer reached a till while the disk was full (their leave waits in
+    the group writer), then joined a queue again once it had room: the late
+    leave ends the first wait, not the second, even when the clock stepped
+    back between them."""
+    log.db.deferred.interval_s = 3600
+    log.db.flush()
+    with log.db.write() as conn:
+        log.insert(conn, visit(log, 100.0, customer=b"a" * 32, reach=120))
+    log.leave_queue_later(visit(log, 110.0, customer=b"a" * 32, stage="till"))
+    with log.db.write() as conn:
+        log.insert(conn, visit(log, 105.0, lane="2", customer=b"a" * 32, reach=120))  # the clock stepped back
+    log.flush()
+    assert reach(log, since=60.0) == {"2": (1, 120)}
+    left = log.db.execute("SELECT lane, left_at FROM visits WHERE stage = 'queue' ORDER BY id").fetchall()
+    assert [tuple(row) for row in left] == [("1", 110.0), ("2", None)]
 
 
 def test_purge_deletes_only_older_visits(log):
@@ -77,7 +95,7 @@ def test_waiting_is_read_again_after_every_queue_write(log):
     assert reach(log, since=60.1) == {"1": (1, 120)}
     with log.db.write() as conn:
         log.insert(conn, visit(log, 101.0, customer=b"b" * 32, stage="till"))  # not a queue write
-        log.leave_queue(conn, b"a" * 32, 102.0)
+        log.leave_queue(conn, visit(log, 102.0, customer=b"a" * 32, stage="till"))
     assert reach(log, since=60.2) == {}
     with log.db.write() as conn:
         log.insert(conn, visit(log, 103.0, customer=b"c" * 32, reach=40))

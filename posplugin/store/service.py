@@ -208,7 +208,7 @@ class Store:
     def _record_now(self, visit: Visit, details: tuple | None, leaves_queue: bool) -> tuple[dict | None, bool]:
         created, superseded = False, None
         with self.db.write() as conn:
-            self._track_queue(conn, visit.customer, visit.stage, leaves_queue, visit.at)
+            self._track_queue(conn, visit, leaves_queue)
             if details:
                 # Checked again under the write lock: two tills may race. One read
                 # serves both: the prompt to give back, or the one to supersede.
@@ -238,7 +238,7 @@ class Store:
         and the till card live, and is given back to the same customer at the
         same lane meanwhile, though the database does not hold it yet."""
         if leaves_queue:
-            self.visits.leave_queue_later(visit.customer, visit.at)
+            self.visits.leave_queue_later(visit)
             self._maybe_waiting.discard(visit.customer)
         elif visit.stage == "queue":
             self._maybe_waiting.add(visit.customer)
@@ -334,14 +334,14 @@ class Store:
         except Conflict:
             return None
 
-    def _track_queue(self, conn, customer: bytes, stage: str, leaves_queue: bool, now: float) -> None:
+    def _track_queue(self, conn, visit: Visit, leaves_queue: bool) -> None:
         """A customer identified at the till stops waiting in the queue; one
         identified in the queue starts."""
         if leaves_queue:
-            self.visits.leave_queue(conn, customer, now)
-            self._maybe_waiting.discard(customer)
-        elif stage == "queue":
-            self._maybe_waiting.add(customer)
+            self.visits.leave_queue(conn, visit)
+            self._maybe_waiting.discard(visit.customer)
+        elif visit.stage == "queue":
+            self._maybe_waiting.add(visit.customer)
 
     def _service_prompt(self, lane, customer, record, score, display_name, verified, verify_for, now) -> dict:
         """The fields of a new service prompt (for :func:`posplugin.store.prompts.new`)."""

@@ -46,7 +46,11 @@ class Visit(NamedTuple):
 
 COLUMNS = Visit._fields
 INSERT = f"INSERT INTO visits ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-LEAVE_QUEUE = "UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue' AND left_at IS NULL"
+# Only the waits begun before the till's visit (ids only grow, whatever the
+# clock does): a leave deferred while the disk was full may land after the
+# customer has joined a queue again.
+LEAVE_QUEUE = ("UPDATE visits SET left_at = ? WHERE customer = ? AND stage = 'queue' AND left_at IS NULL"
+               " AND id < ?")
 END_OLDEST_WAIT = ("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM visits WHERE stage = 'queue'"
                    " AND lane = ? AND left_at IS NULL AND at >= ? ORDER BY at LIMIT 1)")
 END_WAIT = "UPDATE visits SET left_at = ? WHERE id = ? AND left_at IS NULL"
@@ -104,14 +108,15 @@ class VisitLog:
         return {row[0] for row in self.db.execute(
             "SELECT customer FROM visits WHERE stage = 'queue' AND left_at IS NULL")}
 
-    def leave_queue(self, conn: sqlite3.Connection, customer: bytes, now: float) -> None:
-        """``customer`` stops waiting in any queue (reached a till), in the caller's transaction."""
-        conn.execute(LEAVE_QUEUE, (now, customer))
+    def leave_queue(self, conn: sqlite3.Connection, at_till: Visit) -> None:
+        """The customer of ``at_till`` (a visit at a till) stops waiting in any
+        queue they joined before it, in the caller's transaction."""
+        conn.execute(LEAVE_QUEUE, (at_till.at, at_till.customer, at_till.id))
         self._queue_changes += 1
 
-    def leave_queue_later(self, customer: bytes, now: float) -> None:
+    def leave_queue_later(self, at_till: Visit) -> None:
         """:meth:`leave_queue` with the deferred writes (the disk refuses writes now)."""
-        self.db.deferred.defer(LEAVE_QUEUE, (now, customer))
+        self.db.deferred.defer(LEAVE_QUEUE, (at_till.at, at_till.customer, at_till.id))
         self._queue_changes += 1
 
     def served(self, lane: str, now: float, waiting_since: float) -> None:
