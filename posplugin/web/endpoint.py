@@ -109,7 +109,8 @@ class ApiBlueprint(Blueprint):
         EventSource); everywhere else a token in the URL is refused, since
         URLs end up in proxy and server logs.
         """
-        codes = (400, 413, 415, 422) if body else (422,)
+        # Any route answers 400 to a request head the front door cannot read.
+        codes = (400, 413, 415, 422) if body else (400, 422)
         if roles is not None:
             codes += (401, 403, 429)
         if "<" in path:

@@ -86,7 +86,7 @@ def _errors(op) -> dict:
     for status in op.errors:
         text = STATUS_TEXT.get(status, "Error")
         if status == 400 and not op.body:
-            text = "Unreadable request: its request line or a header is over 8,190 bytes"
+            text = "Unreadable request head: a line or header over 8,190 bytes, or not valid HTTP/1.1"
         responses[str(status)] = {
             "description": text,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

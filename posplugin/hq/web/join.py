@@ -215,8 +215,7 @@ def link(platform: str):
 
 
 @bp.operation("GET", "/join/accounts/<platform>/callback", summary="Where the platform sends the customer back; "
-              "redirects to /join", roles=None, parameters=[PLATFORM, *CALLBACK_QUERY], redirect=True,
-              errors=(400,))
+              "redirects to /join", roles=None, parameters=[PLATFORM, *CALLBACK_QUERY], redirect=True)
 def link_callback(platform: str):
     if request.args.get("error") or not request.args.get("code") or not request.args.get("state"):
         reason = request.args.get("error_description") or request.args.get("error") or "no code"
