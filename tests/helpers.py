@@ -118,6 +118,14 @@ def tier_csv(rows=TIER_ROWS, header=TIER_COLUMNS) -> str:
     return out.getvalue()
 
 
+def hold_writes(db) -> None:
+    """The group writer of ``db`` lands nothing from now on unless asked
+    (``db.flush()``, closing): deferred writes wait, as they would behind a
+    slow round."""
+    db.deferred.interval_s = 3600
+    db.flush()  # what was deferred before, and the round under way with the old interval
+
+
 class FullDisk:
     """ENOSPC injected into a database's writes (``db.write``, as it reports a
     full disk) until :meth:`room`;

@@ -1,5 +1,7 @@
 """Ids reserved in blocks: unique for ever, whatever order their reservations land in."""
 
+from helpers import hold_writes
+
 from posplugin.store.ids import RESERVE, IdBlocks
 
 
@@ -20,8 +22,7 @@ def test_a_reservation_that_lands_late_never_moves_the_reserved_block_back(store
     next block, reserved once the disk has room, is written at once. The late
     one must not undo it, or a restart would hand out ids already given."""
     db = store.db
-    db.deferred.interval_s = 3600
-    db.flush()
+    hold_writes(db)
     db.deferred.defer(RESERVE, ("probe", 10))   # the block reserved while the disk was full
     with db.write() as conn:                       # the next block, with room again
         conn.execute(RESERVE, ("probe", 20))

@@ -8,7 +8,7 @@ import time
 import zoneinfo
 
 import pytest
-from helpers import Clock
+from helpers import Clock, hold_writes
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -483,8 +483,7 @@ def test_a_lane_raised_while_its_calm_readings_wait_in_the_group_writer_stays_ra
     after it: the lane would be stored calm, without its prompt, and a
     restart would raise a second prompt for the same queue."""
     store, clock = day
-    store.db.deferred.interval_s = 3600  # the group writer lands nothing unless asked
-    store.db.flush()
+    hold_writes(store.db)
     store.queues.reading("1", 1)
     clock.advance(5)
     pain = store.queues.reading("1", 15)["prompt"]

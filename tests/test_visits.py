@@ -1,6 +1,7 @@
 """The visit log: ids, writes now or deferred, who waits in a queue, purging."""
 
 import pytest
+from helpers import hold_writes
 
 from posplugin.store.queues import counted
 from posplugin.store.schema import open_database
@@ -67,8 +68,7 @@ def test_a_leave_that_lands_late_ends_only_the_waits_begun_before_it(log):
     the group writer), then joined a queue again once it had room: the late
     leave ends the first wait, not the second, even when the clock stepped
     back between them."""
-    log.db.deferred.interval_s = 3600
-    log.db.flush()
+    hold_writes(log.db)
     with log.db.write() as conn:
         log.insert(conn, visit(log, 100.0, customer=b"a" * 32, reach=120))
     log.leave_queue_later(visit(log, 110.0, customer=b"a" * 32, stage="till"))
