@@ -16,9 +16,9 @@ question ("when will it be back in stock?"); then the complaint words
 (with rhetorical questions and waits of 10 minutes or more) against the
 praise words, a negation turning the nearest word of tone after it ("not
 helpful", "ikke treg"), a word inside a longer phrase of the other tone
-counting for the phrase only ("within minutes" is no wait). When in doubt between a complaint and anything
-else, it says complaint: a missed complaint costs a customer, a false one
-a glance.
+counting for the phrase only ("within minutes" is no wait). When in doubt
+between a complaint and anything else, it says complaint: a missed
+complaint costs a customer, a false one a glance.
 
 A ``classify_post`` plugin may replace the verdict (a chain's own model); an
 answer that is not a verdict, or a plugin that raises, leaves the built-in one.
@@ -262,9 +262,9 @@ def _asked_first(text: Text, question) -> object | None:
 
 
 def _inside_longer(match, matches) -> bool:
-    """Whether ``match`` lies within a longer one of ``matches``."""
-    return match.start >= 0 and any(m.start <= match.start and match.end <= m.end and
-                                     m.end - m.start > match.end - match.start for m in matches if m.start >= 0)
+    """Whether ``match`` (a word, not a symbol) lies within a longer one of ``matches``."""
+    size = match.end - match.start
+    return match.start >= 0 and _within(match, [m for m in matches if m.end - m.start > size])
 
 
 def _within(match, matches) -> bool:
