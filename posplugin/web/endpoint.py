@@ -118,7 +118,7 @@ class ApiBlueprint(Blueprint):
         if query_token:
             parameters = [*(parameters or []), ACCESS_TOKEN]
         self.operations.append(Operation(method, self.prefix + path, summary, roles, body, response,
-                                         codes + errors, parameters or [], response_type,
+                                         tuple(dict.fromkeys(codes + errors)), parameters or [], response_type,
                                          tag or self.tag, redirect, query_token))
         query = [p for p in parameters or [] if p["in"] == "query" and p is not ACCESS_TOKEN]
         known_query = {p["name"] for p in query} | ({"access_token"} if query_token else set())
