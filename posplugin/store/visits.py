@@ -56,6 +56,11 @@ END_OLDEST_WAIT = ("UPDATE visits SET left_at = ? WHERE id = (SELECT id FROM vis
 END_WAIT = "UPDATE visits SET left_at = ? WHERE id = ? AND left_at IS NULL"
 
 
+def _leaving(at_till: Visit) -> tuple:
+    """LEAVE_QUEUE's parameters for the customer of a visit at a till."""
+    return at_till.at, at_till.customer, at_till.id
+
+
 class Wait(NamedTuple):
     """A customer identified in a queue who has not left it."""
     id: int
@@ -111,12 +116,12 @@ class VisitLog:
     def leave_queue(self, conn: sqlite3.Connection, at_till: Visit) -> None:
         """The customer of ``at_till`` (a visit at a till) stops waiting in any
         queue they joined before it, in the caller's transaction."""
-        conn.execute(LEAVE_QUEUE, (at_till.at, at_till.customer, at_till.id))
+        conn.execute(LEAVE_QUEUE, _leaving(at_till))
         self._queue_changes += 1
 
     def leave_queue_later(self, at_till: Visit) -> None:
         """:meth:`leave_queue` with the deferred writes (the disk refuses writes now)."""
-        self.db.deferred.defer(LEAVE_QUEUE, (at_till.at, at_till.customer, at_till.id))
+        self.db.deferred.defer(LEAVE_QUEUE, _leaving(at_till))
         self._queue_changes += 1
 
     def served(self, lane: str, now: float, waiting_since: float) -> None:
